@@ -1,0 +1,58 @@
+"""Periods (month, quarter, year, custom phases) and business days by country."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+
+import holidays
+
+PERIOD_KINDS = ("month", "quarter", "year")
+
+
+def month_label(day: dt.date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def quarter_label(day: dt.date) -> str:
+    return f"{day.year:04d}-Q{(day.month - 1) // 3 + 1}"
+
+
+def period_label(kind: str, day: dt.date) -> str:
+    if kind == "month":
+        return month_label(day)
+    if kind == "quarter":
+        return quarter_label(day)
+    if kind == "year":
+        return f"{day.year:04d}"
+    raise ValueError(f"unknown period kind {kind!r}; use one of {', '.join(PERIOD_KINDS)}")
+
+
+@lru_cache(maxsize=64)
+def _holidays(country: str, year: int) -> holidays.HolidayBase:
+    return holidays.country_holidays(country, years=year)
+
+
+def is_business_day(day: dt.date, country: str) -> bool:
+    return day.weekday() < 5 and day not in _holidays(country, day.year)
+
+
+def add_business_days(start: dt.date, days: int, country: str) -> dt.date:
+    """The date `days` business days after `start` (start itself not counted)."""
+    day = start
+    remaining = days
+    while remaining > 0:
+        day += dt.timedelta(days=1)
+        if is_business_day(day, country):
+            remaining -= 1
+    return day
+
+
+def business_days_between(start: dt.date, end: dt.date, country: str) -> int:
+    """Business days after `start` up to and including `end`."""
+    count = 0
+    day = start
+    while day < end:
+        day += dt.timedelta(days=1)
+        count += is_business_day(day, country)
+    return count

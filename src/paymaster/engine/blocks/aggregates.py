@@ -1,0 +1,129 @@
+"""Aggregate measures: one line per payee and period from a total, with targets, tiers,
+group totals (a team against its target) and gates."""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from paymaster.engine.context import BlockResult, Context, join_left
+from paymaster.engine.lines import (
+    LINE_SCHEMA,
+    amount_text,
+    first_reason,
+    join_text,
+    money,
+    percent,
+    shape,
+    text,
+)
+from paymaster.plan.expressions import WIDE
+from paymaster.plan.model import Aggregate, TargetLookup, Tiers
+
+
+def build_aggregate(ctx: Context, measure: Aggregate, path: tuple, seq: int) -> BlockResult:
+    table = ctx.in_scope(ctx.source(measure, path)) if measure.date else ctx.source(measure, path)
+    table = ctx.payee_period(table, measure, path)
+    ns = ctx.namespace(table, (measure.source,))
+    table = table.mutate(__value=ctx.expr(measure.value, ns, path + ("value",), "numeric").cast(WIDE))
+    keys = ["payee_id", "period", *measure.keys]
+    lines = table.group_by(keys).aggregate(
+        value=table["__value"].sum().cast(WIDE),
+        count=table.count(),
+        date=table["__date"].max() if measure.date else ibis.null().cast("date"),
+    )
+    if measure.only_positive:
+        lines = lines.filter(lines["value"] > 0)
+    if measure.target is not None:
+        lines = _with_target(ctx, lines, measure.target, "target")
+    if measure.group is not None:
+        group_window = ibis.window(group_by=[measure.group.by, "period"])
+        lines = lines.mutate(group_value=lines["value"].sum().over(group_window).cast(WIDE))
+        if measure.group.target is not None:
+            lines = _with_target(ctx, lines, measure.group.target, "group_target")
+    lines = ctx.with_version(lines, "date" if measure.date else None)
+    ns = ctx.namespace(lines, ("line",))
+    checks = []
+    for i, gate in enumerate(measure.gates):
+        ok = ctx.expr(gate.require, ns, path + ("gates", i, "require"), "boolean").fill_null(False)
+        checks.append((gate.name, ~ok))
+    if measure.tiers is not None:
+        raw, band, figures = _tiers(ctx, lines, measure.tiers, ns, path + ("tiers",))
+    else:
+        raw = ctx.expr(measure.amount, ns, path + ("amount",), "numeric").cast(WIDE)
+        band, figures = ibis.null().cast("string"), _amount_figures(lines, raw)
+    reason = first_reason(checks)
+    eligible = reason.isnull()
+    lines = lines.mutate(
+        raw=raw, reason=reason, eligible=eligible, band=band,
+        earned=ibis.ifelse(eligible, money(raw.fill_null(0)), money(ibis.literal(0))),
+        explanation=join_text([figures, ibis.ifelse(eligible, ibis.null().cast("string"),
+                                                   ibis.literal("not paid: ").concat(reason))]),
+    )
+    out = shape(lines, LINE_SCHEMA, program=ctx.plan.program, measure=measure.id, seq=seq,
+                source_id=ibis.literal(""), budget=measure.budget,
+                target=lines["target"] if "target" in lines.columns else None)
+    return BlockResult(lines=out)
+
+
+def _with_target(ctx: Context, lines: ir.Table, spec: TargetLookup, name: str) -> ir.Table:
+    targets = ctx.tables[spec.table]
+    if spec.where is not None:
+        ns = ctx.namespace(targets, (spec.table,))
+        targets = targets.filter(ctx.expr(spec.where, ns, ("target", "where"), "boolean"))
+    keys = {f"__t{i}": targets[theirs].cast("string") for i, theirs in enumerate(spec.on)}
+    summed = targets.group_by(**keys).aggregate(**{name: targets[spec.column].sum().cast(WIDE)})
+    pairs = [(ours, f"__t{i}") for i, ours in enumerate(spec.on.values())]
+    return join_left(lines, summed, pairs)
+
+
+def _tiers(ctx: Context, lines: ir.Table, tiers: Tiers, ns, path: tuple):
+    """Graduated: each rate on the part of the value inside its band.
+    Retroactive: the rate of the band the value reaches, on the whole value."""
+    value = lines["value"]
+    scale = lines["target"] if tiers.relative_to == "target" else ibis.literal(1, type=WIDE)
+    lower = ibis.literal(0, type=WIDE)
+    total = ibis.literal(0, type=WIDE)
+    parts, band = [], ibis.null().cast("string")
+    for i, tier in enumerate(tiers.tiers):
+        rate = ctx.number(tier.rate, ns, path + ("tiers", i, "rate"))
+        upper = (ctx.number(tier.upto, ns, path + ("tiers", i, "upto")) * scale).cast(WIDE) \
+            if tier.upto is not None else None
+        label = tier.label or _band_label(tiers, tier, i)
+        top = value if upper is None else ibis.least(value, upper)
+        inside = ibis.greatest(top - lower, 0).cast(WIDE)
+        reached = value > lower if i else ibis.literal(True)
+        if tiers.mode == "graduated":
+            piece = (inside * rate).cast(WIDE)
+            total = (total + piece).cast(WIDE)
+            parts.append(ibis.ifelse(inside > 0, percent(rate).concat(" x ", text(inside), " (", label,
+                                                                      ") = ", text(piece)),
+                                     ibis.null().cast("string")))
+        else:
+            total = ibis.ifelse(reached, (value * rate).cast(WIDE), total)
+        band = ibis.ifelse(reached, ibis.literal(label), band)
+        lower = upper if upper is not None else lower
+    if tiers.mode == "retroactive":
+        parts = [ibis.literal("whole value ").concat(text(value), " at the rate of band ", band,
+                                                    " = ", text(total))]
+    head = ibis.literal("value ").concat(text(value))
+    if tiers.relative_to == "target":
+        head = head.concat(" against target ", text(lines["target"]))
+    return total, band, join_text([head, *parts, ibis.literal("total ").concat(amount_text(total))])
+
+
+def _band_label(tiers: Tiers, tier, index: int) -> str:
+    edge = f"{tier.upto}" if tier.upto is not None else "above"
+    unit = " of target" if tiers.relative_to == "target" else ""
+    return f"band {index + 1} up to {edge}{unit}" if tier.upto is not None else f"band {index + 1} above"
+
+
+def _amount_figures(lines: ir.Table, raw: ir.Value) -> ir.Value:
+    figures = ibis.literal("value ").concat(text(lines["value"]))
+    if "target" in lines.columns:
+        figures = figures.concat(" of target ", text(lines["target"]))
+    if "group_value" in lines.columns:
+        figures = figures.concat("; group ", text(lines["group_value"]))
+        if "group_target" in lines.columns:
+            figures = figures.concat(" of target ", text(lines["group_target"]))
+    return figures.concat(" -> ", amount_text(raw))

@@ -1,0 +1,148 @@
+"""Rankings with prizes (ties share), streaks in the top N, and honour titles."""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from paymaster.engine.context import BlockResult, Context, period_index, period_label
+from paymaster.engine.lines import LINE_SCHEMA, TITLE_SCHEMA, amount_text, money, shape, text
+from paymaster.plan.expressions import WIDE
+from paymaster.plan.model import Ranking, Streak, TitleRank
+
+
+def totals(ctx: Context, measure, path: tuple) -> ir.Table:
+    """Each payee's total of `value` per period, over records in the plan's scope."""
+    table = ctx.in_scope(ctx.source(measure, path))
+    table = ctx.payee_period(table, measure, path)
+    ns = ctx.namespace(table, (measure.source,))
+    table = table.mutate(__value=ctx.expr(measure.value, ns, path + ("value",), "numeric").cast(WIDE))
+    out = table.group_by(["payee_id", "period"]).aggregate(
+        value=table["__value"].sum().cast(WIDE),
+        date=table["__date"].max(),
+        __pstart=table["__pstart"].min(),
+    )
+    return out.filter(out["value"] > 0)
+
+
+def ranked(table: ir.Table, metric: str = "value") -> ir.Table:
+    """1 + the number of payees strictly better in the period; and how many share the place."""
+    table = table.mutate(
+        rank=(ibis.rank().over(group_by="period", order_by=ibis.desc(table[metric])) + 1).cast("int64")
+    )
+    return table.mutate(tied=table.count().over(group_by=["period", "rank"]))
+
+
+def build_ranking(ctx: Context, measure: Ranking, path: tuple, seq: int) -> BlockResult:
+    table = totals(ctx, measure, path)
+    if measure.metric == "growth":
+        table = _growth(ctx, table, measure, path)
+    table = ranked(table, "metric" if measure.metric == "growth" else "value")
+    ns = ctx.namespace(table, ("line",))
+    prizes = [ctx.number(p, ns, path + ("prizes", i)) for i, p in enumerate(measure.prizes)]
+    share = _shared_prize(table["rank"], table["tied"], prizes)
+    winners = table.filter(share > 0).mutate(raw=share)
+    figure = "growth " if measure.metric == "growth" else "total "
+    metric = winners["metric"] if measure.metric == "growth" else winners["value"]
+    explanation = ibis.literal(figure).concat(
+        text(metric), "; place ", winners["rank"].cast("string"),
+        ibis.ifelse(winners["tied"] > 1,
+                    ibis.literal(" shared by ").concat(winners["tied"].cast("string")), ""),
+        " -> ", amount_text(winners["raw"]),
+    )
+    lines = shape(winners, LINE_SCHEMA, program=ctx.plan.program, measure=measure.id, seq=seq,
+                  source_id="", earned=money(winners["raw"]), eligible=True,
+                  reason=ibis.null().cast("string"), budget=measure.budget, version="v1",
+                  band=ibis.literal("place ").concat(winners["rank"].cast("string")),
+                  explanation=explanation)
+    titles = None
+    if measure.title:
+        top = table.filter(table["rank"] == 1)
+        titles = shape(top, TITLE_SCHEMA, program=ctx.plan.program, title=measure.title,
+                       value=money(top["value"]))
+    return BlockResult(lines=lines, titles=titles)
+
+
+def _shared_prize(rank: ir.Value, tied: ir.Value, prizes: list[ir.Value]) -> ir.Value:
+    """Tied payees share equally the prizes of the places they cover: places rank .. rank+tied-1."""
+    def cumulative(n: ir.Value) -> ir.Value:
+        # sum of the first n prizes
+        cases = [(n <= 0, ibis.literal(0, type=WIDE))]
+        running = ibis.literal(0, type=WIDE)
+        for i, prize in enumerate(prizes):
+            running = (running + prize).cast(WIDE)
+            cases.append((n == i + 1, running))
+        return ibis.cases(*cases, else_=running)
+
+    places = len(prizes)
+    last = ibis.least(rank + tied - 1, places)
+    first = ibis.least(rank - 1, places)
+    pool = (cumulative(last) - cumulative(first)).cast(WIDE)
+    return (pool.cast("float64") / tied.cast("float64")).cast(WIDE)
+
+
+def _growth(ctx: Context, table: ir.Table, measure: Ranking, path: tuple) -> ir.Table:
+    """Growth of this period over the previous one, for payees whose previous period reached
+    `min_previous`; their current total may be zero (no sales at all)."""
+    ns = ctx.namespace(table, ("line",))
+    minimum = ctx.number(measure.min_previous or 0, ns, path + ("min_previous",))
+    kind = measure.period
+    previous = table.filter(table["value"] >= minimum)
+    next_start = _next_start(previous["__pstart"], kind)
+    previous = previous.select(
+        payee_id=previous["payee_id"], prev=previous["value"],
+        period=period_label(next_start, kind), __nstart=next_start,
+    ).filter(ibis._["__nstart"] <= ctx.plan.scope.end)
+    current = table.select(__cp=table["payee_id"], __cq=table["period"], __cv=table["value"],
+                           __cd=table["date"])
+    joined = previous.left_join(
+        current, [previous["payee_id"] == current["__cp"], previous["period"] == current["__cq"]]
+    )
+    value = joined["__cv"].fill_null(0).cast(WIDE)
+    growth = ((value.cast("float64") / joined["prev"].cast("float64")) - 1).cast(WIDE)
+    return joined.select(
+        payee_id=joined["payee_id"], period=joined["period"], value=value,
+        metric=growth, date=joined["__nstart"], __pstart=joined["__nstart"],
+    )
+
+
+def _next_start(start: ir.Value, kind: str) -> ir.Value:
+    months = {"month": 1, "quarter": 3, "year": 12}[kind]
+    return (start + ibis.interval(months=months)).cast("date")
+
+
+def build_streak(ctx: Context, measure: Streak, path: tuple, seq: int) -> BlockResult:
+    """Runs of consecutive periods in the top N (ties at N are in); a prize each time a run
+    reaches a multiple of `length` periods."""
+    table = ranked(totals(ctx, measure, path))
+    top = table.filter(table["rank"] <= measure.top)
+    top = top.mutate(__idx=period_index(top["__pstart"], measure.period))
+    top = top.mutate(
+        __island=top["__idx"] - ibis.row_number().over(group_by="payee_id", order_by="__idx")
+    )
+    top = top.mutate(
+        run=ibis.row_number().over(group_by=["payee_id", "__island"], order_by="__idx") + 1
+    )
+    ns = ctx.namespace(top, ("line",))
+    amount = ctx.number(measure.amount, ns, path + ("amount",))
+    winners = top.filter(top["run"] % measure.length == 0).mutate(raw=amount.cast(WIDE))
+    lines = shape(
+        winners, LINE_SCHEMA, program=ctx.plan.program, measure=measure.id, seq=seq,
+        source_id="", earned=money(winners["raw"]), eligible=True, version="v1",
+        reason=ibis.null().cast("string"), budget=measure.budget,
+        explanation=ibis.literal(f"in the top {measure.top} for ").concat(
+            winners["run"].cast("string"), " periods running (place ",
+            winners["rank"].cast("string"), " this period) -> ", amount_text(winners["raw"])),
+    )
+    return BlockResult(lines=lines)
+
+
+def build_title(ctx: Context, measure: TitleRank, path: tuple, seq: int) -> BlockResult:
+    """Titles pay nothing: payees ranked within ceil(fraction x count) places, ties included."""
+    table = ranked(totals(ctx, measure, path))
+    count = ctx.tables[measure.count_table].count()
+    places = (ibis.literal(measure.fraction, type=WIDE) * count).ceil()
+    chosen = table.filter(table["rank"] <= places)
+    titles = shape(chosen, TITLE_SCHEMA, program=ctx.plan.program, title=measure.id,
+                   value=money(chosen["value"]))
+    return BlockResult(titles=titles)

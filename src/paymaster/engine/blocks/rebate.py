@@ -1,0 +1,200 @@
+"""Gated rebates: rate x qualifying value per payee and phase, paid at the first of the
+phase's evaluation dates at which every gate passes; a pass is final."""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from paymaster.engine.context import PERIOD_PREFIX, BlockResult, Context
+from paymaster.engine.lines import (
+    CREDIT_SCHEMA,
+    EVALUATION_SCHEMA,
+    LINE_SCHEMA,
+    all_reasons,
+    amount_text,
+    first_reason,
+    join_text,
+    money,
+    percent,
+    shape,
+    text,
+)
+from paymaster.engine.rules import materialize, rule_checks
+from paymaster.plan.expressions import WIDE
+from paymaster.plan.model import Cover, GatedRebate
+
+
+def build_gated_rebate(ctx: Context, measure: GatedRebate, path: tuple, seq: int) -> BlockResult:
+    lines = ctx.payee_period(ctx.source(measure, path), measure, path)
+    ns = ctx.namespace(lines, (measure.source,))
+    lines = lines.mutate(
+        source_id=ctx.expr(measure.source_id, ns, path + ("source_id",)).cast("string"),
+        __value=ctx.expr(measure.value, ns, path + ("value",), "numeric").cast(WIDE),
+    )
+    ns = ctx.namespace(lines, (measure.source,))
+    lines, checks = materialize(lines, rule_checks(ctx, measure.rules, ns, path + ("rules",)), "rule")
+    reason = first_reason(checks)
+    lines = lines.mutate(__reason=reason, __qualifies=reason.isnull())
+    credits = shape(lines, CREDIT_SCHEMA, program=ctx.plan.program, measure=measure.id,
+                    value=money(lines["__value"]), counts=lines["__qualifies"],
+                    reason=lines["__reason"])
+    payees = _population(ctx, lines, measure, path)
+    payees = _eligibility(ctx, payees, measure, path)
+    evaluations = _evaluate(ctx, lines, payees, measure, path)
+    outcome = _outcome(ctx, evaluations, measure, path, seq)
+    evaluation_rows = shape(
+        evaluations.filter(evaluations["__shown"]), EVALUATION_SCHEMA,
+        program=ctx.plan.program, subject="", value=money(evaluations["qualifying"]),
+        threshold=money(evaluations["minimum"]),
+    )
+    return BlockResult(lines=outcome, evaluations=evaluation_rows, credits=credits)
+
+
+def _population(ctx: Context, lines: ir.Table, measure: GatedRebate, path: tuple) -> ir.Table:
+    found = lines.select("payee_id", "period")
+    if measure.payees_from is not None:
+        spec = measure.payees_from
+        table = ctx.tables[spec.table]
+        ns = ctx.namespace(table, (spec.table,))
+        extra = table.select(
+            payee_id=ctx.expr(spec.payee, ns, path + ("payees_from", "payee")).cast("string"),
+            period=ctx.expr(spec.period, ns, path + ("payees_from", "period")).cast("string"),
+        )
+        found = found.union(extra)
+    found = found.distinct()
+    phases = ctx.phases_table()
+    return found.inner_join(phases, found["period"] == phases[PERIOD_PREFIX + "id"])
+
+
+def _eligibility(ctx: Context, payees: ir.Table, measure: GatedRebate, path: tuple) -> ir.Table:
+    ns = ctx.namespace(payees, ("payee",))
+    checks = []
+    for i, gate in enumerate(measure.eligibility):
+        ok = ctx.expr(gate.require, ns, path + ("eligibility", i, "require"), "boolean")
+        checks.append((gate.name, ~ok.fill_null(False)))
+    payees, checks = materialize(payees, checks, "gate")
+    if measure.cover is not None:
+        payees = _cover(ctx, payees, measure.cover, path + ("cover",))
+        checks.append((measure.cover.name, ~payees["__covered"]))
+    payees, checks = materialize(payees, checks, "static")
+    return payees.mutate(__static=all_reasons(checks))
+
+
+def _cover(ctx: Context, payees: ir.Table, cover: Cover, path: tuple) -> ir.Table:
+    """Does the union of the payee's matching intervals cover every day of the period?
+    Intervals are merged into islands (gaps-and-islands), then one island must span it."""
+    intervals = ctx.tables[cover.table]
+    pairs = payees.select("payee_id", "period", __ps=payees[PERIOD_PREFIX + "start"],
+                          __pe=payees[PERIOD_PREFIX + "end"])
+    joined = pairs.inner_join(intervals, [])
+    ns = ctx.namespace(joined, (cover.table,), payee={"payee_id": joined["payee_id"]})
+    match = ctx.expr(cover.match, ns, path + ("match",), "boolean").fill_null(False)
+    spans = joined.filter(match).select(
+        "payee_id", "period", "__ps", "__pe",
+        __from=joined[cover.start].cast("date"), __to=joined[cover.end].cast("date"),
+    )
+    order = ["__from", "__to"]
+    reach = spans["__to"].max().over(ibis.window(group_by=["payee_id", "period"], order_by=order,
+                                                 rows=(None, -1)))
+    spans = spans.mutate(__new=(reach.isnull() | (spans["__from"] > (reach + ibis.interval(days=1))))
+                         .cast("int64"))
+    spans = spans.mutate(__island=spans["__new"].sum().over(
+        ibis.window(group_by=["payee_id", "period"], order_by=order, rows=(None, 0))))
+    islands = spans.group_by(["payee_id", "period", "__island", "__ps", "__pe"]).aggregate(
+        __lo=spans["__from"].min(), __hi=spans["__to"].max())
+    covered = islands.filter((islands["__lo"] <= islands["__ps"]) & (islands["__hi"] >= islands["__pe"]))
+    covered = covered.select(__cp=covered["payee_id"], __cq=covered["period"],
+                             __covered=ibis.literal(True)).distinct()
+    out = payees.left_join(covered, [payees["payee_id"] == covered["__cp"],
+                                     payees["period"] == covered["__cq"]])
+    return out.drop("__cp", "__cq").mutate(__covered=ibis._["__covered"].fill_null(False))
+
+
+def _evaluate(ctx: Context, lines: ir.Table, payees: ir.Table, measure, path: tuple) -> ir.Table:
+    """Qualifying value and returned share per payee, phase and evaluation date."""
+    dates = payees.select("payee_id", "period", __dates=payees[PERIOD_PREFIX + "evaluations"])
+    dates = dates.mutate(as_of=dates["__dates"].unnest()).drop("__dates")
+    dates = dates.mutate(
+        evaluation=(ibis.row_number().over(group_by=["payee_id", "period"], order_by="as_of") + 1)
+    )
+    qualifying = lines.filter(lines["__qualifies"])
+    at = qualifying.inner_join(
+        dates.select(__dp=dates["payee_id"], __dq=dates["period"], as_of=dates["as_of"],
+                     evaluation=dates["evaluation"]),
+        [qualifying["payee_id"] == ibis._["__dp"], qualifying["period"] == ibis._["__dq"]],
+    )
+    ns = ctx.namespace(at, (measure.source,))
+    counts = ctx.expr(measure.counts_when, ns, path + ("counts_when",), "boolean").fill_null(False)
+    returned = ctx.expr(measure.returned_when, ns, path + ("returned_when",), "boolean").fill_null(False)
+    at = at.mutate(__counts=counts, __returned=returned)
+    zero = ibis.literal(0, type=WIDE)
+    sums = at.group_by(["payee_id", "period", "evaluation"]).aggregate(
+        qualifying=ibis.ifelse(at["__counts"], at["__value"], zero).sum().cast(WIDE),
+        returned=ibis.ifelse(at["__counts"] & at["__returned"], at["__value"], zero).sum().cast(WIDE),
+    )
+    evals = dates.left_join(
+        sums.select(__sp="payee_id", __sq="period", __se="evaluation", qualifying="qualifying",
+                    returned="returned"),
+        [dates["payee_id"] == ibis._["__sp"], dates["period"] == ibis._["__sq"],
+         dates["evaluation"] == ibis._["__se"]],
+    ).drop("__sp", "__sq", "__se")
+    evals = evals.inner_join(payees.select(__pp="payee_id", __pq="period", *[
+        c for c in payees.columns if c.startswith(PERIOD_PREFIX) or c == "__static"]),
+        [ibis._["payee_id"] == ibis._["__pp"], ibis._["period"] == ibis._["__pq"]])
+    evals = evals.drop("__pp", "__pq").mutate(
+        qualifying=ibis._["qualifying"].fill_null(zero), returned=ibis._["returned"].fill_null(zero))
+    return _gates(ctx, evals, measure, path)
+
+
+def _gates(ctx: Context, evals: ir.Table, measure: GatedRebate, path: tuple) -> ir.Table:
+    ns = ctx.namespace(evals, ("evaluation",))
+    minimum = ctx.number(measure.minimum.threshold, ns, path + ("minimum", "threshold")).cast(WIDE)
+    required = ctx.number(measure.ratio.required, ns, path + ("ratio", "required")).cast(WIDE)
+    ratio = ibis.ifelse(evals["qualifying"] > 0,
+                        (evals["returned"].cast("float64") / evals["qualifying"].cast("float64")),
+                        ibis.null()).cast(WIDE)
+    evals = evals.mutate(minimum=minimum, ratio=ratio, required_ratio=required)
+    below_minimum = evals["qualifying"] < evals["minimum"]
+    low_returns = evals["ratio"].notnull() & (evals["returned"] < evals["required_ratio"] * evals["qualifying"])
+    gates = join_text([evals["__static"], all_reasons([
+        (measure.minimum.name, below_minimum), (measure.ratio.name, low_returns)])])
+    evals = evals.mutate(reason=gates, passed=gates.isnull())
+    first_pass = ibis.ifelse(evals["passed"], evals["evaluation"], ibis.null()).min().over(
+        ibis.window(group_by=["payee_id", "period"]))
+    evals = evals.mutate(__first_pass=first_pass)
+    shown = evals["__first_pass"].isnull() | (evals["evaluation"] <= evals["__first_pass"])
+    explanation = join_text([
+        ibis.literal("qualifying ").concat(amount_text(evals["qualifying"]), " of ",
+                                           amount_text(evals["minimum"]), " required"),
+        ibis.ifelse(evals["ratio"].isnull(), ibis.literal("returns: no lines count yet"),
+                    ibis.literal("returns ").concat(percent(evals["ratio"].round(4)), " of ",
+                                                    percent(evals["required_ratio"]), " required")),
+        ibis.ifelse(evals["passed"], ibis.literal("passed"), ibis.literal("failed: ").concat(gates)),
+    ])
+    return evals.mutate(__shown=shown, explanation=explanation,
+                        evaluation=evals["evaluation"].cast("string"))
+
+
+def _outcome(ctx: Context, evals: ir.Table, measure: GatedRebate, path: tuple, seq: int):
+    shown = evals.filter(evals["__shown"])
+    last = shown.mutate(__n=ibis.row_number().over(group_by=["payee_id", "period"],
+                                                   order_by=ibis.desc("as_of")))
+    last = last.filter(last["__n"] == 0)
+    ns = ctx.namespace(last, ("evaluation",))
+    rate = ctx.number(measure.rate, ns, path + ("rate",)).cast(WIDE)
+    raw = ibis.ifelse(last["passed"], (last["qualifying"] * rate).cast(WIDE), ibis.literal(0, type=WIDE))
+    explanation = ibis.ifelse(
+        last["passed"],
+        ibis.literal("evaluation ").concat(last["evaluation"], " on ", last["as_of"].cast("string"),
+                                           " passed: ", percent(rate), " x ",
+                                           amount_text(last["qualifying"]), " = ", amount_text(raw)),
+        ibis.literal("no rebate: ").concat(last["explanation"]),
+    )
+    return shape(last, LINE_SCHEMA, program=ctx.plan.program, measure=measure.id, seq=seq,
+                 source_id="", raw=raw, earned=money(raw), eligible=last["passed"],
+                 reason=ibis.ifelse(last["passed"], ibis.null().cast("string"), last["reason"]),
+                 budget=measure.budget, base=last["qualifying"], rate=rate,
+                 value=last["qualifying"], date=last["as_of"], version="v1",
+                 band=ibis.literal("evaluation ").concat(last["evaluation"]),
+                 explanation=explanation)

@@ -1,0 +1,47 @@
+"""Budget pools: eligible lines charged in date order; the crossing line gets what remains."""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from paymaster.engine.lines import money
+from paymaster.plan.expressions import WIDE
+from paymaster.plan.model import Plan
+
+
+def apply_budgets(plan: Plan, lines: ir.Table, number) -> ir.Table:
+    """Add `amount`, `paid`, `cut_by_budget`; lines in no pool are paid what they earned."""
+    lines = lines.mutate(
+        amount=ibis.ifelse(lines["eligible"], lines["earned"], money(ibis.literal(0))),
+        cut_by_budget=money(ibis.literal(0)),
+    )
+    for budget in plan.budgets:
+        lines = _charge(lines, budget.id, number(budget.amount), budget.reason)
+    return lines.mutate(
+        paid=lines["eligible"],
+        amount=ibis.ifelse(lines["eligible"], lines["amount"], money(ibis.literal(0))),
+    )
+
+
+def _charge(lines: ir.Table, pool: str, limit: ir.Value, reason: str) -> ir.Table:
+    charged = lines["eligible"] & (lines["budget"] == pool) & (lines["earned"] > 0)
+    window = ibis.window(group_by=charged, order_by=["date", "source_id", "seq", "payee_id"],
+                         rows=(None, 0))
+    spent_before = (lines["earned"].sum().over(window) - lines["earned"]).cast(WIDE)
+    remaining = ibis.greatest(limit.cast(WIDE) - spent_before, 0)
+    pay = money(ibis.least(lines["earned"].cast(WIDE), remaining))
+    exhausted = charged & (pay <= 0)
+    return lines.mutate(
+        amount=ibis.ifelse(charged, pay, lines["amount"]),
+        cut_by_budget=ibis.ifelse(charged, money(lines["earned"] - pay), lines["cut_by_budget"]),
+        eligible=lines["eligible"] & ~exhausted,
+        reason=ibis.ifelse(exhausted, ibis.literal(reason), lines["reason"]),
+        explanation=ibis.cases(
+            (exhausted, lines["explanation"].concat("; budget '", pool, "' exhausted")),
+            (charged & (pay < lines["earned"]),
+             lines["explanation"].concat("; budget '", pool, "' pays only the remaining ",
+                                         pay.cast("string"))),
+            else_=lines["explanation"],
+        ),
+    )

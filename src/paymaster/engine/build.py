@@ -1,0 +1,133 @@
+"""The engine: a plan and input tables in, result tables (Ibis expressions) out.
+
+It never reads or writes anything itself; the caller binds the inputs to a backend
+(DuckDB by default) and executes the expressions it gets back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+
+from paymaster.engine.blocks.aggregates import build_aggregate
+from paymaster.engine.blocks.rankings import build_ranking, build_streak, build_title
+from paymaster.engine.blocks.rebate import build_gated_rebate
+from paymaster.engine.blocks.records import build_one_off, build_per_record
+from paymaster.engine.blocks.screening import build_screening
+from paymaster.engine.budget import apply_budgets
+from paymaster.engine.context import BlockResult, Context
+from paymaster.engine.lines import (
+    CREDIT_SCHEMA,
+    EVALUATION_SCHEMA,
+    LINE_SCHEMA,
+    TITLE_SCHEMA,
+    shape,
+)
+from paymaster.errors import Collector, PlanError
+from paymaster.plan.expressions import COLUMN_DTYPES, Compiler
+from paymaster.plan.loader import LoadedPlan
+
+BLOCKS: dict[str, Callable[..., BlockResult]] = {
+    "per_record": build_per_record,
+    "one_off": build_one_off,
+    "screening": build_screening,
+    "aggregate": build_aggregate,
+    "ranking": build_ranking,
+    "streak": build_streak,
+    "title": build_title,
+    "gated_rebate": build_gated_rebate,
+}
+
+PAYOUT_COLUMNS = [
+    "program", "payee_id", "period", "measure", "source_id", "earned", "amount", "paid",
+    "reason", "base", "rate", "band", "value", "target", "cut_by_cap", "cut_by_limit",
+    "cut_by_budget", "version", "date", "explanation",
+]
+
+
+@dataclass
+class Outputs:
+    """The engine's result: one Ibis expression per output table."""
+
+    payouts: ir.Table
+    summary: ir.Table
+    titles: ir.Table
+    evaluations: ir.Table
+    credits: ir.Table
+
+    def tables(self) -> dict[str, ir.Table]:
+        return {
+            "payouts": self.payouts,
+            "summary": self.summary,
+            "titles": self.titles,
+            "evaluations": self.evaluations,
+            "credits": self.credits,
+        }
+
+
+def input_schemas(loaded: LoadedPlan) -> dict[str, ibis.Schema]:
+    return {
+        name: ibis.schema({c: COLUMN_DTYPES[spec.type] for c, spec in table.columns.items()})
+        for name, table in loaded.plan.inputs.items()
+    }
+
+
+def check(loaded: LoadedPlan) -> None:
+    """Compile every expression against the declared input schema, reading no data.
+    Raises PlanError with every problem found."""
+    tables = {name: ibis.table(schema, name=name) for name, schema in input_schemas(loaded).items()}
+    build(loaded, tables)
+
+
+def build(loaded: LoadedPlan, tables: dict[str, ir.Table]) -> Outputs:
+    collector = Collector()
+    ctx = Context(loaded=loaded, tables=tables, compiler=Compiler(loaded.source, collector))
+    for index, measure in enumerate(loaded.plan.measures):
+        path = ("measures", index)
+        try:
+            ctx.results[measure.id] = BLOCKS[measure.type](ctx, measure, path, index)
+        except PlanError:
+            raise
+        except Exception as err:  # noqa: BLE001 - located as a plan problem, never swallowed
+            if not collector:
+                ctx.compiler.report(path, f"measure '{measure.id}' cannot be built: {err}")
+            ctx.results[measure.id] = BlockResult()
+    collector.raise_if_any(PlanError)
+    return _assemble(ctx)
+
+
+def _assemble(ctx: Context) -> Outputs:
+    results = list(ctx.results.values())
+    program = ctx.plan.program
+    lines = _union([r.lines for r in results], LINE_SCHEMA)
+    ns = ctx.namespace(lines)
+    lines = apply_budgets(ctx.plan, lines, lambda v: ctx.number(v, ns, ("budgets",)))
+    payouts = lines.select(*PAYOUT_COLUMNS).order_by(["payee_id", "period", "date", "source_id"])
+    summary = lines.group_by(["program", "payee_id"]).aggregate(
+        lines=lines.count(),
+        paid_lines=lines["paid"].sum().cast("int64"),
+        unpaid_lines=(~lines["paid"]).sum().cast("int64"),
+        earned=lines["earned"].sum(),
+        amount=lines["amount"].sum(),
+    ).order_by("payee_id")
+    return Outputs(
+        payouts=payouts,
+        summary=summary,
+        titles=_union([r.titles for r in results], TITLE_SCHEMA, program),
+        evaluations=_union([r.evaluations for r in results], EVALUATION_SCHEMA, program),
+        credits=_union([r.credits for r in results], CREDIT_SCHEMA, program),
+    )
+
+
+def _union(tables: list[ir.Table | None], schema: dict, program: str = "") -> ir.Table:
+    present = [t for t in tables if t is not None]
+    if not present:
+        empty = ibis.memtable({k: [] for k in schema}, schema=schema)
+        return shape(empty, schema)
+    out = present[0]
+    for table in present[1:]:
+        out = out.union(table)
+    return out

@@ -1,0 +1,225 @@
+"""What every block needs while building: tables, parameters and versions, periods, names.
+
+Nothing here reads or writes data: it composes Ibis expressions over the input tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from paymaster.plan.expressions import WIDE, Compiler, Namespace, literal_value
+from paymaster.plan.loader import LoadedPlan
+from paymaster.plan.model import Lookup, MeasureBase, Plan
+
+FAR_PAST = dt.date(1900, 1, 1)
+FAR_FUTURE = dt.date(9999, 12, 31)
+PERIOD_PREFIX = "period__"
+PARAM_PREFIX = "param__"
+
+
+@dataclass
+class BlockResult:
+    lines: ir.Table | None = None
+    evaluations: ir.Table | None = None
+    credits: ir.Table | None = None
+    titles: ir.Table | None = None
+    accepted: ir.Table | None = None  # screening: accepted records, for claims
+
+
+@dataclass
+class Context:
+    loaded: LoadedPlan
+    tables: dict[str, ir.Table]
+    compiler: Compiler
+    results: dict[str, BlockResult] = field(default_factory=dict)
+
+    @property
+    def plan(self) -> Plan:
+        return self.loaded.plan
+
+    # -- expressions
+    def namespace(self, table: ir.Table, names: tuple[str, ...] = (), **qualified: Any) -> Namespace:
+        groups: dict[str, dict[str, ir.Value]] = {"param": self.param_values(table)}
+        period = {
+            c[len(PERIOD_PREFIX):]: table[c] for c in table.columns if c.startswith(PERIOD_PREFIX)
+        }
+        if period:
+            groups["period"] = period
+        groups.update(qualified)
+        return Namespace(table=table, names=names, qualified=groups, tables=self.tables)
+
+    def expr(self, text: Any, ns: Namespace, path: tuple, expect: str | None = None) -> ir.Value:
+        return self.compiler.compile(text, ns, path, expect)
+
+    def number(self, value: Any, ns: Namespace, path: tuple) -> ir.Value:
+        """A plan number: a literal, or `param.x` / any expression."""
+        if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+            return ibis.literal(Decimal(value), type=WIDE)
+        try:
+            return ibis.literal(Decimal(str(value)), type=WIDE)
+        except ArithmeticError:
+            return self.expr(value, ns, path, expect="numeric")
+
+    # -- parameters and versions
+    def param_values(self, table: ir.Table) -> dict[str, ir.Value]:
+        values = {name: literal_value(_plain(v)) for name, v in self.plan.parameters.items()}
+        for column in table.columns:
+            if column.startswith(PARAM_PREFIX):
+                values[column[len(PARAM_PREFIX):]] = table[column]
+        return values
+
+    def with_version(self, table: ir.Table, date_column: str | None) -> ir.Table:
+        """Attach the version in force on each record's date, and its parameters."""
+        if not self.plan.versions or date_column is None:
+            return table.mutate(version=ibis.literal("v1"))
+        versions = self.versions_table()
+        joined = table.left_join(
+            versions,
+            [
+                table[date_column].cast("date") >= versions["__v_from"],
+                table[date_column].cast("date") < versions["__v_to"],
+            ],
+        )
+        return joined.drop("__v_from", "__v_to")
+
+    def versions_table(self) -> ir.Table:
+        plan = self.plan
+        rows = []
+        current = dict(plan.parameters)
+        starts = [FAR_PAST] + [v.effective_from for v in plan.versions]
+        ends = [v.effective_from for v in plan.versions] + [FAR_FUTURE]
+        labels = ["v1"] + [v.label or f"v{i + 2}" for i, v in enumerate(plan.versions)]
+        overrides = [{}] + [v.parameters for v in plan.versions]
+        for start, end, label, override in zip(starts, ends, labels, overrides, strict=True):
+            current = {**current, **override}
+            rows.append({"version": label, "__v_from": start, "__v_to": end,
+                         **{PARAM_PREFIX + k: _plain(v) for k, v in current.items()}})
+        schema = {"version": "string", "__v_from": "date", "__v_to": "date"}
+        for key, value in rows[-1].items():
+            if key.startswith(PARAM_PREFIX):
+                schema[key] = _dtype(value)
+        return ibis.memtable({k: [r.get(k) for r in rows] for k in schema}, schema=schema)
+
+    # -- periods
+    def with_period(self, table: ir.Table, kind: str, date_column: str | None) -> ir.Table:
+        if kind.startswith("column:"):
+            return table.mutate(period=table[kind.split(":", 1)[1]].cast("string"))
+        if kind == "phases":
+            return self._with_phase(table, date_column)
+        if date_column is None:
+            raise ValueError(f"period '{kind}' needs a `date`")
+        day = table[date_column].cast("date")
+        return table.mutate(period=period_label(day, kind), __pstart=period_start(day, kind))
+
+    def _with_phase(self, table: ir.Table, date_column: str | None) -> ir.Table:
+        phases = self.phases_table()
+        day = table[date_column].cast("date")
+        joined = table.inner_join(
+            phases, [day >= phases[PERIOD_PREFIX + "start"], day <= phases[PERIOD_PREFIX + "end"]]
+        )
+        return joined.mutate(period=joined[PERIOD_PREFIX + "id"])
+
+    def phases_table(self) -> ir.Table:
+        rows = [{PERIOD_PREFIX + k: _plain(v) for k, v in phase.model_dump().items()}
+                for phase in self.plan.phases]
+        schema = {k: _dtype(v) for k, v in rows[0].items()}
+        return ibis.memtable({k: [r[k] for r in rows] for k in schema}, schema=schema)
+
+    # -- tables
+    def source(self, measure: MeasureBase, path: tuple) -> ir.Table:
+        """The measure's source with lookups, fields and filter applied, plus its date."""
+        table = self.tables[measure.source]
+        table = self.apply_lookups(table, measure.lookups)
+        names = (measure.source,)
+        for name, text in measure.fields.items():
+            ns = self.namespace(table, names)
+            table = table.mutate(**{name: self.expr(text, ns, path + ("fields", name))})
+        if measure.date is not None:
+            ns = self.namespace(table, names)
+            table = table.mutate(__date=self.expr(measure.date, ns, path + ("date",), "date").cast("date"))
+        if measure.filter is not None:
+            ns = self.namespace(table, names)
+            table = table.filter(self.expr(measure.filter, ns, path + ("filter",), "boolean"))
+        return table
+
+    def in_scope(self, table: ir.Table) -> ir.Table:
+        scope = self.plan.scope
+        return table.filter(table["__date"].between(scope.start, scope.end))
+
+    def apply_lookups(self, table: ir.Table, lookups: list[Lookup]) -> ir.Table:
+        for lookup in lookups:
+            right = self.tables[lookup.table]
+            renamed = {f"__k{i}": right[theirs] for i, theirs in enumerate(lookup.on)}
+            renamed.update({lookup.prefix + c: right[c] for c in lookup.columns})
+            right = right.select(**renamed)
+            ours = list(lookup.on.values())
+            table = join_left(table, right, [(o, f"__k{i}") for i, o in enumerate(ours)])
+        return table
+
+    def payee_period(self, table: ir.Table, measure: MeasureBase, path: tuple) -> ir.Table:
+        ns = self.namespace(table, (measure.source,))
+        payee = self.expr(measure.payee, ns, path + ("payee",)).cast("string")
+        table = table.mutate(payee_id=payee)
+        return self.with_period(table, measure.period, "__date" if measure.date else None)
+
+
+def join_left(left: ir.Table, right: ir.Table, pairs: list[tuple[str, str]]) -> ir.Table:
+    """Left join keeping the left's columns, plus the right's non-key columns."""
+    joined = left.left_join(right, [left[a] == right[b] for a, b in pairs])
+    return joined.drop(*[b for _, b in pairs if b in joined.columns and b not in left.columns])
+
+
+def period_label(day: ir.Value, kind: str) -> ir.Value:
+    if kind == "month":
+        return day.strftime("%Y-%m")
+    if kind == "quarter":
+        return day.year().cast("string").concat("-Q", day.quarter().cast("string"))
+    if kind == "year":
+        return day.year().cast("string")
+    raise ValueError(f"unknown period kind '{kind}'")
+
+
+def period_start(day: ir.Value, kind: str) -> ir.Value:
+    unit = {"month": "M", "quarter": "Q", "year": "Y"}[kind]
+    return day.truncate(unit).cast("date")
+
+
+def period_index(day: ir.Value, kind: str) -> ir.Value:
+    """Consecutive numbers for consecutive periods (for streaks)."""
+    if kind == "month":
+        return day.year() * 12 + day.month()
+    if kind == "quarter":
+        return day.year() * 4 + day.quarter()
+    return day.year()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return Decimal(value)
+        except ArithmeticError:
+            return value
+    if isinstance(value, float):
+        return Decimal(str(value))
+    return value
+
+
+def _dtype(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "int64"
+    if isinstance(value, Decimal):
+        return WIDE
+    if isinstance(value, dt.date):
+        return "date"
+    if isinstance(value, list):
+        inner = _dtype(value[0]) if value else "string"
+        return f"array<{inner}>" if isinstance(inner, str) else "array<decimal(38,10)>"
+    return "string"

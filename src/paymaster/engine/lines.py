@@ -1,0 +1,127 @@
+"""The shapes of the engine's output tables, and small helpers shared by every block."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from paymaster.money import MONEY_TYPE
+from paymaster.plan.expressions import WIDE
+
+LINE_SCHEMA: dict[str, Any] = {
+    "program": "string",
+    "payee_id": "string",
+    "period": "string",
+    "measure": "string",
+    "source_id": "string",
+    "date": "date",
+    "seq": "int64",
+    "raw": WIDE,
+    "earned": MONEY_TYPE,
+    "eligible": "boolean",
+    "reason": "string",
+    "budget": "string",
+    "base": WIDE,
+    "rate": WIDE,
+    "band": "string",
+    "value": WIDE,
+    "target": WIDE,
+    "cut_by_cap": WIDE,
+    "cut_by_limit": MONEY_TYPE,
+    "version": "string",
+    "explanation": "string",
+}
+
+EVALUATION_SCHEMA: dict[str, Any] = {
+    "program": "string",
+    "payee_id": "string",
+    "period": "string",
+    "subject": "string",
+    "evaluation": "string",
+    "as_of": "date",
+    "passed": "boolean",
+    "value": MONEY_TYPE,
+    "threshold": MONEY_TYPE,
+    "ratio": "decimal(18, 4)",
+    "required_ratio": "decimal(18, 4)",
+    "reason": "string",
+    "explanation": "string",
+}
+
+CREDIT_SCHEMA: dict[str, Any] = {
+    "program": "string",
+    "payee_id": "string",
+    "period": "string",
+    "measure": "string",
+    "source_id": "string",
+    "value": MONEY_TYPE,
+    "counts": "boolean",
+    "reason": "string",
+}
+
+TITLE_SCHEMA: dict[str, Any] = {
+    "program": "string",
+    "payee_id": "string",
+    "period": "string",
+    "title": "string",
+    "rank": "int64",
+    "value": MONEY_TYPE,
+}
+
+
+def shape(table: ir.Table, schema: dict[str, Any], **values: Any) -> ir.Table:
+    """Select exactly `schema`'s columns: from `values`, else the table, else typed NULL."""
+    columns = {}
+    for name, dtype in schema.items():
+        if name in values:
+            value = values[name]
+            value = value if isinstance(value, ir.Value) else ibis.literal(value)
+        elif name in table.columns:
+            value = table[name]
+        else:
+            value = ibis.null()
+        columns[name] = value.cast(dtype)
+    return table.select(**columns)
+
+
+def money(value: ir.Value) -> ir.Value:
+    """Round half-up (ties away from zero) to the minor unit, once per line."""
+    return value.cast(WIDE).round(2).cast(MONEY_TYPE)
+
+
+def text(value: ir.Value) -> ir.Value:
+    """A number as short text: trailing zeros after the point dropped."""
+    raw = value.cast("string")
+    return ibis.ifelse(raw.contains("."), raw.re_replace(r"0+$", "").re_replace(r"\.$", ""), raw)
+
+
+def amount_text(value: ir.Value) -> ir.Value:
+    return money(value).cast("string")
+
+
+def percent(rate: ir.Value) -> ir.Value:
+    return text((rate.cast(WIDE) * 100).cast(WIDE).round(4)).concat("%")
+
+
+def join_text(parts: list[ir.Value], sep: str = "; ") -> ir.Value:
+    """Join the non-null parts with `sep` (CONCAT_WS skips NULLs); NULL when all are."""
+    if not parts:
+        return ibis.null().cast("string")
+    joined = ibis.literal(sep).join([p.cast("string") for p in parts])
+    return joined.nullif("")
+
+
+def first_reason(checks: list[tuple[str, ir.Value]]) -> ir.Value:
+    """The name of the first check that failed (each value is True when it FAILED)."""
+    if not checks:
+        return ibis.null().cast("string")
+    return ibis.cases(*[(failed.fill_null(False), name) for name, failed in checks],
+                      else_=ibis.null().cast("string"))
+
+
+def all_reasons(checks: list[tuple[str, ir.Value]]) -> ir.Value:
+    parts = [ibis.ifelse(failed.fill_null(False), ibis.literal(name), ibis.null().cast("string"))
+             for name, failed in checks]
+    return join_text(parts)

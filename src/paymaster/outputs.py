@@ -1,0 +1,62 @@
+"""Writing result tables: CSV, Parquet or Excel, all or nothing."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+FORMATS = ("csv", "parquet", "xlsx")
+
+
+def write_tables(tables: dict[str, pa.Table], out: Path, fmt: str = "csv") -> list[Path]:
+    """Write into a temporary folder first, then move into place, so a failure never
+    leaves half an output behind."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format '{fmt}'; use one of {', '.join(FORMATS)}")
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    with tempfile.TemporaryDirectory(dir=out) as staging:
+        for name, table in tables.items():
+            path = Path(staging) / f"{name}.{fmt}"
+            _write(table, path, fmt)
+            written.append(name)
+        paths = []
+        for name in written:
+            target = out / f"{name}.{fmt}"
+            shutil.move(str(Path(staging) / f"{name}.{fmt}"), target)
+            paths.append(target)
+    return paths
+
+
+def _write(table: pa.Table, path: Path, fmt: str) -> None:
+    if fmt == "csv":
+        pacsv.write_csv(table, path)
+    elif fmt == "parquet":
+        pq.write_table(table, path)
+    else:
+        _write_xlsx(table, path)
+
+
+def _write_xlsx(table: pa.Table, path: Path) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = path.stem[:31]
+    sheet.append(table.column_names)
+    for row in table.to_pylist():
+        sheet.append([_cell(v) for v in row.values()])
+    book.save(path)
+
+
+def _cell(value: object) -> object:
+    # Excel has no decimal type; keep exact money as text rather than a binary float.
+    if isinstance(value, Decimal):
+        return str(value)
+    return value

@@ -1,0 +1,469 @@
+"""Expressions: a small SQL subset parsed by sqlglot and compiled to Ibis.
+
+Only allow-listed node types are accepted (never eval). Names resolve against a
+`Namespace`: the columns of the record being computed, `param.<name>` for plan
+parameters, `<qualifier>.<name>` for attached values (the period, another measure's
+line), and other input tables inside `EXISTS (SELECT ... FROM t WHERE ...)`.
+Errors carry the plan file, line and column of the offending token.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import ibis
+import ibis.expr.datatypes as dtypes
+import ibis.expr.types as ir
+import sqlglot
+from ibis.common.deferred import Deferred
+from sqlglot import exp
+
+from paymaster.errors import Collector, Problem, suggest
+from paymaster.plan.yamlsource import Source
+
+WIDE = dtypes.Decimal(38, 10)
+
+COLUMN_DTYPES: dict[str, dtypes.DataType] = {
+    "string": dtypes.string,
+    "integer": dtypes.int64,
+    "decimal": dtypes.Decimal(18, 4),
+    "date": dtypes.date,
+    "timestamp": dtypes.timestamp,
+    "boolean": dtypes.boolean,
+}
+
+
+class ExprError(Exception):
+    """A problem inside one expression, at a character offset of its text."""
+
+    def __init__(self, message: str, node: exp.Expression | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.offset = _offset(node)
+        self.hint = hint
+
+
+def _offset(node: exp.Expression | None) -> int | None:
+    if node is None:
+        return None
+    for candidate in [node, *node.find_all(exp.Identifier, exp.Literal)]:
+        meta = getattr(candidate, "meta", None) or {}
+        if "start" in meta:
+            return int(meta["start"])
+        inner = getattr(candidate, "this", None)
+        meta = getattr(inner, "meta", None) or {}
+        if "start" in meta:
+            return int(meta["start"])
+    return None
+
+
+@dataclass
+class Namespace:
+    """What names mean while compiling one expression."""
+
+    table: ir.Table
+    names: tuple[str, ...] = ()  # qualifiers that mean `table` (its source name)
+    qualified: dict[str, dict[str, ir.Value]] = field(default_factory=dict)
+    tables: dict[str, ir.Table] = field(default_factory=dict)  # for EXISTS
+    outer: Namespace | None = None
+
+    def column(self, name: str) -> ir.Value | None:
+        if name in self.table.columns:
+            return self.table[name]
+        return None
+
+    def lookup(self, qualifier: str, name: str, node: exp.Expression) -> ir.Value:
+        if not qualifier:
+            found = self.column(name)
+            if found is not None:
+                if self.outer is not None and self.outer.column(name) is not None:
+                    raise ExprError(
+                        f"'{name}' is ambiguous inside EXISTS",
+                        node,
+                        f"write {self.names[0]}.{name} or {self.outer.names[0]}.{name}",
+                    )
+                return found
+            if self.outer is not None:
+                return self.outer.lookup("", name, node)
+            raise ExprError(f"unknown column '{name}'", node, suggest(name, self.table.columns))
+        if qualifier in self.names:
+            found = self.column(name)
+            if found is None:
+                raise ExprError(
+                    f"unknown column '{qualifier}.{name}'", node, suggest(name, self.table.columns)
+                )
+            return found
+        if qualifier in self.qualified:
+            values = self.qualified[qualifier]
+            if name not in values:
+                raise ExprError(f"unknown name '{qualifier}.{name}'", node, suggest(name, values))
+            return values[name]
+        if self.outer is not None:
+            return self.outer.lookup(qualifier, name, node)
+        known = list(self.names) + list(self.qualified)
+        raise ExprError(f"unknown table or qualifier '{qualifier}'", node, suggest(qualifier, known))
+
+
+def parse(text: str) -> exp.Expression:
+    try:
+        return sqlglot.parse_one(str(text), read="duckdb")
+    except sqlglot.errors.ParseError as err:
+        first = err.errors[0] if err.errors else {}
+        raise ExprError(f"cannot parse expression: {first.get('description', err)}") from err
+
+
+def literal_value(value: Any) -> ir.Value:
+    """An Ibis literal for a plan value, exact decimals kept exact."""
+    if isinstance(value, bool):
+        return ibis.literal(value)
+    if isinstance(value, int):
+        return ibis.literal(value, type="int64")
+    if isinstance(value, Decimal):
+        return ibis.literal(value, type=WIDE)
+    if isinstance(value, dt.datetime):
+        return ibis.literal(value, type="timestamp")
+    if isinstance(value, dt.date):
+        return ibis.literal(value, type="date")
+    if isinstance(value, list):
+        return ibis.literal(value)
+    return ibis.literal(str(value), type="string")
+
+
+def _is_decimal(value: ir.Value) -> bool:
+    return not isinstance(value, Deferred) and value.type().is_decimal()
+
+
+def _widen(value: ir.Value) -> ir.Value:
+    return value.cast(WIDE) if value.type().is_numeric() and not value.type().is_floating() else value
+
+
+def _arith(op: Callable[[Any, Any], Any]) -> Callable[[ir.Value, ir.Value], ir.Value]:
+    def apply(left: ir.Value, right: ir.Value) -> ir.Value:
+        result = op(left, right)
+        if _is_decimal(left) or _is_decimal(right):
+            # Keep decimal arithmetic exact and wide; DuckDB would otherwise narrow or
+            # turn it into DOUBLE. Money is rounded once, per line, by the engine.
+            return result.cast(WIDE)
+        return result
+
+    return apply
+
+
+def _divide(left: ir.Value, right: ir.Value) -> ir.Value:
+    # DECIMAL / DECIMAL is DOUBLE in DuckDB; bring it back to a wide decimal at once.
+    # Divisions by zero give NULL, never an error mid-run.
+    safe = ibis.ifelse(right == 0, ibis.null(), right)
+    return (left.cast("float64") / safe.cast("float64")).cast(WIDE)
+
+
+BINARY: dict[type, Callable[[Any, Any], Any]] = {
+    exp.And: lambda a, b: a & b,
+    exp.Or: lambda a, b: a | b,
+    exp.EQ: lambda a, b: a == b,
+    exp.NEQ: lambda a, b: a != b,
+    exp.GT: lambda a, b: a > b,
+    exp.GTE: lambda a, b: a >= b,
+    exp.LT: lambda a, b: a < b,
+    exp.LTE: lambda a, b: a <= b,
+    exp.Add: _arith(lambda a, b: a + b),
+    exp.Sub: _arith(lambda a, b: a - b),
+    exp.Mul: _arith(lambda a, b: a * b),
+    exp.Div: _divide,
+    exp.Mod: lambda a, b: a % b,
+    exp.DPipe: lambda a, b: a.cast("string").concat(b.cast("string")),
+}
+
+CAST_TYPES = {
+    "DATE": "date",
+    "TIMESTAMP": "timestamp",
+    "TEXT": "string",
+    "VARCHAR": "string",
+    "BIGINT": "int64",
+    "INT": "int64",
+    "INTEGER": "int64",
+    "DECIMAL": WIDE,
+    "BOOLEAN": "boolean",
+}
+
+
+class Compiler:
+    """Compiles expression text in a namespace; collects located problems."""
+
+    def __init__(self, source: Source | None = None, collector: Collector | None = None):
+        self.source = source
+        self.collector = collector if collector is not None else Collector()
+
+    # -- public
+    def compile(
+        self, text: Any, ns: Namespace, path: tuple, expect: str | None = None
+    ) -> ir.Value:
+        try:
+            value = self._node(parse(text), ns)
+            if isinstance(value, Deferred):
+                # EXISTS is correlated with this very table: bind it now. The caller must
+                # use the value on `ns.table` itself (see engine.rules.materialize).
+                value = value.resolve(ns.table)
+            self._check_type(value, expect)
+            return value
+        except ExprError as err:
+            self._report(text, path, err)
+        except Exception as err:  # noqa: BLE001 - any Ibis typing failure is a plan error
+            self._report(text, path, ExprError(_ibis_message(err)))
+        return _placeholder(expect)
+
+    def report(self, path: tuple, message: str, hint: str | None = None) -> None:
+        if self.source is None:
+            self.collector.add(Problem(message, hint=hint))
+        else:
+            self.collector.add(self.source.problem(path, message, hint))
+
+    # -- errors
+    def _report(self, text: Any, path: tuple, err: ExprError) -> None:
+        line, col = (None, None)
+        file = ""
+        if self.source is not None:
+            file = self.source.file
+            line, col = self.source.where(path)
+            if err.offset is not None and line is not None:
+                line, col = _shift(str(text), err.offset, line, col, self.source.styles.get(path))
+        self.collector.add(Problem(err.message, file=file, line=line, column=col, hint=err.hint))
+
+    @staticmethod
+    def _check_type(value: ir.Value, expect: str | None) -> None:
+        if expect == "boolean" and not value.type().is_boolean():
+            raise ExprError(f"a condition must be true/false, this is {value.type()}")
+        if expect == "numeric" and not value.type().is_numeric():
+            raise ExprError(f"an amount must be a number, this is {value.type()}")
+        if expect == "date" and not (value.type().is_date() or value.type().is_timestamp()):
+            raise ExprError(f"a date is needed here, this is {value.type()}")
+
+    # -- nodes
+    def _node(self, node: exp.Expression, ns: Namespace) -> ir.Value:
+        handler = getattr(self, f"_n_{type(node).__name__.lower()}", None)
+        if handler is not None:
+            return handler(node, ns)
+        if type(node) in BINARY:
+            left = self._node(node.this, ns)
+            right = self._node(node.expression, ns)
+            try:
+                return BINARY[type(node)](left, right)
+            except Exception as err:  # noqa: BLE001
+                raise ExprError(_ibis_message(err), node) from err
+        raise ExprError(f"'{node.sql()}' is not allowed in plan expressions", node, ALLOWED_HINT)
+
+    def _n_paren(self, node: exp.Paren, ns: Namespace) -> ir.Value:
+        return self._node(node.this, ns)
+
+    def _n_column(self, node: exp.Column, ns: Namespace) -> ir.Value:
+        return ns.lookup(node.table, node.name, node)
+
+    def _n_literal(self, node: exp.Literal, ns: Namespace) -> ir.Value:
+        if node.is_string:
+            return ibis.literal(node.this, type="string")
+        text = node.this
+        if "." in text or "e" in text.lower():
+            return ibis.literal(Decimal(text), type=WIDE)
+        return ibis.literal(int(text), type="int64")
+
+    def _n_boolean(self, node: exp.Boolean, ns: Namespace) -> ir.Value:
+        return ibis.literal(bool(node.this))
+
+    def _n_null(self, node: exp.Null, ns: Namespace) -> ir.Value:
+        return ibis.null()
+
+    def _n_neg(self, node: exp.Neg, ns: Namespace) -> ir.Value:
+        return -self._node(node.this, ns)
+
+    def _n_not(self, node: exp.Not, ns: Namespace) -> ir.Value:
+        return ~self._node(node.this, ns)
+
+    def _n_is(self, node: exp.Is, ns: Namespace) -> ir.Value:
+        if not isinstance(node.expression, exp.Null):
+            raise ExprError("only IS NULL / IS NOT NULL are allowed", node)
+        return self._node(node.this, ns).isnull()
+
+    def _n_between(self, node: exp.Between, ns: Namespace) -> ir.Value:
+        value = self._node(node.this, ns)
+        return value.between(self._node(node.args["low"], ns), self._node(node.args["high"], ns))
+
+    def _n_in(self, node: exp.In, ns: Namespace) -> ir.Value:
+        if node.args.get("query"):
+            raise ExprError("IN (SELECT ...) is not allowed; use EXISTS", node)
+        value = self._node(node.this, ns)
+        return value.isin([self._node(item, ns) for item in node.expressions])
+
+    def _n_like(self, node: exp.Like, ns: Namespace) -> ir.Value:
+        pattern = node.expression
+        if not (isinstance(pattern, exp.Literal) and pattern.is_string):
+            raise ExprError("LIKE needs a text pattern", node)
+        return self._node(node.this, ns).like(pattern.this)
+
+    def _n_case(self, node: exp.Case, ns: Namespace) -> ir.Value:
+        if node.this is not None:
+            raise ExprError("use CASE WHEN condition THEN ... (searched CASE)", node)
+        builder = ibis.cases(
+            *[(self._node(w.this, ns), self._node(w.args["true"], ns)) for w in node.args["ifs"]],
+            else_=self._node(node.args["default"], ns) if node.args.get("default") else None,
+        )
+        return builder
+
+    def _n_if(self, node: exp.If, ns: Namespace) -> ir.Value:
+        false = node.args.get("false")
+        return ibis.ifelse(
+            self._node(node.this, ns),
+            self._node(node.args["true"], ns),
+            self._node(false, ns) if false is not None else ibis.null(),
+        )
+
+    def _n_coalesce(self, node: exp.Coalesce, ns: Namespace) -> ir.Value:
+        values = [self._node(node.this, ns), *[self._node(e, ns) for e in node.expressions]]
+        return ibis.coalesce(*values)
+
+    def _n_least(self, node: exp.Least, ns: Namespace) -> ir.Value:
+        values = [self._node(node.this, ns), *[self._node(e, ns) for e in node.expressions]]
+        return _numeric_fold(ibis.least, values)
+
+    def _n_greatest(self, node: exp.Greatest, ns: Namespace) -> ir.Value:
+        values = [self._node(node.this, ns), *[self._node(e, ns) for e in node.expressions]]
+        return _numeric_fold(ibis.greatest, values)
+
+    def _n_abs(self, node: exp.Abs, ns: Namespace) -> ir.Value:
+        return self._node(node.this, ns).abs()
+
+    def _n_floor(self, node: exp.Floor, ns: Namespace) -> ir.Value:
+        return self._node(node.this, ns).floor()
+
+    def _n_ceil(self, node: exp.Ceil, ns: Namespace) -> ir.Value:
+        return self._node(node.this, ns).ceil()
+
+    def _n_round(self, node: exp.Round, ns: Namespace) -> ir.Value:
+        digits = node.args.get("decimals")
+        places = int(digits.this) if isinstance(digits, exp.Literal) else 0
+        return self._node(node.this, ns).round(places)
+
+    def _n_upper(self, node: exp.Upper, ns: Namespace) -> ir.Value:
+        return self._node(node.this, ns).upper()
+
+    def _n_lower(self, node: exp.Lower, ns: Namespace) -> ir.Value:
+        return self._node(node.this, ns).lower()
+
+    def _n_trim(self, node: exp.Trim, ns: Namespace) -> ir.Value:
+        return self._node(node.this, ns).strip()
+
+    def _n_length(self, node: exp.Length, ns: Namespace) -> ir.Value:
+        return self._node(node.this, ns).length()
+
+    def _n_startswith(self, node: exp.StartsWith, ns: Namespace) -> ir.Value:
+        return self._node(node.this, ns).startswith(self._node(node.expression, ns))
+
+    def _n_year(self, node: exp.Year, ns: Namespace) -> ir.Value:
+        return self._node(node.this, ns).year()
+
+    def _n_month(self, node: exp.Month, ns: Namespace) -> ir.Value:
+        return self._node(node.this, ns).month()
+
+    def _n_concat(self, node: exp.Concat, ns: Namespace) -> ir.Value:
+        parts = [self._node(e, ns).cast("string") for e in node.expressions]
+        out = parts[0]
+        for part in parts[1:]:
+            out = out.concat(part)
+        return out
+
+    def _n_cast(self, node: exp.Cast, ns: Namespace) -> ir.Value:
+        target = node.to.this.name if hasattr(node.to.this, "name") else str(node.to.this)
+        if target not in CAST_TYPES:
+            raise ExprError(f"cannot cast to {target}", node, f"use one of {', '.join(CAST_TYPES)}")
+        return self._node(node.this, ns).cast(CAST_TYPES[target])
+
+    def _n_trycast(self, node: exp.TryCast, ns: Namespace) -> ir.Value:
+        return self._n_cast(node, ns)
+
+    def _n_datediff(self, node: exp.DateDiff, ns: Namespace) -> ir.Value:
+        end = self._node(node.this, ns)
+        start = self._node(node.expression, ns)
+        return end.cast("date").delta(start.cast("date"), unit="day")
+
+    def _n_arraycontains(self, node: exp.ArrayContains, ns: Namespace) -> ir.Value:
+        return self._node(node.this, ns).contains(self._node(node.expression, ns))
+
+    def _n_anonymous(self, node: exp.Anonymous, ns: Namespace) -> ir.Value:
+        name = node.name.lower()
+        args = [self._node(a, ns) for a in node.expressions]
+        if name == "days_between" and len(args) == 2:
+            return args[1].cast("date").delta(args[0].cast("date"), unit="day")
+        if name == "add_days" and len(args) == 2:
+            return (args[0].cast("date") + args[1].as_interval("D")).cast("date")
+        known = ["days_between", "add_days", *FUNCTIONS]
+        raise ExprError(f"unknown function '{node.name}'", node, suggest(name, known) or ALLOWED_HINT)
+
+    def _n_exists(self, node: exp.Exists, ns: Namespace) -> ir.Value:
+        select = node.this
+        if not isinstance(select, exp.Select) or select.args.get("joins"):
+            raise ExprError("EXISTS needs (SELECT ... FROM one_table WHERE ...)", node)
+        source = select.args.get("from_") or select.args.get("from")
+        table_node = source.this if source is not None else None
+        if not isinstance(table_node, exp.Table):
+            raise ExprError("EXISTS needs a FROM table", node)
+        name = table_node.name
+        if name not in ns_tables(ns):
+            raise ExprError(f"unknown table '{name}'", table_node, suggest(name, ns_tables(ns)))
+        alias = table_node.alias_or_name
+        inner = Namespace(table=ns_tables(ns)[name], names=(alias, name), outer=ns)
+        where = select.args.get("where")
+        if where is None:
+            raise ExprError("EXISTS needs a WHERE condition linking it to the record", node)
+        condition = self._node(where.this, inner)
+        return condition.any()
+
+
+FUNCTIONS = [
+    "least", "greatest", "coalesce", "abs", "round", "floor", "ceil", "upper", "lower",
+    "trim", "length", "starts_with", "year", "month", "concat", "date_diff", "list_contains",
+]
+ALLOWED_HINT = (
+    "allowed: comparisons, AND/OR/NOT, + - * / %, BETWEEN, IN (...), LIKE, IS NULL, CASE, "
+    "CAST, EXISTS (SELECT 1 FROM t WHERE ...), and " + ", ".join(FUNCTIONS)
+)
+
+
+def ns_tables(ns: Namespace) -> dict[str, ir.Table]:
+    while ns.outer is not None and not ns.tables:
+        ns = ns.outer
+    return ns.tables
+
+
+def _numeric_fold(fn: Callable[..., ir.Value], values: list[ir.Value]) -> ir.Value:
+    if any(v.type().is_decimal() for v in values):
+        values = [_widen(v) for v in values]
+    return fn(*values)
+
+
+def _placeholder(expect: str | None) -> ir.Value:
+    kind = {"boolean": "boolean", "numeric": WIDE, "date": "date"}.get(expect or "", "string")
+    return ibis.null().cast(kind)
+
+
+def _ibis_message(err: Exception) -> str:
+    text = str(err).strip().splitlines()
+    first = text[0] if text else type(err).__name__
+    if "not comparable" in first:
+        return first.replace("Arguments", "cannot compare").replace(" and ", " with ")
+    if "StringConcat" in first or "coercibles" in first:
+        return "wrong types for this operation (text and number mixed?)"
+    return first[:300]
+
+
+def _shift(text: str, offset: int, line: int, col: int, style: str | None) -> tuple[int, int]:
+    """Line and column of `offset` in an expression written at (line, col) of the plan."""
+    before = text[:offset]
+    rows = before.count("\n")
+    if style in ("|", ">"):
+        return line + 1 + rows, col + len(before.split("\n")[-1])
+    if rows:
+        return line + rows, len(before.split("\n")[-1]) + 1
+    quote = 1 if style in ("'", '"') else 0
+    return line, col + quote + offset

@@ -1,0 +1,157 @@
+"""Loading a plan file: YAML -> strict model, every problem located in the file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from paymaster.errors import PlanError, Problem, suggest
+from paymaster.plan.model import Plan
+from paymaster.plan.yamlsource import Source, load_yaml, parse_yaml
+
+
+@dataclass(frozen=True)
+class LoadedPlan:
+    plan: Plan
+    source: Source
+
+    @property
+    def path(self) -> str:
+        return self.source.file
+
+
+def load_plan(path: str | Path) -> LoadedPlan:
+    path = Path(path)
+    if not path.is_file():
+        raise PlanError(Problem(f"plan file not found: {path}", hint="give the path to a .yaml plan"))
+    return _validate(load_yaml(path))
+
+
+def parse_plan(text: str, file: str = "<plan>") -> LoadedPlan:
+    return _validate(parse_yaml(text, file))
+
+
+def _validate(source: Source) -> LoadedPlan:
+    if not isinstance(source.data, dict):
+        raise PlanError(source.problem((), "a plan file must be a mapping (program:, inputs:, ...)"))
+    try:
+        plan = Plan.model_validate(source.data)
+    except ValidationError as err:
+        raise PlanError(_problems(err, source)) from err
+    problems = _cross_references(plan, source)
+    if problems:
+        raise PlanError(problems)
+    return LoadedPlan(plan=plan, source=source)
+
+
+def _problems(err: ValidationError, source: Source) -> list[Problem]:
+    problems = []
+    for item in err.errors():
+        path = _data_path(item["loc"], source.data)
+        kind = item["type"]
+        if kind == "extra_forbidden":
+            name = str(path[-1])
+            siblings = _allowed_keys(item, path, source)
+            line, col = source.where(path + ("<key>",))
+            problems.append(
+                Problem(f"unknown key '{name}'", source.file, line, col, suggest(name, siblings))
+            )
+            continue
+        if kind == "union_tag_invalid":
+            tag = item.get("ctx", {}).get("tag", "")
+            expected = item.get("ctx", {}).get("expected_tags", "")
+            options = [t.strip(" '") for t in expected.split(",")]
+            hint = suggest(tag, options) or f"use one of {expected}"
+            problems.append(source.problem(path + ("type",), f"unknown block type '{tag}'", hint))
+            continue
+        where = ".".join(str(p) for p in path) or "plan"
+        problems.append(source.problem(path, f"{where}: {item['msg']}"))
+    return problems
+
+
+def _data_path(loc: tuple, data: object) -> tuple:
+    """Pydantic's loc includes union member names; keep only the real data keys."""
+    path: list = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, dict) and isinstance(part, str) and part not in node:
+            # a union member name such as 'per_record', or a missing key: stop at the
+            # owner for a missing key, skip a member name.
+            continue
+    if loc and isinstance(loc[-1], str) and loc[-1] not in path:
+        return tuple(path)
+    return tuple(path)
+
+
+def _allowed_keys(item: dict, path: tuple, source: Source) -> list[str]:
+    from paymaster.plan import model
+
+    owner = source.data
+    for part in path[:-1]:
+        owner = owner[part]
+    tag = owner.get("type") if isinstance(owner, dict) else None
+    for cls in vars(model).values():
+        fields = getattr(cls, "model_fields", None)
+        if not fields:
+            continue
+        typed = fields.get("type")
+        if tag and typed is not None and getattr(typed.annotation, "__args__", ()) == (tag,):
+            return list(fields)
+    return []
+
+
+def _cross_references(plan: Plan, source: Source) -> list[Problem]:
+    """Names that must refer to something declared elsewhere in the plan."""
+    problems: list[Problem] = []
+    tables = list(plan.inputs)
+    measure_ids = [m.id for m in plan.measures]
+    budget_ids = [b.id for b in plan.budgets]
+    seen: set[str] = set()
+    for index, measure in enumerate(plan.measures):
+        path = ("measures", index)
+        if measure.id in seen:
+            problems.append(source.problem(path + ("id",), f"measure id '{measure.id}' is used twice"))
+        seen.add(measure.id)
+        source_table = getattr(measure, "source", None)
+        if source_table is not None and source_table not in plan.inputs:
+            problems.append(
+                source.problem(path + ("source",), f"unknown input table '{source_table}'",
+                               suggest(source_table, tables))
+            )
+        budget = getattr(measure, "budget", None)
+        if budget is not None and budget not in budget_ids:
+            problems.append(
+                source.problem(path + ("budget",), f"unknown budget '{budget}'", suggest(budget, budget_ids))
+            )
+        for key in ("of",):
+            ref = getattr(measure, key, None)
+            if ref is not None and ref not in measure_ids[:index]:
+                problems.append(
+                    source.problem(path + (key,), f"'{ref}' is not a measure defined above",
+                                   suggest(ref, measure_ids[:index]))
+                )
+    for name, table in plan.inputs.items():
+        for col_name, col in table.columns.items():
+            if col.references:
+                ref_table, _, ref_col = col.references.partition(".")
+                target = plan.inputs.get(ref_table)
+                if target is None or ref_col not in target.columns:
+                    problems.append(
+                        source.problem(("inputs", name, "columns", col_name, "references"),
+                                       f"references unknown column '{col.references}'")
+                    )
+        for key in table.key:
+            if key not in table.columns:
+                problems.append(
+                    source.problem(("inputs", name, "key"), f"key column '{key}' is not declared",
+                                   suggest(key, table.columns))
+                )
+    return problems

@@ -1,0 +1,407 @@
+"""The plan language: strict models of a program file and its building blocks.
+
+Every block is chosen by its `type:`; unknown keys are errors (extra="forbid"), so a typo
+in a plan is reported with its line instead of being silently ignored. Expressions are
+kept as text here and checked by `paymaster.plan.expressions` against the input schema.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Expr = str  # a SQL-subset expression, checked when the plan is loaded
+Number = Decimal | str  # a literal amount/rate, or the name of a parameter ("param.x")
+
+COLUMN_TYPES = ("string", "integer", "decimal", "date", "timestamp", "boolean")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# ---------------------------------------------------------------- inputs
+class ColumnSpec(Strict):
+    type: Literal["string", "integer", "decimal", "date", "timestamp", "boolean"]
+    optional: bool = False
+    min: Decimal | None = None
+    max: Decimal | None = None
+    values: list[str] | None = None
+    references: str | None = Field(None, description="table.column this value must exist in")
+    description: str = ""
+
+
+class InputTable(Strict):
+    description: str = ""
+    key: list[str] = Field(default_factory=list)
+    columns: dict[str, ColumnSpec]
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        # `licences: integer` is the short form of `licences: {type: integer}`.
+        if isinstance(value, dict):
+            return {k: ({"type": v} if isinstance(v, str) else v) for k, v in value.items()}
+        return value
+
+
+# ---------------------------------------------------------------- shared parts
+class Lookup(Strict):
+    """Many-to-one enrichment: columns of `table` joined on `on` (their column: ours)."""
+
+    table: str
+    on: dict[str, str]
+    columns: list[str]
+    prefix: str = ""
+
+
+class Rule(Strict):
+    """A named eligibility rule; its name is the reason a record is not paid."""
+
+    name: str
+    fail_when: Expr | None = None
+    require: Expr | None = None
+    first_wins: FirstWins | None = None
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Rule:
+        kinds = [k for k in ("fail_when", "require", "first_wins") if getattr(self, k)]
+        if len(kinds) != 1:
+            raise ValueError("a rule needs exactly one of fail_when, require, first_wins")
+        return self
+
+
+class FirstWins(Strict):
+    """Duplicate check: an earlier accepted record with the same key by another payee blocks."""
+
+    key: list[str]
+    other: str = Field(description="column that must differ for the earlier record to block")
+
+
+class Cap(Strict):
+    """Per-line cap: the field `name` is `value` limited to `max` (traced when it cuts)."""
+
+    name: str
+    value: Expr
+    max: Number
+
+
+class Band(Strict):
+    label: str
+    when: Expr = "TRUE"
+    rate: Number
+
+
+class RateTable(Strict):
+    """First matching band wins; a record matching none earns nothing (reason `no_band`)."""
+
+    bands: list[Band]
+
+
+class Limit(Strict):
+    """Best N per group: only the first `count` eligible lines per payee and period are paid."""
+
+    name: str
+    count: Number
+    per: Literal["period", "payee"] = "period"
+    order_by: list[str]
+
+
+class Claim(Strict):
+    """Each record must be claimed by an accepted record of a screening measure.
+
+    Claimants are taken in their screening order; each takes the earliest unclaimed record
+    with the same `on` keys dated on or after its own date. That record is its only chance.
+    """
+
+    screening: str
+    on: list[str]
+    order_by: list[str]
+    reason: str = "not_claimed"
+
+
+class Tier(Strict):
+    upto: Number | None = None  # upper edge, relative to the target when relative_to is set
+    rate: Number
+    label: str = ""
+
+
+class Tiers(Strict):
+    mode: Literal["graduated", "retroactive"]
+    relative_to: Literal["target"] | None = None
+    tiers: list[Tier]
+
+
+class TargetLookup(Strict):
+    """Target of an aggregate line: the sum of `column` over rows of `table` matching `on`."""
+
+    table: str
+    on: dict[str, str]
+    column: str
+    where: Expr | None = None
+
+
+class GroupTotal(Strict):
+    """The total of a group the line belongs to (e.g. the team), and its target."""
+
+    by: str
+    target: TargetLookup | None = None
+
+
+class Gate(Strict):
+    name: str
+    require: Expr
+    description: str = ""
+
+
+class DurationRule(Strict):
+    """Records whose `end - start` exceeds `max_days` earn nothing, reason `name`."""
+
+    name: str
+    start: Expr
+    end: Expr
+    max_days: int
+
+
+class Refer(Strict):
+    """Lines of an earlier measure for the same payee, in the period of `period_of`."""
+
+    measure: str
+    period_of: Expr
+
+
+# ---------------------------------------------------------------- measures
+class MeasureBase(Strict):
+    id: str
+    label: str = ""
+    description: str = ""
+    source: str
+    payee: Expr
+    lookups: list[Lookup] = Field(default_factory=list)
+    fields: dict[str, Expr] = Field(default_factory=dict)
+    filter: Expr | None = None
+    date: Expr | None = None
+    period: str = "month"  # month | quarter | year | phases | column:<name>
+    history: bool = Field(False, description="keep records outside the scope (for fields)")
+    budget: str | None = None
+
+
+class PerRecord(MeasureBase):
+    """One line per source record: (base x rate) or an amount, after rules and caps."""
+
+    type: Literal["per_record"]
+    claim: Claim | None = None
+    rules: list[Rule] = Field(default_factory=list)
+    caps: list[Cap] = Field(default_factory=list)
+    base: Expr | None = None
+    rate: RateTable | Number | None = None
+    amount: Expr | None = None
+    limit: Limit | None = None
+    source_id: Expr
+    duration: DurationRule | None = None
+    refers: list[Refer] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _amount_or_rate(self) -> PerRecord:
+        if (self.amount is None) == (self.base is None or self.rate is None):
+            raise ValueError("give either `amount`, or both `base` and `rate`")
+        return self
+
+
+class OneOff(Strict):
+    """Once per payee: a fixed bonus on its first paid line of measure `of`."""
+
+    type: Literal["one_off"]
+    id: str
+    label: str = ""
+    description: str = ""
+    of: str
+    when: Expr = "TRUE"
+    amount: Number
+    budget: str | None = None
+
+
+class Screening(MeasureBase):
+    """Checks records (e.g. lead registrations) in order; first failing rule is the reason."""
+
+    type: Literal["screening"]
+    source_id: Expr
+    order_by: list[str]
+    required: list[str] = Field(default_factory=list)
+    tax_ids: dict[str, str] = Field(default_factory=dict)
+    rules: list[Rule] = Field(default_factory=list)
+    decision: Decision | None = None
+
+
+class Decision(Strict):
+    column: str
+    rejected_value: str = "rejected"
+    reason: str = "rejected_by_owner"
+
+
+class Aggregate(MeasureBase):
+    """One line per payee and period from the sum (and count) of the source's `value`."""
+
+    type: Literal["aggregate"]
+    value: Expr
+    keys: list[str] = Field(default_factory=list)
+    target: TargetLookup | None = None
+    group: GroupTotal | None = None
+    tiers: Tiers | None = None
+    amount: Expr | None = None
+    gates: list[Gate] = Field(default_factory=list)
+    only_positive: bool = True
+
+    @model_validator(mode="after")
+    def _amount_or_tiers(self) -> Aggregate:
+        if (self.amount is None) == (self.tiers is None):
+            raise ValueError("give either `amount` or `tiers`")
+        if self.tiers and self.tiers.relative_to == "target" and self.target is None:
+            raise ValueError("tiers relative to the target need a `target`")
+        return self
+
+
+class Ranking(MeasureBase):
+    """Rank payees by the period's total (or its growth); prizes by place, ties share."""
+
+    type: Literal["ranking"]
+    value: Expr
+    prizes: list[Number]
+    metric: Literal["total", "growth"] = "total"
+    min_previous: Number | None = None
+    title: str | None = None
+
+
+class Streak(MeasureBase):
+    """A prize each time a payee has been in the top N for `length` periods running."""
+
+    type: Literal["streak"]
+    value: Expr
+    top: int
+    length: int
+    amount: Number
+
+
+class GatedRebate(MeasureBase):
+    """Rate x qualifying value per payee and phase, paid at the first evaluation it passes."""
+
+    type: Literal["gated_rebate"]
+    source_id: Expr
+    value: Expr
+    rate: Number
+    rules: list[Rule] = Field(default_factory=list)
+    counts_when: Expr = "TRUE"
+    returned_when: Expr
+    payees_from: PayeesFrom | None = None
+    eligibility: list[Gate] = Field(default_factory=list)
+    cover: Cover | None = None
+    minimum: Minimum
+    ratio: RatioGate
+
+
+class PayeesFrom(Strict):
+    table: str
+    payee: Expr
+    period: Expr
+
+
+class Cover(Strict):
+    """The union of matching intervals of `table` must cover every day of the period."""
+
+    name: str
+    table: str
+    match: Expr
+    start: str
+    end: str
+
+
+class Minimum(Strict):
+    name: str
+    threshold: Number
+
+
+class RatioGate(Strict):
+    name: str
+    required: Number
+
+
+class TitleRank(Strict):
+    """A title for the payees ranked within the top `fraction` of `count_table` rows."""
+
+    type: Literal["title"]
+    id: str
+    label: str = ""
+    description: str = ""
+    source: str
+    payee: Expr
+    value: Expr
+    period: str = "year"
+    date: Expr | None = None
+    filter: Expr | None = None
+    fraction: Decimal
+    count_table: str
+
+
+Measure = Annotated[
+    PerRecord | OneOff | Screening | Aggregate | Ranking | Streak | GatedRebate | TitleRank,
+    Field(discriminator="type"),
+]
+
+
+# ---------------------------------------------------------------- program
+class Phase(Strict):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    id: str
+    start: dt.date
+    end: dt.date
+    evaluations: list[dt.date] = Field(default_factory=list)
+
+
+class Version(Strict):
+    effective_from: dt.date
+    label: str = ""
+    parameters: dict[str, Decimal | str | int | bool] = Field(default_factory=dict)
+
+
+class Budget(Strict):
+    id: str
+    amount: Number
+    reason: str = "budget_exhausted"
+    description: str = ""
+
+
+class Scope(Strict):
+    start: dt.date
+    end: dt.date
+
+
+class Plan(Strict):
+    program: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    title: str = ""
+    description: str = ""
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    country: str = Field("", pattern=r"^([A-Z]{2})?$")
+    scope: Scope
+    parameters: dict[str, Decimal | str | int | bool] = Field(default_factory=dict)
+    versions: list[Version] = Field(default_factory=list)
+    phases: list[Phase] = Field(default_factory=list)
+    inputs: dict[str, InputTable]
+    measures: list[Measure]
+    budgets: list[Budget] = Field(default_factory=list)
+    annual_budget: Decimal | None = None
+
+    def measure(self, measure_id: str) -> Any:
+        for measure in self.measures:
+            if measure.id == measure_id:
+                return measure
+        raise KeyError(measure_id)
+
+
+Rule.model_rebuild()
+Screening.model_rebuild()
+GatedRebate.model_rebuild()
+Plan.model_rebuild()

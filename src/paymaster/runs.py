@@ -1,0 +1,73 @@
+"""Running a plan on a data folder: load, check, compile, execute, write — timed stages."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import ibis
+import pyarrow as pa
+
+from paymaster.datafiles import find_files, load_folder
+from paymaster.engine import Outputs, build
+from paymaster.plan import LoadedPlan, load_plan
+
+OUTPUT_TABLES = ("payouts", "summary", "titles", "evaluations", "credits")
+Progress = Callable[[str], None]
+
+
+@dataclass
+class RunResult:
+    loaded: LoadedPlan
+    tables: dict[str, pa.Table]
+    fingerprint: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def program(self) -> str:
+        return self.loaded.plan.program
+
+
+def fingerprint(loaded: LoadedPlan, folder: Path) -> str:
+    """Plan text + input files' bytes: the same fingerprint means the same result."""
+    digest = hashlib.sha256(Path(loaded.path).read_bytes() if Path(loaded.path).is_file() else b"")
+    for item in find_files(loaded.plan, folder):
+        if item.path is not None:
+            digest.update(item.table.encode())
+            digest.update(item.path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def calculate(plan: LoadedPlan | str | Path, data: Path, progress: Progress | None = None) -> RunResult:
+    say = progress or (lambda _stage: None)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def stage(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = round(now - clock, 4)
+        clock = now
+
+    loaded = plan if isinstance(plan, LoadedPlan) else load_plan(plan)
+    say("load plan")
+    stage("load_plan")
+    con = duckdb.connect()
+    say("read and validate input")
+    load_folder(loaded.plan, Path(data), con)
+    stage("read_input")
+    backend = ibis.duckdb.from_connection(con)
+    tables = {name: backend.table(name) for name in loaded.plan.inputs}
+    say("compile")
+    outputs: Outputs = build(loaded, tables)
+    stage("compile")
+    results = {}
+    for name, expr in outputs.tables().items():
+        say(f"execute {name}")
+        results[name] = backend.to_pyarrow(expr)
+    stage("execute")
+    return RunResult(loaded, results, fingerprint(loaded, Path(data)), timings)
