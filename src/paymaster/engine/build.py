@@ -24,7 +24,7 @@ from paymaster.engine.lines import (
     EVALUATION_SCHEMA,
     LINE_SCHEMA,
     TITLE_SCHEMA,
-    shape,
+    memtable,
 )
 from paymaster.errors import Collector, PlanError
 from paymaster.plan.expressions import COLUMN_DTYPES, Compiler
@@ -125,8 +125,7 @@ def _assemble(ctx: Context) -> Outputs:
 def _union(tables: list[ir.Table | None], schema: dict, program: str = "") -> ir.Table:
     present = [t for t in tables if t is not None]
     if not present:
-        empty = ibis.memtable({k: [] for k in schema}, schema=schema)
-        return shape(empty, schema)
+        return memtable({}, schema)
     out = present[0]
     for table in present[1:]:
         out = out.union(table)

@@ -13,6 +13,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from paymaster.engine.lines import memtable
 from paymaster.plan.expressions import WIDE, Compiler, Namespace, literal_value
 from paymaster.plan.loader import LoadedPlan
 from paymaster.plan.model import Lookup, MeasureBase, Plan
@@ -104,7 +105,7 @@ class Context:
         for key, value in rows[-1].items():
             if key.startswith(PARAM_PREFIX):
                 schema[key] = _dtype(value)
-        return ibis.memtable({k: [r.get(k) for r in rows] for k in schema}, schema=schema)
+        return memtable({k: [r.get(k) for r in rows] for k in schema}, schema)
 
     # -- periods
     def with_period(self, table: ir.Table, kind: str, date_column: str | None) -> ir.Table:
@@ -129,7 +130,7 @@ class Context:
         rows = [{PERIOD_PREFIX + k: _plain(v) for k, v in phase.model_dump().items()}
                 for phase in self.plan.phases]
         schema = {k: _dtype(v) for k, v in rows[0].items()}
-        return ibis.memtable({k: [r[k] for r in rows] for k in schema}, schema=schema)
+        return memtable({k: [r[k] for r in rows] for k in schema}, schema)
 
     # -- tables
     def source(self, measure: MeasureBase, path: tuple) -> ir.Table:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import ibis
+import pyarrow as pa
 import ibis.expr.types as ir
 
 from paymaster.money import MONEY_TYPE
@@ -69,6 +70,14 @@ TITLE_SCHEMA: dict[str, Any] = {
     "rank": "int64",
     "value": MONEY_TYPE,
 }
+
+
+def memtable(columns: dict[str, list], schema: dict[str, Any]) -> ir.Table:
+    """An in-memory table built through Arrow (exact decimals, typed even when empty)."""
+    arrow_schema = ibis.schema(schema).to_pyarrow()
+    data = pa.table({name: pa.array(columns.get(name, []), type=arrow_schema.field(name).type)
+                     for name in schema}, schema=arrow_schema)
+    return ibis.memtable(data)
 
 
 def shape(table: ir.Table, schema: dict[str, Any], **values: Any) -> ir.Table:

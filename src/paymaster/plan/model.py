@@ -329,19 +329,13 @@ class RatioGate(Strict):
     required: Number
 
 
-class TitleRank(Strict):
-    """A title for the payees ranked within the top `fraction` of `count_table` rows."""
+class TitleRank(MeasureBase):
+    """A title for the payees ranked within the top `fraction` of `count_table` rows
+    (ties at the boundary included). A title pays nothing."""
 
     type: Literal["title"]
-    id: str
-    label: str = ""
-    description: str = ""
-    source: str
-    payee: Expr
     value: Expr
     period: str = "year"
-    date: Expr | None = None
-    filter: Expr | None = None
     fraction: Decimal
     count_table: str
 

@@ -118,7 +118,8 @@ def build_streak(ctx: Context, measure: Streak, path: tuple, seq: int) -> BlockR
     top = table.filter(table["rank"] <= measure.top)
     top = top.mutate(__idx=period_index(top["__pstart"], measure.period))
     top = top.mutate(
-        __island=top["__idx"] - ibis.row_number().over(group_by="payee_id", order_by="__idx")
+        __island=top["__idx"]
+        - ibis.row_number().over(group_by=top["payee_id"], order_by=top["__idx"])
     )
     top = top.mutate(
         run=ibis.row_number().over(group_by=["payee_id", "__island"], order_by="__idx") + 1

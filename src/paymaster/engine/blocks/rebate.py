@@ -119,11 +119,11 @@ def _evaluate(ctx: Context, lines: ir.Table, payees: ir.Table, measure, path: tu
         evaluation=(ibis.row_number().over(group_by=["payee_id", "period"], order_by="as_of") + 1)
     )
     qualifying = lines.filter(lines["__qualifies"])
+    when = dates.select(__dp=dates["payee_id"], __dq=dates["period"], as_of=dates["as_of"],
+                        evaluation=dates["evaluation"])
     at = qualifying.inner_join(
-        dates.select(__dp=dates["payee_id"], __dq=dates["period"], as_of=dates["as_of"],
-                     evaluation=dates["evaluation"]),
-        [qualifying["payee_id"] == ibis._["__dp"], qualifying["period"] == ibis._["__dq"]],
-    )
+        when, [qualifying["payee_id"] == when["__dp"], qualifying["period"] == when["__dq"]]
+    ).drop("__dp", "__dq")
     ns = ctx.namespace(at, (measure.source,))
     counts = ctx.expr(measure.counts_when, ns, path + ("counts_when",), "boolean").fill_null(False)
     returned = ctx.expr(measure.returned_when, ns, path + ("returned_when",), "boolean").fill_null(False)
@@ -133,17 +133,19 @@ def _evaluate(ctx: Context, lines: ir.Table, payees: ir.Table, measure, path: tu
         qualifying=ibis.ifelse(at["__counts"], at["__value"], zero).sum().cast(WIDE),
         returned=ibis.ifelse(at["__counts"] & at["__returned"], at["__value"], zero).sum().cast(WIDE),
     )
+    sums = sums.select(__sp="payee_id", __sq="period", __se="evaluation",
+                       qualifying="qualifying", returned="returned")
     evals = dates.left_join(
-        sums.select(__sp="payee_id", __sq="period", __se="evaluation", qualifying="qualifying",
-                    returned="returned"),
-        [dates["payee_id"] == ibis._["__sp"], dates["period"] == ibis._["__sq"],
-         dates["evaluation"] == ibis._["__se"]],
+        sums, [dates["payee_id"] == sums["__sp"], dates["period"] == sums["__sq"],
+               dates["evaluation"] == sums["__se"]],
     ).drop("__sp", "__sq", "__se")
-    evals = evals.inner_join(payees.select(__pp="payee_id", __pq="period", *[
-        c for c in payees.columns if c.startswith(PERIOD_PREFIX) or c == "__static"]),
-        [ibis._["payee_id"] == ibis._["__pp"], ibis._["period"] == ibis._["__pq"]])
-    evals = evals.drop("__pp", "__pq").mutate(
-        qualifying=ibis._["qualifying"].fill_null(zero), returned=ibis._["returned"].fill_null(zero))
+    static = payees.select(__pp="payee_id", __pq="period", *[
+        c for c in payees.columns if c.startswith(PERIOD_PREFIX) or c == "__static"])
+    evals = evals.inner_join(
+        static, [evals["payee_id"] == static["__pp"], evals["period"] == static["__pq"]]
+    ).drop("__pp", "__pq")
+    evals = evals.mutate(qualifying=evals["qualifying"].fill_null(zero),
+                         returned=evals["returned"].fill_null(zero))
     return _gates(ctx, evals, measure, path)
 
 

@@ -1,0 +1,159 @@
+"""Command line: thin commands over the plan loader, the engine and the run service.
+
+Every command maps our errors to located messages and exit code 1 in one place.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from paymaster.errors import PaymasterError, Problem
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Paymaster: sales incentive programs, calculated exactly and explained.")
+console = Console()
+errors = Console(stderr=True)
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+DEMO_PROGRAMS = ("generuj-leady", "trade-in-accelerator", "sales-team")
+
+
+def main() -> None:
+    try:
+        app()
+    except PaymasterError as err:
+        _print_problems(err.problems)
+        sys.exit(err.exit_code)
+
+
+def _print_problems(problems: list[Problem]) -> None:
+    for problem in problems:
+        errors.print(str(problem), markup=False, highlight=False)
+    errors.print(f"{len(problems)} problem(s)", style="bold red")
+
+
+@app.command()
+def check(
+    plans: list[Path] = typer.Argument(..., help="plan files to check"),
+    as_json: bool = typer.Option(False, "--json", help="print problems as JSON"),
+) -> None:
+    """Check plan files: structure, names and every expression against the input schema."""
+    from paymaster.engine import check as check_plan
+    from paymaster.plan import load_plan
+
+    problems: list[Problem] = []
+    for path in plans:
+        try:
+            check_plan(load_plan(path))
+        except PaymasterError as err:
+            problems.extend(err.problems)
+    if as_json:
+        print(json.dumps({"ok": not problems, "problems": [p.to_json() for p in problems]}, indent=2))
+    elif problems:
+        _print_problems(problems)
+    else:
+        console.print(f"[green]ok[/green]: {len(plans)} plan(s) checked")
+    if problems:
+        raise typer.Exit(1)
+
+
+@app.command()
+def run(
+    plan: Path = typer.Argument(..., help="plan file"),
+    data: Path = typer.Option(..., "--data", help="folder of input tables"),
+    out: Path = typer.Option(..., "--out", help="folder for the result tables"),
+    fmt: str = typer.Option("csv", "--format", help="csv, parquet or xlsx"),
+) -> None:
+    """Calculate a program on a data folder and write payouts, summary, titles, evaluations."""
+    result = _calculate(plan, data)
+    from paymaster.outputs import write_tables
+
+    paths = write_tables(result.tables, out, fmt)
+    _print_summary(result)
+    console.print(f"wrote {len(paths)} tables to {out} (fingerprint {result.fingerprint})")
+
+
+def _calculate(plan: Path, data: Path):
+    from paymaster.runs import calculate
+
+    with console.status("starting") as status:
+        return calculate(plan, data, progress=lambda stage: status.update(stage))
+
+
+def _print_summary(result) -> None:
+    payouts = result.tables["payouts"].to_pylist()
+    unpaid = Counter(row["reason"] for row in payouts if not row["paid"])
+    total = sum((row["amount"] for row in payouts), Decimal(0))
+    table = Table(title=f"{result.program} ({result.loaded.plan.currency})")
+    for column in ("payees", "lines", "paid", "unpaid", "total"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        str(len({row["payee_id"] for row in payouts})), str(len(payouts)),
+        str(sum(1 for row in payouts if row["paid"])), str(sum(unpaid.values())), f"{total:,.2f}",
+    )
+    console.print(table)
+    if unpaid:
+        reasons = Table(title="unpaid by reason")
+        reasons.add_column("reason")
+        reasons.add_column("lines", justify="right")
+        for reason, count in unpaid.most_common():
+            reasons.add_row(str(reason), str(count))
+        console.print(reasons)
+    timings = ", ".join(f"{k} {v:.2f}s" for k, v in result.timings.items())
+    console.print(f"[dim]stages: {timings}[/dim]")
+
+
+@app.command()
+def explain(
+    plan: Path = typer.Argument(..., help="plan file"),
+    data: Path = typer.Option(..., "--data", help="folder of input tables"),
+    payee: str = typer.Option(..., "--payee", help="payee id"),
+    period: str | None = typer.Option(None, "--period", help="only this period"),
+) -> None:
+    """Explain every line of one payee: the arithmetic in words and figures."""
+    from paymaster.explain import explain_payee
+
+    result = _calculate(plan, data)
+    text = explain_payee(result.tables, payee, period, result.loaded.plan.currency)
+    if text is None:
+        raise PaymasterError(Problem(f"payee '{payee}' has no lines"
+                                     + (f" in period {period}" if period else ""),
+                                     hint="check the id; `paymaster run` lists every payee"))
+    console.print(text, markup=False, highlight=False)
+
+
+@app.command()
+def demo(out: Path = typer.Option(Path("demo"), "--out", help="where to write the results")) -> None:
+    """Run the three example programs on their sample data."""
+    for name in DEMO_PROGRAMS:
+        folder = EXAMPLES / name
+        console.rule(name)
+        result = _calculate(folder / "plan.yaml", folder / "data")
+        from paymaster.outputs import write_tables
+
+        write_tables(result.tables, out / name, "csv")
+        _print_summary(result)
+    console.print(f"results in {out}/")
+
+
+@app.command()
+def schema(out: Path | None = typer.Option(None, "--out", help="write to this file")) -> None:
+    """Print (or write) the JSON Schema of plan files, for editors."""
+    from paymaster.plan.schema import plan_json_schema
+
+    text = json.dumps(plan_json_schema(), indent=2)
+    if out:
+        out.write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
+
+
+if __name__ == "__main__":
+    main()
