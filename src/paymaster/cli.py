@@ -19,8 +19,8 @@ from paymaster.errors import PaymasterError, Problem
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Paymaster: sales incentive programs, calculated exactly and explained.")
-console = Console()
-errors = Console(stderr=True)
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DEMO_PROGRAMS = ("generuj-leady", "trade-in-accelerator", "sales-team")
 

@@ -56,7 +56,8 @@ def _problems(err: ValidationError, source: Source) -> list[Problem]:
             siblings = _allowed_keys(item, path, source)
             line, col = source.where(path + ("<key>",))
             problems.append(
-                Problem(f"unknown key '{name}'", source.file, line, col, suggest(name, siblings))
+                Problem(f"unknown key '{name}'", source.file, line, col,
+                        hint=suggest(name, siblings))
             )
             continue
         if kind == "union_tag_invalid":

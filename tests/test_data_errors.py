@@ -1,0 +1,142 @@
+"""Bad data is refused with file, row and column; nothing is half-written."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import EXAMPLES
+from paymaster.errors import DataError
+from paymaster.runs import calculate
+
+PLAN = EXAMPLES / "generuj-leady" / "plan.yaml"
+
+FILES = {
+    "partners.csv": (
+        "partner_id,name,address,country,nip,new_to_program,removed_on,removal_reason\n"
+        "P1,Alfa,Warszawa,PL,5260250274,true,,\n"
+        "P2,Beta,Krakow,PL,7740001454,false,,\n"
+    ),
+    "customers.csv": "nip,name,address,country,segment\n1234563218,C1,Lodz,PL,commercial_smb\n",
+    "holdings.csv": "customer_nip,family,plan,since\n",
+    "vendor_registry.csv": "customer_nip,family,registered_on\n",
+    "registrations.csv": (
+        "registration_id,partner_id,submitted_at,customer_name,customer_address,customer_nip,"
+        "family,plan,licences,pcs,partner_name,partner_address,partner_nip,contact_name,"
+        "contact_phone,contact_email,decision,decision_reason\n"
+        "R1,P1,2018-04-01 10:00:00,C1,Lodz,1234563218,M365,E3,10,10,Alfa,Warszawa,5260250274,"
+        "Jan,123,j@a.pl,,\n"
+    ),
+    "sales.csv": (
+        "sale_id,partner_id,customer_nip,family,plan,billing,licences,unit_price,order_date\n"
+        "S1,P1,1234563218,M365,E3,annual,620,57.10,2018-04-10\n"
+        "S2,P2,1234563218,O365,E3,annual,10,20.00,2018-04-11\n"
+    ),
+}
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for name, text in FILES.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def problems(data: Path) -> list:
+    with pytest.raises(DataError) as caught:
+        calculate(PLAN, data)
+    return caught.value.problems
+
+
+def test_clean_folder_runs(data: Path) -> None:
+    result = calculate(PLAN, data)
+    deal = {r["source_id"]: r for r in result.tables["payouts"].to_pylist() if r["measure"] == "deal"}
+    # 57.10 x 12 x 500 (620 capped) = 342 600.00 at 2% (251+) = 6 852.00
+    assert str(deal["S1"]["amount"]) == "6852.00"
+    assert deal["S2"]["reason"] == "no_registration"
+
+
+def test_every_bad_row_is_reported_with_row_and_column(data: Path) -> None:
+    (data / "sales.csv").write_text(
+        "sale_id,partner_id,customer_nip,family,plan,billing,licences,unit_price,order_date\n"
+        "S1,P1,1234563218,M365,E3,annual,-5,57.10,2018-04-10\n"
+        "S2,P9,1234563218,O365,E3,annual,10,20.00,2018-04-11\n"
+        "S3,P1,1234563218,O365,E3,yearly,10,2O.00,31/04/2018\n"
+        "S3,P1,1234563218,O365,E3,annual,10,20.00,2018-04-12\n",
+        encoding="utf-8",
+    )
+    found = problems(data)
+    located = {(p.row, p.field) for p in found}
+    assert (2, "licences") in located          # negative licence count
+    assert (4, "billing") in located           # not one of annual, monthly
+    assert (4, "unit_price") in located        # letter O instead of zero
+    assert (4, "order_date") in located        # unparsable date
+    assert (5, "sale_id") in located           # duplicate key
+    assert all(p.file.endswith("sales.csv") for p in found)
+    texts = [str(p) for p in found]
+    assert any("must be at least 0" in t for t in texts)
+    assert any("'31/04/2018' is not a valid date" in t and "YYYY-MM-DD" in t for t in texts)
+
+
+def test_unknown_payee_is_reported_after_types_are_clean(data: Path) -> None:
+    (data / "sales.csv").write_text(FILES["sales.csv"].replace("S2,P2", "S2,P9"), encoding="utf-8")
+    [problem] = problems(data)
+    assert (problem.row, problem.field) == (3, "partner_id")
+    assert "unknown partner_id 'P9'" in problem.message
+
+
+def test_missing_column_and_missing_file(data: Path) -> None:
+    (data / "customers.csv").write_text("nip,name,adress,country,segment\n", encoding="utf-8")
+    (data / "holdings.csv").unlink()
+    found = problems(data)
+    messages = {p.message: p for p in found}
+    assert messages["missing column 'address'"].hint == "did you mean 'adress'?"
+    assert any("input table 'holdings' is missing" in m for m in messages)
+
+
+def test_excel_and_parquet_inputs_give_the_same_result(data: Path, tmp_path: Path) -> None:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+    from openpyxl import Workbook
+
+    expected = calculate(PLAN, data).tables["payouts"]
+    sales = pacsv.read_csv(data / "sales.csv", convert_options=pacsv.ConvertOptions(
+        column_types={"sale_id": "string", "customer_nip": "string", "unit_price": "string"}))
+    pq.write_table(sales, data / "sales.parquet")
+    (data / "sales.csv").unlink()
+    book = Workbook()
+    sheet = book.active
+    for line in FILES["partners.csv"].splitlines():
+        sheet.append(line.split(","))
+    book.save(data / "partners.xlsx")
+    (data / "partners.csv").unlink()
+    assert calculate(PLAN, data).tables["payouts"].equals(expected)
+
+
+def test_cli_writes_nothing_when_data_is_bad(data: Path, tmp_path: Path) -> None:
+    (data / "sales.csv").write_text(FILES["sales.csv"].replace("620", "many"), encoding="utf-8")
+    out = tmp_path / "out"
+    run = subprocess.run([sys.executable, "-m", "paymaster.cli", "run", str(PLAN), "--data",
+                          str(data), "--out", str(out)], capture_output=True, text=True)
+    assert run.returncode == 1
+    assert "sales.csv:row 2: column 'licences': 'many' is not a valid integer" in run.stderr
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_cli_run_writes_every_table_in_each_format(data: Path, tmp_path: Path) -> None:
+    for fmt in ("csv", "parquet", "xlsx"):
+        out = tmp_path / fmt
+        run = subprocess.run([sys.executable, "-m", "paymaster.cli", "run", str(PLAN), "--data",
+                              str(data), "--out", str(out), "--format", fmt],
+                             capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        names = sorted(p.name for p in out.iterdir())
+        assert names == sorted(f"{t}.{fmt}" for t in
+                               ("payouts", "summary", "titles", "evaluations", "credits"))
+    assert "7,217.00" in run.stdout  # 6 852.00 deal + 365.00 new-partner bonus
