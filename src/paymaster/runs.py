@@ -62,9 +62,15 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, progress: Progress | No
     stage("read_input")
     backend = ibis.duckdb.from_connection(con)
     tables = {name: backend.table(name) for name in loaded.plan.inputs}
-    say("compile")
-    outputs: Outputs = build(loaded, tables)
-    stage("compile")
+    def materialize(name: str, expr):
+        say(f"calculate {name}")
+        started = time.perf_counter()
+        table = backend.create_table(f"stage_{name}", expr, temp=True)
+        timings[f"stage {name}"] = round(time.perf_counter() - started, 4)
+        return table
+
+    outputs: Outputs = build(loaded, tables, materialize)
+    stage("calculate")
     results = {}
     for name, expr in outputs.tables().items():
         say(f"execute {name}")

@@ -82,13 +82,24 @@ def check(loaded: LoadedPlan) -> None:
     build(loaded, tables)
 
 
-def build(loaded: LoadedPlan, tables: dict[str, ir.Table]) -> Outputs:
+Materialize = Callable[[str, ir.Table], ir.Table]
+
+
+def build(loaded: LoadedPlan, tables: dict[str, ir.Table],
+          materialize: Materialize | None = None) -> Outputs:
+    """Compose the pipeline. `materialize`, when given by the caller, turns each stage's
+    table into a stored one (a temp table on the backend) and returns a reference to it:
+    the engine stays free of I/O, while a run executes stage by stage with progress and
+    keeps the generated SQL small."""
     collector = Collector()
     ctx = Context(loaded=loaded, tables=tables, compiler=Compiler(loaded.source, collector))
     for index, measure in enumerate(loaded.plan.measures):
         path = ("measures", index)
         try:
-            ctx.results[measure.id] = BLOCKS[measure.type](ctx, measure, path, index)
+            result = BLOCKS[measure.type](ctx, measure, path, index)
+            if materialize is not None and not collector:
+                _store(result, measure.id, materialize)
+            ctx.results[measure.id] = result
         except PlanError:
             raise
         except Exception as err:  # noqa: BLE001 - located as a plan problem, never swallowed
@@ -96,15 +107,24 @@ def build(loaded: LoadedPlan, tables: dict[str, ir.Table]) -> Outputs:
                 ctx.compiler.report(path, f"measure '{measure.id}' cannot be built: {err}")
             ctx.results[measure.id] = BlockResult()
     collector.raise_if_any(PlanError)
-    return _assemble(ctx)
+    return _assemble(ctx, materialize)
 
 
-def _assemble(ctx: Context) -> Outputs:
+def _store(result: BlockResult, name: str, materialize: Materialize) -> None:
+    for attr in ("lines", "evaluations", "credits", "titles", "accepted"):
+        table = getattr(result, attr)
+        if table is not None:
+            setattr(result, attr, materialize(f"{name}__{attr}", table))
+
+
+def _assemble(ctx: Context, materialize: Materialize | None = None) -> Outputs:
     results = list(ctx.results.values())
     program = ctx.plan.program
     lines = _union([r.lines for r in results], LINE_SCHEMA)
     ns = ctx.namespace(lines)
     lines = apply_budgets(ctx.plan, lines, lambda v: ctx.number(v, ns, ("budgets",)))
+    if materialize is not None:
+        lines = materialize("lines", lines)
     payouts = lines.select(*PAYOUT_COLUMNS).order_by(["payee_id", "period", "date", "source_id"])
     summary = lines.group_by(["program", "payee_id"]).aggregate(
         lines=lines.count(),
