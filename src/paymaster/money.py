@@ -11,7 +11,7 @@ from babel.numbers import get_currency_precision
 MONEY_PRECISION = 18
 MONEY_SCALE = 2
 RATE_TYPE = "decimal(18, 6)"
-WIDE_TYPE = "decimal(38, 10)"
+WIDE_TYPE = "decimal(38, 8)"
 MONEY_TYPE = f"decimal({MONEY_PRECISION}, {MONEY_SCALE})"
 
 

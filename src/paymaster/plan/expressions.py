@@ -25,7 +25,7 @@ from sqlglot import exp
 from paymaster.errors import Collector, Problem, suggest
 from paymaster.plan.yamlsource import Source
 
-WIDE = dtypes.Decimal(38, 10)
+WIDE = dtypes.Decimal(38, 8)
 
 COLUMN_DTYPES: dict[str, dtypes.DataType] = {
     "string": dtypes.string,
