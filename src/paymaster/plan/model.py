@@ -198,6 +198,7 @@ class PerRecord(MeasureBase):
     rules: list[Rule] = Field(default_factory=list)
     caps: list[Cap] = Field(default_factory=list)
     base: Expr | None = None
+    base_label: str = Field("base", description="what the base is called in explanations")
     rate: RateTable | Number | None = None
     amount: Expr | None = None
     limit: Limit | None = None

@@ -18,7 +18,7 @@ from paymaster.engine.lines import (
     text,
 )
 from paymaster.engine.rules import materialize, rule_checks
-from paymaster.plan.expressions import WIDE
+from paymaster.plan.expressions import WIDE, explain
 from paymaster.plan.model import OneOff, PerRecord, RateTable
 
 
@@ -54,10 +54,10 @@ def build_per_record(ctx: Context, measure: PerRecord, path: tuple, seq: int) ->
         base = ctx.expr(measure.base, ns, path + ("base",), "numeric").cast(WIDE)
         rate, band = _rate(ctx, measure.rate, ns, path + ("rate",))
         raw = (base * rate).cast(WIDE)
-        figures = ibis.literal("base ").concat(
-            text(base), " x ", percent(rate),
-            ibis.ifelse(band.isnull(), "", ibis.literal(" (band ").concat(band.fill_null(""), ")")),
-            " = ", amount_text(raw),
+        figures = ibis.literal(f"{measure.base_label} ").concat(
+            explain(measure.base, ns), " = ", amount_text(base), "; ", percent(rate),
+            ibis.ifelse(band.isnull(), "", ibis.literal(" band ").concat(band.fill_null(""))),
+            " -> ", amount_text(raw),
         )
         checks.append(("no_band", rate.isnull()))
     failed = first_reason(checks)
