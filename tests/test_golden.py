@@ -3,7 +3,6 @@ hand from the program's spec (examples/*/WORKSHEET.md), to the cent."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 

@@ -31,7 +31,7 @@ def test_each_deal_uses_the_version_in_force_on_its_order_date(tmp_path) -> None
     sales = FILES["sales.csv"].splitlines()[0] + "\n"
     customers = FILES["customers.csv"]
     nips = ["1234563218", "5213017228", "1111111111"]
-    for i, (nip, day) in enumerate(zip(nips, ["2018-05-15", "2018-05-16", "2018-05-17"]), 1):
+    for i, (nip, day) in enumerate(zip(nips, ["2018-05-15", "2018-05-16", "2018-05-17"], strict=True), 1):
         customers += f"{nip},C{i},Lodz,PL,commercial_smb\n"
         regs += (f"R{i},P2,2018-04-0{i} 09:00:00,C{i},Lodz,{nip},M365,E3,10,10,Beta,Krakow,"
                  f"7740001454,Ewa,123,e@b.pl,,\n")

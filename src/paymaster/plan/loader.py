@@ -73,22 +73,15 @@ def _problems(err: ValidationError, source: Source) -> list[Problem]:
 
 
 def _data_path(loc: tuple, data: object) -> tuple:
-    """Pydantic's loc includes union member names; keep only the real data keys."""
+    """Pydantic's loc also names union members ('per_record'); keep only real data keys."""
     path: list = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
+        inside_dict = isinstance(node, dict) and part in node
+        inside_list = isinstance(node, list) and isinstance(part, int) and part < len(node)
+        if inside_dict or inside_list:
             path.append(part)
             node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-            path.append(part)
-            node = node[part]
-        elif isinstance(node, dict) and isinstance(part, str) and part not in node:
-            # a union member name such as 'per_record', or a missing key: stop at the
-            # owner for a missing key, skip a member name.
-            continue
-    if loc and isinstance(loc[-1], str) and loc[-1] not in path:
-        return tuple(path)
     return tuple(path)
 
 

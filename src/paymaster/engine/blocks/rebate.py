@@ -18,7 +18,6 @@ from paymaster.engine.lines import (
     money,
     percent,
     shape,
-    text,
 )
 from paymaster.engine.rules import materialize, rule_checks
 from paymaster.plan.expressions import WIDE
