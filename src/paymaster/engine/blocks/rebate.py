@@ -138,8 +138,8 @@ def _evaluate(ctx: Context, lines: ir.Table, payees: ir.Table, measure, path: tu
         sums, [dates["payee_id"] == sums["__sp"], dates["period"] == sums["__sq"],
                dates["evaluation"] == sums["__se"]],
     ).drop("__sp", "__sq", "__se")
-    static = payees.select(__pp="payee_id", __pq="period", *[
-        c for c in payees.columns if c.startswith(PERIOD_PREFIX) or c == "__static"])
+    carried = [c for c in payees.columns if c.startswith(PERIOD_PREFIX) or c == "__static"]
+    static = payees.select(*carried, __pp="payee_id", __pq="period")
     evals = evals.inner_join(
         static, [evals["payee_id"] == static["__pp"], evals["period"] == static["__pq"]]
     ).drop("__pp", "__pq")
