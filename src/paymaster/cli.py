@@ -99,6 +99,10 @@ def _print_summary(result) -> None:
         str(sum(1 for row in payouts if row["paid"])), str(sum(unpaid.values())), f"{total:,.2f}",
     )
     console.print(table)
+    budget = result.loaded.plan.annual_budget
+    if budget:
+        console.print(f"budget {budget:,.2f}: spent {total:,.2f} ({total / budget:.1%}), "
+                      f"remaining {budget - total:,.2f}")
     if unpaid:
         reasons = Table(title="unpaid by reason")
         reasons.add_column("reason")
