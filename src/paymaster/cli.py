@@ -88,15 +88,19 @@ def _calculate(plan: Path, data: Path):
 
 
 def _print_summary(result) -> None:
-    payouts = result.tables["payouts"].to_pylist()
-    unpaid = Counter(row["reason"] for row in payouts if not row["paid"])
-    total = sum((row["amount"] for row in payouts), Decimal(0))
+    import pyarrow.compute as pc
+
+    payouts = result.tables["payouts"]
+    paid = payouts["paid"]
+    reasons = pc.filter(payouts["reason"], pc.invert(paid)).value_counts().to_pylist()
+    unpaid = Counter({r["values"]: r["counts"] for r in reasons})
+    total = pc.sum(payouts["amount"]).as_py() or Decimal(0)
     table = Table(title=f"{result.program} ({result.loaded.plan.currency})")
     for column in ("payees", "lines", "paid", "unpaid", "total"):
         table.add_column(column, justify="right")
     table.add_row(
-        str(len({row["payee_id"] for row in payouts})), str(len(payouts)),
-        str(sum(1 for row in payouts if row["paid"])), str(sum(unpaid.values())), f"{total:,.2f}",
+        str(pc.count_distinct(payouts["payee_id"]).as_py()), str(payouts.num_rows),
+        str(pc.sum(paid).as_py() or 0), str(sum(unpaid.values())), f"{total:,.2f}",
     )
     console.print(table)
     budget = result.loaded.plan.annual_budget
