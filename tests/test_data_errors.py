@@ -32,7 +32,7 @@ FILES = {
     ),
     "sales.csv": (
         "sale_id,partner_id,customer_nip,family,plan,billing,licences,unit_price,order_date\n"
-        "S1,P1,1234563218,M365,E3,annual,620,57.10,2018-04-10\n"
+        "S1,P1,1234563218,m365,E3,Annual,620,57.10,2018-04-10 00:00:00\n"
         "S2,P2,1234563218,O365,E3,annual,10,20.00,2018-04-11\n"
     ),
 }

@@ -160,8 +160,8 @@ def _check_column(con, raw: str, file: str, column: str, col: ColumnSpec) -> lis
     if col.max is not None:
         checks.append((f"({parsed}) > {col.max}", f"must be at most {col.max}"))
     if col.values:
-        allowed = ", ".join(_quote(v) for v in col.values)
-        checks.append((f"{value} IS NOT NULL AND {value} NOT IN ({allowed})",
+        allowed = ", ".join(_quote(v.lower()) for v in col.values)
+        checks.append((f"{value} IS NOT NULL AND lower({value}) NOT IN ({allowed})",
                        f"must be one of {', '.join(col.values)}"))
     problems = []
     for condition, message in checks:
@@ -193,6 +193,9 @@ def _parse(value: str, kind: str) -> str:
                 f"WHEN lower({value}) IN ({no}) THEN FALSE END")
     if kind == "string":
         return value
+    if kind == "date":
+        # A date written as a midnight timestamp is still that date.
+        return f"COALESCE(TRY_CAST({value} AS DATE), CAST(TRY_CAST({value} AS TIMESTAMP) AS DATE))"
     return f"TRY_CAST({value} AS {SQL_TYPES[kind]})"
 
 
@@ -218,6 +221,10 @@ def _typed(con, table: str, raw: str, spec: InputTable) -> None:
 
 
 def _typed_column(column: str, col: ColumnSpec) -> str:
+    if col.type == "string" and col.values:
+        # Allowed values match whatever their case; the plan's spelling is kept.
+        cases = " ".join(f"WHEN {_quote(v.lower())} THEN {_quote(v)}" for v in col.values)
+        return f'CASE lower({_cleaned(column)}) {cases} END AS "{column}"'
     if col.type == "string":
         return f'CAST("{column}" AS VARCHAR) AS "{column}"'
     return f'{_parse(_cleaned(column), col.type)} AS "{column}"'
