@@ -93,10 +93,12 @@ def test_unknown_payee_is_reported_after_types_are_clean(data: Path) -> None:
 def test_missing_column_and_missing_file(data: Path) -> None:
     (data / "customers.csv").write_text("nip,name,adress,country,segment\n", encoding="utf-8")
     (data / "holdings.csv").unlink()
+    (data / "registrations.csv").unlink()
     found = problems(data)
     messages = {p.message: p for p in found}
     assert messages["missing column 'address'"].hint == "did you mean 'adress'?"
-    assert any("input table 'holdings' is missing" in m for m in messages)
+    assert any("input table 'registrations' is missing" in m for m in messages)
+    assert not any("holdings" in m for m in messages)  # optional: absent means empty
 
 
 def test_excel_and_parquet_inputs_give_the_same_result(data: Path, tmp_path: Path) -> None:

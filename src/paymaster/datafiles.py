@@ -58,7 +58,7 @@ def load_folder(plan: Plan, folder: Path, con: duckdb.DuckDBPyConnection) -> dic
         spec = plan.inputs[item.table]
         raw = f"raw_{item.table}"
         if item.path is None:
-            if any(not c.optional for c in spec.columns.values()):
+            if not spec.optional:
                 problems.add(Problem(
                     f"input table '{item.table}' is missing",
                     file=str(folder / f"{item.table}.csv"),

@@ -36,6 +36,7 @@ class ColumnSpec(Strict):
 
 class InputTable(Strict):
     description: str = ""
+    optional: bool = Field(False, description="a missing file means an empty table")
     key: list[str] = Field(default_factory=list)
     columns: dict[str, ColumnSpec]
 
