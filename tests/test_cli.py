@@ -1,0 +1,65 @@
+"""The CLI end to end: explain prints each line's arithmetic; demo runs the examples."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import EXAMPLES
+from test_data_errors import FILES
+
+PLAN = EXAMPLES / "generuj-leady" / "plan.yaml"
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "paymaster.cli", *args],
+                          capture_output=True, text=True)
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for name, text in FILES.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def test_explain_shows_the_arithmetic_in_words_and_figures(data: Path) -> None:
+    run = cli("explain", str(PLAN), "--data", str(data), "--payee", "P1")
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    deal = next(line for line in lines if "deal S1" in line)
+    # 57.10 x 12 x 500 (620 capped) = 342 600.00; 2% (251+) -> 6 852.00
+    assert "licences 620 capped at 500" in deal
+    assert "annual value 57.1 x 12 x 500 = 342600.00" in deal
+    assert "2% band 251+ -> 6852.00" in deal
+    assert deal.endswith("paid 6,852.00 PLN")
+    assert any("new_partner_bonus S1" in line and "paid 365.00 PLN" in line for line in lines)
+    assert any("registration R1" in line and "passed" in line for line in lines)
+    assert lines[-1] == "total paid: 7,217.00 PLN"
+
+
+def test_explain_unpaid_line_gives_its_reason(data: Path) -> None:
+    run = cli("explain", str(PLAN), "--data", str(data), "--payee", "P2", "--period", "2018-04")
+    assert run.returncode == 0, run.stderr
+    assert "deal S2" in run.stdout and "not paid: no_registration" in run.stdout
+
+
+def test_explain_unknown_payee_is_an_error(data: Path) -> None:
+    run = cli("explain", str(PLAN), "--data", str(data), "--payee", "P404")
+    assert run.returncode == 1
+    assert "payee 'P404' has no lines" in run.stderr
+
+
+def test_demo_runs_the_three_examples(tmp_path: Path) -> None:
+    if not all((EXAMPLES / p / "data").is_dir() for p in
+               ("generuj-leady", "trade-in-accelerator", "sales-team")):
+        pytest.fail("example data missing")
+    run = cli("demo", "--out", str(tmp_path / "demo"))
+    assert run.returncode == 0, run.stderr
+    for program in ("generuj-leady", "trade-in-accelerator", "sales-team"):
+        assert (tmp_path / "demo" / program / "payouts.csv").is_file()
