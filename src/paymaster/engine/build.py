@@ -92,7 +92,8 @@ def build(loaded: LoadedPlan, tables: dict[str, ir.Table],
     the engine stays free of I/O, while a run executes stage by stage with progress and
     keeps the generated SQL small."""
     collector = Collector()
-    ctx = Context(loaded=loaded, tables=tables, compiler=Compiler(loaded.source, collector))
+    ctx = Context(loaded=loaded, tables=tables, compiler=Compiler(loaded.source, collector),
+                  materialize=materialize)
     for index, measure in enumerate(loaded.plan.measures):
         path = ("measures", index)
         try:

@@ -39,6 +39,13 @@ class Context:
     tables: dict[str, ir.Table]
     compiler: Compiler
     results: dict[str, BlockResult] = field(default_factory=dict)
+    materialize: Any = None  # the caller's (name, table) -> stored table, or None
+
+    def stage(self, name: str, table: ir.Table) -> ir.Table:
+        """A table several outputs derive from: stored once when the caller allows it."""
+        if self.materialize is None or self.compiler.collector:
+            return table
+        return self.materialize(name, table)
 
     @property
     def plan(self) -> Plan:

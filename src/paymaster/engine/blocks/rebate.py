@@ -34,13 +34,14 @@ def build_gated_rebate(ctx: Context, measure: GatedRebate, path: tuple, seq: int
     ns = ctx.namespace(lines, (measure.source,))
     lines, checks = materialize(lines, rule_checks(ctx, measure.rules, ns, path + ("rules",)), "rule")
     reason = first_reason(checks)
-    lines = lines.mutate(__reason=reason, __qualifies=reason.isnull())
+    lines = ctx.stage(f"{measure.id}__records",
+                      lines.mutate(__reason=reason, __qualifies=reason.isnull()))
     credits = shape(lines, CREDIT_SCHEMA, program=ctx.plan.program, measure=measure.id,
                     value=money(lines["__value"]), counts=lines["__qualifies"],
                     reason=lines["__reason"])
     payees = _population(ctx, lines, measure, path)
     payees = _eligibility(ctx, payees, measure, path)
-    evaluations = _evaluate(ctx, lines, payees, measure, path)
+    evaluations = ctx.stage(f"{measure.id}__evaluated", _evaluate(ctx, lines, payees, measure, path))
     outcome = _outcome(ctx, evaluations, measure, path, seq)
     evaluation_rows = shape(
         evaluations.filter(evaluations["__shown"]), EVALUATION_SCHEMA,

@@ -68,6 +68,7 @@ def build_per_record(ctx: Context, measure: PerRecord, path: tuple, seq: int) ->
     )
     if measure.limit is not None:
         table = _limit(ctx, table, measure, ns, path)
+    table = ctx.stage(f"{measure.id}__records", table)
     lines = shape(table, LINE_SCHEMA, program=ctx.plan.program, measure=measure.id, seq=seq,
                   budget=measure.budget, cut_by_cap=table["__cut"] if "__cut" in table.columns else None)
     credits = shape(table, CREDIT_SCHEMA, program=ctx.plan.program, measure=measure.id,

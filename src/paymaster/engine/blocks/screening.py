@@ -55,7 +55,8 @@ def build_screening(ctx: Context, measure: Screening, path: tuple, seq: int) -> 
     if decision is not None:
         ordered.append((measure.decision.reason, table["__fail_decision"]))
     reason = first_reason(ordered)
-    table = table.mutate(__reason=reason, __accepted=reason.isnull())
+    table = ctx.stage(f"{measure.id}__screened",
+                      table.mutate(__reason=reason, __accepted=reason.isnull()))
     explanation = join_text([
         ibis.ifelse(table["__missing"].isnull(), ibis.null().cast("string"),
                     ibis.literal("missing: ").concat(table["__missing"])),
