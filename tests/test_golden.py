@@ -4,38 +4,43 @@ hand from the program's spec (examples/*/WORKSHEET.md), to the cent."""
 from __future__ import annotations
 
 
+from pathlib import Path
+
 import pytest
 
 from conftest import EXAMPLES, project, read_expected
 from paymaster.runs import calculate
 
-# Which plan file each expected folder belongs to.
+CASE_ROOT = Path(__file__).resolve().parent / "cases"
+PROGRAMS = ("generuj-leady", "trade-in-accelerator", "sales-team")
+
+# (program, folder holding data/ and expected*/, expected folder, table). The examples'
+# sample data, and independent edge cases under tests/cases/, each worked out by hand.
 CASES = [
-    (program, expected.name, expected_file.stem)
-    for program in ("generuj-leady", "trade-in-accelerator", "sales-team")
-    for expected in sorted((EXAMPLES / program).glob("expected*"))
+    (program, root / program, expected.name, expected_file.stem)
+    for root in (EXAMPLES, CASE_ROOT)
+    for program in PROGRAMS
+    for expected in sorted((root / program).glob("expected*"))
     for expected_file in sorted(expected.glob("*.csv"))
 ]
 PLAN_FOR = {"expected": "plan.yaml", "expected-rate-change": "rate-change.yaml"}
 FORMATS = {"amount": "0.01", "value": "0.01", "ratio": "0.0001"}
 
-_cache: dict[tuple[str, str], object] = {}
+_cache: dict[tuple[Path, str], object] = {}
 
 
-def _result(program: str, plan_file: str):
-    key = (program, plan_file)
+def _result(program: str, base: Path, plan_file: str):
+    key = (base, plan_file)
     if key not in _cache:
-        folder = EXAMPLES / program
-        _cache[key] = calculate(folder / plan_file, folder / "data")
+        _cache[key] = calculate(EXAMPLES / program / plan_file, base / "data")
     return _cache[key]
 
 
-@pytest.mark.parametrize(("program", "folder", "table"), CASES,
-                         ids=[f"{p}/{f}/{t}" for p, f, t in CASES])
-def test_example_matches_hand_calculation(program: str, folder: str, table: str) -> None:
-    expected_path = EXAMPLES / program / folder / f"{table}.csv"
-    columns, expected = read_expected(expected_path)
-    result = _result(program, PLAN_FOR[folder])
+@pytest.mark.parametrize(("program", "base", "folder", "table"), CASES,
+                         ids=[f"{b.parent.name}/{p}/{f}/{t}" for p, b, f, t in CASES])
+def test_matches_hand_calculation(program: str, base: Path, folder: str, table: str) -> None:
+    columns, expected = read_expected(base / folder / f"{table}.csv")
+    result = _result(program, base, PLAN_FOR[folder])
     actual = project(result.tables[table], columns, FORMATS)
     missing = sorted(set(expected) - set(actual))
     extra = sorted(set(actual) - set(expected))
