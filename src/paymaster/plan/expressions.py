@@ -411,8 +411,10 @@ class Compiler:
         name = table_node.name
         if name not in ns_tables(ns):
             raise ExprError(f"unknown table '{name}'", table_node, suggest(name, ns_tables(ns)))
+        # As in SQL, an alias hides the table's own name: in `FROM sales s`, `s.x` is the
+        # inner row and `sales.x` the outer record (needed when a table looks at itself).
         alias = table_node.alias_or_name
-        inner = Namespace(table=ns_tables(ns)[name], names=(alias, name), outer=ns)
+        inner = Namespace(table=ns_tables(ns)[name], names=(alias,), outer=ns)
         where = select.args.get("where")
         if where is None:
             raise ExprError("EXISTS needs a WHERE condition linking it to the record", node)

@@ -63,7 +63,8 @@ def build_per_record(ctx: Context, measure: PerRecord, path: tuple, seq: int) ->
     failed = first_reason(checks)
     table = table.mutate(
         raw=raw, earned=money(raw.fill_null(0)), base=base, rate=rate, band=band,
-        reason=failed, eligible=failed.isnull(), date=table["__date"] if measure.date else None,
+        reason=failed, eligible=failed.isnull(),
+        date=table["__date"] if measure.date else ibis.null().cast("date"),
         explanation=join_text([*cap_notes, figures]),
     )
     if measure.limit is not None:
