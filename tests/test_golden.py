@@ -15,7 +15,7 @@ CASE_ROOT = Path(__file__).resolve().parent / "cases"
 PROGRAMS = ("generuj-leady", "trade-in-accelerator", "sales-team")
 
 # (program, folder holding data/ and expected*/, expected folder, table). The examples'
-# sample data, and independent edge cases under tests/cases/, each worked out by hand.
+# sample data, and any further cases under tests/cases/, each worked out by hand.
 CASES = [
     (program, root / program, expected.name, expected_file.stem)
     for root in (EXAMPLES, CASE_ROOT)
