@@ -24,8 +24,11 @@ class Strict(BaseModel):
 
 
 # ---------------------------------------------------------------- inputs
+ColumnType = Literal["string", "integer", "decimal", "date", "timestamp", "boolean"]
+
+
 class ColumnSpec(Strict):
-    type: Literal["string", "integer", "decimal", "date", "timestamp", "boolean"]
+    type: ColumnType
     optional: bool = False
     min: Decimal | None = None
     max: Decimal | None = None
@@ -38,15 +41,13 @@ class InputTable(Strict):
     description: str = ""
     optional: bool = Field(False, description="a missing file means an empty table")
     key: list[str] = Field(default_factory=list)
-    columns: dict[str, ColumnSpec]
+    # `licences: integer` is the short form of `licences: {type: integer}`.
+    columns: dict[str, ColumnSpec | ColumnType]
 
-    @field_validator("columns", mode="before")
+    @field_validator("columns", mode="after")
     @classmethod
-    def _short_form(cls, value: Any) -> Any:
-        # `licences: integer` is the short form of `licences: {type: integer}`.
-        if isinstance(value, dict):
-            return {k: ({"type": v} if isinstance(v, str) else v) for k, v in value.items()}
-        return value
+    def _short_form(cls, value: dict) -> dict:
+        return {k: ColumnSpec(type=v) if isinstance(v, str) else v for k, v in value.items()}
 
 
 # ---------------------------------------------------------------- shared parts
