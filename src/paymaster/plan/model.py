@@ -188,7 +188,6 @@ class MeasureBase(Strict):
     filter: Expr | None = None
     date: Expr | None = None
     period: str = "month"  # month | quarter | year | phases | column:<name>
-    history: bool = Field(False, description="keep records outside the scope (for fields)")
     budget: str | None = None
 
 
