@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from conftest import EXAMPLES
-from test_data_errors import FILES
 
 PLAN = EXAMPLES / "generuj-leady" / "plan.yaml"
 
@@ -17,15 +16,6 @@ PLAN = EXAMPLES / "generuj-leady" / "plan.yaml"
 def cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "paymaster.cli", *args],
                           capture_output=True, text=True)
-
-
-@pytest.fixture
-def data(tmp_path: Path) -> Path:
-    folder = tmp_path / "data"
-    folder.mkdir()
-    for name, text in FILES.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    return folder
 
 
 def test_explain_shows_the_arithmetic_in_words_and_figures(data: Path) -> None:

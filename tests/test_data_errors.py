@@ -8,44 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, FILES
 from paymaster.errors import DataError
 from paymaster.runs import calculate
 
 PLAN = EXAMPLES / "generuj-leady" / "plan.yaml"
-
-FILES = {
-    "partners.csv": (
-        "partner_id,name,address,country,nip,new_to_program,removed_on,removal_reason\n"
-        "P1,Alfa,Warszawa,PL,5260250274,true,,\n"
-        "P2,Beta,Krakow,PL,7740001454,false,,\n"
-    ),
-    "customers.csv": "nip,name,address,country,segment\n1234563218,C1,Lodz,PL,commercial_smb\n",
-    "holdings.csv": "customer_nip,family,plan,since\n",
-    "vendor_registry.csv": "customer_nip,family,registered_on\n",
-    "registrations.csv": (
-        "registration_id,partner_id,submitted_at,customer_name,customer_address,customer_nip,"
-        "family,plan,licences,pcs,partner_name,partner_address,partner_nip,contact_name,"
-        "contact_phone,contact_email,decision,decision_reason\n"
-        "R1,P1,2018-04-01 10:00:00,C1,Lodz,1234563218,M365,E3,10,10,Alfa,Warszawa,5260250274,"
-        "Jan,123,j@a.pl,,\n"
-    ),
-    "sales.csv": (
-        "sale_id,partner_id,customer_nip,family,plan,billing,licences,unit_price,order_date\n"
-        "S1,P1,1234563218,m365,E3,Annual,620,57.10,2018-04-10 00:00:00\n"
-        "S2,P2,1234563218,O365,E3,annual,10,20.00,2018-04-11\n"
-    ),
-}
-
-
-@pytest.fixture
-def data(tmp_path: Path) -> Path:
-    folder = tmp_path / "data"
-    folder.mkdir()
-    for name, text in FILES.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    return folder
-
 
 def problems(data: Path) -> list:
     with pytest.raises(DataError) as caught:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, FILES
 from paymaster.plan import load_plan
 from paymaster.runs import calculate
-from test_data_errors import FILES  # the small Generuj Leady data set
 
 PLAN = EXAMPLES / "generuj-leady" / "plan.yaml"
 VARIANT = EXAMPLES / "generuj-leady" / "rate-change.yaml"
