@@ -5,7 +5,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from paymaster.engine.lines import money
+from paymaster.engine.lines import money, natural_order
 from paymaster.plan.expressions import WIDE
 from paymaster.plan.model import Plan
 
@@ -26,8 +26,8 @@ def apply_budgets(plan: Plan, lines: ir.Table, number) -> ir.Table:
 
 def _charge(lines: ir.Table, pool: str, limit: ir.Value, reason: str) -> ir.Table:
     charged = lines["eligible"] & (lines["budget"] == pool) & (lines["earned"] > 0)
-    window = ibis.window(group_by=charged, order_by=["date", "source_id", "seq", "payee_id"],
-                         rows=(None, 0))
+    order = natural_order(lines, ["date", "source_id", "seq", "payee_id"])
+    window = ibis.window(group_by=charged, order_by=order, rows=(None, 0))
     spent_before = (lines["earned"].sum().over(window) - lines["earned"]).cast(WIDE)
     remaining = ibis.greatest(limit.cast(WIDE) - spent_before, 0)
     pay = money(ibis.least(lines["earned"].cast(WIDE), remaining))

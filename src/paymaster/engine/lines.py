@@ -122,6 +122,19 @@ def join_text(parts: list[ir.Value], sep: str = "; ") -> ir.Value:
     return joined.nullif("")
 
 
+def natural_order(table: ir.Table, columns: list[str]) -> list[ir.Value]:
+    """Sort keys where ids made of digits sort as numbers (9 before 10), others as text.
+
+    "Ties by sale id" must not depend on whether the ids happen to be written as numbers."""
+    keys: list[ir.Value] = []
+    for name in columns:
+        column = table[name]
+        if column.type().is_string():
+            keys.append(column.try_cast("int64"))
+        keys.append(column)
+    return keys
+
+
 def first_reason(checks: list[tuple[str, ir.Value]]) -> ir.Value:
     """The name of the first check that failed (each value is True when it FAILED)."""
     if not checks:

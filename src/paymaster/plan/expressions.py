@@ -397,7 +397,9 @@ class Compiler:
             return args[1].cast("date").delta(args[0].cast("date"), unit="day")
         if name == "add_days" and len(args) == 2:
             return (args[0].cast("date") + args[1].as_interval("D")).cast("date")
-        known = ["days_between", "add_days", *FUNCTIONS]
+        if name == "id_before" and len(args) == 2:
+            return _id_before(args[0], args[1])
+        known = ["days_between", "add_days", "id_before", *FUNCTIONS]
         raise ExprError(f"unknown function '{node.name}'", node, suggest(name, known) or ALLOWED_HINT)
 
     def _n_exists(self, node: exp.Exists, ns: Namespace) -> ir.Value:
@@ -459,6 +461,18 @@ ALLOWED_HINT = (
     "allowed: comparisons, AND/OR/NOT, + - * / %, BETWEEN, IN (...), LIKE, IS NULL, CASE, "
     "CAST, EXISTS (SELECT 1 FROM t WHERE ...), and " + ", ".join(FUNCTIONS)
 )
+
+
+def _id_before(left: ir.Value, right: ir.Value) -> ir.Value:
+    """Natural id order: ids made of digits compare as numbers (9 before 10), else as text."""
+    a, b = left.cast("string"), right.cast("string")
+    na, nb = a.try_cast("int64"), b.try_cast("int64")
+    return ibis.cases(
+        (na.notnull() & nb.notnull(), na < nb),
+        (na.notnull() & nb.isnull(), True),
+        (na.isnull() & nb.notnull(), False),
+        else_=a < b,
+    )
 
 
 def ns_tables(ns: Namespace) -> dict[str, ir.Table]:

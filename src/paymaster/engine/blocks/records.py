@@ -13,6 +13,7 @@ from paymaster.engine.lines import (
     first_reason,
     join_text,
     money,
+    natural_order,
     percent,
     shape,
     text,
@@ -115,7 +116,7 @@ def _limit(ctx: Context, table: ir.Table, measure: PerRecord, ns, path: tuple) -
     limit = measure.limit
     count = ctx.number(limit.count, ns, path + ("limit", "count"))
     group = ["payee_id", "period"] if limit.per == "period" else ["payee_id"]
-    order = [table[c] for c in limit.order_by]
+    order = natural_order(table, limit.order_by)
     ranked = table.mutate(
         __slot=ibis.row_number().over(group_by=[*group, "eligible"], order_by=order) + 1
     )
@@ -143,7 +144,7 @@ def _claim(ctx: Context, table: ir.Table, measure: PerRecord) -> ir.Table:
     claimants = ctx.results[claim.screening].accepted
     keys = claim.on
     records = table.mutate(
-        __ridx=ibis.row_number().over(group_by=keys, order_by=[table[c] for c in claim.order_by]) + 1
+        __ridx=ibis.row_number().over(group_by=keys, order_by=natural_order(table, claim.order_by)) + 1
     )
     r = claimants.mutate(__cidx=ibis.row_number().over(group_by=keys, order_by="__order") + 1)
     found = records.select(*[records[k].name(f"__s_{k}") for k in keys],
@@ -192,7 +193,8 @@ def build_one_off(ctx: Context, measure: OneOff, path: tuple, seq: int) -> Block
     lines = ctx.results[measure.of].lines
     eligible = lines.filter(lines["eligible"])
     first = eligible.mutate(
-        __n=ibis.row_number().over(group_by="payee_id", order_by=["date", "source_id"])
+        __n=ibis.row_number().over(group_by="payee_id",
+                                   order_by=natural_order(eligible, ["date", "source_id"]))
     ).filter(ibis._["__n"] == 0)
     first = ctx.with_version(first.drop("version"), "date")
     ns = ctx.namespace(first, ("line",))

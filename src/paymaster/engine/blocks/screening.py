@@ -12,7 +12,13 @@ import ibis
 import ibis.expr.types as ir
 
 from paymaster.engine.context import BlockResult, Context
-from paymaster.engine.lines import EVALUATION_SCHEMA, first_reason, join_text, shape
+from paymaster.engine.lines import (
+    EVALUATION_SCHEMA,
+    first_reason,
+    join_text,
+    natural_order,
+    shape,
+)
 from paymaster.engine.rules import TAX_ID_CHECKS, rule_checks
 from paymaster.plan.model import Rule, Screening
 
@@ -25,7 +31,7 @@ def build_screening(ctx: Context, measure: Screening, path: tuple, seq: int) -> 
     ns = ctx.namespace(table, names)
     table = table.mutate(
         source_id=ctx.expr(measure.source_id, ns, path + ("source_id",)).cast("string"),
-        __order=ibis.row_number().over(order_by=[table[c] for c in measure.order_by]),
+        __order=ibis.row_number().over(order_by=natural_order(table, measure.order_by)),
     )
     ns = ctx.namespace(table, names)
     checks: list[tuple[str, ir.Value]] = []

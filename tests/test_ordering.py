@@ -1,0 +1,31 @@
+"""Ties broken by id use natural order: ids written as numbers sort as numbers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import ibis
+
+from paymaster.plan.expressions import _id_before
+from test_properties import DAY0, capped_plan, run, sales_table
+
+
+def test_budget_and_cap_break_ties_by_numeric_id_as_numbers() -> None:
+    same_day = DAY0 + dt.timedelta(days=3)
+    rows = [("10", "R1", Decimal("60.00"), same_day), ("9", "R1", Decimal("60.00"), same_day),
+            ("100", "R1", Decimal("60.00"), same_day)]
+    # a pool of 100.00: "9" is charged first (60.00), "10" gets the remaining 40.00
+    lines = {r["source_id"]: r for r in run(capped_plan(2, Decimal("100")),
+                                            {"sales": sales_table(rows)})["payouts"]}
+    assert lines["9"]["amount"] == Decimal("60.00")
+    assert lines["10"]["amount"] == Decimal("40.00")
+    assert lines["100"]["reason"] == "monthly_cap"  # the third of the month with a cap of 2
+
+
+def test_id_before_in_expressions() -> None:
+    pairs = [("9", "10", True), ("10", "9", False), ("S09", "S10", True), ("7", "A1", True),
+             ("A1", "7", False), ("B", "A", False)]
+    table = ibis.memtable({"a": [p[0] for p in pairs], "b": [p[1] for p in pairs]})
+    out = ibis.duckdb.connect().to_pyarrow(table.mutate(before=_id_before(table.a, table.b)))
+    assert [r["before"] for r in out.to_pylist()] == [p[2] for p in pairs]
