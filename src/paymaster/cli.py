@@ -152,6 +152,45 @@ def demo(out: Path = typer.Option(Path("demo"), "--out", help="where to write th
 
 
 @app.command()
+def compare(
+    plan_a: Path = typer.Argument(..., help="the baseline plan"),
+    plan_b: Path | None = typer.Argument(None, help="a second plan (optional with --set)"),
+    data: Path = typer.Option(..., "--data", help="folder of input tables"),
+    sets: list[str] = typer.Option([], "--set", help="a variant of PLAN_A: name=value (repeat)"),
+    out: Path | None = typer.Option(None, "--out", help="write the comparison tables here"),
+    fmt: str = typer.Option("csv", "--format", help="csv, parquet or xlsx"),
+) -> None:
+    """Compare plan variants on the same data: cost, winners and losers, gate crossings."""
+    from paymaster.analytics.compare import compare as run_compare
+    from paymaster.analytics.compare import variants
+
+    found = variants(plan_a, plan_b, sets)
+    with console.status("calculating") as status:
+        result = run_compare(found, data, progress=lambda stage: status.update(stage))
+    totals = Table(title="cost per variant")
+    for column in ("variant", "total", "paid lines", "paid payees"):
+        totals.add_column(column, justify="right")
+    for row in result.tables["totals"].to_pylist():
+        totals.add_row(row["variant"], f"{row['total']:,.2f}", str(row["paid_lines"]),
+                       str(row["paid_payees"]))
+    console.print(totals)
+    movers = Table(title=f"biggest differences against {result.names[0]}")
+    for column in ("variant", "payee", "baseline", "amount", "difference"):
+        movers.add_column(column, justify="right")
+    for row in result.tables["movers"].to_pylist():
+        movers.add_row(row["variant"], row["payee_id"], f"{row['baseline']:,.2f}",
+                       f"{row['amount']:,.2f}", f"{row['diff']:+,.2f}")
+    console.print(movers)
+    console.print(f"{result.tables['crossings'].num_rows} line(s) paid in one variant and not "
+                  "the other, or in another band (see crossings)")
+    if out is not None:
+        from paymaster.outputs import write_tables
+
+        write_tables(result.tables, out, fmt)
+        console.print(f"wrote {len(result.tables)} tables to {out}")
+
+
+@app.command()
 def schema(out: Path | None = typer.Option(None, "--out", help="write to this file")) -> None:
     """Print (or write) the JSON Schema of plan files, for editors."""
     from paymaster.plan.schema import plan_json_schema
