@@ -1,0 +1,66 @@
+"""The engine against an independent per-record reference (benchmarks/reference/), on the
+examples and on generated data with thousands of records."""
+
+from __future__ import annotations
+
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import EXAMPLES, ROOT
+from paymaster.runs import calculate
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "benchmarks" / "reference"))
+
+import generate  # noqa: E402
+import generuj_leady  # noqa: E402
+
+
+def as_csv(parquet_folder: Path, out: Path) -> Path:
+    out.mkdir()
+    for file in parquet_folder.glob("*.parquet"):
+        pacsv.write_csv(pq.read_table(file), out / f"{file.stem}.csv")
+    return out
+
+
+def engine_lines(data: Path) -> dict:
+    result = calculate(EXAMPLES / "generuj-leady" / "plan.yaml", data)
+    payouts = {(r["measure"], r["source_id"]): (r["amount"], r["paid"], r["reason"])
+               for r in result.tables["payouts"].to_pylist()}
+    screened = {r["subject"]: r["reason"] for r in result.tables["evaluations"].to_pylist()}
+    return {"payouts": payouts, "evaluations": screened}
+
+
+def reference_lines(data: Path) -> dict:
+    result = generuj_leady.run(data)
+    payouts = {(r["measure"], r["source_id"]): (r["amount"].quantize(Decimal("0.01")), r["paid"],
+                                                r["reason"]) for r in result["payouts"]}
+    return {"payouts": payouts, "evaluations": {r["subject"]: r["reason"]
+                                                for r in result["evaluations"]}}
+
+
+def assert_same(engine: dict, reference: dict) -> None:
+    for table in ("evaluations", "payouts"):
+        differ = {k: (engine[table].get(k), reference[table].get(k))
+                  for k in set(engine[table]) | set(reference[table])
+                  if engine[table].get(k) != reference[table].get(k)}
+        assert not differ, f"{table}: {sorted(differ.items())[:10]}"
+
+
+def test_reference_agrees_on_the_example() -> None:
+    data = EXAMPLES / "generuj-leady" / "data"
+    assert_same(engine_lines(data), reference_lines(data))
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_reference_agrees_on_generated_data(tmp_path: Path, seed: int) -> None:
+    parquet = generate.generate("generuj-leady", 4000, tmp_path / "parquet", seed=seed)
+    data = as_csv(parquet, tmp_path / "csv")
+    engine, reference = engine_lines(data), reference_lines(data)
+    assert len(engine["payouts"]) > 4000
+    assert_same(engine, reference)
