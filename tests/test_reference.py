@@ -64,3 +64,44 @@ def test_reference_agrees_on_generated_data(tmp_path: Path, seed: int) -> None:
     engine, reference = engine_lines(data), reference_lines(data)
     assert len(engine["payouts"]) > 4000
     assert_same(engine, reference)
+
+
+import sales_team  # noqa: E402
+
+
+def team_engine(data: Path) -> dict:
+    result = calculate(EXAMPLES / "sales-team" / "plan.yaml", data)
+    return {"payouts": {(r["payee_id"], r["period"], r["measure"], r["source_id"]):
+                        (r["amount"], r["paid"], r["reason"])
+                        for r in result.tables["payouts"].to_pylist()},
+            "titles": {(r["payee_id"], r["period"], r["title"]): True
+                       for r in result.tables["titles"].to_pylist()}}
+
+
+def team_reference(data: Path) -> dict:
+    result = sales_team.run(data)
+    return {"payouts": {(r["payee_id"], r["period"], r["measure"], r["source_id"]):
+                        (r["amount"], r["paid"], r["reason"]) for r in result["payouts"]},
+            "titles": {(r["payee_id"], r["period"], r["title"]): True for r in result["titles"]}}
+
+
+def assert_same_tables(engine: dict, reference: dict) -> None:
+    for table in engine:
+        differ = {k: (engine[table].get(k), reference[table].get(k))
+                  for k in set(engine[table]) | set(reference[table])
+                  if engine[table].get(k) != reference[table].get(k)}
+        assert not differ, f"{table}: {sorted(differ.items(), key=str)[:10]}"
+
+
+def test_sales_team_reference_agrees_on_the_example() -> None:
+    data = EXAMPLES / "sales-team" / "data"
+    assert_same_tables(team_engine(data), team_reference(data))
+
+
+@pytest.mark.parametrize("seed", [5, 8])
+def test_sales_team_reference_agrees_on_generated_data(tmp_path: Path, seed: int) -> None:
+    parquet = generate.generate("sales-team", 6000, tmp_path / "parquet", seed=seed)
+    data = as_csv(parquet, tmp_path / "csv")
+    engine = team_engine(data)
+    assert len(engine["payouts"]) > 100
+    assert_same_tables(engine, team_reference(data))
