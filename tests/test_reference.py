@@ -105,3 +105,48 @@ def test_sales_team_reference_agrees_on_generated_data(tmp_path: Path, seed: int
     engine = team_engine(data)
     assert len(engine["payouts"]) > 100
     assert_same_tables(engine, team_reference(data))
+
+
+import trade_in_accelerator  # noqa: E402
+
+
+def rebate_engine(data: Path) -> dict:
+    result = calculate(EXAMPLES / "trade-in-accelerator" / "plan.yaml", data)
+    t = result.tables
+    return {
+        "payouts": {(r["payee_id"], r["period"]): (r["amount"], r["paid"], r["reason"])
+                    for r in t["payouts"].to_pylist()},
+        "evaluations": {(r["payee_id"], r["period"], r["evaluation"]):
+                        (r["passed"], r["reason"], r["value"],
+                         None if r["ratio"] is None else r["ratio"].quantize(Decimal("0.0001")))
+                        for r in t["evaluations"].to_pylist()},
+        "credits": {(r["payee_id"], r["period"], r["source_id"]): (r["counts"], r["reason"])
+                    for r in t["credits"].to_pylist()},
+    }
+
+
+def rebate_reference(data: Path) -> dict:
+    result = trade_in_accelerator.run(data)
+    return {
+        "payouts": {(r["payee_id"], r["period"]): (r["amount"], r["paid"], r["reason"])
+                    for r in result["payouts"]},
+        "evaluations": {(r["payee_id"], r["period"], r["evaluation"]):
+                        (r["passed"], r["reason"], r["value"], r["ratio"])
+                        for r in result["evaluations"]},
+        "credits": {(r["payee_id"], r["period"], r["source_id"]): (r["counts"], r["reason"])
+                    for r in result["credits"]},
+    }
+
+
+def test_trade_in_reference_agrees_on_the_example() -> None:
+    data = EXAMPLES / "trade-in-accelerator" / "data"
+    assert_same_tables(rebate_engine(data), rebate_reference(data))
+
+
+@pytest.mark.parametrize("seed", [2, 9])
+def test_trade_in_reference_agrees_on_generated_data(tmp_path: Path, seed: int) -> None:
+    parquet = generate.generate("trade-in-accelerator", 5000, tmp_path / "parquet", seed=seed)
+    data = as_csv(parquet, tmp_path / "csv")
+    engine = rebate_engine(data)
+    assert len(engine["credits"]) > 4000
+    assert_same_tables(engine, rebate_reference(data))

@@ -108,14 +108,14 @@ def run(folder: Path) -> dict[str, list[dict]]:
     partners = {p["partner_id"]: p for p in read(folder, "partners")}
     reasons, accepted = screen(folder)
     sales = sorted(read(folder, "sales"), key=lambda s: (s["order_date"], natural(s["sale_id"])))
+    candidates = defaultdict(list)  # sales per (partner, customer, family), in order
+    for s in sales:
+        candidates[(s["partner_id"], s["customer_nip"], s["family"].upper())].append(s)
     claimed: dict[str, str] = {}
     for r in accepted:  # each registration takes its earliest unclaimed sale
         submitted = day(r["submitted_at"])
-        for s in sales:
-            if (s["sale_id"] not in claimed and s["partner_id"] == r["partner_id"]
-                    and s["customer_nip"] == r["customer_nip"]
-                    and s["family"].upper() == r["family"].upper()
-                    and day(s["order_date"]) >= submitted):
+        for s in candidates[(r["partner_id"], r["customer_nip"], r["family"].upper())]:
+            if s["sale_id"] not in claimed and day(s["order_date"]) >= submitted:
                 claimed[s["sale_id"]] = r["registration_id"]
                 break
     lines, slots, bonused = [], defaultdict(int), set()
