@@ -25,7 +25,7 @@ def test_explain_shows_the_arithmetic_in_words_and_figures(data: Path) -> None:
     deal = next(line for line in lines if "deal S1" in line)
     # 57.10 x 12 x 500 (620 capped) = 342 600.00; 2% (251+) -> 6 852.00
     assert "licences 620 capped at 500" in deal
-    assert "annual value 57.1 x 12 x 500 = 342600.00" in deal
+    assert "annual value 57.10 x 12 x 500 = 342600.00" in deal
     assert "2% band 251+ -> 6852.00" in deal
     assert deal.endswith("paid 6,852.00 PLN")
     assert any("new_partner_bonus S1" in line and "paid 365.00 PLN" in line for line in lines)

@@ -449,7 +449,8 @@ def _explain(node: exp.Expression, ns: Namespace) -> ir.Value:
 def _short(value: ir.Value) -> ir.Value:
     raw = value.cast("string")
     if value.type().is_decimal():
-        raw = ibis.ifelse(raw.contains("."), raw.re_replace(r"0+$", "").re_replace(r"\.$", ""), raw)
+        # Money-like figures keep two places (57.10), longer ones lose trailing zeros.
+        raw = raw.re_replace(r"(\.[0-9][0-9][0-9]*?)0+$", r"\1")
     return raw.fill_null("NULL")
 
 
