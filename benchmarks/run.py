@@ -119,7 +119,7 @@ def _line(row: dict) -> str:
     reference, small = row.get("reference"), row.get("engine_small")
     if reference and small and "error" not in reference and "error" not in small:
         text += (f"  | per-record reference {reference['seconds']:.2f}s vs engine "
-                 f"{small['seconds']:.2f}s = {reference['seconds'] / small['seconds']:.1f}x faster")
+                 f"{small['seconds']:.2f}s: engine speed-up {reference['seconds'] / small['seconds']:.1f}x")
     return text
 
 
