@@ -24,7 +24,8 @@ CASES = [
     for expected_file in sorted(expected.glob("*.csv"))
 ]
 PLAN_FOR = {"expected": "plan.yaml", "expected-rate-change": "rate-change.yaml"}
-FORMATS = {"amount": "0.01", "value": "0.01", "ratio": "0.0001"}
+FORMATS = {"amount": "0.01", "value": "0.01", "ratio": "0.0001", "growth": "0.0001",
+           "cost_share": "0.0001", "budget_used": "0.0001"}
 
 _cache: dict[tuple[Path, str], object] = {}
 

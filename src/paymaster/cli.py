@@ -107,6 +107,11 @@ def _print_summary(result) -> None:
     if budget:
         console.print(f"budget {budget:,.2f}: spent {total:,.2f} ({total / budget:.1%}), "
                       f"remaining {budget - total:,.2f}")
+    for row in result.tables["effect"].to_pylist():
+        growth = "n/a" if row["growth"] is None else f"{row['growth']:+.1%}"
+        share = "n/a" if row["cost_share"] is None else f"{row['cost_share']:.1%}"
+        console.print(f"effect: sales {row['sales']:,.2f}, previous year {row['previous_sales']:,.2f}"
+                      f" ({growth}); incentive cost {share} of sales")
     if unpaid:
         reasons = Table(title="unpaid by reason")
         reasons.add_column("reason")

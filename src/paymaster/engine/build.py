@@ -19,6 +19,7 @@ from paymaster.engine.blocks.records import build_one_off, build_per_record
 from paymaster.engine.blocks.screening import build_screening
 from paymaster.engine.budget import apply_budgets
 from paymaster.engine.context import BlockResult, Context
+from paymaster.engine.effect import effect
 from paymaster.engine.lines import (
     CREDIT_SCHEMA,
     EVALUATION_SCHEMA,
@@ -57,6 +58,7 @@ class Outputs:
     titles: ir.Table
     evaluations: ir.Table
     credits: ir.Table
+    effect: ir.Table
 
     def tables(self) -> dict[str, ir.Table]:
         return {
@@ -65,6 +67,7 @@ class Outputs:
             "titles": self.titles,
             "evaluations": self.evaluations,
             "credits": self.credits,
+            "effect": self.effect,
         }
 
 
@@ -140,6 +143,7 @@ def _assemble(ctx: Context, materialize: Materialize | None = None) -> Outputs:
         titles=_union([r.titles for r in results], TITLE_SCHEMA, program),
         evaluations=_union([r.evaluations for r in results], EVALUATION_SCHEMA, program),
         credits=_union([r.credits for r in results], CREDIT_SCHEMA, program),
+        effect=effect(ctx, lines),
     )
 
 

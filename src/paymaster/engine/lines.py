@@ -62,6 +62,18 @@ CREDIT_SCHEMA: dict[str, Any] = {
     "reason": "string",
 }
 
+EFFECT_SCHEMA: dict[str, Any] = {
+    "program": "string",
+    "period": "string",
+    "sales": MONEY_TYPE,
+    "previous_sales": MONEY_TYPE,
+    "growth": "decimal(18, 4)",
+    "incentive_cost": MONEY_TYPE,
+    "cost_share": "decimal(18, 4)",
+    "budget": MONEY_TYPE,
+    "budget_used": "decimal(18, 4)",
+}
+
 TITLE_SCHEMA: dict[str, Any] = {
     "program": "string",
     "payee_id": "string",

@@ -370,6 +370,14 @@ class Budget(Strict):
     description: str = ""
 
 
+class Effect(Strict):
+    """What the program's effect is measured on: the sales it pays for."""
+
+    source: str
+    value: Expr
+    date: Expr
+
+
 class Scope(Strict):
     start: dt.date
     end: dt.date
@@ -389,6 +397,7 @@ class Plan(Strict):
     measures: list[Measure]
     budgets: list[Budget] = Field(default_factory=list)
     annual_budget: Decimal | None = None
+    effect: Effect | None = None
 
     def measure(self, measure_id: str) -> Any:
         for measure in self.measures:

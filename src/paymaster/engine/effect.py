@@ -1,0 +1,60 @@
+"""The program's effect: what it cost against the sales it pays for, and their growth."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+import ibis.expr.types as ir
+
+from paymaster.engine.context import Context
+from paymaster.engine.lines import EFFECT_SCHEMA, memtable, money
+from paymaster.plan.expressions import WIDE
+
+
+def effect(ctx: Context, payouts: ir.Table) -> ir.Table:
+    """One row: sales in the scope and in the same span a year earlier, growth, incentive
+    cost (the payout lines' total), its share of sales, and the budget used."""
+    plan = ctx.plan
+    if plan.effect is None:
+        return memtable({}, EFFECT_SCHEMA)
+    spec = plan.effect
+    table = ctx.tables[spec.source]
+    ns = ctx.namespace(table, (spec.source,))
+    path = ("effect",)
+    day = ctx.expr(spec.date, ns, path + ("date",), "date").cast("date")
+    value = ctx.expr(spec.value, ns, path + ("value",), "numeric").cast(WIDE)
+    start, end = plan.scope.start, plan.scope.end
+    before = (_year_earlier(start), _year_earlier(end))
+    zero = ibis.literal(0, type=WIDE)
+    sums = table.aggregate(
+        sales=ibis.ifelse(day.between(start, end), value, zero).sum(),
+        previous_sales=ibis.ifelse(day.between(*before), value, zero).sum(),
+    )
+    cost = payouts.aggregate(incentive_cost=payouts["amount"].sum().cast(WIDE))
+    row = sums.cross_join(cost)
+    budget = ibis.literal(plan.annual_budget, type=WIDE) if plan.annual_budget else None
+    return row.select(
+        program=ibis.literal(plan.program),
+        period=ibis.literal(f"{start.isoformat()}..{end.isoformat()}"),
+        sales=money(row["sales"].fill_null(0)),
+        previous_sales=money(row["previous_sales"].fill_null(0)),
+        growth=_ratio(row["sales"] - row["previous_sales"], row["previous_sales"]),
+        incentive_cost=money(row["incentive_cost"].fill_null(0)),
+        cost_share=_ratio(row["incentive_cost"], row["sales"]),
+        budget=money(budget) if budget is not None else ibis.null().cast(EFFECT_SCHEMA["budget"]),
+        budget_used=_ratio(row["incentive_cost"], budget) if budget is not None
+        else ibis.null().cast(EFFECT_SCHEMA["budget_used"]),
+    )
+
+
+def _ratio(numerator: ir.Value, denominator: ir.Value) -> ir.Value:
+    safe = ibis.ifelse(denominator == 0, ibis.null(), denominator)
+    return (numerator.cast("float64") / safe.cast("float64")).cast(WIDE).round(4).cast("decimal(18, 4)")
+
+
+def _year_earlier(day: dt.date) -> dt.date:
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - 1, day=28)
