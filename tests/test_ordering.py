@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import ibis
 
+from paymaster.engine.lines import memtable
 from paymaster.plan.expressions import _id_before
 from test_properties import DAY0, capped_plan, run, sales_table
 
@@ -26,6 +27,7 @@ def test_budget_and_cap_break_ties_by_numeric_id_as_numbers() -> None:
 def test_id_before_in_expressions() -> None:
     pairs = [("9", "10", True), ("10", "9", False), ("S09", "S10", True), ("7", "A1", True),
              ("A1", "7", False), ("B", "A", False)]
-    table = ibis.memtable({"a": [p[0] for p in pairs], "b": [p[1] for p in pairs]})
+    table = memtable({"a": [p[0] for p in pairs], "b": [p[1] for p in pairs]},
+                     {"a": "string", "b": "string"})
     out = ibis.duckdb.connect().to_pyarrow(table.mutate(before=_id_before(table.a, table.b)))
     assert [r["before"] for r in out.to_pylist()] == [p[2] for p in pairs]

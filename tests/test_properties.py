@@ -232,7 +232,7 @@ def test_sql_nip_check_agrees_with_stdnum(prefixes, randoms) -> None:
         if check != 10:
             valid.append(prefix + str(check))
     candidates = valid + randoms + ["526-025-02-74", "12345", "", "abcdefghij"]
-    table = ibis.memtable({"nip": candidates})
+    table = memtable({"nip": candidates}, {"nip": "string"})
     got = ibis.duckdb.connect().to_pyarrow(table.mutate(ok=nip_valid(table.nip))).to_pylist()
     for row in got:
         assert row["ok"] == stdnum_nip.is_valid(row["nip"]), row["nip"]
