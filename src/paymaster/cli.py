@@ -71,7 +71,8 @@ def run(
     out: Path = typer.Option(..., "--out", help="folder for the result tables"),
     fmt: str = typer.Option("csv", "--format", help="csv, parquet or xlsx"),
 ) -> None:
-    """Calculate a program on a data folder and write payouts, summary, titles, evaluations."""
+    """Calculate a program on a data folder and write payouts, summary, titles, evaluations,
+    credits and effect."""
     result = _calculate(plan, data)
     from paymaster.outputs import write_tables
 
