@@ -16,7 +16,6 @@ from paymaster.datafiles import find_files, load_folder
 from paymaster.engine import Outputs, build
 from paymaster.plan import LoadedPlan, load_plan
 
-OUTPUT_TABLES = ("payouts", "summary", "titles", "evaluations", "credits", "effect")
 Progress = Callable[[str], None]
 
 
