@@ -9,12 +9,13 @@ oracle for the engine (tests/test_reference.py).
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import sys
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+
+from common import natural, read
 
 START, END = dt.date(2018, 3, 27), dt.date(2018, 6, 27)
 POOL = Decimal("150000")
@@ -24,20 +25,8 @@ REQUIRED = ("customer_name", "customer_address", "customer_nip", "plan", "licenc
             "contact_email")
 
 
-def read(folder: Path, name: str) -> list[dict]:
-    path = folder / f"{name}.csv"
-    if not path.exists():
-        return []
-    with path.open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
 def day(text: str) -> dt.date:
     return dt.date.fromisoformat(text.strip()[:10])
-
-
-def natural(value: str) -> tuple:
-    return (0, int(value), "") if value.isdigit() else (1, 0, value)
 
 
 def nip_ok(text: str) -> bool:

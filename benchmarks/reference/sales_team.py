@@ -8,7 +8,6 @@ data contract of docs/data.md. Benchmark baseline and second oracle (tests/test_
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import math
 import sys
@@ -16,24 +15,14 @@ from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
+from common import natural, read
+
 YEAR = 2025
 CENT = Decimal("0.01")
 
 
-def read(folder: Path, name: str) -> list[dict]:
-    path = folder / f"{name}.csv"
-    if not path.exists():
-        return []
-    with path.open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
 def money(value: Decimal) -> Decimal:
     return value.quantize(CENT, ROUND_HALF_UP)
-
-
-def natural(value: str) -> tuple:
-    return (0, int(value), "") if value.isdigit() else (1, 0, value)
 
 
 def quarter(day: dt.date) -> str:

@@ -8,12 +8,13 @@ the data contract of docs/data.md. Benchmark baseline and second oracle.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import sys
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+
+from common import read
 
 D = dt.date
 COUNTRIES = {"KR", "CN", "AU", "NZ", "SG", "MY", "PH", "VN", "TW", "ID", "TH", "HK"}
@@ -26,14 +27,6 @@ PHASES = {
                 "evaluations": [D(2009, 1, 24), D(2009, 4, 25)], "countries": COUNTRIES | {"IN"}},
 }
 LEVELS = {"Gold", "Silver", "Premier", "Select"}
-
-
-def read(folder: Path, name: str) -> list[dict]:
-    path = folder / f"{name}.csv"
-    if not path.exists():
-        return []
-    with path.open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 def date(text: str | None) -> dt.date | None:
