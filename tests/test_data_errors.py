@@ -108,3 +108,24 @@ def test_cli_run_writes_every_table_in_each_format(data: Path, tmp_path: Path) -
         assert names == sorted(f"{t}.{fmt}" for t in
                                ("payouts", "summary", "titles", "evaluations", "credits", "effect"))
     assert "7,217.00" in run.stdout  # 6 852.00 deal + 365.00 new-partner bonus
+
+
+def test_typed_parquet_is_still_checked_row_by_row(data: Path) -> None:
+    import datetime as dt
+    from decimal import Decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (data / "sales.csv").unlink()
+    pq.write_table(pa.table({
+        "sale_id": ["S1", "S2", "S3"], "partner_id": ["P1", "P2", None],
+        "customer_nip": ["1234563218"] * 3, "family": ["M365", "O365", "X365"],
+        "plan": ["E3"] * 3, "billing": ["annual"] * 3,
+        "licences": pa.array([620, -1, 10], pa.int32()),
+        "unit_price": pa.array([Decimal("57.10"), Decimal("20.00"), Decimal("1.00")],
+                               pa.decimal128(12, 2)),
+        "order_date": [dt.date(2018, 4, 10), dt.date(2018, 4, 11), dt.date(2018, 4, 12)],
+    }), data / "sales.parquet")
+    found = {(p.row, p.field) for p in problems(data)}
+    assert found == {(3, "licences"), (4, "partner_id"), (4, "family")}

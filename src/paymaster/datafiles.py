@@ -73,7 +73,8 @@ def load_folder(plan: Plan, folder: Path, con: duckdb.DuckDBPyConnection) -> dic
         loaded[item.table] = raw
     problems.raise_if_any(DataError)
     for item in files:
-        _typed(con, item.table, f"raw_{item.table}", plan.inputs[item.table])
+        raw = f"raw_{item.table}"
+        _typed(con, item.table, raw, plan.inputs[item.table], _raw_types(con, raw))
     problems.extend(_check_references(con, plan, files))
     problems.raise_if_any(DataError)
     return {table: table for table in plan.inputs}
@@ -121,8 +122,30 @@ def _empty(con: duckdb.DuckDBPyConnection, name: str, spec: InputTable) -> None:
     con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS SELECT 0 AS __line, {cols} LIMIT 0')
 
 
+def _raw_types(con, raw: str) -> dict[str, str]:
+    return {r[0]: r[1] for r in con.execute(f'DESCRIBE "{raw}"').fetchall() if r[0] != "__line"}
+
+
+def _native(declared: str, actual: str) -> bool:
+    """Is a typed (Parquet) column already of the declared kind? Then it needs no parsing."""
+    actual = actual.upper()
+    integer = actual.endswith("INT") or actual in ("BIGINT", "INTEGER", "SMALLINT", "TINYINT")
+    if declared == "decimal" and actual.startswith("DECIMAL"):
+        scale = int(actual.rstrip(")").split(",")[-1]) if "," in actual else 0
+        return scale <= 4
+    return {
+        "string": actual == "VARCHAR",
+        "integer": integer,
+        "decimal": integer,
+        "date": actual == "DATE",
+        "timestamp": actual.startswith("TIMESTAMP") or actual == "DATE",
+        "boolean": actual == "BOOLEAN",
+    }[declared]
+
+
 def _check_table(con, raw: str, item: InputFile, spec: InputTable) -> list[Problem]:
-    present = [r[0] for r in con.execute(f'DESCRIBE "{raw}"').fetchall() if r[0] != "__line"]
+    types = _raw_types(con, raw)
+    present = list(types)
     problems = []
     for column, col in spec.columns.items():
         if column not in present and not col.optional:
@@ -135,22 +158,25 @@ def _check_table(con, raw: str, item: InputFile, spec: InputTable) -> list[Probl
         return problems
     for column, col in spec.columns.items():
         if column in present:
-            problems.extend(_check_column(con, raw, item.name, column, col))
+            native = _native(col.type, types[column])
+            problems.extend(_check_column(con, raw, item.name, column, col, native))
         else:
             con.execute(f'ALTER TABLE "{raw}" ADD COLUMN "{column}" VARCHAR')
     problems.extend(_check_key(con, raw, item.name, spec))
     return problems
 
 
-def _check_column(con, raw: str, file: str, column: str, col: ColumnSpec) -> list[Problem]:
-    value = _cleaned(column)
+def _check_column(con, raw: str, file: str, column: str, col: ColumnSpec,
+                  native: bool = False) -> list[Problem]:
+    value = _cleaned(column) if not native or col.type == "string" else f'"{column}"'
     checks: list[tuple[str, str]] = []
     if not col.optional:
         checks.append((f"{value} IS NULL", "is empty; a value is required"))
-    parsed = _parse(value, col.type)
-    checks.append((f"{value} IS NOT NULL AND ({parsed}) IS NULL",
-                   f"is not a valid {col.type}" + _format_hint(col.type)))
-    if col.type == "decimal":
+    parsed = f"CAST({value} AS {SQL_TYPES[col.type]})" if native else _parse(value, col.type)
+    if not native:
+        checks.append((f"{value} IS NOT NULL AND ({parsed}) IS NULL",
+                       f"is not a valid {col.type}" + _format_hint(col.type)))
+    if col.type == "decimal" and not native:
         checks.append((
             f"{value} IS NOT NULL AND regexp_full_match({value}, '-?[0-9]*\\.[0-9]{{5,}}')",
             "has more than 4 decimal places",
@@ -215,12 +241,15 @@ def _check_key(con, raw: str, file: str, spec: InputTable) -> list[Problem]:
     ]
 
 
-def _typed(con, table: str, raw: str, spec: InputTable) -> None:
-    columns = ", ".join(_typed_column(c, col) for c, col in spec.columns.items())
+def _typed(con, table: str, raw: str, spec: InputTable, types: dict[str, str]) -> None:
+    columns = ", ".join(_typed_column(c, col, _native(col.type, types.get(c, "VARCHAR")))
+                        for c, col in spec.columns.items())
     con.execute(f'CREATE OR REPLACE TEMP TABLE "{table}" AS SELECT __line, {columns} FROM "{raw}"')
 
 
-def _typed_column(column: str, col: ColumnSpec) -> str:
+def _typed_column(column: str, col: ColumnSpec, native: bool = False) -> str:
+    if native and col.type != "string":
+        return f'CAST("{column}" AS {SQL_TYPES[col.type]}) AS "{column}"'
     if col.type == "string" and col.values:
         # Allowed values match whatever their case; the plan's spelling is kept.
         cases = " ".join(f"WHEN {_quote(v.lower())} THEN {_quote(v)}" for v in col.values)
