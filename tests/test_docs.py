@@ -17,6 +17,7 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def models() -> set[type[BaseModel]]:
+    """Every pydantic model reachable from Plan through its fields' annotations."""
     seen: set[type[BaseModel]] = set()
     todo: list = [model.Plan]
     while todo:
@@ -33,20 +34,72 @@ def _types(annotation) -> list:
     return [annotation, *[t for arg in args for t in _types(arg)]]
 
 
+def _code_spans(text: str) -> set[str]:
+    """Inline code spans (`x`) outside fenced blocks: a YAML example is not a description."""
+    prose = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
+    return set(re.findall(r"`([^`\n]+)`", prose))
+
+
+def measure_models() -> dict[str, type[BaseModel]]:
+    union = typing.get_args(model.Measure)[0]
+    return {typing.get_args(m.model_fields["type"].annotation)[0]: m for m in typing.get_args(union)}
+
+
+def _section(kind: str) -> str:
+    """From the measure's heading to the next heading of level 2 or 3."""
+    start = PLAN_DOC.index(f"\n### `{kind}`") + 1
+    body = PLAN_DOC.index("\n", start)
+    following = re.search(r"^#{2,3} ", PLAN_DOC[body:], flags=re.M)
+    return PLAN_DOC[start:body + following.start()] if following else PLAN_DOC[start:]
+
+
+def test_models_are_found() -> None:
+    names = {m.__name__ for m in models()}
+    assert {"Plan", "PerRecord", "Rule", "FirstWins", "Tier", "Cover", "Version"} <= names
+
+
 def test_every_plan_field_is_documented() -> None:
-    spans = re.findall(r"`([^`]+)`", PLAN_DOC.replace("```yaml", "").replace("```", ""))
-    documented = {word for span in spans for word in re.findall(r"[a-z_]+", span)}
+    """Each field of each model is named on its own, as `field`, in the reference."""
+    spans = _code_spans(PLAN_DOC)
     missing = sorted({f"{m.__name__}.{name}" for m in models() for name in m.model_fields
-                      if name not in documented})
+                      if name not in spans})
     assert missing == [], f"document these in docs/plan-language.md: {missing}"
 
 
 def test_every_measure_type_has_a_section() -> None:
-    union = typing.get_args(model.Measure)[0]
-    kinds = [typing.get_args(m.model_fields["type"].annotation)[0] for m in typing.get_args(union)]
+    kinds = measure_models()
     assert len(kinds) == 8
     for kind in kinds:
         assert f"### `{kind}`" in PLAN_DOC, kind
+
+
+def test_each_measure_section_names_its_own_fields() -> None:
+    """A block's own keys (beyond the common ones) are described in its own section."""
+    common = set(model.MeasureBase.model_fields) | {"type"}
+    missing = []
+    for kind, cls in measure_models().items():
+        spans = _code_spans(_section(kind))
+        missing += [f"{kind}.{name}" for name in cls.model_fields
+                    if name not in common and name not in spans]
+    assert missing == [], f"describe these in their measure's section: {missing}"
+
+
+def test_each_measure_section_has_a_yaml_example() -> None:
+    for kind in measure_models():
+        section = _section(kind)
+        assert "```yaml" in section and re.search(rf"type: {kind}\b", section), kind
+
+
+def test_fixed_reasons_are_documented() -> None:
+    """Reasons the engine writes on its own (not named in a plan) are in the reference."""
+    engine = ROOT / "src" / "paymaster" / "engine"
+    code = "\n".join(p.read_text(encoding="utf-8") for p in engine.rglob("*.py"))
+    fixed = set(re.findall(r'checks\.append\(\("([a-z_]+)"', code))
+    defaults = {field.default for m in models() for name, field in m.model_fields.items()
+                if name == "reason" and isinstance(field.default, str)}
+    spans = _code_spans(PLAN_DOC)
+    assert fixed and defaults
+    assert sorted((fixed | defaults) - spans) == []
 
 
 def test_every_command_is_in_the_readme() -> None:

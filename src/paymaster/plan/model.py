@@ -299,6 +299,8 @@ class GatedRebate(MeasureBase):
     counts_when: Expr = "TRUE"
     returned_when: Expr
     payees_from: PayeesFrom | None = None
+    population_when: Expr = Field(
+        "TRUE", description="records that bring their payee into the population")
     eligibility: list[Gate] = Field(default_factory=list)
     cover: Cover | None = None
     minimum: Minimum

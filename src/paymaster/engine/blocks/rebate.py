@@ -32,14 +32,20 @@ def build_gated_rebate(ctx: Context, measure: GatedRebate, path: tuple, seq: int
         __value=ctx.expr(measure.value, ns, path + ("value",), "numeric").cast(WIDE),
     )
     ns = ctx.namespace(lines, (measure.source,))
-    lines, checks = materialize(lines, rule_checks(ctx, measure.rules, ns, path + ("rules",)), "rule")
+    joins = ctx.expr(measure.population_when, ns, path + ("population_when",), "boolean")
+    checks = rule_checks(ctx, measure.rules, ns, path + ("rules",))
+    lines, flags = materialize(lines, [*checks, ("joins", joins.fill_null(False))], "rule")
+    checks, lines = flags[:-1], lines.mutate(__joins=flags[-1][1])
     reason = first_reason(checks)
     lines = ctx.stage(f"{measure.id}__records",
                       lines.mutate(__reason=reason, __qualifies=reason.isnull()))
-    credits = shape(lines, CREDIT_SCHEMA, program=ctx.plan.program, measure=measure.id,
-                    value=money(lines["__value"]), counts=lines["__qualifies"],
-                    reason=lines["__reason"])
     payees = _population(ctx, lines, measure, path)
+    members = payees.select(__mp="payee_id", __mq="period")
+    in_population = lines.semi_join(
+        members, [lines["payee_id"] == members["__mp"], lines["period"] == members["__mq"]])
+    credits = shape(in_population, CREDIT_SCHEMA, program=ctx.plan.program, measure=measure.id,
+                    value=money(in_population["__value"]), counts=in_population["__qualifies"],
+                    reason=in_population["__reason"])
     payees = _eligibility(ctx, payees, measure, path)
     evaluations = ctx.stage(f"{measure.id}__evaluated", _evaluate(ctx, lines, payees, measure, path))
     outcome = _outcome(ctx, evaluations, measure, path, seq)
@@ -52,7 +58,8 @@ def build_gated_rebate(ctx: Context, measure: GatedRebate, path: tuple, seq: int
 
 
 def _population(ctx: Context, lines: ir.Table, measure: GatedRebate, path: tuple) -> ir.Table:
-    found = lines.select("payee_id", "period")
+    """Payees with a record that joins the population, or listed by `payees_from`."""
+    found = lines.filter(lines["__joins"]).select("payee_id", "period")
     if measure.payees_from is not None:
         spec = measure.payees_from
         table = ctx.tables[spec.table]
