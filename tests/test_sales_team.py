@@ -31,3 +31,16 @@ def test_returns_may_be_absent(tmp_path: Path) -> None:
     shutil.copytree(FOLDER / "data", data)
     (data / "returns.csv").unlink()
     assert clawbacks(data) == {}
+
+
+def test_a_rep_without_a_target_is_not_paid_a_ladder(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(FOLDER / "data", data)
+    targets = data / "rep_targets.csv"
+    targets.write_text("\n".join(line for line in targets.read_text().splitlines()
+                                 if not line.startswith("R05,2025-Q1")) + "\n", encoding="utf-8")
+    rows = calculate(FOLDER / "plan.yaml", data).tables["payouts"].to_pylist()
+    [ladder] = [r for r in rows if r["measure"] == "ladder" and r["payee_id"] == "R05"
+                and r["period"] == "2025-Q1"]
+    assert (ladder["paid"], ladder["amount"], ladder["reason"]) == (False, Decimal("0.00"),
+                                                                   "no_target")

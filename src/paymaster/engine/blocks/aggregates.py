@@ -35,15 +35,19 @@ def build_aggregate(ctx: Context, measure: Aggregate, path: tuple, seq: int) -> 
     if measure.only_positive:
         lines = lines.filter(lines["value"] > 0)
     if measure.target is not None:
-        lines = _with_target(ctx, lines, measure.target, "target")
+        lines = _with_target(ctx, lines, measure.target, "target", path + ("target",))
     if measure.group is not None:
         group_window = ibis.window(group_by=[measure.group.by, "period"])
         lines = lines.mutate(group_value=lines["value"].sum().over(group_window).cast(WIDE))
         if measure.group.target is not None:
-            lines = _with_target(ctx, lines, measure.group.target, "group_target")
+            lines = _with_target(ctx, lines, measure.group.target, "group_target",
+                                 path + ("group", "target"))
     lines = ctx.with_version(lines, "date" if measure.date else None)
     ns = ctx.namespace(lines, ("line",))
     checks = []
+    if measure.target is not None:
+        # A missing target must not silently pay the whole value at the first tier.
+        checks.append(("no_target", lines["target"].isnull()))
     for i, gate in enumerate(measure.gates):
         ok = ctx.expr(gate.require, ns, path + ("gates", i, "require"), "boolean").fill_null(False)
         checks.append((gate.name, ~ok))
@@ -66,11 +70,12 @@ def build_aggregate(ctx: Context, measure: Aggregate, path: tuple, seq: int) -> 
     return BlockResult(lines=out)
 
 
-def _with_target(ctx: Context, lines: ir.Table, spec: TargetLookup, name: str) -> ir.Table:
+def _with_target(ctx: Context, lines: ir.Table, spec: TargetLookup, name: str,
+                 path: tuple) -> ir.Table:
     targets = ctx.tables[spec.table]
     if spec.where is not None:
         ns = ctx.namespace(targets, (spec.table,))
-        targets = targets.filter(ctx.expr(spec.where, ns, ("target", "where"), "boolean"))
+        targets = targets.filter(ctx.expr(spec.where, ns, path + ("where",), "boolean"))
     keys = {f"__t{i}": targets[theirs].cast("string") for i, theirs in enumerate(spec.on)}
     summed = targets.group_by(**keys).aggregate(**{name: targets[spec.column].sum().cast(WIDE)})
     pairs = [(ours, f"__t{i}") for i, ours in enumerate(spec.on.values())]
