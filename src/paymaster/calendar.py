@@ -1,4 +1,7 @@
-"""Periods (month, quarter, year, custom phases) and business days by country."""
+"""Business days by country (the `holidays` package): for approval and confirmation SLAs.
+
+Period labels live with the engine (engine.context.period_label), which computes them
+relationally."""
 
 from __future__ import annotations
 
@@ -6,27 +9,6 @@ import datetime as dt
 from functools import lru_cache
 
 import holidays
-
-PERIOD_KINDS = ("month", "quarter", "year")
-
-
-def month_label(day: dt.date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
-
-
-def quarter_label(day: dt.date) -> str:
-    return f"{day.year:04d}-Q{(day.month - 1) // 3 + 1}"
-
-
-def period_label(kind: str, day: dt.date) -> str:
-    if kind == "month":
-        return month_label(day)
-    if kind == "quarter":
-        return quarter_label(day)
-    if kind == "year":
-        return f"{day.year:04d}"
-    raise ValueError(f"unknown period kind {kind!r}; use one of {', '.join(PERIOD_KINDS)}")
-
 
 @lru_cache(maxsize=64)
 def _holidays(country: str, year: int) -> holidays.HolidayBase:
