@@ -80,6 +80,30 @@ def load_folder(plan: Plan, folder: Path, con: duckdb.DuckDBPyConnection) -> dic
     return {table: table for table in plan.inputs}
 
 
+def load_table(plan: Plan, table: str, path: Path, con: duckdb.DuckDBPyConnection) -> str:
+    """Validate one file of a declared input table and load it typed as `table` (with the
+    file's line number in `__line`). References to other tables are checked at run time,
+    when the whole input is known."""
+    if table not in plan.inputs:
+        raise DataError(Problem(
+            f"'{table}' is not an input table of program {plan.program}", file=str(path),
+            hint=suggest(table, plan.inputs) or "tables: " + ", ".join(plan.inputs),
+        ))
+    if not path.is_file():
+        raise DataError(Problem(f"file not found: {path}"))
+    if path.suffix.lower() not in EXTENSIONS:
+        raise DataError(Problem(f"unsupported file type '{path.suffix}'", file=str(path),
+                                hint="give a .csv, .parquet or .xlsx file"))
+    spec = plan.inputs[table]
+    raw = f"raw_{table}"
+    _read_raw(con, path, raw)
+    problems = _check_table(con, raw, InputFile(table, path), spec)
+    if problems:
+        raise DataError(problems)
+    _typed(con, table, raw, spec, _raw_types(con, raw))
+    return table
+
+
 def _read_raw(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> None:
     suffix = path.suffix.lower()
     if suffix == ".csv":
@@ -163,6 +187,31 @@ def _check_table(con, raw: str, item: InputFile, spec: InputTable) -> list[Probl
         else:
             con.execute(f'ALTER TABLE "{raw}" ADD COLUMN "{column}" VARCHAR')
     problems.extend(_check_key(con, raw, item.name, spec))
+    for column, col in spec.columns.items():
+        if col.tax_id:
+            problems.extend(_check_tax_ids(con, raw, item.name, column, col.tax_id))
+    return problems
+
+
+def _check_tax_ids(con, raw: str, file: str, column: str, kind: str) -> list[Problem]:
+    import importlib
+
+    from stdnum.exceptions import ValidationError
+
+    module = importlib.import_module(f"stdnum.{kind}")
+    problems = []
+    rows = con.execute(f'SELECT __line, {_cleaned(column)} FROM "{raw}" '
+                       f"WHERE {_cleaned(column)} IS NOT NULL ORDER BY __line").fetchall()
+    for line, value in rows:
+        try:
+            module.validate(value)
+        except ValidationError as err:
+            problems.append(Problem(
+                f"'{value}' is not a valid {kind} ({module.__doc__.splitlines()[0]}): "
+                f"{err.message.rstrip('.')}", file=file, row=int(line), field=column,
+                hint="check the digits against the registration document"))
+            if len(problems) >= MAX_PROBLEMS_PER_CHECK:
+                break
     return problems
 
 

@@ -27,6 +27,10 @@ class Strict(BaseModel):
 ColumnType = Literal["string", "integer", "decimal", "date", "timestamp", "boolean"]
 
 
+TaxIdKind = Literal["pl.nip", "pl.regon", "cn.uscc", "cn.ric", "eu.vat", "de.vat", "gb.vat",
+                    "fr.tva", "in_.gstin", "au.abn", "kr.brn", "sg.uen", "us.ein"]
+
+
 class ColumnSpec(Strict):
     type: ColumnType
     optional: bool = False
@@ -34,6 +38,9 @@ class ColumnSpec(Strict):
     max: Decimal | None = None
     values: list[str] | None = None
     references: str | None = Field(None, description="table.column this value must exist in")
+    tax_id: TaxIdKind | None = Field(
+        None, description="the kind of tax id this column holds (a python-stdnum module), "
+        "checked on every import and run: pl.nip, cn.uscc, eu.vat, ...")
     description: str = ""
 
 
@@ -243,6 +250,10 @@ class Decision(Strict):
     column: str
     rejected_value: str = "rejected"
     reason: str = "rejected_by_owner"
+    pending_value: str | None = Field(
+        None, description="a record whose decision column holds this value is still waiting "
+        "for the owner: not accepted (reason `pending_reason`) and blocks no later record")
+    pending_reason: str = "awaiting_decision"
 
 
 class Aggregate(MeasureBase):

@@ -44,11 +44,14 @@ def build_screening(ctx: Context, measure: Screening, path: tuple, seq: int) -> 
             bad = bad | ~TAX_ID_CHECKS[kind](table[column]).fill_null(False)
         checks.append(("invalid_nip", bad))
     rule_flags = rule_checks(ctx, measure.rules, ns, path + ("rules",))
-    decision = _decision(table, measure)
+    decision = _decision(table, measure, measure.decision.rejected_value if measure.decision else None)
+    pending = _decision(table, measure, measure.decision.pending_value if measure.decision else None)
     # Materialise every flag as a column first, so the first-wins step can see them.
     flag_columns = {f"__fail_{name}": failed for name, failed in checks + rule_flags}
     if decision is not None:
         flag_columns["__fail_decision"] = decision
+    if pending is not None:
+        flag_columns["__fail_pending"] = pending
     table = table.mutate(__missing=missing, **flag_columns)
     table = table.mutate(__candidate=~_any([table[c] for c in flag_columns]))
     ordered: list[tuple[str, ir.Value]] = [(name, table[f"__fail_{name}"]) for name, _ in checks]
@@ -60,6 +63,8 @@ def build_screening(ctx: Context, measure: Screening, path: tuple, seq: int) -> 
             ordered.append((rule.name, table[f"__fail_{rule.name}"]))
     if decision is not None:
         ordered.append((measure.decision.reason, table["__fail_decision"]))
+    if pending is not None:
+        ordered.append((measure.decision.pending_reason, table["__fail_pending"]))
     reason = first_reason(ordered)
     table = ctx.stage(f"{measure.id}__screened",
                       table.mutate(__reason=reason, __accepted=reason.isnull()))
@@ -91,11 +96,12 @@ def _missing(table: ir.Table, required: list[str]) -> ir.Value:
     return join_text(parts, ", ")
 
 
-def _decision(table: ir.Table, measure: Screening) -> ir.Value | None:
-    if measure.decision is None:
+def _decision(table: ir.Table, measure: Screening, value: str | None) -> ir.Value | None:
+    """Does the owner's decision column hold `value` (any letter case)?"""
+    if measure.decision is None or value is None:
         return None
     column = table[measure.decision.column]
-    return (column.strip().lower() == measure.decision.rejected_value.lower()).fill_null(False)
+    return (column.strip().lower() == value.lower()).fill_null(False)
 
 
 def _any(values: list[ir.Value]) -> ir.Value:

@@ -1,0 +1,86 @@
+"""What a statement shows, independent of how it is rendered (HTML, PDF, Excel).
+
+The statement service fills these from the ledger and the posted run's result tables;
+the renderers only format them for a locale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    """One payout line of the posted run: what was earned and why (or why not)."""
+
+    period: str
+    measure: str            # measure id from the plan, e.g. "deal"
+    label: str              # the measure's human label, e.g. "Closed deal"
+    source_id: str | None   # the record it comes from (sale id, line id), if any
+    date: date | None
+    amount: Decimal         # paid amount, rounded to the currency's minor unit
+    paid: bool
+    reason: str | None      # why not paid (or cut), e.g. "budget_exhausted"
+    explanation: str        # the engine's arithmetic in words and figures
+
+
+@dataclass(frozen=True)
+class GateProgress:
+    """One gate or threshold evaluation, e.g. returns 81.2% of 85% required."""
+
+    period: str
+    evaluation: str         # e.g. "evaluation_1"
+    subject: str | None     # the gate's name, e.g. "returns" or "minimum"
+    as_of: date | None
+    passed: bool
+    value: Decimal | None           # amount reached (minimum gates)
+    threshold: Decimal | None       # amount required (minimum gates)
+    ratio: Decimal | None           # ratio reached, 0.812 for 81.2% (ratio gates)
+    required_ratio: Decimal | None  # ratio required, 0.85
+    reason: str | None
+    explanation: str
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One posted ledger entry for the payee; corrections point to what they correct."""
+
+    entry_id: int
+    run_id: int
+    posted_at: datetime
+    kind: str               # payout, adjustment, clawback, cancellation
+    period: str
+    measure: str
+    source_id: str | None
+    amount: Decimal
+    corrects: int | None    # entry id this one corrects
+
+
+@dataclass(frozen=True)
+class Statement:
+    program: str
+    program_title: str
+    payee_id: str
+    payee_name: str
+    period: str | None      # None: every period of the program
+    currency: str           # ISO 4217, e.g. PLN, USD, CNY
+    generated_on: date
+    run_id: int | None      # the latest posted run the lines come from
+    lines: list[StatementLine] = field(default_factory=list)
+    gates: list[GateProgress] = field(default_factory=list)
+    titles: list[tuple[str, str, int]] = field(default_factory=list)  # (period, title, place)
+    entries: list[LedgerEntry] = field(default_factory=list)
+
+    @property
+    def total_earned(self) -> Decimal:
+        return sum((line.amount for line in self.lines if line.paid), Decimal(0))
+
+    @property
+    def total_posted(self) -> Decimal:
+        return sum((entry.amount for entry in self.entries), Decimal(0))
+
+    @property
+    def reconciles(self) -> bool:
+        return self.total_earned == self.total_posted

@@ -1,0 +1,223 @@
+"""The store's tables (SQLAlchemy 2). The schema itself is created by Alembic migrations.
+
+Append-only tables (records, ledger entries, audit) are never updated or deleted: a
+correction is a new row that points to what it corrects. The migrations add database
+triggers that refuse UPDATE and DELETE on them, so not even a bug can rewrite history.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+MONEY = Numeric(18, 2, asdecimal=True)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {Decimal: MONEY, dict: JSON, str: String(200)}
+
+
+class Program(Base):
+    __tablename__ = "programs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(unique=True)
+    plan_path: Mapped[str] = mapped_column(Text)
+    plan_sha: Mapped[str] = mapped_column(String(64))
+    added_at: Mapped[datetime]
+
+
+class ImportBatch(Base):
+    """One imported file: stamped with the date its data is valid as of."""
+
+    __tablename__ = "imports"
+    __table_args__ = (UniqueConstraint("program", "table_name", "file_sha", "as_of",
+                                       name="uq_import_file"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program: Mapped[str]
+    table_name: Mapped[str]
+    file_name: Mapped[str] = mapped_column(Text)
+    file_sha: Mapped[str] = mapped_column(String(64))
+    as_of: Mapped[date]
+    snapshot: Mapped[bool]
+    imported_at: Mapped[datetime]
+    actor: Mapped[str]
+    rows: Mapped[int]
+    added: Mapped[int]
+    changed: Mapped[int]
+    removed: Mapped[int]
+
+
+class Record(Base):
+    """One version of one input row, identified by its natural key. `data` None = removed."""
+
+    __tablename__ = "records"
+    __table_args__ = (Index("ix_records_key", "program", "table_name", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program: Mapped[str]
+    table_name: Mapped[str]
+    key: Mapped[str] = mapped_column(Text)
+    content_sha: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict | None]
+    import_id: Mapped[int] = mapped_column(ForeignKey("imports.id"))
+    as_of: Mapped[date]
+
+
+class Registration(Base):
+    __tablename__ = "registrations"
+    __table_args__ = (UniqueConstraint("program", "registration_id", name="uq_registration"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program: Mapped[str]
+    registration_id: Mapped[str]
+    partner_id: Mapped[str]
+    opportunity: Mapped[str]
+    submitted_at: Mapped[datetime]
+    data: Mapped[dict]
+    status: Mapped[str] = mapped_column(String(20))  # submitted, accepted, rejected
+    reason: Mapped[str | None] = mapped_column(Text)
+    due_on: Mapped[date]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None]
+
+
+class Opportunity(Base):
+    """One row per (program, opportunity key): the lock that serialises its decisions."""
+
+    __tablename__ = "opportunities"
+    __table_args__ = (UniqueConstraint("program", "key", name="uq_opportunity"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program: Mapped[str]
+    key: Mapped[str] = mapped_column(Text)
+
+
+class Enrollment(Base):
+    __tablename__ = "enrollments"
+    __table_args__ = (UniqueConstraint("program", "enrollment_id", name="uq_enrollment"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program: Mapped[str]
+    enrollment_id: Mapped[str]
+    partner_id: Mapped[str]
+    phase: Mapped[str]
+    status: Mapped[str] = mapped_column(String(20))  # draft, submitted, approved, rejected, withdrawn
+    created_at: Mapped[datetime]
+    submitted_on: Mapped[date | None]
+    effective_from: Mapped[date]
+    due_on: Mapped[date | None]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Run(Base):
+    """A calculation: plan version + input fingerprint + period; preview -> approved -> posted."""
+
+    __tablename__ = "runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program: Mapped[str]
+    period: Mapped[str | None]
+    as_of: Mapped[date]
+    plan_sha: Mapped[str] = mapped_column(String(64))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str]
+    approved_at: Mapped[datetime | None]
+    approved_by: Mapped[str | None]
+    posted_at: Mapped[datetime | None]
+    posted_by: Mapped[str | None]
+    total: Mapped[Decimal]
+    timings: Mapped[dict]
+    evaluations: Mapped[dict]  # {"rows": [...]}: gates and screening, for statements
+    titles: Mapped[dict]
+
+
+class RunLine(Base):
+    __tablename__ = "run_lines"
+    __table_args__ = (Index("ix_run_lines_payee", "run_id", "payee_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    line_key: Mapped[str] = mapped_column(Text)
+    payee_id: Mapped[str]
+    period: Mapped[str]
+    measure: Mapped[str]
+    source_id: Mapped[str | None]
+    date: Mapped[date | None]
+    amount: Mapped[Decimal]
+    paid: Mapped[bool]
+    reason: Mapped[str | None] = mapped_column(Text)
+    explanation: Mapped[str | None] = mapped_column(Text)
+
+
+class LedgerEntry(Base):
+    __tablename__ = "ledger_entries"
+    __table_args__ = (Index("ix_ledger_line", "program", "line_key"),
+                      Index("ix_ledger_payee", "program", "payee_id"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program: Mapped[str]
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    line_key: Mapped[str] = mapped_column(Text)
+    payee_id: Mapped[str]
+    period: Mapped[str]
+    measure: Mapped[str]
+    source_id: Mapped[str | None]
+    kind: Mapped[str] = mapped_column(String(20))  # payout, adjustment, clawback, cancellation
+    amount: Mapped[Decimal]
+    corrects: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    posted_at: Mapped[datetime]
+    posted_by: Mapped[str]
+
+
+class Payment(Base):
+    """A ledger entry handed to payroll / accounts payable in a payout file."""
+
+    __tablename__ = "payments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"), unique=True)
+    batch: Mapped[str]
+    paid_at: Mapped[datetime]
+    paid_by: Mapped[str]
+
+
+class Dispute(Base):
+    __tablename__ = "disputes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program: Mapped[str]
+    payee_id: Mapped[str]
+    line_key: Mapped[str | None] = mapped_column(Text)  # a payout line, or None: a missing record
+    details: Mapped[dict]
+    description: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))  # open, accepted, rejected
+    opened_at: Mapped[datetime]
+    opened_by: Mapped[str]
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None]
+    resolution: Mapped[str | None] = mapped_column(Text)
+    correction_import: Mapped[int | None] = mapped_column(ForeignKey("imports.id"))
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit"
+    __table_args__ = (Index("ix_audit_entity", "entity", "entity_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str]
+    action: Mapped[str]
+    entity: Mapped[str]
+    entity_key: Mapped[str] = mapped_column(Text)
+    program: Mapped[str | None]
+    before: Mapped[dict | None]
+    after: Mapped[dict | None]
+
+
+APPEND_ONLY = ("records", "ledger_entries", "audit", "payments")
