@@ -85,3 +85,29 @@ def data(tmp_path: Path) -> Path:
     for name, text in FILES.items():
         (folder / name).write_text(text, encoding="utf-8")
     return folder
+
+
+# -- Database stores: every test using `store_url` runs on SQLite and on a real PostgreSQL ----
+
+import itertools  # noqa: E402
+
+from pgserver import TemporaryPostgres  # noqa: E402
+
+_database_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A PostgreSQL server started once per test session (initdb in a temp folder)."""
+    with TemporaryPostgres() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"], ids=["sqlite", "postgresql"])
+def store_url(request, tmp_path: Path):
+    """A fresh, empty database URL: SQLite in tmp_path, or a new database on the session server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/paymaster.db"
+        return
+    server = request.getfixturevalue("postgres_server")
+    yield server.create_database(f"test_{next(_database_numbers)}")

@@ -208,5 +208,7 @@ def schema(out: Path | None = typer.Option(None, "--out", help="write to this fi
         print(text)
 
 
+import paymaster.cli_workspace  # noqa: E402,F401  (registers the workspace commands)
+
 if __name__ == "__main__":
     main()

@@ -60,3 +60,17 @@ def _cell(value: object) -> object:
     if isinstance(value, Decimal):
         return str(value)
     return value
+
+
+def write_rows(rows: list[dict], path: Path) -> Path:
+    """One table of rows to a file chosen by its suffix (.csv, .parquet, .xlsx), staged
+    next to it and moved into place."""
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown file type '{path.suffix}'; use .csv, .parquet or .xlsx")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent) as staging:
+        staged = Path(staging) / path.name
+        _write(pa.Table.from_pylist(rows), staged, fmt)
+        shutil.move(str(staged), path)
+    return path

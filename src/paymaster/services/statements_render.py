@@ -216,7 +216,8 @@ def render_pdf(statement: Statement, locale: str) -> bytes:
     from fpdf import FPDF
     from fpdf.fonts import FontFace
 
-    view = statement_view(statement, locale)
+    # Babel's narrow no-break space (fr/pl grouping) is not in the CJK font: use a plain one.
+    view = _replace_text(statement_view(statement, locale), "\u202f", "\u00a0")
     words = view["words"]
     pdf = FPDF(orientation="L", format="A4")
     _use_font(pdf)
@@ -258,6 +259,16 @@ def render_pdf(statement: Statement, locale: str) -> bytes:
                          (words["reconciles"], totals["reconciles"])):
         pdf.cell(0, 6, f"{label}: {value}", new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
+
+
+def _replace_text(value: Any, old: str, new: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(old, new)
+    if isinstance(value, dict):
+        return {k: _replace_text(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace_text(v, old, new) for v in value]
+    return value
 
 
 def _use_font(pdf) -> None:

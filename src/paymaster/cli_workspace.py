@@ -1,0 +1,469 @@
+"""Command line for a workspace: init, import, enroll, register, runs, post, pay, dispute,
+statement, audit. Each command is a few lines over `Workspace` and `paymaster.services`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from paymaster.cli import app, console
+from paymaster.errors import PaymasterError, Problem
+
+WS_OPTION = typer.Option(Path(os.environ.get("PAYMASTER_WORKSPACE", ".")), "--workspace", "-w",
+                         help="workspace folder (or PAYMASTER_WORKSPACE)")
+ACTOR_OPTION = typer.Option(os.environ.get("PAYMASTER_USER", os.environ.get("USER", "office")),
+                            "--as", help="who does this, for the audit log (or PAYMASTER_USER)")
+
+program_app = typer.Typer(help="Programs of a workspace.", no_args_is_help=True)
+runs_app = typer.Typer(help="Runs: calculate a preview, look at it, approve it.", no_args_is_help=True)
+enrollment_app = typer.Typer(help="Enrollment applications.", no_args_is_help=True)
+dispute_app = typer.Typer(help="Disputes about payouts or missing records.", no_args_is_help=True)
+partner_app = typer.Typer(help="Partners.", no_args_is_help=True)
+app.add_typer(program_app, name="program")
+app.add_typer(runs_app, name="runs")
+app.add_typer(enrollment_app, name="enrollment")
+app.add_typer(dispute_app, name="dispute")
+app.add_typer(partner_app, name="partner")
+
+
+def _ws(folder: Path):
+    from paymaster.workspace import Workspace
+
+    return Workspace.open(folder)
+
+
+def _pairs(items: list[str], what: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise PaymasterError(Problem(f"{what} '{item}' is not NAME=VALUE"))
+        out[name.strip()] = value
+    return out
+
+
+def _table(title: str, columns: list[str], rows: list[list]) -> None:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*["" if v is None else str(v) for v in row])
+    console.print(table)
+
+
+# ---------------------------------------------------------------- workspace
+@app.command()
+def init(
+    folder: Path = typer.Argument(..., help="folder for the new workspace"),
+    database: str = typer.Option(None, "--database", help="SQLAlchemy URL (default: SQLite file "
+                                 "in the folder; PAYMASTER_DATABASE_URL overrides)"),
+    examples: bool = typer.Option(False, "--examples", help="add the three example programs"),
+    actor: str = ACTOR_OPTION,
+) -> None:
+    """Create a workspace: config, plans folder and a migrated store."""
+    from paymaster.workspace import Workspace
+
+    ws = Workspace.init(folder, database)
+    if examples:
+        from paymaster.services.demo import add_examples
+
+        add_examples(ws, actor)
+    console.print(f"workspace ready: {folder} (store: {ws.database_url})")
+
+
+@program_app.command("add")
+def program_add(
+    plan: Path = typer.Argument(..., help="plan file"),
+    registrations: str = typer.Option(None, help="input table kept by the registration workflow"),
+    enrollments: str = typer.Option(None, help="input table kept by the enrollment workflow"),
+    workspace: Path = WS_OPTION, actor: str = ACTOR_OPTION,
+) -> None:
+    """Add (or update) a program from its plan file."""
+    from paymaster.engine import check
+    from paymaster.plan import load_plan
+
+    check(load_plan(plan))
+    name = _ws(workspace).add_program(plan, actor, registrations=registrations,
+                                      enrollments=enrollments)
+    console.print(f"program {name} added")
+
+
+@app.command("import")
+def import_(
+    program: str = typer.Argument(...), table: str = typer.Argument(...),
+    file: Path = typer.Argument(..., help="CSV, Excel or Parquet file"),
+    as_of: dt.datetime = typer.Option(None, "--as-of", formats=["%Y-%m-%d"],
+                                      help="the date the data is valid as of (default today)"),
+    snapshot: bool = typer.Option(False, "--snapshot", help="the file is the whole table: "
+                                  "keys missing from it are marked removed"),
+    workspace: Path = WS_OPTION, actor: str = ACTOR_OPTION,
+) -> None:
+    """Import a file into a program's input table: checked row by row, all or nothing,
+    idempotent (the same file twice changes nothing)."""
+    from paymaster.services.imports import import_file
+
+    r = import_file(_ws(workspace), program, table, file, actor=actor,
+                    as_of=as_of.date() if as_of else None, snapshot=snapshot)
+    if r.already:
+        console.print(f"{file}: imported before (import {r.import_id}); nothing changed")
+    else:
+        console.print(f"{file}: import {r.import_id}: {r.rows} rows, {r.added} new, "
+                      f"{r.changed} changed, {r.unchanged} unchanged, {r.removed} removed")
+
+
+# ---------------------------------------------------------------- registrations
+@app.command()
+def register(
+    program: str = typer.Argument(...),
+    fields: list[str] = typer.Option([], "--field", help="NAME=VALUE (repeat)"),
+    file: Path = typer.Option(None, "--file", help="CSV of registrations, one per row "
+                              "(received by e-mail, say), taken in order of submitted_at"),
+    at: dt.datetime = typer.Option(None, "--at", help="submission time (default now)"),
+    workspace: Path = WS_OPTION, actor: str = ACTOR_OPTION,
+) -> None:
+    """Register a lead (or a file of them); each is checked and answered at once."""
+    from paymaster.services import registrations
+
+    ws = _ws(workspace)
+    batch = _registration_rows(file) if file else [(_pairs(fields, "field"), at)]
+    rows = []
+    for values, when in batch:
+        reg = registrations.register(ws, program, values, actor=actor, at=when or at)
+        rows.append([reg.registration_id, reg.partner_id, reg.submitted_at, reg.status,
+                     reg.reason, reg.due_on])
+    _table("registrations", ["id", "partner", "submitted", "status", "reason", "due"], rows)
+
+
+def _registration_rows(file: Path) -> list[tuple[dict, dt.datetime | None]]:
+    import csv
+
+    with file.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    out = []
+    for row in rows:
+        when = row.pop("submitted_at", None)
+        for ignored in ("decision", "decision_reason"):
+            row.pop(ignored, None)
+        out.append((row, dt.datetime.fromisoformat(when) if when else None))
+    return sorted(out, key=lambda item: item[1] or dt.datetime.max)
+
+
+@app.command("registrations")
+def registrations_list(
+    program: str = typer.Argument(...), partner: str = typer.Option(None, "--partner"),
+    overdue: bool = typer.Option(False, "--overdue", help="only those past their due date"),
+    workspace: Path = WS_OPTION,
+) -> None:
+    """List registrations with their state and due date (overdue ones flagged)."""
+    from paymaster.services import registrations
+
+    ws = _ws(workspace)
+    regs = registrations.overdue(ws, program) if overdue else registrations.listing(
+        ws, program, partner)
+    today = ws.today()
+    _table("registrations", ["id", "partner", "submitted", "status", "reason", "due", "overdue"], [
+        [r.registration_id, r.partner_id, r.submitted_at, r.status, r.reason, r.due_on,
+         "OVERDUE" if r.status == "submitted" and r.due_on < today else ""] for r in regs])
+
+
+@app.command()
+def decide(
+    program: str = typer.Argument(...), registration: str = typer.Argument(...),
+    accept: bool = typer.Option(..., "--accept/--reject"),
+    reason: str = typer.Option(None, "--reason"),
+    workspace: Path = WS_OPTION, actor: str = ACTOR_OPTION,
+) -> None:
+    """The owner confirms or rejects a registration (a rejection needs a reason)."""
+    from paymaster.services import registrations
+
+    reg = registrations.decide(_ws(workspace), program, registration, accept=accept,
+                               actor=actor, reason=reason)
+    console.print(f"{reg.registration_id}: {reg.status}" + (f" ({reg.reason})" if reg.reason else ""))
+
+
+@partner_app.command("remove")
+def partner_remove(
+    program: str = typer.Argument(...), partner: str = typer.Argument(...),
+    reason: str = typer.Option(..., "--reason"),
+    on: dt.datetime = typer.Option(None, "--on", formats=["%Y-%m-%d"]),
+    workspace: Path = WS_OPTION, actor: str = ACTOR_OPTION,
+) -> None:
+    """Remove a partner from a program (e.g. false information); its unpaid amounts are
+    cancelled in the ledger, kept on record with the reason."""
+    from paymaster.services.masterdata import remove_partner
+
+    n = remove_partner(_ws(workspace), program, partner, reason=reason, actor=actor,
+                       on=on.date() if on else None)
+    console.print(f"partner {partner} removed; {n} unpaid ledger line(s) cancelled")
+
+
+# ---------------------------------------------------------------- enrollments
+@app.command()
+def enroll(
+    program: str = typer.Argument(...), partner: str = typer.Option(..., "--partner"),
+    phase: str = typer.Option(..., "--phase"),
+    effective_from: dt.datetime = typer.Option(..., "--effective-from", formats=["%Y-%m-%d"]),
+    submit: bool = typer.Option(False, "--submit", help="submit at once (default: save a draft)"),
+    at: dt.datetime = typer.Option(None, "--at", help="when (default now)"),
+    workspace: Path = WS_OPTION, actor: str = ACTOR_OPTION,
+) -> None:
+    """Apply for enrollment: a draft, or submitted with --submit."""
+    from paymaster.services import enrollments
+
+    e = enrollments.create(_ws(workspace), program, partner, phase, effective_from.date(),
+                           actor=actor, submit=submit, at=at)
+    console.print(f"{e.enrollment_id}: {e.status}" + (f", approval due {e.due_on}" if e.due_on else ""))
+
+
+@enrollment_app.command("move")
+def enrollment_move(
+    program: str = typer.Argument(...), enrollment: str = typer.Argument(...),
+    action: str = typer.Argument(..., help="submit, approve, reject or withdraw"),
+    reason: str = typer.Option(None, "--reason"),
+    at: dt.datetime = typer.Option(None, "--at"),
+    workspace: Path = WS_OPTION, actor: str = ACTOR_OPTION,
+) -> None:
+    """Move an application on: submit, approve (checks certification), reject, withdraw."""
+    from paymaster.services import enrollments
+
+    e = enrollments.move(_ws(workspace), program, enrollment, action, actor=actor,
+                         reason=reason, at=at)
+    console.print(f"{e.enrollment_id}: {e.status}" + (f" ({e.reason})" if e.reason else ""))
+
+
+@enrollment_app.command("list")
+def enrollment_list(
+    program: str = typer.Argument(...),
+    overdue: bool = typer.Option(False, "--overdue", help="only those waiting past their due date"),
+    workspace: Path = WS_OPTION,
+) -> None:
+    """List applications; overdue ones are flagged (contact your channel account manager)."""
+    from paymaster.services import enrollments
+
+    ws = _ws(workspace)
+    rows = enrollments.overdue(ws, program) if overdue else enrollments.listing(ws, program)
+    today = ws.today()
+    _table("enrollments", ["id", "partner", "phase", "status", "submitted", "due", "reason", "overdue"], [
+        [e.enrollment_id, e.partner_id, e.phase, e.status, e.submitted_on, e.due_on, e.reason,
+         "OVERDUE" if e.status == "submitted" and e.due_on and e.due_on < today else ""]
+        for e in rows])
+
+
+# ---------------------------------------------------------------- runs and ledger
+@runs_app.command("new")
+def runs_new(
+    program: str = typer.Argument(...), period: str = typer.Option(None, "--period"),
+    as_of: dt.datetime = typer.Option(None, "--as-of", formats=["%Y-%m-%d"],
+                                      help="use the data as of this date (default today)"),
+    workspace: Path = WS_OPTION, actor: str = ACTOR_OPTION,
+) -> None:
+    """Calculate a preview run on the store's data; shows what posting it would change."""
+    from paymaster.services import ledger
+
+    ws = _ws(workspace)
+    run = ledger.create_run(ws, program, actor=actor, period=period,
+                            as_of=as_of.date() if as_of else None,
+                            progress=lambda stage: console.log(stage))
+    _show_run(ws, run.id)
+
+
+@runs_app.command("show")
+def runs_show(run_id: int = typer.Argument(...), workspace: Path = WS_OPTION) -> None:
+    """A run's totals and its changes against the ledger."""
+    _show_run(_ws(workspace), run_id)
+
+
+def _show_run(ws, run_id: int) -> None:
+    from paymaster.services import ledger
+
+    run = ledger.get_run(ws, run_id)
+    console.print(f"run {run.id} of {run.program} ({run.period or 'all periods'}, data as of "
+                  f"{run.as_of}, input {run.fingerprint}): {run.status}, total {run.total}")
+    changes = ledger.changes(ws, run_id)
+    _table(f"changes against the ledger ({len(changes)})",
+           ["payee", "period", "measure", "source", "posted", "new", "difference", "kind"],
+           [[c.payee_id, c.period, c.measure, c.source_id, c.posted, c.new, c.difference,
+             c.kind] for c in changes[:200]])
+
+
+@runs_app.command("list")
+def runs_list(program: str = typer.Argument(None), workspace: Path = WS_OPTION) -> None:
+    """Every run with its status."""
+    from paymaster.services import ledger
+
+    _table("runs", ["id", "program", "period", "as of", "status", "total", "input", "created", "posted"], [
+        [r.id, r.program, r.period or "all", r.as_of, r.status, r.total, r.fingerprint,
+         f"{r.created_at} {r.created_by}", f"{r.posted_at or ''} {r.posted_by or ''}"]
+        for r in ledger.runs(_ws(workspace), program)])
+
+
+@runs_app.command("approve")
+def runs_approve(run_id: int = typer.Argument(...), workspace: Path = WS_OPTION,
+                 actor: str = ACTOR_OPTION) -> None:
+    """Approve a preview run for posting."""
+    from paymaster.services import ledger
+
+    ledger.approve(_ws(workspace), run_id, actor=actor)
+    console.print(f"run {run_id} approved")
+
+
+@app.command()
+def post(run_id: int = typer.Argument(...), workspace: Path = WS_OPTION,
+         actor: str = ACTOR_OPTION) -> None:
+    """Post an approved run to the ledger (only the differences; twice is a no-op)."""
+    from paymaster.services import ledger
+
+    result = ledger.post(_ws(workspace), run_id, actor=actor)
+    if result.already:
+        console.print(f"run {run_id} was posted already; nothing changed")
+    else:
+        console.print(f"run {run_id} posted: {len(result.entries)} ledger entries, "
+                      f"total {result.total}")
+
+
+@app.command()
+def pay(
+    program: str = typer.Argument(...),
+    out: Path = typer.Option(..., "--out", help="payout file: .csv or .xlsx"),
+    workspace: Path = WS_OPTION, actor: str = ACTOR_OPTION,
+) -> None:
+    """Write the payout file for payroll / accounts payable: everything posted and not
+    yet paid, one row per payee; those entries are then marked paid."""
+    from paymaster.outputs import write_rows
+    from paymaster.services import ledger
+
+    ws = _ws(workspace)
+    batch = f"{program}-{ws.now():%Y%m%d%H%M%S}"
+    rows = ledger.pay(ws, program, actor=actor, batch=batch,
+                      deliver=lambda rows: write_rows(rows, out))
+    console.print(f"{out}: {len(rows)} payee(s), total {sum(r['amount'] for r in rows)}")
+
+
+@app.command()
+def ledger(
+    program: str = typer.Argument(...), payee: str = typer.Option(None, "--payee"),
+    workspace: Path = WS_OPTION,
+) -> None:
+    """The ledger's entries (what was posted, adjusted, clawed back or cancelled)."""
+    from paymaster.services import ledger as ledger_
+
+    _table("ledger", ["id", "run", "payee", "period", "measure", "source", "kind", "amount",
+                      "corrects", "reason", "posted"], [
+        [e.id, e.run_id, e.payee_id, e.period, e.measure, e.source_id, e.kind, e.amount,
+         e.corrects, e.reason, e.posted_at] for e in ledger_.entries(_ws(workspace), program, payee)])
+
+
+# ---------------------------------------------------------------- disputes, statements, audit
+@dispute_app.command("open")
+def dispute_open(
+    program: str = typer.Argument(...), payee: str = typer.Option(..., "--payee"),
+    description: str = typer.Option(..., "--description"),
+    line: str = typer.Option(None, "--line", help="payout line key (payee|period|measure|source)"),
+    details: list[str] = typer.Option([], "--detail", help="NAME=VALUE for a missing record"),
+    workspace: Path = WS_OPTION, actor: str = ACTOR_OPTION,
+) -> None:
+    """Open a case on a payout line, or on a record that is missing."""
+    from paymaster.services import disputes
+
+    d = disputes.open_case(_ws(workspace), program, payee, description, actor=actor,
+                           line_key=line, details=_pairs(details, "detail"))
+    console.print(f"dispute {d.id} opened")
+
+
+@dispute_app.command("resolve")
+def dispute_resolve(
+    program: str = typer.Argument(...), dispute: int = typer.Argument(...),
+    accept: bool = typer.Option(..., "--accept/--reject"),
+    reason: str = typer.Option(..., "--reason"),
+    correction: str = typer.Option(None, "--correction", help="TABLE=FILE imported with it"),
+    as_of: dt.datetime = typer.Option(None, "--as-of", formats=["%Y-%m-%d"]),
+    workspace: Path = WS_OPTION, actor: str = ACTOR_OPTION,
+) -> None:
+    """Accept a case (with a data correction, paid by the next run) or reject it."""
+    from paymaster.services import disputes
+
+    fix = None
+    if correction:
+        table, file = next(iter(_pairs([correction], "correction").items()))
+        fix = (table, Path(file))
+    d = disputes.resolve(_ws(workspace), program, dispute, accept=accept, resolution=reason,
+                         actor=actor, correction=fix, as_of=as_of.date() if as_of else None)
+    console.print(f"dispute {d.id}: {d.status}")
+
+
+@dispute_app.command("list")
+def dispute_list(program: str = typer.Argument(...), payee: str = typer.Option(None, "--payee"),
+                 workspace: Path = WS_OPTION) -> None:
+    """Disputes with their state and resolution."""
+    from paymaster.services import disputes
+
+    _table("disputes", ["id", "payee", "line", "details", "description", "status", "resolution"], [
+        [d.id, d.payee_id, d.line_key, d.details, d.description, d.status, d.resolution]
+        for d in disputes.listing(_ws(workspace), program, payee)])
+
+
+@app.command()
+def statement(
+    program: str = typer.Argument(...), payee: str = typer.Argument(...),
+    period: str = typer.Option(None, "--period"),
+    fmt: str = typer.Option("html", "--format", help="html, pdf or xlsx"),
+    locale: str = typer.Option("en", "--locale", help="en, pl or zh"),
+    out: Path = typer.Option(None, "--out", help="file (default: statement-PAYEE.FORMAT)"),
+    workspace: Path = WS_OPTION,
+) -> None:
+    """A payee's statement: every line explained, every gate's progress, ledger totals."""
+    from paymaster.services import statements
+
+    data = statements.build(_ws(workspace), program, payee, period)
+    out = out or Path(f"statement-{payee}.{fmt}")
+    out.write_bytes(statements.render(data, fmt, locale))
+    state = "reconciles" if data.reconciles else "DOES NOT reconcile"
+    console.print(f"{out}: earned {data.total_earned}, posted {data.total_posted} ({state})")
+
+
+@app.command()
+def audit(
+    entity: str = typer.Option(None, "--entity"), key: str = typer.Option(None, "--key"),
+    limit: int = typer.Option(50, "--limit"), workspace: Path = WS_OPTION,
+) -> None:
+    """The audit log: who changed what, when, before and after."""
+    from sqlalchemy import select
+
+    from paymaster.store.models import AuditEvent
+
+    ws = _ws(workspace)
+    with ws.store.session() as session:
+        query = select(AuditEvent)
+        if entity:
+            query = query.where(AuditEvent.entity == entity)
+        if key:
+            query = query.where(AuditEvent.entity_key == key)
+        events = list(session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit)))
+    _table("audit", ["id", "at", "actor", "action", "entity", "key", "after"], [
+        [e.id, e.at, e.actor, e.action, e.entity, e.entity_key, str(e.after)[:80]]
+        for e in reversed(events)])
+
+
+@app.command("demo-workspace")
+def demo_workspace(
+    folder: Path = typer.Argument(Path("demo/workspace"), help="workspace folder to create"),
+    database: str = typer.Option(None, "--database", help="SQLAlchemy URL (default SQLite)"),
+) -> None:
+    """Create a workspace and take the three example programs through their workflows:
+    imports, registrations, enrollments, runs posted, a correction re-run, a dispute,
+    statements in three languages."""
+    import shutil
+
+    from paymaster.services.demo import add_examples, run_all
+    from paymaster.workspace import Workspace
+
+    if (folder / "paymaster.yaml").exists():
+        shutil.rmtree(folder)
+    ws = Workspace.init(folder, database)
+    add_examples(ws, "office")
+    run_all(ws, folder / "out", console.print)
+    console.print(f"workspace in {folder}; try: paymaster runs list -w {folder}")

@@ -1,0 +1,173 @@
+"""Enrollment (Trade-In Accelerator): draft -> submitted -> approved / rejected / withdrawn.
+
+A partner saves a draft and submits it by the phase's enrollment deadline; the office
+approves within the program's business days in the partner's country (overdue ones are
+listed so the partner knows to call its channel account manager). Approval checks that
+the partner's certification covers every day of the phase and its country is eligible;
+otherwise the application is rejected with that reason. Every transition is audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from paymaster.calendar import add_business_days
+from paymaster.errors import Problem
+from paymaster.plan.model import Phase
+from paymaster.services import audit
+from paymaster.services.inputs import current_rows
+from paymaster.services.registrations import WorkflowError
+from paymaster.store.models import Enrollment
+
+if TYPE_CHECKING:
+    from paymaster.workspace import Workspace
+
+STATE = ("program", "enrollment_id", "partner_id", "phase", "status", "submitted_on",
+         "effective_from", "due_on", "decided_at", "decided_by", "reason")
+MOVES = {
+    "submit": ({"draft"}, "submitted"),
+    "withdraw": ({"draft", "submitted"}, "withdrawn"),
+    "approve": ({"submitted"}, "approved"),
+    "reject": ({"submitted"}, "rejected"),
+}
+
+
+def create(ws: Workspace, program: str, partner_id: str, phase: str, effective_from: dt.date,
+           *, actor: str, submit: bool = False, at: dt.datetime | None = None,
+           enrollment_id: str | None = None) -> Enrollment:
+    """Save an application as a draft (and submit it at once with `submit`)."""
+    when = at or ws.now()
+    _phase(ws, program, phase)
+    with ws.store.session() as session:
+        partner = _partner(session, program, partner_id)
+        if partner is None:
+            raise WorkflowError(Problem(f"unknown partner '{partner_id}'", field="partner_id",
+                                        hint="import the partner first (paymaster import)"))
+        count = session.scalar(select(func.count()).select_from(Enrollment).where(
+            Enrollment.program == program)) or 0
+        enrollment = Enrollment(
+            program=program, enrollment_id=enrollment_id or f"ENR-{count + 1:06d}",
+            partner_id=partner_id, phase=str(phase), status="draft", created_at=when,
+            effective_from=effective_from)
+        session.add(enrollment)
+        session.flush()
+        audit.record(session, actor=actor, action="draft", entity="enrollment",
+                     key=enrollment.enrollment_id, program=program,
+                     after=audit.row_state(enrollment, STATE), at=when)
+    if submit:
+        return move(ws, program, enrollment.enrollment_id, "submit", actor=actor, at=at)
+    return enrollment
+
+
+def move(ws: Workspace, program: str, enrollment_id: str, action: str, *, actor: str,
+         reason: str | None = None, at: dt.datetime | None = None) -> Enrollment:
+    if action not in MOVES:
+        raise WorkflowError(Problem(f"unknown action '{action}'",
+                                    hint="one of: " + ", ".join(MOVES)))
+    allowed, target = MOVES[action]
+    when = at or ws.now()
+    with ws.store.session() as session:
+        enrollment = _get(session, program, enrollment_id)
+        if enrollment.status not in allowed:
+            raise WorkflowError(Problem(
+                f"enrollment {enrollment_id} is {enrollment.status}: it cannot {action}",
+                hint=f"{action} applies to: {', '.join(sorted(allowed))}"))
+        before = audit.row_state(enrollment, STATE)
+        phase = _phase(ws, program, enrollment.phase)
+        if action == "submit":
+            _submit(ws, session, program, enrollment, phase, when)
+        elif action == "reject" and not reason:
+            raise WorkflowError(Problem("a rejection needs a reason", hint="give --reason TEXT"))
+        else:
+            failed = _approval_check(ws, session, program, enrollment, phase) \
+                if action == "approve" else None
+            enrollment.status = "rejected" if failed else target
+            enrollment.reason = failed or reason
+            enrollment.decided_at, enrollment.decided_by = when, actor
+        audit.record(session, actor=actor, action=action, entity="enrollment",
+                     key=enrollment_id, program=program, before=before,
+                     after=audit.row_state(enrollment, STATE), at=when)
+        return enrollment
+
+
+def overdue(ws: Workspace, program: str, on: dt.date | None = None) -> list[Enrollment]:
+    on = on or ws.today()
+    with ws.store.session() as session:
+        return list(session.scalars(select(Enrollment).where(
+            Enrollment.program == program, Enrollment.status == "submitted",
+            Enrollment.due_on < on).order_by(Enrollment.due_on, Enrollment.id)))
+
+
+def listing(ws: Workspace, program: str, partner: str | None = None) -> list[Enrollment]:
+    with ws.store.session() as session:
+        query = select(Enrollment).where(Enrollment.program == program)
+        if partner:
+            query = query.where(Enrollment.partner_id == partner)
+        return list(session.scalars(query.order_by(Enrollment.id)))
+
+
+# ---------------------------------------------------------------- internals
+def _submit(ws: Workspace, session: Session, program: str, enrollment: Enrollment,
+            phase: Phase, when: dt.datetime) -> None:
+    deadline = getattr(phase, "enrollment_deadline", None)
+    if deadline is not None and when.date() > deadline:
+        raise WorkflowError(Problem(
+            f"the enrollment deadline of phase {enrollment.phase} was {deadline}; "
+            f"it is {when.date()}", hint="applications can no longer be submitted"))
+    country = (_partner(session, program, enrollment.partner_id) or {}).get("country") or ""
+    enrollment.status = "submitted"
+    enrollment.submitted_on = when.date()
+    enrollment.due_on = add_business_days(
+        when.date(), ws.program(program).approve_within_days, country or "US")
+
+
+def _approval_check(ws: Workspace, session: Session, program: str, enrollment: Enrollment,
+                    phase: Phase) -> str | None:
+    partner = _partner(session, program, enrollment.partner_id) or {}
+    countries = getattr(phase, "countries", None)
+    if countries and partner.get("country") not in countries:
+        return "country_not_eligible"
+    levels = set(ws.program(program).certified_levels)
+    spans = sorted(
+        (dt.date.fromisoformat(c["valid_from"]), dt.date.fromisoformat(c["valid_to"]))
+        for c in current_rows(session, program, "certifications")
+        if c.get("partner_id") == enrollment.partner_id and c.get("level") in levels)
+    return None if _covers(spans, phase.start, phase.end) else "certification_not_valid"
+
+
+def _covers(spans: list[tuple[dt.date, dt.date]], start: dt.date, end: dt.date) -> bool:
+    """Do the sorted intervals cover every day from start to end (joined end to end)?"""
+    reached = start - dt.timedelta(days=1)
+    for lo, hi in spans:
+        if lo > reached + dt.timedelta(days=1):
+            break
+        reached = max(reached, hi)
+    return reached >= end
+
+
+def _phase(ws: Workspace, program: str, phase: str) -> Phase:
+    phases = ws.plan(program).plan.phases
+    for p in phases:
+        if str(getattr(p, "phase", p.id)) == str(phase) or p.id == str(phase):
+            return p
+    raise WorkflowError(Problem(f"unknown phase '{phase}'", field="phase", hint="phases: " + ", ".join(
+        str(getattr(p, "phase", p.id)) for p in phases)))
+
+
+def _partner(session: Session, program: str, partner_id: str) -> dict | None:
+    return next((r for r in current_rows(session, program, "partners")
+                 if r.get("partner_id") == partner_id), None)
+
+
+def _get(session: Session, program: str, enrollment_id: str) -> Enrollment:
+    enrollment = session.scalars(select(Enrollment).where(
+        Enrollment.program == program,
+        Enrollment.enrollment_id == enrollment_id)).one_or_none()
+    if enrollment is None:
+        raise WorkflowError(Problem(f"unknown enrollment '{enrollment_id}'",
+                                    hint="list them with: paymaster enrollments PROGRAM"))
+    return enrollment

@@ -1,0 +1,318 @@
+"""Runs and the ledger: preview -> approve -> post, and payout files.
+
+A run is the plan version + the input fingerprint + a period. Posting writes, in one
+transaction, only the difference between the run and what the ledger already holds for
+each payout line: the first amount as a `payout`, later changes as an `adjustment` (up)
+or `clawback` (down) pointing to the entry they correct. Posting a run twice is a no-op.
+The ledger is append-only (the database refuses UPDATE and DELETE on it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from paymaster.errors import Problem
+from paymaster.runs import Progress
+from paymaster.services import audit, programs
+from paymaster.services.audit import jsonable
+from paymaster.services.calc import calculate_stored
+from paymaster.services.registrations import WorkflowError
+from paymaster.store.models import LedgerEntry, Payment, Program, Run, RunLine
+
+if TYPE_CHECKING:
+    from paymaster.workspace import Workspace
+
+ZERO = Decimal("0.00")
+CRASH_HOOK = "PAYMASTER_CRASH_AT"  # tests: kill the process at a named point of posting
+
+
+@dataclass
+class Change:
+    line_key: str
+    payee_id: str
+    period: str
+    measure: str
+    source_id: str | None
+    posted: Decimal
+    new: Decimal
+
+    @property
+    def difference(self) -> Decimal:
+        return self.new - self.posted
+
+    @property
+    def kind(self) -> str:
+        if self.posted == 0 and self.difference > 0:
+            return "payout"
+        return "adjustment" if self.difference > 0 else "clawback"
+
+
+@dataclass
+class PostResult:
+    run: Run
+    entries: list[LedgerEntry] = field(default_factory=list)
+    already: bool = False
+
+    @property
+    def total(self) -> Decimal:
+        return sum((e.amount for e in self.entries), ZERO)
+
+
+def line_key(row: dict) -> str:
+    return "|".join([row["payee_id"], row["period"], row["measure"], row["source_id"] or ""])
+
+
+def create_run(ws: Workspace, program: str, *, actor: str, period: str | None = None,
+               as_of: dt.date | None = None, progress: Progress | None = None) -> Run:
+    """Calculate on the store's data as of a date and keep the result as a preview. The
+    same plan, input and period give back the existing run instead of a copy."""
+    as_of = as_of or ws.today()
+    programs.record_plan(ws, program, actor)
+    with ws.store.session() as session:
+        result = calculate_stored(ws, session, program, as_of, progress=progress)
+    payouts = [r for r in result.tables["payouts"].to_pylist()
+               if period is None or r["period"] == period]
+    if period is not None and not payouts:
+        periods = sorted({r["period"] for r in result.tables["payouts"].to_pylist()})
+        raise WorkflowError(Problem(f"no payout lines in period '{period}'",
+                                    hint="periods: " + ", ".join(periods)))
+    sha = ws.plan_sha(program)
+    with ws.store.session() as session:
+        same = session.scalars(select(Run).where(
+            Run.program == program, Run.plan_sha == sha, Run.fingerprint == result.fingerprint,
+            Run.period.is_(None) if period is None else Run.period == period)).first()
+        latest = session.scalar(select(Run.id).where(Run.program == program)
+                                .order_by(Run.id.desc()).limit(1))
+        if same is not None and same.id == latest:
+            return same  # nothing changed since: the same run, not a copy
+        run = Run(program=program, period=period, as_of=as_of, plan_sha=sha,
+                  fingerprint=result.fingerprint, status="preview", created_at=ws.now(),
+                  created_by=actor, total=sum((r["amount"] for r in payouts), ZERO),
+                  timings=result.timings,
+                  evaluations={"rows": jsonable(_in_period(result, "evaluations", period))},
+                  titles={"rows": jsonable(_in_period(result, "titles", period))})
+        session.add(run)
+        session.flush()
+        session.add_all(_lines(run.id, payouts))
+        audit.record(session, actor=actor, action="run", entity="run", key=str(run.id),
+                     program=program, after={"period": period, "as_of": as_of,
+                                             "fingerprint": run.fingerprint, "total": run.total})
+        return run
+
+
+def changes(ws: Workspace, run_id: int) -> list[Change]:
+    """What posting this run would write: each line whose amount differs from the ledger."""
+    with ws.store.session() as session:
+        return _changes(session, _get(session, run_id))
+
+
+def approve(ws: Workspace, run_id: int, *, actor: str) -> Run:
+    with ws.store.session() as session:
+        run = _get(session, run_id, lock=True)
+        if run.status != "preview":
+            raise WorkflowError(Problem(f"run {run_id} is {run.status}, not a preview"))
+        run.status, run.approved_at, run.approved_by = "approved", ws.now(), actor
+        audit.record(session, actor=actor, action="approve", entity="run", key=str(run_id),
+                     program=run.program, before={"status": "preview"},
+                     after={"status": "approved"})
+        return run
+
+
+def post(ws: Workspace, run_id: int, *, actor: str) -> PostResult:
+    """Append the run's differences to the ledger, all in one transaction."""
+    with ws.store.session() as session:
+        run = _get(session, run_id, lock=True)
+        if run.status == "posted":
+            return PostResult(run, already=True)
+        if run.status != "approved":
+            raise WorkflowError(Problem(f"run {run_id} is {run.status}: approve it first",
+                                        hint=f"paymaster approve {run_id}"))
+        # One poster per program at a time: two runs must not both post one difference.
+        session.scalars(select(Program).where(Program.name == run.program)
+                        .with_for_update()).one()
+        superseded = session.scalars(select(Run).where(
+            Run.program == run.program, Run.status == "posted", Run.id > run.id)).first()
+        if superseded is not None:
+            raise WorkflowError(Problem(
+                f"run {superseded.id} of {run.program} was posted after run {run_id} was made",
+                hint="make a new run: it will post only what changed"))
+        now = ws.now()
+        last = _last_entries(session, run.program)
+        entries = []
+        for change in _changes(session, run):
+            entries.append(LedgerEntry(
+                program=run.program, run_id=run.id, line_key=change.line_key,
+                payee_id=change.payee_id, period=change.period, measure=change.measure,
+                source_id=change.source_id, kind=change.kind, amount=change.difference,
+                corrects=last.get(change.line_key), posted_at=now, posted_by=actor))
+        session.add_all(entries)
+        session.flush()
+        _crash_point("post:after_entries")
+        run.status, run.posted_at, run.posted_by = "posted", now, actor
+        audit.record(session, actor=actor, action="post", entity="run", key=str(run_id),
+                     program=run.program, before={"status": "approved"},
+                     after={"status": "posted", "entries": len(entries),
+                            "total": sum((e.amount for e in entries), ZERO)})
+        return PostResult(run, entries)
+
+
+def cancel_unpaid(ws: Workspace, session: Session, program: str, payee_id: str, *,
+                  reason: str, actor: str) -> list[LedgerEntry]:
+    """Cancel what is posted but not yet paid to a payee (kept on record, with the reason)."""
+    paid = set(session.scalars(select(Payment.entry_id)))
+    unpaid: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    meta: dict[str, LedgerEntry] = {}
+    for entry in session.scalars(select(LedgerEntry).where(
+            LedgerEntry.program == program, LedgerEntry.payee_id == payee_id)
+            .order_by(LedgerEntry.id)):
+        if entry.id not in paid:
+            unpaid[entry.line_key] += entry.amount
+        meta[entry.line_key] = entry
+    now = ws.now()
+    entries = [
+        LedgerEntry(program=program, run_id=None, line_key=key, payee_id=payee_id,
+                    period=meta[key].period, measure=meta[key].measure,
+                    source_id=meta[key].source_id, kind="cancellation", amount=-amount,
+                    corrects=meta[key].id, reason=reason, posted_at=now, posted_by=actor)
+        for key, amount in unpaid.items() if amount != 0
+    ]
+    session.add_all(entries)
+    return entries
+
+
+def pay(ws: Workspace, program: str, *, actor: str, batch: str,
+        deliver: Callable[[list[dict]], object]) -> list[dict]:
+    """Hand every unpaid ledger entry to payroll / accounts payable: one row per payee,
+    and each entry marked paid in this batch (so it is never paid twice). `deliver`
+    writes the file inside the transaction: if it fails, nothing is marked paid."""
+    with ws.store.session() as session:
+        session.scalars(select(Program).where(Program.name == program).with_for_update()).one()
+        paid = set(session.scalars(select(Payment.entry_id)))
+        rows: dict[str, dict] = {}
+        now = ws.now()
+        for entry in session.scalars(select(LedgerEntry).where(
+                LedgerEntry.program == program).order_by(LedgerEntry.id)):
+            if entry.id in paid:
+                continue
+            row = rows.setdefault(entry.payee_id, {
+                "batch": batch, "program": program, "payee_id": entry.payee_id,
+                "currency": ws.plan(program).plan.currency, "amount": ZERO, "entries": 0})
+            row["amount"] += entry.amount
+            row["entries"] += 1
+            session.add(Payment(entry_id=entry.id, batch=batch, paid_at=now, paid_by=actor))
+        audit.record(session, actor=actor, action="pay", entity="payment_batch", key=batch,
+                     program=program, after={"payees": len(rows), "total": sum(
+                         (r["amount"] for r in rows.values()), ZERO)})
+        out = sorted(rows.values(), key=lambda r: r["payee_id"])
+        deliver(out)
+        return out
+
+
+def entries(ws: Workspace, program: str, payee_id: str | None = None,
+            period: str | None = None) -> list[LedgerEntry]:
+    with ws.store.session() as session:
+        query = select(LedgerEntry).where(LedgerEntry.program == program)
+        if payee_id:
+            query = query.where(LedgerEntry.payee_id == payee_id)
+        if period:
+            query = query.where(LedgerEntry.period == period)
+        return list(session.scalars(query.order_by(LedgerEntry.id)))
+
+
+def runs(ws: Workspace, program: str | None = None) -> list[Run]:
+    with ws.store.session() as session:
+        query = select(Run)
+        if program:
+            query = query.where(Run.program == program)
+        return list(session.scalars(query.order_by(Run.id)))
+
+
+def run_lines(ws: Workspace, run_id: int, payee_id: str | None = None) -> list[RunLine]:
+    with ws.store.session() as session:
+        query = select(RunLine).where(RunLine.run_id == run_id)
+        if payee_id:
+            query = query.where(RunLine.payee_id == payee_id)
+        return list(session.scalars(query.order_by(RunLine.id)))
+
+
+def get_run(ws: Workspace, run_id: int) -> Run:
+    with ws.store.session() as session:
+        return _get(session, run_id)
+
+
+# ---------------------------------------------------------------- internals
+def _in_period(result, table: str, period: str | None) -> list[dict]:
+    return [r for r in result.tables[table].to_pylist() if period is None or r["period"] == period]
+
+
+def _lines(run_id: int, payouts: list[dict]) -> list[RunLine]:
+    seen: dict[str, int] = defaultdict(int)
+    lines = []
+    for row in payouts:
+        key = line_key(row)
+        seen[key] += 1
+        if seen[key] > 1:  # two lines of one source in one measure: keep them apart
+            key = f"{key}#{seen[key]}"
+        lines.append(RunLine(
+            run_id=run_id, line_key=key, payee_id=row["payee_id"], period=row["period"],
+            measure=row["measure"], source_id=row["source_id"], date=row["date"],
+            amount=row["amount"] if row["paid"] else ZERO, paid=bool(row["paid"]),
+            reason=row["reason"], explanation=row["explanation"]))
+    return lines
+
+
+def _changes(session: Session, run: Run) -> list[Change]:
+    balances = _balances(session, run.program, run.period)
+    out = []
+    seen = set()
+    for line in session.scalars(select(RunLine).where(RunLine.run_id == run.id)
+                                .order_by(RunLine.id)):
+        seen.add(line.line_key)
+        posted, _ = balances.get(line.line_key, (ZERO, None))
+        if line.amount != posted:
+            out.append(Change(line.line_key, line.payee_id, line.period, line.measure,
+                              line.source_id, posted, line.amount))
+    for key, (posted, entry) in balances.items():
+        if key not in seen and posted != 0:  # the line is gone from the new run
+            out.append(Change(key, entry.payee_id, entry.period, entry.measure,
+                              entry.source_id, posted, ZERO))
+    return out
+
+
+def _balances(session: Session, program: str,
+              period: str | None) -> dict[str, tuple[Decimal, LedgerEntry]]:
+    query = select(LedgerEntry).where(LedgerEntry.program == program)
+    if period is not None:
+        query = query.where(LedgerEntry.period == period)
+    out: dict[str, tuple[Decimal, LedgerEntry]] = {}
+    for entry in session.scalars(query.order_by(LedgerEntry.id)):
+        total, _ = out.get(entry.line_key, (ZERO, entry))
+        out[entry.line_key] = (total + entry.amount, entry)
+    return out
+
+
+def _last_entries(session: Session, program: str) -> dict[str, int]:
+    return {key: entry.id for key, (_, entry) in _balances(session, program, None).items()}
+
+
+def _get(session: Session, run_id: int, lock: bool = False) -> Run:
+    query = select(Run).where(Run.id == run_id)
+    run = session.scalars(query.with_for_update() if lock else query).one_or_none()
+    if run is None:
+        raise WorkflowError(Problem(f"unknown run {run_id}", hint="list them with: paymaster runs"))
+    return run
+
+
+def _crash_point(name: str) -> None:
+    if os.environ.get(CRASH_HOOK) == name:
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,41 @@
+"""Programs in a workspace: each plan text that is used is recorded and audited."""
+
+from __future__ import annotations
+
+import difflib
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from paymaster.services import audit
+from paymaster.store.models import Program
+
+if TYPE_CHECKING:
+    from paymaster.workspace import Workspace
+
+
+def record_plan(ws: Workspace, name: str, actor: str) -> bool:
+    """Store the program's plan fingerprint; audit the change (with a diff) if it changed."""
+    path = ws.plan_path(name)
+    text = path.read_text(encoding="utf-8")
+    sha = ws.plan_sha(name)
+    with ws.store.session() as session:
+        row = session.scalars(select(Program).where(Program.name == name)).one_or_none()
+        if row is not None and row.plan_sha == sha:
+            return False
+        before = None
+        if row is None:
+            row = Program(name=name, plan_path=str(path), plan_sha=sha, added_at=ws.now())
+            session.add(row)
+        else:
+            before = {"plan_sha": row.plan_sha, "text": row.plan_path}
+            row.plan_sha, row.plan_path = sha, str(path)
+        audit.record(session, actor=actor, action="plan changed" if before else "plan added",
+                     entity="plan", key=name, program=name, before=before,
+                     after={"plan_sha": sha, "text": text})
+        return True
+
+
+def plan_diff(old_text: str, new_text: str, name: str) -> str:
+    return "".join(difflib.unified_diff(old_text.splitlines(True), new_text.splitlines(True),
+                                        f"{name} (before)", f"{name} (after)"))

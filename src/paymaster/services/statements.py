@@ -1,0 +1,102 @@
+"""A payee's statement for a period: the posted run's lines with their explanations, the
+gates with their progress, and the ledger entries; totals reconcile to the ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from paymaster.errors import Problem
+from paymaster.services import statement_model as model
+from paymaster.services.inputs import current_rows
+from paymaster.services.registrations import WorkflowError
+from paymaster.store.models import LedgerEntry, Run, RunLine
+
+if TYPE_CHECKING:
+    from paymaster.workspace import Workspace
+
+FORMATS = ("html", "pdf", "xlsx")
+
+
+def build(ws: Workspace, program: str, payee_id: str, period: str | None = None) -> model.Statement:
+    plan = ws.plan(program).plan
+    labels = {m.id: getattr(m, "label", "") or m.id for m in plan.measures}
+    with ws.store.session() as session:
+        run = session.scalars(select(Run).where(
+            Run.program == program, Run.status == "posted").order_by(Run.id.desc())).first()
+        lines, gates, titles = [], [], []
+        if run is not None:
+            query = select(RunLine).where(RunLine.run_id == run.id, RunLine.payee_id == payee_id)
+            if period:
+                query = query.where(RunLine.period == period)
+            lines = [_line(r, labels) for r in session.scalars(query.order_by(RunLine.id))]
+            gates = [_gate(r) for r in run.evaluations["rows"]
+                     if r["payee_id"] == payee_id and (not period or r["period"] == period)]
+            titles = [(r["period"], r["title"], int(r["rank"])) for r in run.titles["rows"]
+                      if r["payee_id"] == payee_id and (not period or r["period"] == period)]
+        query = select(LedgerEntry).where(LedgerEntry.program == program,
+                                          LedgerEntry.payee_id == payee_id)
+        if period:
+            query = query.where(LedgerEntry.period == period)
+        entries = [_entry(e) for e in session.scalars(query.order_by(LedgerEntry.id))]
+        name = _payee_name(session, program, payee_id)
+    if not (lines or entries or gates):
+        raise WorkflowError(Problem(
+            f"nothing for payee '{payee_id}' in {program}"
+            + (f" period {period}" if period else ""),
+            hint="post a run first (paymaster run, approve, post), or check the payee id"))
+    return model.Statement(
+        program=program, program_title=plan.title or program, payee_id=payee_id,
+        payee_name=name or payee_id, period=period, currency=plan.currency,
+        generated_on=ws.today(), run_id=run.id if run else None, lines=lines, gates=gates,
+        titles=titles, entries=entries)
+
+
+def render(statement: model.Statement, fmt: str, locale: str) -> bytes:
+    from paymaster.services import statements_render as render_
+
+    if fmt == "html":
+        return render_.render_html(statement, locale).encode("utf-8")
+    if fmt == "pdf":
+        return render_.render_pdf(statement, locale)
+    if fmt == "xlsx":
+        return render_.render_excel(statement, locale)
+    raise WorkflowError(Problem(f"unknown statement format '{fmt}'",
+                                hint="one of: " + ", ".join(FORMATS)))
+
+
+def _line(row: RunLine, labels: dict[str, str]) -> model.StatementLine:
+    return model.StatementLine(
+        period=row.period, measure=row.measure, label=labels.get(row.measure, row.measure),
+        source_id=row.source_id, date=row.date, amount=row.amount, paid=row.paid,
+        reason=row.reason, explanation=row.explanation or "")
+
+
+def _gate(row: dict) -> model.GateProgress:
+    def number(key: str) -> Decimal | None:
+        return Decimal(row[key]) if row.get(key) not in (None, "") else None
+
+    return model.GateProgress(
+        period=row["period"], evaluation=row["evaluation"], subject=row.get("subject"),
+        as_of=dt.date.fromisoformat(row["as_of"]) if row.get("as_of") else None,
+        passed=bool(row["passed"]), value=number("value"), threshold=number("threshold"),
+        ratio=number("ratio"), required_ratio=number("required_ratio"),
+        reason=row.get("reason"), explanation=row.get("explanation") or "")
+
+
+def _entry(e: LedgerEntry) -> model.LedgerEntry:
+    return model.LedgerEntry(
+        entry_id=e.id, run_id=e.run_id or 0, posted_at=e.posted_at, kind=e.kind,
+        period=e.period, measure=e.measure, source_id=e.source_id, amount=e.amount,
+        corrects=e.corrects)
+
+
+def _payee_name(session, program: str, payee_id: str) -> str | None:
+    for table, key in (("partners", "partner_id"), ("reps", "rep_id")):
+        for row in current_rows(session, program, table):
+            if row.get(key) == payee_id:
+                return row.get("name")
+    return None
