@@ -143,9 +143,8 @@ class TemporaryPostgres:
                 return
             tail = self._log_tail()
             # Another process took the port between free_port() and the server's bind: retry.
-            if "could not bind" in tail or "already in use" in tail:
-                if attempt + 1 < attempts:
-                    continue
+            if ("could not bind" in tail or "already in use" in tail) and attempt + 1 < attempts:
+                continue
             raise RuntimeError(
                 f"PostgreSQL failed to start (pg_ctl exit {result.returncode}):\n"
                 f"{result.stdout}{result.stderr}\n--- server log tail ({self.log}) ---\n{tail}"

@@ -145,7 +145,9 @@ def explain(
 
 @app.command()
 def demo(out: Path = typer.Option(Path("demo"), "--out", help="where to write the results")) -> None:
-    """Run the three example programs on their sample data."""
+    """Run the three example programs on their sample data, then take them through a
+    workspace: imports, registrations, enrollments, runs posted to the ledger, a
+    correction, a dispute and statements in three languages."""
     for name in DEMO_PROGRAMS:
         folder = EXAMPLES / name
         console.rule(name)
@@ -155,6 +157,12 @@ def demo(out: Path = typer.Option(Path("demo"), "--out", help="where to write th
         write_tables(result.tables, out / name, "csv")
         _print_summary(result)
     console.print(f"results in {out}/")
+    console.rule("workspace: the same programs through their workflows and the ledger")
+    from paymaster.services.demo import run_workspace_demo
+
+    run_workspace_demo(out / "workspace", console.print).close()
+    console.print(f"workspace in {out}/workspace (statements in {out}/workspace/out); "
+                  f"try: paymaster runs list -w {out}/workspace")
 
 
 @app.command()

@@ -456,14 +456,7 @@ def demo_workspace(
     """Create a workspace and take the three example programs through their workflows:
     imports, registrations, enrollments, runs posted, a correction re-run, a dispute,
     statements in three languages."""
-    import shutil
+    from paymaster.services.demo import run_workspace_demo
 
-    from paymaster.services.demo import add_examples, run_all
-    from paymaster.workspace import Workspace
-
-    if (folder / "paymaster.yaml").exists():
-        shutil.rmtree(folder)
-    ws = Workspace.init(folder, database)
-    add_examples(ws, "office")
-    run_all(ws, folder / "out", console.print)
+    run_workspace_demo(folder, console.print, database).close()
     console.print(f"workspace in {folder}; try: paymaster runs list -w {folder}")

@@ -31,6 +31,20 @@ DISPUTE_FIELDS = {"trade-in-accelerator": ["items", "return_date", "rma_number",
 Say = Callable[[str], None]
 
 
+def run_workspace_demo(folder: Path, say: Say, database: str | None = None) -> Workspace:
+    """A fresh workspace at `folder` with the three examples taken through everything."""
+    import shutil
+
+    from paymaster.workspace import CONFIG, Workspace
+
+    if (folder / CONFIG).exists():
+        shutil.rmtree(folder)
+    ws = Workspace.init(folder, database)
+    add_examples(ws, "office")
+    run_all(ws, folder / "out", say)
+    return ws
+
+
 def add_examples(ws: Workspace, actor: str) -> None:
     for name, workflows in WORKFLOWS.items():
         ws.add_program(EXAMPLES / name / "plan.yaml", actor, **workflows)
