@@ -129,3 +129,54 @@ def test_typed_parquet_is_still_checked_row_by_row(data: Path) -> None:
     }), data / "sales.parquet")
     found = {(p.row, p.field) for p in problems(data)}
     assert found == {(3, "licences"), (4, "partner_id"), (4, "family")}
+
+
+TAX_PLAN = """
+program: tax-ids
+currency: PLN
+scope: {start: 2026-01-01, end: 2026-12-31}
+inputs:
+  partners:
+    key: [partner_id]
+    columns:
+      partner_id: string
+      nip: {type: string, optional: true, tax_id: pl.nip}
+      uscc: {type: string, optional: true, tax_id: cn.uscc}
+      vat: {type: string, optional: true, tax_id: eu.vat}
+measures:
+  - id: flat
+    type: per_record
+    source: partners
+    payee: partner_id
+    source_id: partner_id
+    date: DATE '2026-01-01'
+    period: month
+    amount: '1'
+"""
+
+
+def test_tax_ids_are_checked_with_stdnum(tmp_path: Path) -> None:
+    import duckdb
+
+    from paymaster.datafiles import load_table
+    from paymaster.plan import parse_plan
+
+    plan = parse_plan(TAX_PLAN).plan
+    good = tmp_path / "good.csv"
+    good.write_text("partner_id,nip,uscc,vat\n"
+                    "A,5208710903,91110000600037341L,DE136695976\n"
+                    "B,,,PL5208710903\n", encoding="utf-8")
+    load_table(plan, "partners", good, duckdb.connect())
+    bad = tmp_path / "bad.csv"
+    bad.write_text("partner_id,nip,uscc,vat\n"
+                   "A,5208710904,91110000600037341L,DE136695976\n"   # NIP check digit off by one
+                   "B,,91110000600037341X,\n"                         # USCC check character
+                   "C,,,XX123\n", encoding="utf-8")                   # no such VAT country
+    with pytest.raises(DataError) as caught:
+        load_table(plan, "partners", bad, duckdb.connect())
+    found = {(p.row, p.field): p.message for p in caught.value.problems}
+    assert set(found) == {(2, "nip"), (3, "uscc"), (4, "vat")}
+    assert "not a valid pl.nip" in found[(2, "nip")] and "NIP" in found[(2, "nip")]
+    assert "check digit" in found[(2, "nip")]
+    assert "not a valid cn.uscc" in found[(3, "uscc")]
+    assert "not a valid eu.vat" in found[(4, "vat")]

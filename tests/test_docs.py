@@ -102,10 +102,29 @@ def test_fixed_reasons_are_documented() -> None:
     assert sorted((fixed | defaults) - spans) == []
 
 
+def _command_names() -> list[str]:
+    names = [c.name or c.callback.__name__ for c in app.registered_commands]
+    for group in app.registered_groups:
+        names += [f"{group.name} {c.name or c.callback.__name__}"
+                  for c in group.typer_instance.registered_commands]
+    return names
+
+
 def test_every_command_is_in_the_readme() -> None:
-    for command in app.registered_commands:
-        name = command.name or command.callback.__name__
+    names = _command_names()
+    assert "runs new" in names and "import" in names
+    for name in names:
         assert f"paymaster {name}" in README, name
+
+
+def test_every_workspace_setting_is_documented() -> None:
+    from paymaster.workspace import Config, ProgramConfig
+
+    text = (ROOT / "docs" / "workspace.md").read_text(encoding="utf-8")
+    for field in Config.model_fields:
+        assert f"`{field}`" in text or f"`{field}." in text, field
+    for field in ProgramConfig.model_fields:
+        assert f"`programs.NAME.{field}`" in text, field
 
 
 def test_readme_starts_with_the_two_commands() -> None:

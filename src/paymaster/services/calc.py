@@ -23,5 +23,6 @@ def calculate_stored(ws: Workspace, session: Session, program: str, as_of: dt.da
     """Export the inputs (inside the caller's transaction, so it sees its own writes) and
     run the engine on them; the result's fingerprint is that of the exported data."""
     with tempfile.TemporaryDirectory(prefix="paymaster-") as tmp:
-        folder = export_inputs(ws, session, program, as_of, Path(tmp), overrides)
+        folder = export_inputs(ws, session, program, as_of, Path(tmp), overrides,
+                               plan.plan if plan else None)
         return calculate(plan or ws.plan(program), folder, progress)

@@ -10,9 +10,10 @@ otherwise the application is rejected with that reason. Every transition is audi
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from paymaster.calendar import add_business_days
@@ -47,14 +48,14 @@ def create(ws: Workspace, program: str, partner_id: str, phase: str, effective_f
         if partner is None:
             raise WorkflowError(Problem(f"unknown partner '{partner_id}'", field="partner_id",
                                         hint="import the partner first (paymaster import)"))
-        count = session.scalar(select(func.count()).select_from(Enrollment).where(
-            Enrollment.program == program)) or 0
         enrollment = Enrollment(
-            program=program, enrollment_id=enrollment_id or f"ENR-{count + 1:06d}",
+            program=program, enrollment_id=enrollment_id or f"new-{uuid.uuid4()}",
             partner_id=partner_id, phase=str(phase), status="draft", created_at=when,
             effective_from=effective_from)
         session.add(enrollment)
         session.flush()
+        if not enrollment_id:  # numbered by the database: parallel drafts never collide
+            enrollment.enrollment_id = f"ENR-{enrollment.id:06d}"
         audit.record(session, actor=actor, action="draft", entity="enrollment",
                      key=enrollment.enrollment_id, program=program,
                      after=audit.row_state(enrollment, STATE), at=when)

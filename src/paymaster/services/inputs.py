@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from paymaster.plan.model import InputTable
+from paymaster.plan.model import InputTable, Plan
 from paymaster.store.models import Enrollment, Record, Registration
 
 if TYPE_CHECKING:
@@ -71,10 +71,12 @@ def current_rows(session: Session, program: str, table: str,
 
 
 def export_inputs(ws: Workspace, session: Session, program: str, as_of: dt.date | None,
-                  folder: Path, overrides: dict[str, dict] | None = None) -> Path:
-    """Write the program's input tables as of a date into `folder` (CSV), for the engine.
-    `overrides` replaces registration rows by id (a check sees its own record undecided)."""
-    plan = ws.plan(program).plan
+                  folder: Path, overrides: dict[str, dict] | None = None,
+                  plan: Plan | None = None) -> Path:
+    """Write the input tables of the program's plan (or of `plan`, a part of it) as of a
+    date into `folder` (CSV), for the engine. `overrides` replaces registration rows by
+    id (a check sees its own record undecided)."""
+    plan = plan or ws.plan(program).plan
     config = ws.program(program)
     folder.mkdir(parents=True, exist_ok=True)
     for table, spec in plan.inputs.items():

@@ -23,16 +23,19 @@ def record_plan(ws: Workspace, name: str, actor: str) -> bool:
         row = session.scalars(select(Program).where(Program.name == name)).one_or_none()
         if row is not None and row.plan_sha == sha:
             return False
-        before = None
+        before = after = None
         if row is None:
-            row = Program(name=name, plan_path=str(path), plan_sha=sha, added_at=ws.now())
+            row = Program(name=name, plan_path=str(path), plan_sha=sha, plan_text=text,
+                          added_at=ws.now())
             session.add(row)
+            after = {"plan_sha": sha, "text": text}
         else:
-            before = {"plan_sha": row.plan_sha, "text": row.plan_path}
-            row.plan_sha, row.plan_path = sha, str(path)
+            before = {"plan_sha": row.plan_sha, "text": row.plan_text}
+            after = {"plan_sha": sha, "text": text,
+                     "diff": plan_diff(row.plan_text, text, path.name)}
+            row.plan_sha, row.plan_path, row.plan_text = sha, str(path), text
         audit.record(session, actor=actor, action="plan changed" if before else "plan added",
-                     entity="plan", key=name, program=name, before=before,
-                     after={"plan_sha": sha, "text": text})
+                     entity="plan", key=name, program=name, before=before, after=after)
         return True
 
 

@@ -10,16 +10,18 @@ of many simultaneous registrations of one lead, exactly one wins.
 from __future__ import annotations
 
 import datetime as dt
+import re
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from paymaster.calendar import add_business_days
 from paymaster.errors import PaymasterError, Problem, suggest
-from paymaster.plan.model import Screening
+from paymaster.plan.model import Plan, Screening
 from paymaster.services import audit
 from paymaster.services.calc import calculate_stored
 from paymaster.services.inputs import current, registration_row
@@ -75,7 +77,6 @@ def register(ws: Workspace, program: str, fields: dict[str, str | None], *, acto
     if not partner:
         raise WorkflowError(Problem("partner_id is required", field="partner_id"))
     reg_id = fields.pop("registration_id", None)
-    submitted = at or ws.now()
     for reserved in ("submitted_at", "decision", "decision_reason"):
         fields.pop(reserved, None)
     with ws.store.session() as session:
@@ -84,23 +85,29 @@ def register(ws: Workspace, program: str, fields: dict[str, str | None], *, acto
                                         hint="import the partner first (paymaster import)"))
         opportunity = "|".join(str(fields.get(k) or "") for k in s.key)
         _lock(session, program, opportunity)
-        reg_id = reg_id or _next_id(session, program)
-        if session.scalars(select(Registration).where(
+        # The clock is read under the lock, so submission order is the lock's order.
+        submitted = at or ws.now()
+        if reg_id and session.scalars(select(Registration).where(
                 Registration.program == program,
                 Registration.registration_id == reg_id)).first() is not None:
             raise WorkflowError(Problem(f"registration {reg_id} exists already"))
         reg = Registration(
-            program=program, registration_id=reg_id, partner_id=partner,
+            program=program, registration_id=reg_id or f"new-{uuid.uuid4()}",
+            partner_id=partner,
             opportunity=opportunity, submitted_at=submitted, data=fields, status="submitted",
             due_on=add_business_days(submitted.date(), ws.program(program).confirm_within_days,
                                      s.country))
         session.add(reg)
         session.flush()
+        if not reg_id:  # numbered by the database, so parallel submissions never collide
+            reg.registration_id = reg_id = f"REG-{reg.id:06d}"
+            session.flush()
         reason = _screen(ws, session, program, reg)
         if reason:
             _set(reg, "rejected", reason, "paymaster", submitted)
         elif ws.program(program).auto_accept:
             _set(reg, "accepted", None, "paymaster (auto_accept)", submitted)
+            _supersede(session, s, reg, actor, submitted)
         audit.record(session, actor=actor, action="register", entity="registration",
                      key=reg_id, program=program, after=audit.row_state(reg, STATE) | {
                          "data": fields}, at=submitted)
@@ -181,12 +188,6 @@ def _lock(session: Session, program: str, key: str) -> None:
         Opportunity.program == program, Opportunity.key == key).with_for_update())
 
 
-def _next_id(session: Session, program: str) -> str:
-    count = session.scalar(select(func.count()).select_from(Registration).where(
-        Registration.program == program)) or 0
-    return f"REG-{count + 1:06d}"
-
-
 def _get(session: Session, program: str, registration_id: str) -> Registration:
     reg = session.scalars(select(Registration).where(
         Registration.program == program,
@@ -208,7 +209,8 @@ def _screen(ws: Workspace, session: Session, program: str, reg: Registration) ->
     s = setup(ws, program)
     loaded = ws.plan(program)
     only = loaded.plan.model_copy(update={
-        "measures": [s.measure], "budgets": [], "effect": None, "annual_budget": None})
+        "measures": [s.measure], "budgets": [], "effect": None, "annual_budget": None,
+        "inputs": _inputs_used(loaded.plan, s.measure)})
     row = registration_row(reg) | {"decision": None, "decision_reason": None}
     result = calculate_stored(ws, session, program, None,
                               plan=type(loaded)(only, loaded.source),
@@ -220,6 +222,27 @@ def _screen(ws: Workspace, session: Session, program: str, reg: Registration) ->
                                 hint="is the registration inside the program's scope?"))
 
 
+def _inputs_used(plan: Plan, measure: Screening) -> dict:
+    """The input tables a screening can touch: its source, every table its rules name,
+    and what those reference; so a check does not read the sales."""
+    text = measure.model_dump_json()
+    used = {measure.source} | {t for t in plan.inputs if re.search(rf"\b{t}\b", text)}
+    pending = list(used)
+    while pending:
+        for column in plan.inputs[pending.pop()].columns.values():
+            target = (column.references or "").partition(".")[0]
+            if target and target not in used:
+                used.add(target)
+                pending.append(target)
+    return {name: spec for name, spec in plan.inputs.items() if name in used}
+
+
+def _order(reg: Registration) -> tuple:
+    """Submission order as the engine sees it: time, then the id in natural order (9 < 10)."""
+    parts = re.split(r"(\d+)", reg.registration_id)
+    return reg.submitted_at, tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts)
+
+
 def _supersede(session: Session, s: Setup, winner: Registration, actor: str,
                when: dt.datetime) -> None:
     later = session.scalars(select(Registration).where(
@@ -227,7 +250,7 @@ def _supersede(session: Session, s: Setup, winner: Registration, actor: str,
         Registration.status == "accepted", Registration.partner_id != winner.partner_id,
         Registration.id != winner.id)).all()
     for other in later:
-        if (other.submitted_at, other.id) > (winner.submitted_at, winner.id):
+        if _order(other) > _order(winner):
             before = audit.row_state(other, STATE)
             _set(other, "rejected", s.first_wins_rule, actor, when)
             audit.record(session, actor=actor, action="superseded", entity="registration",

@@ -34,6 +34,7 @@ class Program(Base):
     name: Mapped[str] = mapped_column(unique=True)
     plan_path: Mapped[str] = mapped_column(Text)
     plan_sha: Mapped[str] = mapped_column(String(64))
+    plan_text: Mapped[str] = mapped_column(Text)
     added_at: Mapped[datetime]
 
 

@@ -81,6 +81,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('plan_path', sa.Text(), nullable=False),
     sa.Column('plan_sha', sa.String(length=64), nullable=False),
+    sa.Column('plan_text', sa.Text(), nullable=False),
     sa.Column('added_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name')
@@ -107,6 +108,7 @@ def upgrade() -> None:
     sa.Column('period', sa.String(length=200), nullable=True),
     sa.Column('as_of', sa.Date(), nullable=False),
     sa.Column('plan_sha', sa.String(length=64), nullable=False),
+    sa.Column('plan_text', sa.Text(), nullable=False),
     sa.Column('fingerprint', sa.String(length=64), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
