@@ -139,7 +139,7 @@ def test_append_only_tables_accept_more_inserts(store):
 
 def test_ordinary_table_can_be_updated_and_deleted(store):
     with store.session() as session:
-        session.add(Program(name="gl", plan_path="plans/gl.yaml", plan_sha="d" * 64,
+        session.add(Program(name="gl", plan_path="plans/gl.yaml", plan_sha="d" * 64, plan_text="program: gl",
                             added_at=NOW))
     with store.session() as session:
         session.execute(text("UPDATE programs SET plan_sha = :sha WHERE name = 'gl'"),

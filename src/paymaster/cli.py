@@ -219,4 +219,8 @@ def schema(out: Path | None = typer.Option(None, "--out", help="write to this fi
 import paymaster.cli_workspace  # noqa: E402,F401  (registers the workspace commands)
 
 if __name__ == "__main__":
-    main()
+    # Run as `python -m paymaster.cli` this file is __main__, a second copy of the module;
+    # the workspace commands registered themselves on paymaster.cli's app: run that one.
+    from paymaster import cli as _registered
+
+    _registered.main()

@@ -62,6 +62,7 @@ class Workspace:
     def __init__(self, folder: Path, config: Config):
         self.folder = folder
         self.config = config
+        self._plans: dict[str, tuple[tuple[int, int], LoadedPlan]] = {}
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -142,7 +143,14 @@ class Workspace:
         return self.folder / self.program(name).plan
 
     def plan(self, name: str) -> LoadedPlan:
-        return load_plan(self.plan_path(name))
+        """The program's plan, parsed once and again only when its file changes."""
+        path = self.plan_path(name)
+        stat = path.stat()
+        signature = (stat.st_mtime_ns, stat.st_size)
+        cached = self._plans.get(name)
+        if cached is None or cached[0] != signature:
+            cached = self._plans[name] = (signature, load_plan(path))
+        return cached[1]
 
     def plan_sha(self, name: str) -> str:
         return hashlib.sha256(self.plan_path(name).read_bytes()).hexdigest()

@@ -337,11 +337,13 @@ class Cover(Strict):
 class Minimum(Strict):
     name: str
     threshold: Number
+    label: str = Field("", description="what statements call this gate (default: name)")
 
 
 class RatioGate(Strict):
     name: str
     required: Number
+    label: str = Field("", description="what statements call this gate (default: name)")
 
 
 class TitleRank(MeasureBase):

@@ -10,11 +10,19 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from paymaster.plan import LoadedPlan
-from paymaster.runs import Progress, RunResult, calculate
+from paymaster.runs import Progress, RunResult, calculate, fingerprint
 from paymaster.services.inputs import export_inputs
 
 if TYPE_CHECKING:
     from paymaster.workspace import Workspace
+
+
+def fingerprint_stored(ws: Workspace, session: Session, program: str,
+                       as_of: dt.date | None) -> str:
+    """The fingerprint a run on the store's data as of a date would have, without running."""
+    loaded = ws.plan(program)
+    with tempfile.TemporaryDirectory(prefix="paymaster-") as tmp:
+        return fingerprint(loaded, export_inputs(ws, session, program, as_of, Path(tmp)))
 
 
 def calculate_stored(ws: Workspace, session: Session, program: str, as_of: dt.date | None, *,

@@ -63,14 +63,14 @@ def resolve(ws: Workspace, program: str, dispute_id: int, *, accept: bool, resol
                                     hint="give --reason TEXT"))
     if correction is not None and not accept:
         raise WorkflowError(Problem("a rejected case takes no correction"))
+    with ws.store.session() as session:  # refuse before importing anything
+        _open(session, program, dispute_id)
     result = None
     if correction is not None:
         table, path = correction
         result = imports.import_file(ws, program, table, path, actor=actor, as_of=as_of)
     with ws.store.session() as session:
-        dispute = _get(session, program, dispute_id)
-        if dispute.status != "open":
-            raise WorkflowError(Problem(f"dispute {dispute_id} is {dispute.status} already"))
+        dispute = _open(session, program, dispute_id)
         before = audit.row_state(dispute, STATE)
         dispute.status = "accepted" if accept else "rejected"
         dispute.resolution, dispute.resolved_by = resolution.strip(), actor
@@ -91,6 +91,13 @@ def listing(ws: Workspace, program: str, payee_id: str | None = None,
         if status:
             query = query.where(Dispute.status == status)
         return list(session.scalars(query.order_by(Dispute.id)))
+
+
+def _open(session, program: str, dispute_id: int) -> Dispute:
+    dispute = _get(session, program, dispute_id)
+    if dispute.status != "open":
+        raise WorkflowError(Problem(f"dispute {dispute_id} is {dispute.status} already"))
+    return dispute
 
 
 def _get(session, program: str, dispute_id: int) -> Dispute:

@@ -62,16 +62,20 @@ def import_file(ws: Workspace, program: str, table: str, path: Path, *, actor: s
                 as_of: dt.date | None = None, snapshot: bool = False) -> ImportResult:
     config = ws.program(program)
     if table in (config.registrations, config.enrollments):
-        command = "register" if table == config.registrations else "enroll"
-        raise DataError(Problem(
-            f"'{table}' is kept by the {command} workflow, not imported",
-            file=str(path), hint=f"submit them with: paymaster {command} --file {path}"))
+        hint = (f"submit them with: paymaster register {program} --file {path}"
+                if table == config.registrations else
+                f"apply with: paymaster enroll {program} --partner P --phase N "
+                "--effective-from DATE --submit")
+        workflow = "register" if table == config.registrations else "enroll"
+        raise DataError(Problem(f"'{table}' is kept by the {workflow} workflow, not imported",
+                                file=str(path), hint=hint))
     as_of = as_of or ws.today()
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
     with ws.store.session() as session:
         earlier = session.scalars(select(ImportBatch).where(
             ImportBatch.program == program, ImportBatch.table_name == table,
-            ImportBatch.file_sha == sha, ImportBatch.as_of == as_of)).one_or_none()
+            ImportBatch.file_sha == sha, ImportBatch.as_of == as_of,
+            ImportBatch.snapshot == snapshot)).one_or_none()
         if earlier is not None:
             return ImportResult(earlier.id, table, earlier.rows, 0, 0, 0, already=True)
     rows = read_rows(ws, program, table, path)

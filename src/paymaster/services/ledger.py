@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from paymaster.errors import Problem
 from paymaster.runs import Progress
 from paymaster.services import audit, programs
 from paymaster.services.audit import jsonable
-from paymaster.services.calc import calculate_stored
+from paymaster.services.calc import calculate_stored, fingerprint_stored
 from paymaster.services.registrations import WorkflowError
 from paymaster.store.models import LedgerEntry, Payment, Program, Run, RunLine
 
@@ -45,6 +45,7 @@ class Change:
     source_id: str | None
     posted: Decimal
     new: Decimal
+    first: bool  # nothing was ever posted for this line
 
     @property
     def difference(self) -> Decimal:
@@ -52,8 +53,8 @@ class Change:
 
     @property
     def kind(self) -> str:
-        if self.posted == 0 and self.difference > 0:
-            return "payout"
+        if self.first:
+            return "payout"  # a line's first amount, whatever its sign (a refund line is < 0)
         return "adjustment" if self.difference > 0 else "clawback"
 
 
@@ -93,10 +94,12 @@ def create_run(ws: Workspace, program: str, *, actor: str, period: str | None = 
             Run.period.is_(None) if period is None else Run.period == period)).first()
         latest = session.scalar(select(Run.id).where(Run.program == program)
                                 .order_by(Run.id.desc()).limit(1))
-        if same is not None and same.id == latest:
+        if same is not None and same.id == latest and _mark_after(session, same) == _ledger_mark(
+                session, program):
             return same  # nothing changed since: the same run, not a copy
         run = Run(program=program, period=period, as_of=as_of, plan_sha=sha,
-                  fingerprint=result.fingerprint, status="preview", created_at=ws.now(),
+                  fingerprint=result.fingerprint, ledger_mark=_ledger_mark(session, program),
+                  status="preview", created_at=ws.now(),
                   created_by=actor, total=sum((r["amount"] for r in payouts), ZERO),
                   timings=result.timings,
                   evaluations={"rows": jsonable(_in_period(result, "evaluations", period))},
@@ -140,12 +143,7 @@ def post(ws: Workspace, run_id: int, *, actor: str) -> PostResult:
         # One poster per program at a time: two runs must not both post one difference.
         session.scalars(select(Program).where(Program.name == run.program)
                         .with_for_update()).one()
-        superseded = session.scalars(select(Run).where(
-            Run.program == run.program, Run.status == "posted", Run.id > run.id)).first()
-        if superseded is not None:
-            raise WorkflowError(Problem(
-                f"run {superseded.id} of {run.program} was posted after run {run_id} was made",
-                hint="make a new run: it will post only what changed"))
+        _refuse_if_stale(ws, session, run)
         now = ws.now()
         last = _last_entries(session, run.program)
         entries = []
@@ -164,6 +162,34 @@ def post(ws: Workspace, run_id: int, *, actor: str) -> PostResult:
                      after={"status": "posted", "entries": len(entries),
                             "total": sum((e.amount for e in entries), ZERO)})
         return PostResult(run, entries)
+
+
+def _refuse_if_stale(ws: Workspace, session: Session, run: Run) -> None:
+    """A run posts what it computed: if the ledger, the plan or the input moved on since
+    it was made (a later run posted, a partner's amounts cancelled, a correction
+    imported, a registration decided), posting it would be wrong; make a new run."""
+    why = None
+    if _ledger_mark(session, run.program) != run.ledger_mark:
+        why = "the ledger has changed since it was made"
+    elif ws.plan_sha(run.program) != run.plan_sha:
+        why = "the plan has changed since it was made"
+    elif fingerprint_stored(ws, session, run.program, run.as_of) != run.fingerprint:
+        why = f"its input (as of {run.as_of}) has changed since it was made"
+    if why:
+        raise WorkflowError(Problem(f"run {run.id} is out of date: {why}",
+                                    hint=f"make a new run (paymaster runs new {run.program}): "
+                                    "it posts only what changed"))
+
+
+def _ledger_mark(session: Session, program: str) -> int:
+    return session.scalar(select(func.max(LedgerEntry.id)).where(
+        LedgerEntry.program == program)) or 0
+
+
+def _mark_after(session: Session, run: Run) -> int:
+    """The program's last ledger entry once this run is done: its own, if it posted any."""
+    own = session.scalar(select(func.max(LedgerEntry.id)).where(LedgerEntry.run_id == run.id))
+    return own or run.ledger_mark
 
 
 def cancel_unpaid(ws: Workspace, session: Session, program: str, payee_id: str, *,
@@ -200,13 +226,14 @@ def pay(ws: Workspace, program: str, *, actor: str, batch: str,
         paid = set(session.scalars(select(Payment.entry_id)))
         rows: dict[str, dict] = {}
         now = ws.now()
+        currency = ws.plan(program).plan.currency
         for entry in session.scalars(select(LedgerEntry).where(
                 LedgerEntry.program == program).order_by(LedgerEntry.id)):
             if entry.id in paid:
                 continue
             row = rows.setdefault(entry.payee_id, {
                 "batch": batch, "program": program, "payee_id": entry.payee_id,
-                "currency": ws.plan(program).plan.currency, "amount": ZERO, "entries": 0})
+                "currency": currency, "amount": ZERO, "entries": 0})
             row["amount"] += entry.amount
             row["entries"] += 1
             session.add(Payment(entry_id=entry.id, batch=batch, paid_at=now, paid_by=actor))
@@ -278,14 +305,14 @@ def _changes(session: Session, run: Run) -> list[Change]:
     for line in session.scalars(select(RunLine).where(RunLine.run_id == run.id)
                                 .order_by(RunLine.id)):
         seen.add(line.line_key)
-        posted, _ = balances.get(line.line_key, (ZERO, None))
+        posted, entry = balances.get(line.line_key, (ZERO, None))
         if line.amount != posted:
             out.append(Change(line.line_key, line.payee_id, line.period, line.measure,
-                              line.source_id, posted, line.amount))
+                              line.source_id, posted, line.amount, first=entry is None))
     for key, (posted, entry) in balances.items():
         if key not in seen and posted != 0:  # the line is gone from the new run
             out.append(Change(key, entry.payee_id, entry.period, entry.measure,
-                              entry.source_id, posted, ZERO))
+                              entry.source_id, posted, ZERO, first=False))
     return out
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from paymaster.errors import Problem
+from paymaster.plan.model import GatedRebate, Plan
 from paymaster.services import statement_model as model
 from paymaster.services.inputs import current_rows
 from paymaster.services.registrations import WorkflowError
@@ -33,8 +34,9 @@ def build(ws: Workspace, program: str, payee_id: str, period: str | None = None)
             if period:
                 query = query.where(RunLine.period == period)
             lines = [_line(r, labels) for r in session.scalars(query.order_by(RunLine.id))]
-            gates = [_gate(r) for r in run.evaluations["rows"]
-                     if r["payee_id"] == payee_id and (not period or r["period"] == period)]
+            gates = [g for r in run.evaluations["rows"]
+                     if r["payee_id"] == payee_id and (not period or r["period"] == period)
+                     for g in _gates(r, plan)]
             titles = [(r["period"], r["title"], int(r["rank"])) for r in run.titles["rows"]
                       if r["payee_id"] == payee_id and (not period or r["period"] == period)]
         query = select(LedgerEntry).where(LedgerEntry.program == program,
@@ -75,16 +77,38 @@ def _line(row: RunLine, labels: dict[str, str]) -> model.StatementLine:
         reason=row.reason, explanation=row.explanation or "")
 
 
-def _gate(row: dict) -> model.GateProgress:
+def _gates(row: dict, plan: Plan) -> list[model.GateProgress]:
+    """One evaluation row as the gates a payee reads: a gated rebate's row carries both
+    its minimum (value of threshold) and its ratio (ratio of required), shown apart."""
     def number(key: str) -> Decimal | None:
         return Decimal(row[key]) if row.get(key) not in (None, "") else None
 
-    return model.GateProgress(
-        period=row["period"], evaluation=row["evaluation"], subject=row.get("subject"),
+    common = dict(
+        period=row["period"], evaluation=row["evaluation"],
         as_of=dt.date.fromisoformat(row["as_of"]) if row.get("as_of") else None,
-        passed=bool(row["passed"]), value=number("value"), threshold=number("threshold"),
-        ratio=number("ratio"), required_ratio=number("required_ratio"),
-        reason=row.get("reason"), explanation=row.get("explanation") or "")
+        explanation=row.get("explanation") or "")
+    value, threshold = number("value"), number("threshold")
+    ratio, required = number("ratio"), number("required_ratio")
+    rebate = next((m for m in plan.measures if isinstance(m, GatedRebate)), None)
+    if rebate is None or (threshold is None and required is None):
+        return [model.GateProgress(
+            subject=row.get("subject"), passed=bool(row["passed"]), value=value,
+            threshold=threshold, ratio=ratio, required_ratio=required,
+            reason=row.get("reason"), **common)]
+    gates = []
+    if threshold is not None:
+        ok = value is not None and value >= threshold
+        gates.append(model.GateProgress(
+            subject=rebate.minimum.label or rebate.minimum.name, passed=ok, value=value,
+            threshold=threshold, ratio=None, required_ratio=None,
+            reason=None if ok else rebate.minimum.name, **common))
+    if required is not None:
+        ok = ratio is not None and ratio >= required
+        gates.append(model.GateProgress(
+            subject=rebate.ratio.label or rebate.ratio.name, passed=ok, value=None,
+            threshold=None, ratio=ratio, required_ratio=required,
+            reason=None if ok else rebate.ratio.name, **common))
+    return gates
 
 
 def _entry(e: LedgerEntry) -> model.LedgerEntry:

@@ -42,7 +42,7 @@ class ImportBatch(Base):
     """One imported file: stamped with the date its data is valid as of."""
 
     __tablename__ = "imports"
-    __table_args__ = (UniqueConstraint("program", "table_name", "file_sha", "as_of",
+    __table_args__ = (UniqueConstraint("program", "table_name", "file_sha", "as_of", "snapshot",
                                        name="uq_import_file"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     program: Mapped[str]
@@ -129,6 +129,7 @@ class Run(Base):
     as_of: Mapped[date]
     plan_sha: Mapped[str] = mapped_column(String(64))
     fingerprint: Mapped[str] = mapped_column(String(64))
+    ledger_mark: Mapped[int]  # the program's last ledger entry when the run was made
     status: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime]
     created_by: Mapped[str]

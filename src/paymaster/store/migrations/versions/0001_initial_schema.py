@@ -67,7 +67,7 @@ def upgrade() -> None:
     sa.Column('changed', sa.Integer(), nullable=False),
     sa.Column('removed', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('program', 'table_name', 'file_sha', 'as_of', name='uq_import_file')
+    sa.UniqueConstraint('program', 'table_name', 'file_sha', 'as_of', 'snapshot', name='uq_import_file')
     )
     op.create_table('opportunities',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -108,8 +108,8 @@ def upgrade() -> None:
     sa.Column('period', sa.String(length=200), nullable=True),
     sa.Column('as_of', sa.Date(), nullable=False),
     sa.Column('plan_sha', sa.String(length=64), nullable=False),
-    sa.Column('plan_text', sa.Text(), nullable=False),
     sa.Column('fingerprint', sa.String(length=64), nullable=False),
+    sa.Column('ledger_mark', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('created_by', sa.String(length=200), nullable=False),
