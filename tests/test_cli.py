@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import subprocess
 import sys
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, check_demo_workspace
 
 PLAN = EXAMPLES / "generuj-leady" / "plan.yaml"
 
@@ -55,32 +53,4 @@ def test_demo_runs_the_three_examples(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     for program in ("generuj-leady", "trade-in-accelerator", "sales-team"):
         assert (tmp_path / "demo" / program / "payouts.csv").is_file()
-    _check_demo_workspace(tmp_path / "demo" / "workspace")
-
-
-def _golden_total(program: str) -> Decimal:
-    with (EXAMPLES / program / "expected" / "payouts.csv").open(encoding="utf-8") as handle:
-        return sum((Decimal(r["amount"]) for r in csv.DictReader(handle) if r["paid"] == "true"),
-                   Decimal(0))
-
-
-def _check_demo_workspace(folder: Path) -> None:
-    """The workflows reproduce the hand-computed totals in the ledger; the accepted
-    dispute adds D's rebate: 15% of its 15 000.00 qualifying credit = 2 250.00."""
-    from paymaster.services import ledger
-    from paymaster.workspace import Workspace
-
-    ws = Workspace.open(folder)
-    try:
-        extra = {"trade-in-accelerator": Decimal("2250.00")}
-        for program in ("generuj-leady", "trade-in-accelerator", "sales-team"):
-            posted = sum((e.amount for e in ledger.entries(ws, program)), Decimal(0))
-            assert posted == _golden_total(program) + extra.get(program, 0), program
-        correction = [e for e in ledger.entries(ws, "trade-in-accelerator") if e.run_id == 4]
-        assert [(e.payee_id, e.kind, e.amount) for e in correction] == [
-            ("D", "payout", Decimal("2250.00"))]
-    finally:
-        ws.close()
-    for locale in ("en", "pl", "zh"):
-        for fmt in ("html", "pdf", "xlsx"):
-            assert (folder / "out" / f"statement-trade-in-accelerator-D-{locale}.{fmt}").stat().st_size
+    check_demo_workspace(tmp_path / "demo" / "workspace")

@@ -28,6 +28,11 @@ if TYPE_CHECKING:
     from paymaster.workspace import Workspace
 
 
+# Every version stays in `records`; the audit event repeats the first rows' before/after so
+# a reader sees what an import did without a query, without copying a million-row file.
+AUDITED_ROWS = 200
+
+
 @dataclass
 class ImportResult:
     import_id: int
@@ -96,6 +101,7 @@ def apply_rows(ws: Workspace, program: str, table: str, rows: list[dict], *, act
         session.add(batch)
         session.flush()
         stored = current(session, program, table, as_of)
+        changes: list[dict] = []  # for the audit log: each row's state before and after
         for key, (row, sha) in keyed.items():
             before = stored.get(key)
             if before is not None and before.content_sha == sha:
@@ -104,11 +110,13 @@ def apply_rows(ws: Workspace, program: str, table: str, rows: list[dict], *, act
                 batch.added += 1
             else:
                 batch.changed += 1
+            changes.append({"key": key, "before": before.data if before else None, "after": row})
             session.add(Record(program=program, table_name=table, key=key, content_sha=sha,
                                data=row, import_id=batch.id, as_of=as_of))
         if snapshot:
-            for key in stored.keys() - keyed.keys():
+            for key in sorted(stored.keys() - keyed.keys()):
                 batch.removed += 1
+                changes.append({"key": key, "before": stored[key].data, "after": None})
                 session.add(Record(program=program, table_name=table, key=key,
                                    content_sha="removed", data=None, import_id=batch.id,
                                    as_of=as_of))
@@ -116,7 +124,8 @@ def apply_rows(ws: Workspace, program: str, table: str, rows: list[dict], *, act
                      key=f"{program}/{table}", program=program, after={
                          "import": batch.id, "file": file_name, "as_of": as_of,
                          "rows": len(rows), "added": batch.added, "changed": batch.changed,
-                         "removed": batch.removed})
+                         "removed": batch.removed, "changes": changes[:AUDITED_ROWS],
+                         "more_changes": max(0, len(changes) - AUDITED_ROWS)})
         return ImportResult(batch.id, table, len(rows), batch.added, batch.changed,
                             batch.removed)
 
