@@ -460,3 +460,53 @@ def demo_workspace(
 
     run_workspace_demo(folder, console.print, database).close()
     console.print(f"workspace in {folder}; try: paymaster runs list -w {folder}")
+
+
+@app.command()
+def serve(
+    folder: Path = typer.Argument(None, help="workspace (default: the demo workspace, "
+                                  "demo/workspace, made on first use)"),
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8000, "--port"),
+    secure_cookies: bool = typer.Option(False, "--secure-cookies",
+                                        help="mark the session cookie Secure (behind HTTPS)"),
+) -> None:
+    """Start the portal (pages and the JSON API) on a workspace."""
+    import uvicorn
+
+    from paymaster.services import accounts
+    from paymaster.services.demo import run_workspace_demo
+    from paymaster.web.app import create_app
+    from paymaster.workspace import CONFIG, Workspace
+
+    demo = folder is None
+    folder = folder or Path("demo/workspace")
+    if demo and not (folder / CONFIG).is_file():
+        console.print(f"making the demo workspace in {folder} (about a minute)...")
+        run_workspace_demo(folder, console.print).close()
+    ws = Workspace.open(folder)
+    if demo and not accounts.has_users(ws):
+        accounts.add_demo_accounts(ws)
+    console.print(f"Paymaster portal on http://{host}:{port}/  (API: http://{host}:{port}/api/docs)")
+    if demo:
+        _table("demo accounts", ["username", "password", "role", "payee"],
+               [[u, p, r, payee or ""] for u, p, r, payee, _n, _l in accounts.DEMO_ACCOUNTS])
+    uvicorn.run(create_app(ws, secure_cookies=secure_cookies), host=host, port=port,
+                log_level="info")
+
+
+@app.command()
+def user(
+    username: str = typer.Argument(...),
+    role: str = typer.Option(..., "--role", help="admin, approver, partner, rep or viewer"),
+    payee: str = typer.Option(None, "--payee", help="the partner or rep this user is"),
+    name: str = typer.Option("", "--name"), locale: str = typer.Option("en", "--locale"),
+    workspace: Path = WS_OPTION, actor: str = ACTOR_OPTION,
+) -> None:
+    """Add a portal user (asks for the password)."""
+    from paymaster.services import accounts
+
+    password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    accounts.create_user(_ws(workspace), username, password, role, actor=actor,
+                         payee_id=payee, display_name=name, locale=locale)
+    console.print(f"user {username} ({role}) added")

@@ -73,7 +73,9 @@ class Workspace:
             raise WorkspaceError(Problem(
                 f"not a Paymaster workspace: {folder} (no {CONFIG})",
                 hint=f"create one with: paymaster init {folder}"))
-        return cls(folder, _read_config(path))
+        ws = cls(folder, _read_config(path))
+        ws.store.upgrade()  # a workspace made by an older version gets the newer tables
+        return ws
 
     @classmethod
     def init(cls, folder: str | Path, database: str | None = None) -> Workspace:

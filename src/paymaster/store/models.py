@@ -222,4 +222,19 @@ class AuditEvent(Base):
     after: Mapped[dict | None]
 
 
+class User(Base):
+    """A person who logs in to the portal; partner and rep users belong to one payee."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(20))  # admin, approver, partner, rep, viewer
+    payee_id: Mapped[str | None]
+    display_name: Mapped[str]
+    locale: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime]
+    active: Mapped[bool]
+
+
 APPEND_ONLY = ("records", "ledger_entries", "audit", "payments")

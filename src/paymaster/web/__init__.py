@@ -1,0 +1,1 @@
+"""The portal: server-rendered pages (Jinja2 + HTMX) and their JSON twins under /api."""

@@ -1,0 +1,56 @@
+"""Languages of the portal: gettext catalogs (Babel .po files) for Polish and Chinese;
+English is the source text. Money and dates in each locale's formats (Babel)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+
+from babel.dates import format_date, format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_currency, format_percent
+from babel.support import NullTranslations, Translations
+
+LOCALES = {"en": "en_US", "pl": "pl_PL", "zh": "zh_Hans_CN"}
+CATALOGS = Path(__file__).parent / "locales"
+
+
+@cache
+def translations(language: str) -> NullTranslations:
+    """The catalog, compiled in memory from its .po file (no build step, no .mo files)."""
+    path = CATALOGS / language / "LC_MESSAGES" / "messages.po"
+    if language == "en" or not path.is_file():
+        return NullTranslations()
+    with path.open("rb") as handle:
+        catalog = read_po(handle, locale=language)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(fp=buffer)
+
+
+class Formatter:
+    """What a template needs to speak one language: `_`, money, dates, percentages."""
+
+    def __init__(self, language: str):
+        self.language = language if language in LOCALES else "en"
+        self.locale = LOCALES[self.language]
+        self._ = translations(self.language).gettext
+
+    def money(self, amount: Decimal | None, currency: str) -> str:
+        return "" if amount is None else format_currency(amount, currency, locale=self.locale)
+
+    def date(self, value: dt.date | None) -> str:
+        return "" if value is None else format_date(value, format="medium", locale=self.locale)
+
+    def datetime(self, value: dt.datetime | None) -> str:
+        return "" if value is None else format_datetime(value, format="medium",
+                                                        locale=self.locale)
+
+    def percent(self, ratio: Decimal | None) -> str:
+        return "" if ratio is None else format_percent(ratio, format="#,##0.0%",
+                                                       locale=self.locale)

@@ -1,0 +1,36 @@
+"""Rendering a page or its JSON twin from the same data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from paymaster.services.audit import jsonable
+from paymaster.web.i18n import Formatter
+from paymaster.web.security import Principal, csrf_token
+
+TEMPLATES = Path(__file__).parent / "templates"
+_env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(),
+                   trim_blocks=True, lstrip_blocks=True)
+
+
+def language(request: Request, user: Principal | None) -> str:
+    return request.session.get("lang") or (user.locale if user else "en")
+
+
+def html(request: Request, template: str, user: Principal | None, status: int = 200,
+         **context: Any) -> HTMLResponse:
+    fmt = Formatter(language(request, user))
+    body = _env.get_template(template).render(
+        request=request, user=user, csrf_token=csrf_token(request), fmt=fmt, _=fmt._,
+        lang=fmt.language, **context)
+    return HTMLResponse(body, status_code=status)
+
+
+def json(data: Any, status: int = 200) -> JSONResponse:
+    """Money and dates as exact text: a JSON number would be a binary float."""
+    return JSONResponse(jsonable(data), status_code=status)

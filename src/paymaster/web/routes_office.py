@@ -1,0 +1,5 @@
+"""Pages of the program office (filled in by the office pages)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,120 @@
+"""Who is asking, and may they: sessions, CSRF tokens, login rate limits, access rules.
+
+Sessions are signed cookies (HttpOnly, SameSite=Lax, Secure when served over HTTPS) that
+carry only the user id and the CSRF token. Every state-changing request must echo the
+token (form field `csrf_token` or header `X-CSRF-Token`). Access is decided on the
+server for every route: office roles see every payee; a partner or rep user sees only
+its own payee's records, whatever id it puts in a URL.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from paymaster.services.accounts import OFFICE
+from paymaster.store.models import User
+
+LOGIN_WINDOW_SECONDS = 300
+LOGIN_FAILURES_ALLOWED = 5
+
+
+class NotLoggedIn(Exception):
+    """No valid session: pages redirect to the login form, the API answers 401."""
+
+
+class Forbidden(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class CsrfFailed(Exception):
+    pass
+
+
+class TooManyAttempts(Exception):
+    def __init__(self, retry_after: int):
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Principal:
+    id: int
+    username: str
+    role: str
+    payee_id: str | None
+    display_name: str
+    locale: str
+
+    @classmethod
+    def of(cls, user: User) -> Principal:
+        return cls(user.id, user.username, user.role, user.payee_id, user.display_name,
+                   user.locale)
+
+    @property
+    def is_office(self) -> bool:
+        return self.role in OFFICE
+
+    def may_see(self, payee_id: str) -> bool:
+        return self.is_office or payee_id == self.payee_id
+
+    def check_payee(self, payee_id: str) -> None:
+        if not self.may_see(payee_id):
+            raise Forbidden(f"{self.username} may not see payee {payee_id}")
+
+    def require(self, *roles: str) -> None:
+        if self.role not in roles:
+            raise Forbidden(f"this needs the role {' or '.join(roles)}; "
+                            f"{self.username} is {self.role}")
+
+    def as_json(self) -> dict:
+        return {"username": self.username, "role": self.role, "payee_id": self.payee_id,
+                "display_name": self.display_name, "locale": self.locale}
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = request.session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+async def check_csrf(request: Request) -> None:
+    expected = request.session.get("csrf")
+    given = request.headers.get("x-csrf-token")
+    if given is None and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")):
+        given = (await request.form()).get("csrf_token")
+    if not expected or not given or not secrets.compare_digest(str(given), expected):
+        raise CsrfFailed()
+
+
+class LoginLimiter:
+    """At most LOGIN_FAILURES_ALLOWED failed logins per address and per username within
+    LOGIN_WINDOW_SECONDS; then 429 until the oldest failure leaves the window."""
+
+    def __init__(self) -> None:
+        self._failures: dict[str, deque[float]] = defaultdict(deque)
+
+    def check(self, *keys: str) -> None:
+        now = time.monotonic()
+        for key in keys:
+            window = self._failures[key]
+            while window and now - window[0] > LOGIN_WINDOW_SECONDS:
+                window.popleft()
+            if len(window) >= LOGIN_FAILURES_ALLOWED:
+                raise TooManyAttempts(int(LOGIN_WINDOW_SECONDS - (now - window[0])) + 1)
+
+    def failed(self, *keys: str) -> None:
+        for key in keys:
+            self._failures[key].append(time.monotonic())
+
+    def succeeded(self, *keys: str) -> None:
+        for key in keys:
+            self._failures.pop(key, None)
