@@ -45,7 +45,7 @@ BLOCKS: dict[str, Callable[..., BlockResult]] = {
 PAYOUT_COLUMNS = [
     "program", "payee_id", "period", "measure", "source_id", "earned", "amount", "paid",
     "reason", "base", "rate", "band", "value", "target", "cut_by_cap", "cut_by_limit",
-    "cut_by_budget", "version", "date", "explanation",
+    "cut_by_budget", "budget", "version", "date", "explanation",
 ]
 
 

@@ -26,10 +26,13 @@ def effect(ctx: Context, payouts: ir.Table) -> ir.Table:
     value = ctx.expr(spec.value, ns, path + ("value",), "numeric").cast(WIDE)
     start, end = plan.scope.start, plan.scope.end
     before = (_year_earlier(start), _year_earlier(end))
+    span = end - start
+    prior = (start - span - dt.timedelta(days=1), start - dt.timedelta(days=1))
     zero = ibis.literal(0, type=WIDE)
     sums = table.aggregate(
         sales=ibis.ifelse(day.between(start, end), value, zero).sum(),
         previous_sales=ibis.ifelse(day.between(*before), value, zero).sum(),
+        prior_sales=ibis.ifelse(day.between(*prior), value, zero).sum(),
     )
     cost = payouts.aggregate(incentive_cost=payouts["amount"].sum().cast(WIDE))
     row = sums.cross_join(cost)
@@ -40,8 +43,12 @@ def effect(ctx: Context, payouts: ir.Table) -> ir.Table:
         sales=money(row["sales"].fill_null(0)),
         previous_sales=money(row["previous_sales"].fill_null(0)),
         growth=_ratio(row["sales"] - row["previous_sales"], row["previous_sales"]),
+        prior_sales=money(row["prior_sales"].fill_null(0)),
+        prior_growth=_ratio(row["sales"] - row["prior_sales"], row["prior_sales"]),
         incentive_cost=money(row["incentive_cost"].fill_null(0)),
         cost_share=_ratio(row["incentive_cost"], row["sales"]),
+        cost_per_extra_sale=_ratio(row["incentive_cost"], _positive(
+            row["sales"].fill_null(0) - row["previous_sales"].fill_null(0))),
         budget=money(budget) if budget is not None else ibis.null().cast(EFFECT_SCHEMA["budget"]),
         budget_used=_ratio(row["incentive_cost"], budget) if budget is not None
         else ibis.null().cast(EFFECT_SCHEMA["budget_used"]),
@@ -51,6 +58,11 @@ def effect(ctx: Context, payouts: ir.Table) -> ir.Table:
 def _ratio(numerator: ir.Value, denominator: ir.Value) -> ir.Value:
     safe = ibis.ifelse(denominator == 0, ibis.null(), denominator)
     return (numerator.cast("float64") / safe.cast("float64")).cast(WIDE).round(4).cast("decimal(18, 4)")
+
+
+def _positive(value: ir.Value) -> ir.Value:
+    """Null unless above zero: a cost per extra sale means nothing without growth."""
+    return ibis.ifelse(value > 0, value, ibis.null())
 
 
 def _year_earlier(day: dt.date) -> dt.date:

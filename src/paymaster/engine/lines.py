@@ -68,8 +68,11 @@ EFFECT_SCHEMA: dict[str, Any] = {
     "sales": MONEY_TYPE,
     "previous_sales": MONEY_TYPE,
     "growth": "decimal(18, 4)",
+    "prior_sales": MONEY_TYPE,
+    "prior_growth": "decimal(18, 4)",
     "incentive_cost": MONEY_TYPE,
     "cost_share": "decimal(18, 4)",
+    "cost_per_extra_sale": "decimal(18, 4)",
     "budget": MONEY_TYPE,
     "budget_used": "decimal(18, 4)",
 }

@@ -156,6 +156,7 @@ class RunLine(Base):
     date: Mapped[date | None]
     amount: Mapped[Decimal]
     paid: Mapped[bool]
+    budget: Mapped[str | None]  # the budget pool the line is charged to, if any
     reason: Mapped[str | None] = mapped_column(Text)
     explanation: Mapped[str | None] = mapped_column(Text)
 

@@ -189,6 +189,7 @@ def upgrade() -> None:
     sa.Column('date', sa.Date(), nullable=True),
     sa.Column('amount', sa.Numeric(precision=18, scale=2), nullable=False),
     sa.Column('paid', sa.Boolean(), nullable=False),
+    sa.Column('budget', sa.String(length=200), nullable=True),
     sa.Column('reason', sa.Text(), nullable=True),
     sa.Column('explanation', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['run_id'], ['runs.id'], ),
