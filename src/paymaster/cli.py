@@ -173,6 +173,8 @@ def compare(
     sets: list[str] = typer.Option([], "--set", help="a variant of PLAN_A: name=value (repeat)"),
     out: Path | None = typer.Option(None, "--out", help="write the comparison tables here"),
     fmt: str = typer.Option("csv", "--format", help="csv, parquet or xlsx"),
+    chart: Path | None = typer.Option(None, "--chart", help="cost per variant and the biggest "
+                                      "differences: FILE.svg or FILE.png"),
 ) -> None:
     """Compare plan variants on the same data: cost, winners and losers, gate crossings."""
     from paymaster.analytics.compare import compare as run_compare
@@ -202,6 +204,12 @@ def compare(
 
         write_tables(result.tables, out, fmt)
         console.print(f"wrote {len(result.tables)} tables to {out}")
+    if chart is not None:
+        from paymaster.analytics.compare import charts
+
+        for path, data in charts(result, chart).items():
+            path.write_bytes(data)
+            console.print(f"chart: {path}")
 
 
 @app.command()
@@ -216,6 +224,7 @@ def schema(out: Path | None = typer.Option(None, "--out", help="write to this fi
         print(text)
 
 
+import paymaster.cli_analytics  # noqa: E402,F401  (registers the analytics commands)
 import paymaster.cli_workspace  # noqa: E402,F401  (registers the workspace commands)
 
 if __name__ == "__main__":

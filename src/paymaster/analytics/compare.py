@@ -80,7 +80,7 @@ def compare(found: list[Variant], data: Path, progress: Progress | None = None) 
         "by_payee": _against_baseline(con, baseline, ["payee_id"]),
         "by_measure": _against_baseline(con, baseline, ["measure"]),
         "crossings": _crossings(con, baseline),
-        "distribution": _distribution(con),
+        "distribution": distribution(con),
     }
     by_payee = tables["by_payee"]
     tables["movers"] = con.sql(
@@ -90,6 +90,23 @@ def compare(found: list[Variant], data: Path, progress: Progress | None = None) 
         "ORDER BY variant, diff DESC, payee_id"
     ).to_arrow_table() if by_payee.num_rows else by_payee
     return Comparison([v.name for v in found], tables)
+
+
+def charts(result: Comparison, path: Path) -> dict[Path, bytes]:
+    """Two charts beside `path`: cost per variant, and each variant's biggest movers."""
+    from paymaster.analytics.charts import bar_chart, chart_format
+
+    fmt = chart_format(path)
+    totals = result.tables["totals"].to_pylist()
+    out = {path: bar_chart([r["variant"] for r in totals], [r["total"] for r in totals],
+                           "cost per variant", fmt=fmt)}
+    movers = result.tables["movers"].to_pylist()
+    if movers:
+        labels = [f"{r['variant']}: {r['payee_id']}" for r in movers]
+        out[path.with_name(f"{path.stem}-movers{path.suffix}")] = bar_chart(
+            labels, [r["diff"] for r in movers], f"difference against {result.names[0]}",
+            fmt=fmt)
+    return out
 
 
 def _totals(con: duckdb.DuckDBPyConnection) -> pa.Table:
@@ -137,7 +154,8 @@ def _crossings(con, baseline: str) -> pa.Table:
     ).to_arrow_table()
 
 
-def _distribution(con) -> pa.Table:
+def distribution(con) -> pa.Table:
+    """Per variant: payees, percentiles of payee totals, maximum, share of the top 10%."""
     quantiles = ", ".join(
         f"quantile_cont(total, {p}) AS p{int(p * 100)}" for p in PERCENTILES)
     return con.sql(

@@ -116,7 +116,7 @@ def create_run(ws: Workspace, program: str, *, actor: str, period: str | None = 
 def changes(ws: Workspace, run_id: int) -> list[Change]:
     """What posting this run would write: each line whose amount differs from the ledger."""
     with ws.store.session() as session:
-        return _changes(session, _get(session, run_id))
+        return pending_changes(session, _get(session, run_id))
 
 
 def approve(ws: Workspace, run_id: int, *, actor: str) -> Run:
@@ -147,7 +147,7 @@ def post(ws: Workspace, run_id: int, *, actor: str) -> PostResult:
         now = ws.now()
         last = _last_entries(session, run.program)
         entries = []
-        for change in _changes(session, run):
+        for change in pending_changes(session, run):
             entries.append(LedgerEntry(
                 program=run.program, run_id=run.id, line_key=change.line_key,
                 payee_id=change.payee_id, period=change.period, measure=change.measure,
@@ -298,7 +298,7 @@ def _lines(run_id: int, payouts: list[dict]) -> list[RunLine]:
     return lines
 
 
-def _changes(session: Session, run: Run) -> list[Change]:
+def pending_changes(session: Session, run: Run) -> list[Change]:
     balances = _balances(session, run.program, run.period)
     out = []
     seen = set()
