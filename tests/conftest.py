@@ -140,3 +140,33 @@ def check_demo_workspace(folder: Path) -> None:
     for locale in ("en", "pl", "zh"):
         for fmt in ("html", "pdf", "xlsx"):
             assert (folder / "out" / f"statement-trade-in-accelerator-D-{locale}.{fmt}").stat().st_size
+
+
+@pytest.fixture(scope="session")
+def demo_workspace_master(tmp_path_factory) -> Path:
+    """The demo workspace (three programs through their workflows, runs posted, demo
+    accounts), built once per test session on SQLite. Do not change it: use
+    `demo_workspace`, a private copy."""
+    from paymaster.services import accounts
+    from paymaster.services.demo import run_workspace_demo
+
+    folder = tmp_path_factory.mktemp("demo") / "workspace"
+    ws = run_workspace_demo(folder, lambda _line: None)
+    accounts.add_demo_accounts(ws)
+    ws.close()
+    return folder
+
+
+@pytest.fixture
+def demo_workspace(demo_workspace_master: Path, tmp_path: Path, monkeypatch):
+    """A private copy of the demo workspace, opened; closed after the test."""
+    import shutil
+
+    from paymaster.workspace import Workspace
+
+    monkeypatch.delenv("PAYMASTER_DATABASE_URL", raising=False)
+    folder = tmp_path / "workspace"
+    shutil.copytree(demo_workspace_master, folder)
+    ws = Workspace.open(folder)
+    yield ws
+    ws.close()
