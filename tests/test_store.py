@@ -153,3 +153,24 @@ def test_ordinary_table_can_be_updated_and_deleted(store):
         session.execute(text("DELETE FROM programs"))
     with store.session() as session:
         assert session.scalars(select(Program)).all() == []
+
+
+MONEY_VALUES = [Decimal("0.10"), Decimal("-0.01"), Decimal("99999999999999.99"),
+                Decimal("1234567890123.45"), Decimal("0.00")]
+
+
+def test_money_is_stored_exactly(store):
+    """Amounts come back as the same Decimals: SQLite keeps them as text, PostgreSQL as
+    NUMERIC; no binary float on the way (0.10 stays 0.10, 16 digits stay 16 digits)."""
+    from paymaster.store.models import LedgerEntry
+
+    with store.session() as session:
+        for i, amount in enumerate(MONEY_VALUES):
+            session.add(LedgerEntry(program="gl", run_id=None, line_key=f"k{i}", payee_id="P1",
+                                    period="2018-04", measure="deal", source_id=None,
+                                    kind="payout", amount=amount, corrects=None, reason=None,
+                                    posted_at=NOW, posted_by="test"))
+    with store.session() as session:
+        back = [e.amount for e in session.scalars(select(LedgerEntry).order_by(LedgerEntry.id))]
+    assert back == MONEY_VALUES
+    assert [str(a) for a in back] == [str(a) for a in MONEY_VALUES]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from paymaster.errors import Problem
 from paymaster.services.registrations import WorkflowError
@@ -98,9 +98,10 @@ def budget_forecast(ws: Workspace, program: str, as_of: dt.date | None = None,
         if run is None:
             raise WorkflowError(Problem(f"program {program} has no run yet",
                                         hint=f"paymaster runs new {program}"))
-        posted = dict(session.execute(
-            select(LedgerEntry.line_key, func.sum(LedgerEntry.amount))
-            .where(LedgerEntry.program == program).group_by(LedgerEntry.line_key)).all())
+        posted: dict[str, Decimal] = {}
+        for key, amount in session.execute(select(LedgerEntry.line_key, LedgerEntry.amount)
+                                           .where(LedgerEntry.program == program)):
+            posted[key] = posted.get(key, ZERO) + amount
         rows = session.scalars(select(RunLine).where(RunLine.run_id == run.id,
                                                      RunLine.budget.is_not(None))).all()
         by_pool: dict[str, list[Line]] = {}

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from paymaster.errors import Problem
 from paymaster.services import audit, imports
 from paymaster.services.registrations import WorkflowError
-from paymaster.store.models import Dispute, RunLine
+from paymaster.store.models import Dispute, Run, RunLine
 
 if TYPE_CHECKING:
     from paymaster.workspace import Workspace
@@ -28,8 +28,9 @@ def open_case(ws: Workspace, program: str, payee_id: str, description: str, *, a
     details = {k: v for k, v in (details or {}).items() if v not in (None, "")}
     with ws.store.session() as session:
         if line_key is not None:
-            known = session.scalars(select(RunLine.id).where(
-                RunLine.line_key == line_key, RunLine.payee_id == payee_id).limit(1)).first()
+            known = session.scalars(select(RunLine.id).join(Run, Run.id == RunLine.run_id).where(
+                Run.program == program, RunLine.line_key == line_key,
+                RunLine.payee_id == payee_id).limit(1)).first()
             if known is None:
                 raise WorkflowError(Problem(
                     f"no payout line '{line_key}' for {payee_id}", field="line",

@@ -294,7 +294,8 @@ def _lines(run_id: int, payouts: list[dict]) -> list[RunLine]:
             run_id=run_id, line_key=key, payee_id=row["payee_id"], period=row["period"],
             measure=row["measure"], source_id=row["source_id"], date=row["date"],
             amount=row["amount"] if row["paid"] else ZERO, paid=bool(row["paid"]),
-            budget=row["budget"], reason=row["reason"], explanation=row["explanation"]))
+            budget=row["budget"], band=row["band"], value=row["value"], reason=row["reason"],
+            explanation=row["explanation"]))
     return lines
 
 

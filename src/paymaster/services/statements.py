@@ -36,7 +36,7 @@ def build(ws: Workspace, program: str, payee_id: str, period: str | None = None)
             lines = [_line(r, labels) for r in session.scalars(query.order_by(RunLine.id))]
             gates = [g for r in run.evaluations["rows"]
                      if r["payee_id"] == payee_id and (not period or r["period"] == period)
-                     for g in _gates(r, plan)]
+                     for g in gate_progress(r, plan)]
             titles = [(r["period"], r["title"], int(r["rank"])) for r in run.titles["rows"]
                       if r["payee_id"] == payee_id and (not period or r["period"] == period)]
         query = select(LedgerEntry).where(LedgerEntry.program == program,
@@ -77,7 +77,7 @@ def _line(row: RunLine, labels: dict[str, str]) -> model.StatementLine:
         reason=row.reason, explanation=row.explanation or "")
 
 
-def _gates(row: dict, plan: Plan) -> list[model.GateProgress]:
+def gate_progress(row: dict, plan: Plan) -> list[model.GateProgress]:
     """One evaluation row as the gates a payee reads: a gated rebate's row carries both
     its minimum (value of threshold) and its ratio (ratio of required), shown apart."""
     def number(key: str) -> Decimal | None:

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from sqlalchemy import (
     JSON,
+    TypeDecorator,
     ForeignKey,
     Index,
     Numeric,
@@ -21,7 +22,34 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-MONEY = Numeric(18, 2, asdecimal=True)
+class ExactDecimal(TypeDecorator):
+    """DECIMAL on PostgreSQL; on SQLite, which has no decimal type (SQLAlchemy would go
+    through a binary float), the exact text of the number. Sum in Python, not in SQL."""
+
+    impl = Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int, scale: int):
+        super().__init__(precision, scale, asdecimal=True)
+        self.scale = scale
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(60))
+        return dialect.type_descriptor(Numeric(self.impl.precision, self.scale, asdecimal=True))
+
+    def process_bind_param(self, value, dialect):
+        if value is None or dialect.name != "sqlite":
+            return value
+        return str(Decimal(value))
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return Decimal(value) if dialect.name == "sqlite" else value
+
+
+MONEY = ExactDecimal(18, 2)
 
 
 class Base(DeclarativeBase):
@@ -157,6 +185,8 @@ class RunLine(Base):
     amount: Mapped[Decimal]
     paid: Mapped[bool]
     budget: Mapped[str | None]  # the budget pool the line is charged to, if any
+    band: Mapped[str | None]    # the rate band or place ("place 2") the line reached
+    value: Mapped[Decimal | None] = mapped_column(ExactDecimal(38, 8))  # measured value
     reason: Mapped[str | None] = mapped_column(Text)
     explanation: Mapped[str | None] = mapped_column(Text)
 

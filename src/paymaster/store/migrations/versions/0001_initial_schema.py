@@ -9,7 +9,7 @@ The append-only tables get triggers that refuse UPDATE and DELETE, on SQLite and
 from alembic import op
 import sqlalchemy as sa
 
-from paymaster.store.models import APPEND_ONLY
+from paymaster.store.models import APPEND_ONLY, ExactDecimal
 
 
 revision = '0001'
@@ -117,7 +117,7 @@ def upgrade() -> None:
     sa.Column('approved_by', sa.String(length=200), nullable=True),
     sa.Column('posted_at', sa.DateTime(), nullable=True),
     sa.Column('posted_by', sa.String(length=200), nullable=True),
-    sa.Column('total', sa.Numeric(precision=18, scale=2), nullable=False),
+    sa.Column('total', ExactDecimal(18, 2), nullable=False),
     sa.Column('timings', sa.JSON(), nullable=False),
     sa.Column('evaluations', sa.JSON(), nullable=False),
     sa.Column('titles', sa.JSON(), nullable=False),
@@ -150,7 +150,7 @@ def upgrade() -> None:
     sa.Column('measure', sa.String(length=200), nullable=False),
     sa.Column('source_id', sa.String(length=200), nullable=True),
     sa.Column('kind', sa.String(length=20), nullable=False),
-    sa.Column('amount', sa.Numeric(precision=18, scale=2), nullable=False),
+    sa.Column('amount', ExactDecimal(18, 2), nullable=False),
     sa.Column('corrects', sa.Integer(), nullable=True),
     sa.Column('reason', sa.Text(), nullable=True),
     sa.Column('posted_at', sa.DateTime(), nullable=False),
@@ -187,9 +187,11 @@ def upgrade() -> None:
     sa.Column('measure', sa.String(length=200), nullable=False),
     sa.Column('source_id', sa.String(length=200), nullable=True),
     sa.Column('date', sa.Date(), nullable=True),
-    sa.Column('amount', sa.Numeric(precision=18, scale=2), nullable=False),
+    sa.Column('amount', ExactDecimal(18, 2), nullable=False),
     sa.Column('paid', sa.Boolean(), nullable=False),
     sa.Column('budget', sa.String(length=200), nullable=True),
+    sa.Column('band', sa.String(length=200), nullable=True),
+    sa.Column('value', ExactDecimal(38, 8), nullable=True),
     sa.Column('reason', sa.Text(), nullable=True),
     sa.Column('explanation', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['run_id'], ['runs.id'], ),

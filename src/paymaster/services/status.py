@@ -1,0 +1,214 @@
+"""A payee's live status in a program: what the engine says today on the store's data.
+
+The statement shows what was posted; the status shows where a payee stands now: its
+lines, every gate and threshold with its progress, the trade-in RMAs still outstanding,
+how far the next tier is, and the rebate it would earn. The engine's result is kept per
+(workspace, program, input fingerprint, plan sha), so a page view recalculates only when
+the data or the plan changed.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING, Any
+
+from paymaster.plan.model import Aggregate, GatedRebate, Plan, Tiers
+from paymaster.services.calc import calculate_stored, fingerprint_stored
+from paymaster.services.inputs import current_rows
+from paymaster.services.statement_model import GateProgress
+from paymaster.services.statements import gate_progress
+from paymaster.services.statements_render import gate_text
+
+if TYPE_CHECKING:
+    from paymaster.workspace import Workspace
+
+CENT = Decimal("0.01")
+ONE = Decimal(1)
+
+
+@dataclass(frozen=True)
+class Live:
+    """The engine's result tables for a program, as plain rows."""
+
+    fingerprint: str
+    payouts: list[dict]
+    evaluations: list[dict]
+    titles: list[dict]
+
+
+_CACHE: dict[tuple[str, str, str, str], Live] = {}
+_LOCK = threading.Lock()
+
+
+def live(ws: Workspace, program: str) -> Live:
+    """The engine's result on the store's current data, from the cache when nothing changed."""
+    with ws.store.session() as session:
+        fingerprint = fingerprint_stored(ws, session, program, None)
+        key = (str(ws.folder.resolve()), program, fingerprint, ws.plan_sha(program))
+        hit = _CACHE.get(key)
+        if hit is not None:
+            return hit
+        result = calculate_stored(ws, session, program, None)
+    tables = {name: result.tables[name].to_pylist() for name in ("payouts", "evaluations",
+                                                                  "titles")}
+    hit = Live(fingerprint, tables["payouts"], tables["evaluations"], tables["titles"])
+    with _LOCK:
+        # Older results of this program can never be asked for again: drop them.
+        for old in [k for k in _CACHE if k[:2] == key[:2]]:
+            del _CACHE[old]
+        _CACHE[key] = hit
+    return hit
+
+
+def clear_cache() -> None:
+    with _LOCK:
+        _CACHE.clear()
+
+
+def payee_status(ws: Workspace, program: str, payee_id: str, locale: str = "en") -> dict:
+    """Everything the status page shows for one payee, as plain data."""
+    plan = ws.plan(program).plan
+    result = live(ws, program)
+    labels = {m.id: getattr(m, "label", "") or m.id for m in plan.measures}
+    lines = [_line(row, plan, labels) for row in result.payouts if row["payee_id"] == payee_id]
+    gates = [_gate(g, locale, plan.currency) for row in result.evaluations
+             if row["payee_id"] == payee_id for g in gate_progress(_text_row(row), plan)]
+    return {
+        "program": program, "title": plan.title or program, "currency": plan.currency,
+        "payee_id": payee_id, "fingerprint": result.fingerprint,
+        "lines": lines,
+        "total": sum((line["amount"] for line in lines if line["paid"]), Decimal("0.00")),
+        "gates": gates,
+        "outstanding_rmas": outstanding_rmas(ws, program, payee_id),
+        "rebates": [_rebate(row, labels) for row in result.payouts
+                    if row["payee_id"] == payee_id
+                    and isinstance(plan.measure(row["measure"]), GatedRebate)],
+        "titles": [{"period": t["period"], "title": t["title"], "rank": t["rank"],
+                    "value": t["value"]} for t in result.titles if t["payee_id"] == payee_id],
+    }
+
+
+# ---------------------------------------------------------------- lines and tiers
+def _line(row: dict, plan: Plan, labels: dict[str, str]) -> dict:
+    measure = plan.measure(row["measure"])
+    return {
+        "period": row["period"], "measure": row["measure"],
+        "label": labels.get(row["measure"], row["measure"]), "source_id": row["source_id"],
+        "date": row["date"], "amount": row["amount"] if row["paid"] else Decimal("0.00"),
+        "paid": bool(row["paid"]), "reason": row["reason"], "explanation": row["explanation"],
+        "value": _money(row["value"]), "target": _money(row["target"]), "band": row["band"],
+        "next_tier": next_tier(measure, plan, row["value"], row["target"])
+        if isinstance(measure, Aggregate) and measure.tiers else None,
+    }
+
+
+def next_tier(measure: Aggregate, plan: Plan, value: Decimal | None,
+              target: Decimal | None) -> dict | None:
+    """The tier above the one `value` reached and how much more it needs; None at the top
+    (or without the figures to tell)."""
+    tiers: Tiers = measure.tiers
+    if value is None or (tiers.relative_to == "target" and not target):
+        return None
+    for index, tier in enumerate(tiers.tiers[:-1]):
+        edge = _number(tier.upto, plan)
+        if edge is None:
+            break
+        if tiers.relative_to == "target":
+            edge = edge * target
+        if value < edge:
+            above = tiers.tiers[index + 1]
+            return {"label": above.label, "rate": _number(above.rate, plan),
+                    "starts_at": _money(edge), "needed": _money(edge - value)}
+    return None
+
+
+def _number(value: Decimal | str | None, plan: Plan) -> Decimal | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        name = value.removeprefix("param.")
+        if name in plan.parameters:
+            return Decimal(str(plan.parameters[name]))
+        try:  # a literal the plan model kept as text
+            return Decimal(value)
+        except ArithmeticError:
+            return None
+    return Decimal(value)
+
+
+def _money(value: Decimal | None) -> Decimal | None:
+    return None if value is None else value.quantize(CENT, ROUND_HALF_UP)
+
+
+def _rebate(row: dict, labels: dict[str, str]) -> dict:
+    """What a gated rebate pays now, and what its qualifying value would earn once every
+    gate passes."""
+    value, rate = row["value"], row["rate"]
+    would = (value * rate).quantize(CENT, ROUND_HALF_UP) if value is not None and rate else None
+    return {"period": row["period"], "measure": row["measure"],
+            "label": labels.get(row["measure"], row["measure"]), "qualifying": _money(value),
+            "rate": rate.normalize() if rate is not None else None, "would_earn": would,
+            "earned": row["amount"] if row["paid"] else Decimal("0.00"),
+            "paid": bool(row["paid"]), "reason": row["reason"]}
+
+
+# ---------------------------------------------------------------- gates
+def _text_row(row: dict) -> dict:
+    # `gate_progress` reads stored (JSON) run rows: dates and numbers as text.
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else
+                str(v) if isinstance(v, Decimal) else v) for k, v in row.items()}
+
+
+def _gate(gate: GateProgress, locale: str, currency: str) -> dict:
+    return {
+        "period": gate.period, "evaluation": gate.evaluation, "subject": gate.subject,
+        "as_of": gate.as_of, "passed": gate.passed, "value": gate.value,
+        "threshold": gate.threshold, "ratio": gate.ratio, "required_ratio": gate.required_ratio,
+        "reason": gate.reason, "explanation": gate.explanation,
+        "progress": progress(gate), "text": gate_text(gate, locale, currency),
+    }
+
+
+def progress(gate: GateProgress) -> Decimal:
+    """How far along the gate is, 0 to 1, for a progress bar."""
+    if gate.ratio is not None and gate.required_ratio:
+        reached = gate.ratio / gate.required_ratio
+    elif gate.value is not None and gate.threshold:
+        reached = gate.value / gate.threshold
+    else:
+        reached = ONE if gate.passed else Decimal(0)
+    return min(max(reached, Decimal(0)), ONE).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+
+
+# ---------------------------------------------------------------- outstanding returns
+def outstanding_rmas(ws: Workspace, program: str, payee_id: str) -> list[dict[str, Any]]:
+    """The payee's trade-in orders whose RMA has not come back (not in returns, no
+    confirmed case): what still holds its return ratio down."""
+    plan = ws.plan(program).plan
+    rebates = [m for m in plan.measures if isinstance(m, GatedRebate)]
+    if not rebates or "returns" not in plan.inputs:
+        return []
+    measure = rebates[0]
+    source = plan.inputs[measure.source]
+    if "rma_number" not in source.columns or measure.payee not in source.columns:
+        return []
+    with ws.store.session() as session:
+        orders = current_rows(session, program, measure.source)
+        returned = {r.get("rma_number") for r in current_rows(session, program, "returns")}
+        if "cases" in plan.inputs:
+            returned |= {c.get("rma_number") for c in current_rows(session, program, "cases")
+                         if c.get("status") == "confirmed"}
+    out = []
+    for order in orders:
+        if order.get(measure.payee) != payee_id or not order.get("rma_number"):
+            continue
+        # An order without a TMP quote is no trade-in: nothing is due back for it.
+        if "tmp_quote" in source.columns and not (order.get("tmp_quote") or "").strip():
+            continue
+        if order["rma_number"] not in returned:
+            out.append({k: order.get(k) for k in ("line_id", "sales_order", "tmp_quote",
+                                                  "order_date", "trade_in_credit",
+                                                  "rma_number") if k in source.columns})
+    return sorted(out, key=lambda o: (str(o.get("order_date")), str(o.get("rma_number"))))
