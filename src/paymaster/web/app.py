@@ -19,6 +19,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from paymaster.errors import PaymasterError, Problem
 from paymaster.web import render
+from paymaster.web.i18n import N_
 from paymaster.web.security import CsrfFailed, Forbidden, LoginLimiter, NotLoggedIn, TooManyAttempts
 from paymaster.workspace import Workspace
 
@@ -91,21 +92,21 @@ def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotLoggedIn)
     async def _login(request: Request, _exc: NotLoggedIn) -> Response:
         if wants_json(request):
-            return error_response(request, 401, "log in first")
+            return error_response(request, 401, N_("log in first"))
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
 
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden) -> Response:
-        return error_response(request, 403, "not allowed", [Problem(exc.message)])
+        return error_response(request, 403, N_("not allowed"), [Problem(exc.message)])
 
     @app.exception_handler(CsrfFailed)
     async def _csrf(request: Request, _exc: CsrfFailed) -> Response:
-        return error_response(request, 403, "the form's security token is missing or old",
+        return error_response(request, 403, N_("the form's security token is missing or old"),
                               [Problem("reload the page and try again")])
 
     @app.exception_handler(TooManyAttempts)
     async def _too_many(request: Request, exc: TooManyAttempts) -> Response:
-        return error_response(request, 429, "too many failed logins",
+        return error_response(request, 429, N_("too many failed logins"),
                               [Problem(f"try again in {exc.retry_after} seconds")],
                               {"Retry-After": str(exc.retry_after)})
 
@@ -118,7 +119,7 @@ def _error_handlers(app: FastAPI) -> None:
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         problems = [Problem(str(e.get("msg")), field=".".join(str(x) for x in e.get("loc", ())))
                     for e in exc.errors()]
-        return error_response(request, 422, "invalid request", problems)
+        return error_response(request, 422, N_("invalid request"), problems)
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> Response:

@@ -16,6 +16,34 @@ from babel.numbers import format_currency, format_percent
 from babel.support import NullTranslations, Translations
 
 LOCALES = {"en": "en_US", "pl": "pl_PL", "zh": "zh_Hans_CN"}
+
+
+def N_(message: str) -> str:  # noqa: N802 - gettext's name for "mark, translate later"
+    """Mark a text for the catalogs where it is defined; it is translated where shown."""
+    return message
+
+
+# Words the pages show from data (roles, states, ledger kinds), marked for the catalogs.
+DATA_WORDS = (
+    N_("admin"),
+    N_("approver"),
+    N_("partner"),
+    N_("rep"),
+    N_("viewer"),
+    N_("submitted"),
+    N_("accepted"),
+    N_("rejected"),
+    N_("draft"),
+    N_("approved"),
+    N_("withdrawn"),
+    N_("preview"),
+    N_("posted"),
+    N_("open"),
+    N_("payout"),
+    N_("adjustment"),
+    N_("clawback"),
+    N_("cancellation"),
+)
 CATALOGS = Path(__file__).parent / "locales"
 
 

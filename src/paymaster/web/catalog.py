@@ -1,0 +1,60 @@
+"""The portal's message catalogs: extract every `_("...")` from the templates and the
+web code, and merge them into the Polish and Chinese .po files (translations kept).
+
+    python -m paymaster.web.catalog      # after adding or changing texts
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po, write_po
+
+from paymaster.web.i18n import CATALOGS
+
+WEB = Path(__file__).parent
+LANGUAGES = ("pl", "zh")
+METHODS = [("templates/**.html", "jinja2"), ("**.py", "python")]
+
+
+def messages() -> dict[str, list[tuple[str, int]]]:
+    """Every message id with where it is used."""
+    found: dict[str, list[tuple[str, int]]] = {}
+    for filename, line, message, _comments, _context in extract_from_dir(WEB, METHODS):
+        msgid = message if isinstance(message, str) else message[0]
+        found.setdefault(msgid, []).append((filename, line))
+    return found
+
+
+def po_path(language: str) -> Path:
+    return CATALOGS / language / "LC_MESSAGES" / "messages.po"
+
+
+def load(language: str) -> Catalog:
+    path = po_path(language)
+    if not path.is_file():
+        return Catalog(locale=language, project="Paymaster")
+    with path.open("rb") as handle:
+        return read_po(handle, locale=language)
+
+
+def update(language: str) -> list[str]:
+    """Merge the current messages into a language's catalog; returns those untranslated."""
+    old = load(language)
+    catalog = Catalog(locale=language, project="Paymaster", fuzzy=False)
+    for msgid, locations in sorted(messages().items()):
+        previous = old.get(msgid)
+        catalog.add(msgid, previous.string if previous else "", locations=locations)
+    path = po_path(language)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        write_po(handle, catalog, width=100, sort_output=True)
+    return [m.id for m in catalog if m.id and not m.string]
+
+
+if __name__ == "__main__":
+    for lang in LANGUAGES:
+        missing = update(lang)
+        print(f"{lang}: {len(missing)} message(s) to translate")

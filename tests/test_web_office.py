@@ -1,0 +1,498 @@
+"""The program office pages: dashboard counts, queues, imports, runs and the ledger,
+disputes, plan versions, budget; and who may read and act (viewer reads, partners
+nothing, every write needs the CSRF token)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from decimal import Decimal
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from paymaster.services import disputes, enrollments, ledger, registrations
+from paymaster.services.accounts import DEMO_ACCOUNTS
+from paymaster.store.models import (
+    Dispute,
+    Enrollment,
+    ImportBatch,
+    LedgerEntry,
+    Record,
+    Registration,
+    Run,
+)
+from paymaster.web.app import create_app
+
+from conftest import EXAMPLES
+
+GL = "generuj-leady"
+TIA = "trade-in-accelerator"
+PASSWORDS = {a[0]: a[1] for a in DEMO_ACCOUNTS}
+
+
+def login(ws, username: str, csrf: bool = True) -> TestClient:
+    client = TestClient(create_app(ws))
+    response = client.post("/api/login", json={"username": username,
+                                               "password": PASSWORDS[username]})
+    assert response.status_code == 200, response.text
+    if csrf:
+        client.headers["X-CSRF-Token"] = response.json()["csrf_token"]
+    return client
+
+
+def nip(prefix: str) -> str:
+    """A valid Polish tax id from 9 digits (the check digit appended)."""
+    weights = (6, 5, 7, 2, 3, 4, 5, 6, 7)
+    check = sum(int(d) * w for d, w in zip(prefix, weights, strict=True)) % 11
+    assert check != 10, "pick another prefix"
+    return prefix + str(check)
+
+
+def new_registration(ws, monkeypatch, customer_nip: str = "5200316762",
+                     name: str = "Client C04") -> Registration:
+    """A lead of P1 for a listed customer nobody registered, inside the promotion."""
+    monkeypatch.setenv("PAYMASTER_TODAY", "2018-05-10T10:00:00")
+    reg = registrations.register(ws, GL, {
+        "partner_id": "P1", "customer_name": name, "customer_address": "Lodz",
+        "customer_nip": customer_nip, "family": "M365", "plan": "E3", "licences": "10",
+        "pcs": "12", "partner_name": "Partner P1", "partner_address": "Warszawa",
+        "partner_nip": "5208710903", "contact_name": "Jan Kowalski",
+        "contact_phone": "+48 600 000 000", "contact_email": "kontakt@partner.pl"},
+        actor="P1")
+    assert reg.status == "submitted", reg.reason
+    return reg
+
+
+def csv_bytes(rows: list[dict]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def example_rows(program: str, table: str) -> list[dict]:
+    with (EXAMPLES / program / "data" / f"{table}.csv").open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def store_counts(ws) -> tuple[int, int]:
+    with ws.store.session() as session:
+        return (session.scalar(select(func.count()).select_from(ImportBatch)),
+                session.scalar(select(func.count()).select_from(Record)))
+
+
+# ---------------------------------------------------------------- dashboard
+def test_dashboard_counts_match_the_store(demo_workspace, monkeypatch):
+    ws = demo_workspace
+    new_registration(ws, monkeypatch)
+    monkeypatch.delenv("PAYMASTER_TODAY")  # today: the new lead is past its due date
+    disputes.open_case(ws, TIA, "A", "an RMA is missing", actor="A", details={
+        "items": "1 switch", "return_date": "2008-07-01", "rma_number": "RMA-X",
+        "tmp_quote": "TMP-X", "sales_order": "SO-X"})
+    today = ws.today()
+    expected = {}
+    with ws.store.session() as session:
+        for program in ws.config.programs:
+            regs = session.scalars(select(Registration).where(
+                Registration.program == program, Registration.status == "submitted")).all()
+            enrs = session.scalars(select(Enrollment).where(
+                Enrollment.program == program, Enrollment.status == "submitted")).all()
+            run = session.scalars(select(Run).where(Run.program == program)
+                                  .order_by(Run.id.desc())).first()
+            expected[program] = {
+                "regs": (len(regs), sum(r.due_on < today for r in regs)),
+                "enrs": (len(enrs), sum(e.due_on < today for e in enrs)),
+                "disputes": len(session.scalars(select(Dispute).where(
+                    Dispute.program == program, Dispute.status == "open")).all()),
+                "run": (run.id, run.status),
+                "ledger": sum(session.scalars(select(LedgerEntry.amount).where(
+                    LedgerEntry.program == program)), Decimal(0)),
+            }
+    assert expected[GL]["regs"] == (1, 1) and expected[TIA]["disputes"] == 1
+
+    client = login(ws, "viewer")
+    data = client.get("/api/office").json()
+    got = {p["program"]: p for p in data["programs"]}
+    assert set(got) == set(ws.config.programs)
+    for program, want in expected.items():
+        p = got[program]
+        if ws.program(program).registrations:
+            assert (p["registrations"]["waiting"], p["registrations"]["overdue"]) == want["regs"]
+        else:
+            assert p["registrations"] is None
+        if ws.program(program).enrollments:
+            assert (p["enrollments"]["waiting"], p["enrollments"]["overdue"]) == want["enrs"]
+        assert p["open_disputes"] == want["disputes"]
+        assert (p["latest_run"]["id"], p["latest_run"]["status"]) == want["run"]
+        assert Decimal(p["ledger_total"]) == want["ledger"]
+
+    page = client.get("/office")
+    assert page.status_code == 200
+    row = page.text.split(f'data-program="{GL}"')[1].split("</tr>")[0]
+    assert '<span class="registrations-waiting">1</span>' in row
+    assert '<span class="registrations-overdue">1</span>' in row
+
+
+# ---------------------------------------------------------------- queues
+def test_registration_queue_lists_a_new_lead_and_accepting_it_changes_its_state(
+        demo_workspace, monkeypatch):
+    ws = demo_workspace
+    reg = new_registration(ws, monkeypatch)
+    client = login(ws, "approver")
+
+    rows = client.get(f"/api/office/{GL}/registrations").json()["registrations"]
+    assert rows[0]["registration_id"] == reg.registration_id  # the only one waiting: first
+    assert rows[0]["status"] == "submitted" and rows[0]["due_on"] == str(reg.due_on)
+    assert rows[0]["overdue"] is False
+    page = client.get(f"/office/{GL}/registrations")
+    assert reg.registration_id in page.text and "5200316762" in page.text
+
+    url = f"/office/{GL}/registrations/{reg.registration_id}/decision"
+    # a rejection without a reason: the row comes back with the problem, state unchanged
+    answer = client.post(url, data={"accept": "false"}, headers={"HX-Request": "true"})
+    assert answer.status_code == 200 and "a rejection needs a reason" in answer.text
+    assert answer.text.lstrip().startswith("<tr")
+
+    answer = client.post(url, data={"accept": "true"}, headers={"HX-Request": "true"})
+    assert answer.status_code == 200
+    assert answer.text.lstrip().startswith(f'<tr id="reg-{reg.registration_id}"')
+    assert "accepted" in answer.text and "<form" not in answer.text
+    stored = next(r for r in registrations.listing(ws, GL)
+                  if r.registration_id == reg.registration_id)
+    assert (stored.status, stored.decided_by) == ("accepted", "approver")
+
+    again = client.post(f"/api/office/{GL}/registrations/{reg.registration_id}/decision",
+                        json={"accept": False, "reason": "late"})
+    assert again.status_code == 400 and "accepted already" in again.text
+    assert client.post(f"/api/office/{GL}/registrations/NOPE/decision",
+                       json={"accept": True}).status_code == 404
+
+
+def test_registration_rejection_through_the_api_and_the_plain_form(demo_workspace,
+                                                                   monkeypatch):
+    ws = demo_workspace
+    first = new_registration(ws, monkeypatch)
+    second = new_registration(ws, monkeypatch, "5200950281", "Client C12")
+    client = login(ws, "admin")
+    answer = client.post(f"/api/office/{GL}/registrations/{first.registration_id}/decision",
+                         json={"accept": False, "reason": "customer unknown to us"})
+    assert answer.status_code == 200
+    assert answer.json()["registration"]["status"] == "rejected"
+    answer = client.post(f"/office/{GL}/registrations/{second.registration_id}/decision",
+                         data={"accept": "false", "reason": "duplicate"},
+                         follow_redirects=False)
+    assert answer.status_code == 303
+    states = {r.registration_id: (r.status, r.reason) for r in registrations.listing(ws, GL)}
+    assert states[first.registration_id] == ("rejected", "customer unknown to us")
+    assert states[second.registration_id] == ("rejected", "duplicate")
+
+
+def test_enrollment_approval_through_the_page(demo_workspace, monkeypatch):
+    ws = demo_workspace
+    monkeypatch.setenv("PAYMASTER_TODAY", "2008-02-10T09:00:00")
+    enrollments.move(ws, TIA, "E-L", "submit", actor="L")
+    client = login(ws, "approver")
+    rows = client.get(f"/api/office/{TIA}/enrollments").json()["enrollments"]
+    assert rows[0]["enrollment_id"] == "E-L" and rows[0]["status"] == "submitted"
+    assert rows[0]["due_on"] and rows[0]["overdue"] is False
+
+    answer = client.post(f"/office/{TIA}/enrollments/E-L/decision", data={"accept": "true"},
+                         headers={"HX-Request": "true"})
+    assert answer.status_code == 200 and 'id="enr-E-L"' in answer.text
+    assert "approved" in answer.text
+    stored = next(e for e in enrollments.listing(ws, TIA) if e.enrollment_id == "E-L")
+    assert (stored.status, stored.decided_by) == ("approved", "approver")
+
+
+# ---------------------------------------------------------------- imports
+def test_an_import_with_two_bad_rows_shows_both_and_imports_nothing(demo_workspace):
+    ws = demo_workspace
+    rows = example_rows(GL, "partners")
+    rows[1] = rows[1] | {"nip": "1234567890"}          # row 3: a wrong check digit
+    rows[3] = rows[3] | {"new_to_program": "maybe"}     # row 5: not a yes/no
+    before = store_counts(ws)
+    client = login(ws, "admin")
+    answer = client.post(f"/office/{GL}/imports", data={"table": "partners",
+                                                        "as_of": "2026-01-05"},
+                         files={"file": ("partners.csv", csv_bytes(rows), "text/csv")})
+    assert answer.status_code == 400
+    problems = re.findall(r'<tr class="problem">\s*<td class="num">(\d*)</td>\s*<td>(\w*)</td>',
+                          answer.text)
+    assert ("3", "nip") in problems and ("5", "new_to_program") in problems
+    assert "Nothing was imported" in answer.text
+    assert store_counts(ws) == before
+
+    api = client.post(f"/api/office/{GL}/imports", data={"table": "partners"},
+                      files={"file": ("partners.csv", csv_bytes(rows), "text/csv")})
+    assert api.status_code == 400
+    found = {(p.get("row"), p.get("field")) for p in api.json()["error"]["problems"]}
+    assert {(3, "nip"), (5, "new_to_program")} <= found
+    assert store_counts(ws) == before
+
+
+def test_a_good_import_shows_its_counts_and_is_listed(demo_workspace):
+    ws = demo_workspace
+    rows = example_rows(GL, "partners")
+    rows.append(rows[0] | {"partner_id": "P99", "name": "Nowy", "nip": nip("520871099")})
+    client = login(ws, "admin")
+    answer = client.post(f"/office/{GL}/imports",
+                         data={"table": "partners", "as_of": "2026-01-05"},
+                         files={"file": ("new partners.csv", csv_bytes(rows), "text/csv")})
+    assert answer.status_code == 200, answer.text
+    assert f'<span class="rows">{len(rows)}</span>' in answer.text
+    assert '<span class="added">1</span>' in answer.text
+    assert '<span class="changed">0</span>' in answer.text
+    listed = client.get(f"/api/office/{GL}/imports").json()["imports"][0]
+    assert (listed["table_name"], listed["file"], listed["as_of"], listed["rows"],
+            listed["added"], listed["actor"]) == ("partners", "new_partners.csv", "2026-01-05",
+                                                  len(rows), 1, "admin")
+    with ws.store.session() as session:
+        assert session.scalars(select(Record).where(
+            Record.program == GL, Record.table_name == "partners",
+            Record.key == "P99")).one().data["name"] == "Nowy"
+
+    wrong = client.post(f"/office/{GL}/imports", data={"table": "registrations"},
+                        files={"file": ("r.csv", b"a\n1\n", "text/csv")})
+    assert wrong.status_code == 400 and "cannot be imported here" in wrong.text
+    odd = client.post(f"/office/{GL}/imports", data={"table": "partners"},
+                      files={"file": ("p.txt", b"a\n", "text/plain")})
+    assert odd.status_code == 400 and "unsupported file type" in odd.text
+
+
+# ---------------------------------------------------------------- runs and the ledger
+def test_a_run_after_a_correction_lists_its_changes_then_approve_and_post(demo_workspace):
+    ws = demo_workspace
+    sales = example_rows(GL, "sales")
+    sales[0] = sales[0] | {"licences": str(int(sales[0]["licences"]) + 10)}  # S01 grows
+    client = login(ws, "admin")
+    answer = client.post(f"/office/{GL}/imports", data={"table": "sales"},
+                         files={"file": ("sales.csv", csv_bytes(sales), "text/csv")})
+    assert answer.status_code == 200 and '<span class="changed">1</span>' in answer.text
+
+    made = client.post(f"/office/{GL}/runs", data={"period": ""}, follow_redirects=False)
+    assert made.status_code == 303
+    run_id = int(made.headers["location"].rsplit("/", 1)[1])
+    expected = ledger.changes(ws, run_id)
+    assert expected and any("S01" in c.line_key for c in expected)
+    page = client.get(f"/office/runs/{run_id}")
+    assert page.status_code == 200
+    assert page.text.count('<tr class="change">') == len(expected)
+    for change in expected:
+        assert change.line_key in page.text
+    data = client.get(f"/api/office/runs/{run_id}").json()
+    assert {(c["line_key"], c["difference"], c["kind"]) for c in data["changes"]} == {
+        (c.line_key, str(c.difference), c.kind) for c in expected}
+    assert sum(Decimal(p["amount"]) for p in data["payees"]) == ledger.get_run(ws, run_id).total
+    assert client.get(f"/api/office/{GL}/runs").json()["runs"][0]["id"] == run_id
+
+    # posting before approval is refused, with the service's message on the page
+    early = client.post(f"/office/runs/{run_id}/post")
+    assert early.status_code == 400 and "approve it first" in early.text
+    assert client.post(f"/office/runs/{run_id}/approve",
+                       follow_redirects=False).status_code == 303
+    assert client.post(f"/office/runs/{run_id}/post", follow_redirects=False).status_code == 303
+    posted = [e for e in ledger.entries(ws, GL) if e.run_id == run_id]
+    assert sorted((e.line_key, e.amount) for e in posted) == sorted(
+        (c.line_key, c.difference) for c in expected)
+    assert ledger.get_run(ws, run_id).status == "posted"
+    shown = client.get(f"/office/runs/{run_id}").text
+    assert all(e.line_key in shown for e in posted)
+
+
+def test_a_stale_run_shows_why_it_cannot_post(demo_workspace):
+    ws = demo_workspace
+    client = login(ws, "approver")
+    sales = example_rows(GL, "sales")
+    sales[0] = sales[0] | {"licences": "20"}
+    client.post(f"/api/office/{GL}/imports", data={"table": "sales"},
+                files={"file": ("sales.csv", csv_bytes(sales), "text/csv")})
+    run = client.post(f"/api/office/{GL}/runs", json={}).json()["run"]
+    assert client.post(f"/api/office/runs/{run['id']}/approve").json()["run"]["status"] == \
+        "approved"
+    sales[0] = sales[0] | {"licences": "30"}  # the input moves on after approval
+    client.post(f"/api/office/{GL}/imports", data={"table": "sales"},
+                files={"file": ("sales.csv", csv_bytes(sales), "text/csv")})
+    answer = client.post(f"/office/runs/{run['id']}/post")
+    assert answer.status_code == 400 and "out of date" in answer.text
+    assert not [e for e in ledger.entries(ws, GL) if e.run_id == run["id"]]
+
+
+# ---------------------------------------------------------------- disputes, plan, budget
+def test_disputes_are_listed_and_resolved(demo_workspace):
+    ws = demo_workspace
+    case = disputes.open_case(ws, TIA, "A", "an RMA is missing", actor="A", details={
+        "items": "1 switch", "return_date": "2008-07-01", "rma_number": "RMA-X",
+        "tmp_quote": "TMP-X", "sales_order": "SO-X"})
+    client = login(ws, "admin")
+    data = client.get(f"/api/office/{TIA}/disputes").json()
+    assert [d["id"] for d in data["open"]] == [case.id]
+    assert [d["status"] for d in data["closed"]] == ["accepted"]  # the demo's case
+    page = client.get(f"/office/{TIA}/disputes")
+    assert "RMA-X" in page.text and f"/disputes/{case.id}/resolve" in page.text
+
+    url = f"/office/{TIA}/disputes/{case.id}/resolve"
+    bad = client.post(url, data={"accept": "true", "resolution": "confirmed",
+                                 "table": "returns"},
+                      files={"file": ("returns.csv", b"rma_number,received_on\nRMA-X,nope\n",
+                                      "text/csv")})
+    assert bad.status_code == 400 and "received_on" in bad.text
+    assert disputes.listing(ws, TIA, status="open")[0].id == case.id
+
+    returns = example_rows(TIA, "returns") + [{"rma_number": "RMA-X",
+                                               "received_on": "2008-07-01"}]
+    done = client.post(url, data={"accept": "true", "resolution": "return confirmed",
+                                  "table": "returns", "as_of": "2026-01-03"},
+                       files={"file": ("returns.csv", csv_bytes(returns), "text/csv")},
+                       follow_redirects=False)
+    assert done.status_code == 303
+    closed = [d for d in disputes.listing(ws, TIA) if d.id == case.id][0]
+    assert (closed.status, closed.resolution) == ("accepted", "return confirmed")
+    assert closed.correction_import is not None
+
+
+def test_plan_versions_and_history(demo_workspace):
+    ws = demo_workspace
+    plan_file = ws.plan_path(GL)
+    plan_file.write_text((EXAMPLES / GL / "rate-change.yaml").read_text(encoding="utf-8"),
+                         encoding="utf-8")
+    from paymaster.services import programs
+
+    programs.record_plan(ws, GL, "admin")
+    client = login(ws, "viewer")
+    data = client.get(f"/api/office/{GL}/plan").json()
+    assert [(v["effective_from"], v["label"]) for v in data["versions"]] == [
+        ("2018-03-27", "base"), ("2018-05-16", "v2")]
+    assert data["versions"][1]["parameters"] == {"rate_m365_annual": "0.22"}
+    assert data["history"][0]["action"] == "plan changed"
+    assert "+  - effective_from: 2018-05-16" in data["history"][0]["diff"]
+    page = client.get(f"/office/{GL}/plan")
+    assert '<span class="diff-add">+  - effective_from: 2018-05-16</span>' in page.text
+
+
+def test_budget_page_with_the_forecast(demo_workspace):
+    ws = demo_workspace
+    client = login(ws, "viewer")
+    data = client.get(f"/api/office/{GL}/budget").json()
+    assert data["available"] is True
+    pool = data["pools"][0]
+    assert pool["pool"] == "fund" and Decimal(pool["limit"]) == Decimal("150000")
+    assert Decimal(pool["spent"]) + Decimal(pool["committed"]) + Decimal(
+        pool["remaining"]) == Decimal(pool["limit"]) or Decimal(pool["remaining"]) == 0
+    page = client.get(f"/office/{GL}/budget")
+    assert page.status_code == 200 and f"/office/{GL}/budget/fund.svg" in page.text
+    chart = client.get(f"/office/{GL}/budget/fund.svg")
+    assert chart.status_code == 200 and chart.headers["content-type"].startswith("image/svg")
+    assert b"<svg" in chart.content
+    assert client.get(f"/office/{GL}/budget/nope.svg").status_code == 404
+
+
+# ---------------------------------------------------------------- who may do what
+READ_PAGES = ["/office", "/api/office"] + [
+    f"{prefix}/office/{program}/{page}" for prefix in ("", "/api")
+    for program in (GL, "trade-in-accelerator", "sales-team")
+    for page in ("registrations", "enrollments", "imports", "runs", "disputes", "plan",
+                 "budget")] + ["/office/runs/1", "/api/office/runs/1"]
+
+
+def actions(ws, run_id: int, reg_id: str, dispute_id: int) -> list[tuple[str, dict]]:
+    """Every write route, with a body that would pass validation."""
+    upload = {"data": {"table": "partners"},
+              "files": {"file": ("p.csv", b"partner_id\nP1\n", "text/csv")}}
+    resolve = {"data": {"accept": "false", "resolution": "no"}}
+    return [
+        (f"/office/{GL}/registrations/{reg_id}/decision", {"data": {"accept": "true"}}),
+        (f"/api/office/{GL}/registrations/{reg_id}/decision", {"json": {"accept": True}}),
+        (f"/office/{TIA}/enrollments/E-L/decision", {"data": {"accept": "true"}}),
+        (f"/api/office/{TIA}/enrollments/E-L/decision", {"json": {"accept": True}}),
+        (f"/office/{GL}/imports", upload),
+        (f"/api/office/{GL}/imports", upload),
+        (f"/office/{GL}/runs", {"data": {}}),
+        (f"/api/office/{GL}/runs", {"json": {}}),
+        (f"/office/runs/{run_id}/approve", {}),
+        (f"/api/office/runs/{run_id}/approve", {}),
+        (f"/office/runs/{run_id}/post", {}),
+        (f"/api/office/runs/{run_id}/post", {}),
+        (f"/office/{TIA}/disputes/{dispute_id}/resolve", resolve),
+        (f"/api/office/{TIA}/disputes/{dispute_id}/resolve", resolve),
+    ]
+
+
+def _setup_targets(ws, monkeypatch) -> tuple[int, str, int]:
+    reg = new_registration(ws, monkeypatch)
+    monkeypatch.setenv("PAYMASTER_TODAY", "2008-02-10T09:00:00")
+    enrollments.move(ws, TIA, "E-L", "submit", actor="L")
+    monkeypatch.delenv("PAYMASTER_TODAY")
+    case = disputes.open_case(ws, TIA, "A", "missing", actor="A", details={
+        "items": "1", "return_date": "2008-07-01", "rma_number": "R", "tmp_quote": "T",
+        "sales_order": "S"})
+    with ws.store.session() as session:
+        # a preview run, made directly: cheaper than calculating one
+        last = session.scalars(select(Run).where(Run.program == GL)).first()
+        run = Run(program=GL, period=None, as_of=last.as_of, plan_sha=last.plan_sha,
+                  fingerprint=last.fingerprint, ledger_mark=0, status="preview",
+                  created_at=dt.datetime(2026, 1, 1), created_by="test", total=Decimal(0),
+                  timings={}, evaluations={"rows": []}, titles={"rows": []})
+        session.add(run)
+        session.flush()
+        run_id = run.id
+    return run_id, reg.registration_id, case.id
+
+
+def _snapshot(ws) -> tuple:
+    with ws.store.session() as session:
+        state = (
+            sorted((r.registration_id, r.status) for r in session.scalars(select(Registration))),
+            sorted((e.enrollment_id, e.status) for e in session.scalars(select(Enrollment))),
+            sorted((r.id, r.status) for r in session.scalars(select(Run))),
+            sorted((d.id, d.status) for d in session.scalars(select(Dispute))),
+            session.scalar(select(func.count()).select_from(LedgerEntry)),
+        )
+    return state + store_counts(ws)
+
+
+def test_a_viewer_sees_every_page_but_may_not_act(demo_workspace, monkeypatch):
+    ws = demo_workspace
+    run_id, reg_id, dispute_id = _setup_targets(ws, monkeypatch)
+    client = login(ws, "viewer")
+    for path in READ_PAGES + [f"/office/runs/{run_id}"]:
+        answer = client.get(path)
+        assert answer.status_code == 200, (path, answer.text[:300])
+    queue = client.get(f"/office/{GL}/registrations").text
+    assert "<form method=\"post\" action=\"/office/generuj-leady/registrations" not in queue
+    before = _snapshot(ws)
+    for path, body in actions(ws, run_id, reg_id, dispute_id):
+        answer = client.post(path, **body)
+        assert answer.status_code == 403, (path, answer.status_code, answer.text[:300])
+    assert _snapshot(ws) == before
+
+
+def test_a_partner_gets_403_on_every_office_route(demo_workspace, monkeypatch):
+    ws = demo_workspace
+    run_id, reg_id, dispute_id = _setup_targets(ws, monkeypatch)
+    client = login(ws, "alfa")
+    guessed = ["/office/runs/999999", "/api/office/runs/999999", "/office/runs/2",
+               f"/office/{GL}/budget/fund.svg", "/office/nope/runs"]
+    for path in READ_PAGES + guessed:
+        answer = client.get(path)
+        assert answer.status_code == 403, (path, answer.status_code)
+        assert "not allowed" in answer.text
+    before = _snapshot(ws)
+    for path, body in actions(ws, run_id, reg_id, dispute_id) + [
+            ("/api/office/runs/999999/post", {}), ("/office/runs/999999/approve", {})]:
+        assert client.post(path, **body).status_code == 403, path
+    assert _snapshot(ws) == before
+
+
+def test_posting_without_the_csrf_token_is_refused(demo_workspace, monkeypatch):
+    ws = demo_workspace
+    run_id, reg_id, dispute_id = _setup_targets(ws, monkeypatch)
+    client = login(ws, "admin", csrf=False)
+    before = _snapshot(ws)
+    for path, body in actions(ws, run_id, reg_id, dispute_id):
+        answer = client.post(path, **body)
+        assert answer.status_code == 403, (path, answer.status_code)
+    assert _snapshot(ws) == before
