@@ -823,6 +823,9 @@ def disputes_post(request: Request, user: User, ws: Ws, program: str, form: Form
     line_key = (form.get("line_key") or None) if form.get("kind", "line") == "line" else None
     details = {k.removeprefix("detail_"): v for k, v in form.items() if k.startswith("detail_")}
     try:
+        if form.get("kind", "line") == "line" and not line_key:
+            raise WorkflowError(Problem("choose the payout line the dispute is about",
+                                        field="line_key"))
         d = _open_dispute(ws, user, program, form.get("description", ""), line_key, details)
     except Forbidden:
         raise
