@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel
 
@@ -36,6 +36,8 @@ def current_user(request: Request) -> Principal:
 
 
 User = Annotated[Principal, Depends(current_user)]
+# Record ids in URLs: positive and within a database integer, or the request is invalid.
+RecordId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Ws = Annotated[Workspace, Depends(workspace)]
 Csrf = Depends(check_csrf)
 

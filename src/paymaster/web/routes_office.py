@@ -37,7 +37,7 @@ from paymaster.store.models import (
     Run,
 )
 from paymaster.web import render
-from paymaster.web.routes_auth import Csrf, User, Ws
+from paymaster.web.routes_auth import RecordId, Csrf, User, Ws
 from paymaster.web.security import Principal
 from paymaster.workspace import Workspace
 
@@ -502,13 +502,13 @@ def new_run_api(user: User, ws: Ws, program: str, body: NewRun | None = None) ->
 
 
 @router.get("/office/runs/{run_id:int}", include_in_schema=False)
-def run_page(request: Request, user: User, ws: Ws, run_id: int) -> Response:
+def run_page(request: Request, user: User, ws: Ws, run_id: RecordId) -> Response:
     _reader(user)
     return _page(request, "office_run.html", user, run_data(ws, user, run_id), problems=[])
 
 
 @router.get("/api/office/runs/{run_id:int}", tags=TAGS)
-def run_api(user: User, ws: Ws, run_id: int) -> Response:
+def run_api(user: User, ws: Ws, run_id: RecordId) -> Response:
     """A run: totals per payee and per measure, and what posting it would change."""
     _reader(user)
     return render.json(run_data(ws, user, run_id))
@@ -533,24 +533,24 @@ def _run_action_page(request: Request, user: Principal, ws: Workspace, run_id: i
 
 
 @router.post("/office/runs/{run_id:int}/approve", include_in_schema=False, dependencies=[Csrf])
-def approve_page(request: Request, user: User, ws: Ws, run_id: int) -> Response:
+def approve_page(request: Request, user: User, ws: Ws, run_id: RecordId) -> Response:
     return _run_action_page(request, user, ws, run_id, "approve")
 
 
 @router.post("/office/runs/{run_id:int}/post", include_in_schema=False, dependencies=[Csrf])
-def post_page(request: Request, user: User, ws: Ws, run_id: int) -> Response:
+def post_page(request: Request, user: User, ws: Ws, run_id: RecordId) -> Response:
     return _run_action_page(request, user, ws, run_id, "post")
 
 
 @router.post("/api/office/runs/{run_id:int}/approve", tags=TAGS, dependencies=[Csrf])
-def approve_api(user: User, ws: Ws, run_id: int) -> Response:
+def approve_api(user: User, ws: Ws, run_id: RecordId) -> Response:
     """Approve a preview run."""
     _run_action(ws, user, run_id, "approve")
     return render.json(run_data(ws, user, run_id))
 
 
 @router.post("/api/office/runs/{run_id:int}/post", tags=TAGS, dependencies=[Csrf])
-def post_api(user: User, ws: Ws, run_id: int) -> Response:
+def post_api(user: User, ws: Ws, run_id: RecordId) -> Response:
     """Post an approved run: its differences go to the ledger (refused when out of date)."""
     _run_action(ws, user, run_id, "post")
     return render.json(run_data(ws, user, run_id))
@@ -609,7 +609,7 @@ def disputes_api(user: User, ws: Ws, program: str) -> Response:
 
 @router.post("/office/{program}/disputes/{dispute_id:int}/resolve", include_in_schema=False,
              dependencies=[Csrf])
-def resolve_page(request: Request, user: User, ws: Ws, program: str, dispute_id: int,
+def resolve_page(request: Request, user: User, ws: Ws, program: str, dispute_id: RecordId,
                  accept: Annotated[bool, Form()], resolution: Annotated[str, Form()] = "",
                  table: Annotated[str, Form()] = "",
                  file: Annotated[UploadFile | None, File()] = None,
@@ -625,7 +625,7 @@ def resolve_page(request: Request, user: User, ws: Ws, program: str, dispute_id:
 
 @router.post("/api/office/{program}/disputes/{dispute_id:int}/resolve", tags=TAGS,
              dependencies=[Csrf])
-def resolve_api(user: User, ws: Ws, program: str, dispute_id: int,
+def resolve_api(user: User, ws: Ws, program: str, dispute_id: RecordId,
                 accept: Annotated[bool, Form()], resolution: Annotated[str, Form()],
                 table: Annotated[str, Form()] = "",
                 file: Annotated[UploadFile | None, File()] = None,

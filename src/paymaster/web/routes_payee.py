@@ -32,7 +32,7 @@ from paymaster.services.registrations import WorkflowError
 from paymaster.services.statements_render import gate_text
 from paymaster.store.models import AuditEvent, Enrollment, LedgerEntry, Registration, Run, RunLine
 from paymaster.web import render
-from paymaster.web.routes_auth import Csrf, User, Ws
+from paymaster.web.routes_auth import RecordId, Csrf, User, Ws
 from paymaster.web.security import Forbidden, Principal
 from paymaster.workspace import Workspace
 
@@ -837,7 +837,7 @@ def disputes_post(request: Request, user: User, ws: Ws, program: str, form: Form
 
 
 @router.get("/programs/{program}/disputes/{dispute_id}", include_in_schema=False)
-def dispute_page(request: Request, user: User, ws: Ws, program: str, dispute_id: int,
+def dispute_page(request: Request, user: User, ws: Ws, program: str, dispute_id: RecordId,
                  payee: str | None = None) -> Response:
     return render.html(request, "payee_dispute.html", user,
                        **_own_dispute(ws, user, program, dispute_id, payee))
@@ -858,7 +858,7 @@ def disputes_api(user: User, ws: Ws, program: str, payee: str | None = None) -> 
 
 
 @router.get("/api/programs/{program}/disputes/{dispute_id}", tags=["payee"])
-def dispute_api(user: User, ws: Ws, program: str, dispute_id: int,
+def dispute_api(user: User, ws: Ws, program: str, dispute_id: RecordId,
                 payee: str | None = None) -> Response:
     return render.json(_own_dispute(ws, user, program, dispute_id, payee)["dispute"])
 
