@@ -24,6 +24,9 @@ from paymaster.web.security import CsrfFailed, Forbidden, LoginLimiter, NotLogge
 from paymaster.workspace import Workspace
 
 STATIC = Path(__file__).parent / "static"
+PUBLIC = ("/login", "/api/login", "/static/", "/api/openapi.json", "/api/docs")
+OFFICE = ("/office", "/api/office")
+ACTORS = ("admin", "approver")  # of the office roles, those who may change things
 SESSION_HOURS = 8
 
 
@@ -35,6 +38,31 @@ def create_app(ws: Workspace, *, secure_cookies: bool = False,
                               "ledger, statements, disputes. Money is exact decimal text.")
     app.state.ws = ws
     app.state.limiter = LoginLimiter()
+
+    @app.middleware("http")
+    async def _logged_in_first(request: Request, call_next):
+        """Secure by default: without a session nothing but the login and the API's
+        description is served, before any route parses a body or looks anything up."""
+        path = request.url.path
+        if "uid" not in request.session and not path.startswith(PUBLIC):
+            return await _login(request, NotLoggedIn())
+        if path.startswith(OFFICE):
+            from paymaster.web.routes_auth import optional_user
+
+            user = optional_user(request)
+            if user is None:
+                return await _login(request, NotLoggedIn())
+            if not user.is_office:
+                return error_response(request, 403, N_("not allowed"), [Problem(
+                    f"{user.username} is a {user.role} user: the program office's pages "
+                    "are for the office")])
+            if request.method not in ("GET", "HEAD") and user.role not in ACTORS:
+                return error_response(request, 403, N_("not allowed"), [Problem(
+                    f"{user.username} may read, not change: that needs the role "
+                    + " or ".join(ACTORS))])
+        return await call_next(request)
+
+    # Added after, so it runs first: the session is read before the check above.
     app.add_middleware(SessionMiddleware, secret_key=secret or workspace_secret(ws),
                        session_cookie="paymaster_session", max_age=SESSION_HOURS * 3600,
                        same_site="lax", https_only=secure_cookies)
@@ -88,12 +116,14 @@ def _user_or_none(request: Request):
         return None
 
 
+async def _login(request: Request, _exc: NotLoggedIn) -> Response:
+    if wants_json(request):
+        return error_response(request, 401, N_("log in first"))
+    return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+
 def _error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(NotLoggedIn)
-    async def _login(request: Request, _exc: NotLoggedIn) -> Response:
-        if wants_json(request):
-            return error_response(request, 401, N_("log in first"))
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    app.add_exception_handler(NotLoggedIn, _login)
 
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden) -> Response:
