@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,6 +12,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from paymaster.errors import PaymasterError, Problem
+
+
+_MIGRATING = threading.Lock()
 
 
 class Store:
@@ -29,10 +33,17 @@ class Store:
         """Bring the schema to the newest migration (a no-op when it is current)."""
         from alembic import command
         from alembic.config import Config
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
 
         config = Config()
         config.set_main_option("script_location", "paymaster.store:migrations")
-        with self.engine.begin() as connection:
+        head = ScriptDirectory.from_config(config).get_current_head()
+        with self.engine.connect() as connection:
+            if MigrationContext.configure(connection).get_current_revision() == head:
+                return  # the common case, and safe from any thread
+        # Alembic's command API keeps module-level state: one migration at a time.
+        with _MIGRATING, self.engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 

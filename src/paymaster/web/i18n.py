@@ -23,7 +23,8 @@ def N_(message: str) -> str:  # noqa: N802 - gettext's name for "mark, translate
     return message
 
 
-# Words the pages show from data (roles, states, ledger kinds), marked for the catalogs.
+# Words the pages show from data (roles, states, ledger kinds, actions, the labels made
+# from column names), marked for the catalogs.
 DATA_WORDS = (
     N_("admin"),
     N_("approver"),
@@ -43,6 +44,28 @@ DATA_WORDS = (
     N_("adjustment"),
     N_("clawback"),
     N_("cancellation"),
+    N_("submit"),
+    N_("withdraw"),
+    N_("Customer name"),
+    N_("Customer address"),
+    N_("Customer nip"),
+    N_("Family"),
+    N_("Plan"),
+    N_("Licences"),
+    N_("Pcs"),
+    N_("Partner name"),
+    N_("Partner address"),
+    N_("Partner nip"),
+    N_("Contact name"),
+    N_("Contact phone"),
+    N_("Contact email"),
+    N_("Items"),
+    N_("Return date"),
+    N_("Rma number"),
+    N_("Tmp quote"),
+    N_("Sales order"),
+    N_("plan added"),
+    N_("plan changed"),
 )
 CATALOGS = Path(__file__).parent / "locales"
 
