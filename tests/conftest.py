@@ -147,13 +147,10 @@ def demo_workspace_master(tmp_path_factory) -> Path:
     """The demo workspace (three programs through their workflows, runs posted, demo
     accounts), built once per test session on SQLite. Do not change it: use
     `demo_workspace`, a private copy."""
-    from paymaster.services import accounts
     from paymaster.services.demo import run_workspace_demo
 
     folder = tmp_path_factory.mktemp("demo") / "workspace"
-    ws = run_workspace_demo(folder, lambda _line: None)
-    accounts.add_demo_accounts(ws)
-    ws.close()
+    run_workspace_demo(folder, lambda _line: None).close()
     return folder
 
 

@@ -144,7 +144,11 @@ def explain(
 
 
 @app.command()
-def demo(out: Path = typer.Option(Path("demo"), "--out", help="where to write the results")) -> None:
+def demo(
+    out: Path = typer.Option(Path("demo"), "--out", help="where to write the results"),
+    serve: bool = typer.Option(False, "--serve", help="then start the portal on the demo "
+                               "workspace (the address and demo accounts are printed)"),
+) -> None:
     """Run the three example programs on their sample data, then take them through a
     workspace: imports, registrations, enrollments, runs posted to the ledger, a
     correction, a dispute and statements in three languages."""
@@ -163,6 +167,13 @@ def demo(out: Path = typer.Option(Path("demo"), "--out", help="where to write th
     run_workspace_demo(out / "workspace", console.print).close()
     console.print(f"workspace in {out}/workspace (statements in {out}/workspace/out); "
                   f"try: paymaster runs list -w {out}/workspace")
+    if serve:
+        from paymaster.cli_workspace import serve as serve_portal
+
+        serve_portal(out / "workspace", host="127.0.0.1", port=8000, secure_cookies=False,
+                     demo=True)
+    else:
+        console.print(f"the portal: paymaster serve {out}/workspace (or ./dev serve)")
 
 
 @app.command()

@@ -470,6 +470,7 @@ def serve(
     port: int = typer.Option(8000, "--port"),
     secure_cookies: bool = typer.Option(False, "--secure-cookies",
                                         help="mark the session cookie Secure (behind HTTPS)"),
+    demo: bool = typer.Option(False, "--demo-accounts", help="print the demo accounts"),
 ) -> None:
     """Start the portal (pages and the JSON API) on a workspace."""
     import uvicorn
@@ -479,9 +480,9 @@ def serve(
     from paymaster.web.app import create_app
     from paymaster.workspace import CONFIG, Workspace
 
-    demo = folder is None
+    demo = demo or folder is None or folder == Path("demo/workspace")
     folder = folder or Path("demo/workspace")
-    if demo and not (folder / CONFIG).is_file():
+    if folder == Path("demo/workspace") and not (folder / CONFIG).is_file():
         console.print(f"making the demo workspace in {folder} (about a minute)...")
         run_workspace_demo(folder, console.print).close()
     ws = Workspace.open(folder)

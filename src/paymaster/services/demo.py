@@ -39,9 +39,12 @@ def run_workspace_demo(folder: Path, say: Say, database: str | None = None) -> W
 
     if (folder / CONFIG).exists():
         shutil.rmtree(folder)
+    from paymaster.services.accounts import add_demo_accounts
+
     ws = Workspace.init(folder, database)
     add_examples(ws, "office")
     run_all(ws, folder / "out", say)
+    add_demo_accounts(ws)  # so `paymaster serve` on it can be tried at once
     return ws
 
 
