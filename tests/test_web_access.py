@@ -14,7 +14,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from paymaster.services import accounts
-from paymaster.web import routes_auth, routes_office, routes_payee
+from paymaster.web import routes_auth, routes_office, routes_payee, routes_results
 from paymaster.web.app import create_app
 
 PASSWORDS = {u: p for u, p, *_ in accounts.DEMO_ACCOUNTS}
@@ -28,7 +28,8 @@ OTHERS = {"program": "generuj-leady", "payee": "P2", "registration_id": "R02",
 
 def routes(method: str) -> list[str]:
     found = []
-    for router in (routes_auth.router, routes_payee.router, routes_office.router):
+    for router in (routes_auth.router, routes_payee.router, routes_results.router,
+                   routes_office.router):
         for route in router.routes:
             if method in route.methods and route.path not in OPEN:
                 found.append(route.path)
