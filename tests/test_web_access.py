@@ -14,7 +14,13 @@ import pytest
 from starlette.testclient import TestClient
 
 from paymaster.services import accounts
-from paymaster.web import routes_auth, routes_office, routes_payee, routes_results
+from paymaster.web import (
+    routes_auth,
+    routes_office,
+    routes_office_ledger,
+    routes_payee,
+    routes_results,
+)
 from paymaster.web.app import create_app
 
 PASSWORDS = {u: p for u, p, *_ in accounts.DEMO_ACCOUNTS}
@@ -29,7 +35,7 @@ OTHERS = {"program": "generuj-leady", "payee": "P2", "registration_id": "R02",
 def routes(method: str) -> list[str]:
     found = []
     for router in (routes_auth.router, routes_payee.router, routes_results.router,
-                   routes_office.router):
+                   routes_office.router, routes_office_ledger.router):
         for route in router.routes:
             if method in route.methods and route.path not in OPEN:
                 found.append(route.path)

@@ -68,12 +68,19 @@ def create_app(ws: Workspace, *, secure_cookies: bool = False,
                        same_site="lax", https_only=secure_cookies)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _error_handlers(app)
-    from paymaster.web import routes_auth, routes_office, routes_payee, routes_results
+    from paymaster.web import (
+        routes_auth,
+        routes_office,
+        routes_office_ledger,
+        routes_payee,
+        routes_results,
+    )
 
     app.include_router(routes_auth.router)
     app.include_router(routes_payee.router)
     app.include_router(routes_results.router)
     app.include_router(routes_office.router)
+    app.include_router(routes_office_ledger.router)
     return app
 
 

@@ -1,0 +1,97 @@
+"""What every program office page shares: who may read and act, and small helpers."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from paymaster.errors import DataError, PaymasterError, Problem
+from paymaster.web import render
+from paymaster.web.security import Principal
+from paymaster.workspace import Workspace
+
+READERS = ("admin", "approver", "viewer")
+WRITERS = ("admin", "approver")
+UPLOAD_SUFFIXES = (".csv", ".xlsx", ".parquet")
+ZERO = Decimal("0.00")
+TAGS = ["office"]
+
+
+# ---------------------------------------------------------------- access and helpers
+def require_reader(user: Principal) -> None:
+    user.require(*READERS)
+
+
+def require_writer(user: Principal) -> None:
+    user.require(*WRITERS)
+
+
+def known_program(ws: Workspace, program: str) -> str:
+    ws.program(program)  # an unknown program raises "unknown program" -> 404
+    return program
+
+
+def office_page(request: Request, template: str, user: Principal, data: dict, status: int = 200,
+          **extra: Any) -> Response:
+    return render.html(request, template, user, status=status, can_act=user.role in WRITERS,
+                       **data, **extra)
+
+
+def form_problems(err: PaymasterError) -> list[Problem]:
+    """A form shows its own problems; a missing record stays a 404."""
+    if any(p.message.startswith("unknown") for p in err.problems):
+        raise err
+    return err.problems
+
+
+def is_htmx(request: Request) -> bool:
+    return bool(request.headers.get("hx-request"))
+
+
+def fields_of(obj: Any, names: tuple[str, ...]) -> dict:
+    return {name: getattr(obj, name) for name in names}
+
+
+def parse_date(text: str | None, field: str) -> dt.date | None:
+    if not text or not text.strip():
+        return None
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise DataError(Problem(f"'{text}' is not a date", field=field,
+                                hint="write it as YYYY-MM-DD")) from None
+
+
+def office_program_info(ws: Workspace, program: str) -> dict:
+    plan = ws.plan(program).plan
+    config = ws.program(program)
+    # which pages apply to the program (the others say so, but need no link)
+    pages = {"registrations": bool(config.registrations), "enrollments": bool(config.enrollments),
+             "budget": bool(plan.budgets)}
+    return {"program": program, "title": plan.title or program, "currency": plan.currency,
+            "pages": pages}
+
+
+def importable_tables(ws: Workspace, program: str) -> list[str]:
+    """The plan's input tables, less those a workflow keeps (they are not imported)."""
+    config = ws.program(program)
+    kept = {config.registrations, config.enrollments}
+    return [t for t in ws.plan(program).plan.inputs if t not in kept]
+
+
+def upload_name(filename: str | None, table: str) -> str:
+    """A safe local name keeping the upload's suffix (the reader goes by the suffix)."""
+    name = Path(filename or "").name
+    suffix = Path(name).suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
+        raise DataError(Problem(f"unsupported file type '{suffix or name}'", field="file",
+                                hint="give a .csv, .xlsx or .parquet file"))
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(name).stem).strip("_") or table
+    return stem + suffix
