@@ -20,7 +20,7 @@ from paymaster.calendar import add_business_days
 from paymaster.errors import Problem
 from paymaster.plan.model import Phase
 from paymaster.services import audit
-from paymaster.services.inputs import current_rows
+from paymaster.services.inputs import current_rows, find_row
 from paymaster.services.registrations import WorkflowError
 from paymaster.store.models import Enrollment
 
@@ -160,8 +160,7 @@ def _phase(ws: Workspace, program: str, phase: str) -> Phase:
 
 
 def _partner(session: Session, program: str, partner_id: str) -> dict | None:
-    return next((r for r in current_rows(session, program, "partners")
-                 if r.get("partner_id") == partner_id), None)
+    return find_row(session, program, "partners", "partner_id", partner_id)
 
 
 def _get(session: Session, program: str, enrollment_id: str) -> Enrollment:

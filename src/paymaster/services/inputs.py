@@ -70,6 +70,13 @@ def current_rows(session: Session, program: str, table: str,
     return [r.data for r in current(session, program, table, as_of).values()]
 
 
+def find_row(session: Session, program: str, table: str, column: str,
+             value: str) -> dict[str, str | None] | None:
+    """The current row of `table` whose `column` holds `value` (a partner by its id)."""
+    return next((row for row in current_rows(session, program, table)
+                 if row.get(column) == value), None)
+
+
 def export_inputs(ws: Workspace, session: Session, program: str, as_of: dt.date | None,
                   folder: Path, overrides: dict[str, dict] | None = None,
                   plan: Plan | None = None) -> Path:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from paymaster.errors import Problem
 from paymaster.plan.model import GatedRebate, Plan
 from paymaster.services import statement_model as model
-from paymaster.services.inputs import current_rows
+from paymaster.services.inputs import find_row
 from paymaster.services.registrations import WorkflowError
 from paymaster.store.models import LedgerEntry, Run, RunLine
 
@@ -120,7 +120,7 @@ def _entry(e: LedgerEntry) -> model.LedgerEntry:
 
 def _payee_name(session, program: str, payee_id: str) -> str | None:
     for table, key in (("partners", "partner_id"), ("reps", "rep_id")):
-        for row in current_rows(session, program, table):
-            if row.get(key) == payee_id:
-                return row.get("name")
+        row = find_row(session, program, table, key, payee_id)
+        if row is not None:
+            return row.get("name")
     return None

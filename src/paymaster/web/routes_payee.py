@@ -22,7 +22,7 @@ from sqlalchemy import select
 from paymaster.calendar import business_days_between
 from paymaster.errors import PaymasterError, Problem
 from paymaster.services import disputes, enrollments, ledger, registrations
-from paymaster.services.inputs import current_rows
+from paymaster.services.inputs import find_row
 from paymaster.services.registrations import WorkflowError
 from paymaster.store.models import AuditEvent, Enrollment, Registration
 from paymaster.web import render
@@ -262,8 +262,8 @@ def _enrollment(e: Enrollment, today: dt.date, country: str) -> dict:
 
 def _partner_country(ws: Workspace, program: str, partner: str) -> str:
     with ws.store.session() as session:
-        return next((r.get("country") for r in current_rows(session, program, "partners")
-                     if r.get("partner_id") == partner), None) or "US"
+        row = find_row(session, program, "partners", "partner_id", partner) or {}
+    return row.get("country") or "US"
 
 
 def enrollments_data(ws: Workspace, user: Principal, program: str,
