@@ -54,3 +54,21 @@ def test_demo_runs_the_three_examples(tmp_path: Path) -> None:
     for program in ("generuj-leady", "trade-in-accelerator", "sales-team"):
         assert (tmp_path / "demo" / program / "payouts.csv").is_file()
     check_demo_workspace(tmp_path / "demo" / "workspace")
+
+
+def test_run_records_each_stage_and_its_time(data: Path, tmp_path: Path) -> None:
+    import json
+
+    run = cli("run", str(PLAN), "--data", str(data), "--out", str(tmp_path / "out"))
+    assert run.returncode == 0, run.stderr
+    meta = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert meta["program"] == "generuj-leady"
+    assert meta["fingerprint"] in run.stdout
+    stages = meta["timings"]
+    assert {"load_plan", "read_input", "calculate", "execute"} <= set(stages)
+    assert any(name.startswith("stage ") for name in stages)
+    assert all(seconds >= 0 for seconds in stages.values())
+    payouts = (tmp_path / "out" / "payouts.csv").read_text().splitlines()
+    assert meta["rows"]["payouts"] == len(payouts) - 1
+    # each finished stage is shown with its time while the run goes on
+    assert "  read and validate input: " in run.stdout

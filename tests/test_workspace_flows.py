@@ -564,6 +564,9 @@ def test_workspace_cli(tmp_path, monkeypatch):
     assert done.returncode == 0, done.stderr
     assert "reconciles" in done.stdout
     assert out.read_bytes().startswith(b"%PDF")
+    done = cli("runs", "show", "1", "-w", folder)  # the run keeps each stage's time
+    assert done.returncode == 0, done.stderr
+    assert "stages: load_plan" in done.stdout and "read_input" in done.stdout
 
 
 def test_excel_and_parquet_files_import_to_the_same_rows(ws, tmp_path):

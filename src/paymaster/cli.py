@@ -76,16 +76,65 @@ def run(
     result = _calculate(plan, data)
     from paymaster.outputs import write_tables
 
-    paths = write_tables(result.tables, out, fmt)
+    paths = write_tables(result.tables, out, fmt, metadata=run_metadata(result, data))
     _print_summary(result)
-    console.print(f"wrote {len(paths)} tables to {out} (fingerprint {result.fingerprint})")
+    console.print(f"wrote {len(paths) - 1} tables and run.json to {out} "
+                  f"(fingerprint {result.fingerprint})")
+
+
+def run_metadata(result, data: Path) -> dict:
+    """What a result was made from and how long each stage took (written as run.json)."""
+    import datetime as dt
+    import hashlib
+
+    from paymaster import __version__
+
+    plan_path = Path(result.loaded.path)
+    return {
+        "program": result.program,
+        "plan": str(plan_path),
+        "plan_sha256": hashlib.sha256(plan_path.read_bytes()).hexdigest()
+        if plan_path.is_file() else None,
+        "data": str(data),
+        "fingerprint": result.fingerprint,
+        "paymaster": __version__,
+        "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "rows": {name: table.num_rows for name, table in result.tables.items()},
+        "timings": result.timings,
+    }
+
+
+class StageProgress:
+    """Progress of a long run: a spinner on the current stage and one line per finished
+    stage with its time, so a slow stage is visible while it runs and afterwards."""
+
+    def __init__(self, status) -> None:
+        import time
+
+        self._clock = time.perf_counter
+        self._status = status
+        self._current: str | None = None
+        self._started = self._clock()
+
+    def __call__(self, stage: str) -> None:
+        self.finish()
+        self._current, self._started = stage, self._clock()
+        self._status.update(f"{stage} ...")
+
+    def finish(self) -> None:
+        if self._current is not None:
+            console.print(f"[dim]  {self._current}: {self._clock() - self._started:.2f}s[/dim]")
+            self._current = None
 
 
 def _calculate(plan: Path, data: Path):
     from paymaster.runs import calculate
 
     with console.status("starting") as status:
-        return calculate(plan, data, progress=lambda stage: status.update(stage))
+        progress = StageProgress(status)
+        result = calculate(plan, data, progress=progress)
+        progress.finish()
+        return result
 
 
 def _print_summary(result) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from decimal import Decimal
@@ -14,23 +15,31 @@ import pyarrow.parquet as pq
 FORMATS = ("csv", "parquet", "xlsx")
 
 
-def write_tables(tables: dict[str, pa.Table], out: Path, fmt: str = "csv") -> list[Path]:
+METADATA = "run.json"
+
+
+def write_tables(tables: dict[str, pa.Table], out: Path, fmt: str = "csv",
+                 metadata: dict | None = None) -> list[Path]:
     """Write into a temporary folder first, then move into place, so a failure never
-    leaves half an output behind."""
+    leaves half an output behind. `metadata` (the run's plan, input fingerprint and
+    stage timings) goes with the tables as run.json, so the tables never lose their
+    provenance."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format '{fmt}'; use one of {', '.join(FORMATS)}")
     out.mkdir(parents=True, exist_ok=True)
-    written = []
+    names = []
     with tempfile.TemporaryDirectory(dir=out) as staging:
         for name, table in tables.items():
-            path = Path(staging) / f"{name}.{fmt}"
-            _write(table, path, fmt)
-            written.append(name)
+            _write(table, Path(staging) / f"{name}.{fmt}", fmt)
+            names.append(f"{name}.{fmt}")
+        if metadata is not None:
+            (Path(staging) / METADATA).write_text(
+                json.dumps(metadata, indent=2, default=str) + "\n", encoding="utf-8")
+            names.append(METADATA)
         paths = []
-        for name in written:
-            target = out / f"{name}.{fmt}"
-            shutil.move(str(Path(staging) / f"{name}.{fmt}"), target)
-            paths.append(target)
+        for name in names:
+            shutil.move(str(Path(staging) / name), out / name)
+            paths.append(out / name)
     return paths
 
 
