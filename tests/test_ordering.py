@@ -9,16 +9,32 @@ import ibis
 
 from paymaster.engine.lines import memtable
 from paymaster.plan.expressions import _id_before
-from test_properties import DAY0, capped_plan, run, sales_table
+from property_support import DAY0, header, payouts
+
+
+CAPPED = header() + """
+measures:
+  - id: deal
+    type: per_record
+    source: sales
+    payee: rep
+    source_id: sale_id
+    date: day
+    period: month
+    amount: amount
+    limit: {name: monthly_cap, count: 2, per: period, order_by: [day, sale_id]}
+    budget: pool
+budgets:
+  - {id: pool, amount: 100}
+"""
 
 
 def test_budget_and_cap_break_ties_by_numeric_id_as_numbers() -> None:
     same_day = DAY0 + dt.timedelta(days=3)
-    rows = [("10", "R1", Decimal("60.00"), same_day), ("9", "R1", Decimal("60.00"), same_day),
-            ("100", "R1", Decimal("60.00"), same_day)]
+    rows = [{"sale_id": sale_id, "rep": "R1", "amount": Decimal("60.00"), "day": same_day}
+            for sale_id in ("10", "9", "100")]
     # a pool of 100.00: "9" is charged first (60.00), "10" gets the remaining 40.00
-    lines = {r["source_id"]: r for r in run(capped_plan(2, Decimal("100")),
-                                            {"sales": sales_table(rows)})["payouts"]}
+    lines = {r["source_id"]: r for r in payouts(CAPPED, rows)}
     assert lines["9"]["amount"] == Decimal("60.00")
     assert lines["10"]["amount"] == Decimal("40.00")
     assert lines["100"]["reason"] == "monthly_cap"  # the third of the month with a cap of 2

@@ -1,70 +1,82 @@
-"""Property tests: money, tiers, count caps, budgets, ineligible records, NIP, prizes.
+"""Property tests (money and tiers): the engine on real DuckDB over generated input, against references
+computed in Python with exact Decimal (or plain integer) arithmetic.
 
-Each property runs the real engine on DuckDB over generated input."""
+1. money: half-up rounding, per line, totals are sums of rounded lines
+2. graduated tiers: sum over bands, continuous at the edges, monotone
+3. retroactive tiers: the whole value at the rate of the band it reaches
+4. count limit: never more than `count` paid lines, and they are the first by the order
+5. budget pools: never overspent, charged in (date, source id) order, one crossing line
+6. an ineligible record changes no other line
+7. NIP check in SQL agrees with python-stdnum
+8. rankings: tied payees share the prizes of the places they cover
+
+Each example builds the engine's expressions once on small tables and runs them once
+(property 6 compares two inputs, so it runs twice)."""
 
 from __future__ import annotations
 
-import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
+from math import gcd
 
-import ibis
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
-from stdnum.pl import nip as stdnum_nip
 
-from paymaster.engine import build
-from paymaster.engine.lines import memtable
-from paymaster.engine.rules import nip_valid
-from paymaster.money import round_money
-from paymaster.plan import parse_plan
+from paymaster.money import minor_units, round_money
+from property_support import (
+    CENT, REPS, SETTINGS, cents, half_up, header, payouts, run,
+)
 
-SETTINGS = settings(max_examples=15, deadline=None)
-CENTS = st.integers(min_value=1, max_value=5_000_000).map(lambda c: Decimal(c) / 100)
-DAY0 = dt.date(2025, 1, 1)
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-def run(plan_text: str, tables: dict[str, tuple[dict, dict]]) -> dict:
-    plan = parse_plan(plan_text, "property.yaml")
-    bound = {name: memtable(columns, schema) for name, (columns, schema) in tables.items()}
-    out = build(plan, bound)
-    con = ibis.duckdb.connect()
-    return {name: con.to_pyarrow(expr).to_pylist() for name, expr in out.tables().items()}
+# ------------------------------------------------------------------ 1. money
+@given(st.integers(min_value=-10**13, max_value=10**13), st.integers(min_value=0, max_value=6),
+       st.sampled_from(["PLN", "EUR", "USD", "JPY", "KRW", "BHD", "KWD"]))
+@example(5, 3, "PLN")     # 0.005 -> 0.01
+@example(-5, 3, "PLN")    # -0.005 -> -0.01 (away from zero)
+@example(-25, 3, "PLN")   # -0.025 -> -0.03 (half-even would give -0.02)
+@example(15, 1, "JPY")    # 1.5 -> 2
+@example(-25, 1, "JPY")   # -2.5 -> -3
+@example(12345, 4, "BHD")  # 1.2345 -> 1.235
+def test_round_money_is_half_up_away_from_zero(units: int, places: int, currency: str) -> None:
+    """Reference in integers: |units| x 10^m / 10^places, plus one when the remainder is at
+    least half, then the sign put back."""
+    m = minor_units(currency)
+    quotient, remainder = divmod(abs(units) * 10**m, 10**places)
+    rounded = quotient + (1 if 2 * remainder >= 10**places else 0)
+    expected = Decimal(rounded if units >= 0 else -rounded).scaleb(-m)
+    got = round_money(Decimal(units).scaleb(-places), currency)
+    assert got == expected
+    assert got.as_tuple().exponent == -m
 
 
-def sales_table(rows: list[tuple[str, str, Decimal, dt.date]]) -> tuple[dict, dict]:
-    columns = {"sale_id": [r[0] for r in rows], "rep": [r[1] for r in rows],
-               "amount": [r[2] for r in rows], "day": [r[3] for r in rows]}
-    return columns, {"sale_id": "string", "rep": "string", "amount": "decimal(18,4)",
-                     "day": "date"}
+# A base with 4 places times a rate with 6: exact products have 10 places. Near-tie bases
+# are solved so that base x rate lands within 60e-10 of a half cent (or exactly on it).
+def near_tie_base(rate_units: int, offset: int) -> int:
+    residue = 5 * 10**7 + offset  # in units of 1e-10; a cent is 10^8
+    if gcd(rate_units, 10) == 1:
+        return residue * pow(rate_units, -1, 10**8) % 10**8
+    return residue % 10**8
 
 
-HEADER = """
-program: prop
-currency: PLN
-scope: {start: 2025-01-01, end: 2025-12-31}
-inputs:
-  sales:
-    columns: {sale_id: string, rep: string, amount: decimal, day: date}
-"""
+RATE_UNITS = st.one_of(
+    st.tuples(st.integers(0, 99_999), st.sampled_from([1, 3, 7, 9])).map(lambda t: 10 * t[0] + t[1]),
+    st.integers(1, 999_999),
+)
+BASE_PICKS = st.lists(
+    st.tuples(
+        st.sampled_from(REPS),
+        st.booleans(),  # negative (a refund)
+        st.one_of(st.integers(0, 10**8 - 1).map(lambda b: ("any", b)),
+                  st.integers(-60, 60).map(lambda d: ("near_tie", d))),
+    ),
+    min_size=1, max_size=10,
+)
 
 
-# -- 1. money ------------------------------------------------------------------------
-@given(st.integers(min_value=-10**9, max_value=10**9), st.integers(min_value=0, max_value=3))
-def test_round_money_is_half_up_away_from_zero(units: int, extra: int) -> None:
-    value = Decimal(units) / Decimal(10 ** (2 + extra))
-    sign = -1 if value < 0 else 1
-    scaled = abs(value) * 100
-    whole = int(scaled)
-    reference = Decimal(whole + (1 if scaled - whole >= Decimal("0.5") else 0)) / 100 * sign
-    assert round_money(value) == reference
-
-
-@SETTINGS
-@given(st.lists(CENTS, min_size=1, max_size=8), st.decimals(min_value=Decimal("0.0001"),
-       max_value=Decimal("0.9999"), places=4))
-def test_each_line_is_rounded_half_up_and_totals_are_sums_of_lines(amounts, rate) -> None:
-    plan = HEADER + f"""
+def money_plan(rate: Decimal, currency: str = "PLN") -> str:
+    return header(currency) + f"""
 measures:
   - id: commission
     type: per_record
@@ -73,25 +85,75 @@ measures:
     source_id: sale_id
     date: day
     base: amount
-    rate: {rate}
+    rate: {rate:f}
 """
-    rows = [(f"S{i}", "R1", a, DAY0) for i, a in enumerate(amounts)]
-    result = run(plan, {"sales": sales_table(rows)})
-    lines = {r["source_id"]: r["amount"] for r in result["payouts"]}
-    for sale_id, _, amount, _ in rows:
-        assert lines[sale_id] == (amount * rate).quantize(Decimal("0.01"), ROUND_HALF_UP)
-    [summary] = result["summary"]
-    assert summary["amount"] == sum(lines.values())
 
 
-# -- 2, 3. tiers ---------------------------------------------------------------------
-TIERS = [(Decimal("1.0"), Decimal("0.03")), (Decimal("1.2"), Decimal("0.05")), (None, Decimal("0.08"))]
+def money_rows(rate_units: int, picks) -> list[tuple[dict, Decimal]]:
+    """(sale row, exact product) per pick."""
+    rate = Decimal(rate_units).scaleb(-6)
+    out = []
+    for i, (rep, negative, (kind, n)) in enumerate(picks):
+        units = n if kind == "any" else near_tie_base(rate_units, n)
+        base = Decimal(-units if negative else units).scaleb(-4)
+        out.append(({"sale_id": i, "rep": rep, "amount": base}, base * rate))
+    return out
 
 
-def tier_plan(mode: str) -> str:
-    return HEADER + f"""
-  targets:
-    columns: {{rep: string, target: decimal}}
+@SETTINGS
+@given(RATE_UNITS, BASE_PICKS)
+@example(5000, [("R1", False, ("any", 10000)), ("R1", True, ("any", 10000))])  # +-0.005
+@example(41841, [("R1", False, ("any", 1195)), ("R2", False, ("any", 100001195))])
+def test_each_line_is_rounded_half_up_once_and_totals_are_sums_of_lines(rate_units, picks) -> None:
+    rate = Decimal(rate_units).scaleb(-6)
+    rows = money_rows(rate_units, picks)
+    result = run(money_plan(rate), [r for r, _ in rows], outputs=("payouts", "summary"))
+    lines = {r["source_id"]: r for r in result["payouts"]}
+    for row, exact in rows:
+        line = lines[str(row["sale_id"])]
+        assert line["rate"] == rate
+        assert line["earned"] == half_up(exact), (row["amount"], exact)
+        assert line["amount"] == line["earned"]
+    for summary in result["summary"]:
+        mine = [line for line in lines.values() if line["payee_id"] == summary["payee_id"]]
+        assert summary["amount"] == sum((line["amount"] for line in mine), Decimal(0))
+        assert summary["earned"] == sum((line["earned"] for line in mine), Decimal(0))
+        assert summary["lines"] == len(mine)
+    assert {s["payee_id"] for s in result["summary"]} == {row["rep"] for row, _ in rows}
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "engine rounds every line to 2 places (lines.money: round(2), MONEY_TYPE decimal(18,2)) "
+    "whatever the plan's currency; docs/plan-language.md says lines are rounded half-up to "
+    "the currency's minor unit (JPY/KRW 0, BHD/KWD 3 places)"))
+@SETTINGS
+@given(st.sampled_from(["JPY", "KRW", "BHD", "KWD"]), RATE_UNITS, BASE_PICKS)
+@example("JPY", 50000, [("R1", False, ("any", 10010000))])  # 1001 x 0.05 = 50.05 -> 50 yen
+def test_lines_are_rounded_to_the_currencys_minor_unit(currency, rate_units, picks) -> None:
+    rate = Decimal(rate_units).scaleb(-6)
+    rows = money_rows(rate_units, picks)
+    lines = {r["source_id"]: r for r in payouts(money_plan(rate, currency), [r for r, _ in rows])}
+    for row, exact in rows:
+        assert lines[str(row["sale_id"])]["amount"] == round_money(exact, currency)
+
+
+# ------------------------------------------------------------------ 2, 3. tiers
+@st.composite
+def ladders(draw) -> list[tuple[Decimal | None, Decimal]]:
+    """[(upto as a fraction of target, rate)], increasing edges, the last band open."""
+    n = draw(st.integers(1, 4))
+    edges = sorted(draw(st.sets(st.integers(10, 300), min_size=n - 1, max_size=n - 1)))
+    rates = draw(st.lists(st.integers(0, 3000), min_size=n, max_size=n))
+    uptos = [Decimal(e).scaleb(-2) for e in edges] + [None]
+    return [(u, Decimal(r).scaleb(-4)) for u, r in zip(uptos, rates, strict=True)]
+
+
+def tier_plan(mode: str, ladder) -> str:
+    tiers = ", ".join(
+        f"{{rate: {rate:f}}}" if upto is None else f"{{upto: {upto:f}, rate: {rate:f}}}"
+        for upto, rate in ladder
+    )
+    return header() + f"""
 measures:
   - id: ladder
     type: aggregate
@@ -104,168 +166,106 @@ measures:
     tiers:
       mode: {mode}
       relative_to: target
-      tiers: [{{upto: 1.0, rate: 0.03}}, {{upto: 1.2, rate: 0.05}}, {{rate: 0.08}}]
+      tiers: [{tiers}]
 """
 
 
-def tier_amounts(mode: str, values: list[Decimal], target: Decimal) -> list[Decimal]:
-    rows = [(f"S{i}", f"R{i}", v, DAY0) for i, v in enumerate(values)]
-    targets = ({"rep": [f"R{i}" for i in range(len(values))], "target": [target] * len(values)},
-               {"rep": "string", "target": "decimal(18,4)"})
-    result = run(tier_plan(mode), {"sales": sales_table(rows), "targets": targets})
-    by_rep = {r["payee_id"]: r["amount"] for r in result["payouts"]}
-    return [by_rep[f"R{i}"] for i in range(len(values))]
-
-
-def graduated(value: Decimal, target: Decimal) -> Decimal:
+def graduated(value: Decimal, target: Decimal, ladder) -> Decimal:
+    """Exact: each rate times the width of the part of the value inside its band."""
     total, lower = Decimal(0), Decimal(0)
-    for upto, rate in TIERS:
+    for upto, rate in ladder:
         upper = value if upto is None else min(value, upto * target)
         total += max(Decimal(0), upper - lower) * rate
-        lower = lower if upto is None else upto * target
-    return total.quantize(Decimal("0.01"), ROUND_HALF_UP)
+        if upto is not None:
+            lower = upto * target
+    return total
+
+
+def retroactive(value: Decimal, target: Decimal, ladder) -> Decimal:
+    """Exact: the whole value at the rate of the band (lower, upto] that holds it."""
+    for upto, rate in ladder:
+        if upto is None or value <= upto * target:
+            return value * rate
+    raise AssertionError("the last band is open")
+
+
+def amounts_by_payee(mode, ladder, values: dict[str, Decimal], targets) -> dict[str, Decimal]:
+    sales = [{"sale_id": i, "rep": rep, "amount": v} for i, (rep, v) in enumerate(values.items())]
+    lines = payouts(tier_plan(mode, ladder), sales, targets)
+    assert len(lines) == len(values)
+    return {line["payee_id"]: line["amount"] for line in lines}
 
 
 @SETTINGS
-@given(st.lists(CENTS, min_size=1, max_size=6), CENTS)
-def test_graduated_tiers_equal_the_sum_over_bands(values, target) -> None:
-    assert tier_amounts("graduated", values, target) == [graduated(v, target) for v in values]
+@given(ladders(), st.lists(st.tuples(cents(1, 5_000_000), cents(100, 2_000_000)),
+                           min_size=1, max_size=8))
+def test_graduated_tiers_are_the_sum_over_bands(ladder, cases) -> None:
+    # several records per payee: the value is their sum
+    sales, targets, values = [], {}, {}
+    for i, (value, target) in enumerate(cases):
+        rep = f"P{i}"
+        part = half_up(value / 3)
+        sales += [{"sale_id": f"{i}a", "rep": rep, "amount": part},
+                  {"sale_id": f"{i}b", "rep": rep, "amount": value - part}]
+        targets[rep], values[rep] = target, value
+    lines = payouts(tier_plan("graduated", ladder), sales, targets)
+    assert len(lines) == len(cases)
+    for line in lines:
+        rep = line["payee_id"]
+        assert line["value"] == values[rep]
+        assert line["target"] == targets[rep]
+        assert line["amount"] == half_up(graduated(values[rep], targets[rep], ladder)), rep
+
+
+def edge_values(ladder, target: Decimal) -> list[tuple[Decimal, Decimal, Decimal]]:
+    """(just below, at, one cent above) each edge."""
+    out = []
+    for upto, _ in ladder:
+        if upto is not None:
+            edge = upto * target  # at most 4 places: exact in decimal(18,4)
+            out.append((edge - CENT, edge, edge + CENT))
+    return out
 
 
 @SETTINGS
-@given(st.integers(min_value=100, max_value=10**7).map(lambda c: Decimal(c) / 100))
-def test_graduated_is_continuous_and_retroactive_jumps_at_the_edges(target) -> None:
-    edge = (Decimal("1.2") * target).quantize(Decimal("0.01"))
-    below, at, above = edge - Decimal("0.01"), edge, edge + Decimal("0.01")
-    grad = tier_amounts("graduated", [below, at, above], target)
-    assert grad == sorted(grad)  # monotone
-    assert grad[2] - grad[0] <= Decimal("0.01")  # no jump: two cents at 5-8% is < 1 cent
-    retro = tier_amounts("retroactive", [below, at, above], target)
-    if above > Decimal("1.2") * target and below <= Decimal("1.2") * target:
-        assert retro[2] == (above * Decimal("0.08")).quantize(Decimal("0.01"), ROUND_HALF_UP)
-        rate = Decimal("0.05") if below > target else Decimal("0.03")
-        assert retro[0] == (below * rate).quantize(Decimal("0.01"), ROUND_HALF_UP)
-
-
-# -- 4, 5, 6. caps, budgets, ineligible records --------------------------------------
-def capped_plan(count: int, budget: Decimal) -> str:
-    return HEADER + f"""
-measures:
-  - id: deal
-    type: per_record
-    source: sales
-    payee: rep
-    source_id: sale_id
-    date: day
-    period: month
-    rules: [{{name: too_small, fail_when: amount < 10}}]
-    amount: amount
-    limit: {{name: monthly_cap, count: {count}, per: period, order_by: [day, sale_id]}}
-    budget: pool
-budgets:
-  - {{id: pool, amount: {budget}}}
-"""
-
-
-SALES = st.lists(st.tuples(st.sampled_from(["R1", "R2"]), CENTS, st.integers(0, 60)),
-                 min_size=1, max_size=14)
-
-
-def sale_rows(raw):
-    return [(f"S{i:02d}", rep, amount, DAY0 + dt.timedelta(day)) for i, (rep, amount, day) in
-            enumerate(raw)]
+@given(ladders(), cents(100, 2_000_000), st.lists(cents(1, 8_000_000), max_size=8))
+def test_graduated_tiers_are_continuous_at_the_edges_and_monotone(ladder, target, randoms) -> None:
+    values: dict[str, Decimal] = {}
+    edges = edge_values(ladder, target)
+    for j, triple in enumerate(edges):
+        for name, v in zip(("below", "at", "above"), triple, strict=True):
+            values[f"E{j}{name}"] = v
+    for i, v in enumerate(randoms):
+        values[f"V{i}"] = v
+    got = amounts_by_payee("graduated", ladder, values, {rep: target for rep in values})
+    for rep, v in values.items():
+        assert got[rep] == half_up(graduated(v, target, ladder)), (rep, v)
+    # continuous: across an edge the amount moves by at most rate x 2 cents, plus rounding
+    top_rate = max(rate for _, rate in ladder)
+    for j in range(len(edges)):
+        below, at, above = got[f"E{j}below"], got[f"E{j}at"], got[f"E{j}above"]
+        assert below <= at <= above
+        assert above - below <= 2 * CENT * top_rate + CENT
+    # monotone non-decreasing in the value
+    ordered = [got[rep] for rep, _ in sorted(values.items(), key=lambda kv: kv[1])]
+    assert ordered == sorted(ordered)
 
 
 @SETTINGS
-@given(SALES, st.integers(1, 4), CENTS)
-def test_count_cap_and_budget_are_never_exceeded(raw, count, budget) -> None:
-    rows = sale_rows(raw)
-    lines = run(capped_plan(count, budget), {"sales": sales_table(rows)})["payouts"]
-    eligible = [r for r in rows if r[2] >= 10]
-    # count cap: per rep and month only the first `count` eligible sales take slots
-    slots = {}
-    for sale_id, rep, _, day in sorted(eligible, key=lambda r: (r[3], r[0])):
-        slots.setdefault((rep, day.strftime("%Y-%m")), []).append(sale_id)
-    within = {s for ids in slots.values() for s in ids[:count]}
-    by_id = {r["source_id"]: r for r in lines}
-    for sale_id, _, amount, _ in rows:
-        line = by_id[sale_id]
-        if amount < 10:
-            assert line["reason"] == "too_small"
-        elif sale_id not in within:
-            assert line["reason"] == "monthly_cap"
-    # budget: charged in (date, sale id) order; one crossing line; the rest exhausted
-    paid_total = sum(r["amount"] for r in lines)
-    assert paid_total <= budget
-    spent = Decimal(0)
-    for sale_id, _, amount, _ in sorted((r for r in eligible if r[0] in within),
-                                        key=lambda r: (r[3], r[0])):
-        line = by_id[sale_id]
-        expected = min(amount.quantize(Decimal("0.01")), max(Decimal(0), budget - spent))
-        assert line["amount"] == expected
-        assert line["paid"] == (expected > 0)
-        assert line["reason"] == (None if expected > 0 else "budget_exhausted")
-        spent += expected
-
-
-@SETTINGS
-@given(SALES, st.integers(0, 60))
-def test_an_ineligible_record_changes_no_amount(raw, day) -> None:
-    rows = sale_rows(raw)
-    plan = capped_plan(3, Decimal("1000000"))
-    before = {r["source_id"]: r["amount"] for r in run(plan, {"sales": sales_table(rows)})["payouts"]}
-    extra = rows + [("S99", "R1", Decimal("5.00"), DAY0 + dt.timedelta(day))]
-    after = {r["source_id"]: r["amount"] for r in run(plan, {"sales": sales_table(extra)})["payouts"]}
-    assert after.pop("S99") == 0
-    assert after == before
-
-
-# -- 7. NIP ----------------------------------------------------------------------------
-@settings(max_examples=10, deadline=None)
-@given(st.lists(st.from_regex(r"\A[0-9]{9}\Z"), min_size=5, max_size=30),
-       st.lists(st.from_regex(r"\A[0-9]{10}\Z"), min_size=5, max_size=30))
-def test_sql_nip_check_agrees_with_stdnum(prefixes, randoms) -> None:
-    weights = (6, 5, 7, 2, 3, 4, 5, 6, 7)
-    valid = []
-    for prefix in prefixes:
-        check = sum(int(d) * w for d, w in zip(prefix, weights, strict=True)) % 11
-        if check != 10:
-            valid.append(prefix + str(check))
-    candidates = valid + randoms + ["526-025-02-74", "12345", "", "abcdefghij"]
-    table = memtable({"nip": candidates}, {"nip": "string"})
-    got = ibis.duckdb.connect().to_pyarrow(table.mutate(ok=nip_valid(table.nip))).to_pylist()
-    for row in got:
-        assert row["ok"] == stdnum_nip.is_valid(row["nip"]), row["nip"]
-
-
-# -- 8. prizes -------------------------------------------------------------------------
-@SETTINGS
-@given(st.lists(st.integers(1, 4), min_size=1, max_size=8))
-def test_tied_payees_share_the_prizes_of_the_places_they_cover(levels) -> None:
-    prizes = [Decimal(10000), Decimal(6000), Decimal(3000)]
-    plan = HEADER + """
-measures:
-  - id: contest
-    type: ranking
-    source: sales
-    payee: rep
-    date: day
-    period: quarter
-    value: amount
-    prizes: [10000, 6000, 3000]
-"""
-    rows = [(f"S{i}", f"R{i}", Decimal(level * 1000), DAY0) for i, level in enumerate(levels)]
-    lines = run(plan, {"sales": sales_table(rows)})["payouts"]
-    got = {r["payee_id"]: r["amount"] for r in lines}
-    ordered = sorted(levels, reverse=True)
-    for i, level in enumerate(levels):
-        place = ordered.index(level)  # 0-based first place of this level
-        tied = ordered.count(level)
-        share = sum(prizes[place:place + tied], Decimal(0)) / tied
-        expected = share.quantize(Decimal("0.01"), ROUND_HALF_UP)
-        assert got.get(f"R{i}", Decimal(0)) == expected
-    filled = min(len(levels), len(prizes))
-    assert abs(sum(got.values()) - sum(prizes[:filled])) <= Decimal("0.01") * len(levels)
-
-
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@given(ladders(), cents(100, 2_000_000), st.lists(cents(1, 8_000_000), max_size=6))
+def test_retroactive_tiers_jump_at_the_edges(ladder, target, randoms) -> None:
+    values: dict[str, Decimal] = {}
+    edges = edge_values(ladder, target)
+    for j, (below, at, above) in enumerate(edges):
+        values[f"E{j}below"], values[f"E{j}at"], values[f"E{j}above"] = below, at, above
+    for i, v in enumerate(randoms):
+        values[f"V{i}"] = v
+    got = amounts_by_payee("retroactive", ladder, values, {rep: target for rep in values})
+    for j, (_, at, above) in enumerate(edges):
+        # the edge belongs to band j; one cent above, the whole value takes band j+1's rate
+        inner, outer = ladder[j][1], ladder[j + 1][1]
+        assert got[f"E{j}at"] == half_up(at * inner)
+        assert got[f"E{j}above"] == half_up(above * outer)
+        assert got[f"E{j}above"] - got[f"E{j}at"] == half_up(above * outer) - half_up(at * inner)
+    for rep, v in values.items():
+        assert got[rep] == half_up(retroactive(v, target, ladder)), (rep, v)
