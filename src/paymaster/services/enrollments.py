@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from paymaster.calendar import add_business_days
 from paymaster.errors import Problem
 from paymaster.plan.model import Phase
-from paymaster.services import audit
+from paymaster.services import audit, queues
 from paymaster.services.inputs import current_rows, find_row
 from paymaster.services.registrations import WorkflowError
 from paymaster.store.models import Enrollment
@@ -96,19 +96,11 @@ def move(ws: Workspace, program: str, enrollment_id: str, action: str, *, actor:
 
 
 def overdue(ws: Workspace, program: str, on: dt.date | None = None) -> list[Enrollment]:
-    on = on or ws.today()
-    with ws.store.session() as session:
-        return list(session.scalars(select(Enrollment).where(
-            Enrollment.program == program, Enrollment.status == "submitted",
-            Enrollment.due_on < on).order_by(Enrollment.due_on, Enrollment.id)))
+    return queues.overdue(ws, Enrollment, program, on)
 
 
 def listing(ws: Workspace, program: str, partner: str | None = None) -> list[Enrollment]:
-    with ws.store.session() as session:
-        query = select(Enrollment).where(Enrollment.program == program)
-        if partner:
-            query = query.where(Enrollment.partner_id == partner)
-        return list(session.scalars(query.order_by(Enrollment.id)))
+    return queues.listing(ws, Enrollment, program, partner, (Enrollment.id,))
 
 
 # ---------------------------------------------------------------- internals

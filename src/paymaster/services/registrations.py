@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from paymaster.calendar import add_business_days
 from paymaster.errors import PaymasterError, Problem, suggest
 from paymaster.plan.model import Plan, Screening
-from paymaster.services import audit
+from paymaster.services import audit, queues
 from paymaster.services.calc import calculate_stored
 from paymaster.services.inputs import current, registration_row
 from paymaster.store.models import Opportunity, Registration
@@ -150,19 +150,12 @@ def decide(ws: Workspace, program: str, registration_id: str, *, accept: bool, a
 
 
 def overdue(ws: Workspace, program: str, on: dt.date | None = None) -> list[Registration]:
-    on = on or ws.today()
-    with ws.store.session() as session:
-        return list(session.scalars(select(Registration).where(
-            Registration.program == program, Registration.status == "submitted",
-            Registration.due_on < on).order_by(Registration.due_on, Registration.id)))
+    return queues.overdue(ws, Registration, program, on)
 
 
 def listing(ws: Workspace, program: str, partner: str | None = None) -> list[Registration]:
-    with ws.store.session() as session:
-        query = select(Registration).where(Registration.program == program)
-        if partner:
-            query = query.where(Registration.partner_id == partner)
-        return list(session.scalars(query.order_by(Registration.submitted_at, Registration.id)))
+    return queues.listing(ws, Registration, program, partner,
+                          (Registration.submitted_at, Registration.id))
 
 
 # ---------------------------------------------------------------- internals

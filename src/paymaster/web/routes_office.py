@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
@@ -98,14 +100,28 @@ def dashboard_api(user: User, ws: Ws) -> Response:
     return render.json(dashboard_data(ws, user))
 
 
-# ---------------------------------------------------------------- registrations
-REG_FIELDS = ("registration_id", "partner_id", "status", "reason", "submitted_at", "due_on",
-              "decided_at", "decided_by")
-
-
+# ---------------------------------------------------------------- queues
+# Registrations and enrollments wait for the office the same way: a queue of rows with a
+# due date, overdue first, each decided (accept/approve or reject with a reason) in place.
 class Decision(BaseModel):
     accept: bool
     reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Queue:
+    name: str                      # registrations / enrollments: the path and the JSON key
+    key: str                       # the row's id field
+    enabled: Callable[[Workspace, str], bool]
+    listing: Callable[[Workspace, str], list]
+    row: Callable[[Any, dt.date], dict]
+    decide: Callable[[Workspace, str, str, bool, str, str | None], Any]
+
+
+REG_FIELDS = ("registration_id", "partner_id", "status", "reason", "submitted_at", "due_on",
+              "decided_at", "decided_by")
+ENR_FIELDS = ("enrollment_id", "partner_id", "phase", "status", "submitted_on",
+              "effective_from", "due_on", "decided_at", "decided_by", "reason")
 
 
 def registration_row(reg: Registration, today: dt.date) -> dict:
@@ -116,43 +132,86 @@ def registration_row(reg: Registration, today: dt.date) -> dict:
         "overdue": reg.status == "submitted" and reg.due_on < today}
 
 
-def _queue_order(row: dict, due_key: str = "due_on") -> tuple:
+def enrollment_row(e: Enrollment, today: dt.date) -> dict:
+    return fields_of(e, ENR_FIELDS) | {
+        "overdue": e.status == "submitted" and e.due_on is not None and e.due_on < today}
+
+
+REGISTRATIONS = Queue(
+    "registrations", "registration_id",
+    enabled=lambda ws, program: bool(ws.program(program).registrations),
+    listing=registrations.listing, row=registration_row,
+    decide=lambda ws, program, item, accept, actor, reason: registrations.decide(
+        ws, program, item, accept=accept, actor=actor, reason=reason))
+ENROLLMENTS = Queue(
+    "enrollments", "enrollment_id",
+    enabled=lambda ws, program: bool(ws.program(program).enrollments),
+    listing=enrollments.listing, row=enrollment_row,
+    decide=lambda ws, program, item, accept, actor, reason: enrollments.move(
+        ws, program, item, "approve" if accept else "reject", actor=actor, reason=reason))
+
+
+def _queue_order(row: dict) -> tuple:
     """Overdue first, then the rest waiting by due date, then decided ones."""
     waiting = row["status"] == "submitted"
     rank = 0 if row["overdue"] else 1 if waiting else 2
-    return rank, (row[due_key] or dt.date.max) if waiting else dt.date.max
+    return rank, (row["due_on"] or dt.date.max) if waiting else dt.date.max
 
 
-def registrations_data(ws: Workspace, user: Principal, program: str) -> dict:
+def queue_data(queue: Queue, ws: Workspace, program: str) -> dict:
     info = office_program_info(ws, known_program(ws, program))
-    if not ws.program(program).registrations:
-        return info | {"enabled": False, "registrations": []}
+    if not queue.enabled(ws, program):
+        return info | {"enabled": False, queue.name: []}
     today = ws.today()
-    rows = [registration_row(r, today) for r in registrations.listing(ws, program)]
-    rows.sort(key=_queue_order)
-    return info | {"enabled": True, "today": today, "registrations": rows}
+    rows = sorted((queue.row(item, today) for item in queue.listing(ws, program)),
+                  key=_queue_order)
+    return info | {"enabled": True, "today": today, queue.name: rows}
+
+
+def _queue_page(queue: Queue, request: Request, user: Principal, ws: Workspace,
+                program: str) -> Response:
+    require_reader(user)
+    return office_page(request, f"office_{queue.name}.html", user, queue_data(queue, ws, program),
+                       errors={})
+
+
+def _decide(queue: Queue, ws: Workspace, user: Principal, program: str, item_id: str,
+            accept: bool, reason: str | None):
+    require_writer(user)
+    known_program(ws, program)
+    return queue.decide(ws, program, item_id, accept, user.username,
+                        (reason or "").strip() or None)
+
+
+def _decide_page(queue: Queue, request: Request, user: Principal, ws: Workspace, program: str,
+                 item_id: str, accept: bool, reason: str) -> Response:
+    problems: list[Problem] = []
+    try:
+        _decide(queue, ws, user, program, item_id, accept, reason)
+    except PaymasterError as err:
+        problems = form_problems(err)
+    if is_htmx(request):
+        item = next(i for i in queue.listing(ws, program) if getattr(i, queue.key) == item_id)
+        # htmx swaps only 2xx answers: the row comes back with its problems shown.
+        return render.html(request, f"office_{queue.name}_row.html", user, program=program,
+                           row=queue.row(item, ws.today()), problems=problems, can_act=True)
+    if problems:
+        return office_page(request, f"office_{queue.name}.html", user,
+                           queue_data(queue, ws, program), status=400,
+                           errors={item_id: problems})
+    return RedirectResponse(f"/office/{program}/{queue.name}", status_code=303)
 
 
 @router.get("/office/{program}/registrations", include_in_schema=False)
 def registrations_page(request: Request, user: User, ws: Ws, program: str) -> Response:
-    require_reader(user)
-    return office_page(request, "office_registrations.html", user,
-                 registrations_data(ws, user, program), errors={})
+    return _queue_page(REGISTRATIONS, request, user, ws, program)
 
 
 @router.get("/api/office/{program}/registrations", tags=TAGS)
 def registrations_api(user: User, ws: Ws, program: str) -> Response:
     """Registrations with due dates; overdue ones first."""
     require_reader(user)
-    return render.json(registrations_data(ws, user, program))
-
-
-def _decide_registration(ws: Workspace, user: Principal, program: str, registration_id: str,
-                         accept: bool, reason: str | None) -> Registration:
-    require_writer(user)
-    known_program(ws, program)
-    return registrations.decide(ws, program, registration_id, accept=accept,
-                                actor=user.username, reason=(reason or "").strip() or None)
+    return render.json(queue_data(REGISTRATIONS, ws, program))
 
 
 @router.post("/office/{program}/registrations/{registration_id}/decision",
@@ -160,23 +219,8 @@ def _decide_registration(ws: Workspace, user: Principal, program: str, registrat
 def registration_decide_page(request: Request, user: User, ws: Ws, program: str,
                              registration_id: str, accept: Annotated[bool, Form()],
                              reason: Annotated[str, Form()] = "") -> Response:
-    problems: list[Problem] = []
-    try:
-        _decide_registration(ws, user, program, registration_id, accept, reason)
-    except PaymasterError as err:
-        problems = form_problems(err)
-    if is_htmx(request):
-        reg = next(r for r in registrations.listing(ws, program)
-                   if r.registration_id == registration_id)
-        # htmx swaps only 2xx answers: the row comes back with its problems shown.
-        return render.html(request, "office_registration_row.html", user, program=program,
-                           row=registration_row(reg, ws.today()), problems=problems,
-                           can_act=True)
-    if problems:
-        return office_page(request, "office_registrations.html", user,
-                     registrations_data(ws, user, program), status=400,
-                     errors={registration_id: problems})
-    return RedirectResponse(f"/office/{program}/registrations", status_code=303)
+    return _decide_page(REGISTRATIONS, request, user, ws, program, registration_id, accept,
+                        reason)
 
 
 @router.post("/api/office/{program}/registrations/{registration_id}/decision", tags=TAGS,
@@ -184,51 +228,21 @@ def registration_decide_page(request: Request, user: User, ws: Ws, program: str,
 def registration_decide_api(user: User, ws: Ws, program: str, registration_id: str,
                             decision: Decision) -> Response:
     """Accept (the checks are re-run) or reject with a reason a submitted registration."""
-    reg = _decide_registration(ws, user, program, registration_id, decision.accept,
-                               decision.reason)
+    reg = _decide(REGISTRATIONS, ws, user, program, registration_id, decision.accept,
+                  decision.reason)
     return render.json({"registration": registration_row(reg, ws.today())})
-
-
-# ---------------------------------------------------------------- enrollments
-ENR_FIELDS = ("enrollment_id", "partner_id", "phase", "status", "submitted_on",
-              "effective_from", "due_on", "decided_at", "decided_by", "reason")
-
-
-def enrollment_row(e: Enrollment, today: dt.date) -> dict:
-    return fields_of(e, ENR_FIELDS) | {
-        "overdue": e.status == "submitted" and e.due_on is not None and e.due_on < today}
-
-
-def enrollments_data(ws: Workspace, user: Principal, program: str) -> dict:
-    info = office_program_info(ws, known_program(ws, program))
-    if not ws.program(program).enrollments:
-        return info | {"enabled": False, "enrollments": []}
-    today = ws.today()
-    rows = [enrollment_row(e, today) for e in enrollments.listing(ws, program)]
-    rows.sort(key=_queue_order)
-    return info | {"enabled": True, "today": today, "enrollments": rows}
 
 
 @router.get("/office/{program}/enrollments", include_in_schema=False)
 def enrollments_page(request: Request, user: User, ws: Ws, program: str) -> Response:
-    require_reader(user)
-    return office_page(request, "office_enrollments.html", user,
-                 enrollments_data(ws, user, program), errors={})
+    return _queue_page(ENROLLMENTS, request, user, ws, program)
 
 
 @router.get("/api/office/{program}/enrollments", tags=TAGS)
 def enrollments_api(user: User, ws: Ws, program: str) -> Response:
     """Enrollment applications with due dates; overdue ones first."""
     require_reader(user)
-    return render.json(enrollments_data(ws, user, program))
-
-
-def _decide_enrollment(ws: Workspace, user: Principal, program: str, enrollment_id: str,
-                       accept: bool, reason: str | None) -> Enrollment:
-    require_writer(user)
-    known_program(ws, program)
-    return enrollments.move(ws, program, enrollment_id, "approve" if accept else "reject",
-                            actor=user.username, reason=(reason or "").strip() or None)
+    return render.json(queue_data(ENROLLMENTS, ws, program))
 
 
 @router.post("/office/{program}/enrollments/{enrollment_id}/decision",
@@ -236,20 +250,7 @@ def _decide_enrollment(ws: Workspace, user: Principal, program: str, enrollment_
 def enrollment_decide_page(request: Request, user: User, ws: Ws, program: str,
                            enrollment_id: str, accept: Annotated[bool, Form()],
                            reason: Annotated[str, Form()] = "") -> Response:
-    problems: list[Problem] = []
-    try:
-        _decide_enrollment(ws, user, program, enrollment_id, accept, reason)
-    except PaymasterError as err:
-        problems = form_problems(err)
-    if is_htmx(request):
-        e = next(e for e in enrollments.listing(ws, program) if e.enrollment_id == enrollment_id)
-        return render.html(request, "office_enrollment_row.html", user, program=program,
-                           row=enrollment_row(e, ws.today()), problems=problems, can_act=True)
-    if problems:
-        return office_page(request, "office_enrollments.html", user,
-                     enrollments_data(ws, user, program), status=400,
-                     errors={enrollment_id: problems})
-    return RedirectResponse(f"/office/{program}/enrollments", status_code=303)
+    return _decide_page(ENROLLMENTS, request, user, ws, program, enrollment_id, accept, reason)
 
 
 @router.post("/api/office/{program}/enrollments/{enrollment_id}/decision", tags=TAGS,
@@ -257,7 +258,7 @@ def enrollment_decide_page(request: Request, user: User, ws: Ws, program: str,
 def enrollment_decide_api(user: User, ws: Ws, program: str, enrollment_id: str,
                           decision: Decision) -> Response:
     """Approve (eligibility is checked again) or reject with a reason an application."""
-    e = _decide_enrollment(ws, user, program, enrollment_id, decision.accept, decision.reason)
+    e = _decide(ENROLLMENTS, ws, user, program, enrollment_id, decision.accept, decision.reason)
     return render.json({"enrollment": enrollment_row(e, ws.today())})
 
 
