@@ -1,17 +1,11 @@
-"""Property tests (limits, budgets, eligibility, NIP, prizes): the engine on real DuckDB over generated input, against references
-computed in Python with exact Decimal (or plain integer) arithmetic.
+"""Property tests of limits, budgets, eligibility, NIP and prizes, numbered on from
+test_properties.py (money and tiers): the engine on real DuckDB over generated input.
 
-1. money: half-up rounding, per line, totals are sums of rounded lines
-2. graduated tiers: sum over bands, continuous at the edges, monotone
-3. retroactive tiers: the whole value at the rate of the band it reaches
 4. count limit: never more than `count` paid lines, and they are the first by the order
 5. budget pools: never overspent, charged in (date, source id) order, one crossing line
-6. an ineligible record changes no other line
+6. an ineligible record changes no other line (it compares two inputs, so runs twice)
 7. NIP check in SQL agrees with python-stdnum
-8. rankings: tied payees share the prizes of the places they cover
-
-Each example builds the engine's expressions once on small tables and runs them once
-(property 6 compares two inputs, so it runs twice)."""
+8. rankings: tied payees share the prizes of the places they cover"""
 
 from __future__ import annotations
 
