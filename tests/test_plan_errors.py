@@ -117,3 +117,65 @@ def test_examples_check_clean() -> None:
     run = subprocess.run([sys.executable, "-m", "paymaster.cli", "check", *map(str, plans)],
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
+
+
+TRADE_IN = (EXAMPLES / "trade-in-accelerator" / "plan.yaml").read_text(encoding="utf-8")
+RATE_CHANGE = (EXAMPLES / "generuj-leady" / "rate-change.yaml").read_text(encoding="utf-8")
+
+
+def load_problems(text: str) -> list:
+    """Problems found when the plan file is loaded, before any expression is compiled."""
+    with pytest.raises(PlanError) as caught:
+        parse_plan(text, "plan.yaml")
+    return caught.value.problems
+
+
+def test_a_claim_must_name_a_screening_defined_above() -> None:
+    text = BASE.replace("      screening: registration", "      screening: registrations")
+    [problem] = load_problems(text)
+    assert problem.message == "'registrations' is not a screening measure defined above"
+    assert problem.hint == "did you mean 'registration'?"
+    assert problem.line == line_of(text, "screening: registrations")
+
+
+def test_versions_must_be_in_date_order() -> None:
+    text = RATE_CHANGE.replace("""    parameters:
+      rate_m365_annual: 0.22
+""", """    parameters:
+      rate_m365_annual: 0.22
+  - effective_from: 2018-05-01
+    label: v3
+""", 1)
+    [problem] = load_problems(text)
+    assert problem.message == ("version effective from 2018-05-01 must come after the one "
+                               "before it (2018-05-16)")
+    assert problem.line == line_of(text, "effective_from: 2018-05-01")
+
+
+def test_unknown_period_kind_is_named_with_a_suggestion() -> None:
+    text = BASE.replace("    period: month\n", "    period: monht\n", 1)
+    [problem] = load_problems(text)
+    assert (problem.message, problem.hint) == ("unknown period 'monht'", "did you mean 'month'?")
+    assert problem.line == line_of(text, "period: monht")
+
+
+def test_a_tax_id_column_must_be_text() -> None:
+    text = BASE.replace("nip: {type: string, tax_id: pl.nip}", "nip: {type: integer, tax_id: pl.nip}", 1)
+    [problem] = load_problems(text)
+    assert problem.message == "a tax id column must be a string, not integer"
+    assert problem.line == line_of(text, "type: integer, tax_id")
+
+
+def test_every_phase_has_the_attributes_the_others_have() -> None:
+    text = TRADE_IN.replace("    minimum: 25000\n", "", 1)
+    [problem] = load_problems(text)
+    assert problem.message == "phase 'phase-7' has no 'minimum' (other phases have it)"
+    assert problem.line == line_of(text, "- id: phase-7")
+
+
+def test_a_gated_rebate_needs_phases() -> None:
+    start = TRADE_IN.index("phases:")
+    end = TRADE_IN.index("inputs:")
+    problems = load_problems(TRADE_IN[:start] + TRADE_IN[end:])
+    assert "a gated_rebate is paid per phase, but the plan declares no phases" in [
+        p.message for p in problems]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,6 +133,10 @@ def _cross_references(plan: Plan, source: Source) -> list[Problem]:
                     source.problem(path + (key,), f"'{ref}' is not a measure defined above",
                                    suggest(ref, measure_ids[:index]))
                 )
+        problems += _earlier_measures(plan, source, index)
+        problems += _period_kind(plan, source, index)
+    problems += _versions_in_order(plan, source)
+    problems += _phases(plan, source)
     for name, table in plan.inputs.items():
         for col_name, col in table.columns.items():
             if col.references:
@@ -142,10 +147,102 @@ def _cross_references(plan: Plan, source: Source) -> list[Problem]:
                         source.problem(("inputs", name, "columns", col_name, "references"),
                                        f"references unknown column '{col.references}'")
                     )
+        for col_name, col in table.columns.items():
+            if col.tax_id and col.type != "string":
+                problems.append(source.problem(
+                    ("inputs", name, "columns", col_name, "tax_id"),
+                    f"a tax id column must be a string, not {col.type}",
+                    hint="tax ids keep their leading zeros and letters: use type: string"))
         for key in table.key:
             if key not in table.columns:
                 problems.append(
                     source.problem(("inputs", name, "key"), f"key column '{key}' is not declared",
                                    suggest(key, table.columns))
                 )
+    return problems
+
+
+def _earlier_measures(plan: Plan, source: Source, index: int) -> list[Problem]:
+    """A claim names the screening that accepts its claimants, `refers` the measures whose
+    lines it reads: both must come earlier (the engine builds measures in order)."""
+    measure = plan.measures[index]
+    path = ("measures", index)
+    earlier = {m.id: m for m in plan.measures[:index]}
+    problems = []
+    claim = getattr(measure, "claim", None)
+    if claim is not None:
+        screenings = [m for m, block in earlier.items() if block.type == "screening"]
+        if claim.screening not in screenings:
+            problems.append(source.problem(
+                path + ("claim", "screening"),
+                f"'{claim.screening}' is not a screening measure defined above",
+                suggest(claim.screening, screenings) or (
+                    "define the screening measure before this one" if screenings
+                    else "a claim needs a `type: screening` measure before it")))
+    for i, refer in enumerate(getattr(measure, "refers", [])):
+        if refer.measure not in earlier:
+            problems.append(source.problem(
+                path + ("refers", i, "measure"), f"'{refer.measure}' is not a measure defined above",
+                suggest(refer.measure, list(earlier))))
+    return problems
+
+
+PERIOD_KINDS = ("month", "quarter", "year", "phases")
+
+
+def _period_kind(plan: Plan, source: Source, index: int) -> list[Problem]:
+    measure = plan.measures[index]
+    kind = getattr(measure, "period", None)
+    path = ("measures", index, "period")
+    if kind is None or kind in ("month", "quarter", "year"):
+        return []
+    if kind == "phases":
+        if not plan.phases:
+            return [source.problem(path, "period 'phases' but the plan declares no phases",
+                                   "add `phases:` (id, start, end) or use month/quarter/year")]
+        return []
+    if kind.startswith("column:") and kind.split(":", 1)[1]:
+        return []
+    return [source.problem(path, f"unknown period '{kind}'",
+                           suggest(kind, list(PERIOD_KINDS))
+                           or "use month, quarter, year, phases or column:<name>")]
+
+
+def _versions_in_order(plan: Plan, source: Source) -> list[Problem]:
+    """Each version is in force from its date to the next one's: out of order, the ranges
+    would overlap or be empty."""
+    problems = []
+    for i, (before, after) in enumerate(itertools.pairwise(plan.versions), start=1):
+        if after.effective_from <= before.effective_from:
+            problems.append(source.problem(
+                ("versions", i, "effective_from"),
+                f"version effective from {after.effective_from} must come after the one "
+                f"before it ({before.effective_from})",
+                "list versions in order of effective_from, each on a later date"))
+    return problems
+
+
+def _phases(plan: Plan, source: Source) -> list[Problem]:
+    problems = []
+    if any(m.type == "gated_rebate" for m in plan.measures) and not plan.phases:
+        index = next(i for i, m in enumerate(plan.measures) if m.type == "gated_rebate")
+        problems.append(source.problem(
+            ("measures", index, "type"), "a gated_rebate is paid per phase, but the plan "
+            "declares no phases", "add `phases:` with id, start, end and evaluations"))
+    extras = [set(phase.model_extra or {}) for phase in plan.phases]
+    every = set().union(*extras) if extras else set()
+    seen: set[str] = set()
+    for i, phase in enumerate(plan.phases):
+        path = ("phases", i)
+        if phase.id in seen:
+            problems.append(source.problem(path + ("id",), f"phase id '{phase.id}' is used twice"))
+        seen.add(phase.id)
+        if phase.end < phase.start:
+            problems.append(source.problem(path + ("end",),
+                                           f"phase '{phase.id}' ends before it starts"))
+        # Expressions read `phase.<attribute>` for every record: each phase must have it.
+        for missing in sorted(every - extras[i]):
+            problems.append(source.problem(
+                path, f"phase '{phase.id}' has no '{missing}' (other phases have it)",
+                f"give every phase a value for '{missing}'"))
     return problems
