@@ -450,7 +450,9 @@ def _short(value: ir.Value) -> ir.Value:
     raw = value.cast("string")
     if value.type().is_decimal():
         # Money-like figures keep two places (57.10), longer ones lose trailing zeros.
-        raw = raw.re_replace(r"(\.[0-9][0-9][0-9]*?)0+$", r"\1")
+        # An extract, not a replace with a back-reference: Spark writes those $1, DuckDB \1.
+        pattern = r"^(.*\.[0-9][0-9][0-9]*?)0+$"
+        raw = ibis.ifelse(raw.re_search(pattern), raw.re_extract(pattern, 1), raw)
     return raw.fill_null("NULL")
 
 
@@ -513,3 +515,7 @@ def _shift(text: str, offset: int, line: int, col: int, style: str | None) -> tu
         return line + rows, len(before.split("\n")[-1]) + 1
     quote = 1 if style in ("'", '"') else 0
     return line, col + quote + offset
+
+
+def decorrelate(table: ir.Table) -> ir.Table:
+    return table

@@ -1,0 +1,55 @@
+"""Where a run executes: DuckDB in process (the default) or Apache Spark.
+
+A backend binds the validated input tables, stores each stage of the pipeline and
+executes the output tables to Arrow. Input files are always read and validated by
+DuckDB first (`datafiles.load_folder`); the Spark backend then reads those validated
+tables as Parquet.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import duckdb
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from paymaster.errors import PaymasterError, Problem
+
+BACKENDS = ("duckdb", "spark")
+
+
+class Backend(Protocol):
+    name: str
+
+    def bind(self, con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, ir.Table]:
+        """Ibis tables for the validated input tables held by `con`."""
+
+    def materialize(self, name: str, expr: ir.Table) -> ir.Table:
+        """Store one stage and return a reference to it."""
+
+    def to_pyarrow(self, expr: ir.Table) -> pa.Table:
+        """Execute an output table."""
+
+    def close(self) -> None:
+        """Drop what this run stored."""
+
+
+class BackendError(PaymasterError):
+    """A backend that cannot be used as asked (a bad choice, no Java, a bad master URL)."""
+
+    exit_code = 2
+
+
+def open_backend(name: str = "duckdb", spark_master: str | None = None) -> Backend:
+    if name == "duckdb":
+        if spark_master:
+            raise BackendError(Problem("--spark-master is only used with --backend spark"))
+        from paymaster.backends.duck import DuckDBBackend
+
+        return DuckDBBackend()
+    if name == "spark":
+        from paymaster.backends.spark import SparkBackend
+
+        return SparkBackend(spark_master)
+    raise BackendError(Problem(f"unknown backend '{name}'", hint="use duckdb or spark"))
