@@ -70,10 +70,17 @@ def run(
     data: Path = typer.Option(..., "--data", help="folder of input tables"),
     out: Path = typer.Option(..., "--out", help="folder for the result tables"),
     fmt: str = typer.Option("csv", "--format", help="csv, parquet or xlsx"),
+    backend: str = typer.Option("duckdb", "--backend", help="duckdb (in process) or spark"),
+    spark_master: str | None = typer.Option(None, "--spark-master", help="with --backend "
+                                            "spark: local[*] (default), spark://host:7077, "
+                                            "yarn, k8s://https://host:443"),
 ) -> None:
     """Calculate a program on a data folder and write payouts, summary, titles, evaluations,
     credits and effect."""
-    result = _calculate(plan, data)
+    from paymaster.backends import check_choice
+
+    check_choice(backend, spark_master)
+    result = _calculate(plan, data, backend=backend, spark_master=spark_master)
     from paymaster.outputs import write_tables
 
     paths = write_tables(result.tables, out, fmt)
@@ -81,11 +88,11 @@ def run(
     console.print(f"wrote {len(paths)} tables to {out} (fingerprint {result.fingerprint})")
 
 
-def _calculate(plan: Path, data: Path):
+def _calculate(plan: Path, data: Path, **backend):
     from paymaster.runs import calculate
 
     with console.status("starting") as status:
-        return calculate(plan, data, progress=lambda stage: status.update(stage))
+        return calculate(plan, data, progress=lambda stage: status.update(stage), **backend)
 
 
 def _print_summary(result) -> None:

@@ -41,15 +41,30 @@ class BackendError(PaymasterError):
     exit_code = 2
 
 
-def open_backend(name: str = "duckdb", spark_master: str | None = None) -> Backend:
-    if name == "duckdb":
-        if spark_master:
-            raise BackendError(Problem("--spark-master is only used with --backend spark"))
-        from paymaster.backends.duck import DuckDBBackend
+MASTER_PREFIXES = ("local", "spark://", "yarn", "k8s://", "mesos://")
 
-        return DuckDBBackend()
+
+def check_choice(name: str, spark_master: str | None = None) -> None:
+    """Refuse a bad backend or master URL before any work is done."""
+    if name not in BACKENDS:
+        raise BackendError(Problem(f"unknown backend '{name}'", hint="use duckdb or spark"))
+    if spark_master is None:
+        return
+    if name != "spark":
+        raise BackendError(Problem("--spark-master is only used with --backend spark"))
+    if not spark_master.startswith(MASTER_PREFIXES) or spark_master.rstrip("/").endswith("//"):
+        raise BackendError(Problem(
+            f"not a Spark master URL: '{spark_master}'",
+            hint="use local[*], local[N], spark://host:7077, yarn or k8s://https://host:443",
+        ))
+
+
+def open_backend(name: str = "duckdb", spark_master: str | None = None) -> Backend:
+    check_choice(name, spark_master)
     if name == "spark":
         from paymaster.backends.spark import SparkBackend
 
         return SparkBackend(spark_master)
-    raise BackendError(Problem(f"unknown backend '{name}'", hint="use duckdb or spark"))
+    from paymaster.backends.duck import DuckDBBackend
+
+    return DuckDBBackend()

@@ -19,7 +19,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from paymaster.backends import BackendError
+from paymaster.backends import BackendError, check_choice
 from paymaster.errors import Problem
 from paymaster.plan.expressions import decorrelate
 
@@ -51,7 +51,7 @@ def session(master: str | None = None):
     """The SparkSession for `master` (an existing one is reused, as Spark allows one
     per process)."""
     master = master or DEFAULT_MASTER
-    _check_master(master)
+    check_choice("spark", master)
     _check_java()
     if is_local(master):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
@@ -71,15 +71,6 @@ def session(master: str | None = None):
     for key, value in SESSION_CONF.items():
         spark.conf.set(key, value)
     return spark
-
-
-def _check_master(master: str) -> None:
-    known = ("local", "spark://", "yarn", "k8s://", "mesos://")
-    if not master.startswith(known):
-        raise BackendError(Problem(
-            f"not a Spark master URL: '{master}'",
-            hint="use local[*], local[N], spark://host:7077, yarn or k8s://https://host:443",
-        ))
 
 
 def _check_java() -> None:
