@@ -36,6 +36,7 @@ SESSION_CONF = {
 }
 LOCAL_CONF = {
     "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
     "spark.sql.shuffle.partitions": "4",
     "spark.driver.memory": os.environ.get("PAYMASTER_SPARK_DRIVER_MEMORY", "2g"),
     "spark.driver.bindAddress": "127.0.0.1",
@@ -70,6 +71,8 @@ def session(master: str | None = None):
         )) from err
     for key, value in SESSION_CONF.items():
         spark.conf.set(key, value)
+    if is_local(master):
+        spark.sparkContext.setLogLevel(os.environ.get("PAYMASTER_SPARK_LOG_LEVEL", "ERROR"))
     return spark
 
 
