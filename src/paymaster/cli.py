@@ -70,19 +70,27 @@ def run(
     data: Path = typer.Option(..., "--data", help="folder of input tables"),
     out: Path = typer.Option(..., "--out", help="folder for the result tables"),
     fmt: str = typer.Option("csv", "--format", help="csv, parquet or xlsx"),
+    backend: str = typer.Option("duckdb", "--backend", help="duckdb (in process) or spark"),
+    spark_master: str | None = typer.Option(None, "--spark-master", help="with --backend "
+                                            "spark: local[*] (default), spark://host:7077, "
+                                            "yarn, k8s://https://host:443"),
 ) -> None:
     """Calculate a program on a data folder and write payouts, summary, titles, evaluations,
     credits and effect."""
-    result = _calculate(plan, data)
+    from paymaster.backends import check_choice
+
+    check_choice(backend, spark_master)
+    result = _calculate(plan, data, backend=backend, spark_master=spark_master)
     from paymaster.outputs import write_tables
 
-    paths = write_tables(result.tables, out, fmt, metadata=run_metadata(result, data))
+    paths = write_tables(result.tables, out, fmt, metadata=run_metadata(result, data, backend, spark_master))
     _print_summary(result)
     console.print(f"wrote {len(paths) - 1} tables and run.json to {out} "
                   f"(fingerprint {result.fingerprint})")
 
 
-def run_metadata(result, data: Path) -> dict:
+def run_metadata(result, data: Path, backend: str = "duckdb",
+                 spark_master: str | None = None) -> dict:
     """What a result was made from and how long each stage took (written as run.json)."""
     import datetime as dt
     import hashlib
@@ -97,6 +105,7 @@ def run_metadata(result, data: Path) -> dict:
         if plan_path.is_file() else None,
         "data": str(data),
         "fingerprint": result.fingerprint,
+        "backend": backend if spark_master is None else f"{backend} ({spark_master})",
         "paymaster": __version__,
         "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "rows": {name: table.num_rows for name, table in result.tables.items()},
@@ -127,12 +136,12 @@ class StageProgress:
             self._current = None
 
 
-def _calculate(plan: Path, data: Path):
+def _calculate(plan: Path, data: Path, **backend):
     from paymaster.runs import calculate
 
     with console.status("starting") as status:
         progress = StageProgress(status)
-        result = calculate(plan, data, progress=progress)
+        result = calculate(plan, data, progress=progress, **backend)
         progress.finish()
         return result
 

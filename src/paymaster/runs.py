@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-import ibis
 import pyarrow as pa
 
+from paymaster.backends import open_backend
 from paymaster.datafiles import find_files, load_folder
 from paymaster.engine import Outputs, build
 from paymaster.plan import LoadedPlan, load_plan
@@ -41,7 +41,9 @@ def fingerprint(loaded: LoadedPlan, folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def calculate(plan: LoadedPlan | str | Path, data: Path, progress: Progress | None = None) -> RunResult:
+def calculate(plan: LoadedPlan | str | Path, data: Path, progress: Progress | None = None, *,
+              backend: str = "duckdb", spark_master: str | None = None) -> RunResult:
+    """Run `plan` on the input folder `data`, on DuckDB (the default) or Spark."""
     say = progress or (lambda _stage: None)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -55,24 +57,32 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, progress: Progress | No
     loaded = plan if isinstance(plan, LoadedPlan) else load_plan(plan)
     say("load plan")
     stage("load_plan")
-    con = duckdb.connect()
-    say("read and validate input")
-    load_folder(loaded.plan, Path(data), con)
-    stage("read_input")
-    backend = ibis.duckdb.from_connection(con)
-    tables = {name: backend.table(name) for name in loaded.plan.inputs}
-    def materialize(name: str, expr):
-        say(f"calculate {name}")
-        started = time.perf_counter()
-        table = backend.create_table(f"stage_{name}", expr, temp=True)
-        timings[f"stage {name}"] = round(time.perf_counter() - started, 4)
-        return table
+    if backend != "duckdb":
+        say(f"start {backend}")
+    engine = open_backend(backend, spark_master)
+    if backend != "duckdb":
+        stage(f"start_{backend}")
+    try:
+        con = duckdb.connect()
+        say("read and validate input")
+        load_folder(loaded.plan, Path(data), con)
+        tables = engine.bind(con, list(loaded.plan.inputs))
+        stage("read_input")
 
-    outputs: Outputs = build(loaded, tables, materialize)
-    stage("calculate")
-    results = {}
-    for name, expr in outputs.tables().items():
-        say(f"execute {name}")
-        results[name] = backend.to_pyarrow(expr)
-    stage("execute")
+        def materialize(name: str, expr):
+            say(f"calculate {name}")
+            started = time.perf_counter()
+            table = engine.materialize(name, expr)
+            timings[f"stage {name}"] = round(time.perf_counter() - started, 4)
+            return table
+
+        outputs: Outputs = build(loaded, tables, materialize)
+        stage("calculate")
+        results = {}
+        for name, expr in outputs.tables().items():
+            say(f"execute {name}")
+            results[name] = engine.to_pyarrow(expr)
+        stage("execute")
+    finally:
+        engine.close()
     return RunResult(loaded, results, fingerprint(loaded, Path(data)), timings)

@@ -1,0 +1,70 @@
+"""Where a run executes: DuckDB in process (the default) or Apache Spark.
+
+A backend binds the validated input tables, stores each stage of the pipeline and
+executes the output tables to Arrow. Input files are always read and validated by
+DuckDB first (`datafiles.load_folder`); the Spark backend then reads those validated
+tables as Parquet.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import duckdb
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from paymaster.errors import PaymasterError, Problem
+
+BACKENDS = ("duckdb", "spark")
+
+
+class Backend(Protocol):
+    name: str
+
+    def bind(self, con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, ir.Table]:
+        """Ibis tables for the validated input tables held by `con`."""
+
+    def materialize(self, name: str, expr: ir.Table) -> ir.Table:
+        """Store one stage and return a reference to it."""
+
+    def to_pyarrow(self, expr: ir.Table) -> pa.Table:
+        """Execute an output table."""
+
+    def close(self) -> None:
+        """Drop what this run stored."""
+
+
+class BackendError(PaymasterError):
+    """A backend that cannot be used as asked (a bad choice, no Java, a bad master URL)."""
+
+    exit_code = 2
+
+
+MASTER_PREFIXES = ("local", "spark://", "yarn", "k8s://", "mesos://")
+
+
+def check_choice(name: str, spark_master: str | None = None) -> None:
+    """Refuse a bad backend or master URL before any work is done."""
+    if name not in BACKENDS:
+        raise BackendError(Problem(f"unknown backend '{name}'", hint="use duckdb or spark"))
+    if spark_master is None:
+        return
+    if name != "spark":
+        raise BackendError(Problem("--spark-master is only used with --backend spark"))
+    if not spark_master.startswith(MASTER_PREFIXES) or spark_master.rstrip("/").endswith("//"):
+        raise BackendError(Problem(
+            f"not a Spark master URL: '{spark_master}'",
+            hint="use local[*], local[N], spark://host:7077, yarn or k8s://https://host:443",
+        ))
+
+
+def open_backend(name: str = "duckdb", spark_master: str | None = None) -> Backend:
+    check_choice(name, spark_master)
+    if name == "spark":
+        from paymaster.backends.spark import SparkBackend
+
+        return SparkBackend(spark_master)
+    from paymaster.backends.duck import DuckDBBackend
+
+    return DuckDBBackend()

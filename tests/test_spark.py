@@ -1,0 +1,127 @@
+"""The Spark backend gives the same cents as DuckDB: the three examples and a generated
+case, on one local SparkSession for the module; and clear errors for a bad master URL
+or a machine without Java."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import EXAMPLES, ROOT
+from paymaster.backends import BackendError, check_choice
+from paymaster.runs import calculate
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import compare_backends  # noqa: E402
+import generate  # noqa: E402
+
+pytestmark = pytest.mark.spark
+MASTER = "local[2]"
+
+
+@pytest.fixture(scope="module")
+def spark():
+    from paymaster.backends.spark import session
+
+    if shutil.which("java") is None:
+        pytest.skip("Spark needs Java (./dev test installs it)")
+    spark = session(MASTER)
+    yield spark
+    spark.stop()
+
+
+def _same_on_both(plan: Path, data: Path) -> None:
+    expected = calculate(plan, data)
+    actual = calculate(plan, data, backend="spark", spark_master=MASTER)
+    assert compare_backends.differences(expected.tables, actual.tables) == []
+    assert actual.fingerprint == expected.fingerprint
+    assert expected.tables["payouts"].num_rows > 0
+
+
+@pytest.mark.parametrize("program", ["generuj-leady", "trade-in-accelerator", "sales-team"])
+def test_examples_equal_duckdb_to_the_cent(spark, program: str) -> None:
+    _same_on_both(EXAMPLES / program / "plan.yaml", EXAMPLES / program / "data")
+
+
+def test_generated_case_equals_duckdb(spark, tmp_path: Path) -> None:
+    data = generate.generate("generuj-leady", 3000, tmp_path / "data", seed=11)
+    _same_on_both(EXAMPLES / "generuj-leady" / "plan.yaml", data)
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    plan = EXAMPLES / "trade-in-accelerator"
+    return subprocess.run(
+        [sys.executable, "-m", "paymaster.cli", "run", str(plan / "plan.yaml"),
+         "--data", str(plan / "data"), "--out", "unused", *args],
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_bad_master_url_is_refused_with_exit_code_2() -> None:
+    done = _run("--backend", "spark", "--spark-master", "sparky://nowhere")
+    assert done.returncode == 2
+    assert "not a Spark master URL: 'sparky://nowhere'" in done.stderr
+
+
+def test_bad_backend_and_master_without_spark_are_refused() -> None:
+    done = _run("--backend", "postgres")
+    assert done.returncode == 2
+    assert "unknown backend 'postgres'" in done.stderr
+    with pytest.raises(BackendError, match="only used with --backend spark"):
+        check_choice("duckdb", "local[2]")
+
+
+def test_missing_java_is_a_clear_error(monkeypatch, tmp_path: Path) -> None:
+    from paymaster.backends import spark
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    with pytest.raises(BackendError, match="Spark needs Java") as raised:
+        spark.session(MASTER)
+    assert raised.value.exit_code == 2
+
+
+EXISTS_CASES = [
+    "EXISTS (SELECT 1 FROM h WHERE h.cid = sales.cid)",
+    "EXISTS (SELECT 1 FROM h WHERE h.cid = sales.cid AND h.family = 'x')",
+    "NOT EXISTS (SELECT 1 FROM h WHERE h.cid = sales.cid AND h.since <= sales.day)",
+    "EXISTS (SELECT 1 FROM h WHERE h.cid = sales.cid OR h.since = sales.day)",
+    "EXISTS (SELECT 1 FROM h WHERE h.cid = sales.cid AND sales.day IS NULL)",
+    "EXISTS (SELECT 1 FROM sales s WHERE s.cid = sales.cid AND s.day < sales.day)",
+    "EXISTS (SELECT 1 FROM h WHERE h.cid = sales.cid) AND NOT EXISTS "
+    "(SELECT 1 FROM h WHERE h.family = 'y' AND h.since > sales.day)",
+]
+
+
+@pytest.mark.parametrize("text", EXISTS_CASES)
+def test_exists_as_semi_join_flag_matches_correlated_exists(text: str) -> None:
+    """DuckDB runs both forms: the rewrite gives the rows the correlated subquery gives,
+    as a column and as a filter, NULL keys included."""
+    import datetime as dt
+
+    import ibis
+
+    from paymaster.plan.expressions import Compiler, Namespace, decorrelate
+
+    con = ibis.duckdb.connect()
+    day = dt.date(2020, 1, 1)
+    sales = con.create_table("sales", ibis.memtable(
+        {"sid": [1, 2, 3, 4, 5], "cid": ["a", "a", "b", None, "c"],
+         "day": [day, day + dt.timedelta(1), day, day, None]}))
+    holdings = con.create_table("h", ibis.memtable(
+        {"cid": ["a", "c", None], "family": ["x", "y", "x"],
+         "since": [day, day + dt.timedelta(1), day]}))
+    ns = Namespace(table=sales, names=("sales",), tables={"sales": sales, "h": holdings})
+    compiler = Compiler()
+    flag = compiler.compile(text, ns, (), "boolean")
+    assert not compiler.collector
+    for expr in (sales.mutate(flag=flag), sales.filter(flag)):
+        native = con.to_pyarrow(expr.order_by("sid")).to_pylist()
+        rewritten = decorrelate(expr.order_by("sid"))
+        assert "EXISTS" not in ibis.to_sql(rewritten, dialect="duckdb")
+        assert con.to_pyarrow(rewritten).to_pylist() == native
