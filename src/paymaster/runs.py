@@ -12,6 +12,7 @@ import duckdb
 import ibis
 import pyarrow as pa
 
+from paymaster import duckdb_config
 from paymaster.datafiles import find_files, load_folder
 from paymaster.engine import Outputs, build
 from paymaster.plan import LoadedPlan, load_plan
@@ -55,7 +56,7 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, progress: Progress | No
     loaded = plan if isinstance(plan, LoadedPlan) else load_plan(plan)
     say("load plan")
     stage("load_plan")
-    con = duckdb.connect()
+    con = duckdb.connect(config=duckdb_config.config())
     say("read and validate input")
     load_folder(loaded.plan, Path(data), con)
     stage("read_input")
