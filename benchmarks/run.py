@@ -141,8 +141,8 @@ def main() -> None:
             row["engine_small"] = measure("engine", group, [small[p] for p in group])
         rows.append(row)
         print(_line(row), flush=True)
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1))
+        if args.json:  # after every row: a long run that is stopped keeps what it measured
+            args.json.write_text(json.dumps(rows, indent=1))
 
 
 def _line(row: dict) -> str:
