@@ -1,14 +1,21 @@
 """Benchmark harness: each program's full calculation against the physical floor, in one run.
 
-    python benchmarks/run.py --lines 1000000 [--programs generuj-leady sales-team]
-                             [--reference-lines 100000] [--work /tmp/paymaster-bench]
+    python benchmarks/run.py --lines 10000000 [--programs generuj-leady sales-team]
+                             [--reference-lines 1000000] [--work /tmp/paymaster-bench]
 
 For each program it generates (or reuses) seeded Parquet input, then measures, side by
-side: DuckDB scanning the transaction table once (SUM of the amount GROUP BY payee: the
-floor), the full calculation with traces (`paymaster.runs.calculate`), and, when a
-per-record Python reference exists in benchmarks/reference/, that reference on a
-smaller slice, extrapolated linearly. It prints each as a ratio to the floor, with peak
-memory (each measurement runs in a fresh process so peaks do not mix).
+side in this one run:
+
+- floor: DuckDB scanning the transaction table once (SUM of the amount GROUP BY payee);
+- engine: the full calculation with traces (`paymaster.runs.calculate`), as a ratio to
+  the floor;
+- reference (with --reference-lines, 1M by default): the per-record Python reference of
+  benchmarks/reference/ (Decimal, loops) on that many lines, read from CSV, against the
+  engine on the very same CSV files (so both parse the same text): the engine's speed-up.
+
+Then the row "all three": the three floors in one process, the three calculations one
+after another in one process, the three references likewise. Every measurement runs in
+a fresh child process, so each peak memory (maximum resident set) is its own.
 """
 
 from __future__ import annotations
@@ -37,76 +44,105 @@ REFERENCE = {
     "trade-in-accelerator": "trade_in_accelerator",
     "sales-team": "sales_team",
 }
+ALL = "all three"
 
 
-def measure(kind: str, program: str, data: Path) -> dict:
+def measure(kind: str, programs: list[str], folders: list[Path]) -> dict:
     """Run one measurement in a child process; returns seconds and peak memory."""
-    code = f"import sys; sys.path.insert(0, {str(HERE)!r}); import run; run._child({kind!r}, {program!r}, {str(data)!r})"
+    code = (f"import sys; sys.path.insert(0, {str(HERE)!r}); import run; "
+            f"run._child({kind!r}, {programs!r}, {[str(f) for f in folders]!r})")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed"}
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _child(kind: str, program: str, data: str) -> None:
+def _child(kind: str, programs: list[str], folders: list[str]) -> None:
+    """One measurement: `kind` for each program on its folder, one after another."""
     started = time.perf_counter()
-    if kind == "floor":
-        import duckdb
+    stages: dict[str, float] = {}
+    for program, data in zip(programs, folders, strict=True):
+        if kind == "floor":
+            import duckdb
 
-        table, payee, amount = FLOOR[program]
-        duckdb.sql(f"SELECT {payee}, SUM({amount}) FROM read_parquet('{data}/{table}.parquet') "
-                   f"GROUP BY {payee}").fetchall()
-    elif kind == "engine":
-        from paymaster.runs import calculate
+            table, payee, amount = FLOOR[program]
+            duckdb.connect().sql(
+                f"SELECT {payee}, SUM({amount}) FROM read_parquet('{data}/{table}.parquet') "
+                f"GROUP BY {payee}").fetchall()
+        elif kind == "engine":
+            from paymaster.runs import calculate
 
-        calculate(ROOT / "examples" / program / "plan.yaml", Path(data))
-    else:
-        import importlib
+            result = calculate(ROOT / "examples" / program / "plan.yaml", Path(data))
+            for name, seconds in result.timings.items():
+                stages[f"{program}: {name}"] = seconds
+            del result  # the next program's peak must not include this one's results
+        else:
+            import importlib
 
-        sys.path.insert(0, str(HERE / "reference"))
-        module = importlib.import_module(REFERENCE[program])
-        module.run(Path(data))
+            sys.path.insert(0, str(HERE / "reference"))
+            importlib.import_module(REFERENCE[program]).run(Path(data))
     seconds = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "peak_mib": peak_mib}))
+    print(json.dumps({"seconds": seconds, "peak_mib": peak_mib, "stages": stages}))
 
 
 def csv_copy(parquet: Path, out: Path) -> Path:
-    """The references read CSV; write the Parquet slice as CSV for them."""
+    """The references read CSV; write the Parquet input as CSV for them (once)."""
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
+    done = out / ".complete"
+    if done.exists():
+        return out
     out.mkdir(parents=True, exist_ok=True)
     for file in parquet.glob("*.parquet"):
         pacsv.write_csv(pq.read_table(file), out / f"{file.stem}.csv")
+    done.touch()
     return out
+
+
+def dataset(work: Path, program: str, lines: int) -> Path:
+    """Generated input, reused when a previous run completed it."""
+    data = work / f"{program}-{lines}"
+    if not (data / ".complete").exists():
+        generate(program, lines, data)
+        (data / ".complete").touch()
+    return data
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=100_000)
-    parser.add_argument("--reference-lines", type=int, default=0,
-                        help="lines for the per-record reference (0: skip it)")
+    parser.add_argument("--reference-lines", type=int, default=1_000_000,
+                        help="lines for the per-record reference comparison (0: skip it)")
     parser.add_argument("--programs", nargs="*", default=list(PROGRAMS))
     parser.add_argument("--work", type=Path, default=Path("/tmp/paymaster-bench"))
+    parser.add_argument("--json", type=Path, help="also write every measurement here")
+    parser.add_argument("--no-all", action="store_true", help="skip the 'all three' row")
     args = parser.parse_args()
     rows = []
-    for program in args.programs:
-        data = args.work / f"{program}-{args.lines}"
-        if not data.exists():
-            generate(program, args.lines, data)
-        floor = measure("floor", program, data)
-        engine = measure("engine", program, data)
-        row = {"program": program, "lines": args.lines, "floor": floor, "engine": engine}
-        if args.reference_lines and (HERE / "reference" / f"{REFERENCE[program]}.py").exists():
-            small = args.work / f"{program}-{args.reference_lines}"
-            if not small.exists():
-                generate(program, args.reference_lines, small)
-            reference = measure("reference", program, csv_copy(small, small / "csv"))
-            small_engine = measure("engine", program, small)
-            row.update(reference=reference, engine_small=small_engine)
+    folders = {p: dataset(args.work, p, args.lines) for p in args.programs}
+    small = {}
+    if args.reference_lines:
+        small = {p: csv_copy(dataset(args.work, p, args.reference_lines),
+                             args.work / f"{p}-{args.reference_lines}-csv")
+                 for p in args.programs}
+    groups = [[p] for p in args.programs]
+    if len(args.programs) > 1 and not args.no_all:
+        groups.append(list(args.programs))
+    for group in groups:
+        name = group[0] if len(group) == 1 else ALL
+        row = {"program": name, "lines": args.lines,
+               "floor": measure("floor", group, [folders[p] for p in group]),
+               "engine": measure("engine", group, [folders[p] for p in group])}
+        if small:
+            row["reference_lines"] = args.reference_lines
+            row["reference"] = measure("reference", group, [small[p] for p in group])
+            row["engine_small"] = measure("engine", group, [small[p] for p in group])
         rows.append(row)
         print(_line(row), flush=True)
+        if args.json:  # after every row: a long run that is stopped keeps what it measured
+            args.json.write_text(json.dumps(rows, indent=1))
 
 
 def _line(row: dict) -> str:
@@ -117,9 +153,14 @@ def _line(row: dict) -> str:
             f"engine {engine['seconds']:7.2f}s = {engine['seconds'] / floor['seconds']:6.1f}x floor  "
             f"peak {engine['peak_mib']:,.0f} MiB")
     reference, small = row.get("reference"), row.get("engine_small")
-    if reference and small and "error" not in reference and "error" not in small:
-        text += (f"  | per-record reference {reference['seconds']:.2f}s vs engine "
-                 f"{small['seconds']:.2f}s: engine speed-up {reference['seconds'] / small['seconds']:.1f}x")
+    if reference and small:
+        if "error" in reference or "error" in small:
+            text += f"  | reference: error {reference.get('error') or small.get('error')}"
+        else:
+            text += (f"  | at {row['reference_lines']:,} lines (CSV): per-record reference "
+                     f"{reference['seconds']:.2f}s (peak {reference['peak_mib']:,.0f} MiB) vs engine "
+                     f"{small['seconds']:.2f}s (peak {small['peak_mib']:,.0f} MiB): "
+                     f"engine speed-up {reference['seconds'] / small['seconds']:.1f}x")
     return text
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from conftest import ROOT
 
 
-def test_harness_prints_ratios_for_each_program(tmp_path: Path) -> None:
+def test_harness_prints_ratios_for_each_program_and_all_three(tmp_path: Path) -> None:
     run = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--lines", "3000",
          "--reference-lines", "1000", "--work", str(tmp_path)],
@@ -18,9 +18,9 @@ def test_harness_prints_ratios_for_each_program(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stderr
     rows = run.stdout.strip().splitlines()
-    assert len(rows) == 3
-    for program, row in zip(("generuj-leady", "trade-in-accelerator", "sales-team"), rows,
-                            strict=True):
+    assert len(rows) == 4
+    for program, row in zip(("generuj-leady", "trade-in-accelerator", "sales-team", "all three"),
+                            rows, strict=True):
         assert row.startswith(program)
         assert re.search(r"= +[0-9.]+x floor", row), row
         assert "engine speed-up" in row, row

@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from paymaster import duckdb_config
 from paymaster.backends import open_backend
 from paymaster.datafiles import find_files, load_folder
 from paymaster.engine import Outputs, build
@@ -63,7 +64,7 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, progress: Progress | No
     if backend != "duckdb":
         stage(f"start_{backend}")
     try:
-        con = duckdb.connect()
+        con = duckdb.connect(config=duckdb_config.config())
         say("read and validate input")
         load_folder(loaded.plan, Path(data), con)
         tables = engine.bind(con, list(loaded.plan.inputs))

@@ -25,6 +25,18 @@ def apply_budgets(plan: Plan, lines: ir.Table, number) -> ir.Table:
 
 
 def _charge(lines: ir.Table, pool: str, limit: ir.Value, reason: str) -> ir.Table:
+    """Lines not charged to the pool pass through unchanged; only the others are sorted
+    (a running sum over every line would sort them all, explanations included)."""
+    charged = lines["eligible"] & (lines["budget"] == pool) & (lines["earned"] > 0)
+    flag = "__charged"
+    lines = lines.mutate(**{flag: charged})
+    passing = lines.filter(lines[flag].notnull() & ~lines[flag]).drop(flag)
+    # (A NULL flag, e.g. a line in no pool, keeps its own running sum as it always had.)
+    charging = lines.filter(lines[flag].isnull() | lines[flag])
+    return passing.union(_charge_part(charging.drop(flag), pool, limit, reason))
+
+
+def _charge_part(lines: ir.Table, pool: str, limit: ir.Value, reason: str) -> ir.Table:
     charged = lines["eligible"] & (lines["budget"] == pool) & (lines["earned"] > 0)
     order = natural_order(lines, ["date", "source_id", "seq", "payee_id"])
     window = ibis.window(group_by=charged, order_by=order, rows=(None, 0))

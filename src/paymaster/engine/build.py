@@ -115,7 +115,9 @@ def build(loaded: LoadedPlan, tables: dict[str, ir.Table],
 
 
 def _store(result: BlockResult, name: str, materialize: Materialize) -> None:
-    for attr in ("lines", "evaluations", "credits", "titles", "accepted"):
+    # Evaluations and credits are read once, by the output: not stored (a stored copy of a
+    # projection of the measure's own stage costs a full write of millions of rows).
+    for attr in ("lines", "titles", "accepted"):
         table = getattr(result, attr)
         if table is not None:
             setattr(result, attr, materialize(f"{name}__{attr}", table))

@@ -118,7 +118,8 @@ def money(value: ir.Value) -> ir.Value:
 def text(value: ir.Value) -> ir.Value:
     """A number as short text: trailing zeros after the point dropped."""
     raw = value.cast("string")
-    return ibis.ifelse(raw.contains("."), raw.re_replace(r"0+$", "").re_replace(r"\.$", ""), raw)
+    # One pass: the trailing zeros, and the point if nothing is left after it.
+    return ibis.ifelse(raw.contains("."), raw.re_replace(r"\.?0+$", ""), raw)
 
 
 def amount_text(value: ir.Value) -> ir.Value:

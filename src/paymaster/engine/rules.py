@@ -34,18 +34,27 @@ def rule_checks(ctx, rules: list[Rule], ns: Namespace, path: tuple) -> list[tupl
     return checks
 
 
-def nip_valid(value: ir.Value) -> ir.Value:
-    """Polish NIP checksum in SQL: 10 digits, weights 6 5 7 2 3 4 5 6 7, sum mod 11 = 10th."""
-    digits = value.cast("string").re_replace(r"[\s-]", "")
+def nip_digits(value: ir.Value) -> ir.Value:
+    """The NIP as written, without spaces and dashes."""
+    return value.cast("string").re_replace(r"[\s-]", "")
+
+
+def nip_valid_digits(digits: ir.Value, number: ir.Value) -> ir.Value:
+    """Polish NIP checksum in SQL, on `nip_digits` and that as an integer (`number`):
+    10 digits, weights 6 5 7 2 3 4 5 6 7, sum mod 11 = the 10th digit. Digits by integer
+    arithmetic: cheaper than ten substrings, each re-cleaning the text."""
     weights = (6, 5, 7, 2, 3, 4, 5, 6, 7)
-    total = sum(
-        (digits.substr(i, 1).try_cast("int64") * w for i, w in enumerate(weights)),
-        ibis.literal(0, type="int64"),
-    )
+    total = sum(((number // 10 ** (9 - i)) % 10 * w for i, w in enumerate(weights)),
+                ibis.literal(0, type="int64"))
     well_formed = digits.re_search(r"^[0-9]{10}$").fill_null(False)
-    check = ibis.ifelse(well_formed, total % 11, -1)
-    last = ibis.ifelse(well_formed, digits.substr(9, 1).try_cast("int64"), -2)
-    return well_formed & (check != 10) & (check == last)
+    return well_formed & ibis.ifelse(well_formed, (total % 11) == (number % 10), False)
+
+
+def nip_valid(value: ir.Value) -> ir.Value:
+    """Polish NIP checksum in SQL (one value; screening computes the parts as columns)."""
+    digits = nip_digits(value)
+    return nip_valid_digits(digits, digits.try_cast("int64"))
 
 
 TAX_ID_CHECKS = {"pl.nip": nip_valid}
+TAX_ID_PARTS = {"pl.nip": (nip_digits, nip_valid_digits)}

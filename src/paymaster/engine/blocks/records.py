@@ -66,10 +66,16 @@ def build_per_record(ctx: Context, measure: PerRecord, path: tuple, seq: int) ->
         raw=raw, earned=money(raw.fill_null(0)), base=base, rate=rate, band=band,
         reason=failed, eligible=failed.isnull(),
         date=table["__date"] if measure.date else ibis.null().cast("date"),
-        explanation=join_text([*cap_notes, figures]),
     )
+    # The limit's window sorts every column it is given: it runs before the explanation
+    # text exists (the explanation reads none of the columns the limit changes).
+    explanation = join_text([*cap_notes, figures])
     if measure.limit is not None:
-        table = _limit(ctx, table, measure, ns, path)
+        table, note = _limit(ctx, table, measure, ns, path)
+        explanation = explanation.concat(ibis.ifelse(table["__over"], note, ""))
+        table = table.mutate(explanation=explanation).drop("__over", "__slot")
+    else:
+        table = table.mutate(explanation=explanation)
     table = ctx.stage(f"{measure.id}__records", table)
     lines = shape(table, LINE_SCHEMA, program=ctx.plan.program, measure=measure.id, seq=seq,
                   budget=measure.budget, cut_by_cap=table["__cut"] if "__cut" in table.columns else None)
@@ -111,8 +117,9 @@ def _apply_caps(ctx: Context, table: ir.Table, measure: PerRecord, names, path, 
     return table, notes
 
 
-def _limit(ctx: Context, table: ir.Table, measure: PerRecord, ns, path: tuple) -> ir.Table:
-    """Only the first N eligible lines per group are paid; the rest get the limit's name."""
+def _limit(ctx: Context, table: ir.Table, measure: PerRecord, ns, path: tuple):
+    """Only the first N eligible lines per group are paid; the rest get the limit's name.
+    Returns the table (with `__over` and `__slot`) and the note the explanation gets."""
     limit = measure.limit
     count = ctx.number(limit.count, ns, path + ("limit", "count"))
     group = ["payee_id", "period"] if limit.per == "period" else ["payee_id"]
@@ -121,18 +128,15 @@ def _limit(ctx: Context, table: ir.Table, measure: PerRecord, ns, path: tuple) -
         __slot=ibis.row_number().over(group_by=[*group, "eligible"], order_by=order) + 1
     )
     over = ranked["eligible"] & (ranked["__slot"] > count)
-    return ranked.mutate(
+    ranked = ranked.mutate(
+        __over=over,
         eligible=ranked["eligible"] & ~over,
         reason=ibis.ifelse(over, ibis.literal(limit.name), ranked["reason"]),
         cut_by_limit=ibis.ifelse(over, ranked["earned"], 0),
-        explanation=ibis.ifelse(
-            over,
-            ranked["explanation"].concat(
-                "; deal ", ranked["__slot"].cast("string"), " of the month, only ",
-                text(count), " are paid"),
-            ranked["explanation"],
-        ),
-    ).drop("__slot")
+    )
+    note = ibis.literal("; deal ").concat(ranked["__slot"].cast("string"), " of the month, only ",
+                                          text(count), " are paid")
+    return ranked, note
 
 
 def _claim(ctx: Context, table: ir.Table, measure: PerRecord) -> ir.Table:

@@ -19,7 +19,7 @@ from paymaster.engine.lines import (
     natural_order,
     shape,
 )
-from paymaster.engine.rules import TAX_ID_CHECKS, rule_checks
+from paymaster.engine.rules import TAX_ID_PARTS, rule_checks
 from paymaster.plan.model import Rule, Screening
 
 
@@ -33,6 +33,14 @@ def build_screening(ctx: Context, measure: Screening, path: tuple, seq: int) -> 
         source_id=ctx.expr(measure.source_id, ns, path + ("source_id",)).cast("string"),
         __order=ibis.row_number().over(order_by=natural_order(table, measure.order_by)),
     )
+    # Tax ids: the cleaned text and its number as columns first, so that the checksum's
+    # ten digits do not each clean the text again.
+    helpers = [f"__tax{i}" for i in range(len(measure.tax_ids))]
+    if measure.tax_ids:
+        table = table.mutate(**{h: TAX_ID_PARTS[kind][0](table[column])
+                                for h, (column, kind) in zip(helpers, measure.tax_ids.items(),
+                                                             strict=True)})
+        table = table.mutate(**{f"{h}n": table[h].try_cast("int64") for h in helpers})
     ns = ctx.namespace(table, names)
     checks: list[tuple[str, ir.Value]] = []
     missing = _missing(table, measure.required)
@@ -40,8 +48,8 @@ def build_screening(ctx: Context, measure: Screening, path: tuple, seq: int) -> 
         checks.append(("missing_field", missing.notnull()))
     if measure.tax_ids:
         bad = ibis.literal(False)
-        for column, kind in measure.tax_ids.items():
-            bad = bad | ~TAX_ID_CHECKS[kind](table[column]).fill_null(False)
+        for h, kind in zip(helpers, measure.tax_ids.values(), strict=True):
+            bad = bad | ~TAX_ID_PARTS[kind][1](table[h], table[f"{h}n"]).fill_null(False)
         checks.append(("invalid_nip", bad))
     rule_flags = rule_checks(ctx, measure.rules, ns, path + ("rules",))
     decision = _decision(table, measure, measure.decision.rejected_value if measure.decision else None)
@@ -53,6 +61,8 @@ def build_screening(ctx: Context, measure: Screening, path: tuple, seq: int) -> 
     if pending is not None:
         flag_columns["__fail_pending"] = pending
     table = table.mutate(__missing=missing, **flag_columns)
+    if helpers:
+        table = table.drop(*helpers, *[f"{h}n" for h in helpers])
     table = table.mutate(__candidate=~_any([table[c] for c in flag_columns]))
     ordered: list[tuple[str, ir.Value]] = [(name, table[f"__fail_{name}"]) for name, _ in checks]
     for rule in measure.rules:
@@ -112,17 +122,31 @@ def _any(values: list[ir.Value]) -> ir.Value:
 
 
 def _first_wins(table: ir.Table, rule: Rule) -> ir.Table:
+    """Per key, the first candidate (lowest `__order`, unique) wins; later records of the key
+    by another payee are blocked. A group-by over the narrow candidate rows joined back
+    (NULL keys match each other, as in one group), rather than windows that would sort
+    every column of every record."""
     spec = rule.first_wins
-    window = ibis.window(group_by=spec.key)
-    win_order = ibis.ifelse(table["__candidate"], table["__order"], ibis.null()).min().over(window)
-    table = table.mutate(__win_order=win_order)
-    winner_payee = ibis.ifelse(
-        table["__order"] == table["__win_order"], table[spec.other].cast("string"), ibis.null()
-    ).max().over(window)
-    table = table.mutate(__win_payee=winner_payee)
+    other = table[spec.other].cast("string")
+    candidates = table.filter(table["__candidate"]).select(
+        *[table[k].name(f"__wk{i}") for i, k in enumerate(spec.key)],
+        __wo=table["__order"], __wp=other)
+    first = candidates.group_by([f"__wk{i}" for i in range(len(spec.key))]).aggregate(
+        __win_order=candidates["__wo"].min())
+    winners = first.inner_join(
+        candidates,
+        [first[f"__wk{i}"].identical_to(candidates[f"__wk{i}"]) for i in range(len(spec.key))]
+        + [first["__win_order"] == candidates["__wo"]],
+    ).select(*[first[f"__wk{i}"] for i in range(len(spec.key))], first["__win_order"],
+             __win_payee=candidates["__wp"])
+    joined = table.left_join(
+        winners, [table[k].identical_to(winners[f"__wk{i}"]) for i, k in enumerate(spec.key)])
+    joined = joined.drop(*[f"__wk{i}" for i in range(len(spec.key))
+                           if f"__wk{i}" in joined.columns])
     blocked = (
-        table["__win_order"].notnull()
-        & (table["__win_order"] < table["__order"])
-        & (table[spec.other].cast("string") != table["__win_payee"])
+        joined["__win_order"].notnull()
+        & (joined["__win_order"] < joined["__order"])
+        & (joined[spec.other].cast("string") != joined["__win_payee"])
     )
-    return table.mutate(**{f"__blocked_{rule.name}": blocked.fill_null(False)})
+    return joined.mutate(**{f"__blocked_{rule.name}": blocked.fill_null(False)}).drop(
+        "__win_order", "__win_payee")
