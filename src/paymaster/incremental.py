@@ -1,0 +1,552 @@
+"""Incremental recalculation: after a small change to the input, recompute only what
+depends on it and give exactly the result of a full run.
+
+A state file (a DuckDB database) keeps, from the previous run, every validated input
+table with a 128-bit hash per row (`in_<table>`) and every measure's result tables
+(`st_<measure>__<lines|evaluations|credits|titles|accepted>`). The next run:
+
+1. loads and validates the input folder as a full run does;
+2. diffs each table against the stored one by row hash (a multiset difference);
+3. finds the affected payees: the payees of the changed rows (old and new version, payee
+   expression with lookups evaluated in the old and in the new state), of the records
+   that read a changed row of another table (links found in the plan: lookups, targets,
+   correlated `EXISTS` equalities, `cover`, `payees_from`), and, through the couplings
+   between payees, of every record sharing a coupling key with a touched record
+   (first-registration-wins keys, group totals such as teams, self-correlated `EXISTS`
+   such as "first-ever order of the customer");
+4. recomputes each per-payee measure (screening, per_record, one_off, aggregate,
+   gated_rebate) on the records of those payees only (widened to whole coupling groups
+   where a window needs them), replaces those payees' rows in the stored result tables,
+   recomputes the global measures (rankings, streaks, titles) whole, and builds budgets
+   and outputs over the spliced tables with the engine's own code;
+5. stores the new input rows.
+
+Whatever cannot be localised (no stored state, another plan, a changed table read with
+no link to a payee) falls back to a full run, and says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+import sqlglot
+from sqlglot import expressions as sx
+
+from paymaster.datafiles import load_folder
+from paymaster.engine import build
+from paymaster.engine.context import BlockResult, Context
+from paymaster.errors import Collector
+from paymaster.plan import LoadedPlan, load_plan
+from paymaster.plan.expressions import Compiler
+from paymaster.runs import RunResult, fingerprint
+
+STATE_FILE = ".paymaster-state.duckdb"
+STATE_VERSION = "1"
+ATTRS = ("lines", "evaluations", "credits", "titles", "accepted")
+LOCAL = {"screening", "per_record", "one_off", "aggregate", "gated_rebate"}
+GLOBAL = {"ranking", "streak", "title"}
+LITERAL_LIST_MAX = 5000
+Progress = Callable[[str], None]
+
+
+class Fallback(Exception):
+    """The change cannot be localised: run in full."""
+
+
+@dataclass
+class Report:
+    """What an incremental run did."""
+
+    mode: str = "full"  # "full" or "incremental"
+    reason: str = ""
+    changed: dict[str, tuple[int, int]] = field(default_factory=dict)  # table: (old, new) rows
+    affected: list[str] = field(default_factory=list)
+    payees: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        out = []
+        if self.changed:
+            out.append("changed rows: " + ", ".join(
+                f"{t} -{old} +{new}" for t, (old, new) in sorted(self.changed.items())))
+        else:
+            out.append("changed rows: none")
+        if self.mode == "full":
+            out.append(f"full run: {self.reason}")
+        else:
+            shown = ", ".join(self.affected[:10]) + (" ..." if len(self.affected) > 10 else "")
+            out.append(f"incremental: recomputed {len(self.affected)} of {self.payees} payees"
+                       + (f" ({shown})" if self.affected else ""))
+        return out
+
+
+# -- the plan's links: which records read which rows of which table
+
+
+@dataclass
+class Link:
+    table: str  # the table whose changed rows reach the measure
+    column: str  # its column
+    kind: str  # "row": equals a column of the measure's records; "payee": the payee id;
+    #            "group": the measure's group column
+    target: str = ""  # the records' column (kind "row" / "group")
+
+
+@dataclass
+class Usage:
+    links: list[Link] = field(default_factory=list)
+    couplings: list[list[str]] = field(default_factory=list)  # record columns tying payees
+    opaque: set[str] = field(default_factory=set)  # tables read without a link
+
+
+def analyse(loaded: LoadedPlan) -> dict[str, Usage]:
+    """Per measure: how its records reach other tables, and what ties payees together."""
+    plan = loaded.plan
+    out: dict[str, Usage] = {}
+    for measure in plan.measures:
+        usage = Usage()
+        out[measure.id] = usage
+        if measure.type in GLOBAL:
+            continue
+        source = getattr(measure, "source", None)
+        for lookup in getattr(measure, "lookups", []):
+            for theirs, ours in lookup.on.items():
+                usage.links.append(Link(lookup.table, theirs, "row", ours))
+        for text in _texts(measure.model_dump()):
+            _correlations(text, source, usage)
+        if measure.type == "screening":
+            usage.couplings += [r.first_wins.key for r in measure.rules if r.first_wins]
+        if measure.type == "aggregate":
+            group = measure.group.by if measure.group else None
+            if group:
+                usage.couplings.append([group])
+            for spec in (measure.target, measure.group.target if measure.group else None):
+                if spec is None:
+                    continue
+                ours = dict(spec.on)
+                by_payee = [t for t, o in ours.items() if o == "payee_id"]
+                by_group = [t for t, o in ours.items() if group and o == group]
+                if by_payee:
+                    usage.links.append(Link(spec.table, by_payee[0], "payee"))
+                elif by_group:
+                    usage.links.append(Link(spec.table, by_group[0], "group", group))
+                else:
+                    usage.opaque.add(spec.table)
+        if measure.type == "per_record" and measure.claim is not None:
+            screening = plan.measure(measure.claim.screening)
+            if measure.payee not in measure.claim.on or screening.payee != measure.payee:
+                usage.opaque.add(screening.source)  # claims across payees
+        if measure.type == "gated_rebate" and measure.cover is not None:
+            cover = measure.cover
+            found = _equalities(f"SELECT 1 WHERE {cover.match}")
+            cols = [a.name for a, b in found if a.table == cover.table and b.table == "payee"]
+            cols += [b.name for a, b in found if b.table == cover.table and a.table == "payee"]
+            if cols:
+                usage.links.append(Link(cover.table, cols[0], "payee"))
+            else:
+                usage.opaque.add(cover.table)
+    return out
+
+
+def _texts(value) -> Iterable[str]:
+    if isinstance(value, str):
+        if "select" in value.lower():
+            yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item)
+
+
+def _equalities(sql: str) -> list[tuple[sx.Column, sx.Column]]:
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    return [(eq.left, eq.right) for eq in tree.find_all(sx.EQ)
+            if isinstance(eq.left, sx.Column) and isinstance(eq.right, sx.Column)]
+
+
+def _correlations(text: str, source: str | None, usage: Usage) -> None:
+    """Each `EXISTS (SELECT .. FROM t a WHERE a.x = <record>.y ..)`: a link from t.x to the
+    record column y (or to the payee, for `payee.payee_id` / `line.payee_id`)."""
+    try:
+        tree = sqlglot.parse_one(f"SELECT {text}", read="duckdb")
+    except sqlglot.errors.ParseError:
+        raise Fallback(f"cannot read expression {text!r}") from None
+    for select in tree.find_all(sx.Select):
+        if select is tree:
+            continue
+        from_ = select.args.get("from") or select.args.get("from_")
+        table = from_.this if from_ is not None else None
+        if not isinstance(table, sx.Table):
+            continue
+        name, alias = table.name, table.alias_or_name
+        found = False
+        for eq in (select.args.get("where") or sx.Where()).find_all(sx.EQ):
+            sides = [eq.left, eq.right]
+            if not all(isinstance(s, sx.Column) for s in sides):
+                continue
+            for ours, other in (sides, sides[::-1]):
+                if ours.table != alias or other.table in (alias, "", "param", "period"):
+                    continue
+                if other.table in ("payee", "line") and other.name == "payee_id":
+                    usage.links.append(Link(name, ours.name, "payee"))
+                elif other.table == source:
+                    if name == source:
+                        usage.couplings.append([other.name])
+                    else:
+                        usage.links.append(Link(name, ours.name, "row", other.name))
+                else:
+                    continue
+                found = True
+        if not found:
+            usage.opaque.add(name)
+
+
+# -- the state
+
+
+@dataclass
+class Diff:
+    table: str
+    old: ir.Table  # changed rows as they were
+    new: ir.Table  # changed rows as they are
+    old_count: int
+    new_count: int
+
+
+class State:
+    def __init__(self, path: Path, loaded: LoadedPlan, progress: Progress):
+        self.path = path
+        self.loaded = loaded
+        self.say = progress
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.con = duckdb.connect(str(path))
+        self.backend = ibis.duckdb.from_connection(self.con)
+        self.plan_hash = _plan_hash(loaded)
+
+    def names(self) -> set[str]:
+        return {r[0] for r in self.con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+            " AND table_catalog = current_database()").fetchall()}
+
+    def usable(self) -> str | None:
+        """Why the stored state cannot be used (None when it can)."""
+        names = self.names()
+        if "pm_meta" not in names:
+            return "no stored state"
+        meta = dict(self.con.execute("SELECT key, value FROM pm_meta").fetchall())
+        if meta.get("version") != STATE_VERSION:
+            return "state written by another version"
+        if meta.get("plan") != self.plan_hash:
+            return "the plan changed"
+        if meta.get("complete") != "yes":
+            return "the previous run did not finish"
+        missing = [t for t in self.loaded.plan.inputs if f"in_{t}" not in names]
+        return f"no stored input {missing[0]}" if missing else None
+
+    def mark(self, complete: bool) -> None:
+        self.con.execute("CREATE OR REPLACE TABLE pm_meta (key VARCHAR, value VARCHAR)")
+        self.con.executemany("INSERT INTO pm_meta VALUES (?, ?)", [
+            ("version", STATE_VERSION), ("plan", self.plan_hash),
+            ("complete", "yes" if complete else "no")])
+
+    def hashed(self, table: str) -> str:
+        cols = [c for c in self.loaded.plan.inputs[table].columns]
+        quoted = [f'"{c}"' for c in cols]
+        return (f'SELECT *, hash({", ".join(quoted)}) AS __h1, '
+                f'hash({", ".join(reversed(quoted))}, 1) AS __h2 FROM "{table}"')
+
+    def diff(self, table: str) -> Diff:
+        """Rows of the stored and of the new table whose hash is not matched one for one."""
+        hashed = self.hashed(table)
+        self.con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "chg_{table}" AS '
+            f'(SELECT __h1, __h2 FROM in_{table} EXCEPT ALL SELECT __h1, __h2 FROM ({hashed})) '
+            f'UNION (SELECT __h1, __h2 FROM ({hashed}) EXCEPT ALL SELECT __h1, __h2 FROM in_{table})')
+        self.con.execute(f'CREATE OR REPLACE TEMP TABLE "old_{table}" AS '
+                         f'SELECT * FROM in_{table} SEMI JOIN "chg_{table}" USING (__h1, __h2)')
+        self.con.execute(f'CREATE OR REPLACE TEMP TABLE "new_{table}" AS '
+                         f'SELECT * FROM ({hashed}) SEMI JOIN "chg_{table}" USING (__h1, __h2)')
+        count = lambda name: self.con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0]  # noqa: E731
+        return Diff(table, self.backend.table(f"old_{table}"), self.backend.table(f"new_{table}"),
+                    count(f"old_{table}"), count(f"new_{table}"))
+
+    def save_inputs(self, diffs: dict[str, Diff] | None) -> None:
+        for table in self.loaded.plan.inputs:
+            if diffs is None:
+                self.con.execute(f"CREATE OR REPLACE TABLE in_{table} AS {self.hashed(table)}")
+            elif diffs[table].old_count or diffs[table].new_count:
+                self.con.execute(f'DELETE FROM in_{table} WHERE (__h1, __h2) IN '
+                                 f'(SELECT __h1, __h2 FROM "chg_{table}")')
+                self.con.execute(f'INSERT INTO in_{table} BY NAME SELECT * FROM "new_{table}"')
+
+
+def _plan_hash(loaded: LoadedPlan) -> str:
+    path = Path(loaded.path)
+    text = path.read_bytes() if path.is_file() else loaded.plan.model_dump_json().encode()
+    return hashlib.sha256(text).hexdigest()
+
+
+# -- the affected payees
+
+
+def _context(loaded: LoadedPlan, tables: dict[str, ir.Table]) -> Context:
+    return Context(loaded=loaded, tables=tables, compiler=Compiler(loaded.source, Collector()))
+
+
+def _records(ctx: Context, measure) -> ir.Table:
+    """The measure's records with lookups and fields, and their payee (no filter: every
+    record that could count)."""
+    table = ctx.apply_lookups(ctx.tables[measure.source], measure.lookups)
+    path = ("measures", measure.id)
+    names = (measure.source,)
+    for name, text in measure.fields.items():
+        table = table.mutate(**{name: ctx.expr(text, ctx.namespace(table, names), path)})
+    payee = ctx.expr(measure.payee, ctx.namespace(table, names), path + ("payee",))
+    return table.mutate(payee_id=payee.cast("string"))
+
+
+def affected_payees(loaded: LoadedPlan, backend, old: dict[str, ir.Table],
+                    new: dict[str, ir.Table], diffs: dict[str, Diff]) -> set[str]:
+    """Every payee whose results may differ after the change (raises Fallback)."""
+    plan = loaded.plan
+    usages = analyse(loaded)
+    changed = {t for t, d in diffs.items() if d.old_count or d.new_count}
+    if not changed:
+        return set()
+    fetch = lambda expr: backend.to_pyarrow(expr)  # noqa: E731
+    states = {"old": (old, {t: d.old for t, d in diffs.items()}),
+              "new": (new, {t: d.new for t, d in diffs.items()})}
+    used: set[str] = set()
+    payees: set[str] = set()
+
+    def values(table: str, column: str) -> list:
+        out = set()
+        for rows in (diffs[table].old, diffs[table].new):
+            out |= set(fetch(rows.select(column).distinct())[column].to_pylist())
+        return [v for v in out if v is not None]
+
+    for measure in plan.measures:
+        usage = usages[measure.id]
+        if measure.type in GLOBAL:
+            used |= _global_reads(measure)
+            continue
+        bad = usage.opaque & changed
+        if bad:
+            raise Fallback(f"table {sorted(bad)[0]} changed and measure '{measure.id}' reads "
+                           "it without a link to a payee")
+        if measure.type == "one_off":
+            for link in usage.links:
+                used.add(link.table)
+                if link.table in changed:
+                    payees |= {str(v) for v in values(link.table, link.column)}
+            continue
+        source = measure.source
+        used.add(source)
+        touched: list[tuple[str, ir.Table]] = []
+        group_values: dict[str, set] = {}
+        for state, (tables, rows) in states.items():
+            ctx = _context(loaded, tables)
+            if source in changed:
+                touched.append((state, _records(_context(loaded, {**tables, source: rows[source]}),
+                                                measure)))
+            records = _records(ctx, measure)
+            for link in usage.links:
+                used.add(link.table)
+                if link.table not in changed:
+                    continue
+                vals = values(link.table, link.column)
+                if link.kind == "payee":
+                    payees |= {str(v) for v in vals}
+                elif link.kind == "group":
+                    group_values.setdefault(link.target, set()).update(vals)
+                elif vals:
+                    touched.append((state, records.filter(records[link.target].isin(vals))))
+        for _, frame in touched:
+            payees |= set(fetch(frame.select("payee_id").distinct())["payee_id"].to_pylist())
+        for columns in usage.couplings:
+            keys = [fetch(frame.select(*columns).distinct()) for _, frame in touched]
+            if len(columns) == 1 and columns[0] in group_values:
+                extra = sorted(group_values[columns[0]], key=str)
+                keys.append(pa.table({columns[0]: pa.array(extra, type=keys[0].schema.field(0).type)
+                                      if keys else pa.array(extra)}))
+            keys = [k for k in keys if k.num_rows]
+            if not keys:
+                continue
+            wanted = ibis.memtable(pa.concat_tables(keys, promote_options="permissive"))
+            for tables, _ in states.values():
+                records = _records(_context(loaded, tables), measure)
+                hit = records.semi_join(wanted, columns)
+                payees |= set(fetch(hit.select("payee_id").distinct())["payee_id"].to_pylist())
+        spec = getattr(measure, "payees_from", None)
+        if spec is not None:
+            used.add(spec.table)
+            if spec.table in changed:
+                for tables, rows in states.values():
+                    ctx = _context(loaded, tables)
+                    ns = ctx.namespace(rows[spec.table], (spec.table,))
+                    payee = ctx.expr(spec.payee, ns, ("payees_from",)).cast("string")
+                    payees |= set(fetch(rows[spec.table].select(p=payee))["p"].to_pylist())
+        screening = getattr(getattr(measure, "claim", None), "screening", None)
+        if screening:
+            used.add(plan.measure(screening).source)
+    if plan.effect is not None:
+        used.add(plan.effect.source)
+    payees.discard(None)
+    return payees
+
+
+def _global_reads(measure) -> set[str]:
+    reads = {measure.source, *(lookup.table for lookup in measure.lookups)}
+    if getattr(measure, "count_table", None):
+        reads.add(measure.count_table)
+    return reads
+
+
+# -- the partial build
+
+
+class Splice:
+    """The build's scope: records of the affected payees; results spliced into the state."""
+
+    def __init__(self, state: State, payees: set[str], full: bool):
+        self.state = state
+        self.full = full
+        self.payees = sorted(payees)
+        state.con.execute("CREATE OR REPLACE TEMP TABLE __affected (payee_id VARCHAR)")
+        if self.payees:
+            state.con.execute("INSERT INTO __affected SELECT unnest(?)", [self.payees])
+
+    def member(self, table: ir.Table) -> ir.Table:
+        if not self.payees:
+            return table.filter(ibis.literal(False))
+        if len(self.payees) <= LITERAL_LIST_MAX:
+            return table.filter(table["payee_id"].isin(self.payees))
+        affected = self.state.backend.table("__affected")
+        return table.semi_join(affected, "payee_id")
+
+    def narrow(self, measure, table: ir.Table) -> ir.Table:
+        if self.full or measure.type in GLOBAL:
+            return table
+        couplings = []
+        if measure.type == "screening":
+            couplings = [r.first_wins.key for r in measure.rules if r.first_wins]
+        elif measure.type == "aggregate" and measure.group is not None:
+            couplings = [[measure.group.by]]
+        if not couplings:
+            return self.member(table)
+        # A window over a coupling group needs the whole group: widen to the groups of the
+        # affected payees' records (their other members' rows are computed and dropped).
+        columns = sorted({c for cols in couplings for c in cols})
+        wanted = self.member(table).select(*columns).distinct()
+        widened = None
+        for cols in couplings:
+            part = table.semi_join(wanted.select(*cols).distinct(), cols)
+            widened = part if widened is None else widened.union(part)
+        return widened
+
+    def splice(self, measure, result: BlockResult) -> tuple[BlockResult, BlockResult]:
+        whole, view = BlockResult(), BlockResult()
+        backend, con = self.state.backend, self.state.con
+        for attr in ATTRS:
+            table = getattr(result, attr)
+            if table is None:
+                continue
+            name = f"st_{measure.id}__{attr}"
+            if self.full or measure.type in GLOBAL:
+                self.state.say(f"calculate {measure.id} {attr}")
+                con.execute(f"DROP TABLE IF EXISTS {name}")
+                stored = backend.create_table(name, table)
+                setattr(whole, attr, stored)
+                setattr(view, attr, stored)
+                continue
+            self.state.say(f"recalculate {measure.id} {attr}")
+            con.execute(f'DROP TABLE IF EXISTS "part_{measure.id}__{attr}"')
+            part = backend.create_table(f"part_{measure.id}__{attr}", self.member(table), temp=True)
+            con.execute(f"DELETE FROM {name} WHERE payee_id IN (SELECT payee_id FROM __affected)")
+            con.execute(f'INSERT INTO {name} BY NAME SELECT * FROM "part_{measure.id}__{attr}"')
+            setattr(whole, attr, backend.table(name))
+            setattr(view, attr, part)
+        return whole, view
+
+
+# -- the run
+
+
+def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
+              progress: Progress | None = None, full: bool = False) -> tuple[RunResult, Report]:
+    """Calculate `plan` on `data`, incrementally against the state at `state_path` when it
+    can (else in full), and leave the new state there."""
+    say = progress or (lambda _stage: None)
+    report = Report()
+    clock = time.perf_counter()
+
+    def stage(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        report.seconds[name] = round(now - clock, 4)
+        clock = now
+
+    loaded = plan if isinstance(plan, LoadedPlan) else load_plan(plan)
+    state = State(Path(state_path), loaded, say)
+    try:
+        say("read and validate input")
+        load_folder(loaded.plan, Path(data), state.con)
+        stage("read_input")
+        backend = state.backend
+        new = {name: backend.table(name) for name in loaded.plan.inputs}
+        reason = "asked for a full run" if full else state.usable()
+        diffs = None
+        payees: set[str] = set()
+        if reason is None:
+            say("compare input with the stored state")
+            diffs = {t: state.diff(t) for t in loaded.plan.inputs}
+            report.changed = {t: (d.old_count, d.new_count) for t, d in diffs.items()
+                              if d.old_count or d.new_count}
+            stage("diff")
+            old = {name: backend.table(f"in_{name}") for name in loaded.plan.inputs}
+            try:
+                payees = affected_payees(loaded, backend, old, new, diffs)
+            except Fallback as err:
+                reason = str(err)
+            stage("affected")
+        if reason is not None:
+            report.mode, report.reason = "full", reason
+            diffs = None
+        else:
+            report.mode = "incremental"
+            report.affected = sorted(payees)
+        state.mark(complete=False)
+        scope = Splice(state, payees, full=diffs is None)
+
+        def materialize(name: str, expr):
+            say(f"calculate {name}")
+            state.con.execute(f'DROP TABLE IF EXISTS "stage_{name}"')
+            return backend.create_table(f"stage_{name}", expr, temp=True)
+
+        outputs = build(loaded, new, materialize, scope=scope)
+        stage("calculate")
+        results = {}
+        for name, expr in outputs.tables().items():
+            say(f"execute {name}")
+            results[name] = backend.to_pyarrow(expr)
+        stage("execute")
+        report.payees = results["summary"].num_rows
+        say("store the state")
+        state.save_inputs(diffs)
+        state.mark(complete=True)
+        state.con.execute("CHECKPOINT")
+        stage("store_state")
+        return RunResult(loaded, results, fingerprint(loaded, Path(data)),
+                         dict(report.seconds)), report
+    finally:
+        state.con.close()
