@@ -40,7 +40,9 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import expressions as sx
 
-from paymaster.datafiles import load_folder
+from paymaster import datafiles
+from paymaster.datafiles import find_files, load_folder
+from paymaster.errors import DataError, Problem
 from paymaster.engine import build
 from paymaster.engine.context import BlockResult, Context
 from paymaster.errors import Collector
@@ -49,7 +51,7 @@ from paymaster.plan.expressions import Compiler
 from paymaster.runs import RunResult, fingerprint
 
 STATE_FILE = ".paymaster-state.duckdb"
-STATE_VERSION = "1"
+STATE_VERSION = "2"
 ATTRS = ("lines", "evaluations", "credits", "titles", "accepted")
 LOCAL = {"screening", "per_record", "one_off", "aggregate", "gated_rebate"}
 GLOBAL = {"ranking", "streak", "title"}
@@ -217,10 +219,8 @@ def _correlations(text: str, source: str | None, usage: Usage) -> None:
 @dataclass
 class Diff:
     table: str
-    old: ir.Table  # changed rows as they were
-    new: ir.Table  # changed rows as they are
-    old_count: int
-    new_count: int
+    old_count: int  # changed rows as they were (temp table old_<table>)
+    new_count: int  # changed rows as they are (temp table new_<table>)
 
 
 class State:
@@ -259,35 +259,145 @@ class State:
             ("version", STATE_VERSION), ("plan", self.plan_hash),
             ("complete", "yes" if complete else "no")])
 
-    def hashed(self, table: str) -> str:
-        cols = [c for c in self.loaded.plan.inputs[table].columns]
-        quoted = [f'"{c}"' for c in cols]
-        return (f'SELECT *, hash({", ".join(quoted)}) AS __h1, '
-                f'hash({", ".join(reversed(quoted))}, 1) AS __h2 FROM "{table}"')
+    def columns(self, table: str) -> list[str]:
+        return list(self.loaded.plan.inputs[table].columns)
 
-    def diff(self, table: str) -> Diff:
-        """Rows of the stored and of the new table whose hash is not matched one for one."""
-        hashed = self.hashed(table)
-        self.con.execute(
-            f'CREATE OR REPLACE TEMP TABLE "chg_{table}" AS '
-            f'(SELECT __h1, __h2 FROM in_{table} EXCEPT ALL SELECT __h1, __h2 FROM ({hashed})) '
-            f'UNION (SELECT __h1, __h2 FROM ({hashed}) EXCEPT ALL SELECT __h1, __h2 FROM in_{table})')
-        self.con.execute(f'CREATE OR REPLACE TEMP TABLE "old_{table}" AS '
-                         f'SELECT * FROM in_{table} SEMI JOIN "chg_{table}" USING (__h1, __h2)')
-        self.con.execute(f'CREATE OR REPLACE TEMP TABLE "new_{table}" AS '
-                         f'SELECT * FROM ({hashed}) SEMI JOIN "chg_{table}" USING (__h1, __h2)')
-        count = lambda name: self.con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0]  # noqa: E731
-        return Diff(table, self.backend.table(f"old_{table}"), self.backend.table(f"new_{table}"),
-                    count(f"old_{table}"), count(f"new_{table}"))
+    def hashes(self, raw: str, table: str) -> str:
+        """Two 64-bit hashes of each raw row's declared columns: its identity."""
+        quoted = [f'"{c}"' for c in self.columns(table)]
+        return (f'hash({", ".join(quoted)}) AS __h1, '
+                f'hash({", ".join(reversed(quoted))}, 1) AS __h2')
 
-    def save_inputs(self, diffs: dict[str, Diff] | None) -> None:
+    # -- a full load: every file read and validated by datafiles.load_folder
+    def load_all(self, folder: Path) -> None:
         for table in self.loaded.plan.inputs:
-            if diffs is None:
-                self.con.execute(f"CREATE OR REPLACE TABLE in_{table} AS {self.hashed(table)}")
-            elif diffs[table].old_count or diffs[table].new_count:
-                self.con.execute(f'DELETE FROM in_{table} WHERE (__h1, __h2) IN '
-                                 f'(SELECT __h1, __h2 FROM "chg_{table}")')
-                self.con.execute(f'INSERT INTO in_{table} BY NAME SELECT * FROM "new_{table}"')
+            self.con.execute(f'DROP VIEW IF EXISTS "{table}"')
+        load_folder(self.loaded.plan, folder, self.con)
+
+    def save_all(self, folder: Path) -> None:
+        for table in self.loaded.plan.inputs:
+            self.con.execute(
+                f'CREATE OR REPLACE TABLE in_{table} AS SELECT t.*, r.__h1, r.__h2 FROM "{table}" t '
+                f'JOIN (SELECT __line, {self.hashes(f"raw_{table}", table)} FROM "raw_{table}") r '
+                f"USING (__line)")
+        self._save_digests(folder)
+
+    def _save_digests(self, folder: Path) -> None:
+        self.con.execute("CREATE OR REPLACE TABLE pm_files (tab VARCHAR, digest VARCHAR)")
+        self.con.executemany("INSERT INTO pm_files VALUES (?, ?)", [
+            (item.table, _digest(item.path)) for item in find_files(self.loaded.plan, folder)])
+
+    # -- an incremental load: changed files only, changed rows only validated
+    def load_changes(self, folder: Path) -> dict[str, Diff]:
+        plan = self.loaded.plan
+        stored = dict(self.con.execute("SELECT tab, digest FROM pm_files").fetchall())
+        diffs: dict[str, Diff] = {}
+        problems = Collector()
+        files = find_files(plan, folder)
+        for item in files:
+            table, spec = item.table, plan.inputs[item.table]
+            if stored.get(table) == _digest(item.path):
+                self.con.execute(f'CREATE OR REPLACE TEMP TABLE "chg_{table}" AS '
+                                 f"SELECT __h1, __h2 FROM in_{table} LIMIT 0")
+                self.con.execute(f'CREATE OR REPLACE TEMP TABLE "old_{table}" AS '
+                                 f"SELECT * FROM in_{table} LIMIT 0")
+                self.con.execute(f'CREATE OR REPLACE TEMP TABLE "new_{table}" AS '
+                                 f"SELECT * FROM in_{table} LIMIT 0")
+                diffs[table] = Diff(table, 0, 0)
+                continue
+            raw = f"raw_{table}"
+            if item.path is None:
+                if not spec.optional:
+                    raise Fallback(f"input table {table} is missing")
+                datafiles._empty(self.con, raw, spec)
+            else:
+                datafiles._read_raw(self.con, item.path, raw)
+            types = datafiles._raw_types(self.con, raw)
+            missing = [c for c in spec.columns if c not in types]
+            if any(not spec.columns[c].optional for c in missing):
+                raise Fallback(f"a column of {table} is missing")
+            for column in missing:
+                self.con.execute(f'ALTER TABLE "{raw}" ADD COLUMN "{column}" VARCHAR')
+            hashed = f'(SELECT *, {self.hashes(raw, table)} FROM "{raw}")'
+            self.con.execute(
+                f'CREATE OR REPLACE TEMP TABLE "chg_{table}" AS '
+                f"(SELECT __h1, __h2 FROM in_{table} EXCEPT ALL SELECT __h1, __h2 FROM {hashed}) "
+                f"UNION (SELECT __h1, __h2 FROM {hashed} EXCEPT ALL SELECT __h1, __h2 FROM in_{table})")
+            self.con.execute(f'CREATE OR REPLACE TEMP TABLE "rawchg_{table}" AS '
+                             f'SELECT * FROM {hashed} SEMI JOIN "chg_{table}" USING (__h1, __h2)')
+            problems.extend(datafiles._check_table(self.con, f"rawchg_{table}", item, spec))
+            problems.extend(self._check_keys(table, item.name))
+            datafiles._typed(self.con, f"typchg_{table}", f"rawchg_{table}", spec, types)
+            self.con.execute(
+                f'CREATE OR REPLACE TEMP TABLE "new_{table}" AS SELECT t.*, r.__h1, r.__h2 '
+                f'FROM "typchg_{table}" t JOIN "rawchg_{table}" r USING (__line)')
+            self.con.execute(f'CREATE OR REPLACE TEMP TABLE "old_{table}" AS '
+                             f'SELECT * FROM in_{table} SEMI JOIN "chg_{table}" USING (__h1, __h2)')
+            count = lambda name: self.con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0]  # noqa: E731,B023
+            diffs[table] = Diff(table, count(f"old_{table}"), count(f"new_{table}"))
+        problems.raise_if_any(DataError)
+        changed = {t for t, d in diffs.items() if d.old_count or d.new_count}
+        self.mark(complete=False)
+        for table in changed:
+            self.con.execute(f'DELETE FROM in_{table} WHERE (__h1, __h2) IN '
+                             f'(SELECT __h1, __h2 FROM "chg_{table}")')
+            self.con.execute(f'INSERT INTO in_{table} BY NAME SELECT * FROM "new_{table}"')
+        for table in plan.inputs:
+            cols = ", ".join(f'"{c}"' for c in ["__line", *self.columns(table)])
+            self.con.execute(f'CREATE OR REPLACE TEMP VIEW "{table}" AS SELECT {cols} FROM in_{table}')
+            self.con.execute(
+                f'CREATE OR REPLACE TEMP VIEW "was_{table}" AS '
+                f'SELECT * FROM in_{table} ANTI JOIN "chg_{table}" USING (__h1, __h2) '
+                f'UNION ALL SELECT * FROM "old_{table}"')
+        # The state is marked unfinished: a refused input leaves it to a full run next time.
+        problems.extend(self._check_references(changed, {f.table: f.name for f in files}))
+        problems.raise_if_any(DataError)
+        self._save_digests(folder)
+        return diffs
+
+    def _check_keys(self, table: str, file: str) -> list[Problem]:
+        """A changed row must not take the key of a row that stays."""
+        key = self.loaded.plan.inputs[table].key
+        if not key:
+            return []
+        on = " AND ".join(f'k."{c}" = CAST(r."{c}" AS VARCHAR)' for c in key)
+        stays = (f'(SELECT {", ".join(f"CAST({c} AS VARCHAR) AS {c}" for c in key)} '
+                 f'FROM in_{table} ANTI JOIN "chg_{table}" USING (__h1, __h2))')
+        rows = self.con.execute(
+            f'SELECT r.__line, {", ".join(f"r.{c}" for c in key)} FROM "rawchg_{table}" r '
+            f"WHERE EXISTS (SELECT 1 FROM {stays} k WHERE {on}) ORDER BY 1 LIMIT 50").fetchall()
+        return [Problem(f"duplicate key ({', '.join(key)}) = ({', '.join(map(str, r[1:]))})",
+                        file=file, row=int(r[0]), field=key[0]) for r in rows]
+
+    def _check_references(self, changed: set[str], names: dict[str, str]) -> list[Problem]:
+        """References touching a changed table, checked on the updated inputs."""
+        problems = []
+        for table, spec in self.loaded.plan.inputs.items():
+            for column, col in spec.columns.items():
+                if not col.references:
+                    continue
+                ref_table, _, ref_col = col.references.partition(".")
+                if table not in changed and ref_table not in changed:
+                    continue
+                rows = f'"new_{table}"' if ref_table not in changed else f"in_{table}"
+                found = self.con.execute(
+                    f'SELECT __line, "{column}" FROM {rows} t WHERE "{column}" IS NOT NULL '
+                    f'AND NOT EXISTS (SELECT 1 FROM in_{ref_table} r WHERE r."{ref_col}" = t."{column}") '
+                    f"ORDER BY __line LIMIT 50").fetchall()
+                for line, value in found:
+                    problems.append(Problem(f"unknown {ref_col} '{value}': not in {ref_table}",
+                                            file=names[table], row=int(line), field=column))
+        return problems
+
+
+def _digest(path: Path | None) -> str:
+    if path is None:
+        return "missing"
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 22):
+            digest.update(chunk)
+    return f"{path.suffix}:{digest.hexdigest()}"
 
 
 def _plan_hash(loaded: LoadedPlan) -> str:
@@ -324,14 +434,14 @@ def affected_payees(loaded: LoadedPlan, backend, old: dict[str, ir.Table],
     if not changed:
         return set()
     fetch = lambda expr: backend.to_pyarrow(expr)  # noqa: E731
-    states = {"old": (old, {t: d.old for t, d in diffs.items()}),
-              "new": (new, {t: d.new for t, d in diffs.items()})}
+    states = {"old": (old, {t: backend.table(f"old_{t}") for t in diffs}),
+              "new": (new, {t: backend.table(f"new_{t}") for t in diffs})}
     used: set[str] = set()
     payees: set[str] = set()
 
     def values(table: str, column: str) -> list:
         out = set()
-        for rows in (diffs[table].old, diffs[table].new):
+        for rows in (states["old"][1][table], states["new"][1][table]):
             out |= set(fetch(rows.select(column).distinct())[column].to_pylist())
         return [v for v in out if v is not None]
 
@@ -499,26 +609,32 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
     loaded = plan if isinstance(plan, LoadedPlan) else load_plan(plan)
     state = State(Path(state_path), loaded, say)
     try:
-        say("read and validate input")
-        load_folder(loaded.plan, Path(data), state.con)
-        stage("read_input")
         backend = state.backend
-        new = {name: backend.table(name) for name in loaded.plan.inputs}
         reason = "asked for a full run" if full else state.usable()
         diffs = None
         payees: set[str] = set()
         if reason is None:
-            say("compare input with the stored state")
-            diffs = {t: state.diff(t) for t in loaded.plan.inputs}
+            say("read the changed input")
+            try:
+                diffs = state.load_changes(Path(data))
+            except Fallback as err:
+                reason = str(err)
+            stage("read_changes")
+        if reason is None:
             report.changed = {t: (d.old_count, d.new_count) for t, d in diffs.items()
                               if d.old_count or d.new_count}
-            stage("diff")
-            old = {name: backend.table(f"in_{name}") for name in loaded.plan.inputs}
+            old = {name: backend.table(f"was_{name}") for name in loaded.plan.inputs}
+            new = {name: backend.table(name) for name in loaded.plan.inputs}
             try:
                 payees = affected_payees(loaded, backend, old, new, diffs)
             except Fallback as err:
                 reason = str(err)
             stage("affected")
+        if reason is not None:
+            say("read and validate input")
+            state.load_all(Path(data))
+            stage("read_input")
+            new = {name: backend.table(name) for name in loaded.plan.inputs}
         if reason is not None:
             report.mode, report.reason = "full", reason
             diffs = None
@@ -542,7 +658,8 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
         stage("execute")
         report.payees = results["summary"].num_rows
         say("store the state")
-        state.save_inputs(diffs)
+        if diffs is None:
+            state.save_all(Path(data))
         state.mark(complete=True)
         state.con.execute("CHECKPOINT")
         stage("store_state")
