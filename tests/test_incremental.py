@@ -96,3 +96,22 @@ def test_no_state_plan_change_and_unlinked_table_fall_back(tmp_path: Path) -> No
     got, report = incremental.calculate(other, data, state)
     assert report.mode == "full" and "plan changed" in report.reason
     assert_same(got.tables, calculate(other, data).tables, "plan change")
+
+
+def test_cli_run_incremental_says_what_it_recomputed(tmp_path: Path) -> None:
+    import subprocess
+
+    plan = ROOT / "examples" / "trade-in-accelerator" / "plan.yaml"
+    data = _folder(tmp_path, "trade-in-accelerator", None)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "paymaster.cli", "run", str(plan), "--data", str(data),
+               "--out", str(out), "--incremental"]
+    first = subprocess.run(command, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    assert "full run: no stored state" in first.stdout
+    assert (out / incremental.STATE_FILE).is_file() and (out / "payouts.csv").is_file()
+    CHANGES["trade-in-accelerator"]["returned RMA"](Folder(data, seed=5))
+    second = subprocess.run(command, capture_output=True, text=True)
+    assert second.returncode == 0, second.stderr
+    assert "changed rows: returns -0 +1" in second.stdout
+    assert "incremental: recomputed 1 of" in second.stdout

@@ -70,10 +70,12 @@ def run(
     data: Path = typer.Option(..., "--data", help="folder of input tables"),
     out: Path = typer.Option(..., "--out", help="folder for the result tables"),
     fmt: str = typer.Option("csv", "--format", help="csv, parquet or xlsx"),
+    incremental: bool = typer.Option(False, "--incremental", help="recompute only what the "
+                                     "input's changes since the last run touch (state in OUT)"),
 ) -> None:
     """Calculate a program on a data folder and write payouts, summary, titles, evaluations,
     credits and effect."""
-    result = _calculate(plan, data)
+    result = _calculate_incremental(plan, data, out) if incremental else _calculate(plan, data)
     from paymaster.outputs import write_tables
 
     paths = write_tables(result.tables, out, fmt)
@@ -86,6 +88,17 @@ def _calculate(plan: Path, data: Path):
 
     with console.status("starting") as status:
         return calculate(plan, data, progress=lambda stage: status.update(stage))
+
+
+def _calculate_incremental(plan: Path, data: Path, out: Path):
+    from paymaster.incremental import STATE_FILE, calculate
+
+    with console.status("starting") as status:
+        result, report = calculate(plan, data, out / STATE_FILE,
+                                   progress=lambda stage: status.update(stage))
+    for line in report.lines():
+        console.print(line, markup=False, highlight=False)
+    return result
 
 
 def _print_summary(result) -> None:

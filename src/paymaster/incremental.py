@@ -28,6 +28,7 @@ no link to a payee) falls back to a full run, and says so.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -100,6 +101,7 @@ class Link:
     kind: str  # "row": equals a column of the measure's records; "payee": the payee id;
     #            "group": the measure's group column
     target: str = ""  # the records' column (kind "row" / "group")
+    more: list[tuple[str, str]] = field(default_factory=list)  # further (column, target) pairs
 
 
 @dataclass
@@ -170,10 +172,23 @@ def _texts(value) -> Iterable[str]:
             yield from _texts(item)
 
 
+def _conjuncts(node) -> list:
+    """The parts of an AND chain: each must hold (an equality inside an OR need not)."""
+    if isinstance(node, sx.And):
+        return _conjuncts(node.left) + _conjuncts(node.right)
+    if isinstance(node, sx.Paren):
+        return _conjuncts(node.this)
+    return [node]
+
+
+def _column_equalities(node) -> list[tuple[sx.Column, sx.Column]]:
+    return [(eq.left, eq.right) for eq in _conjuncts(node) if isinstance(eq, sx.EQ)
+            and isinstance(eq.left, sx.Column) and isinstance(eq.right, sx.Column)]
+
+
 def _equalities(sql: str) -> list[tuple[sx.Column, sx.Column]]:
-    tree = sqlglot.parse_one(sql, read="duckdb")
-    return [(eq.left, eq.right) for eq in tree.find_all(sx.EQ)
-            if isinstance(eq.left, sx.Column) and isinstance(eq.right, sx.Column)]
+    where = sqlglot.parse_one(sql, read="duckdb").args.get("where")
+    return _column_equalities(where.this) if where is not None else []
 
 
 def _correlations(text: str, source: str | None, usage: Usage) -> None:
@@ -192,23 +207,24 @@ def _correlations(text: str, source: str | None, usage: Usage) -> None:
             continue
         name, alias = table.name, table.alias_or_name
         found = False
-        for eq in (select.args.get("where") or sx.Where()).find_all(sx.EQ):
-            sides = [eq.left, eq.right]
-            if not all(isinstance(s, sx.Column) for s in sides):
-                continue
+        pairs: list[tuple[str, str]] = []  # all must hold: one link on every pair
+        where = select.args.get("where")
+        for left, right in _column_equalities(where.this) if where is not None else []:
+            sides = [left, right]
             for ours, other in (sides, sides[::-1]):
                 if ours.table != alias or other.table in (alias, "", "param", "period"):
                     continue
                 if other.table in ("payee", "line") and other.name == "payee_id":
                     usage.links.append(Link(name, ours.name, "payee"))
                 elif other.table == source:
-                    if name == source:
-                        usage.couplings.append([other.name])
-                    else:
-                        usage.links.append(Link(name, ours.name, "row", other.name))
+                    pairs.append((ours.name, other.name))
                 else:
                     continue
                 found = True
+        if pairs and name == source:
+            usage.couplings.append([other for _, other in pairs])
+        elif pairs:
+            usage.links.append(Link(name, pairs[0][0], "row", pairs[0][1], pairs[1:]))
         if not found:
             usage.opaque.add(name)
 
@@ -306,7 +322,15 @@ class State:
                 diffs[table] = Diff(table, 0, 0)
                 continue
             raw = f"raw_{table}"
-            if item.path is None:
+            if item.path is not None and item.path.suffix.lower() == ".parquet":
+                # Typed columnar input: hash straight from the file; only the changed rows
+                # are read into a table (with their line numbers, as a full read numbers them).
+                source = (f"read_parquet({datafiles._quote(str(item.path))}, "
+                          "file_row_number = true)")
+                self.con.execute(f'CREATE OR REPLACE TEMP VIEW "{raw}" AS SELECT '
+                                 f"file_row_number + 2 AS __line, * EXCLUDE (file_row_number) "
+                                 f"FROM {source}")
+            elif item.path is None:
                 if not spec.optional:
                     raise Fallback(f"input table {table} is missing")
                 datafiles._empty(self.con, raw, spec)
@@ -314,17 +338,26 @@ class State:
                 datafiles._read_raw(self.con, item.path, raw)
             types = datafiles._raw_types(self.con, raw)
             missing = [c for c in spec.columns if c not in types]
-            if any(not spec.columns[c].optional for c in missing):
+            if any(not spec.columns[c].optional for c in missing) or (missing and item.path
+                                                                      and item.path.suffix == ".parquet"):
                 raise Fallback(f"a column of {table} is missing")
             for column in missing:
                 self.con.execute(f'ALTER TABLE "{raw}" ADD COLUMN "{column}" VARCHAR')
-            hashed = f'(SELECT *, {self.hashes(raw, table)} FROM "{raw}")'
+            self.con.execute(f'CREATE OR REPLACE TEMP TABLE "hs_{table}" AS '
+                             f'SELECT __line, {self.hashes(raw, table)} FROM "{raw}"')
+            # Rows of a keyed table are distinct: a full join on the hashes is their
+            # difference; otherwise compare how many times each row occurs.
+            count = "1" if spec.key else "count(*)"
+            group = "" if spec.key else " GROUP BY __h1, __h2"
             self.con.execute(
-                f'CREATE OR REPLACE TEMP TABLE "chg_{table}" AS '
-                f"(SELECT __h1, __h2 FROM in_{table} EXCEPT ALL SELECT __h1, __h2 FROM {hashed}) "
-                f"UNION (SELECT __h1, __h2 FROM {hashed} EXCEPT ALL SELECT __h1, __h2 FROM in_{table})")
-            self.con.execute(f'CREATE OR REPLACE TEMP TABLE "rawchg_{table}" AS '
-                             f'SELECT * FROM {hashed} SEMI JOIN "chg_{table}" USING (__h1, __h2)')
+                f'CREATE OR REPLACE TEMP TABLE "chg_{table}" AS SELECT DISTINCT __h1, __h2 FROM '
+                f"(SELECT __h1, __h2, {count} AS n FROM in_{table}{group}) a FULL JOIN "
+                f'(SELECT __h1, __h2, {count} AS n FROM "hs_{table}"{group}) b USING (__h1, __h2) '
+                f"WHERE a.n IS DISTINCT FROM b.n")
+            self.con.execute(
+                f'CREATE OR REPLACE TEMP TABLE "rawchg_{table}" AS SELECT r.*, h.__h1, h.__h2 '
+                f'FROM "{raw}" r JOIN (SELECT * FROM "hs_{table}" SEMI JOIN "chg_{table}" '
+                f"USING (__h1, __h2)) h USING (__line)")
             problems.extend(datafiles._check_table(self.con, f"rawchg_{table}", item, spec))
             problems.extend(self._check_keys(table, item.name))
             datafiles._typed(self.con, f"typchg_{table}", f"rawchg_{table}", spec, types)
@@ -333,8 +366,11 @@ class State:
                 f'FROM "typchg_{table}" t JOIN "rawchg_{table}" r USING (__line)')
             self.con.execute(f'CREATE OR REPLACE TEMP TABLE "old_{table}" AS '
                              f'SELECT * FROM in_{table} SEMI JOIN "chg_{table}" USING (__h1, __h2)')
-            count = lambda name: self.con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0]  # noqa: E731,B023
-            diffs[table] = Diff(table, count(f"old_{table}"), count(f"new_{table}"))
+            count = lambda name: self.con.execute(f'SELECT count(*) FROM {name}').fetchall()[0][0]  # noqa: E731,B023
+            diffs[table] = Diff(table, count(f'"old_{table}"'), count(f'"new_{table}"'))
+            if spec.key and count(f'"hs_{table}"') != (count(f"in_{table}") - diffs[table].old_count
+                                                      + diffs[table].new_count):
+                raise Fallback(f"{table} has repeated rows")  # the full load says where
         problems.raise_if_any(DataError)
         changed = {t for t, d in diffs.items() if d.old_count or d.new_count}
         self.mark(complete=False)
@@ -479,6 +515,13 @@ def affected_payees(loaded: LoadedPlan, backend, old: dict[str, ir.Table],
                     payees |= {str(v) for v in vals}
                 elif link.kind == "group":
                     group_values.setdefault(link.target, set()).update(vals)
+                elif link.more:
+                    pairs = [(link.column, link.target), *link.more]
+                    wanted = pa.concat_tables([
+                        fetch(rows.select(**{t: rows[c] for c, t in pairs}).distinct())
+                        for rows in (states["old"][1][link.table], states["new"][1][link.table])])
+                    touched.append((state, records.semi_join(ibis.memtable(wanted),
+                                                             [t for _, t in pairs])))
                 elif vals:
                     touched.append((state, records.filter(records[link.target].isin(vals))))
         for _, frame in touched:
@@ -525,12 +568,35 @@ def _global_reads(measure) -> set[str]:
 # -- the partial build
 
 
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def compactable(loaded: LoadedPlan, measure) -> tuple[str, str, str, str] | None:
+    """(table, payee, date, value) when a global measure only sums one column of its source
+    per payee and day: then the source can be pre-summed per payee and day, exactly."""
+    if measure.type not in GLOBAL or measure.lookups or measure.fields or measure.filter:
+        return None
+    spec = loaded.plan.inputs[measure.source]
+    names = (measure.payee, measure.date, measure.value)
+    if not all(isinstance(n, str) and IDENTIFIER.match(n) and n in spec.columns for n in names):
+        return None
+    value = spec.columns[measure.value]
+    if value.type not in ("decimal", "integer") or value.optional:
+        return None
+    if spec.columns[measure.date].type not in ("date", "timestamp"):
+        return None
+    return (measure.source, *names)
+
+
 class Splice:
     """The build's scope: records of the affected payees; results spliced into the state."""
 
-    def __init__(self, state: State, payees: set[str], full: bool):
+    def __init__(self, state: State, payees: set[str], full: bool,
+                 diffs: dict[str, Diff] | None = None):
         self.state = state
         self.full = full
+        self.diffs = diffs or {}
+        self.compacted: set[str] = set()
         self.payees = sorted(payees)
         state.con.execute("CREATE OR REPLACE TEMP TABLE __affected (payee_id VARCHAR)")
         if self.payees:
@@ -563,6 +629,37 @@ class Splice:
             part = table.semi_join(wanted.select(*cols).distinct(), cols)
             widened = part if widened is None else widened.union(part)
         return widened
+
+    def compact(self, measure) -> ir.Table | None:
+        """Global measures (rankings, streaks, titles) read their source pre-summed per payee
+        and day (`cp_...` in the state), kept up to date from the changed rows."""
+        found = compactable(self.state.loaded, measure)
+        if found is None:
+            return None
+        table, payee, day, value = found
+        name = f"cp_{table}__{payee}__{day}__{value}"
+        con = self.state.con
+        if name not in self.compacted:
+            self.compacted.add(name)
+            summed = (lambda rows, sign: f'SELECT "{payee}", "{day}", {sign}sum("{value}") AS '  # noqa: E731
+                      f'"{value}", {sign}count(*) AS __n FROM {rows} GROUP BY ALL')
+            if self.full or name not in self.state.names():
+                self.state.say(f"calculate {name}")
+                con.execute(f'CREATE OR REPLACE TABLE {name} AS {summed(f"in_{table}" if not self.full else chr(34) + table + chr(34), "")}')
+            elif self.diffs[table].old_count or self.diffs[table].new_count:
+                self.state.say(f"recalculate {name}")
+                keys = f'"{payee}", "{day}"'
+                con.execute(f'CREATE OR REPLACE TEMP TABLE "d_{name}" AS SELECT {keys}, '
+                            f'sum("{value}") AS "{value}", sum(__n) AS __n FROM '
+                            f'({summed(f"new_{table}", "")} UNION ALL '
+                            f'{summed(f"old_{table}", "-")}) GROUP BY ALL')
+                match = " AND ".join(f'c."{k}" IS NOT DISTINCT FROM d."{k}"' for k in (payee, day))
+                con.execute(f'UPDATE {name} c SET "{value}" = c."{value}" + d."{value}", '
+                            f'__n = c.__n + d.__n FROM "d_{name}" d WHERE {match}')
+                con.execute(f'INSERT INTO {name} BY NAME SELECT * FROM "d_{name}" d WHERE NOT EXISTS '
+                            f"(SELECT 1 FROM {name} c WHERE {match})")
+                con.execute(f"DELETE FROM {name} WHERE __n = 0")
+        return self.state.backend.table(name)
 
     def splice(self, measure, result: BlockResult) -> tuple[BlockResult, BlockResult]:
         whole, view = BlockResult(), BlockResult()
@@ -642,7 +739,7 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
             report.mode = "incremental"
             report.affected = sorted(payees)
         state.mark(complete=False)
-        scope = Splice(state, payees, full=diffs is None)
+        scope = Splice(state, payees, full=diffs is None, diffs=diffs)
 
         def materialize(name: str, expr):
             say(f"calculate {name}")

@@ -100,6 +100,9 @@ class Scope(Protocol):
         """Store a measure's (partial) result; returns (the whole result, for the outputs;
         the part later measures read)."""
 
+    def compact(self, measure) -> ir.Table | None:
+        """A smaller table standing for the measure's source (rows pre-summed), or None."""
+
 
 @dataclass
 class _ScopedContext(Context):
@@ -108,6 +111,16 @@ class _ScopedContext(Context):
     def payee_period(self, table: ir.Table, measure, path: tuple) -> ir.Table:
         table = super().payee_period(table, measure, path)
         return table if self.scope is None else self.scope.narrow(measure, table)
+
+    def source(self, measure, path: tuple) -> ir.Table:
+        compact = self.scope.compact(measure) if self.scope is not None else None
+        if compact is None:
+            return super().source(measure, path)
+        tables, self.tables = self.tables, {**self.tables, measure.source: compact}
+        try:
+            return super().source(measure, path)
+        finally:
+            self.tables = tables
 
 
 def build(loaded: LoadedPlan, tables: dict[str, ir.Table],
