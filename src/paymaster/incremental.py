@@ -347,25 +347,40 @@ class State:
                              f'SELECT __line, {self.hashes(raw, table)} FROM "{raw}"')
             # Rows of a keyed table are distinct: a full join on the hashes is their
             # difference; otherwise compare how many times each row occurs.
-            count = "1" if spec.key else "count(*)"
-            group = "" if spec.key else " GROUP BY __h1, __h2"
-            self.con.execute(
-                f'CREATE OR REPLACE TEMP TABLE "chg_{table}" AS SELECT DISTINCT __h1, __h2 FROM '
-                f"(SELECT __h1, __h2, {count} AS n FROM in_{table}{group}) a FULL JOIN "
-                f'(SELECT __h1, __h2, {count} AS n FROM "hs_{table}"{group}) b USING (__h1, __h2) '
-                f"WHERE a.n IS DISTINCT FROM b.n")
-            self.con.execute(
-                f'CREATE OR REPLACE TEMP TABLE "rawchg_{table}" AS SELECT r.*, h.__h1, h.__h2 '
-                f'FROM "{raw}" r JOIN (SELECT * FROM "hs_{table}" SEMI JOIN "chg_{table}" '
-                f"USING (__h1, __h2)) h USING (__line)")
+            if spec.key:  # joined on one 64-bit half, the other compared: faster
+                self.con.execute(
+                    f'CREATE OR REPLACE TEMP TABLE "d_{table}" AS '
+                    f"SELECT a.__h1 AS a1, a.__h2 AS a2, b.__h1 AS b1, b.__h2 AS b2 "
+                    f"FROM (SELECT __h1, __h2 FROM in_{table}) a FULL JOIN "
+                    f'(SELECT __h1, __h2 FROM "hs_{table}") b ON a.__h1 = b.__h1 '
+                    f"WHERE a.__h2 IS DISTINCT FROM b.__h2")
+                self.con.execute(
+                    f'CREATE OR REPLACE TEMP TABLE "chg_{table}" AS '
+                    f'SELECT a1 AS __h1, a2 AS __h2 FROM "d_{table}" WHERE a1 IS NOT NULL UNION '
+                    f'SELECT b1, b2 FROM "d_{table}" WHERE b1 IS NOT NULL')
+            else:
+                self.con.execute(
+                    f'CREATE OR REPLACE TEMP TABLE "chg_{table}" AS SELECT DISTINCT __h1, __h2 FROM '
+                    f"(SELECT __h1, __h2, count(*) AS n FROM in_{table} GROUP BY ALL) a FULL JOIN "
+                    f'(SELECT __h1, __h2, count(*) AS n FROM "hs_{table}" GROUP BY ALL) b '
+                    f"USING (__h1, __h2) WHERE a.n IS DISTINCT FROM b.n")
+            changed_lines = f'(SELECT * FROM "hs_{table}" SEMI JOIN "chg_{table}" USING (__h1, __h2))'
+            if item.path is not None and item.path.suffix.lower() == ".parquet":
+                self._parquet_rows(item.path, raw, changed_lines, f"rawchg_{table}")
+            else:
+                self.con.execute(
+                    f'CREATE OR REPLACE TEMP TABLE "rawchg_{table}" AS SELECT r.*, h.__h1, h.__h2 '
+                    f'FROM "{raw}" r JOIN {changed_lines} h USING (__line)')
             problems.extend(datafiles._check_table(self.con, f"rawchg_{table}", item, spec))
             problems.extend(self._check_keys(table, item.name))
             datafiles._typed(self.con, f"typchg_{table}", f"rawchg_{table}", spec, types)
             self.con.execute(
                 f'CREATE OR REPLACE TEMP TABLE "new_{table}" AS SELECT t.*, r.__h1, r.__h2 '
                 f'FROM "typchg_{table}" t JOIN "rawchg_{table}" r USING (__line)')
-            self.con.execute(f'CREATE OR REPLACE TEMP TABLE "old_{table}" AS '
-                             f'SELECT * FROM in_{table} SEMI JOIN "chg_{table}" USING (__h1, __h2)')
+            rowids = [r[0] for r in self.con.execute(
+                f"SELECT rowid FROM in_{table} WHERE {self._among(table)}").fetchall()]
+            self.con.execute(f'CREATE OR REPLACE TEMP TABLE "old_{table}" AS SELECT * FROM in_{table} '
+                             f"WHERE rowid IN (SELECT unnest(?::BIGINT[]))", [rowids])
             count = lambda name: self.con.execute(f'SELECT count(*) FROM {name}').fetchall()[0][0]  # noqa: E731,B023
             diffs[table] = Diff(table, count(f'"old_{table}"'), count(f'"new_{table}"'))
             if spec.key and count(f'"hs_{table}"') != (count(f"in_{table}") - diffs[table].old_count
@@ -391,6 +406,46 @@ class State:
         self._save_digests(folder)
         return diffs
 
+    def _among(self, table: str) -> str:
+        """A filter for the rows whose hash changed: a literal list when short (the scan
+        then reads the other columns of matching rows only)."""
+        hashes = self.con.execute(f'SELECT __h1, __h2 FROM "chg_{table}" LIMIT 1001').fetchall()
+        if len(hashes) > 1000:
+            return f'(__h1, __h2) IN (SELECT __h1, __h2 FROM "chg_{table}")'
+        if not hashes:
+            return "FALSE"
+        return (f"__h1 IN ({', '.join(str(h1) for h1, _ in hashes)}) AND (__h1, __h2) IN "
+                f'(SELECT __h1, __h2 FROM "chg_{table}")')
+
+    def _parquet_rows(self, path: Path, raw: str, lines: str, name: str) -> None:
+        """The rows at `lines` of a Parquet file, read from their row groups only."""
+        import pyarrow.parquet as pq
+
+        wanted = self.con.execute(f"SELECT __line, __h1, __h2 FROM {lines} ORDER BY __line").fetchall()
+        parquet = pq.ParquetFile(path)
+        starts, offset = [], 0
+        for group in range(parquet.num_row_groups):
+            starts.append(offset)
+            offset += parquet.metadata.row_group(group).num_rows
+        pieces: list[pa.Table] = []
+        by_group: dict[int, list[tuple]] = {}
+        for line, h1, h2 in wanted:
+            row = line - 2
+            group = max(i for i, start in enumerate(starts) if start <= row)
+            by_group.setdefault(group, []).append((row - starts[group], line, h1, h2))
+        for group, rows in by_group.items():
+            data = parquet.read_row_group(group).take([r[0] for r in rows])
+            data = data.append_column("__line", pa.array([r[1] for r in rows], pa.int64()))
+            data = data.append_column("__h1", pa.array([r[2] for r in rows], pa.uint64()))
+            pieces.append(data.append_column("__h2", pa.array([r[3] for r in rows], pa.uint64())))
+        self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS SELECT * EXCLUDE (__line), '
+                         f"0::BIGINT AS __line, 0::UBIGINT AS __h1, 0::UBIGINT AS __h2 "
+                         f'FROM "{raw}" LIMIT 0')
+        if pieces:
+            self.con.register("__pieces", pa.concat_tables(pieces))
+            self.con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM __pieces')
+            self.con.unregister("__pieces")
+
     def _check_keys(self, table: str, file: str) -> list[Problem]:
         """A changed row must not take the key of a row that stays."""
         key = self.loaded.plan.inputs[table].key
@@ -415,11 +470,25 @@ class State:
                 ref_table, _, ref_col = col.references.partition(".")
                 if table not in changed and ref_table not in changed:
                     continue
-                rows = f'"new_{table}"' if ref_table not in changed else f"in_{table}"
-                found = self.con.execute(
-                    f'SELECT __line, "{column}" FROM {rows} t WHERE "{column}" IS NOT NULL '
-                    f'AND NOT EXISTS (SELECT 1 FROM in_{ref_table} r WHERE r."{ref_col}" = t."{column}") '
-                    f"ORDER BY __line LIMIT 50").fetchall()
+                # New rows of `table` must find their reference; rows that stay can only
+                # lose theirs if a value of the referenced column went away.
+                checks = []
+                if table in changed:
+                    checks.append(f'SELECT __line, "{column}" FROM "new_{table}"')
+                if ref_table in changed:
+                    checks.append(
+                        f'SELECT __line, "{column}" FROM in_{table} WHERE "{column}" IN '
+                        f'(SELECT "{ref_col}" FROM "old_{ref_table}")')
+                rows = self.con.execute(
+                    f'SELECT __line, "{column}" FROM ({" UNION ALL ".join(checks)}) t '
+                    f'WHERE "{column}" IS NOT NULL ORDER BY __line').fetchall()
+                values = sorted({value for _, value in rows})
+                present: set = set()
+                for start in range(0, len(values), 1000):
+                    present |= {r[0] for r in self.con.execute(
+                        f'SELECT DISTINCT "{ref_col}" FROM in_{ref_table} WHERE "{ref_col}" IN '
+                        f"(SELECT unnest(?))", [values[start:start + 1000]]).fetchall()}
+                found = [(line, value) for line, value in rows if value not in present][:50]
                 for line, value in found:
                     problems.append(Problem(f"unknown {ref_col} '{value}': not in {ref_table}",
                                             file=names[table], row=int(line), field=column))
@@ -470,14 +539,21 @@ def affected_payees(loaded: LoadedPlan, backend, old: dict[str, ir.Table],
     if not changed:
         return set()
     fetch = lambda expr: backend.to_pyarrow(expr)  # noqa: E731
-    states = {"old": (old, {t: backend.table(f"old_{t}") for t in diffs}),
-              "new": (new, {t: backend.table(f"new_{t}") for t in diffs})}
+    # One pass over every version of every row: each changed table as its new rows plus
+    # the old versions of its changed rows. A lookup then meets both versions of a changed
+    # row too, so payees, keys and groups of both states are found (a superset, at most).
+    both = {t: new[t].union(backend.table(f"old_{t}").select(*new[t].columns))
+            if t in changed else new[t] for t in new}
+    rows_old = {t: backend.table(f"old_{t}") for t in diffs}
+    rows_new = {t: backend.table(f"new_{t}") for t in diffs}
+    states = {"both": (both, {t: rows_new[t].select(*new[t].columns).union(
+        rows_old[t].select(*new[t].columns)) for t in diffs})}
     used: set[str] = set()
     payees: set[str] = set()
 
     def values(table: str, column: str) -> list:
         out = set()
-        for rows in (states["old"][1][table], states["new"][1][table]):
+        for rows in (rows_old[table], rows_new[table]):
             out |= set(fetch(rows.select(column).distinct())[column].to_pylist())
         return [v for v in out if v is not None]
 
@@ -519,7 +595,7 @@ def affected_payees(loaded: LoadedPlan, backend, old: dict[str, ir.Table],
                     pairs = [(link.column, link.target), *link.more]
                     wanted = pa.concat_tables([
                         fetch(rows.select(**{t: rows[c] for c, t in pairs}).distinct())
-                        for rows in (states["old"][1][link.table], states["new"][1][link.table])])
+                        for rows in (rows_old[link.table], rows_new[link.table])])
                     touched.append((state, records.semi_join(ibis.memtable(wanted),
                                                              [t for _, t in pairs])))
                 elif vals:
@@ -622,11 +698,15 @@ class Splice:
             return self.member(table)
         # A window over a coupling group needs the whole group: widen to the groups of the
         # affected payees' records (their other members' rows are computed and dropped).
-        columns = sorted({c for cols in couplings for c in cols})
-        wanted = self.member(table).select(*columns).distinct()
+        # The groups are few: found first, then given as literals (a cheap filter).
         widened = None
         for cols in couplings:
-            part = table.semi_join(wanted.select(*cols).distinct(), cols)
+            keys = self.state.backend.to_pyarrow(self.member(table).select(*cols).distinct())
+            if len(cols) == 1:
+                values = [v for v in keys[cols[0]].to_pylist() if v is not None]
+                part = table.filter(table[cols[0]].isin(values) if values else ibis.literal(False))
+            else:
+                part = table.semi_join(ibis.memtable(keys), cols)
             widened = part if widened is None else widened.union(part)
         return widened
 
