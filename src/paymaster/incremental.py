@@ -710,6 +710,10 @@ class Splice:
             widened = part if widened is None else widened.union(part)
         return widened
 
+    def _reads_changes(self, measure) -> bool:
+        return any(self.diffs[t].old_count or self.diffs[t].new_count
+                   for t in _global_reads(measure))
+
     def compact(self, measure) -> ir.Table | None:
         """Global measures (rankings, streaks, titles) read their source pre-summed per payee
         and day (`cp_...` in the state), kept up to date from the changed rows."""
@@ -749,6 +753,11 @@ class Splice:
             if table is None:
                 continue
             name = f"st_{measure.id}__{attr}"
+            if not self.full and measure.type in GLOBAL and not self._reads_changes(measure):
+                stored = backend.table(name)  # its inputs did not change: kept as it was
+                setattr(whole, attr, stored)
+                setattr(view, attr, stored)
+                continue
             if self.full or measure.type in GLOBAL:
                 self.state.say(f"calculate {measure.id} {attr}")
                 con.execute(f"DROP TABLE IF EXISTS {name}")
