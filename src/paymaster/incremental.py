@@ -710,6 +710,27 @@ class Splice:
             widened = part if widened is None else widened.union(part)
         return widened
 
+    def tables(self, measure, tables: dict[str, ir.Table]) -> dict[str, ir.Table]:
+        """A population table (`payees_from`) read only through links to the payee is
+        narrowed to the affected payees' rows: the same results for them, far less work
+        (e.g. no certification intervals of every partner)."""
+        spec = getattr(measure, "payees_from", None)
+        if self.full or spec is None or spec.table == measure.source:
+            return tables
+        payee = measure.payee if IDENTIFIER.match(str(measure.payee)) else None
+        links = [link for link in analyse(self.state.loaded)[measure.id].links
+                 if link.table == spec.table]
+        if not all(link.kind == "payee" or (link.kind == "row" and not link.more
+                                              and link.target == payee) for link in links):
+            return tables
+        columns = {link.column for link in links}
+        if not IDENTIFIER.match(spec.payee) or columns - {spec.payee}:
+            return tables
+        narrowed = tables[spec.table]
+        values = self.payees or [None]
+        narrowed = narrowed.filter(narrowed[spec.payee].cast("string").isin(values))
+        return {**tables, spec.table: narrowed}
+
     def _reads_changes(self, measure) -> bool:
         return any(self.diffs[t].old_count or self.diffs[t].new_count
                    for t in _global_reads(measure))

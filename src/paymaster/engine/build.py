@@ -103,6 +103,9 @@ class Scope(Protocol):
     def compact(self, measure) -> ir.Table | None:
         """A smaller table standing for the measure's source (rows pre-summed), or None."""
 
+    def tables(self, measure, tables: dict[str, ir.Table]) -> dict[str, ir.Table]:
+        """The input tables the measure is built on (some narrowed to the scope)."""
+
 
 @dataclass
 class _ScopedContext(Context):
@@ -139,7 +142,10 @@ def build(loaded: LoadedPlan, tables: dict[str, ir.Table],
     for index, measure in enumerate(loaded.plan.measures):
         path = ("measures", index)
         try:
+            if scope is not None:
+                ctx.tables = scope.tables(measure, tables)
             result = BLOCKS[measure.type](ctx, measure, path, index)
+            ctx.tables = tables
             whole[measure.id] = result
             if materialize is not None and not collector:
                 if scope is not None:
