@@ -396,10 +396,6 @@ class State:
         for table in plan.inputs:
             cols = ", ".join(f'"{c}"' for c in ["__line", *self.columns(table)])
             self.con.execute(f'CREATE OR REPLACE TEMP VIEW "{table}" AS SELECT {cols} FROM in_{table}')
-            self.con.execute(
-                f'CREATE OR REPLACE TEMP VIEW "was_{table}" AS '
-                f'SELECT * FROM in_{table} ANTI JOIN "chg_{table}" USING (__h1, __h2) '
-                f'UNION ALL SELECT * FROM "old_{table}"')
         # The state is marked unfinished: a refused input leaves it to a full run next time.
         problems.extend(self._check_references(changed, {f.table: f.name for f in files}))
         problems.raise_if_any(DataError)
@@ -530,8 +526,8 @@ def _records(ctx: Context, measure) -> ir.Table:
     return table.mutate(payee_id=payee.cast("string"))
 
 
-def affected_payees(loaded: LoadedPlan, backend, old: dict[str, ir.Table],
-                    new: dict[str, ir.Table], diffs: dict[str, Diff]) -> set[str]:
+def affected_payees(loaded: LoadedPlan, backend, new: dict[str, ir.Table],
+                    diffs: dict[str, Diff]) -> set[str]:
     """Every payee whose results may differ after the change (raises Fallback)."""
     plan = loaded.plan
     usages = analyse(loaded)
@@ -830,10 +826,9 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
         if reason is None:
             report.changed = {t: (d.old_count, d.new_count) for t, d in diffs.items()
                               if d.old_count or d.new_count}
-            old = {name: backend.table(f"was_{name}") for name in loaded.plan.inputs}
             new = {name: backend.table(name) for name in loaded.plan.inputs}
             try:
-                payees = affected_payees(loaded, backend, old, new, diffs)
+                payees = affected_payees(loaded, backend, new, diffs)
             except Fallback as err:
                 reason = str(err)
             stage("affected")
