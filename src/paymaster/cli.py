@@ -74,16 +74,24 @@ def run(
     spark_master: str | None = typer.Option(None, "--spark-master", help="with --backend "
                                             "spark: local[*] (default), spark://host:7077, "
                                             "yarn, k8s://https://host:443"),
+    incremental: bool = typer.Option(False, "--incremental", help="recompute only what the "
+                                     "input's changes since the last run touch (state in OUT)"),
 ) -> None:
     """Calculate a program on a data folder and write payouts, summary, titles, evaluations,
     credits and effect."""
     from paymaster.backends import check_choice
 
     check_choice(backend, spark_master)
-    result = _calculate(plan, data, backend=backend, spark_master=spark_master)
+    if incremental and backend != "duckdb":
+        console.print("[red]error[/red]: --incremental keeps its state in DuckDB; "
+                      "it cannot be combined with --backend spark")
+        raise typer.Exit(2)
+    result = _calculate_incremental(plan, data, out) if incremental else _calculate(
+        plan, data, backend=backend, spark_master=spark_master)
     from paymaster.outputs import write_tables
 
-    paths = write_tables(result.tables, out, fmt, metadata=run_metadata(result, data, backend, spark_master))
+    paths = write_tables(result.tables, out, fmt,
+                         metadata=run_metadata(result, data, backend, spark_master))
     _print_summary(result)
     console.print(f"wrote {len(paths) - 1} tables and run.json to {out} "
                   f"(fingerprint {result.fingerprint})")
@@ -144,6 +152,18 @@ def _calculate(plan: Path, data: Path, **backend):
         result = calculate(plan, data, progress=progress, **backend)
         progress.finish()
         return result
+
+
+def _calculate_incremental(plan: Path, data: Path, out: Path):
+    from paymaster.incremental import STATE_FILE, calculate
+
+    with console.status("starting") as status:
+        progress = StageProgress(status)
+        result, report = calculate(plan, data, out / STATE_FILE, progress=progress)
+        progress.finish()
+    for line in report.lines():
+        console.print(line, markup=False, highlight=False)
+    return result
 
 
 def _print_summary(result) -> None:

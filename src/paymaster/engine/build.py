@@ -7,7 +7,8 @@ It never reads or writes anything itself; the caller binds the inputs to a backe
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 import ibis
 import ibis.expr.types as ir
@@ -88,30 +89,78 @@ def check(loaded: LoadedPlan) -> None:
 Materialize = Callable[[str, ir.Table], ir.Table]
 
 
+class Scope(Protocol):
+    """A partial recalculation (see paymaster.incremental): which part of each measure to
+    compute, and how its partial results join the stored ones."""
+
+    def narrow(self, measure, table: ir.Table) -> ir.Table:
+        """The measure's records (after payee and period are known) to compute."""
+
+    def splice(self, measure, result: BlockResult) -> tuple[BlockResult, BlockResult]:
+        """Store a measure's (partial) result; returns (the whole result, for the outputs;
+        the part later measures read)."""
+
+    def compact(self, measure) -> ir.Table | None:
+        """A smaller table standing for the measure's source (rows pre-summed), or None."""
+
+    def tables(self, measure, tables: dict[str, ir.Table]) -> dict[str, ir.Table]:
+        """The input tables the measure is built on (some narrowed to the scope)."""
+
+
+@dataclass
+class _ScopedContext(Context):
+    scope: Scope | None = None
+
+    def payee_period(self, table: ir.Table, measure, path: tuple) -> ir.Table:
+        table = super().payee_period(table, measure, path)
+        return table if self.scope is None else self.scope.narrow(measure, table)
+
+    def source(self, measure, path: tuple) -> ir.Table:
+        compact = self.scope.compact(measure) if self.scope is not None else None
+        if compact is None:
+            return super().source(measure, path)
+        tables, self.tables = self.tables, {**self.tables, measure.source: compact}
+        try:
+            return super().source(measure, path)
+        finally:
+            self.tables = tables
+
+
 def build(loaded: LoadedPlan, tables: dict[str, ir.Table],
-          materialize: Materialize | None = None) -> Outputs:
+          materialize: Materialize | None = None, scope: Scope | None = None) -> Outputs:
     """Compose the pipeline. `materialize`, when given by the caller, turns each stage's
     table into a stored one (a temp table on the backend) and returns a reference to it:
     the engine stays free of I/O, while a run executes stage by stage with progress and
-    keeps the generated SQL small."""
+    keeps the generated SQL small.
+
+    `scope` (with `materialize`) recalculates only part of each measure and splices it
+    into the results of an earlier run: the outputs are built over the spliced whole."""
     collector = Collector()
-    ctx = Context(loaded=loaded, tables=tables, compiler=Compiler(loaded.source, collector),
-                  materialize=materialize)
+    ctx = _ScopedContext(loaded=loaded, tables=tables, compiler=Compiler(loaded.source, collector),
+                         materialize=materialize, scope=scope)
+    whole: dict[str, BlockResult] = {}
     for index, measure in enumerate(loaded.plan.measures):
         path = ("measures", index)
         try:
+            if scope is not None:
+                ctx.tables = scope.tables(measure, tables)
             result = BLOCKS[measure.type](ctx, measure, path, index)
+            ctx.tables = tables
+            whole[measure.id] = result
             if materialize is not None and not collector:
-                _store(result, measure.id, materialize)
+                if scope is not None:
+                    whole[measure.id], result = scope.splice(measure, result)
+                else:
+                    _store(result, measure.id, materialize)
             ctx.results[measure.id] = result
         except PlanError:
             raise
         except Exception as err:  # noqa: BLE001 - located as a plan problem, never swallowed
             if not collector:
                 ctx.compiler.report(path, f"measure '{measure.id}' cannot be built: {err}")
-            ctx.results[measure.id] = BlockResult()
+            ctx.results[measure.id] = whole[measure.id] = BlockResult()
     collector.raise_if_any(PlanError)
-    return _assemble(ctx, materialize)
+    return _assemble(replace(ctx, results=whole, scope=None), materialize)
 
 
 def _store(result: BlockResult, name: str, materialize: Materialize) -> None:

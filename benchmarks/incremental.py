@@ -1,0 +1,105 @@
+"""Incremental recalculation against a full run, after each kind of small change, in one run.
+
+    python benchmarks/incremental.py --program sales-team --lines 10000000 \\
+                                     [--work /tmp/paymaster-incr] [--verify]
+
+Generates (or reuses) seeded Parquet input with benchmarks/generate.py, copies it to a
+working folder, then times in one process: the full run (`paymaster.runs.calculate`), the
+first incremental run (a full run that also writes the state), and an incremental run
+after each kind of small change of the program (`paymaster.changes.CHANGES`), each as a
+ratio to the full run. With --verify, the last incremental result is compared with a
+fresh full run, table by table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from generate import PROGRAMS, generate  # noqa: E402
+
+from paymaster import incremental  # noqa: E402
+from paymaster.changes import CHANGES, Folder  # noqa: E402
+from paymaster.runs import calculate  # noqa: E402
+
+
+def _sorted(table):
+    return table.sort_by([(c, "ascending") for c in table.column_names])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--program", choices=PROGRAMS, default="sales-team")
+    parser.add_argument("--lines", type=int, default=10_000_000)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/paymaster-incr"))
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--changes", nargs="*", help="kinds of change (default: all)")
+    parser.add_argument("--verify", action="store_true",
+                        help="compare the last incremental result with a fresh full run")
+    args = parser.parse_args()
+    plan = ROOT / "examples" / args.program / "plan.yaml"
+    base = args.work / f"{args.program}-{args.lines}"
+    if not (base / "_done").exists():
+        print(f"generating {args.lines:,} lines of {args.program} into {base}", flush=True)
+        generate(args.program, args.lines, base, args.seed)
+        (base / "_done").write_text("ok")
+    data = args.work / f"{args.program}-{args.lines}-current"
+    shutil.rmtree(data, ignore_errors=True)
+    shutil.copytree(base, data, ignore=shutil.ignore_patterns("_done"))
+    state = args.work / f"{args.program}-{args.lines}.state.duckdb"
+    state.unlink(missing_ok=True)
+
+    started = time.perf_counter()
+    full = calculate(plan, data)
+    full_seconds = time.perf_counter() - started
+    rows = full.tables["payouts"].num_rows
+    print(f"{args.program}, {args.lines:,} lines: full run {full_seconds:.2f} s "
+          f"({rows:,} payout lines)", flush=True)
+    del full
+
+    started = time.perf_counter()
+    _, report = incremental.calculate(plan, data, state)
+    seconds = time.perf_counter() - started
+    print(f"first incremental run (full + state): {seconds:.2f} s "
+          f"({seconds / full_seconds:.0%} of full)", flush=True)
+
+    folder = Folder(data, seed=args.seed)
+    results = []
+    last = None
+    for kind, change in CHANGES[args.program].items():
+        if args.changes and kind not in args.changes:
+            continue
+        what = change(folder)
+        started = time.perf_counter()
+        last, report = incremental.calculate(plan, data, state)
+        seconds = time.perf_counter() - started
+        ratio = seconds / full_seconds
+        results.append({"change": kind, "what": what, "seconds": round(seconds, 2),
+                        "ratio": round(ratio, 4), "mode": report.mode,
+                        "affected": len(report.affected), "payees": report.payees,
+                        "stages": report.seconds})
+        print(f"{kind}: {seconds:.2f} s = {ratio:.1%} of full; {what}", flush=True)
+        for line in report.lines():
+            print(f"    {line[:160]}")
+        print(f"    stages: {report.seconds}", flush=True)
+    if args.verify and last is not None:
+        fresh = calculate(plan, data)
+        same = all(_sorted(last.tables[n]).equals(_sorted(fresh.tables[n])) for n in fresh.tables)
+        print(f"verify: incremental == full for every table: {same}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+    print(json.dumps({"program": args.program, "lines": args.lines,
+                      "full_seconds": round(full_seconds, 2), "peak_gib": round(peak, 2),
+                      "changes": results}))
+
+
+if __name__ == "__main__":
+    main()
