@@ -105,8 +105,9 @@ def test_cli_run_writes_every_table_in_each_format(data: Path, tmp_path: Path) -
                              capture_output=True, text=True)
         assert run.returncode == 0, run.stderr
         names = sorted(p.name for p in out.iterdir())
-        assert names == sorted(f"{t}.{fmt}" for t in
-                               ("payouts", "summary", "titles", "evaluations", "credits", "effect"))
+        assert names == sorted([*(f"{t}.{fmt}" for t in ("payouts", "summary", "titles",
+                                                          "evaluations", "credits", "effect")),
+                                "run.json"])
     assert "7,217.00" in run.stdout  # 6 852.00 deal + 365.00 new-partner bonus
 
 

@@ -55,8 +55,11 @@ def find_files(plan: Plan, folder: Path) -> list[InputFile]:
     return found
 
 
-def load_folder(plan: Plan, folder: Path, con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """Validate and load every input table; returns {table: duckdb table name}."""
+def load_folder(plan: Plan, folder: Path, con: duckdb.DuckDBPyConnection, *,
+                keep_raw: bool = False) -> dict[str, str]:
+    """Validate and load every input table; returns {table: duckdb table name}. The raw
+    text tables (`raw_<table>`) are dropped once parsed, unless `keep_raw` (incremental
+    runs hash the raw rows)."""
     problems = Collector()
     loaded: dict[str, str] = {}
     files = find_files(plan, folder)
@@ -80,7 +83,8 @@ def load_folder(plan: Plan, folder: Path, con: duckdb.DuckDBPyConnection) -> dic
     problems.raise_if_any(DataError)
     for item in files:
         raw = f"raw_{item.table}"
-        _typed(con, item.table, raw, plan.inputs[item.table], _raw_types(con, raw))
+        _typed(con, item.table, raw, plan.inputs[item.table], _raw_types(con, raw),
+               keep_raw=keep_raw)
     problems.extend(_check_references(con, plan, files))
     problems.raise_if_any(DataError)
     return {table: table for table in plan.inputs}
@@ -361,7 +365,8 @@ def _check_key(con, raw: str, file: str, spec: InputTable) -> list[Problem]:
     ]
 
 
-def _typed(con, table: str, raw: str, spec: InputTable, types: dict[str, str]) -> None:
+def _typed(con, table: str, raw: str, spec: InputTable, types: dict[str, str], *,
+           keep_raw: bool = False) -> None:
     """The typed table. Over a Parquet view whose columns are all of their declared kind
     (so no parsing) it is a view as well; otherwise a table, parsed once."""
     columns = ", ".join(
@@ -374,6 +379,8 @@ def _typed(con, table: str, raw: str, spec: InputTable, types: dict[str, str]) -
         con.execute(f'CREATE OR REPLACE TEMP VIEW "{table}" AS SELECT __line, {columns} FROM "{raw}"')
         return
     con.execute(f'CREATE OR REPLACE TEMP TABLE "{table}" AS SELECT __line, {columns} FROM "{raw}"')
+    if keep_raw:
+        return
     # The raw text is no longer needed once parsed: free its memory.
     con.execute(f'DROP {"VIEW" if _is_view(con, raw) else "TABLE"} IF EXISTS "{raw}"')
 

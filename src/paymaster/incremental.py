@@ -288,7 +288,7 @@ class State:
     def load_all(self, folder: Path) -> None:
         for table in self.loaded.plan.inputs:
             self.con.execute(f'DROP VIEW IF EXISTS "{table}"')
-        load_folder(self.loaded.plan, folder, self.con)
+        load_folder(self.loaded.plan, folder, self.con, keep_raw=True)
 
     def save_all(self, folder: Path) -> None:
         for table in self.loaded.plan.inputs:
@@ -373,7 +373,8 @@ class State:
                     f'FROM "{raw}" r JOIN {changed_lines} h USING (__line)')
             problems.extend(datafiles._check_table(self.con, f"rawchg_{table}", item, spec))
             problems.extend(self._check_keys(table, item.name))
-            datafiles._typed(self.con, f"typchg_{table}", f"rawchg_{table}", spec, types)
+            datafiles._typed(self.con, f"typchg_{table}", f"rawchg_{table}", spec, types,
+                             keep_raw=True)
             self.con.execute(
                 f'CREATE OR REPLACE TEMP TABLE "new_{table}" AS SELECT t.*, r.__h1, r.__h2 '
                 f'FROM "typchg_{table}" t JOIN "rawchg_{table}" r USING (__line)')
