@@ -49,7 +49,7 @@ from paymaster.engine.context import BlockResult, Context
 from paymaster.errors import Collector
 from paymaster.plan import LoadedPlan, load_plan
 from paymaster.plan.expressions import Compiler
-from paymaster.runs import RunResult, fingerprint
+from paymaster.runs import RunResult, execute, fingerprint
 
 STATE_FILE = ".paymaster-state.duckdb"
 STATE_VERSION = "2"
@@ -854,10 +854,7 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
 
         outputs = build(loaded, new, materialize, scope=scope)
         stage("calculate")
-        results = {}
-        for name, expr in outputs.tables().items():
-            say(f"execute {name}")
-            results[name] = backend.to_pyarrow(expr)
+        results = execute(outputs, backend.to_pyarrow, say)
         stage("execute")
         report.payees = results["summary"].num_rows
         say("store the state")

@@ -79,11 +79,18 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, progress: Progress | No
 
         outputs: Outputs = build(loaded, tables, materialize)
         stage("calculate")
-        results = {}
-        for name, expr in outputs.tables().items():
-            say(f"execute {name}")
-            results[name] = engine.to_pyarrow(expr)
+        results = execute(outputs, engine.to_pyarrow, say)
         stage("execute")
     finally:
         engine.close()
     return RunResult(loaded, results, fingerprint(loaded, Path(data)), timings)
+
+
+def execute(outputs: Outputs, to_pyarrow: Callable[[object], pa.Table],
+            say: Progress) -> dict[str, pa.Table]:
+    """Fetch each output table, saying which."""
+    results = {}
+    for name, expr in outputs.tables().items():
+        say(f"execute {name}")
+        results[name] = to_pyarrow(expr)
+    return results
