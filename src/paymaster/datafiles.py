@@ -8,6 +8,10 @@ Cost: a Parquet file is never copied. Its raw and typed tables are views over th
 their types. Every per-row check of a table is counted in one pass (conditional
 aggregates); only a check that finds something reads its first bad rows again for the
 messages. CSV and Excel are read once into a table, parsed once into the typed table.
+
+The steps of a load (`read_raw` or `empty_raw`, `raw_types`, `check_table`,
+`load_typed`) are public: an incremental run (`paymaster.incremental`) applies them to
+the changed rows only.
 """
 
 from __future__ import annotations
@@ -75,15 +79,15 @@ def load_folder(plan: Plan, folder: Path, con: duckdb.DuckDBPyConnection, *,
                          + ", ".join(spec.columns),
                 ))
                 continue
-            _empty(con, raw, spec)
+            empty_raw(con, raw, spec)
         else:
-            _read_raw(con, item.path, raw)
-        problems.extend(_check_table(con, raw, item, spec))
+            read_raw(con, item.path, raw)
+        problems.extend(check_table(con, raw, item, spec))
         loaded[item.table] = raw
     problems.raise_if_any(DataError)
     for item in files:
         raw = f"raw_{item.table}"
-        _typed(con, item.table, raw, plan.inputs[item.table], _raw_types(con, raw),
+        load_typed(con, item.table, raw, plan.inputs[item.table], raw_types(con, raw),
                keep_raw=keep_raw)
     problems.extend(_check_references(con, plan, files))
     problems.raise_if_any(DataError)
@@ -106,22 +110,23 @@ def load_table(plan: Plan, table: str, path: Path, con: duckdb.DuckDBPyConnectio
                                 hint="give a .csv, .parquet or .xlsx file"))
     spec = plan.inputs[table]
     raw = f"raw_{table}"
-    _read_raw(con, path, raw)
-    problems = _check_table(con, raw, InputFile(table, path), spec)
+    read_raw(con, path, raw)
+    problems = check_table(con, raw, InputFile(table, path), spec)
     if problems:
         raise DataError(problems)
-    _typed(con, table, raw, spec, _raw_types(con, raw))
+    load_typed(con, table, raw, spec, raw_types(con, raw))
     return table
 
 
-def _read_raw(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> None:
+def read_raw(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> None:
+    """The file as read, as table `name`: text columns (typed for Parquet) and `__line`."""
     suffix = path.suffix.lower()
     if suffix == ".parquet" and _parquet_view(con, path, name):
         return
     if suffix == ".csv":
-        source = f"read_csv({_quote(str(path))}, all_varchar = true, header = true)"
+        source = f"read_csv({sql_string(str(path))}, all_varchar = true, header = true)"
     elif suffix == ".parquet":
-        source = f"read_parquet({_quote(str(path))})"
+        source = f"read_parquet({sql_string(str(path))})"
     else:
         source = _excel_relation(con, path, name)
     con.execute(
@@ -133,7 +138,7 @@ def _read_raw(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> None:
 def _parquet_view(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> bool:
     """A view over the Parquet file: no copy, the line is the file's row number + 2 (as if
     the header were line 1, like CSV). False when the file's own columns would clash."""
-    source = _quote(str(path))
+    source = sql_string(str(path))
     columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet({source})").fetchall()]
     if "file_row_number" in columns or "__line" in columns:
         return False
@@ -172,12 +177,14 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def _empty(con: duckdb.DuckDBPyConnection, name: str, spec: InputTable) -> None:
+def empty_raw(con: duckdb.DuckDBPyConnection, name: str, spec: InputTable) -> None:
+    """An optional table whose file is missing: no rows, every declared column."""
     cols = ", ".join(f'NULL::VARCHAR AS "{c}"' for c in spec.columns)
     con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS SELECT 0 AS __line, {cols} LIMIT 0')
 
 
-def _raw_types(con, raw: str) -> dict[str, str]:
+def raw_types(con, raw: str) -> dict[str, str]:
+    """Each column of a raw table and its DuckDB type (VARCHAR unless read typed)."""
     return {r[0]: r[1] for r in con.execute(f'DESCRIBE "{raw}"').fetchall() if r[0] != "__line"}
 
 
@@ -198,8 +205,9 @@ def _native(declared: str, actual: str) -> bool:
     }[declared]
 
 
-def _check_table(con, raw: str, item: InputFile, spec: InputTable) -> list[Problem]:
-    types = _raw_types(con, raw)
+def check_table(con, raw: str, item: InputFile, spec: InputTable) -> list[Problem]:
+    """Every problem of a raw table against its declaration, each with file, row, column."""
+    types = raw_types(con, raw)
     present = list(types)
     problems = []
     for column, col in spec.columns.items():
@@ -286,7 +294,7 @@ def _column_checks(column: str, col: ColumnSpec, native: bool = False) -> list[t
     if col.max is not None:
         checks.append((f"({parsed}) > {col.max}", f"must be at most {col.max}"))
     if col.values:
-        allowed = ", ".join(_quote(v.lower()) for v in col.values)
+        allowed = ", ".join(sql_string(v.lower()) for v in col.values)
         checks.append((f"{value} IS NOT NULL AND lower({value}) NOT IN ({allowed})",
                        f"must be one of {', '.join(col.values)}"))
     return checks
@@ -337,8 +345,8 @@ def _format_hint(kind: str) -> str:
 
 def _parse(value: str, kind: str) -> str:
     if kind == "boolean":
-        yes = ", ".join(_quote(w) for w in TRUE_WORDS)
-        no = ", ".join(_quote(w) for w in FALSE_WORDS)
+        yes = ", ".join(sql_string(w) for w in TRUE_WORDS)
+        no = ", ".join(sql_string(w) for w in FALSE_WORDS)
         return (f"CASE WHEN lower({value}) IN ({yes}) THEN TRUE "
                 f"WHEN lower({value}) IN ({no}) THEN FALSE END")
     if kind == "string":
@@ -365,7 +373,7 @@ def _check_key(con, raw: str, file: str, spec: InputTable) -> list[Problem]:
     ]
 
 
-def _typed(con, table: str, raw: str, spec: InputTable, types: dict[str, str], *,
+def load_typed(con, table: str, raw: str, spec: InputTable, types: dict[str, str], *,
            keep_raw: bool = False) -> None:
     """The typed table. Over a Parquet view whose columns are all of their declared kind
     (so no parsing) it is a view as well; otherwise a table, parsed once."""
@@ -390,7 +398,7 @@ def _typed_column(column: str, col: ColumnSpec, native: bool = False) -> str:
         return f'CAST("{column}" AS {SQL_TYPES[col.type]}) AS "{column}"'
     if col.type == "string" and col.values:
         # Allowed values match whatever their case; the plan's spelling is kept.
-        cases = " ".join(f"WHEN {_quote(v.lower())} THEN {_quote(v)}" for v in col.values)
+        cases = " ".join(f"WHEN {sql_string(v.lower())} THEN {sql_string(v)}" for v in col.values)
         return f'CASE lower({_cleaned(column)}) {cases} END AS "{column}"'
     if col.type == "string":
         return f'CAST("{column}" AS VARCHAR) AS "{column}"'
@@ -423,5 +431,6 @@ def _check_references(con, plan: Plan, files: list[InputFile]) -> list[Problem]:
     return problems
 
 
-def _quote(text: str) -> str:
+def sql_string(text: str) -> str:
+    """A SQL string literal."""
     return "'" + text.replace("'", "''") + "'"

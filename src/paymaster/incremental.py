@@ -325,7 +325,7 @@ class State:
             if item.path is not None and item.path.suffix.lower() == ".parquet":
                 # Typed columnar input: hash straight from the file; only the changed rows
                 # are read into a table (with their line numbers, as a full read numbers them).
-                source = (f"read_parquet({datafiles._quote(str(item.path))}, "
+                source = (f"read_parquet({datafiles.sql_string(str(item.path))}, "
                           "file_row_number = true)")
                 self.con.execute(f'CREATE OR REPLACE TEMP VIEW "{raw}" AS SELECT '
                                  f"file_row_number + 2 AS __line, * EXCLUDE (file_row_number) "
@@ -333,10 +333,10 @@ class State:
             elif item.path is None:
                 if not spec.optional:
                     raise Fallback(f"input table {table} is missing")
-                datafiles._empty(self.con, raw, spec)
+                datafiles.empty_raw(self.con, raw, spec)
             else:
-                datafiles._read_raw(self.con, item.path, raw)
-            types = datafiles._raw_types(self.con, raw)
+                datafiles.read_raw(self.con, item.path, raw)
+            types = datafiles.raw_types(self.con, raw)
             missing = [c for c in spec.columns if c not in types]
             if any(not spec.columns[c].optional for c in missing) or (missing and item.path
                                                                       and item.path.suffix == ".parquet"):
@@ -371,9 +371,9 @@ class State:
                 self.con.execute(
                     f'CREATE OR REPLACE TEMP TABLE "rawchg_{table}" AS SELECT r.*, h.__h1, h.__h2 '
                     f'FROM "{raw}" r JOIN {changed_lines} h USING (__line)')
-            problems.extend(datafiles._check_table(self.con, f"rawchg_{table}", item, spec))
+            problems.extend(datafiles.check_table(self.con, f"rawchg_{table}", item, spec))
             problems.extend(self._check_keys(table, item.name))
-            datafiles._typed(self.con, f"typchg_{table}", f"rawchg_{table}", spec, types,
+            datafiles.load_typed(self.con, f"typchg_{table}", f"rawchg_{table}", spec, types,
                              keep_raw=True)
             self.con.execute(
                 f'CREATE OR REPLACE TEMP TABLE "new_{table}" AS SELECT t.*, r.__h1, r.__h2 '
