@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,7 +48,7 @@ from paymaster.engine.context import BlockResult, Context
 from paymaster.errors import Collector
 from paymaster.plan import LoadedPlan, load_plan
 from paymaster.plan.expressions import Compiler
-from paymaster.runs import RunResult, execute, fingerprint
+from paymaster.runs import RunResult, StageClock, execute, fingerprint
 
 STATE_FILE = ".paymaster-state.duckdb"
 STATE_VERSION = "2"
@@ -802,13 +801,8 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
     can (else in full), and leave the new state there."""
     say = progress or (lambda _stage: None)
     report = Report()
-    clock = time.perf_counter()
-
-    def stage(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        report.seconds[name] = round(now - clock, 4)
-        clock = now
+    clock = StageClock(report.seconds)
+    stage = clock.done
 
     loaded = plan if isinstance(plan, LoadedPlan) else load_plan(plan)
     state = State(Path(state_path), loaded, say)
@@ -838,7 +832,6 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
             state.load_all(Path(data))
             stage("read_input")
             new = {name: backend.table(name) for name in loaded.plan.inputs}
-        if reason is not None:
             report.mode, report.reason = "full", reason
             diffs = None
         else:
@@ -847,12 +840,11 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
         state.mark(complete=False)
         scope = Splice(state, payees, full=diffs is None, diffs=diffs)
 
-        def materialize(name: str, expr):
-            say(f"calculate {name}")
+        def store(name: str, expr):
             state.con.execute(f'DROP TABLE IF EXISTS "stage_{name}"')
             return backend.create_table(f"stage_{name}", expr, temp=True)
 
-        outputs = build(loaded, new, materialize, scope=scope)
+        outputs = build(loaded, new, clock.materializer(store, say), scope=scope)
         stage("calculate")
         results = execute(outputs, backend.to_pyarrow, say)
         stage("execute")

@@ -42,18 +42,36 @@ def fingerprint(loaded: LoadedPlan, folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+class StageClock:
+    """Seconds per stage of a run: `done(name)` records the time since the previous stage
+    ended; each stored pipeline stage is also timed on its own (`stage <name>`)."""
+
+    def __init__(self, timings: dict[str, float] | None = None) -> None:
+        self.timings = {} if timings is None else timings
+        self._last = time.perf_counter()
+
+    def done(self, name: str) -> None:
+        now = time.perf_counter()
+        self.timings[name] = round(now - self._last, 4)
+        self._last = now
+
+    def materializer(self, store: Callable, say: Progress) -> Callable:
+        """The engine's `materialize` callback: store a stage, say so, time it."""
+        def materialize(name: str, expr):
+            say(f"calculate {name}")
+            started = time.perf_counter()
+            table = store(name, expr)
+            self.timings[f"stage {name}"] = round(time.perf_counter() - started, 4)
+            return table
+        return materialize
+
+
 def calculate(plan: LoadedPlan | str | Path, data: Path, progress: Progress | None = None, *,
               backend: str = "duckdb", spark_master: str | None = None) -> RunResult:
     """Run `plan` on the input folder `data`, on DuckDB (the default) or Spark."""
     say = progress or (lambda _stage: None)
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def stage(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[name] = round(now - clock, 4)
-        clock = now
+    clock = StageClock()
+    stage = clock.done
 
     loaded = plan if isinstance(plan, LoadedPlan) else load_plan(plan)
     say("load plan")
@@ -70,20 +88,13 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, progress: Progress | No
         tables = engine.bind(con, list(loaded.plan.inputs))
         stage("read_input")
 
-        def materialize(name: str, expr):
-            say(f"calculate {name}")
-            started = time.perf_counter()
-            table = engine.materialize(name, expr)
-            timings[f"stage {name}"] = round(time.perf_counter() - started, 4)
-            return table
-
-        outputs: Outputs = build(loaded, tables, materialize)
+        outputs: Outputs = build(loaded, tables, clock.materializer(engine.materialize, say))
         stage("calculate")
         results = execute(outputs, engine.to_pyarrow, say)
         stage("execute")
     finally:
         engine.close()
-    return RunResult(loaded, results, fingerprint(loaded, Path(data)), timings)
+    return RunResult(loaded, results, fingerprint(loaded, Path(data)), clock.timings)
 
 
 def execute(outputs: Outputs, to_pyarrow: Callable[[object], pa.Table],
