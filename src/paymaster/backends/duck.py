@@ -7,7 +7,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from paymaster.plan.expressions import decorrelate
+from paymaster.plan.decorrelate import decorrelate
 
 
 class DuckDBBackend:

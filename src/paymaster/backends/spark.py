@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from paymaster.backends import BackendError, check_choice
 from paymaster.errors import Problem
-from paymaster.plan.expressions import decorrelate
+from paymaster.plan.decorrelate import decorrelate
 
 DEFAULT_MASTER = "local[*]"
 # Exact decimals as DuckDB computes them: no silent rounding of a product's or a
