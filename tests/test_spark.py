@@ -84,3 +84,35 @@ def test_missing_java_is_a_clear_error(monkeypatch, tmp_path: Path) -> None:
     with pytest.raises(BackendError, match="Spark needs Java") as raised:
         spark.session(MASTER)
     assert raised.value.exit_code == 2
+
+
+def test_exists_rewrites_on_spark_give_duckdbs_own_exists(spark) -> None:
+    """An earlier row of the group from its least values, as Spark runs it: ties, natural id
+    order ("9" before "10") and NULLs give the rows DuckDB's correlated EXISTS gives."""
+    import ibis
+    import pyarrow as pa
+
+    from paymaster.backends.spark import SparkBackend
+    from test_decorrelate import (EDGE_HOLDINGS, EDGE_ROWS, FIRST_IN_ORDER, HOLDINGS, SALES,
+                                  flags)
+
+    con = ibis.duckdb.connect()
+    for name, schema, rows in (("sales", SALES, EDGE_ROWS), ("h", HOLDINGS, EDGE_HOLDINGS)):
+        arrow = pa.Table.from_pylist([{c: r.get(c) for c in schema} for r in rows],
+                                     schema=ibis.schema(schema).to_pyarrow())
+        con.con.register("incoming", arrow)
+        con.con.execute(f"CREATE TABLE {name} AS SELECT * FROM incoming")
+        con.con.unregister("incoming")
+
+    def expr(sales, h):
+        outer = sales.filter(sales.shown).mutate(extra=sales.qty + 1)
+        return flags(FIRST_IN_ORDER, outer, sales, h)
+
+    native = con.to_pyarrow(expr(con.table("sales"), con.table("h")))
+    backend = SparkBackend(MASTER)
+    try:
+        tables = backend.bind(con.con, ["sales", "h"])
+        actual = backend.to_pyarrow(expr(tables["sales"], tables["h"]))
+    finally:
+        backend.close()
+    assert actual.to_pylist() == native.to_pylist()

@@ -1,19 +1,32 @@
-"""Correlated EXISTS as a semi-join flag, so that every backend runs it.
+"""Correlated EXISTS as joins that every backend runs.
 
 The compiler writes EXISTS as Ibis's correlated subquery, bound to the record's table.
 Before a stage runs, `decorrelate` rewrites each projection or filter that holds one
-into a left join of its table onto the distinct keys that have a match, plus a flag
-column: plain joins every backend runs (Spark refuses some correlated subqueries in
-projections, and plans them row by row where it accepts them).
+into a left join of its table onto a small table derived from the subquery, plus a flag
+column (Spark refuses some correlated subqueries in projections, and plans them row by
+row where it accepts them). The small table is, by the shape of the subquery's links:
+
+- first in order: equalities, and "the inner row comes before mine" over one or more
+  order columns (`s.d < t.d OR (s.d = t.d AND id_before(s.id, t.id))`): per group of
+  the equal keys, the least value of each order column (`_first_in_order`);
+- equal keys only: the distinct inner keys that have a match;
+- anything else (two inequalities, an OR of unrelated links, ...): the distinct outer
+  values the condition reads, each joined to every inner row it matches (as costly as
+  the subquery itself).
 """
 
 from __future__ import annotations
 
 import itertools
+import operator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 import ibis
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
+
+from paymaster.plan.expressions import _id_before, natural_id
 
 
 def decorrelate(table: ir.Table) -> ir.Table:
@@ -33,6 +46,22 @@ def decorrelate(table: ir.Table) -> ir.Table:
     return root.replace(rewrite).to_expr()
 
 
+def _matched(hits: dict[str, ir.Value], reads: list[ir.Value]) -> ir.BooleanValue:
+    return hits["hit"].notnull()
+
+
+@dataclass
+class _Probe:
+    """One EXISTS answered by a join: `hits` joined on to the outer table by `links`
+    (outer value, column of `hits`, NULL-safe?); `flag` gives the answer from the
+    joined columns of `hits` (by name) and the outer values `reads` (in their order)."""
+
+    hits: ir.Table
+    links: list[tuple[ops.Value, str, bool]]
+    reads: list[ops.Value] = field(default_factory=list)
+    flag: Callable[[dict[str, ir.Value], list[ir.Value]], ir.BooleanValue] = _matched
+
+
 def _own_exists(node: ops.Project | ops.Filter) -> list[ops.ExistsSubquery]:
     values = node.values.values() if isinstance(node, ops.Project) else node.predicates
     found: dict[ops.ExistsSubquery, None] = {}
@@ -42,27 +71,28 @@ def _own_exists(node: ops.Project | ops.Filter) -> list[ops.ExistsSubquery]:
     return list(found)
 
 
-def _flatten_exists(node: ops.Project | ops.Filter, names) -> ops.Relation:
+def _flatten_exists(node: ops.Project | ops.Filter, names: Iterator[str]) -> ops.Relation:
     parent = node.parent
     current = parent.to_expr()
     flags: dict[ops.Node, str] = {}
     for sub in _own_exists(node):
-        found = _semi_flag(parent, sub)
-        if found is None:
+        probe = _probe(parent, sub)
+        if probe is None:
             continue
-        hits, links = found
         flag = next(names)
         while flag in current.columns:
             flag = next(names)
-        hits = hits.rename({f"{flag}_{c}": c for c in hits.columns})
+        hits = probe.hits.rename({f"{flag}_{c}": c for c in probe.hits.columns})
         rebind = {ops.Field(parent, c): ops.Field(current.op(), c) for c in parent.schema}
         conditions = []
-        for outer_value, column, null_safe in links:
+        for outer_value, column, null_safe in probe.links:
             value = outer_value.replace(rebind, filter=ops.Value).to_expr()
             key = hits[f"{flag}_{column}"]
             conditions.append(value.identical_to(key) if null_safe else value == key)
         joined = current.left_join(hits, conditions)
-        current = joined.select(*current.columns, **{flag: joined[f"{flag}_hit"].notnull()})
+        found = probe.flag({c: joined[f"{flag}_{c}"] for c in probe.hits.columns},
+                           [v.replace(rebind, filter=ops.Value).to_expr() for v in probe.reads])
+        current = joined.select(*current.columns, **{flag: found})
         flags[sub] = flag
     if not flags:
         return node
@@ -88,10 +118,9 @@ def _relations(value: ops.Value) -> set[ops.Relation]:
     return {f.rel for f in value.find(ops.Field, filter=ops.Value)}
 
 
-def _semi_flag(parent: ops.Relation, sub: ops.ExistsSubquery):
-    """The rows `sub` finds, as a table of distinct keys with a `hit` column, and the
-    links (outer value, key column, NULL-safe?) that join it on to `parent`. None when
-    the subquery has a shape this does not handle (it then stays as it is)."""
+def _probe(parent: ops.Relation, sub: ops.ExistsSubquery) -> _Probe | None:
+    """How to answer `sub` by a join onto `parent`; None when the subquery has a shape
+    this does not handle (it then stays as it is)."""
     if not isinstance(sub.rel, ops.Filter):
         return None
     inner = sub.rel.parent
@@ -113,12 +142,15 @@ def _semi_flag(parent: ops.Relation, sub: ops.ExistsSubquery):
             other.append(cond)
     if not equal and not other:
         return None  # not correlated
-    if other:
-        return _hits_by_outer_keys(parent, inner, conditions)
-    return _hits_by_equal_keys(inner, equal, local)
+    if not other:
+        return _hits_by_equal_keys(inner, equal, local)
+    steps = _order(other[0], parent, inner) if len(other) == 1 else None
+    if steps is not None:
+        return _first_in_order(inner, equal, steps, local)
+    return _hits_by_outer_keys(parent, inner, conditions)
 
 
-def _hits_by_equal_keys(inner, equal, local):
+def _hits_by_equal_keys(inner, equal, local) -> _Probe:
     """Only `inner.x = outer.y` links: the distinct inner keys that pass the inner-only
     conditions (a NULL key never matches, as in EXISTS)."""
     matches = inner.to_expr()
@@ -126,10 +158,10 @@ def _hits_by_equal_keys(inner, equal, local):
         matches = matches.filter(*[c.to_expr() for c in local])
     keys = matches.select(**{f"k{i}": i_side.to_expr() for i, (i_side, _) in enumerate(equal)})
     hits = keys.distinct().mutate(hit=ibis.literal(True))
-    return hits, [(o_side, f"k{i}", False) for i, (_, o_side) in enumerate(equal)]
+    return _Probe(hits, [(o_side, f"k{i}", False) for i, (_, o_side) in enumerate(equal)])
 
 
-def _hits_by_outer_keys(parent, inner, conditions):
+def _hits_by_outer_keys(parent, inner, conditions) -> _Probe:
     """Other links (<, <=, OR, ...): the distinct outer values the condition reads,
     joined to the inner table on the whole condition; those that matched are joined
     back NULL-safe (the condition itself saw the NULLs)."""
@@ -142,4 +174,163 @@ def _hits_by_outer_keys(parent, inner, conditions):
                               [c.replace(rebound, filter=ops.Value).to_expr() for c in conditions])
     hits = matched.select(*[keys[f"k{i}"] for i in range(len(used))]).distinct()
     hits = hits.mutate(hit=ibis.literal(True))
-    return hits, [(ops.Field(parent, c), f"k{i}", True) for i, c in enumerate(used)]
+    return _Probe(hits, [(ops.Field(parent, c), f"k{i}", True) for i, c in enumerate(used)])
+
+
+# -- "an inner row comes before mine": the first rows of each group
+#
+# `NOT EXISTS (SELECT 1 FROM sales s WHERE s.customer_id = sales.customer_id AND
+# (s.order_date < sales.order_date OR (s.order_date = sales.order_date AND
+# id_before(s.sale_id, sales.sale_id))))` keeps a customer's first sales. As outer keys
+# it joins every sale with every sale of its customer; yet an inner row before mine
+# exists exactly when the group's least order date is before mine, or equals mine and
+# the least id among the rows of that date is before mine: one aggregate per order
+# column, joined on the equal keys.
+#
+# Recognised here, on Ibis operations, rather than when the compiler reads the SQL:
+# the fast form changes the relation (an aggregate joined on to the record's table),
+# which only this pass does, the compiler returning a value; and here the links are
+# already split into equalities and the rest, whatever the SQL spelling (`a < b` or
+# `b > a`, either side of AND and OR).
+#
+# A per-group least value of the subquery's own rows rather than `rank()` over the
+# records: the records are not the subquery's rows (lookups, fields and the date are
+# added before a filter; the subquery may filter its rows), so a window over them would
+# need a proof that both hold the same rows; the least values need none. Ties (equal
+# date and id are not before each other: both pass NOT EXISTS) and NULLs (a NULL key
+# never matches, a NULL date is before nothing and nothing is before it) follow from
+# the very comparisons the subquery makes, applied to the least values (the greatest
+# for a `>` column). Why it is exact: when some inner row r has r.d1 = mine.d1 ... and
+# r.dk < mine.dk, the least d1 is at most r.d1, and if equal to mine.d1 the least d2
+# among the rows of that d1 is at most r.d2, and so on to dk; the other way round,
+# each least value is some row's own value.
+
+COMPARE = {ops.Less: "<", ops.LessEqual: "<=", ops.Greater: ">", ops.GreaterEqual: ">="}
+MIRRORED = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
+APPLY = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+ID_BEFORE = "id_before"
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One order column: `inner <op> outer` says the inner row comes first."""
+
+    inner: ops.Value
+    outer: ops.Value
+    op: str  # one of COMPARE's, or ID_BEFORE
+
+
+def _order(cond: ops.Value, parent: ops.Relation, inner: ops.Relation) -> list[_Step] | None:
+    """The order columns of `cond` when it reads "the inner row comes first" in a
+    lexicographic order: `a < A`, or `a < A OR (a = A AND <the same, next columns>)`
+    (`>` for a descending column); the last column may also be `<=`, `>=` or
+    `id_before(a, A)`. None for any other condition."""
+    step = _step(cond, parent, inner)
+    if step is not None:
+        return [step]
+    if not isinstance(cond, ops.Or):
+        return None
+    for first, rest in ((cond.left, cond.right), (cond.right, cond.left)):
+        head = _step(first, parent, inner)
+        # Only a strict comparison can be followed by a tie-break; and not id_before,
+        # whose ties ("9" and "09") are not those of `=`.
+        if head is None or head.op not in ("<", ">") or not isinstance(rest, ops.And):
+            continue
+        for tie, tail in ((rest.left, rest.right), (rest.right, rest.left)):
+            if isinstance(tie, ops.Equals) and {tie.left, tie.right} == {head.inner, head.outer}:
+                more = _order(tail, parent, inner)
+                if more is not None:
+                    return [head, *more]
+    return None
+
+
+def _step(cond: ops.Value, parent: ops.Relation, inner: ops.Relation) -> _Step | None:
+    kind = COMPARE.get(type(cond))
+    if kind is not None:
+        left, right = _relations(cond.left), _relations(cond.right)
+        if left == {inner} and right == {parent}:
+            return _Step(cond.left, cond.right, kind)
+        if left == {parent} and right == {inner}:
+            return _Step(cond.right, cond.left, MIRRORED[kind])
+        return None
+    pair = _id_before_args(cond)
+    if pair is not None and _relations(pair[0]) == {inner} and _relations(pair[1]) == {parent}:
+        return _Step(pair[0], pair[1], ID_BEFORE)
+    return None
+
+
+def _id_before_args(cond: ops.Value) -> tuple[ops.Value, ops.Value] | None:
+    """(a, b) when `cond` is `id_before(a, b)`: rebuilt by the compiler's own function
+    and compared, so a change to how it is written cannot go unnoticed here."""
+    if not isinstance(cond, ops.SearchedCase) or not isinstance(cond.default, ops.Less):
+        return None
+
+    def bare(value: ops.Value) -> list[ops.Value]:
+        return [value.arg, value] if isinstance(value, ops.Cast) else [value]
+
+    for a in bare(cond.default.left):
+        for b in bare(cond.default.right):
+            if _id_before(a.to_expr(), b.to_expr()).op() == cond:
+                return a, b
+    return None
+
+
+def _first_in_order(inner, equal, steps: list[_Step], local) -> _Probe:
+    """Per group of the inner rows' equal keys, the least (or, for `>`, the greatest)
+    value of each order column among the rows that tie on the columns before it."""
+    rows = inner.to_expr()
+    if local:
+        rows = rows.filter(*[c.to_expr() for c in local])
+    keys = [f"k{i}" for i in range(len(equal))]
+    rows = rows.select(**{k: i_side.to_expr() for k, (i_side, _) in zip(keys, equal, strict=True)},
+                       **{f"o{j}": step.inner.to_expr() for j, step in enumerate(steps)})
+    if keys:
+        rows = rows.filter(*[rows[k].notnull() for k in keys])  # a NULL key never matches
+    bounds = None
+    for j, step in enumerate(steps):
+        column = rows[f"o{j}"]
+        if step.op == ID_BEFORE:
+            # id_before puts every id that is a whole number first, in number order,
+            # then the others in text order: the least of each kind decides.
+            number, text = natural_id(column)
+            least = {f"n{j}": number.min(), f"t{j}": text.min(where=number.isnull())}
+        elif step.op in ("<", "<="):
+            least = {f"m{j}": column.min()}
+        else:
+            least = {f"m{j}": column.max()}
+        level = rows.group_by(keys).aggregate(**least) if keys else rows.aggregate(**least)
+        if bounds is None:
+            bounds = level
+        else:
+            joined = bounds.left_join(level, [bounds[k] == level[k] for k in keys])
+            bounds = joined.select(*[bounds[c] for c in bounds.columns],
+                                   *[level[c] for c in least])
+        if j < len(steps) - 1:
+            # The next column only breaks ties among the rows at this one's least
+            # (greatest) value.
+            rows = rows.semi_join(level, [*[rows[k] == level[k] for k in keys],
+                                          rows[f"o{j}"] == level[f"m{j}"]])
+    return _Probe(bounds, [(o_side, f"k{i}", False) for i, (_, o_side) in enumerate(equal)],
+                  reads=[step.outer for step in steps],
+                  flag=lambda hits, mine: _comes_first(steps, hits, mine))
+
+
+def _comes_first(steps: list[_Step], hits: dict[str, ir.Value],
+                 mine: list[ir.Value]) -> ir.BooleanValue:
+    """Whether some inner row of my group comes before mine, from the group's least
+    values: the lexicographic comparison itself, with SQL's NULLs (never true)."""
+    ties: list[ir.BooleanValue] = []
+    before: list[ir.BooleanValue] = []
+    for j, (step, value) in enumerate(zip(steps, mine, strict=True)):
+        if step.op == ID_BEFORE:
+            number, text = natural_id(value)
+            least_number, least_text = hits[f"n{j}"], hits[f"t{j}"]
+            # As _id_before: a whole number comes before any text and before NULL.
+            earlier = (least_number.notnull() & (number.isnull() | (least_number < number))) \
+                | (number.isnull() & (least_text < text))
+        else:
+            earlier = APPLY[step.op](hits[f"m{j}"], value)
+        before.append(ibis.and_(*ties, earlier))
+        if step.op != ID_BEFORE:
+            ties.append(hits[f"m{j}"] == value)
+    return ibis.or_(*before).fill_null(False)

@@ -468,10 +468,15 @@ ALLOWED_HINT = (
 )
 
 
+def natural_id(value: ir.Value) -> tuple[ir.IntegerValue, ir.StringValue]:
+    """An id as natural order sees it: its number when it is a whole number, and its text."""
+    text = value.cast("string")
+    return text.try_cast("int64"), text
+
+
 def _id_before(left: ir.Value, right: ir.Value) -> ir.Value:
     """Natural id order: ids made of digits compare as numbers (9 before 10), else as text."""
-    a, b = left.cast("string"), right.cast("string")
-    na, nb = a.try_cast("int64"), b.try_cast("int64")
+    (na, a), (nb, b) = natural_id(left), natural_id(right)
     return ibis.cases(
         (na.notnull() & nb.notnull(), na < nb),
         (na.notnull() & nb.isnull(), True),
