@@ -291,9 +291,11 @@ def _first_in_order(inner, equal, steps: list[_Step], local) -> _Probe:
         column = rows[f"o{j}"]
         if step.op == ID_BEFORE:
             # id_before puts every id that is a whole number first, in number order,
-            # then the others in text order: the least of each kind decides.
+            # then the others in text order: the least number written as text, else
+            # the least text, is an id no other id of the group comes before.
             number, text = natural_id(column)
-            least = {f"n{j}": number.min(), f"t{j}": text.min(where=number.isnull())}
+            least = {f"m{j}": ibis.coalesce(number.min().cast("string"),
+                                            text.min(where=number.isnull()))}
         elif step.op in ("<", "<="):
             least = {f"m{j}": column.min()}
         else:
@@ -317,20 +319,15 @@ def _first_in_order(inner, equal, steps: list[_Step], local) -> _Probe:
 
 def _comes_first(steps: list[_Step], hits: dict[str, ir.Value],
                  mine: list[ir.Value]) -> ir.BooleanValue:
-    """Whether some inner row of my group comes before mine, from the group's least
-    values: the lexicographic comparison itself, with SQL's NULLs (never true)."""
-    ties: list[ir.BooleanValue] = []
-    before: list[ir.BooleanValue] = []
-    for j, (step, value) in enumerate(zip(steps, mine, strict=True)):
-        if step.op == ID_BEFORE:
-            number, text = natural_id(value)
-            least_number, least_text = hits[f"n{j}"], hits[f"t{j}"]
-            # As _id_before: a whole number comes before any text and before NULL.
-            earlier = (least_number.notnull() & (number.isnull() | (least_number < number))) \
-                | (number.isnull() & (least_text < text))
-        else:
-            earlier = APPLY[step.op](hits[f"m{j}"], value)
-        before.append(ibis.and_(*ties, earlier))
-        if step.op != ID_BEFORE:
-            ties.append(hits[f"m{j}"] == value)
-    return ibis.or_(*before).fill_null(False)
+    """Whether some inner row of my group comes before mine: the subquery's own
+    comparison between the group's least values and mine, column by column, each
+    next column only where the ones before it tie (a CASE, so that DuckDB reads an id
+    as a number only on those rows), and NULL (never true) as false."""
+    flag: ir.BooleanValue | None = None
+    for j in reversed(range(len(steps))):
+        least, value, op = hits[f"m{j}"], mine[j], steps[j].op
+        earlier = _id_before(least, value) if op == ID_BEFORE else APPLY[op](least, value)
+        if flag is not None:
+            earlier = ibis.cases((earlier, True), (least == value, flag), else_=False)
+        flag = earlier
+    return flag.fill_null(False)
