@@ -97,8 +97,8 @@ def run(
                              metadata=run_metadata(result, data, backend, spark_master))
         figures = in_memory(result.tables)
     else:
-        # The tables go from the backend to their files a batch at a time: a run of any
-        # size is bounded by DuckDB's memory limit, not by the size of its results.
+        # The tables go from the backend to their files a batch at a time: Python never
+        # holds a whole table, so the size of the results does not bound a run.
         result = _calculate_into(
             plan, data, out, fmt, backend=backend, spark_master=spark_master,
             metadata=lambda done: run_metadata(done, data, backend, spark_master))
