@@ -13,7 +13,7 @@ import pytest
 
 from conftest import EXAMPLES, ROOT
 from paymaster.backends import BackendError, check_choice
-from paymaster.runs import calculate
+from paymaster.runs import calculate, calculate_into
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
@@ -51,6 +51,28 @@ def test_examples_equal_duckdb_to_the_cent(spark, program: str) -> None:
 def test_generated_case_equals_duckdb(spark, tmp_path: Path) -> None:
     data = generate.generate("generuj-leady", 3000, tmp_path / "data", seed=11)
     _same_on_both(EXAMPLES / "generuj-leady" / "plan.yaml", data)
+
+
+def test_streamed_run_writes_the_tables_duckdb_returns(spark, tmp_path: Path) -> None:
+    """A run on Spark streams each table through Parquet part files to its own file: the
+    files hold DuckDB's rows, the payouts in their order across the parts."""
+    import pyarrow.parquet as pq
+
+    plan = EXAMPLES / "sales-team"
+    expected = calculate(plan / "plan.yaml", plan / "data").tables
+    # Several partitions (no coalescing of small ones): the payouts come in several parts.
+    spark.conf.set("spark.sql.adaptive.coalescePartitions.enabled", "false")
+    try:
+        done = calculate_into(plan / "plan.yaml", plan / "data", tmp_path, "parquet",
+                              backend="spark", spark_master=MASTER, chunk_rows=7)
+    finally:
+        spark.conf.unset("spark.sql.adaptive.coalescePartitions.enabled")
+    written = {name: pq.read_table(tmp_path / f"{name}.parquet") for name in expected}
+    assert compare_backends.differences(expected, written) == []
+    keys = ["payee_id", "period", "date", "source_id"]
+    assert (written["payouts"].select(keys).to_pylist()
+            == expected["payouts"].select(keys).to_pylist())
+    assert done.rows == {name: table.num_rows for name, table in expected.items()}
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections import Counter
-from decimal import Decimal
 from pathlib import Path
 
 import typer
@@ -80,19 +78,32 @@ def run(
     """Calculate a program on a data folder and write payouts, summary, titles, evaluations,
     credits and effect."""
     from paymaster.backends import check_choice
+    from paymaster.outputs import FORMATS
 
     check_choice(backend, spark_master)
+    if fmt not in FORMATS:
+        console.print(f"[red]error[/red]: unknown format '{fmt}'; use one of {', '.join(FORMATS)}")
+        raise typer.Exit(2)
     if incremental and backend != "duckdb":
         console.print("[red]error[/red]: --incremental keeps its state in DuckDB; "
                       "it cannot be combined with --backend spark")
         raise typer.Exit(2)
-    result = _calculate_incremental(plan, data, out) if incremental else _calculate(
-        plan, data, backend=backend, spark_master=spark_master)
-    from paymaster.outputs import write_tables
+    if incremental:
+        from paymaster.figures import in_memory
+        from paymaster.outputs import write_tables
 
-    paths = write_tables(result.tables, out, fmt,
-                         metadata=run_metadata(result, data, backend, spark_master))
-    _print_summary(result)
+        result = _calculate_incremental(plan, data, out)
+        paths = write_tables(result.tables, out, fmt,
+                             metadata=run_metadata(result, data, backend, spark_master))
+        figures = in_memory(result.tables)
+    else:
+        # The tables go from the backend to their files a batch at a time: Python never
+        # holds a whole table, so the size of the results does not bound a run.
+        result = _calculate_into(
+            plan, data, out, fmt, backend=backend, spark_master=spark_master,
+            metadata=lambda done: run_metadata(done, data, backend, spark_master))
+        paths, figures = result.paths, result.figures
+    _print_summary(result, figures)
     console.print(f"wrote {len(paths) - 1} tables and run.json to {out} "
                   f"(fingerprint {result.fingerprint})")
 
@@ -116,7 +127,7 @@ def run_metadata(result, data: Path, backend: str = "duckdb",
         "backend": backend if spark_master is None else f"{backend} ({spark_master})",
         "paymaster": __version__,
         "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "rows": {name: table.num_rows for name, table in result.tables.items()},
+        "rows": result.rows,
         "timings": result.timings,
     }
 
@@ -154,6 +165,16 @@ def _calculate(plan: Path, data: Path, **backend):
         return result
 
 
+def _calculate_into(plan: Path, data: Path, out: Path, fmt: str, **options):
+    from paymaster.runs import calculate_into
+
+    with console.status("starting") as status:
+        progress = StageProgress(status)
+        result = calculate_into(plan, data, out, fmt, progress=progress, **options)
+        progress.finish()
+        return result
+
+
 def _calculate_incremental(plan: Path, data: Path, out: Path):
     from paymaster.incremental import STATE_FILE, calculate
 
@@ -166,36 +187,28 @@ def _calculate_incremental(plan: Path, data: Path, out: Path):
     return result
 
 
-def _print_summary(result) -> None:
-    import pyarrow.compute as pc
-
-    payouts = result.tables["payouts"]
-    paid = payouts["paid"]
-    reasons = pc.filter(payouts["reason"], pc.invert(paid)).value_counts().to_pylist()
-    unpaid = Counter({r["values"]: r["counts"] for r in reasons})
-    total = pc.sum(payouts["amount"]).as_py() or Decimal(0)
+def _print_summary(result, figures) -> None:
     table = Table(title=f"{result.program} ({result.loaded.plan.currency})")
     for column in ("payees", "lines", "paid", "unpaid", "total"):
         table.add_column(column, justify="right")
-    table.add_row(
-        str(pc.count_distinct(payouts["payee_id"]).as_py()), str(payouts.num_rows),
-        str(pc.sum(paid).as_py() or 0), str(sum(unpaid.values())), f"{total:,.2f}",
-    )
+    total = figures.total
+    table.add_row(str(figures.payees), str(figures.lines), str(figures.paid),
+                  str(figures.unpaid), f"{total:,.2f}")
     console.print(table)
     budget = result.loaded.plan.annual_budget
     if budget:
         console.print(f"budget {budget:,.2f}: spent {total:,.2f} ({total / budget:.1%}), "
                       f"remaining {budget - total:,.2f}")
-    for row in result.tables["effect"].to_pylist():
+    for row in figures.effect:
         growth = "n/a" if row["growth"] is None else f"{row['growth']:+.1%}"
         share = "n/a" if row["cost_share"] is None else f"{row['cost_share']:.1%}"
         console.print(f"effect: sales {row['sales']:,.2f}, previous year {row['previous_sales']:,.2f}"
                       f" ({growth}); incentive cost {share} of sales")
-    if unpaid:
+    if figures.unpaid_by_reason:
         reasons = Table(title="unpaid by reason")
         reasons.add_column("reason")
         reasons.add_column("lines", justify="right")
-        for reason, count in unpaid.most_common():
+        for reason, count in figures.unpaid_by_reason:
             reasons.add_row(str(reason), str(count))
         console.print(reasons)
     timings = ", ".join(f"{k} {v:.2f}s" for k, v in result.timings.items())
@@ -233,11 +246,8 @@ def demo(
     for name in DEMO_PROGRAMS:
         folder = EXAMPLES / name
         console.rule(name)
-        result = _calculate(folder / "plan.yaml", folder / "data")
-        from paymaster.outputs import write_tables
-
-        write_tables(result.tables, out / name, "csv")
-        _print_summary(result)
+        result = _calculate_into(folder / "plan.yaml", folder / "data", out / name, "csv")
+        _print_summary(result, result.figures)
     console.print(f"results in {out}/")
     console.rule("workspace: the same programs through their workflows and the ledger")
     from paymaster.services.demo import run_workspace_demo

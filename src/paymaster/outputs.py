@@ -1,4 +1,9 @@
-"""Writing result tables: CSV, Parquet or Excel, all or nothing."""
+"""Writing result tables: CSV, Parquet or Excel, all or nothing.
+
+A table is written piece by piece, so one streamed from the backend (a RecordBatchReader)
+is never held whole in memory; an in-memory table is a stream of one piece, and its file
+is the same as `pyarrow.csv.write_csv` or `pyarrow.parquet.write_table` make.
+"""
 
 from __future__ import annotations
 
@@ -12,63 +17,72 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from paymaster.errors import PaymasterError, Problem
+
 FORMATS = ("csv", "parquet", "xlsx")
 
 
 METADATA = "run.json"
 
 
-def write_tables(tables: dict[str, pa.Table], out: Path, fmt: str = "csv",
-                 metadata: dict | None = None) -> list[Path]:
-    """Write into a temporary folder first, then move into place, so a failure never
-    leaves half an output behind. `metadata` (the run's plan, input fingerprint and
-    stage timings) goes with the tables as run.json, so the tables never lose their
-    provenance."""
+class OutputError(PaymasterError):
+    kind = "output"
+
+
+def check_format(fmt: str) -> None:
     if fmt not in FORMATS:
         raise ValueError(f"unknown format '{fmt}'; use one of {', '.join(FORMATS)}")
-    out.mkdir(parents=True, exist_ok=True)
-    names = []
-    with tempfile.TemporaryDirectory(dir=out) as staging:
+
+
+class Staging:
+    """Files written into a temporary folder inside `out` and moved into place together
+    when the `with` block ends without an error, so a failure never leaves half an output
+    behind (the temporary folder goes, with whatever was written into it)."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.paths: list[Path] = []
+        self._names: list[str] = []
+
+    def __enter__(self) -> Staging:
+        self.out.mkdir(parents=True, exist_ok=True)
+        self._folder = tempfile.TemporaryDirectory(dir=self.out)
+        return self
+
+    def __exit__(self, kind, _error, _trace) -> None:
+        try:
+            if kind is None:
+                for name in self._names:
+                    shutil.move(str(Path(self._folder.name) / name), self.out / name)
+                    self.paths.append(self.out / name)
+        finally:
+            self._folder.cleanup()
+
+    def table(self, name: str, fmt: str, data: pa.Table | pa.RecordBatchReader) -> int:
+        """Write `data` to the file `name` in `fmt`; returns the number of rows written."""
+        check_format(fmt)
+        rows = _write(data, Path(self._folder.name) / name, fmt)
+        self._names.append(name)
+        return rows
+
+    def metadata(self, metadata: dict) -> None:
+        (Path(self._folder.name) / METADATA).write_text(
+            json.dumps(metadata, indent=2, default=str) + "\n", encoding="utf-8")
+        self._names.append(METADATA)
+
+
+def write_tables(tables: dict[str, pa.Table], out: Path, fmt: str = "csv",
+                 metadata: dict | None = None) -> list[Path]:
+    """Each table to `out` as NAME.FMT, all or nothing. `metadata` (the run's plan, input
+    fingerprint and stage timings) goes with the tables as run.json, so the tables never
+    lose their provenance."""
+    check_format(fmt)
+    with Staging(out) as staging:
         for name, table in tables.items():
-            _write(table, Path(staging) / f"{name}.{fmt}", fmt)
-            names.append(f"{name}.{fmt}")
+            staging.table(f"{name}.{fmt}", fmt, table)
         if metadata is not None:
-            (Path(staging) / METADATA).write_text(
-                json.dumps(metadata, indent=2, default=str) + "\n", encoding="utf-8")
-            names.append(METADATA)
-        paths = []
-        for name in names:
-            shutil.move(str(Path(staging) / name), out / name)
-            paths.append(out / name)
-    return paths
-
-
-def _write(table: pa.Table, path: Path, fmt: str) -> None:
-    if fmt == "csv":
-        pacsv.write_csv(table, path)
-    elif fmt == "parquet":
-        pq.write_table(table, path)
-    else:
-        _write_xlsx(table, path)
-
-
-def _write_xlsx(table: pa.Table, path: Path) -> None:
-    from openpyxl import Workbook
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = path.stem[:31]
-    sheet.append(table.column_names)
-    for row in table.to_pylist():
-        sheet.append([_cell(v) for v in row.values()])
-    book.save(path)
-
-
-def _cell(value: object) -> object:
-    # Excel has no decimal type; keep exact money as text rather than a binary float.
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
+            staging.metadata(metadata)
+    return staging.paths
 
 
 def write_rows(rows: list[dict], path: Path) -> Path:
@@ -77,9 +91,73 @@ def write_rows(rows: list[dict], path: Path) -> Path:
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
         raise ValueError(f"unknown file type '{path.suffix}'; use .csv, .parquet or .xlsx")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent) as staging:
-        staged = Path(staging) / path.name
-        _write(pa.Table.from_pylist(rows), staged, fmt)
-        shutil.move(str(staged), path)
+    with Staging(path.parent) as staging:
+        staging.table(path.name, fmt, pa.Table.from_pylist(rows))
     return path
+
+
+def _write(data: pa.Table | pa.RecordBatchReader, path: Path, fmt: str) -> int:
+    pieces = [data] if isinstance(data, pa.Table) else data  # a reader yields record batches
+    writer = _open(path, fmt, data.schema)
+    rows = 0
+    try:
+        for piece in pieces:
+            writer.write(piece)
+            rows += piece.num_rows
+    finally:
+        writer.close()
+    return rows
+
+
+def _open(path: Path, fmt: str, schema: pa.Schema):
+    if fmt == "csv":
+        return pacsv.CSVWriter(path, schema)
+    if fmt == "parquet":
+        return pq.ParquetWriter(path, schema)
+    return _Sheet(path, schema)
+
+
+class _Sheet:
+    """An Excel workbook written row by row: openpyxl's write-only mode keeps no rows."""
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        from openpyxl import Workbook
+
+        self.path = path
+        self.names = schema.names
+        self.book = Workbook(write_only=True)
+        self.sheet = self.book.create_sheet(path.stem[:31])
+        self.sheet.append(self.names)
+        self.rows = 1
+
+    def write(self, piece: pa.Table | pa.RecordBatch) -> None:
+        from openpyxl.utils.exceptions import IllegalCharacterError
+
+        # A batch at a time: Python objects for a whole large table would not fit.
+        for batch in piece.to_batches() if isinstance(piece, pa.Table) else [piece]:
+            for row in zip(*(column.to_pylist() for column in batch.columns), strict=True):
+                self.rows += 1
+                try:
+                    self.sheet.append([_cell(value) for value in row])
+                except IllegalCharacterError as err:
+                    raise self._illegal(row) from err
+
+    def _illegal(self, row: tuple) -> OutputError:
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        field = next((name for name, value in zip(self.names, row, strict=True)
+                      if isinstance(value, str) and ILLEGAL_CHARACTERS_RE.search(value)), None)
+        return OutputError(Problem(
+            "Excel cannot hold a control character in a cell", file=self.path.name,
+            row=self.rows, field=field,
+            hint="write --format csv or parquet, or remove the character from the input"))
+
+    def close(self) -> None:
+        self.book.save(self.path)
+
+
+def _cell(value: object) -> object:
+    # Excel has no decimal type; keep exact money as text rather than a binary float.
+    if isinstance(value, Decimal):
+        return str(value)
+    return value

@@ -1,10 +1,15 @@
-"""Running a plan on a data folder: load, check, compile, execute, write — timed stages."""
+"""Running a plan on a data folder: load, check, compile, execute, write — timed stages.
+
+`calculate` returns the output tables in memory; `calculate_into` streams each one from
+the backend to its file, so a run of any size holds no more than a batch of rows in Python.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,9 +17,11 @@ import duckdb
 import pyarrow as pa
 
 from paymaster import duckdb_config
-from paymaster.backends import open_backend
+from paymaster.backends import Backend, open_backend
 from paymaster.datafiles import find_files, load_folder
 from paymaster.engine import Outputs, build
+from paymaster.figures import Figures, figures
+from paymaster.outputs import Staging, check_format
 from paymaster.plan import LoadedPlan, load_plan
 
 Progress = Callable[[str], None]
@@ -31,6 +38,27 @@ class RunResult:
     def program(self) -> str:
         return self.loaded.plan.program
 
+    @property
+    def rows(self) -> dict[str, int]:
+        return {name: table.num_rows for name, table in self.tables.items()}
+
+
+@dataclass
+class WrittenRun:
+    """A run whose output tables went to files: what they were made from, how many rows
+    each has, and the figures `paymaster run` prints."""
+
+    loaded: LoadedPlan
+    fingerprint: str
+    timings: dict[str, float]
+    figures: Figures
+    rows: dict[str, int] = field(default_factory=dict)
+    paths: list[Path] = field(default_factory=list)
+
+    @property
+    def program(self) -> str:
+        return self.loaded.plan.program
+
 
 def fingerprint(loaded: LoadedPlan, folder: Path) -> str:
     """Plan text + input files' bytes: the same fingerprint means the same result."""
@@ -38,8 +66,15 @@ def fingerprint(loaded: LoadedPlan, folder: Path) -> str:
     for item in find_files(loaded.plan, folder):
         if item.path is not None:
             digest.update(item.table.encode())
-            digest.update(item.path.read_bytes())
+            _hash_file(digest, item.path)
     return digest.hexdigest()[:16]
+
+
+def _hash_file(digest, path: Path) -> None:
+    # In pieces: an input file can be larger than the memory a run may use.
+    with path.open("rb") as handle:
+        while piece := handle.read(1 << 20):
+            digest.update(piece)
 
 
 class StageClock:
@@ -55,24 +90,75 @@ class StageClock:
         self.timings[name] = round(now - self._last, 4)
         self._last = now
 
+    @contextmanager
+    def part(self, name: str) -> Iterator[None]:
+        """Time a part of the current stage on its own, as `name`."""
+        started = time.perf_counter()
+        yield
+        self.timings[name] = round(time.perf_counter() - started, 4)
+
     def materializer(self, store: Callable, say: Progress) -> Callable:
         """The engine's `materialize` callback: store a stage, say so, time it."""
         def materialize(name: str, expr):
             say(f"calculate {name}")
-            started = time.perf_counter()
-            table = store(name, expr)
-            self.timings[f"stage {name}"] = round(time.perf_counter() - started, 4)
-            return table
+            with self.part(f"stage {name}"):
+                return store(name, expr)
         return materialize
 
 
 def calculate(plan: LoadedPlan | str | Path, data: Path, progress: Progress | None = None, *,
               backend: str = "duckdb", spark_master: str | None = None) -> RunResult:
-    """Run `plan` on the input folder `data`, on DuckDB (the default) or Spark."""
+    """Run `plan` on the input folder `data`, on DuckDB (the default) or Spark, and fetch
+    every output table into memory."""
     say = progress or (lambda _stage: None)
     clock = StageClock()
-    stage = clock.done
+    with _built(plan, data, say, clock, backend, spark_master) as (loaded, engine, outputs):
+        results = execute(outputs, engine.to_pyarrow, say)
+        clock.done("execute")
+    return RunResult(loaded, results, fingerprint(loaded, Path(data)), clock.timings)
 
+
+CHUNK_ROWS = 100_000  # rows per batch written: a few tens of MB of payout lines
+
+
+def calculate_into(plan: LoadedPlan | str | Path, data: Path, out: Path, fmt: str = "csv",
+                   progress: Progress | None = None, *, backend: str = "duckdb",
+                   spark_master: str | None = None,
+                   metadata: Callable[[WrittenRun], dict] | None = None,
+                   chunk_rows: int = CHUNK_ROWS) -> WrittenRun:
+    """Run `plan` on `data` and write each output table to `out` in `fmt` as it streams
+    from the backend, all or nothing (outputs.Staging). `metadata(result)`, called once the
+    tables are written (their rows and times known), goes beside them as run.json."""
+    check_format(fmt)
+    say = progress or (lambda _stage: None)
+    clock = StageClock()
+    with _built(plan, data, say, clock, backend, spark_master) as (loaded, engine, outputs):
+        say("summarize")
+        # The effect is one row: fetched once, printed and written from memory.
+        effect = engine.to_pyarrow(outputs.effect)
+        result = WrittenRun(loaded, fingerprint(loaded, Path(data)), clock.timings,
+                            figures(outputs.payouts, effect, engine.to_pyarrow))
+        clock.done("summarize")
+        with Staging(out) as staging:
+            for name, expr in outputs.tables().items():
+                say(f"write {name}")
+                with clock.part(f"write {name}"):
+                    stream = effect if name == "effect" else engine.to_pyarrow_batches(
+                        expr, chunk_rows)
+                    result.rows[name] = staging.table(f"{name}.{fmt}", fmt, stream)
+            clock.done("execute")
+            if metadata is not None:
+                staging.metadata(metadata(result))
+        result.paths = staging.paths
+    return result
+
+
+@contextmanager
+def _built(plan: LoadedPlan | str | Path, data: Path, say: Progress, clock: StageClock,
+           backend: str, spark_master: str | None) -> Iterator[tuple[LoadedPlan, Backend, Outputs]]:
+    """Load the plan and the input, build the outputs on an open backend; the backend (and
+    what it stored) closes when the block ends."""
+    stage = clock.done
     loaded = plan if isinstance(plan, LoadedPlan) else load_plan(plan)
     say("load plan")
     stage("load_plan")
@@ -81,8 +167,8 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, progress: Progress | No
     engine = open_backend(backend, spark_master)
     if backend != "duckdb":
         stage(f"start_{backend}")
+    con = duckdb.connect(config=duckdb_config.config())
     try:
-        con = duckdb.connect(config=duckdb_config.config())
         say("read and validate input")
         load_folder(loaded.plan, Path(data), con)
         tables = engine.bind(con, list(loaded.plan.inputs))
@@ -90,11 +176,13 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, progress: Progress | No
 
         outputs: Outputs = build(loaded, tables, clock.materializer(engine.materialize, say))
         stage("calculate")
-        results = execute(outputs, engine.to_pyarrow, say)
-        stage("execute")
+        yield loaded, engine, outputs
     finally:
+        # Dropping the stored stages and their spill files takes seconds at 10M lines:
+        # done here, said, rather than whenever the connection is collected.
+        say("close")
         engine.close()
-    return RunResult(loaded, results, fingerprint(loaded, Path(data)), clock.timings)
+        con.close()
 
 
 def execute(outputs: Outputs, to_pyarrow: Callable[[object], pa.Table],

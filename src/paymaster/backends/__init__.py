@@ -1,7 +1,7 @@
 """Where a run executes: DuckDB in process (the default) or Apache Spark.
 
 A backend binds the validated input tables, stores each stage of the pipeline and
-executes the output tables to Arrow. Input files are always read and validated by
+executes the output tables to Arrow, whole or as a stream of batches. Input files are always read and validated by
 DuckDB first (`datafiles.load_folder`); the Spark backend then reads those validated
 tables as Parquet.
 """
@@ -30,6 +30,11 @@ class Backend(Protocol):
 
     def to_pyarrow(self, expr: ir.Table) -> pa.Table:
         """Execute an output table."""
+
+    def to_pyarrow_batches(self, expr: ir.Table, chunk_rows: int) -> pa.RecordBatchReader:
+        """Execute an output table as a stream of record batches of about `chunk_rows`
+        rows each, in order and of the types `to_pyarrow` gives, never held whole here.
+        Read it to the end (or close it) before the next query."""
 
     def close(self) -> None:
         """Drop what this run stored."""

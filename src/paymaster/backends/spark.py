@@ -18,6 +18,7 @@ import duckdb
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from paymaster.backends import BackendError, check_choice
 from paymaster.errors import Problem
@@ -42,6 +43,7 @@ LOCAL_CONF = {
     "spark.driver.bindAddress": "127.0.0.1",
 }
 _runs = itertools.count(1)
+_outputs = itertools.count(1)
 
 
 def is_local(master: str) -> bool:
@@ -87,6 +89,16 @@ def _check_java() -> None:
         ))
 
 
+def _typed(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Spark's Arrow or Parquet result with the names and types Ibis declares."""
+    return table.rename_columns(schema.names).cast(schema)
+
+
+def _part_number(path: Path) -> int:
+    # part-00000-<uuid>.snappy.parquet: the number is the partition's place in the result.
+    return int(path.name.split("-")[1])
+
+
 def _first_line(err: Exception) -> str:
     text = str(err).strip().splitlines()
     return text[0][:300] if text else type(err).__name__
@@ -118,9 +130,26 @@ class SparkBackend:
         return self._view(f"stage_{name}", frame)
 
     def to_pyarrow(self, expr: ir.Table) -> pa.Table:
-        table = self._frame(expr).toArrow()
+        return _typed(self._frame(expr).toArrow(), expr.schema().to_pyarrow())
+
+    def to_pyarrow_batches(self, expr: ir.Table, chunk_rows: int) -> pa.RecordBatchReader:
+        # Spark collects a whole result to the driver (toArrow, and Ibis's PySpark
+        # to_pyarrow_batches through pandas). Instead the executors write it as Parquet to
+        # the staging folder, one file per partition numbered in the result's order, and
+        # the driver reads those back a batch at a time.
+        folder = self.staging / f"output{next(_outputs)}"
+        self._frame(expr).write.parquet(str(folder))
         schema = expr.schema().to_pyarrow()
-        return table.rename_columns(schema.names).cast(schema)
+
+        def batches():
+            try:
+                for part in sorted(folder.glob("part-*"), key=_part_number):
+                    for batch in pq.ParquetFile(part).iter_batches(batch_size=chunk_rows):
+                        yield from _typed(pa.Table.from_batches([batch]), schema).to_batches()
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+
+        return pa.RecordBatchReader.from_batches(schema, batches())
 
     def close(self) -> None:
         for view in self.views:

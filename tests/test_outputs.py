@@ -1,0 +1,166 @@
+"""Output files: a run streamed to files writes exactly the tables the in-memory run
+returns, and a failure while writing leaves the output folder as it was."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import shutil
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import EXAMPLES
+from paymaster.outputs import write_tables
+from paymaster.runs import calculate, calculate_into
+
+PROGRAMS = ("generuj-leady", "trade-in-accelerator", "sales-team")
+TABLES = ("payouts", "summary", "titles", "evaluations", "credits", "effect")
+
+
+@pytest.fixture(scope="module")
+def in_memory() -> dict[str, dict[str, pa.Table]]:
+    return {p: calculate(EXAMPLES / p / "plan.yaml", EXAMPLES / p / "data").tables
+            for p in PROGRAMS}
+
+
+# The order the engine gives these tables; it gives the others in no particular order
+# (nor these among equal keys), so rows are compared as sets, and order by these keys.
+ORDERED = {"payouts": ["payee_id", "period", "date", "source_id"], "summary": ["payee_id"]}
+
+
+def _csv_lines(table: pa.Table) -> tuple[str, list[str]]:
+    buffer = io.BytesIO()
+    pacsv.write_csv(table, buffer)
+    header, *rows = buffer.getvalue().decode().splitlines()
+    return header, sorted(rows)
+
+
+def _sorted(table: pa.Table) -> pa.Table:
+    return table.sort_by([(column, "ascending") for column in table.column_names])
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_streamed_files_equal_the_in_memory_tables(in_memory, program: str, fmt: str,
+                                                   tmp_path: Path) -> None:
+    expected = in_memory[program]
+    # 7 rows a batch: every larger table arrives in several batches.
+    done = calculate_into(EXAMPLES / program / "plan.yaml", EXAMPLES / program / "data",
+                          tmp_path, fmt, chunk_rows=7, metadata=lambda run: {"rows": run.rows})
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f"{t}.{fmt}" for t in TABLES] + ["run.json"])
+    rows = {name: table.num_rows for name, table in expected.items()}
+    assert done.rows == rows
+    assert json.loads((tmp_path / "run.json").read_text())["rows"] == rows
+    assert max(rows.values()) > 2 * 7
+    for name in TABLES:
+        path = tmp_path / f"{name}.{fmt}"
+        if fmt == "csv":
+            # the very text pyarrow's write_csv makes of the whole table
+            text = path.read_text().splitlines()
+            assert (text[0], sorted(text[1:])) == _csv_lines(expected[name]), name
+            written = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+                column_types=expected[name].schema))
+        else:
+            written = pq.read_table(path)
+            assert written.schema == expected[name].schema, name
+            # every value equal, Decimals with their scale (the schema's)
+            assert _sorted(written).equals(_sorted(expected[name])), name
+        keys = ORDERED.get(name)
+        if keys:
+            assert written.select(keys).to_pylist() == expected[name].select(keys).to_pylist()
+
+
+def test_streamed_figures_equal_those_of_the_in_memory_tables(in_memory, tmp_path: Path) -> None:
+    from paymaster.figures import in_memory as figures_of
+
+    program = "sales-team"
+    done = calculate_into(EXAMPLES / program / "plan.yaml", EXAMPLES / program / "data",
+                          tmp_path, "parquet")
+    assert done.figures == figures_of(in_memory[program])
+    assert done.figures.lines == in_memory[program]["payouts"].num_rows
+    assert done.figures.effect and done.figures.effect == in_memory[program]["effect"].to_pylist()
+
+
+def test_streamed_xlsx_holds_the_in_memory_values(in_memory, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    program = "generuj-leady"
+    calculate_into(EXAMPLES / program / "plan.yaml", EXAMPLES / program / "data", tmp_path,
+                   "xlsx", chunk_rows=7)
+    for name in TABLES:
+        sheet = load_workbook(tmp_path / f"{name}.xlsx").active
+        rows = [list(row) for row in sheet.iter_rows(values_only=True)]
+        table = in_memory[program][name]
+        assert rows[0] == table.column_names
+        values = [[_as_in_excel(v) for v in row.values()] for row in table.to_pylist()]
+        assert sorted(map(repr, rows[1:])) == sorted(map(repr, values)), name
+
+
+def _as_in_excel(value: object) -> object:
+    if isinstance(value, Decimal):  # money is kept as exact text: Excel has no decimal type
+        return str(value)
+    if isinstance(value, dt.date):  # a day is a date-time at midnight
+        return dt.datetime.combine(value, dt.time())
+    return value
+
+
+def _failing_stream(schema: pa.Schema, batch: pa.RecordBatch):
+    def batches():
+        yield batch
+        raise OSError("disk full")
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "xlsx"])
+def test_a_failure_mid_write_leaves_the_previous_output(in_memory, tmp_path: Path,
+                                                       fmt: str) -> None:
+    from paymaster.outputs import Staging
+
+    tables = in_memory["generuj-leady"]
+    write_tables(tables, tmp_path, fmt, metadata={"run": 1})
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    payouts = tables["payouts"]
+    with pytest.raises(OSError, match="disk full"), Staging(tmp_path) as staging:
+        staging.table(f"summary.{fmt}", fmt, tables["summary"].slice(0, 1))
+        staging.table(f"payouts.{fmt}", fmt,
+                      _failing_stream(payouts.schema, payouts.to_batches(max_chunksize=5)[0]))
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_a_run_that_fails_while_writing_keeps_the_previous_output(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(EXAMPLES / "generuj-leady" / "data", data)
+    out = tmp_path / "out"
+    plan = EXAMPLES / "generuj-leady" / "plan.yaml"
+    run = [sys.executable, "-m", "paymaster.cli", "run", str(plan), "--data", str(data),
+           "--out", str(out), "--format", "xlsx"]
+    assert subprocess.run(run, capture_output=True, text=True).returncode == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    # A registration id with a control character reaches the evaluations only: the payouts,
+    # summary and titles are written before Excel refuses it.
+    registrations = data / "registrations.csv"
+    registrations.write_text(registrations.read_text().replace("\nR01,", "\nR\x0701,"))
+    failed = subprocess.run(run, capture_output=True, text=True)
+    assert failed.returncode == 1, failed.stderr
+    assert ("evaluations.xlsx:row 2: column 'subject': Excel cannot hold a control character"
+            in failed.stderr)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_unknown_format_is_refused_before_any_work(tmp_path: Path) -> None:
+    plan = EXAMPLES / "generuj-leady"
+    run = subprocess.run([sys.executable, "-m", "paymaster.cli", "run", str(plan / "plan.yaml"),
+                          "--data", str(plan / "data"), "--out", str(tmp_path / "out"),
+                          "--format", "json"], capture_output=True, text=True)
+    assert run.returncode == 2
+    assert "unknown format 'json'; use one of csv, parquet, xlsx" in run.stdout
+    assert not (tmp_path / "out").exists()
