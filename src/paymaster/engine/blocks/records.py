@@ -45,21 +45,15 @@ def build_per_record(ctx: Context, measure: PerRecord, path: tuple, seq: int) ->
         rules.append((d.name, end.cast("date").delta(start.cast("date"), unit="day") > d.max_days))
     table, rules = materialize(table, rules, "rule")
     checks += rules
-    table, cap_notes = _apply_caps(ctx, table, measure, names, path, refer_names)
+    table = _apply_caps(ctx, table, measure, names, path, refer_names)
     ns = ctx.namespace(table, names, **refer_names)
     if measure.amount is not None:
         raw = ctx.expr(measure.amount, ns, path + ("amount",), "numeric").cast(WIDE)
         base, rate, band = ibis.null().cast(WIDE), ibis.null().cast(WIDE), ibis.null().cast("string")
-        figures = ibis.literal("amount ").concat(amount_text(raw))
     else:
         base = ctx.expr(measure.base, ns, path + ("base",), "numeric").cast(WIDE)
         rate, band = _rate(ctx, measure.rate, ns, path + ("rate",))
         raw = (base * rate).cast(WIDE)
-        figures = ibis.literal(f"{measure.base_label} ").concat(
-            explain(measure.base, ns), " = ", amount_text(base), "; ", percent(rate),
-            ibis.ifelse(band.isnull(), "", ibis.literal(" band ").concat(band.fill_null(""))),
-            " -> ", amount_text(raw),
-        )
         checks.append(("no_band", rate.isnull()))
     failed = first_reason(checks)
     table = table.mutate(
@@ -67,21 +61,39 @@ def build_per_record(ctx: Context, measure: PerRecord, path: tuple, seq: int) ->
         reason=failed, eligible=failed.isnull(),
         date=table["__date"] if measure.date else ibis.null().cast("date"),
     )
-    # The limit's window sorts every column it is given: it runs before the explanation
-    # text exists (the explanation reads none of the columns the limit changes).
-    explanation = join_text([*cap_notes, figures])
+    # The explanation is built after the limit, from the table's own columns: the
+    # limit's window then sorts no text.
+    note = None
     if measure.limit is not None:
         table, note = _limit(ctx, table, measure, ns, path)
-        explanation = explanation.concat(ibis.ifelse(table["__over"], note, ""))
-        table = table.mutate(explanation=explanation).drop("__over", "__slot")
-    else:
-        table = table.mutate(explanation=explanation)
-    table = ctx.stage(f"{measure.id}__records", table)
+    table = table.mutate(explanation=_explanation(ctx, table, measure, note))
+    keep = {*LINE_SCHEMA, "__cut", "raw", "eligible"}
+    table = ctx.stage_narrow(f"{measure.id}__records", table, keep)
     lines = shape(table, LINE_SCHEMA, program=ctx.plan.program, measure=measure.id, seq=seq,
                   budget=measure.budget, cut_by_cap=table["__cut"] if "__cut" in table.columns else None)
     credits = shape(table, CREDIT_SCHEMA, program=ctx.plan.program, measure=measure.id,
                     value=money(table["raw"].fill_null(0)), counts=table["eligible"])
     return BlockResult(lines=lines, credits=credits)
+
+
+def _explanation(ctx: Context, table: ir.Table, measure: PerRecord, note) -> ir.Value:
+    """The caps' notes, the figures, and the limit's note, read from `table`'s columns."""
+    refers = {r.measure: _refer_columns(table, r.measure) for r in measure.refers}
+    ns = ctx.namespace(table, (measure.source,), **refers)
+    if measure.amount is not None:
+        figures = ibis.literal("amount ").concat(amount_text(table["raw"]))
+    else:
+        band = table["band"]
+        figures = ibis.literal(f"{measure.base_label} ").concat(
+            explain(measure.base, ns), " = ", amount_text(table["base"]), "; ",
+            percent(table["rate"]),
+            ibis.ifelse(band.isnull(), "", ibis.literal(" band ").concat(band.fill_null(""))),
+            " -> ", amount_text(table["raw"]),
+        )
+    explanation = join_text([*_cap_notes(table, measure), figures])
+    if note is None:
+        return explanation
+    return explanation.concat(ibis.ifelse(table["__over"], note, ""))
 
 
 def _rate(ctx: Context, rate: object, ns, path: tuple) -> tuple[ir.Value, ir.Value]:
@@ -97,7 +109,7 @@ def _rate(ctx: Context, rate: object, ns, path: tuple) -> tuple[ir.Value, ir.Val
 
 
 def _apply_caps(ctx: Context, table: ir.Table, measure: PerRecord, names, path, refers):
-    notes: list[ir.Value] = []
+    """Each cap's column, and its value and maximum as columns for the explanation."""
     cut_total = None
     for i, cap in enumerate(measure.caps):
         ns = ctx.namespace(table, names, **refers)
@@ -105,29 +117,41 @@ def _apply_caps(ctx: Context, table: ir.Table, measure: PerRecord, names, path, 
         limit = ctx.number(cap.max, ns, path + ("caps", i, "max"))
         capped = ibis.ifelse(value > limit, limit.cast(value.type()), value)
         cut = (value - capped).cast(WIDE)
-        table = table.mutate(**{cap.name: capped})
+        table = table.mutate(**{cap.name: capped, f"__capv{i}": value, f"__capm{i}": limit})
+        cut_total = cut if cut_total is None else cut_total + cut
+    if cut_total is not None:
+        table = table.mutate(__cut=cut_total)
+    return table
+
+
+def _cap_notes(table: ir.Table, measure: PerRecord) -> list[ir.Value]:
+    notes = []
+    for i, cap in enumerate(measure.caps):
+        value, limit = table[f"__capv{i}"], table[f"__capm{i}"]
         notes.append(ibis.ifelse(
             value > limit,
             ibis.literal(f"{cap.value} ").concat(text(value), " capped at ", text(limit)),
             ibis.null().cast("string"),
         ))
-        cut_total = cut if cut_total is None else cut_total + cut
-    if cut_total is not None:
-        table = table.mutate(__cut=cut_total)
-    return table, notes
+    return notes
 
 
 def _limit(ctx: Context, table: ir.Table, measure: PerRecord, ns, path: tuple):
     """Only the first N eligible lines per group are paid; the rest get the limit's name.
-    Returns the table (with `__over` and `__slot`) and the note the explanation gets."""
+    Returns the table (with `__over` and `__slot`) and the note the explanation gets.
+
+    Only eligible lines are ranked (the others never count): the window sorts those, not
+    every record."""
     limit = measure.limit
     count = ctx.number(limit.count, ns, path + ("limit", "count"))
     group = ["payee_id", "period"] if limit.per == "period" else ["payee_id"]
-    order = natural_order(table, limit.order_by)
-    ranked = table.mutate(
-        __slot=ibis.row_number().over(group_by=[*group, "eligible"], order_by=order) + 1
-    )
-    over = ranked["eligible"] & (ranked["__slot"] > count)
+    table = table.mutate(__count=count)
+    counted = table.filter(table["eligible"])
+    counted = counted.mutate(__slot=ibis.row_number().over(
+        group_by=group, order_by=natural_order(counted, limit.order_by)) + 1)
+    others = table.filter(~table["eligible"])
+    ranked = counted.union(others.mutate(__slot=ibis.null().cast("int64")))
+    over = ranked["eligible"] & (ranked["__slot"] > ranked["__count"])
     ranked = ranked.mutate(
         __over=over,
         eligible=ranked["eligible"] & ~over,
@@ -135,7 +159,7 @@ def _limit(ctx: Context, table: ir.Table, measure: PerRecord, ns, path: tuple):
         cut_by_limit=ibis.ifelse(over, ranked["earned"], 0),
     )
     note = ibis.literal("; deal ").concat(ranked["__slot"].cast("string"), " of the month, only ",
-                                          text(count), " are paid")
+                                          text(ranked["__count"]), " are paid")
     return ranked, note
 
 
