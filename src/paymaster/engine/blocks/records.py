@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import ibis
 import ibis.expr.types as ir
 
@@ -12,6 +14,7 @@ from paymaster.engine.lines import (
     amount_text,
     first_reason,
     join_text,
+    literal_decimal,
     money,
     natural_order,
     percent,
@@ -50,9 +53,10 @@ def build_per_record(ctx: Context, measure: PerRecord, path: tuple, seq: int) ->
     if measure.amount is not None:
         raw = ctx.expr(measure.amount, ns, path + ("amount",), "numeric").cast(WIDE)
         base, rate, band = ibis.null().cast(WIDE), ibis.null().cast(WIDE), ibis.null().cast("string")
+        known_rates = []
     else:
         base = ctx.expr(measure.base, ns, path + ("base",), "numeric").cast(WIDE)
-        rate, band = _rate(ctx, measure.rate, ns, path + ("rate",))
+        rate, band, known_rates = _rate(ctx, measure.rate, ns, path + ("rate",))
         raw = (base * rate).cast(WIDE)
         checks.append(("no_band", rate.isnull()))
     failed = first_reason(checks)
@@ -66,7 +70,7 @@ def build_per_record(ctx: Context, measure: PerRecord, path: tuple, seq: int) ->
     note = None
     if measure.limit is not None:
         table, note = _limit(ctx, table, measure, ns, path)
-    table = table.mutate(explanation=_explanation(ctx, table, measure, note))
+    table = table.mutate(explanation=_explanation(ctx, table, measure, note, known_rates))
     keep = {*LINE_SCHEMA, "__cut", "raw", "eligible"}
     table = ctx.stage_narrow(f"{measure.id}__records", table, keep)
     lines = shape(table, LINE_SCHEMA, program=ctx.plan.program, measure=measure.id, seq=seq,
@@ -76,19 +80,22 @@ def build_per_record(ctx: Context, measure: PerRecord, path: tuple, seq: int) ->
     return BlockResult(lines=lines, credits=credits)
 
 
-def _explanation(ctx: Context, table: ir.Table, measure: PerRecord, note) -> ir.Value:
+def _explanation(ctx: Context, table: ir.Table, measure: PerRecord, note, known_rates) -> ir.Value:
     """The caps' notes, the figures, and the limit's note, read from `table`'s columns."""
     refers = {r.measure: _refer_columns(table, r.measure) for r in measure.refers}
     ns = ctx.namespace(table, (measure.source,), **refers)
+    # `earned` is the rounded `raw` already (the limit and budget have not touched it yet).
+    raw_text = ibis.ifelse(table["raw"].isnull(), ibis.null().cast("string"),
+                           table["earned"].cast("string"))
     if measure.amount is not None:
-        figures = ibis.literal("amount ").concat(amount_text(table["raw"]))
+        figures = ibis.literal("amount ").concat(raw_text)
     else:
         band = table["band"]
         figures = ibis.literal(f"{measure.base_label} ").concat(
             explain(measure.base, ns), " = ", amount_text(table["base"]), "; ",
-            percent(table["rate"]),
+            percent(table["rate"], known_rates),
             ibis.ifelse(band.isnull(), "", ibis.literal(" band ").concat(band.fill_null(""))),
-            " -> ", amount_text(table["raw"]),
+            " -> ", raw_text,
         )
     explanation = join_text([*_cap_notes(table, measure), figures])
     if note is None:
@@ -96,16 +103,24 @@ def _explanation(ctx: Context, table: ir.Table, measure: PerRecord, note) -> ir.
     return explanation.concat(ibis.ifelse(table["__over"], note, ""))
 
 
-def _rate(ctx: Context, rate: object, ns, path: tuple) -> tuple[ir.Value, ir.Value]:
+def _rate(ctx: Context, rate: object, ns, path: tuple) -> tuple[ir.Value, ir.Value, list]:
+    """The rate, its band's label, and the literal rates it can take (for the text)."""
     if not isinstance(rate, RateTable):
-        return ctx.number(rate, ns, path).cast(WIDE), ibis.null().cast("string")
+        value = ctx.number(rate, ns, path).cast(WIDE)
+        return value, ibis.null().cast("string"), _literals([value])
     cases, labels = [], []
     for i, band in enumerate(rate.bands):
         when = ctx.expr(band.when, ns, path + ("bands", i, "when"), "boolean").fill_null(False)
         cases.append((when, ctx.number(band.rate, ns, path + ("bands", i, "rate")).cast(WIDE)))
         labels.append((when, ibis.literal(band.label)))
     return (ibis.cases(*cases, else_=ibis.null().cast(WIDE)),
-            ibis.cases(*labels, else_=ibis.null().cast("string")))
+            ibis.cases(*labels, else_=ibis.null().cast("string")),
+            _literals([value for _, value in cases]))
+
+
+def _literals(values: list[ir.Value]) -> list[Decimal]:
+    found = (literal_decimal(v) for v in values)
+    return [v for v in found if v is not None]
 
 
 def _apply_caps(ctx: Context, table: ir.Table, measure: PerRecord, names, path, refers):
