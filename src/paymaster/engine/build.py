@@ -175,9 +175,9 @@ def _store(result: BlockResult, name: str, materialize: Materialize) -> None:
 def _assemble(ctx: Context, materialize: Materialize | None = None) -> Outputs:
     results = list(ctx.results.values())
     program = ctx.plan.program
-    lines = _union([r.lines for r in results], LINE_SCHEMA)
-    ns = ctx.namespace(lines)
-    lines = apply_budgets(ctx.plan, lines, lambda v: ctx.number(v, ns, ("budgets",)))
+    parts = [r.lines for r in results if r.lines is not None] or [memtable({}, LINE_SCHEMA)]
+    lines = apply_budgets(ctx.plan, parts,
+                          lambda v, table: ctx.number(v, ctx.namespace(table), ("budgets",)))
     if materialize is not None:
         lines = materialize("lines", lines)
     payouts = lines.select(*PAYOUT_COLUMNS).order_by(["payee_id", "period", "date", "source_id"])
