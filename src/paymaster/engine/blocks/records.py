@@ -71,12 +71,13 @@ def build_per_record(ctx: Context, measure: PerRecord, path: tuple, seq: int) ->
     if measure.limit is not None:
         table, note = _limit(ctx, table, measure, ns, path)
     table = table.mutate(explanation=_explanation(ctx, table, measure, note, known_rates))
-    keep = {*LINE_SCHEMA, "__cut", "raw", "eligible"}
-    table = ctx.stage_narrow(f"{measure.id}__records", table, keep)
-    lines = shape(table, LINE_SCHEMA, program=ctx.plan.program, measure=measure.id, seq=seq,
-                  budget=measure.budget, cut_by_cap=table["__cut"] if "__cut" in table.columns else None)
-    credits = shape(table, CREDIT_SCHEMA, program=ctx.plan.program, measure=measure.id,
-                    value=money(table["raw"].fill_null(0)), counts=table["eligible"])
+    # The lines are the stage: the credits read nothing else, and a stored copy of the
+    # lines' projection would be one more write of every line.
+    lines = ctx.stage(f"{measure.id}__records", shape(
+        table, LINE_SCHEMA, program=ctx.plan.program, measure=measure.id, seq=seq,
+        budget=measure.budget, cut_by_cap=table["__cut"] if "__cut" in table.columns else None))
+    credits = shape(lines, CREDIT_SCHEMA, value=money(lines["raw"].fill_null(0)),
+                    counts=lines["eligible"])
     return BlockResult(lines=lines, credits=credits)
 
 
