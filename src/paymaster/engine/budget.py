@@ -10,30 +10,44 @@ from paymaster.plan.expressions import WIDE
 from paymaster.plan.model import Plan
 
 
-def apply_budgets(plan: Plan, lines: ir.Table, number) -> ir.Table:
-    """Add `amount`, `paid`, `cut_by_budget`; lines in no pool are paid what they earned."""
-    lines = lines.mutate(
-        amount=ibis.ifelse(lines["eligible"], lines["earned"], money(ibis.literal(0))),
-        cut_by_budget=money(ibis.literal(0)),
-    )
+def apply_budgets(plan: Plan, parts: list[ir.Table], number) -> ir.Table:
+    """Add `amount`, `paid`, `cut_by_budget` to the union of `parts` (each measure's
+    lines); lines in no pool are paid what they earned. `number(value, table)` compiles a
+    budget's amount over the lines it charges.
+
+    The parts stay apart until the end: each is split into the lines a pool charges and
+    the rest straight from its own stored table, so the union of every line is never
+    stored twice (a table read by both branches would be materialised whole)."""
+    zero = money(ibis.literal(0))
+    parts = [p.mutate(amount=ibis.ifelse(p["eligible"], p["earned"], zero), cut_by_budget=zero)
+             for p in parts]
     for budget in plan.budgets:
-        lines = _charge(lines, budget.id, number(budget.amount), budget.reason)
+        parts = _charge(parts, budget.id, lambda t, b=budget: number(b.amount, t), budget.reason)
+    lines = _union(parts)
     return lines.mutate(
         paid=lines["eligible"],
         amount=ibis.ifelse(lines["eligible"], lines["amount"], money(ibis.literal(0))),
     )
 
 
-def _charge(lines: ir.Table, pool: str, limit: ir.Value, reason: str) -> ir.Table:
+def _charge(parts: list[ir.Table], pool: str, limit, reason: str) -> list[ir.Table]:
     """Lines not charged to the pool pass through unchanged; only the others are sorted
     (a running sum over every line would sort them all, explanations included)."""
-    charged = lines["eligible"] & (lines["budget"] == pool) & (lines["earned"] > 0)
-    flag = "__charged"
-    lines = lines.mutate(**{flag: charged})
-    passing = lines.filter(lines[flag].notnull() & ~lines[flag]).drop(flag)
-    # (A NULL flag, e.g. a line in no pool, keeps its own running sum as it always had.)
-    charging = lines.filter(lines[flag].isnull() | lines[flag])
-    return passing.union(_charge_part(charging.drop(flag), pool, limit, reason))
+    passing, charging = [], []
+    for part in parts:
+        charged = part["eligible"] & (part["budget"] == pool) & (part["earned"] > 0)
+        passing.append(part.filter(charged.notnull() & ~charged))
+        # (A NULL flag, e.g. a line in no pool, keeps its own running sum as it always had.)
+        charging.append(part.filter(charged.isnull() | charged))
+    charging_lines = _union(charging)
+    return [*passing, _charge_part(charging_lines, pool, limit(charging_lines), reason)]
+
+
+def _union(parts: list[ir.Table]) -> ir.Table:
+    out = parts[0]
+    for part in parts[1:]:
+        out = out.union(part)
+    return out
 
 
 def _charge_part(lines: ir.Table, pool: str, limit: ir.Value, reason: str) -> ir.Table:

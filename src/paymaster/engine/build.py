@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
 from paymaster.engine.blocks.aggregates import build_aggregate
@@ -166,18 +167,19 @@ def build(loaded: LoadedPlan, tables: dict[str, ir.Table],
 def _store(result: BlockResult, name: str, materialize: Materialize) -> None:
     # Evaluations and credits are read once, by the output: not stored (a stored copy of a
     # projection of the measure's own stage costs a full write of millions of rows).
+    # (One already stored, a block's own stage, is not copied.)
     for attr in ("lines", "titles", "accepted"):
         table = getattr(result, attr)
-        if table is not None:
+        if table is not None and not isinstance(table.op(), ops.PhysicalTable):
             setattr(result, attr, materialize(f"{name}__{attr}", table))
 
 
 def _assemble(ctx: Context, materialize: Materialize | None = None) -> Outputs:
     results = list(ctx.results.values())
     program = ctx.plan.program
-    lines = _union([r.lines for r in results], LINE_SCHEMA)
-    ns = ctx.namespace(lines)
-    lines = apply_budgets(ctx.plan, lines, lambda v: ctx.number(v, ns, ("budgets",)))
+    parts = [r.lines for r in results if r.lines is not None] or [memtable({}, LINE_SCHEMA)]
+    lines = apply_budgets(ctx.plan, parts,
+                          lambda v, table: ctx.number(v, ctx.namespace(table), ("budgets",)))
     if materialize is not None:
         lines = materialize("lines", lines)
     payouts = lines.select(*PAYOUT_COLUMNS).order_by(["payee_id", "period", "date", "source_id"])

@@ -11,9 +11,11 @@ from decimal import Decimal
 from typing import Any
 
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
 from paymaster.engine.lines import memtable
+from paymaster.errors import Collector
 from paymaster.plan.expressions import WIDE, Compiler, Namespace, literal_value
 from paymaster.plan.loader import LoadedPlan
 from paymaster.plan.model import Lookup, MeasureBase, Plan
@@ -46,6 +48,24 @@ class Context:
         if self.materialize is None or self.compiler.collector:
             return table
         return self.materialize(name, table)
+
+    def stage_narrow(self, name: str, table: ir.Table, keep: set[str]) -> ir.Table:
+        """`stage` with only the columns later steps read: writing and re-reading every
+        source column of millions of records costs more than computing the stage."""
+        if self.materialize is None or self.compiler.collector:
+            return table
+        return self.stage(name, table.select(*[c for c in table.columns if c in keep]))
+
+    def reads(self, table: ir.Table, texts: list[Any], names: tuple[str, ...]) -> set[str] | None:
+        """The column names plan expressions read when compiled over `table` (of any table
+        they touch: a superset is harmless), or None when one does not compile (the real
+        build reports it)."""
+        scratch = Compiler(self.loaded.source, Collector())
+        ns = self.namespace(table, names)
+        values = [scratch.compile(text, ns, ()) for text in texts]
+        if scratch.collector:
+            return None
+        return set().union(*(_names_read(value.op()) for value in values))
 
     @property
     def plan(self) -> Plan:
@@ -175,6 +195,23 @@ class Context:
         payee = self.expr(measure.payee, ns, path + ("payee",)).cast("string")
         table = table.mutate(payee_id=payee)
         return self.with_period(table, measure.period, "__date" if measure.date else None)
+
+
+def _names_read(root: ops.Node) -> set[str]:
+    """Column names a value reads: its fields, and those inside its EXISTS subqueries,
+    without following a field into the table it belongs to (which names every column)."""
+    names: set[str] = set()
+    todo, seen = [root], set()
+    while todo:
+        node = todo.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        if isinstance(node, ops.Field):
+            names.add(node.name)
+        else:
+            todo.extend(node.__children__)
+    return names
 
 
 def join_left(left: ir.Table, right: ir.Table, pairs: list[tuple[str, str]]) -> ir.Table:

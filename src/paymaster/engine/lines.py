@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import ibis
+import ibis.expr.operations as ops
 import pyarrow as pa
 import ibis.expr.types as ir
 
@@ -126,8 +130,38 @@ def amount_text(value: ir.Value) -> ir.Value:
     return money(value).cast("string")
 
 
-def percent(rate: ir.Value) -> ir.Value:
-    return text((rate.cast(WIDE) * 100).cast(WIDE).round(4)).concat("%")
+def percent(rate: ir.Value, known: Iterable[Decimal] = ()) -> ir.Value:
+    """A rate as a percentage. `known`: values the rate mostly takes (a rate table's
+    literal rates), whose text is written here once rather than computed on every row."""
+    shown = text((rate.cast(WIDE) * 100).cast(WIDE).round(4)).concat("%")
+    cases = [(rate == ibis.literal(v, type=WIDE), ibis.literal(percent_text(v)))
+             for v in dict.fromkeys(known) if _fits_wide(v)]
+    return ibis.cases(*cases, else_=shown) if cases else shown
+
+
+def percent_text(rate: Decimal) -> str:
+    """`percent`'s text in Python: x 100, rounded half away from zero to 4 places, trailing
+    zeros (and a bare point) dropped."""
+    shown = (rate * 100).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+    digits = format(shown if shown else abs(shown), "f")
+    return (re.sub(r"\.?0+$", "", digits) if "." in digits else digits) + "%"
+
+
+def _fits_wide(value: Decimal) -> bool:
+    """Exact in WIDE (else the cast would round it first)."""
+    whole = Decimal(10) ** (WIDE.precision - WIDE.scale - 2)  # room for the x 100
+    return value.is_finite() and value.as_tuple().exponent >= -WIDE.scale and abs(value) < whole
+
+
+def literal_decimal(value: ir.Value) -> Decimal | None:
+    """The number a value is when it is a literal (possibly cast), else None."""
+    node = value.op()
+    while isinstance(node, ops.Cast):
+        node = node.arg
+    if isinstance(node, ops.Literal) and isinstance(node.value, (Decimal, int)) \
+            and not isinstance(node.value, bool):
+        return Decimal(node.value)
+    return None
 
 
 def join_text(parts: list[ir.Value], sep: str = "; ") -> ir.Value:

@@ -37,8 +37,8 @@ def build_gated_rebate(ctx: Context, measure: GatedRebate, path: tuple, seq: int
     lines, flags = materialize(lines, [*checks, ("joins", joins.fill_null(False))], "rule")
     checks, lines = flags[:-1], lines.mutate(__joins=flags[-1][1])
     reason = first_reason(checks)
-    lines = ctx.stage(f"{measure.id}__records",
-                      lines.mutate(__reason=reason, __qualifies=reason.isnull()))
+    lines = lines.mutate(__reason=reason, __qualifies=reason.isnull())
+    lines = _stage_records(ctx, lines, measure)
     payees = _population(ctx, lines, measure, path)
     members = payees.select(__mp="payee_id", __mq="period")
     in_population = lines.semi_join(
@@ -55,6 +55,18 @@ def build_gated_rebate(ctx: Context, measure: GatedRebate, path: tuple, seq: int
         threshold=money(evaluations["minimum"]),
     )
     return BlockResult(lines=outcome, evaluations=evaluation_rows, credits=credits)
+
+
+def _stage_records(ctx: Context, lines: ir.Table, measure: GatedRebate) -> ir.Table:
+    """Stored with the columns the population, credits and evaluations read: the gates'
+    conditions name a few source columns, the rest would only be written and scanned."""
+    name = f"{measure.id}__records"
+    probe = lines.mutate(as_of=ibis.null().cast("date"), evaluation=ibis.null().cast("int64"))
+    read = ctx.reads(probe, [measure.counts_when, measure.returned_when], (measure.source,))
+    if read is None:
+        return ctx.stage(name, lines)
+    keep = {"payee_id", "period", "source_id", "__value", "__reason", "__qualifies", "__joins"}
+    return ctx.stage_narrow(name, lines, keep | read)
 
 
 def _population(ctx: Context, lines: ir.Table, measure: GatedRebate, path: tuple) -> ir.Table:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import ibis
 import ibis.expr.types as ir
 
@@ -12,6 +14,7 @@ from paymaster.engine.lines import (
     amount_text,
     first_reason,
     join_text,
+    literal_decimal,
     money,
     natural_order,
     percent,
@@ -45,21 +48,16 @@ def build_per_record(ctx: Context, measure: PerRecord, path: tuple, seq: int) ->
         rules.append((d.name, end.cast("date").delta(start.cast("date"), unit="day") > d.max_days))
     table, rules = materialize(table, rules, "rule")
     checks += rules
-    table, cap_notes = _apply_caps(ctx, table, measure, names, path, refer_names)
+    table = _apply_caps(ctx, table, measure, names, path, refer_names)
     ns = ctx.namespace(table, names, **refer_names)
     if measure.amount is not None:
         raw = ctx.expr(measure.amount, ns, path + ("amount",), "numeric").cast(WIDE)
         base, rate, band = ibis.null().cast(WIDE), ibis.null().cast(WIDE), ibis.null().cast("string")
-        figures = ibis.literal("amount ").concat(amount_text(raw))
+        known_rates = []
     else:
         base = ctx.expr(measure.base, ns, path + ("base",), "numeric").cast(WIDE)
-        rate, band = _rate(ctx, measure.rate, ns, path + ("rate",))
+        rate, band, known_rates = _rate(ctx, measure.rate, ns, path + ("rate",))
         raw = (base * rate).cast(WIDE)
-        figures = ibis.literal(f"{measure.base_label} ").concat(
-            explain(measure.base, ns), " = ", amount_text(base), "; ", percent(rate),
-            ibis.ifelse(band.isnull(), "", ibis.literal(" band ").concat(band.fill_null(""))),
-            " -> ", amount_text(raw),
-        )
         checks.append(("no_band", rate.isnull()))
     failed = first_reason(checks)
     table = table.mutate(
@@ -67,37 +65,67 @@ def build_per_record(ctx: Context, measure: PerRecord, path: tuple, seq: int) ->
         reason=failed, eligible=failed.isnull(),
         date=table["__date"] if measure.date else ibis.null().cast("date"),
     )
-    # The limit's window sorts every column it is given: it runs before the explanation
-    # text exists (the explanation reads none of the columns the limit changes).
-    explanation = join_text([*cap_notes, figures])
+    # The explanation is built after the limit, from the table's own columns: the
+    # limit's window then sorts no text.
+    note = None
     if measure.limit is not None:
         table, note = _limit(ctx, table, measure, ns, path)
-        explanation = explanation.concat(ibis.ifelse(table["__over"], note, ""))
-        table = table.mutate(explanation=explanation).drop("__over", "__slot")
-    else:
-        table = table.mutate(explanation=explanation)
-    table = ctx.stage(f"{measure.id}__records", table)
-    lines = shape(table, LINE_SCHEMA, program=ctx.plan.program, measure=measure.id, seq=seq,
-                  budget=measure.budget, cut_by_cap=table["__cut"] if "__cut" in table.columns else None)
-    credits = shape(table, CREDIT_SCHEMA, program=ctx.plan.program, measure=measure.id,
-                    value=money(table["raw"].fill_null(0)), counts=table["eligible"])
+    table = table.mutate(explanation=_explanation(ctx, table, measure, note, known_rates))
+    # The lines are the stage: the credits read nothing else, and a stored copy of the
+    # lines' projection would be one more write of every line.
+    lines = ctx.stage(f"{measure.id}__records", shape(
+        table, LINE_SCHEMA, program=ctx.plan.program, measure=measure.id, seq=seq,
+        budget=measure.budget, cut_by_cap=table["__cut"] if "__cut" in table.columns else None))
+    credits = shape(lines, CREDIT_SCHEMA, value=money(lines["raw"].fill_null(0)),
+                    counts=lines["eligible"])
     return BlockResult(lines=lines, credits=credits)
 
 
-def _rate(ctx: Context, rate: object, ns, path: tuple) -> tuple[ir.Value, ir.Value]:
+def _explanation(ctx: Context, table: ir.Table, measure: PerRecord, note, known_rates) -> ir.Value:
+    """The caps' notes, the figures, and the limit's note, read from `table`'s columns."""
+    refers = {r.measure: _refer_columns(table, r.measure) for r in measure.refers}
+    ns = ctx.namespace(table, (measure.source,), **refers)
+    # `earned` is the rounded `raw` already (the limit and budget have not touched it yet).
+    raw_text = ibis.ifelse(table["raw"].isnull(), ibis.null().cast("string"),
+                           table["earned"].cast("string"))
+    if measure.amount is not None:
+        figures = ibis.literal("amount ").concat(raw_text)
+    else:
+        band = table["band"]
+        figures = ibis.literal(f"{measure.base_label} ").concat(
+            explain(measure.base, ns), " = ", amount_text(table["base"]), "; ",
+            percent(table["rate"], known_rates),
+            ibis.ifelse(band.isnull(), "", ibis.literal(" band ").concat(band.fill_null(""))),
+            " -> ", raw_text,
+        )
+    explanation = join_text([*_cap_notes(table, measure), figures])
+    if note is None:
+        return explanation
+    return explanation.concat(ibis.ifelse(table["__over"], note, ""))
+
+
+def _rate(ctx: Context, rate: object, ns, path: tuple) -> tuple[ir.Value, ir.Value, list]:
+    """The rate, its band's label, and the literal rates it can take (for the text)."""
     if not isinstance(rate, RateTable):
-        return ctx.number(rate, ns, path).cast(WIDE), ibis.null().cast("string")
+        value = ctx.number(rate, ns, path).cast(WIDE)
+        return value, ibis.null().cast("string"), _literals([value])
     cases, labels = [], []
     for i, band in enumerate(rate.bands):
         when = ctx.expr(band.when, ns, path + ("bands", i, "when"), "boolean").fill_null(False)
         cases.append((when, ctx.number(band.rate, ns, path + ("bands", i, "rate")).cast(WIDE)))
         labels.append((when, ibis.literal(band.label)))
     return (ibis.cases(*cases, else_=ibis.null().cast(WIDE)),
-            ibis.cases(*labels, else_=ibis.null().cast("string")))
+            ibis.cases(*labels, else_=ibis.null().cast("string")),
+            _literals([value for _, value in cases]))
+
+
+def _literals(values: list[ir.Value]) -> list[Decimal]:
+    found = (literal_decimal(v) for v in values)
+    return [v for v in found if v is not None]
 
 
 def _apply_caps(ctx: Context, table: ir.Table, measure: PerRecord, names, path, refers):
-    notes: list[ir.Value] = []
+    """Each cap's column, and its value and maximum as columns for the explanation."""
     cut_total = None
     for i, cap in enumerate(measure.caps):
         ns = ctx.namespace(table, names, **refers)
@@ -105,29 +133,41 @@ def _apply_caps(ctx: Context, table: ir.Table, measure: PerRecord, names, path, 
         limit = ctx.number(cap.max, ns, path + ("caps", i, "max"))
         capped = ibis.ifelse(value > limit, limit.cast(value.type()), value)
         cut = (value - capped).cast(WIDE)
-        table = table.mutate(**{cap.name: capped})
+        table = table.mutate(**{cap.name: capped, f"__capv{i}": value, f"__capm{i}": limit})
+        cut_total = cut if cut_total is None else cut_total + cut
+    if cut_total is not None:
+        table = table.mutate(__cut=cut_total)
+    return table
+
+
+def _cap_notes(table: ir.Table, measure: PerRecord) -> list[ir.Value]:
+    notes = []
+    for i, cap in enumerate(measure.caps):
+        value, limit = table[f"__capv{i}"], table[f"__capm{i}"]
         notes.append(ibis.ifelse(
             value > limit,
             ibis.literal(f"{cap.value} ").concat(text(value), " capped at ", text(limit)),
             ibis.null().cast("string"),
         ))
-        cut_total = cut if cut_total is None else cut_total + cut
-    if cut_total is not None:
-        table = table.mutate(__cut=cut_total)
-    return table, notes
+    return notes
 
 
 def _limit(ctx: Context, table: ir.Table, measure: PerRecord, ns, path: tuple):
     """Only the first N eligible lines per group are paid; the rest get the limit's name.
-    Returns the table (with `__over` and `__slot`) and the note the explanation gets."""
+    Returns the table (with `__over` and `__slot`) and the note the explanation gets.
+
+    Only eligible lines are ranked (the others never count): the window sorts those, not
+    every record."""
     limit = measure.limit
     count = ctx.number(limit.count, ns, path + ("limit", "count"))
     group = ["payee_id", "period"] if limit.per == "period" else ["payee_id"]
-    order = natural_order(table, limit.order_by)
-    ranked = table.mutate(
-        __slot=ibis.row_number().over(group_by=[*group, "eligible"], order_by=order) + 1
-    )
-    over = ranked["eligible"] & (ranked["__slot"] > count)
+    table = table.mutate(__count=count)
+    counted = table.filter(table["eligible"])
+    counted = counted.mutate(__slot=ibis.row_number().over(
+        group_by=group, order_by=natural_order(counted, limit.order_by)) + 1)
+    others = table.filter(~table["eligible"])
+    ranked = counted.union(others.mutate(__slot=ibis.null().cast("int64")))
+    over = ranked["eligible"] & (ranked["__slot"] > ranked["__count"])
     ranked = ranked.mutate(
         __over=over,
         eligible=ranked["eligible"] & ~over,
@@ -135,7 +175,7 @@ def _limit(ctx: Context, table: ir.Table, measure: PerRecord, ns, path: tuple):
         cut_by_limit=ibis.ifelse(over, ranked["earned"], 0),
     )
     note = ibis.literal("; deal ").concat(ranked["__slot"].cast("string"), " of the month, only ",
-                                          text(count), " are paid")
+                                          text(ranked["__count"]), " are paid")
     return ranked, note
 
 

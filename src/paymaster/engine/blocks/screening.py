@@ -64,6 +64,14 @@ def build_screening(ctx: Context, measure: Screening, path: tuple, seq: int) -> 
     if helpers:
         table = table.drop(*helpers, *[f"{h}n" for h in helpers])
     table = table.mutate(__candidate=~_any([table[c] for c in flag_columns]))
+    # Stored once checked: the first-wins step reads the table twice (its candidates, and
+    # every record), and would otherwise compute every check twice.
+    later = {"payee_id", "period", "source_id", "__date", "__order", "__missing",
+             "__candidate", *flag_columns, *_claim_keys(ctx, measure)}
+    for rule in measure.rules:
+        if rule.first_wins is not None:
+            later.update([*rule.first_wins.key, rule.first_wins.other])
+    table = ctx.stage_narrow(f"{measure.id}__checked", table, later)
     ordered: list[tuple[str, ir.Value]] = [(name, table[f"__fail_{name}"]) for name, _ in checks]
     for rule in measure.rules:
         if rule.first_wins is not None:
@@ -93,6 +101,13 @@ def build_screening(ctx: Context, measure: Screening, path: tuple, seq: int) -> 
         __claim_date=table["__date"], __claimant=table["source_id"]
     )
     return BlockResult(evaluations=evaluations, accepted=accepted)
+
+
+def _claim_keys(ctx: Context, measure: Screening) -> list[str]:
+    """The columns measures claiming this screening's records match on."""
+    return [key for other in ctx.plan.measures
+            if getattr(other, "claim", None) is not None and other.claim.screening == measure.id
+            for key in other.claim.on]
 
 
 def _missing(table: ir.Table, required: list[str]) -> ir.Value:
