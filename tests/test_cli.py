@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -72,3 +73,34 @@ def test_run_records_each_stage_and_its_time(data: Path, tmp_path: Path) -> None
     assert meta["rows"]["payouts"] == len(payouts) - 1
     # each finished stage is shown with its time while the run goes on
     assert "  read and validate input: " in run.stdout
+
+
+def test_running_out_of_memory_says_which_setting_to_change(data: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "PAYMASTER_DUCKDB_MEMORY": "1MB"}
+    run = subprocess.run([sys.executable, "-m", "paymaster.cli", "run", str(PLAN), "--data",
+                          str(data), "--out", str(tmp_path / "out")],
+                         capture_output=True, text=True, env=env)
+    assert run.returncode == 3, run.stderr
+    assert "DuckDB ran out of memory while reading the input" in run.stderr
+    assert "PAYMASTER_DUCKDB_MEMORY=" in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "out" / "payouts.csv").exists()
+
+
+def test_out_of_memory_in_a_stage_is_not_reported_as_a_plan_problem(data: Path) -> None:
+    import duckdb
+
+    from paymaster.backends import open_backend
+    from paymaster.datafiles import load_folder
+    from paymaster.engine import build
+    from paymaster.errors import ResourceError
+    from paymaster.plan import load_plan
+
+    loaded = load_plan(PLAN)
+    con = duckdb.connect()
+    load_folder(loaded.plan, data, con)
+    backend = open_backend("duckdb", None)
+    tables = backend.bind(con, list(loaded.plan.inputs))
+    # The input is in; the first stored stage is then refused memory by DuckDB itself.
+    con.execute("SET memory_limit = '2MB'")
+    with pytest.raises(ResourceError, match="while calculating registration__"):
+        build(loaded, tables, backend.materialize)

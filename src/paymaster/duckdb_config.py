@@ -14,7 +14,13 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import duckdb
+
+from paymaster.errors import ResourceError
 
 DEFAULT_MEMORY_GIB = 3.0
 
@@ -37,3 +43,25 @@ def config() -> dict[str, str]:
     if threads:
         settings["threads"] = threads
     return settings
+
+
+def advice() -> str:
+    """What to change when a run hits the memory limit, with this machine's figures."""
+    settings = config()
+    room = max(DEFAULT_MEMORY_GIB, _ram_gib() * 0.6)
+    return (f"the limit is {settings['memory_limit']} of this machine's {_ram_gib():.0f} GiB; "
+            f"run again with a larger limit, e.g. PAYMASTER_DUCKDB_MEMORY={room:.0f}GB, or "
+            f"fewer threads (PAYMASTER_DUCKDB_THREADS=1); spilled data goes to "
+            f"{settings['temp_directory']} (PAYMASTER_DUCKDB_TEMP)")
+
+
+@contextmanager
+def out_of_memory(stage: str) -> Iterator[None]:
+    """DuckDB's out-of-memory error says what to SET; a user of `paymaster` sets our
+    environment variables instead, so say those (with this machine's sizes)."""
+    try:
+        yield
+    except duckdb.OutOfMemoryException as err:
+        raise ResourceError(
+            f"DuckDB ran out of memory while {stage} ({str(err).splitlines()[0]}); "
+            f"{advice()}") from err

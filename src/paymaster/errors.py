@@ -67,6 +67,14 @@ class EngineError(PaymasterError):
     kind = "engine"
 
 
+class ResourceError(PaymasterError):
+    """The machine, not the plan or the data: the backend ran out of memory or disk.
+    Raised through the engine unchanged, so it is never reported as a plan problem."""
+
+    kind = "resource"
+    exit_code = 3
+
+
 def suggest(word: str, candidates: Iterable[str]) -> str | None:
     """'did you mean' for a misspelt name, or None when nothing is close."""
     matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)

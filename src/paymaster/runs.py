@@ -170,7 +170,8 @@ def _built(plan: LoadedPlan | str | Path, data: Path, say: Progress, clock: Stag
     con = duckdb.connect(config=duckdb_config.config())
     try:
         say("read and validate input")
-        load_folder(loaded.plan, Path(data), con)
+        with duckdb_config.out_of_memory("reading the input"):
+            load_folder(loaded.plan, Path(data), con)
         tables = engine.bind(con, list(loaded.plan.inputs))
         stage("read_input")
 

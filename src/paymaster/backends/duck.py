@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+
 import duckdb
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 from ibis.backends.duckdb.converter import DuckDBPyArrowData
 
+from paymaster.duckdb_config import out_of_memory
 from paymaster.plan.decorrelate import decorrelate
 
 
@@ -22,10 +24,12 @@ class DuckDBBackend:
         return {name: self.ibis.table(name) for name in names}
 
     def materialize(self, name: str, expr: ir.Table) -> ir.Table:
-        return self.ibis.create_table(f"stage_{name}", decorrelate(expr), temp=True)
+        with out_of_memory(f"calculating {name}"):
+            return self.ibis.create_table(f"stage_{name}", decorrelate(expr), temp=True)
 
     def to_pyarrow(self, expr: ir.Table) -> pa.Table:
-        return self.ibis.to_pyarrow(decorrelate(expr))
+        with out_of_memory("writing the outputs"):
+            return self.ibis.to_pyarrow(decorrelate(expr))
 
     def to_pyarrow_batches(self, expr: ir.Table, chunk_rows: int) -> pa.RecordBatchReader:
         # Ibis 12's own to_pyarrow_batches calls a cursor method DuckDB 2.0 no longer has;
@@ -36,7 +40,7 @@ class DuckDBBackend:
         reader = self.ibis._to_duckdb_relation(expr).to_arrow_reader(batch_size=chunk_rows)
 
         def batches():
-            with reader:
+            with reader, out_of_memory("writing the outputs"):
                 for batch in reader:
                     # DuckDB's own types (a decimal for a count cast to int64, say) made
                     # Ibis's, as to_pyarrow makes them.
@@ -47,3 +51,4 @@ class DuckDBBackend:
 
     def close(self) -> None:
         """The connection goes with the run."""
+

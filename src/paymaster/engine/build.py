@@ -29,7 +29,7 @@ from paymaster.engine.lines import (
     TITLE_SCHEMA,
     memtable,
 )
-from paymaster.errors import Collector, PlanError
+from paymaster.errors import Collector, PlanError, ResourceError
 from paymaster.plan.expressions import COLUMN_DTYPES, Compiler
 from paymaster.plan.loader import LoadedPlan
 
@@ -154,7 +154,7 @@ def build(loaded: LoadedPlan, tables: dict[str, ir.Table],
                 else:
                     _store(result, measure.id, materialize)
             ctx.results[measure.id] = result
-        except PlanError:
+        except (PlanError, ResourceError):
             raise
         except Exception as err:  # noqa: BLE001 - located as a plan problem, never swallowed
             if not collector:
