@@ -182,7 +182,10 @@ def _assemble(ctx: Context, materialize: Materialize | None = None) -> Outputs:
                           lambda v, table: ctx.number(v, ctx.namespace(table), ("budgets",)))
     if materialize is not None:
         lines = materialize("lines", lines)
-    payouts = lines.select(*PAYOUT_COLUMNS).order_by(["payee_id", "period", "date", "source_id"])
+    # Ties (one sale paid under two measures) broken by the plan's measure order, so the
+    # same inputs always give the same files, row for row.
+    payouts = lines.order_by(["payee_id", "period", "date", "source_id", "seq"]).select(
+        *PAYOUT_COLUMNS)
     summary = lines.group_by(["program", "payee_id"]).aggregate(
         lines=lines.count(),
         paid_lines=lines["paid"].sum().cast("int64"),
@@ -193,8 +196,10 @@ def _assemble(ctx: Context, materialize: Materialize | None = None) -> Outputs:
     return Outputs(
         payouts=payouts,
         summary=summary,
-        titles=_union([r.titles for r in results], TITLE_SCHEMA, program),
-        evaluations=_union([r.evaluations for r in results], EVALUATION_SCHEMA, program),
+        titles=_union([r.titles for r in results], TITLE_SCHEMA, program).order_by(
+            ["payee_id", "period", "title", "rank"]),
+        evaluations=_union([r.evaluations for r in results], EVALUATION_SCHEMA, program)
+        .order_by(["payee_id", "period", "subject", "as_of", "evaluation"]),
         credits=_union([r.credits for r in results], CREDIT_SCHEMA, program),
         effect=effect(ctx, lines),
     )
