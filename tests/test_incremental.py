@@ -78,7 +78,7 @@ def test_a_stale_splice_is_detected(tmp_path: Path, monkeypatch) -> None:
     state = tmp_path / incremental.STATE_FILE
     incremental.calculate(plan, data, state)
     CHANGES[program]["ranking place"](Folder(data, seed=3))
-    monkeypatch.setattr(incremental, "affected_payees", lambda *args: set())
+    monkeypatch.setattr(incremental.run, "affected_payees", lambda *args: set())
     got, report = incremental.calculate(plan, data, state)
     assert report.mode == "incremental"
     with pytest.raises(AssertionError, match="differs"):
