@@ -78,7 +78,7 @@ def test_a_stale_splice_is_detected(tmp_path: Path, monkeypatch) -> None:
     state = tmp_path / incremental.STATE_FILE
     incremental.calculate(plan, data, state)
     CHANGES[program]["ranking place"](Folder(data, seed=3))
-    monkeypatch.setattr(incremental.run, "affected_payees", lambda *args: set())
+    monkeypatch.setattr(incremental.run, "affected_payees", lambda *args: {})
     got, report = incremental.calculate(plan, data, state)
     assert report.mode == "incremental"
     with pytest.raises(AssertionError, match="differs"):
@@ -118,3 +118,70 @@ def test_cli_run_incremental_says_what_it_recomputed(tmp_path: Path) -> None:
     assert second.returncode == 0, second.stderr
     assert "changed rows: returns -0 +1" in second.stdout
     assert "incremental: recomputed 1 of" in second.stdout
+
+
+def _sale(folder: Folder, sale_id: str) -> int:
+    [(index, _)] = folder.rows("sales", lambda r: r["sale_id"] == sale_id, ["sale_id"])
+    return index
+
+
+# generuj-leady's example: the fund (150 000) is exhausted by S29 on 2018-06-15; S30 and
+# S31 (with its new-partner bonus) come after it, unpaid.
+BUDGET_CHANGES = {
+    "a paid line before the exhaustion earns more": lambda f: f.update(
+        "sales", _sale(f, "S02"), licences=240),
+    "a paid line before the exhaustion drops out (the pool lasts longer)": lambda f: f.update(
+        "sales", _sale(f, "S28"), licences=2),
+    "an unpaid line before the exhaustion becomes eligible": lambda f: f.update(
+        "sales", _sale(f, "S09"), licences=40),
+    "a line after the exhaustion changes": lambda f: f.update(
+        "sales", _sale(f, "S30"), licences=90),
+    "a late line dated before the exhaustion": lambda f: f.append(
+        "sales", _sale(f, "S27"), sale_id="S40", order_date="2018-06-02"),
+    "a line after the exhaustion is withdrawn": lambda f: f.delete("sales", _sale(f, "S30")),
+}
+
+
+def test_budget_changes_before_and_after_its_exhaustion(tmp_path: Path) -> None:
+    """Only the lines that could be charged are charged again (with the replaced ones):
+    a change on either side of the point where the fund runs out, in or out of the
+    candidates, gives the full run's lines."""
+    program = "generuj-leady"
+    plan = ROOT / "examples" / program / "plan.yaml"
+    data = _folder(tmp_path, program, None)
+    state = tmp_path / incremental.STATE_FILE
+    incremental.calculate(plan, data, state)
+    folder = Folder(data)
+    for label, change in BUDGET_CHANGES.items():
+        change(folder)
+        got, report = incremental.calculate(plan, data, state)
+        assert report.mode == "incremental", f"{label}: fell back ({report.reason})"
+        assert report.changed == {"sales": report.changed["sales"]}, label
+        assert_same(got.tables, calculate(plan, data).tables, label)
+
+
+def test_a_measure_whose_inputs_did_not_change_is_not_recomputed(tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    """A sales line changes deals, not the screening of registrations: no screening row is
+    rewritten, and yet every table equals a full run."""
+    from paymaster.incremental import splice
+
+    program = "generuj-leady"
+    plan = ROOT / "examples" / program / "plan.yaml"
+    data = _folder(tmp_path, program, None)
+    state = tmp_path / incremental.STATE_FILE
+    incremental.calculate(plan, data, state)
+    Folder(data).update("sales", _sale(Folder(data), "S03"), licences=120)
+    recalculated = []
+    original = splice.Splice.splice
+
+    def spy(self, measure, result):
+        if self.payees(measure):
+            recalculated.append(measure.id)
+        return original(self, measure, result)
+
+    monkeypatch.setattr(splice.Splice, "splice", spy)
+    got, report = incremental.calculate(plan, data, state)
+    assert report.mode == "incremental" and report.affected == ["P2"]
+    assert recalculated == ["deal", "new_partner_bonus"]
+    assert_same(got.tables, calculate(plan, data).tables, "sales line")

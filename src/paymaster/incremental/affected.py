@@ -9,7 +9,7 @@ import pyarrow as pa
 from paymaster.engine.context import Context
 from paymaster.errors import Collector
 from paymaster.incremental.base import GLOBAL, Fallback
-from paymaster.incremental.links import analyse, global_reads
+from paymaster.incremental.links import analyse, global_reads, upstream
 from paymaster.incremental.state import Diff
 from paymaster.plan import LoadedPlan
 from paymaster.plan.expressions import Compiler
@@ -32,13 +32,18 @@ def _records(ctx: Context, measure) -> ir.Table:
 
 
 def affected_payees(loaded: LoadedPlan, backend, new: dict[str, ir.Table],
-                    diffs: dict[str, Diff]) -> set[str]:
-    """Every payee whose results may differ after the change (raises Fallback)."""
+                    diffs: dict[str, Diff]) -> dict[str, set[str]]:
+    """Per per-payee measure, every payee whose results of it may differ after the change
+    (raises Fallback). A measure reading another's results (claims, `of`, `refers`) does
+    so by payee: it is recomputed for the payees of the measures it reads, too; a measure
+    none of whose inputs changed is not recomputed at all (e.g. the screening of
+    registrations after a sales line changed)."""
     plan = loaded.plan
     usages = analyse(loaded)
     changed = {t for t, d in diffs.items() if d.old_count or d.new_count}
+    scopes: dict[str, set[str]] = {}
     if not changed:
-        return set()
+        return scopes
     fetch = lambda expr: backend.to_pyarrow(expr)  # noqa: E731
     # One pass over every version of every row: each changed table as its new rows plus
     # the old versions of its changed rows. A lookup then meets both versions of a changed
@@ -49,8 +54,6 @@ def affected_payees(loaded: LoadedPlan, backend, new: dict[str, ir.Table],
     rows_new = {t: backend.table(f"new_{t}") for t in diffs}
     states = {"both": (both, {t: rows_new[t].select(*new[t].columns).union(
         rows_old[t].select(*new[t].columns)) for t in diffs})}
-    used: set[str] = set()
-    payees: set[str] = set()
 
     def values(table: str, column: str) -> list:
         out = set()
@@ -59,77 +62,83 @@ def affected_payees(loaded: LoadedPlan, backend, new: dict[str, ir.Table],
         return [v for v in out if v is not None]
 
     for measure in plan.measures:
-        usage = usages[measure.id]
         if measure.type in GLOBAL:
-            used |= global_reads(measure)
+            if any(t in changed for t in global_reads(measure)):
+                scopes[measure.id] = set()  # recomputed whole
             continue
-        bad = usage.opaque & changed
-        if bad:
-            raise Fallback(f"table {sorted(bad)[0]} changed and measure '{measure.id}' reads "
-                           "it without a link to a payee")
-        if measure.type == "one_off":
-            for link in usage.links:
-                used.add(link.table)
-                if link.table in changed:
-                    payees |= {str(v) for v in values(link.table, link.column)}
-            continue
-        source = measure.source
-        used.add(source)
-        touched: list[tuple[str, ir.Table]] = []
-        group_values: dict[str, set] = {}
-        for state, (tables, rows) in states.items():
-            ctx = _context(loaded, tables)
-            if source in changed:
-                touched.append((state, _records(_context(loaded, {**tables, source: rows[source]}),
-                                                measure)))
-            records = _records(ctx, measure)
-            for link in usage.links:
-                used.add(link.table)
-                if link.table not in changed:
-                    continue
-                vals = values(link.table, link.column)
-                if link.kind == "payee":
-                    payees |= {str(v) for v in vals}
-                elif link.kind == "group":
-                    group_values.setdefault(link.target, set()).update(vals)
-                elif link.more:
-                    pairs = [(link.column, link.target), *link.more]
-                    wanted = pa.concat_tables([
-                        fetch(rows.select(**{t: rows[c] for c, t in pairs}).distinct())
-                        for rows in (rows_old[link.table], rows_new[link.table])])
-                    touched.append((state, records.semi_join(ibis.memtable(wanted),
-                                                             [t for _, t in pairs])))
-                elif vals:
-                    touched.append((state, records.filter(records[link.target].isin(vals))))
-        for _, frame in touched:
-            payees |= set(fetch(frame.select("payee_id").distinct())["payee_id"].to_pylist())
-        for columns in usage.couplings:
-            keys = [fetch(frame.select(*columns).distinct()) for _, frame in touched]
-            if len(columns) == 1 and columns[0] in group_values:
-                extra = sorted(group_values[columns[0]], key=str)
-                keys.append(pa.table({columns[0]: pa.array(extra, type=keys[0].schema.field(0).type)
-                                      if keys else pa.array(extra)}))
-            keys = [k for k in keys if k.num_rows]
-            if not keys:
+        payees: set[str] = set()
+        for name in upstream(measure):
+            if plan.measure(name).type in GLOBAL and name in scopes:
+                raise Fallback(f"measure '{measure.id}' reads '{name}', whose inputs changed "
+                               "and which is recalculated whole")
+            payees |= scopes.get(name, set())
+        payees |= _direct(loaded, measure, usages[measure.id], changed, states, values, fetch)
+        payees.discard(None)
+        if payees:
+            scopes[measure.id] = payees
+    return {m: p for m, p in scopes.items() if plan.measure(m).type not in GLOBAL}
+
+
+def _direct(loaded: LoadedPlan, measure, usage, changed: set[str], states, values,
+            fetch) -> set[str]:
+    """The payees of a measure's records that read a changed row, or share a coupling key
+    with one."""
+    bad = usage.opaque & changed
+    if bad:
+        raise Fallback(f"table {sorted(bad)[0]} changed and measure '{measure.id}' reads "
+                       "it without a link to a payee")
+    payees: set[str] = set()
+    if measure.type == "one_off":
+        for link in usage.links:
+            if link.table in changed:
+                payees |= {str(v) for v in values(link.table, link.column)}
+        return payees
+    source = measure.source
+    touched: list[tuple[str, ir.Table]] = []
+    group_values: dict[str, set] = {}
+    for state, (tables, rows) in states.items():
+        ctx = _context(loaded, tables)
+        if source in changed:
+            touched.append((state, _records(_context(loaded, {**tables, source: rows[source]}),
+                                            measure)))
+        records = _records(ctx, measure)
+        for link in usage.links:
+            if link.table not in changed:
                 continue
-            wanted = ibis.memtable(pa.concat_tables(keys, promote_options="permissive"))
-            for tables, _ in states.values():
-                records = _records(_context(loaded, tables), measure)
-                hit = records.semi_join(wanted, columns)
-                payees |= set(fetch(hit.select("payee_id").distinct())["payee_id"].to_pylist())
-        spec = getattr(measure, "payees_from", None)
-        if spec is not None:
-            used.add(spec.table)
-            if spec.table in changed:
-                for tables, rows in states.values():
-                    ctx = _context(loaded, tables)
-                    ns = ctx.namespace(rows[spec.table], (spec.table,))
-                    payee = ctx.expr(spec.payee, ns, ("payees_from",)).cast("string")
-                    payees |= set(fetch(rows[spec.table].select(p=payee))["p"].to_pylist())
-        screening = getattr(getattr(measure, "claim", None), "screening", None)
-        if screening:
-            used.add(plan.measure(screening).source)
-    if plan.effect is not None:
-        used.add(plan.effect.source)
-    payees.discard(None)
+            vals = values(link.table, link.column)
+            if link.kind == "payee":
+                payees |= {str(v) for v in vals}
+            elif link.kind == "group":
+                group_values.setdefault(link.target, set()).update(vals)
+            elif link.more:
+                pairs = [(link.column, link.target), *link.more]
+                part = rows[link.table]
+                wanted = fetch(part.select(**{t: part[c] for c, t in pairs}).distinct())
+                touched.append((state, records.semi_join(ibis.memtable(wanted),
+                                                         [t for _, t in pairs])))
+            elif vals:
+                touched.append((state, records.filter(records[link.target].isin(vals))))
+    for _, frame in touched:
+        payees |= set(fetch(frame.select("payee_id").distinct())["payee_id"].to_pylist())
+    for columns in usage.couplings:
+        keys = [fetch(frame.select(*columns).distinct()) for _, frame in touched]
+        if len(columns) == 1 and columns[0] in group_values:
+            extra = sorted(group_values[columns[0]], key=str)
+            keys.append(pa.table({columns[0]: pa.array(extra, type=keys[0].schema.field(0).type)
+                                  if keys else pa.array(extra)}))
+        keys = [k for k in keys if k.num_rows]
+        if not keys:
+            continue
+        wanted = ibis.memtable(pa.concat_tables(keys, promote_options="permissive"))
+        for tables, _ in states.values():
+            records = _records(_context(loaded, tables), measure)
+            hit = records.semi_join(wanted, columns)
+            payees |= set(fetch(hit.select("payee_id").distinct())["payee_id"].to_pylist())
+    spec = getattr(measure, "payees_from", None)
+    if spec is not None and spec.table in changed:
+        for tables, rows in states.values():
+            ctx = _context(loaded, tables)
+            ns = ctx.namespace(rows[spec.table], (spec.table,))
+            payee = ctx.expr(spec.payee, ns, ("payees_from",)).cast("string")
+            payees |= set(fetch(rows[spec.table].select(p=payee))["p"].to_pylist())
     return payees

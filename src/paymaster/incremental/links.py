@@ -154,3 +154,10 @@ def global_reads(measure) -> set[str]:
     if getattr(measure, "count_table", None):
         reads.add(measure.count_table)
     return reads
+
+
+def upstream(measure) -> list[str]:
+    """The measures whose results this one reads (claims, `of`, `refers`), all by payee."""
+    found = [getattr(getattr(measure, "claim", None), "screening", None),
+             getattr(measure, "of", None), *(r.measure for r in getattr(measure, "refers", []))]
+    return [m for m in found if m]

@@ -8,6 +8,7 @@ from pathlib import Path
 from paymaster.engine import build
 from paymaster.incremental.affected import affected_payees
 from paymaster.incremental.base import Fallback, Progress
+from paymaster.incremental.budget import budgeted_lines
 from paymaster.incremental.diff import load_changes
 from paymaster.incremental.splice import Splice
 from paymaster.incremental.state import State
@@ -59,7 +60,7 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
         backend = state.backend
         reason = "asked for a full run" if full else state.usable()
         diffs = None
-        payees: set[str] = set()
+        scopes: dict[str, set[str]] = {}
         if reason is None:
             say("read the changed input")
             try:
@@ -72,7 +73,7 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
                               if d.old_count or d.new_count}
             new = {name: backend.table(name) for name in loaded.plan.inputs}
             try:
-                payees = affected_payees(loaded, backend, new, diffs)
+                scopes = affected_payees(loaded, backend, new, diffs)
             except Fallback as err:
                 reason = str(err)
             stage("affected")
@@ -85,11 +86,13 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
             diffs = None
         else:
             report.mode = "incremental"
-            report.affected = sorted(payees)
+            report.affected = sorted(set().union(*scopes.values()))
         state.mark(complete=False)
-        scope = Splice(state, payees, full=diffs is None, diffs=diffs)
+        scope = Splice(state, scopes, full=diffs is None, diffs=diffs)
 
         def store(name: str, expr):
+            if name == "lines":  # every line, budgets applied: kept in the state
+                return budgeted_lines(scope)
             state.con.execute(f'DROP TABLE IF EXISTS "stage_{name}"')
             return backend.create_table(f"stage_{name}", expr, temp=True)
 

@@ -8,9 +8,10 @@ import re
 import ibis
 import ibis.expr.types as ir
 
+from paymaster.datafiles import sql_string
 from paymaster.engine.context import BlockResult
 from paymaster.incremental.base import ATTRS, GLOBAL
-from paymaster.incremental.links import analyse, global_reads
+from paymaster.incremental.links import analyse, global_reads, upstream
 from paymaster.incremental.state import Diff, State
 from paymaster.plan import LoadedPlan
 
@@ -36,43 +37,76 @@ def compactable(loaded: LoadedPlan, measure) -> tuple[str, str, str, str] | None
 
 
 class Splice:
-    """The build's scope: records of the affected payees; results spliced into the state."""
+    """The build's scope: records of each measure's affected payees; results spliced into
+    the state."""
 
-    def __init__(self, state: State, payees: set[str], full: bool,
+    def __init__(self, state: State, scopes: dict[str, set[str]], full: bool,
                  diffs: dict[str, Diff] | None = None):
         self.state = state
         self.full = full
         self.diffs = diffs or {}
         self.compacted: set[str] = set()
-        self.payees = sorted(payees)
-        state.con.execute("CREATE OR REPLACE TEMP TABLE __affected (payee_id VARCHAR)")
-        if self.payees:
-            state.con.execute("INSERT INTO __affected SELECT unnest(?)", [self.payees])
+        plan = state.loaded.plan
+        self.scopes = {m: sorted(p) for m, p in scopes.items() if p}
+        # The payees each measure's results are read for, by the measures reading them.
+        self.readers: dict[str, set[str]] = {}
+        for measure in plan.measures:
+            for name in upstream(measure):
+                self.readers.setdefault(name, set()).update(self.scopes.get(measure.id, ()))
+        self.lines: list[str] = []  # the stored lines tables, in plan order
+        self.replaced: dict[str, list[str] | None] = {}  # measure: payees whose lines were
+        #                                                  replaced (None: all of them)
+        for index, measure in enumerate(plan.measures):
+            payees = self.scopes.get(measure.id)
+            if payees and len(payees) > LITERAL_LIST_MAX:
+                state.con.execute(f"CREATE OR REPLACE TEMP TABLE __scope_{index} (payee_id VARCHAR)")
+                state.con.execute(f"INSERT INTO __scope_{index} SELECT unnest(?)", [payees])
 
-    def member(self, table: ir.Table) -> ir.Table:
-        if not self.payees:
-            return table.filter(ibis.literal(False))
-        if len(self.payees) <= LITERAL_LIST_MAX:
-            return table.filter(table["payee_id"].isin(self.payees))
-        affected = self.state.backend.table("__affected")
-        return table.semi_join(affected, "payee_id")
+    def payees(self, measure) -> list[str]:
+        return [] if self.full else self.scopes.get(measure.id, [])
+
+    def scope_sql(self, measure) -> str:
+        """The measure's payees as a SQL list (or a query)."""
+        payees = self.payees(measure)
+        if len(payees) > LITERAL_LIST_MAX:
+            return f"(SELECT payee_id FROM __scope_{self._index(measure)})"
+        return "(" + ", ".join(sql_string(p) for p in payees) + ")" if payees else "(NULL)"
+
+    def _index(self, measure) -> int:
+        return [m.id for m in self.state.loaded.plan.measures].index(measure.id)
+
+    def in_scope(self, measure, payee: ir.Value) -> ir.Value:
+        """Is `payee` one of the measure's affected payees?"""
+        payees = self.payees(measure)
+        if len(payees) > LITERAL_LIST_MAX:
+            return payee.isin(self.state.backend.table(f"__scope_{self._index(measure)}")["payee_id"])
+        return payee.isin(payees) if payees else ibis.literal(False)
+
+    def member(self, measure, table: ir.Table, payees: list[str] | None = None) -> ir.Table:
+        """The rows of `table` belonging to the measure's affected payees (or `payees`)."""
+        if payees is None:
+            return table.filter(self.in_scope(measure, table["payee_id"]))
+        return table.filter(table["payee_id"].isin(payees) if payees else ibis.literal(False))
 
     def narrow(self, measure, table: ir.Table) -> ir.Table:
         if self.full or measure.type in GLOBAL:
             return table
+        if not self.payees(measure):
+            return table.filter(ibis.literal(False))  # none of its inputs changed
         couplings = []
         if measure.type == "screening":
             couplings = [r.first_wins.key for r in measure.rules if r.first_wins]
         elif measure.type == "aggregate" and measure.group is not None:
             couplings = [[measure.group.by]]
         if not couplings:
-            return self.member(table)
+            return self.member(measure, table)
         # A window over a coupling group needs the whole group: widen to the groups of the
         # affected payees' records (their other members' rows are computed and dropped).
         # The groups are few: found first, then given as literals (a cheap filter).
         widened = None
         for cols in couplings:
-            keys = self.state.backend.to_pyarrow(self.member(table).select(*cols).distinct())
+            keys = self.state.backend.to_pyarrow(self.member(measure, table).select(*cols)
+                                                  .distinct())
             if len(cols) == 1:
                 values = [v for v in keys[cols[0]].to_pylist() if v is not None]
                 part = table.filter(table[cols[0]].isin(values) if values else ibis.literal(False))
@@ -98,7 +132,7 @@ class Splice:
         if not IDENTIFIER.match(spec.payee) or columns - {spec.payee}:
             return tables
         narrowed = tables[spec.table]
-        values = self.payees or [None]
+        values = self.payees(measure) or [None]
         narrowed = narrowed.filter(narrowed[spec.payee].cast("string").isin(values))
         return {**tables, spec.table: narrowed}
 
@@ -140,29 +174,39 @@ class Splice:
     def splice(self, measure, result: BlockResult) -> tuple[BlockResult, BlockResult]:
         whole, view = BlockResult(), BlockResult()
         backend, con = self.state.backend, self.state.con
+        payees = self.payees(measure)
+        readers = sorted(self.readers.get(measure.id, ()))
         for attr in ATTRS:
             table = getattr(result, attr)
             if table is None:
                 continue
             name = f"st_{measure.id}__{attr}"
-            if not self.full and measure.type in GLOBAL and not self._reads_changes(measure):
-                stored = backend.table(name)  # its inputs did not change: kept as it was
-                setattr(whole, attr, stored)
-                setattr(view, attr, stored)
-                continue
-            if self.full or measure.type in GLOBAL:
+            if attr == "lines":
+                self.lines.append(name)
+            if self.full or measure.type in GLOBAL and self._reads_changes(measure):
                 self.state.say(f"calculate {measure.id} {attr}")
                 con.execute(f"DROP TABLE IF EXISTS {name}")
                 stored = backend.create_table(name, table)
                 setattr(whole, attr, stored)
                 setattr(view, attr, stored)
+                self.replaced[measure.id] = None
+                continue
+            if measure.type in GLOBAL or not payees:
+                stored = backend.table(name)  # its inputs did not change: kept as it was
+                setattr(whole, attr, stored)
+                setattr(view, attr, stored if measure.type in GLOBAL
+                        else self.member(measure, stored, readers))
                 continue
             self.state.say(f"recalculate {measure.id} {attr}")
             con.execute(f'DROP TABLE IF EXISTS "part_{measure.id}__{attr}"')
-            part = backend.create_table(f"part_{measure.id}__{attr}", self.member(table), temp=True)
-            con.execute(f"DELETE FROM {name} WHERE payee_id IN (SELECT payee_id FROM __affected)")
+            part = backend.create_table(f"part_{measure.id}__{attr}", self.member(measure, table),
+                                        temp=True)
+            con.execute(f"DELETE FROM {name} WHERE payee_id IN {self.scope_sql(measure)}")
             con.execute(f'INSERT INTO {name} BY NAME SELECT * FROM "part_{measure.id}__{attr}"')
-            setattr(whole, attr, backend.table(name))
-            setattr(view, attr, part)
+            self.replaced[measure.id] = payees
+            stored = backend.table(name)
+            setattr(whole, attr, stored)
+            # Its readers recompute its payees and maybe more (of other measures they read).
+            setattr(view, attr, part if set(readers) <= set(payees)
+                    else self.member(measure, stored, readers))
         return whole, view
-
