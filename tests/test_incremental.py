@@ -185,3 +185,50 @@ def test_a_measure_whose_inputs_did_not_change_is_not_recomputed(tmp_path: Path,
     assert report.mode == "incremental" and report.affected == ["P2"]
     assert recalculated == ["deal", "new_partner_bonus"]
     assert_same(got.tables, calculate(plan, data).tables, "sales line")
+
+
+def _registration(folder: Folder, registration_id: str) -> int:
+    [(index, _)] = folder.rows("registrations", lambda r: r["registration_id"] == registration_id,
+                               ["registration_id"])
+    return index
+
+
+# A corrected or late sales line recomputes deals of its partner's month only, and of
+# the months of every sale of its claim group (partner, customer, family): R21's claim
+# (registered 2018-04-02) goes to the earliest sale of the group on or after that day,
+# S13 on 2018-04-22.
+PERIOD_CHANGES = {
+    "a late line a month later finds the claim taken": lambda f: f.append(
+        "sales", _sale(f, "S13"), sale_id="S43", order_date="2018-05-25"),
+    "another sale of that month corrected (the claim stays in April)": lambda f: f.update(
+        "sales", _sale(f, "S06"), licences=30),
+    "the claimed sale moves to May (before the late line)": lambda f: f.update(
+        "sales", _sale(f, "S13"), order_date="2018-05-22"),
+    "a late line in April takes the claim": lambda f: f.append(
+        "sales", _sale(f, "S13"), sale_id="S42", order_date="2018-04-05"),
+    "the April line is corrected (the claim stays)": lambda f: f.update(
+        "sales", _sale(f, "S42"), licences=30),
+    "the April line is withdrawn (the claim returns)": lambda f: f.delete(
+        "sales", _sale(f, "S42")),
+    "a registration without customer NIP": lambda f: f.append(
+        "registrations", _registration(f, "R05"), registration_id="R50", customer_nip=""),
+    "another registration of its partner rejected": lambda f: f.update(
+        "registrations", _registration(f, "R05"), decision="rejected"),
+}
+
+
+def test_a_change_recomputes_its_months_and_claim_groups(tmp_path: Path) -> None:
+    """A sales line recomputes deals of some months of a partner (as whole claim groups,
+    across months); registrations of a partner are rescreened with every registration
+    competing with them, a NULL key included."""
+    program = "generuj-leady"
+    plan = ROOT / "examples" / program / "plan.yaml"
+    data = _folder(tmp_path, program, None)
+    state = tmp_path / incremental.STATE_FILE
+    incremental.calculate(plan, data, state)
+    folder = Folder(data)
+    for label, change in PERIOD_CHANGES.items():
+        change(folder)
+        got, report = incremental.calculate(plan, data, state)
+        assert report.mode == "incremental", f"{label}: fell back ({report.reason})"
+        assert_same(got.tables, calculate(plan, data).tables, label)

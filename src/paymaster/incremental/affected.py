@@ -1,4 +1,5 @@
-"""The affected payees: every payee whose results may differ after the changed rows."""
+"""The affected payees: every payee whose results may differ after the changed rows (for
+a per-record measure, where it can tell, only some periods of a payee)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import pyarrow as pa
 
 from paymaster.engine.context import Context
 from paymaster.errors import Collector
-from paymaster.incremental.base import GLOBAL, Fallback
-from paymaster.incremental.links import analyse, global_reads, upstream
+from paymaster.incremental.base import GLOBAL, Affected, Fallback
+from paymaster.incremental.links import analyse, by_period, global_reads, upstream
 from paymaster.incremental.state import Diff
 from paymaster.plan import LoadedPlan
 from paymaster.plan.expressions import Compiler
@@ -21,18 +22,40 @@ def _context(loaded: LoadedPlan, tables: dict[str, ir.Table]) -> Context:
 
 def _records(ctx: Context, measure) -> ir.Table:
     """The measure's records with lookups and fields, and their payee (no filter: every
-    record that could count)."""
+    record that could count), and their period when the measure is recomputed by period."""
     table = ctx.apply_lookups(ctx.tables[measure.source], measure.lookups)
     path = ("measures", measure.id)
     names = (measure.source,)
     for name, text in measure.fields.items():
         table = table.mutate(**{name: ctx.expr(text, ctx.namespace(table, names), path)})
     payee = ctx.expr(measure.payee, ctx.namespace(table, names), path + ("payee",))
-    return table.mutate(payee_id=payee.cast("string"))
+    table = table.mutate(payee_id=payee.cast("string"))
+    if not by_period(measure):
+        return table
+    day = ctx.expr(measure.date, ctx.namespace(table, names), path + ("date",), "date")
+    return ctx.with_period(table.mutate(__date=day.cast("date")), measure.period, "__date")
+
+
+def _found(frame: ir.Table, measure, fetch) -> Affected:
+    """The payees (or payee-periods) of the records in `frame`."""
+    if not by_period(measure):
+        return Affected(payees=set(fetch(frame.select("payee_id").distinct())["payee_id"]
+                                   .to_pylist()) - {None})
+    found = Affected()
+    rows = fetch(frame.select("payee_id", "period").distinct())
+    for payee, period in zip(rows["payee_id"].to_pylist(), rows["period"].to_pylist(),
+                             strict=True):
+        if payee is None:
+            continue
+        if period is None:
+            found.payees.add(payee)  # (no date: not in any period, recomputed whole)
+        else:
+            found.periods.add((payee, period))
+    return found
 
 
 def affected_payees(loaded: LoadedPlan, backend, new: dict[str, ir.Table],
-                    diffs: dict[str, Diff]) -> dict[str, set[str]]:
+                    diffs: dict[str, Diff]) -> dict[str, Affected]:
     """Per per-payee measure, every payee whose results of it may differ after the change
     (raises Fallback). A measure reading another's results (claims, `of`, `refers`) does
     so by payee: it is recomputed for the payees of the measures it reads, too; a measure
@@ -41,7 +64,7 @@ def affected_payees(loaded: LoadedPlan, backend, new: dict[str, ir.Table],
     plan = loaded.plan
     usages = analyse(loaded)
     changed = {t for t, d in diffs.items() if d.old_count or d.new_count}
-    scopes: dict[str, set[str]] = {}
+    scopes: dict[str, Affected] = {}
     if not changed:
         return scopes
     fetch = lambda expr: backend.to_pyarrow(expr)  # noqa: E731
@@ -64,35 +87,37 @@ def affected_payees(loaded: LoadedPlan, backend, new: dict[str, ir.Table],
     for measure in plan.measures:
         if measure.type in GLOBAL:
             if any(t in changed for t in global_reads(measure)):
-                scopes[measure.id] = set()  # recomputed whole
+                scopes[measure.id] = Affected()  # recomputed whole
             continue
-        payees: set[str] = set()
+        found = Affected()
         for name in upstream(measure):
             if plan.measure(name).type in GLOBAL and name in scopes:
                 raise Fallback(f"measure '{measure.id}' reads '{name}', whose inputs changed "
                                "and which is recalculated whole")
-            payees |= scopes.get(name, set())
-        payees |= _direct(loaded, measure, usages[measure.id], changed, states, values, fetch)
-        payees.discard(None)
-        if payees:
-            scopes[measure.id] = payees
+            if name in scopes:  # read by payee: whole payees
+                found.payees |= scopes[name].everyone()
+        found.update(_direct(loaded, measure, usages[measure.id], changed, states, values,
+                             fetch))
+        if found:
+            scopes[measure.id] = found
     return {m: p for m, p in scopes.items() if plan.measure(m).type not in GLOBAL}
 
 
 def _direct(loaded: LoadedPlan, measure, usage, changed: set[str], states, values,
-            fetch) -> set[str]:
-    """The payees of a measure's records that read a changed row, or share a coupling key
-    with one."""
+            fetch) -> Affected:
+    """The payees (or payee-periods) of a measure's records that read a changed row, or
+    share a coupling key with one."""
     bad = usage.opaque & changed
     if bad:
         raise Fallback(f"table {sorted(bad)[0]} changed and measure '{measure.id}' reads "
                        "it without a link to a payee")
-    payees: set[str] = set()
+    found = Affected()
+    payees = found.payees
     if measure.type == "one_off":
         for link in usage.links:
             if link.table in changed:
                 payees |= {str(v) for v in values(link.table, link.column)}
-        return payees
+        return found
     source = measure.source
     touched: list[tuple[str, ir.Table]] = []
     group_values: dict[str, set] = {}
@@ -119,8 +144,12 @@ def _direct(loaded: LoadedPlan, measure, usage, changed: set[str], states, value
             elif vals:
                 touched.append((state, records.filter(records[link.target].isin(vals))))
     for _, frame in touched:
-        payees |= set(fetch(frame.select("payee_id").distinct())["payee_id"].to_pylist())
-    for columns in usage.couplings:
+        found.update(_found(frame, measure, fetch))
+    couplings = list(usage.couplings)
+    if by_period(measure) and measure.claim is not None:
+        # A claim group (its keys carry the payee) may span periods: all of it is recomputed.
+        couplings.append(list(measure.claim.on))
+    for columns in couplings:
         keys = [fetch(frame.select(*columns).distinct()) for _, frame in touched]
         if len(columns) == 1 and columns[0] in group_values:
             extra = sorted(group_values[columns[0]], key=str)
@@ -133,7 +162,7 @@ def _direct(loaded: LoadedPlan, measure, usage, changed: set[str], states, value
         for tables, _ in states.values():
             records = _records(_context(loaded, tables), measure)
             hit = records.semi_join(wanted, columns)
-            payees |= set(fetch(hit.select("payee_id").distinct())["payee_id"].to_pylist())
+            found.update(_found(hit, measure, fetch))
     spec = getattr(measure, "payees_from", None)
     if spec is not None and spec.table in changed:
         for tables, rows in states.values():
@@ -141,4 +170,5 @@ def _direct(loaded: LoadedPlan, measure, usage, changed: set[str], states, value
             ns = ctx.namespace(rows[spec.table], (spec.table,))
             payee = ctx.expr(spec.payee, ns, ("payees_from",)).cast("string")
             payees |= set(fetch(rows[spec.table].select(p=payee))["p"].to_pylist())
-    return payees
+    payees.discard(None)
+    return found

@@ -161,3 +161,12 @@ def upstream(measure) -> list[str]:
     found = [getattr(getattr(measure, "claim", None), "screening", None),
              getattr(measure, "of", None), *(r.measure for r in getattr(measure, "refers", []))]
     return [m for m in found if m]
+
+
+def by_period(measure) -> bool:
+    """Can the measure be recomputed for some periods of a payee only? A per-record
+    measure's records meet other records of their payee only in its limit (none, or per
+    period) and in its claims (recomputed as whole claim groups, whose keys carry the
+    payee)."""
+    return (measure.type == "per_record" and measure.date is not None
+            and (measure.limit is None or measure.limit.per == "period"))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from paymaster.engine import build
 from paymaster.incremental.affected import affected_payees
-from paymaster.incremental.base import Fallback, Progress
+from paymaster.incremental.base import Affected, Fallback, Progress
 from paymaster.incremental.budget import budgeted_lines
 from paymaster.incremental.diff import load_changes
 from paymaster.incremental.splice import Splice
@@ -60,7 +60,7 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
         backend = state.backend
         reason = "asked for a full run" if full else state.usable()
         diffs = None
-        scopes: dict[str, set[str]] = {}
+        scopes: dict[str, Affected] = {}
         if reason is None:
             say("read the changed input")
             try:
@@ -86,14 +86,16 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
             diffs = None
         else:
             report.mode = "incremental"
-            report.affected = sorted(set().union(*scopes.values()))
+            report.affected = sorted(set().union(*(a.everyone() for a in scopes.values())))
         state.mark(complete=False)
         scope = Splice(state, scopes, full=diffs is None, diffs=diffs)
 
         def store(name: str, expr):
-            if name == "lines":  # every line, budgets applied: kept in the state
+            if name == "lines":  # every line, budgets applied
                 return budgeted_lines(scope)
             state.con.execute(f'DROP TABLE IF EXISTS "stage_{name}"')
+            if scope.kept(name):  # not even compiled: an empty table of its columns
+                return backend.create_table(f"stage_{name}", schema=expr.schema(), temp=True)
             return backend.create_table(f"stage_{name}", expr, temp=True)
 
         outputs = build(loaded, new, clock.materializer(store, say), scope=scope)

@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import ibis
 
+from paymaster import duckdb_config
 from paymaster.datafiles import find_files, load_folder
 from paymaster.incremental.base import Progress
 from paymaster.plan import LoadedPlan
@@ -30,7 +31,7 @@ class State:
         self.loaded = loaded
         self.say = progress
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.con = duckdb.connect(str(path))
+        self.con = duckdb.connect(str(path), config=duckdb_config.config())
         self.backend = ibis.duckdb.from_connection(self.con)
         self.plan_hash = _plan_hash(loaded)
 
