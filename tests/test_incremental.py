@@ -232,3 +232,50 @@ def test_a_change_recomputes_its_months_and_claim_groups(tmp_path: Path) -> None
         got, report = incremental.calculate(plan, data, state)
         assert report.mode == "incremental", f"{label}: fell back ({report.reason})"
         assert_same(got.tables, calculate(plan, data).tables, label)
+
+
+# The rows of a changed file are compared line by line with the file's previous hashes
+# when few lines differ, else joined by hash: both must find exactly the changed rows.
+ROW_CHANGES = {
+    "a row appended": (lambda f: f.append("sales", _sale(f, "S20"), sale_id="S44"), (0, 1)),
+    "a row corrected in place": (lambda f: f.update("sales", _sale(f, "S21"), licences=9),
+                                 (1, 1)),
+    "a row removed in the middle (the later rows shift)": (
+        lambda f: f.delete("sales", _sale(f, "S05")), (1, 0)),
+    "a row inserted at the top": (lambda f: f.write_rows("sales", lambda rows: [
+        {**rows[0], "sale_id": "S45", "licences": "12"}, *rows]), (0, 1)),
+    "the last row cut": (lambda f: f.write_rows("sales", lambda rows: rows[:-1]), (1, 0)),
+}
+
+
+@pytest.mark.parametrize("by_position", [True, False], ids=["by position", "by hash"])
+def test_changed_rows_are_found_by_position_or_by_hash(tmp_path: Path, monkeypatch,
+                                                       by_position: bool) -> None:
+    from paymaster.incremental import diff
+
+    if not by_position:
+        monkeypatch.setattr(diff, "POSITIONAL_MAX", 0)
+    used = []
+    for name in ("_by_position", "_by_hash"):
+        original = getattr(diff, name)
+
+        def spy(*args, _name=name, _original=original, **kwargs):
+            found = _original(*args, **kwargs)
+            used.append((_name, found))
+            return found
+
+        monkeypatch.setattr(diff, name, spy)
+    program = "generuj-leady"
+    plan = ROOT / "examples" / program / "plan.yaml"
+    data = _folder(tmp_path, program, None)
+    state = tmp_path / incremental.STATE_FILE
+    incremental.calculate(plan, data, state)
+    folder = Folder(data)
+    for label, (change, rows) in ROW_CHANGES.items():
+        change(folder)
+        used.clear()
+        got, report = incremental.calculate(plan, data, state)
+        assert report.mode == "incremental", f"{label}: fell back ({report.reason})"
+        assert report.changed == {"sales": rows}, label
+        assert used[0] == ("_by_position", by_position), label
+        assert_same(got.tables, calculate(plan, data).tables, label)

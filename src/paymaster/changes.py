@@ -113,6 +113,12 @@ class Folder:
         new = pa.Table.from_pylist([row], schema=data.schema)
         write(self.path, table, pa.concat_tables([data, new]), fmt)
 
+    def write_rows(self, table: str, edit: Callable[[list[dict]], list[dict]]) -> None:
+        """Rewrite the table with `edit(rows)` (rows as dicts, in the file's order)."""
+        data, fmt = read(self.path, table)
+        write(self.path, table, pa.Table.from_pylist(edit(data.to_pylist()), schema=data.schema),
+              fmt)
+
     def delete(self, table: str, index: int) -> None:
         data, fmt = read(self.path, table)
         write(self.path, table, pa.concat_tables([data.slice(0, index), data.slice(index + 1)]), fmt)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pyarrow as pa
-
 from paymaster import datafiles
 from paymaster.datafiles import find_files
 from paymaster.errors import Collector, DataError, Problem
 from paymaster.incremental.base import Fallback
 from paymaster.incremental.state import Diff, State, digest
+
+POSITIONAL_MAX = 10_000
 
 
 def load_changes(state: State, folder: Path) -> dict[str, Diff]:
@@ -20,6 +20,7 @@ def load_changes(state: State, folder: Path) -> dict[str, Diff]:
     diffs: dict[str, Diff] = {}
     problems = Collector()
     files = find_files(plan, folder)
+    reread: list[str] = []
     for item in files:
         table, spec = item.table, plan.inputs[item.table]
         if stored.get(table) == digest(item.path):
@@ -55,32 +56,14 @@ def load_changes(state: State, folder: Path) -> dict[str, Diff]:
             state.con.execute(f'ALTER TABLE "{raw}" ADD COLUMN "{column}" VARCHAR')
         state.con.execute(f'CREATE OR REPLACE TEMP TABLE "hs_{table}" AS '
                           f'SELECT __line, {state.hashes(raw, table)} FROM "{raw}"')
-        # Rows of a keyed table are distinct: a full join on the hashes is their
-        # difference; otherwise compare how many times each row occurs.
-        if spec.key:  # joined on one 64-bit half, the other compared: faster
-            state.con.execute(
-                f'CREATE OR REPLACE TEMP TABLE "d_{table}" AS '
-                f"SELECT a.__h1 AS a1, a.__h2 AS a2, b.__h1 AS b1, b.__h2 AS b2 "
-                f"FROM (SELECT __h1, __h2 FROM in_{table}) a FULL JOIN "
-                f'(SELECT __h1, __h2 FROM "hs_{table}") b ON a.__h1 = b.__h1 '
-                f"WHERE a.__h2 IS DISTINCT FROM b.__h2")
-            state.con.execute(
-                f'CREATE OR REPLACE TEMP TABLE "chg_{table}" AS '
-                f'SELECT a1 AS __h1, a2 AS __h2 FROM "d_{table}" WHERE a1 IS NOT NULL UNION '
-                f'SELECT b1, b2 FROM "d_{table}" WHERE b1 IS NOT NULL')
-        else:
-            state.con.execute(
-                f'CREATE OR REPLACE TEMP TABLE "chg_{table}" AS SELECT DISTINCT __h1, __h2 FROM '
-                f"(SELECT __h1, __h2, count(*) AS n FROM in_{table} GROUP BY ALL) a FULL JOIN "
-                f'(SELECT __h1, __h2, count(*) AS n FROM "hs_{table}" GROUP BY ALL) b '
-                f"USING (__h1, __h2) WHERE a.n IS DISTINCT FROM b.n")
+        reread.append(table)
+        if not _by_position(state, table):
+            _by_hash(state, table, keyed=bool(spec.key))
         changed_lines = f'(SELECT * FROM "hs_{table}" SEMI JOIN "chg_{table}" USING (__h1, __h2))'
-        if item.path is not None and item.path.suffix.lower() == ".parquet":
-            _parquet_rows(state, item.path, raw, changed_lines, f"rawchg_{table}")
-        else:
-            state.con.execute(
-                f'CREATE OR REPLACE TEMP TABLE "rawchg_{table}" AS SELECT r.*, h.__h1, h.__h2 '
-                f'FROM "{raw}" r JOIN {changed_lines} h USING (__line)')
+        # (From a Parquet file, DuckDB reads the other columns of the matching rows only.)
+        state.con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "rawchg_{table}" AS SELECT r.*, h.__h1, h.__h2 '
+            f'FROM "{raw}" r JOIN {changed_lines} h USING (__line)')
         problems.extend(datafiles.check_table(state.con, f"rawchg_{table}", item, spec))
         problems.extend(_check_keys(state, table, item.name))
         datafiles.load_typed(state.con, f"typchg_{table}", f"rawchg_{table}", spec, types,
@@ -104,6 +87,8 @@ def load_changes(state: State, folder: Path) -> dict[str, Diff]:
         state.con.execute(f'DELETE FROM in_{table} WHERE (__h1, __h2) IN '
                           f'(SELECT __h1, __h2 FROM "chg_{table}")')
         state.con.execute(f'INSERT INTO in_{table} BY NAME SELECT * FROM "new_{table}"')
+    for table in reread:  # the file's hashes in its order, for the next comparison
+        state.con.execute(f'CREATE OR REPLACE TABLE fh_{table} AS SELECT __h1, __h2 FROM "hs_{table}"')
     for table in plan.inputs:
         cols = ", ".join(f'"{c}"' for c in ["__line", *state.columns(table)])
         state.con.execute(f'CREATE OR REPLACE TEMP VIEW "{table}" AS SELECT {cols} FROM in_{table}')
@@ -112,6 +97,56 @@ def load_changes(state: State, folder: Path) -> dict[str, Diff]:
     problems.raise_if_any(DataError)
     state.save_digests(folder)
     return diffs
+
+def _by_position(state: State, table: str) -> bool:
+    """The changed rows found by comparing each line's hashes with those the same line had
+    (`fh_<table>`, the file's hashes in its order), when few lines differ: a corrected
+    line, lines appended or cut at the end, a line inserted or removed less than
+    POSITIONAL_MAX lines before the end (the later lines shift: each is on both sides and
+    cancels out). No hash join of every row. False when more lines differ."""
+    if f"fh_{table}" not in state.names():
+        return False
+    state.con.execute(
+        f'CREATE OR REPLACE TEMP TABLE "pd_{table}" AS SELECT * FROM ('
+        f"SELECT a.__h1 AS a1, a.__h2 AS a2, b.__h1 AS b1, b.__h2 AS b2 FROM fh_{table} a "
+        f'POSITIONAL JOIN (SELECT __h1, __h2 FROM "hs_{table}") b) '
+        f"WHERE a1 IS DISTINCT FROM b1 OR a2 IS DISTINCT FROM b2 LIMIT {POSITIONAL_MAX + 1}")
+    found = state.con.execute(f'SELECT count(*) FROM "pd_{table}"').fetchone()[0]
+    if found > POSITIONAL_MAX:
+        return False
+    # Lines that agree hold the same rows: the difference of the rows is that of the
+    # lines that differ, as multisets.
+    state.con.execute(
+        f'CREATE OR REPLACE TEMP TABLE "chg_{table}" AS SELECT DISTINCT __h1, __h2 FROM '
+        f'(SELECT a1 AS __h1, a2 AS __h2, count(*) AS n FROM "pd_{table}" WHERE a1 IS NOT NULL '
+        f"GROUP BY ALL) a FULL JOIN "
+        f'(SELECT b1 AS __h1, b2 AS __h2, count(*) AS n FROM "pd_{table}" WHERE b1 IS NOT NULL '
+        f"GROUP BY ALL) b USING (__h1, __h2) WHERE a.n IS DISTINCT FROM b.n")
+    return True
+
+
+def _by_hash(state: State, table: str, keyed: bool) -> None:
+    """The changed rows found by joining every row's hashes with the stored ones. Rows of a
+    keyed table are distinct: a full join on the hashes is their difference; otherwise
+    compare how many times each row occurs."""
+    if keyed:  # joined on one 64-bit half, the other compared: faster
+        state.con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "d_{table}" AS '
+            f"SELECT a.__h1 AS a1, a.__h2 AS a2, b.__h1 AS b1, b.__h2 AS b2 "
+            f"FROM (SELECT __h1, __h2 FROM in_{table}) a FULL JOIN "
+            f'(SELECT __h1, __h2 FROM "hs_{table}") b ON a.__h1 = b.__h1 '
+            f"WHERE a.__h2 IS DISTINCT FROM b.__h2")
+        state.con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "chg_{table}" AS '
+            f'SELECT a1 AS __h1, a2 AS __h2 FROM "d_{table}" WHERE a1 IS NOT NULL UNION '
+            f'SELECT b1, b2 FROM "d_{table}" WHERE b1 IS NOT NULL')
+    else:
+        state.con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "chg_{table}" AS SELECT DISTINCT __h1, __h2 FROM '
+            f"(SELECT __h1, __h2, count(*) AS n FROM in_{table} GROUP BY ALL) a FULL JOIN "
+            f'(SELECT __h1, __h2, count(*) AS n FROM "hs_{table}" GROUP BY ALL) b '
+            f"USING (__h1, __h2) WHERE a.n IS DISTINCT FROM b.n")
+
 
 def _among(state: State, table: str) -> str:
     """A filter for the rows whose hash changed: a literal list when short (the scan
@@ -123,35 +158,6 @@ def _among(state: State, table: str) -> str:
         return "FALSE"
     return (f"__h1 IN ({', '.join(str(h1) for h1, _ in hashes)}) AND (__h1, __h2) IN "
             f'(SELECT __h1, __h2 FROM "chg_{table}")')
-
-def _parquet_rows(state: State, path: Path, raw: str, lines: str, name: str) -> None:
-    """The rows at `lines` of a Parquet file, read from their row groups only."""
-    import pyarrow.parquet as pq
-
-    wanted = state.con.execute(f"SELECT __line, __h1, __h2 FROM {lines} ORDER BY __line").fetchall()
-    parquet = pq.ParquetFile(path)
-    starts, offset = [], 0
-    for group in range(parquet.num_row_groups):
-        starts.append(offset)
-        offset += parquet.metadata.row_group(group).num_rows
-    pieces: list[pa.Table] = []
-    by_group: dict[int, list[tuple]] = {}
-    for line, h1, h2 in wanted:
-        row = line - 2
-        group = max(i for i, start in enumerate(starts) if start <= row)
-        by_group.setdefault(group, []).append((row - starts[group], line, h1, h2))
-    for group, rows in by_group.items():
-        data = parquet.read_row_group(group).take([r[0] for r in rows])
-        data = data.append_column("__line", pa.array([r[1] for r in rows], pa.int64()))
-        data = data.append_column("__h1", pa.array([r[2] for r in rows], pa.uint64()))
-        pieces.append(data.append_column("__h2", pa.array([r[3] for r in rows], pa.uint64())))
-    state.con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS SELECT * EXCLUDE (__line), '
-                      f"0::BIGINT AS __line, 0::UBIGINT AS __h1, 0::UBIGINT AS __h2 "
-                      f'FROM "{raw}" LIMIT 0')
-    if pieces:
-        state.con.register("__pieces", pa.concat_tables(pieces))
-        state.con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM __pieces')
-        state.con.unregister("__pieces")
 
 def _check_keys(state: State, table: str, file: str) -> list[Problem]:
     """A changed row must not take the key of a row that stays."""

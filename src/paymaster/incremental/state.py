@@ -82,6 +82,8 @@ class State:
                 f'CREATE OR REPLACE TABLE in_{table} AS SELECT t.*, r.__h1, r.__h2 FROM "{table}" t '
                 f'JOIN (SELECT __line, {self.hashes(f"raw_{table}", table)} FROM "raw_{table}") r '
                 f"USING (__line)")
+            self.con.execute(f"CREATE OR REPLACE TABLE fh_{table} AS SELECT __h1, __h2 "
+                             f"FROM in_{table} ORDER BY __line")
         self.save_digests(folder)
 
     def save_digests(self, folder: Path) -> None:
