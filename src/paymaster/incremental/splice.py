@@ -103,6 +103,8 @@ class Splice:
         if partial:
             key = table["payee_id"].concat(SEP, table["period"])
             test |= self._isin(key, partial, f"__scope_{index}_periods")
+            # The payees first: a filter a scan applies by row group (tables are by payee).
+            test = self._isin(table["payee_id"], self.payees(measure), f"__scope_{index}_all") & test
         return test
 
     def scope_sql(self, measure) -> str:
@@ -113,6 +115,8 @@ class Splice:
         if partial:
             test += " OR " + self._isin_sql(f"(payee_id || {sql_string(SEP)} || period)", partial,
                                             f"__scope_{index}_periods")
+            test = (self._isin_sql("payee_id", self.payees(measure), f"__scope_{index}_all")
+                    + f" AND ({test})")
         return test
 
     def member(self, measure, table: ir.Table, payees: list[str] | None = None) -> ir.Table:
@@ -141,6 +145,13 @@ class Splice:
         if not couplings:
             return self.member(measure, table)
         return self._widened(measure, table, couplings)
+
+    def claimed(self, measure, table: ir.Table) -> ir.Table:
+        """Records taken only for their claim groups (see `narrow`) are dropped once the
+        claims are known: the limit, rules and explanations are for the part only."""
+        if self.full or not self.scope(measure).partial():
+            return table
+        return self.member(measure, table)
 
     def _widened(self, measure, table: ir.Table, couplings: list[list[str]]) -> ir.Table:
         """The part to recompute, widened to whole coupling groups: a window over a group
