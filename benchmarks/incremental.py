@@ -7,8 +7,9 @@ Generates (or reuses) seeded Parquet input with benchmarks/generate.py, copies i
 working folder, then times in one process: the full run (`paymaster.runs.calculate`), the
 first incremental run (a full run that also writes the state), and an incremental run
 after each kind of small change of the program (`paymaster.changes.CHANGES`), each as a
-ratio to the full run. With --verify, the last incremental result is compared with a
-fresh full run, table by table.
+ratio to the full run. Each run also reports its CPU seconds (all threads): on a shared
+machine they vary less than the wall clock. With --verify, the last incremental result
+is compared with a fresh full run, table by table.
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ def _sorted(table):
     return table.sort_by([(c, "ascending") for c in table.column_names])
 
 
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--program", choices=PROGRAMS, default="sales-team")
@@ -58,12 +64,12 @@ def main() -> None:
     state = args.work / f"{args.program}-{args.lines}.state.duckdb"
     state.unlink(missing_ok=True)
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu()
     full = calculate(plan, data)
-    full_seconds = time.perf_counter() - started
+    full_seconds, full_cpu = time.perf_counter() - started, _cpu() - cpu
     rows = full.tables["payouts"].num_rows
-    print(f"{args.program}, {args.lines:,} lines: full run {full_seconds:.2f} s "
-          f"({rows:,} payout lines)", flush=True)
+    print(f"{args.program}, {args.lines:,} lines: full run {full_seconds:.2f} s, "
+          f"{full_cpu:.1f} s CPU ({rows:,} payout lines); stages: {full.timings}", flush=True)
     del full
 
     started = time.perf_counter()
@@ -79,15 +85,17 @@ def main() -> None:
         if args.changes and kind not in args.changes:
             continue
         what = change(folder)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _cpu()
         last, report = incremental.calculate(plan, data, state)
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, _cpu() - cpu
         ratio = seconds / full_seconds
         results.append({"change": kind, "what": what, "seconds": round(seconds, 2),
-                        "ratio": round(ratio, 4), "mode": report.mode,
+                        "ratio": round(ratio, 4), "cpu_seconds": round(cpu, 2),
+                        "cpu_ratio": round(cpu / full_cpu, 4), "mode": report.mode,
                         "affected": len(report.affected), "payees": report.payees,
                         "stages": report.seconds})
-        print(f"{kind}: {seconds:.2f} s = {ratio:.1%} of full; {what}", flush=True)
+        print(f"{kind}: {seconds:.2f} s = {ratio:.1%} of full; {cpu:.1f} s CPU = "
+              f"{cpu / full_cpu:.1%} of full; {what}", flush=True)
         for line in report.lines():
             print(f"    {line[:160]}")
         print(f"    stages: {report.seconds}", flush=True)
@@ -97,7 +105,8 @@ def main() -> None:
         print(f"verify: incremental == full for every table: {same}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
     print(json.dumps({"program": args.program, "lines": args.lines,
-                      "full_seconds": round(full_seconds, 2), "peak_gib": round(peak, 2),
+                      "full_seconds": round(full_seconds, 2), "full_cpu_seconds": round(full_cpu, 2),
+                      "peak_gib": round(peak, 2),
                       "changes": results}))
 
 
