@@ -85,6 +85,7 @@ def main() -> None:
         if args.changes and kind not in args.changes:
             continue
         what = change(folder)
+        last = None  # (the previous result's tables: gigabytes at 10M lines)
         started, cpu = time.perf_counter(), _cpu()
         last, report = incremental.calculate(plan, data, state)
         seconds, cpu = time.perf_counter() - started, _cpu() - cpu

@@ -214,13 +214,17 @@ PERIOD_CHANGES = {
         "registrations", _registration(f, "R05"), registration_id="R50", customer_nip=""),
     "another registration of its partner rejected": lambda f: f.update(
         "registrations", _registration(f, "R05"), decision="rejected"),
+    "the registration claiming S13 rejected (S13 loses its claim)": lambda f: f.update(
+        "registrations", _registration(f, "R21"), decision="rejected"),
+    "R02 moved before R01 (P2 wins the opportunity, P1's S01 and bonus lose it)": lambda f: (
+        f.update("registrations", _registration(f, "R02"), submitted_at="2018-04-01 09:00:00")),
 }
 
 
 def test_a_change_recomputes_its_months_and_claim_groups(tmp_path: Path) -> None:
     """A sales line recomputes deals of some months of a partner (as whole claim groups,
-    across months); registrations of a partner are rescreened with every registration
-    competing with them, a NULL key included."""
+    across months); a registration rescreens its first-wins group (a NULL key included),
+    and the deals whose claims it may change."""
     program = "generuj-leady"
     plan = ROOT / "examples" / program / "plan.yaml"
     data = _folder(tmp_path, program, None)

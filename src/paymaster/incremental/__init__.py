@@ -2,36 +2,37 @@
 depends on it and give exactly the result of a full run.
 
 A state file (a DuckDB database) keeps, from the previous run, every validated input
-table with a 128-bit hash per row (`in_<table>`) and every measure's result tables
+table with a 128-bit hash per row (`in_<table>`), each file's row hashes in the file's
+order (`fh_<table>`) and every measure's result tables
 (`st_<measure>__<lines|evaluations|credits|titles|accepted>`). The next run:
 
-1. loads and validates the input folder as a full run does;
-2. diffs each table against the stored one by row hash (a multiset difference);
-3. finds the affected payees: the payees of the changed rows (old and new version, payee
-   expression with lookups evaluated in the old and in the new state), of the records
-   that read a changed row of another table (links found in the plan: lookups, targets,
-   correlated `EXISTS` equalities, `cover`, `payees_from`), and, through the couplings
-   between payees, of every record sharing a coupling key with a touched record
-   (first-registration-wins keys, group totals such as teams, self-correlated `EXISTS`
-   such as "first-ever order of the customer");
-4. recomputes each per-payee measure (screening, per_record, one_off, aggregate,
-   gated_rebate) on the records of those payees only (widened to whole coupling groups
-   where a window needs them), replaces those payees' rows in the stored result tables,
-   recomputes the global measures (rankings, streaks, titles) whole, and builds budgets
-   and outputs over the spliced tables with the engine's own code;
-5. stores the new input rows.
+1. reads only the files whose SHA-256 changed, finds their changed rows (line by line
+   against `fh_`, or by hash), and validates only those;
+2. finds, per measure, what to recompute: the payees of the changed rows (old and new
+   version), of the records that read a changed row of another table (the plan's links:
+   lookups, targets, correlated `EXISTS` equalities, `cover`, `payees_from`), of every
+   record sharing a coupling key with a touched one (first-registration-wins keys, group
+   totals, self-correlated `EXISTS`), and of the measures it reads (claims, `of`,
+   `refers`); a per-record measure limited per period gets payee-periods instead;
+3. recomputes each per-payee measure on that part only (widened to whole coupling or
+   claim groups where a window needs them), replaces that part of its stored results,
+   recomputes global measures (rankings, streaks, titles) whose inputs changed, charges
+   the budgets on the lines that may be charged, and builds the outputs over the whole
+   with the engine's own code;
+4. stores the new input rows.
 
 Whatever cannot be localised (no stored state, another plan, a changed table read with
 no link to a payee) falls back to a full run, and says so.
 
 Modules, each importing only those above it:
 
-- `base`: the fallback and the measure kinds;
+- `base`: the fallback, the measure kinds, the part of a measure to recompute;
 - `links`: the plan's links and couplings (`analyse`);
 - `state`: the state file;
 - `diff`: the changed rows of the input folder;
-- `affected`: the affected payees;
+- `affected`: what each measure recomputes;
 - `splice`: the build's scope and the splicing of results;
+- `budget`: the budgets over the spliced lines;
 - `run`: `calculate`.
 """
 

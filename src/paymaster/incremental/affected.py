@@ -9,8 +9,8 @@ import pyarrow as pa
 
 from paymaster.engine.context import Context
 from paymaster.errors import Collector
-from paymaster.incremental.base import GLOBAL, Affected, Fallback
-from paymaster.incremental.links import analyse, by_period, global_reads, upstream
+from paymaster.incremental.base import GLOBAL, Affected, Fallback, group_key
+from paymaster.incremental.links import analyse, by_group, by_period, global_reads, upstream
 from paymaster.incremental.state import Diff
 from paymaster.plan import LoadedPlan
 from paymaster.plan.expressions import Compiler
@@ -94,7 +94,11 @@ def affected_payees(loaded: LoadedPlan, backend, new: dict[str, ir.Table],
             if plan.measure(name).type in GLOBAL and name in scopes:
                 raise Fallback(f"measure '{measure.id}' reads '{name}', whose inputs changed "
                                "and which is recalculated whole")
-            if name in scopes:  # read by payee: whole payees
+            claim = getattr(measure, "claim", None)
+            if name in scopes and scopes[name].groups and by_period(measure) \
+                    and claim.screening == name:
+                found.update(_claims_of(loaded, measure, scopes[name], states, fetch))
+            elif name in scopes:  # read by payee: whole payees
                 found.payees |= scopes[name].everyone()
         found.update(_direct(loaded, measure, usages[measure.id], changed, states, values,
                              fetch))
@@ -143,6 +147,12 @@ def _direct(loaded: LoadedPlan, measure, usage, changed: set[str], states, value
                                                          [t for _, t in pairs])))
             elif vals:
                 touched.append((state, records.filter(records[link.target].isin(vals))))
+    group = by_group(loaded.plan, measure)
+    if group is not None and usage.couplings == [group]:
+        for tables, _ in states.values() if payees else ():  # linked straight to a payee
+            records = _records(_context(loaded, tables), measure)
+            touched.append(("", records.filter(records["payee_id"].isin(sorted(payees)))))
+        return _groups(loaded, measure, group, [frame for _, frame in touched], states, fetch)
     for _, frame in touched:
         found.update(_found(frame, measure, fetch))
     couplings = list(usage.couplings)
@@ -171,4 +181,43 @@ def _direct(loaded: LoadedPlan, measure, usage, changed: set[str], states, value
             payee = ctx.expr(spec.payee, ns, ("payees_from",)).cast("string")
             payees |= set(fetch(rows[spec.table].select(p=payee))["p"].to_pylist())
     payees.discard(None)
+    return found
+
+
+def _groups(loaded: LoadedPlan, measure, columns: list[str], frames: list[ir.Table], states,
+            fetch) -> Affected:
+    """A screening recomputed by first-wins groups: the groups of the touched records, with
+    the ids and payees of every record in them, old or new."""
+    found = Affected()
+    for frame in frames:
+        found.groups |= set(fetch(frame.select(k=group_key(frame, columns)).distinct())["k"]
+                            .to_pylist())
+    if not found.groups:
+        return found
+    wanted = ibis.memtable(pa.table({"k": pa.array(sorted(found.groups), pa.string())}))
+    for tables, _ in states.values():
+        records = _records(_context(loaded, tables), measure)
+        rows = fetch(records.filter(group_key(records, columns).isin(wanted["k"]))
+                     .select(i=records[measure.source_id].cast("string"), p="payee_id")
+                     .distinct())
+        found.ids |= set(rows["i"].to_pylist()) - {None}
+        found.others |= set(rows["p"].to_pylist()) - {None}
+    return found
+
+
+def _claims_of(loaded: LoadedPlan, measure, screened: Affected, states, fetch) -> Affected:
+    """The payee-periods of a per-record measure's records whose claimants may have
+    changed: those sharing claim keys with a record of the rescreened groups."""
+    screening = loaded.plan.measure(measure.claim.screening)
+    columns = by_group(loaded.plan, screening)
+    keys = list(measure.claim.on)
+    wanted = ibis.memtable(pa.table({"k": pa.array(sorted(screened.groups), pa.string())}))
+    found = Affected()
+    for tables, _ in states.values():
+        ctx = _context(loaded, tables)
+        claimants = _records(ctx, screening)
+        claimants = claimants.filter(group_key(claimants, columns).isin(wanted["k"]))
+        claimed = fetch(claimants.select(*keys).distinct())
+        records = _records(ctx, measure)
+        found.update(_found(records.semi_join(ibis.memtable(claimed), keys), measure, fetch))
     return found

@@ -9,7 +9,7 @@ from paymaster import datafiles
 from paymaster.datafiles import find_files
 from paymaster.errors import Collector, DataError, Problem
 from paymaster.incremental.base import Fallback
-from paymaster.incremental.state import Diff, State, digest
+from paymaster.incremental.state import Diff, State
 
 POSITIONAL_MAX = 10_000
 
@@ -20,10 +20,11 @@ def load_changes(state: State, folder: Path) -> dict[str, Diff]:
     diffs: dict[str, Diff] = {}
     problems = Collector()
     files = find_files(plan, folder)
-    reread: list[str] = []
+    by_position: list[str] = []
+    by_hash: list[str] = []
     for item in files:
         table, spec = item.table, plan.inputs[item.table]
-        if stored.get(table) == digest(item.path):
+        if stored.get(table) == state.digest(item.path):
             state.con.execute(f'CREATE OR REPLACE TEMP TABLE "chg_{table}" AS '
                               f"SELECT __h1, __h2 FROM in_{table} LIMIT 0")
             state.con.execute(f'CREATE OR REPLACE TEMP TABLE "old_{table}" AS '
@@ -56,9 +57,11 @@ def load_changes(state: State, folder: Path) -> dict[str, Diff]:
             state.con.execute(f'ALTER TABLE "{raw}" ADD COLUMN "{column}" VARCHAR')
         state.con.execute(f'CREATE OR REPLACE TEMP TABLE "hs_{table}" AS '
                           f'SELECT __line, {state.hashes(raw, table)} FROM "{raw}"')
-        reread.append(table)
-        if not _by_position(state, table):
+        if _by_position(state, table):
+            by_position.append(table)
+        else:
             _by_hash(state, table, keyed=bool(spec.key))
+            by_hash.append(table)
         changed_lines = f'(SELECT * FROM "hs_{table}" SEMI JOIN "chg_{table}" USING (__h1, __h2))'
         # (From a Parquet file, DuckDB reads the other columns of the matching rows only.)
         state.con.execute(
@@ -87,8 +90,19 @@ def load_changes(state: State, folder: Path) -> dict[str, Diff]:
         state.con.execute(f'DELETE FROM in_{table} WHERE (__h1, __h2) IN '
                           f'(SELECT __h1, __h2 FROM "chg_{table}")')
         state.con.execute(f'INSERT INTO in_{table} BY NAME SELECT * FROM "new_{table}"')
-    for table in reread:  # the file's hashes in its order, for the next comparison
-        state.con.execute(f'CREATE OR REPLACE TABLE fh_{table} AS SELECT __h1, __h2 FROM "hs_{table}"')
+    # The files' hashes in their order, for the next comparison: the lines that differ
+    # changed in place, else rewritten.
+    for table in by_position:
+        pd = f'"pd_{table}"'
+        state.con.execute(f"UPDATE fh_{table} f SET __h1 = d.b1, __h2 = d.b2 FROM {pd} d "
+                          "WHERE f.__line = d.al AND d.bl IS NOT NULL")
+        state.con.execute(f"DELETE FROM fh_{table} WHERE __line IN (SELECT al FROM {pd} "
+                          "WHERE bl IS NULL)")
+        state.con.execute(f"INSERT INTO fh_{table} SELECT bl, b1, b2 FROM {pd} WHERE al IS NULL "
+                          "ORDER BY bl")
+    for table in by_hash:
+        state.con.execute(f"CREATE OR REPLACE TABLE fh_{table} AS SELECT __line, __h1, __h2 "
+                          f'FROM "hs_{table}" ORDER BY __line')
     for table in plan.inputs:
         cols = ", ".join(f'"{c}"' for c in ["__line", *state.columns(table)])
         state.con.execute(f'CREATE OR REPLACE TEMP VIEW "{table}" AS SELECT {cols} FROM in_{table}')
@@ -97,6 +111,7 @@ def load_changes(state: State, folder: Path) -> dict[str, Diff]:
     problems.raise_if_any(DataError)
     state.save_digests(folder)
     return diffs
+
 
 def _by_position(state: State, table: str) -> bool:
     """The changed rows found by comparing each line's hashes with those the same line had
@@ -108,8 +123,9 @@ def _by_position(state: State, table: str) -> bool:
         return False
     state.con.execute(
         f'CREATE OR REPLACE TEMP TABLE "pd_{table}" AS SELECT * FROM ('
-        f"SELECT a.__h1 AS a1, a.__h2 AS a2, b.__h1 AS b1, b.__h2 AS b2 FROM fh_{table} a "
-        f'POSITIONAL JOIN (SELECT __h1, __h2 FROM "hs_{table}") b) '
+        f"SELECT a.__line AS al, a.__h1 AS a1, a.__h2 AS a2, b.__line AS bl, b.__h1 AS b1, "
+        f"b.__h2 AS b2 FROM fh_{table} a "
+        f'POSITIONAL JOIN (SELECT __line, __h1, __h2 FROM "hs_{table}") b) '
         f"WHERE a1 IS DISTINCT FROM b1 OR a2 IS DISTINCT FROM b2 LIMIT {POSITIONAL_MAX + 1}")
     found = state.con.execute(f'SELECT count(*) FROM "pd_{table}"').fetchone()[0]
     if found > POSITIONAL_MAX:

@@ -170,3 +170,22 @@ def by_period(measure) -> bool:
     payee)."""
     return (measure.type == "per_record" and measure.date is not None
             and (measure.limit is None or measure.limit.per == "period"))
+
+
+def by_group(plan, measure) -> list[str] | None:
+    """The first-wins key by which a screening can be recomputed group by group (the
+    records of the groups its changes touch, of any payee), or None. A record's screening
+    depends on its own row and its group only; its results are replaced by its source id,
+    a key of the source; claims read accepted records in screening order within a claim
+    group, which must lie in one first-wins group (recomputed together)."""
+    if measure.type != "screening":
+        return None
+    rules = [rule.first_wins for rule in measure.rules if rule.first_wins is not None]
+    if len(rules) != 1 or plan.inputs[measure.source].key != [measure.source_id]:
+        return None
+    key = list(rules[0].key)
+    for other in plan.measures:
+        claim = getattr(other, "claim", None)
+        if claim is not None and claim.screening == measure.id and not set(key) <= set(claim.on):
+            return None
+    return key

@@ -11,8 +11,8 @@ import pyarrow as pa
 
 from paymaster.datafiles import sql_string
 from paymaster.engine.context import BlockResult
-from paymaster.incremental.base import ATTRS, GLOBAL, SEP, Affected
-from paymaster.incremental.links import analyse, global_reads, upstream
+from paymaster.incremental.base import ATTRS, GLOBAL, SEP, Affected, group_key
+from paymaster.incremental.links import analyse, by_group, global_reads, upstream
 from paymaster.incremental.state import Diff, State
 from paymaster.plan import LoadedPlan
 
@@ -55,12 +55,14 @@ class Splice:
             for name in upstream(measure):
                 self.readers.setdefault(name, set()).update(self.scope(measure).everyone())
         self.lines: list[str] = []  # the stored lines tables, in plan order
-        self.lists: dict[str, list[str]] = {}  # long lists of payees, as temp tables
+        self.lists: dict[str, list[str]] = {}  # long lists of values, as temp tables
         for index, measure in enumerate(plan.measures):
             affected = self.scope(measure)
             for name, values in ((f"__scope_{index}", sorted(affected.payees)),
                                  (f"__scope_{index}_periods", affected.partial()),
-                                 (f"__scope_{index}_all", sorted(affected.everyone()))):
+                                 (f"__scope_{index}_all", sorted(affected.everyone())),
+                                 (f"__scope_{index}_groups", sorted(affected.groups)),
+                                 (f"__scope_{index}_ids", sorted(affected.ids))):
                 if len(values) > LITERAL_LIST_MAX:
                     state.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} (v VARCHAR)")
                     state.con.execute(f"INSERT INTO {name} SELECT unnest(?)", [values])
@@ -99,6 +101,9 @@ class Splice:
         """Is the row (with its payee_id, and period) in the measure's part to recompute?"""
         affected, index = self.scope(measure), self._index(measure)
         test = self._isin(table["payee_id"], sorted(affected.payees), f"__scope_{index}")
+        if affected.groups:
+            key = group_key(table, by_group(self.state.loaded.plan, measure))
+            test |= self._isin(key, sorted(affected.groups), f"__scope_{index}_groups")
         partial = affected.partial()
         if partial:
             key = table["payee_id"].concat(SEP, table["period"])
@@ -107,10 +112,14 @@ class Splice:
             test = self._isin(table["payee_id"], self.payees(measure), f"__scope_{index}_all") & test
         return test
 
-    def scope_sql(self, measure) -> str:
-        """`in_scope` in SQL, for the stored result tables."""
+    def scope_sql(self, measure, attr: str) -> str:
+        """`in_scope` in SQL, for the stored result table `attr` (a group's records by their
+        source id)."""
         affected, index = self.scope(measure), self._index(measure)
         test = self._isin_sql("payee_id", sorted(affected.payees), f"__scope_{index}")
+        if affected.ids:
+            column = "subject" if attr == "evaluations" else "source_id"
+            test += " OR " + self._isin_sql(column, sorted(affected.ids), f"__scope_{index}_ids")
         partial = affected.partial()
         if partial:
             test += " OR " + self._isin_sql(f"(payee_id || {sql_string(SEP)} || period)", partial,
@@ -131,6 +140,8 @@ class Splice:
         affected = self.scope(measure)
         if not affected:
             return table.filter(ibis.literal(False))  # none of its inputs changed
+        if affected.groups:  # whole first-wins groups
+            return self.member(measure, table)
         if measure.type == "per_record" and measure.claim is not None and affected.partial():
             # Some periods of a payee: their records' claim groups, whole (all within the
             # payee, across periods); the extra records are computed and dropped.
@@ -161,7 +172,7 @@ class Splice:
         member = self.in_scope(measure, table)
         test = member
         for cols in couplings:
-            key = _key(table, cols)
+            key = group_key(table, cols)
             found = self.state.backend.to_pyarrow(
                 table.filter(member).select(k=key).distinct())["k"].to_pylist()
             if len(found) > LITERAL_LIST_MAX:
@@ -253,9 +264,10 @@ class Splice:
                 continue
             self.state.say(f"recalculate {measure.id} {attr}")
             con.execute(f'DROP TABLE IF EXISTS "part_{measure.id}__{attr}"')
-            part = backend.create_table(f"part_{measure.id}__{attr}",
-                                        _clustered(self.member(measure, table)), temp=True)
-            con.execute(f"DELETE FROM {name} WHERE {self.scope_sql(measure)}")
+            # (Recomputed by groups, every row is part of them: nothing was widened.)
+            rows = table if affected.groups else self.member(measure, table)
+            part = backend.create_table(f"part_{measure.id}__{attr}", _clustered(rows), temp=True)
+            con.execute(f"DELETE FROM {name} WHERE {self.scope_sql(measure, attr)}")
             con.execute(f'INSERT INTO {name} BY NAME SELECT * FROM "part_{measure.id}__{attr}"')
             stored = backend.table(name)
             setattr(whole, attr, stored)
@@ -273,9 +285,3 @@ def _clustered(table: ir.Table) -> ir.Table:
     return table.order_by([c for c in ("payee_id", "period", "date", "source_id")
                            if c in table.columns])
 
-
-def _key(table: ir.Table, columns: list[str]) -> ir.Value:
-    """The columns as one text, NULL as a value of its own (as `IS NOT DISTINCT FROM`)."""
-    parts = [ibis.ifelse(table[c].isnull(), ibis.literal("N"),
-                         ibis.literal("V").concat(table[c].cast("string"))) for c in columns]
-    return ibis.literal(SEP).join(parts)

@@ -15,7 +15,7 @@ from paymaster.datafiles import find_files, load_folder
 from paymaster.incremental.base import Progress
 from paymaster.plan import LoadedPlan
 
-STATE_VERSION = "2"
+STATE_VERSION = "3"
 
 
 @dataclass
@@ -34,6 +34,7 @@ class State:
         self.con = duckdb.connect(str(path), config=duckdb_config.config())
         self.backend = ibis.duckdb.from_connection(self.con)
         self.plan_hash = _plan_hash(loaded)
+        self.digests: dict[Path | None, str] = {}
 
     def names(self) -> set[str]:
         return {r[0] for r in self.con.execute(
@@ -82,17 +83,25 @@ class State:
                 f'CREATE OR REPLACE TABLE in_{table} AS SELECT t.*, r.__h1, r.__h2 FROM "{table}" t '
                 f'JOIN (SELECT __line, {self.hashes(f"raw_{table}", table)} FROM "raw_{table}") r '
                 f"USING (__line)")
-            self.con.execute(f"CREATE OR REPLACE TABLE fh_{table} AS SELECT __h1, __h2 "
+            self.con.execute(f"CREATE OR REPLACE TABLE fh_{table} AS SELECT __line, __h1, __h2 "
                              f"FROM in_{table} ORDER BY __line")
         self.save_digests(folder)
 
     def save_digests(self, folder: Path) -> None:
         self.con.execute("CREATE OR REPLACE TABLE pm_files (tab VARCHAR, digest VARCHAR)")
         self.con.executemany("INSERT INTO pm_files VALUES (?, ?)", [
-            (item.table, digest(item.path)) for item in find_files(self.loaded.plan, folder)])
+            (item.table, self.digest(item.path))
+            for item in find_files(self.loaded.plan, folder)])
+
+    def digest(self, path: Path | None) -> str:
+        """The file's SHA-256, read once per run (before its rows: a file replaced during
+        the run is read again by the next one)."""
+        if path not in self.digests:
+            self.digests[path] = _digest(path)
+        return self.digests[path]
 
 
-def digest(path: Path | None) -> str:
+def _digest(path: Path | None) -> str:
     if path is None:
         return "missing"
     hasher = hashlib.sha256()
