@@ -37,6 +37,11 @@ def _sorted(table):
     return table.sort_by([(c, "ascending") for c in table.column_names])
 
 
+def _recorder(steps: list[tuple[float, str]]):
+    """A progress callback noting when each step starts."""
+    return lambda step: steps.append((time.perf_counter(), step))
+
+
 def _cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -51,6 +56,8 @@ def main() -> None:
     parser.add_argument("--changes", nargs="*", help="kinds of change (default: all)")
     parser.add_argument("--verify", action="store_true",
                         help="compare the last incremental result with a fresh full run")
+    parser.add_argument("--steps", action="store_true",
+                        help="print each step of an incremental run taking 0.2 s or more")
     args = parser.parse_args()
     plan = ROOT / "examples" / args.program / "plan.yaml"
     base = args.work / f"{args.program}-{args.lines}"
@@ -86,9 +93,11 @@ def main() -> None:
             continue
         what = change(folder)
         last = None  # (the previous result's tables: gigabytes at 10M lines)
+        steps: list[tuple[float, str]] = []
         started, cpu = time.perf_counter(), _cpu()
-        last, report = incremental.calculate(plan, data, state)
+        last, report = incremental.calculate(plan, data, state, progress=_recorder(steps))
         seconds, cpu = time.perf_counter() - started, _cpu() - cpu
+        steps.append((time.perf_counter(), "end"))
         ratio = seconds / full_seconds
         results.append({"change": kind, "what": what, "seconds": round(seconds, 2),
                         "ratio": round(ratio, 4), "cpu_seconds": round(cpu, 2),
@@ -100,6 +109,10 @@ def main() -> None:
         for line in report.lines():
             print(f"    {line[:160]}")
         print(f"    stages: {report.seconds}", flush=True)
+        if args.steps:
+            print("    steps: " + ", ".join(
+                f"{step} {after - at:.1f} s" for (at, step), (after, _) in zip(steps, steps[1:], strict=False)
+                if after - at >= 0.2), flush=True)
     if args.verify and last is not None:
         fresh = calculate(plan, data)
         same = all(_sorted(last.tables[n]).equals(_sorted(fresh.tables[n])) for n in fresh.tables)
