@@ -7,8 +7,9 @@ Generates (or reuses) seeded Parquet input with benchmarks/generate.py, copies i
 working folder, then times in one process: the full run (`paymaster.runs.calculate`), the
 first incremental run (a full run that also writes the state), and an incremental run
 after each kind of small change of the program (`paymaster.changes.CHANGES`), each as a
-ratio to the full run. With --verify, the last incremental result is compared with a
-fresh full run, table by table.
+ratio to the full run. Each run also reports its CPU seconds (all threads): on a shared
+machine they vary less than the wall clock. With --verify, the last incremental result
+is compared with a fresh full run, table by table.
 """
 
 from __future__ import annotations
@@ -36,6 +37,16 @@ def _sorted(table):
     return table.sort_by([(c, "ascending") for c in table.column_names])
 
 
+def _recorder(steps: list[tuple[float, str]]):
+    """A progress callback noting when each step starts."""
+    return lambda step: steps.append((time.perf_counter(), step))
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--program", choices=PROGRAMS, default="sales-team")
@@ -45,6 +56,8 @@ def main() -> None:
     parser.add_argument("--changes", nargs="*", help="kinds of change (default: all)")
     parser.add_argument("--verify", action="store_true",
                         help="compare the last incremental result with a fresh full run")
+    parser.add_argument("--steps", action="store_true",
+                        help="print each step of an incremental run taking 0.2 s or more")
     args = parser.parse_args()
     plan = ROOT / "examples" / args.program / "plan.yaml"
     base = args.work / f"{args.program}-{args.lines}"
@@ -58,12 +71,12 @@ def main() -> None:
     state = args.work / f"{args.program}-{args.lines}.state.duckdb"
     state.unlink(missing_ok=True)
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu()
     full = calculate(plan, data)
-    full_seconds = time.perf_counter() - started
+    full_seconds, full_cpu = time.perf_counter() - started, _cpu() - cpu
     rows = full.tables["payouts"].num_rows
-    print(f"{args.program}, {args.lines:,} lines: full run {full_seconds:.2f} s "
-          f"({rows:,} payout lines)", flush=True)
+    print(f"{args.program}, {args.lines:,} lines: full run {full_seconds:.2f} s, "
+          f"{full_cpu:.1f} s CPU ({rows:,} payout lines); stages: {full.timings}", flush=True)
     del full
 
     started = time.perf_counter()
@@ -79,25 +92,35 @@ def main() -> None:
         if args.changes and kind not in args.changes:
             continue
         what = change(folder)
-        started = time.perf_counter()
-        last, report = incremental.calculate(plan, data, state)
-        seconds = time.perf_counter() - started
+        last = None  # (the previous result's tables: gigabytes at 10M lines)
+        steps: list[tuple[float, str]] = []
+        started, cpu = time.perf_counter(), _cpu()
+        last, report = incremental.calculate(plan, data, state, progress=_recorder(steps))
+        seconds, cpu = time.perf_counter() - started, _cpu() - cpu
+        steps.append((time.perf_counter(), "end"))
         ratio = seconds / full_seconds
         results.append({"change": kind, "what": what, "seconds": round(seconds, 2),
-                        "ratio": round(ratio, 4), "mode": report.mode,
+                        "ratio": round(ratio, 4), "cpu_seconds": round(cpu, 2),
+                        "cpu_ratio": round(cpu / full_cpu, 4), "mode": report.mode,
                         "affected": len(report.affected), "payees": report.payees,
                         "stages": report.seconds})
-        print(f"{kind}: {seconds:.2f} s = {ratio:.1%} of full; {what}", flush=True)
+        print(f"{kind}: {seconds:.2f} s = {ratio:.1%} of full; {cpu:.1f} s CPU = "
+              f"{cpu / full_cpu:.1%} of full; {what}", flush=True)
         for line in report.lines():
             print(f"    {line[:160]}")
         print(f"    stages: {report.seconds}", flush=True)
+        if args.steps:
+            print("    steps: " + ", ".join(
+                f"{step} {after - at:.1f} s" for (at, step), (after, _) in zip(steps, steps[1:], strict=False)
+                if after - at >= 0.2), flush=True)
     if args.verify and last is not None:
         fresh = calculate(plan, data)
         same = all(_sorted(last.tables[n]).equals(_sorted(fresh.tables[n])) for n in fresh.tables)
         print(f"verify: incremental == full for every table: {same}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
     print(json.dumps({"program": args.program, "lines": args.lines,
-                      "full_seconds": round(full_seconds, 2), "peak_gib": round(peak, 2),
+                      "full_seconds": round(full_seconds, 2), "full_cpu_seconds": round(full_cpu, 2),
+                      "peak_gib": round(peak, 2),
                       "changes": results}))
 
 

@@ -78,7 +78,7 @@ def test_a_stale_splice_is_detected(tmp_path: Path, monkeypatch) -> None:
     state = tmp_path / incremental.STATE_FILE
     incremental.calculate(plan, data, state)
     CHANGES[program]["ranking place"](Folder(data, seed=3))
-    monkeypatch.setattr(incremental, "affected_payees", lambda *args: set())
+    monkeypatch.setattr(incremental.run, "affected_payees", lambda *args: {})
     got, report = incremental.calculate(plan, data, state)
     assert report.mode == "incremental"
     with pytest.raises(AssertionError, match="differs"):
@@ -118,3 +118,168 @@ def test_cli_run_incremental_says_what_it_recomputed(tmp_path: Path) -> None:
     assert second.returncode == 0, second.stderr
     assert "changed rows: returns -0 +1" in second.stdout
     assert "incremental: recomputed 1 of" in second.stdout
+
+
+def _sale(folder: Folder, sale_id: str) -> int:
+    [(index, _)] = folder.rows("sales", lambda r: r["sale_id"] == sale_id, ["sale_id"])
+    return index
+
+
+# generuj-leady's example: the fund (150 000) is exhausted by S29 on 2018-06-15; S30 and
+# S31 (with its new-partner bonus) come after it, unpaid.
+BUDGET_CHANGES = {
+    "a paid line before the exhaustion earns more": lambda f: f.update(
+        "sales", _sale(f, "S02"), licences=240),
+    "a paid line before the exhaustion drops out (the pool lasts longer)": lambda f: f.update(
+        "sales", _sale(f, "S28"), licences=2),
+    "an unpaid line before the exhaustion becomes eligible": lambda f: f.update(
+        "sales", _sale(f, "S09"), licences=40),
+    "a line after the exhaustion changes": lambda f: f.update(
+        "sales", _sale(f, "S30"), licences=90),
+    "a late line dated before the exhaustion": lambda f: f.append(
+        "sales", _sale(f, "S27"), sale_id="S40", order_date="2018-06-02"),
+    "a line after the exhaustion is withdrawn": lambda f: f.delete("sales", _sale(f, "S30")),
+}
+
+
+def test_budget_changes_before_and_after_its_exhaustion(tmp_path: Path) -> None:
+    """Only the lines that could be charged are charged again (with the replaced ones):
+    a change on either side of the point where the fund runs out, in or out of the
+    candidates, gives the full run's lines."""
+    program = "generuj-leady"
+    plan = ROOT / "examples" / program / "plan.yaml"
+    data = _folder(tmp_path, program, None)
+    state = tmp_path / incremental.STATE_FILE
+    incremental.calculate(plan, data, state)
+    folder = Folder(data)
+    for label, change in BUDGET_CHANGES.items():
+        change(folder)
+        got, report = incremental.calculate(plan, data, state)
+        assert report.mode == "incremental", f"{label}: fell back ({report.reason})"
+        assert report.changed == {"sales": report.changed["sales"]}, label
+        assert_same(got.tables, calculate(plan, data).tables, label)
+
+
+def test_a_measure_whose_inputs_did_not_change_is_not_recomputed(tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    """A sales line changes deals, not the screening of registrations: no screening row is
+    rewritten, and yet every table equals a full run."""
+    from paymaster.incremental import splice
+
+    program = "generuj-leady"
+    plan = ROOT / "examples" / program / "plan.yaml"
+    data = _folder(tmp_path, program, None)
+    state = tmp_path / incremental.STATE_FILE
+    incremental.calculate(plan, data, state)
+    Folder(data).update("sales", _sale(Folder(data), "S03"), licences=120)
+    recalculated = []
+    original = splice.Splice.splice
+
+    def spy(self, measure, result):
+        if self.payees(measure):
+            recalculated.append(measure.id)
+        return original(self, measure, result)
+
+    monkeypatch.setattr(splice.Splice, "splice", spy)
+    got, report = incremental.calculate(plan, data, state)
+    assert report.mode == "incremental" and report.affected == ["P2"]
+    assert recalculated == ["deal", "new_partner_bonus"]
+    assert_same(got.tables, calculate(plan, data).tables, "sales line")
+
+
+def _registration(folder: Folder, registration_id: str) -> int:
+    [(index, _)] = folder.rows("registrations", lambda r: r["registration_id"] == registration_id,
+                               ["registration_id"])
+    return index
+
+
+# A corrected or late sales line recomputes deals of its partner's month only, and of
+# the months of every sale of its claim group (partner, customer, family): R21's claim
+# (registered 2018-04-02) goes to the earliest sale of the group on or after that day,
+# S13 on 2018-04-22.
+PERIOD_CHANGES = {
+    "a late line a month later finds the claim taken": lambda f: f.append(
+        "sales", _sale(f, "S13"), sale_id="S43", order_date="2018-05-25"),
+    "another sale of that month corrected (the claim stays in April)": lambda f: f.update(
+        "sales", _sale(f, "S06"), licences=30),
+    "the claimed sale moves to May (before the late line)": lambda f: f.update(
+        "sales", _sale(f, "S13"), order_date="2018-05-22"),
+    "a late line in April takes the claim": lambda f: f.append(
+        "sales", _sale(f, "S13"), sale_id="S42", order_date="2018-04-05"),
+    "the April line is corrected (the claim stays)": lambda f: f.update(
+        "sales", _sale(f, "S42"), licences=30),
+    "the April line is withdrawn (the claim returns)": lambda f: f.delete(
+        "sales", _sale(f, "S42")),
+    "a registration without customer NIP": lambda f: f.append(
+        "registrations", _registration(f, "R05"), registration_id="R50", customer_nip=""),
+    "another registration of its partner rejected": lambda f: f.update(
+        "registrations", _registration(f, "R05"), decision="rejected"),
+    "the registration claiming S13 rejected (S13 loses its claim)": lambda f: f.update(
+        "registrations", _registration(f, "R21"), decision="rejected"),
+    "R02 moved before R01 (P2 wins the opportunity, P1's S01 and bonus lose it)": lambda f: (
+        f.update("registrations", _registration(f, "R02"), submitted_at="2018-04-01 09:00:00")),
+}
+
+
+def test_a_change_recomputes_its_months_and_claim_groups(tmp_path: Path) -> None:
+    """A sales line recomputes deals of some months of a partner (as whole claim groups,
+    across months); a registration rescreens its first-wins group (a NULL key included),
+    and the deals whose claims it may change."""
+    program = "generuj-leady"
+    plan = ROOT / "examples" / program / "plan.yaml"
+    data = _folder(tmp_path, program, None)
+    state = tmp_path / incremental.STATE_FILE
+    incremental.calculate(plan, data, state)
+    folder = Folder(data)
+    for label, change in PERIOD_CHANGES.items():
+        change(folder)
+        got, report = incremental.calculate(plan, data, state)
+        assert report.mode == "incremental", f"{label}: fell back ({report.reason})"
+        assert_same(got.tables, calculate(plan, data).tables, label)
+
+
+# The rows of a changed file are compared line by line with the file's previous hashes
+# when few lines differ, else joined by hash: both must find exactly the changed rows.
+ROW_CHANGES = {
+    "a row appended": (lambda f: f.append("sales", _sale(f, "S20"), sale_id="S44"), (0, 1)),
+    "a row corrected in place": (lambda f: f.update("sales", _sale(f, "S21"), licences=9),
+                                 (1, 1)),
+    "a row removed in the middle (the later rows shift)": (
+        lambda f: f.delete("sales", _sale(f, "S05")), (1, 0)),
+    "a row inserted at the top": (lambda f: f.write_rows("sales", lambda rows: [
+        {**rows[0], "sale_id": "S45", "licences": "12"}, *rows]), (0, 1)),
+    "the last row cut": (lambda f: f.write_rows("sales", lambda rows: rows[:-1]), (1, 0)),
+}
+
+
+@pytest.mark.parametrize("by_position", [True, False], ids=["by position", "by hash"])
+def test_changed_rows_are_found_by_position_or_by_hash(tmp_path: Path, monkeypatch,
+                                                       by_position: bool) -> None:
+    from paymaster.incremental import diff
+
+    if not by_position:
+        monkeypatch.setattr(diff, "POSITIONAL_MAX", 0)
+    used = []
+    for name in ("_by_position", "_by_hash"):
+        original = getattr(diff, name)
+
+        def spy(*args, _name=name, _original=original, **kwargs):
+            found = _original(*args, **kwargs)
+            used.append((_name, found))
+            return found
+
+        monkeypatch.setattr(diff, name, spy)
+    program = "generuj-leady"
+    plan = ROOT / "examples" / program / "plan.yaml"
+    data = _folder(tmp_path, program, None)
+    state = tmp_path / incremental.STATE_FILE
+    incremental.calculate(plan, data, state)
+    folder = Folder(data)
+    for label, (change, rows) in ROW_CHANGES.items():
+        change(folder)
+        used.clear()
+        got, report = incremental.calculate(plan, data, state)
+        assert report.mode == "incremental", f"{label}: fell back ({report.reason})"
+        assert report.changed == {"sales": rows}, label
+        assert used[0] == ("_by_position", by_position), label
+        assert_same(got.tables, calculate(plan, data).tables, label)

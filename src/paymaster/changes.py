@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
@@ -113,6 +114,12 @@ class Folder:
         new = pa.Table.from_pylist([row], schema=data.schema)
         write(self.path, table, pa.concat_tables([data, new]), fmt)
 
+    def write_rows(self, table: str, edit: Callable[[list[dict]], list[dict]]) -> None:
+        """Rewrite the table with `edit(rows)` (rows as dicts, in the file's order)."""
+        data, fmt = read(self.path, table)
+        write(self.path, table, pa.Table.from_pylist(edit(data.to_pylist()), schema=data.schema),
+              fmt)
+
     def delete(self, table: str, index: int) -> None:
         data, fmt = read(self.path, table)
         write(self.path, table, pa.concat_tables([data.slice(0, index), data.slice(index + 1)]), fmt)
@@ -184,20 +191,25 @@ def gl_late_sale(f: Folder) -> str:
 
 
 def gl_first_wins(f: Folder) -> str:
-    """A registration moved before the earliest one of its opportunity: the winner changes."""
-    rows = f.rows("registrations", columns=["registration_id", "partner_id", "customer_nip",
-                                            "family", "submitted_at"])
-    first: dict = {}
-    for _i, row in rows:
-        key = (row["customer_nip"], row["family"])
-        at = value(row, "submitted_at", "timestamp")
-        first[key] = min(first.get(key, at), at)
-    shared = [(i, r) for i, r in rows
-              if value(r, "submitted_at", "timestamp") > first[(r["customer_nip"], r["family"])]]
-    i, row = f.rng.choice(shared or rows)
-    at = first[(row["customer_nip"], row["family"])] - dt.timedelta(hours=1)
-    f.update("registrations", i, submitted_at=at)
-    return f"registrations {row['registration_id']}: submitted -> {at} (first wins shifts)"
+    """A registration moved before the earliest one of its opportunity: the winner changes.
+    (Found with Arrow: millions of registrations as Python rows would take minutes.)"""
+    data, _ = read(f.path, "registrations")
+    keys = ["customer_nip", "family"]
+    at = data["submitted_at"]
+    if pa.types.is_string(at.type):
+        at = pc.cast(at, pa.timestamp("s"))
+    rows = pa.table({"i": pa.array(range(data.num_rows)), "customer_nip": data["customer_nip"],
+                     "family": data["family"], "at": at})
+    first = rows.group_by(keys).aggregate([("at", "min")])
+    rows = rows.join(first, keys).sort_by("i")
+    later = pc.filter(rows["i"], pc.greater(rows["at"], rows["at_min"]))
+    choice = later if len(later) else rows["i"]
+    picked = rows.filter(pc.equal(rows["i"], choice[f.rng.randrange(len(choice))]))
+    i = picked["i"][0].as_py()
+    before = picked["at_min"][0].as_py() - dt.timedelta(hours=1)
+    f.update("registrations", i, submitted_at=before)
+    row = data.slice(i, 1).to_pylist()[0]
+    return f"registrations {row['registration_id']}: submitted -> {before} (first wins shifts)"
 
 
 def gl_exhaust_budget(f: Folder) -> str:

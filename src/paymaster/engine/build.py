@@ -97,6 +97,9 @@ class Scope(Protocol):
     def narrow(self, measure, table: ir.Table) -> ir.Table:
         """The measure's records (after payee and period are known) to compute."""
 
+    def claimed(self, measure, table: ir.Table) -> ir.Table:
+        """The records to go on with once their claims are known."""
+
     def splice(self, measure, result: BlockResult) -> tuple[BlockResult, BlockResult]:
         """Store a measure's (partial) result; returns (the whole result, for the outputs;
         the part later measures read)."""
@@ -115,6 +118,9 @@ class _ScopedContext(Context):
     def payee_period(self, table: ir.Table, measure, path: tuple) -> ir.Table:
         table = super().payee_period(table, measure, path)
         return table if self.scope is None else self.scope.narrow(measure, table)
+
+    def claimed(self, table: ir.Table, measure) -> ir.Table:
+        return table if self.scope is None else self.scope.claimed(measure, table)
 
     def source(self, measure, path: tuple) -> ir.Table:
         compact = self.scope.compact(measure) if self.scope is not None else None

@@ -190,6 +190,11 @@ class Context:
             table = join_left(table, right, [(o, f"__k{i}") for i, o in enumerate(ours)])
         return table
 
+    def claimed(self, table: ir.Table, measure: MeasureBase) -> ir.Table:
+        """A per-record measure's records once their claims are known (a partial
+        recalculation drops here the records it only needed for their claims)."""
+        return table
+
     def payee_period(self, table: ir.Table, measure: MeasureBase, path: tuple) -> ir.Table:
         ns = self.namespace(table, (measure.source,))
         payee = self.expr(measure.payee, ns, path + ("payee",)).cast("string")

@@ -35,7 +35,7 @@ def build_per_record(ctx: Context, measure: PerRecord, path: tuple, seq: int) ->
     table = table.mutate(source_id=ctx.expr(measure.source_id, ns, path + ("source_id",)).cast("string"))
     checks: list[tuple[str, ir.Value]] = []
     if measure.claim is not None:
-        table = _claim(ctx, table, measure)
+        table = ctx.claimed(_claim(ctx, table, measure), measure)
         checks.append((measure.claim.reason, table["__claimed_by"].isnull()))
     table = _attach_refers(ctx, table, measure, path)
     refer_names = {r.measure: _refer_columns(table, r.measure) for r in measure.refers}

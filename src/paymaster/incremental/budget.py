@@ -1,0 +1,58 @@
+"""Budgets over the spliced lines, charging only the lines a pool can charge.
+
+A pool charges, in date order, the lines that are eligible, earn more than zero and
+belong to it (with the engine's NULL rules: a line of no budget that would be paid runs
+through each pool's running sum too). Every other line passes every pool untouched: its
+budget columns depend on the line alone. So the lines that may be charged (the
+*candidates*: lines that would be paid, few) are charged together, with the engine's
+own `apply_budgets`, into a small table, and the others get their budget columns as a
+projection read by the outputs: no line is sorted, charged or written but the
+candidates, whatever changed.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from paymaster.engine.budget import apply_budgets
+from paymaster.engine.context import Context
+from paymaster.engine.lines import LINE_SCHEMA, memtable
+from paymaster.errors import Collector
+from paymaster.incremental.splice import Splice
+from paymaster.plan.expressions import Compiler
+
+CHARGED = "__charged_lines"
+
+
+def candidate(lines: ir.Table, pools: list[str]) -> ir.Value:
+    """Can a pool charge the line? (A pool only ever turns eligibility off.)"""
+    if not pools:
+        return ibis.literal(False)
+    passing = (~lines["eligible"] | (lines["earned"] <= 0)).fill_null(False)
+    return ~passing & (lines["budget"].isnull() | lines["budget"].isin(pools))
+
+
+def budgeted_lines(splice: Splice) -> ir.Table:
+    """Every line with its budget columns, as `engine.budget.apply_budgets` gives them over
+    all lines."""
+    state, backend = splice.state, splice.state.backend
+    loaded = state.loaded
+    tables = [backend.table(name) for name in splice.lines]
+    lines = tables[0] if tables else memtable({}, LINE_SCHEMA)
+    for table in tables[1:]:
+        lines = lines.union(table)
+    ctx = Context(loaded=loaded, tables={}, compiler=Compiler(loaded.source, Collector()))
+    ns = ctx.namespace(lines)
+
+    def charge(rows: ir.Table, plan) -> ir.Table:
+        return apply_budgets(plan, rows, lambda v: ctx.number(v, ns, ("budgets",)))
+
+    may = candidate(lines, [b.id for b in loaded.plan.budgets])
+    state.say("charge the budgets")
+    state.con.execute(f"DROP TABLE IF EXISTS {CHARGED}")
+    charged = backend.create_table(CHARGED, charge(lines.filter(may), loaded.plan), temp=True)
+    # No pool touches the other lines: charged with none, they are a projection (with the
+    # pools, each line would be split into passing and charged, and read twice).
+    unpooled = loaded.plan.model_copy(update={"budgets": []})
+    return charge(lines.filter(~may), unpooled).union(charged)

@@ -1,0 +1,225 @@
+"""The changed rows: a changed file's rows hashed and compared with the stored ones; only
+the changed rows validated, typed and written into the state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from paymaster import datafiles
+from paymaster.datafiles import find_files
+from paymaster.errors import Collector, DataError, Problem
+from paymaster.incremental.base import Fallback
+from paymaster.incremental.state import Diff, State
+
+POSITIONAL_MAX = 10_000
+
+
+def load_changes(state: State, folder: Path) -> dict[str, Diff]:
+    plan = state.loaded.plan
+    stored = dict(state.con.execute("SELECT tab, digest FROM pm_files").fetchall())
+    diffs: dict[str, Diff] = {}
+    problems = Collector()
+    files = find_files(plan, folder)
+    by_position: list[str] = []
+    by_hash: list[str] = []
+    for item in files:
+        table, spec = item.table, plan.inputs[item.table]
+        if stored.get(table) == state.digest(item.path):
+            state.con.execute(f'CREATE OR REPLACE TEMP TABLE "chg_{table}" AS '
+                              f"SELECT __h1, __h2 FROM in_{table} LIMIT 0")
+            state.con.execute(f'CREATE OR REPLACE TEMP TABLE "old_{table}" AS '
+                              f"SELECT * FROM in_{table} LIMIT 0")
+            state.con.execute(f'CREATE OR REPLACE TEMP TABLE "new_{table}" AS '
+                              f"SELECT * FROM in_{table} LIMIT 0")
+            diffs[table] = Diff(table, 0, 0)
+            continue
+        raw = f"raw_{table}"
+        if item.path is not None and item.path.suffix.lower() == ".parquet":
+            # Typed columnar input: hash straight from the file; only the changed rows
+            # are read into a table (with their line numbers, as a full read numbers them).
+            source = (f"read_parquet({datafiles.sql_string(str(item.path))}, "
+                      "file_row_number = true)")
+            state.con.execute(f'CREATE OR REPLACE TEMP VIEW "{raw}" AS SELECT '
+                              f"file_row_number + 2 AS __line, * EXCLUDE (file_row_number) "
+                              f"FROM {source}")
+        elif item.path is None:
+            if not spec.optional:
+                raise Fallback(f"input table {table} is missing")
+            datafiles.empty_raw(state.con, raw, spec)
+        else:
+            datafiles.read_raw(state.con, item.path, raw)
+        types = datafiles.raw_types(state.con, raw)
+        missing = [c for c in spec.columns if c not in types]
+        if any(not spec.columns[c].optional for c in missing) or (missing and item.path
+                                                                  and item.path.suffix == ".parquet"):
+            raise Fallback(f"a column of {table} is missing")
+        for column in missing:
+            state.con.execute(f'ALTER TABLE "{raw}" ADD COLUMN "{column}" VARCHAR')
+        state.con.execute(f'CREATE OR REPLACE TEMP TABLE "hs_{table}" AS '
+                          f'SELECT __line, {state.hashes(raw, table)} FROM "{raw}"')
+        if _by_position(state, table):
+            by_position.append(table)
+        else:
+            _by_hash(state, table, keyed=bool(spec.key))
+            by_hash.append(table)
+        changed_lines = f'(SELECT * FROM "hs_{table}" SEMI JOIN "chg_{table}" USING (__h1, __h2))'
+        # (From a Parquet file, DuckDB reads the other columns of the matching rows only.)
+        state.con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "rawchg_{table}" AS SELECT r.*, h.__h1, h.__h2 '
+            f'FROM "{raw}" r JOIN {changed_lines} h USING (__line)')
+        problems.extend(datafiles.check_table(state.con, f"rawchg_{table}", item, spec))
+        problems.extend(_check_keys(state, table, item.name))
+        datafiles.load_typed(state.con, f"typchg_{table}", f"rawchg_{table}", spec, types,
+                         keep_raw=True)
+        state.con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "new_{table}" AS SELECT t.*, r.__h1, r.__h2 '
+            f'FROM "typchg_{table}" t JOIN "rawchg_{table}" r USING (__line)')
+        rowids = [r[0] for r in state.con.execute(
+            f"SELECT rowid FROM in_{table} WHERE {_among(state, table)}").fetchall()]
+        state.con.execute(f'CREATE OR REPLACE TEMP TABLE "old_{table}" AS SELECT * FROM in_{table} '
+                          f"WHERE rowid IN (SELECT unnest(?::BIGINT[]))", [rowids])
+        count = lambda name: state.con.execute(f'SELECT count(*) FROM {name}').fetchall()[0][0]  # noqa: E731,B023
+        diffs[table] = Diff(table, count(f'"old_{table}"'), count(f'"new_{table}"'))
+        if spec.key and count(f'"hs_{table}"') != (count(f"in_{table}") - diffs[table].old_count
+                                                   + diffs[table].new_count):
+            raise Fallback(f"{table} has repeated rows")  # the full load says where
+    problems.raise_if_any(DataError)
+    changed = {t for t, d in diffs.items() if d.old_count or d.new_count}
+    state.mark(complete=False)
+    for table in changed:
+        state.con.execute(f'DELETE FROM in_{table} WHERE (__h1, __h2) IN '
+                          f'(SELECT __h1, __h2 FROM "chg_{table}")')
+        state.con.execute(f'INSERT INTO in_{table} BY NAME SELECT * FROM "new_{table}"')
+    # The files' hashes in their order, for the next comparison: the lines that differ
+    # changed in place, else rewritten.
+    for table in by_position:
+        pd = f'"pd_{table}"'
+        state.con.execute(f"UPDATE fh_{table} f SET __h1 = d.b1, __h2 = d.b2 FROM {pd} d "
+                          "WHERE f.__line = d.al AND d.bl IS NOT NULL")
+        state.con.execute(f"DELETE FROM fh_{table} WHERE __line IN (SELECT al FROM {pd} "
+                          "WHERE bl IS NULL)")
+        state.con.execute(f"INSERT INTO fh_{table} SELECT bl, b1, b2 FROM {pd} WHERE al IS NULL "
+                          "ORDER BY bl")
+    for table in by_hash:
+        state.con.execute(f"CREATE OR REPLACE TABLE fh_{table} AS SELECT __line, __h1, __h2 "
+                          f'FROM "hs_{table}" ORDER BY __line')
+    for table in plan.inputs:
+        cols = ", ".join(f'"{c}"' for c in ["__line", *state.columns(table)])
+        state.con.execute(f'CREATE OR REPLACE TEMP VIEW "{table}" AS SELECT {cols} FROM in_{table}')
+    # The state is marked unfinished: a refused input leaves it to a full run next time.
+    problems.extend(_check_references(state, changed, {f.table: f.name for f in files}))
+    problems.raise_if_any(DataError)
+    state.save_digests(folder)
+    return diffs
+
+
+def _by_position(state: State, table: str) -> bool:
+    """The changed rows found by comparing each line's hashes with those the same line had
+    (`fh_<table>`, the file's hashes in its order), when few lines differ: a corrected
+    line, lines appended or cut at the end, a line inserted or removed less than
+    POSITIONAL_MAX lines before the end (the later lines shift: each is on both sides and
+    cancels out). No hash join of every row. False when more lines differ."""
+    if f"fh_{table}" not in state.names():
+        return False
+    state.con.execute(
+        f'CREATE OR REPLACE TEMP TABLE "pd_{table}" AS SELECT * FROM ('
+        f"SELECT a.__line AS al, a.__h1 AS a1, a.__h2 AS a2, b.__line AS bl, b.__h1 AS b1, "
+        f"b.__h2 AS b2 FROM fh_{table} a "
+        f'POSITIONAL JOIN (SELECT __line, __h1, __h2 FROM "hs_{table}") b) '
+        f"WHERE a1 IS DISTINCT FROM b1 OR a2 IS DISTINCT FROM b2 LIMIT {POSITIONAL_MAX + 1}")
+    found = state.con.execute(f'SELECT count(*) FROM "pd_{table}"').fetchone()[0]
+    if found > POSITIONAL_MAX:
+        return False
+    # Lines that agree hold the same rows: the difference of the rows is that of the
+    # lines that differ, as multisets.
+    state.con.execute(
+        f'CREATE OR REPLACE TEMP TABLE "chg_{table}" AS SELECT DISTINCT __h1, __h2 FROM '
+        f'(SELECT a1 AS __h1, a2 AS __h2, count(*) AS n FROM "pd_{table}" WHERE a1 IS NOT NULL '
+        f"GROUP BY ALL) a FULL JOIN "
+        f'(SELECT b1 AS __h1, b2 AS __h2, count(*) AS n FROM "pd_{table}" WHERE b1 IS NOT NULL '
+        f"GROUP BY ALL) b USING (__h1, __h2) WHERE a.n IS DISTINCT FROM b.n")
+    return True
+
+
+def _by_hash(state: State, table: str, keyed: bool) -> None:
+    """The changed rows found by joining every row's hashes with the stored ones. Rows of a
+    keyed table are distinct: a full join on the hashes is their difference; otherwise
+    compare how many times each row occurs."""
+    if keyed:  # joined on one 64-bit half, the other compared: faster
+        state.con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "d_{table}" AS '
+            f"SELECT a.__h1 AS a1, a.__h2 AS a2, b.__h1 AS b1, b.__h2 AS b2 "
+            f"FROM (SELECT __h1, __h2 FROM in_{table}) a FULL JOIN "
+            f'(SELECT __h1, __h2 FROM "hs_{table}") b ON a.__h1 = b.__h1 '
+            f"WHERE a.__h2 IS DISTINCT FROM b.__h2")
+        state.con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "chg_{table}" AS '
+            f'SELECT a1 AS __h1, a2 AS __h2 FROM "d_{table}" WHERE a1 IS NOT NULL UNION '
+            f'SELECT b1, b2 FROM "d_{table}" WHERE b1 IS NOT NULL')
+    else:
+        state.con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "chg_{table}" AS SELECT DISTINCT __h1, __h2 FROM '
+            f"(SELECT __h1, __h2, count(*) AS n FROM in_{table} GROUP BY ALL) a FULL JOIN "
+            f'(SELECT __h1, __h2, count(*) AS n FROM "hs_{table}" GROUP BY ALL) b '
+            f"USING (__h1, __h2) WHERE a.n IS DISTINCT FROM b.n")
+
+
+def _among(state: State, table: str) -> str:
+    """A filter for the rows whose hash changed: a literal list when short (the scan
+    then reads the other columns of matching rows only)."""
+    hashes = state.con.execute(f'SELECT __h1, __h2 FROM "chg_{table}" LIMIT 1001').fetchall()
+    if len(hashes) > 1000:
+        return f'(__h1, __h2) IN (SELECT __h1, __h2 FROM "chg_{table}")'
+    if not hashes:
+        return "FALSE"
+    return (f"__h1 IN ({', '.join(str(h1) for h1, _ in hashes)}) AND (__h1, __h2) IN "
+            f'(SELECT __h1, __h2 FROM "chg_{table}")')
+
+def _check_keys(state: State, table: str, file: str) -> list[Problem]:
+    """A changed row must not take the key of a row that stays."""
+    key = state.loaded.plan.inputs[table].key
+    if not key:
+        return []
+    on = " AND ".join(f'k."{c}" = CAST(r."{c}" AS VARCHAR)' for c in key)
+    stays = (f'(SELECT {", ".join(f"CAST({c} AS VARCHAR) AS {c}" for c in key)} '
+             f'FROM in_{table} ANTI JOIN "chg_{table}" USING (__h1, __h2))')
+    rows = state.con.execute(
+        f'SELECT r.__line, {", ".join(f"r.{c}" for c in key)} FROM "rawchg_{table}" r '
+        f"WHERE EXISTS (SELECT 1 FROM {stays} k WHERE {on}) ORDER BY 1 LIMIT 50").fetchall()
+    return [Problem(f"duplicate key ({', '.join(key)}) = ({', '.join(map(str, r[1:]))})",
+                    file=file, row=int(r[0]), field=key[0]) for r in rows]
+
+def _check_references(state: State, changed: set[str], names: dict[str, str]) -> list[Problem]:
+    """References touching a changed table, checked on the updated inputs."""
+    problems = []
+    for table, spec in state.loaded.plan.inputs.items():
+        for column, col in spec.columns.items():
+            if not col.references:
+                continue
+            ref_table, _, ref_col = col.references.partition(".")
+            if table not in changed and ref_table not in changed:
+                continue
+            # New rows of `table` must find their reference; rows that stay can only
+            # lose theirs if a value of the referenced column went away.
+            checks = []
+            if table in changed:
+                checks.append(f'SELECT __line, "{column}" FROM "new_{table}"')
+            if ref_table in changed:
+                checks.append(
+                    f'SELECT __line, "{column}" FROM in_{table} WHERE "{column}" IN '
+                    f'(SELECT "{ref_col}" FROM "old_{ref_table}")')
+            rows = state.con.execute(
+                f'SELECT __line, "{column}" FROM ({" UNION ALL ".join(checks)}) t '
+                f'WHERE "{column}" IS NOT NULL ORDER BY __line').fetchall()
+            values = sorted({value for _, value in rows})
+            present: set = set()
+            for start in range(0, len(values), 1000):
+                present |= {r[0] for r in state.con.execute(
+                    f'SELECT DISTINCT "{ref_col}" FROM in_{ref_table} WHERE "{ref_col}" IN '
+                    f"(SELECT unnest(?))", [values[start:start + 1000]]).fetchall()}
+            found = [(line, value) for line, value in rows if value not in present][:50]
+            for line, value in found:
+                problems.append(Problem(f"unknown {ref_col} '{value}': not in {ref_table}",
+                                        file=names[table], row=int(line), field=column))
+    return problems
+

@@ -1,0 +1,115 @@
+"""The run: an incremental calculation when the state allows it, else a full one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from paymaster.engine import build
+from paymaster.incremental.affected import affected_payees
+from paymaster.incremental.base import Affected, Fallback, Progress
+from paymaster.incremental.budget import budgeted_lines
+from paymaster.incremental.diff import load_changes
+from paymaster.incremental.splice import Splice
+from paymaster.incremental.state import State
+from paymaster.plan import LoadedPlan, load_plan
+from paymaster.runs import RunResult, StageClock, execute, fingerprint
+
+STATE_FILE = ".paymaster-state.duckdb"
+
+
+@dataclass
+class Report:
+    """What an incremental run did."""
+
+    mode: str = "full"  # "full" or "incremental"
+    reason: str = ""
+    changed: dict[str, tuple[int, int]] = field(default_factory=dict)  # table: (old, new) rows
+    affected: list[str] = field(default_factory=list)
+    payees: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        out = []
+        if self.changed:
+            out.append("changed rows: " + ", ".join(
+                f"{t} -{old} +{new}" for t, (old, new) in sorted(self.changed.items())))
+        else:
+            out.append("changed rows: none")
+        if self.mode == "full":
+            out.append(f"full run: {self.reason}")
+        else:
+            shown = ", ".join(self.affected[:10]) + (" ..." if len(self.affected) > 10 else "")
+            out.append(f"incremental: recomputed {len(self.affected)} of {self.payees} payees"
+                       + (f" ({shown})" if self.affected else ""))
+        return out
+
+
+def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
+              progress: Progress | None = None, full: bool = False) -> tuple[RunResult, Report]:
+    """Calculate `plan` on `data`, incrementally against the state at `state_path` when it
+    can (else in full), and leave the new state there."""
+    say = progress or (lambda _stage: None)
+    report = Report()
+    clock = StageClock(report.seconds)
+    stage = clock.done
+
+    loaded = plan if isinstance(plan, LoadedPlan) else load_plan(plan)
+    state = State(Path(state_path), loaded, say)
+    try:
+        backend = state.backend
+        reason = "asked for a full run" if full else state.usable()
+        diffs = None
+        scopes: dict[str, Affected] = {}
+        if reason is None:
+            say("read the changed input")
+            try:
+                diffs = load_changes(state, Path(data))
+            except Fallback as err:
+                reason = str(err)
+            stage("read_changes")
+        if reason is None:
+            report.changed = {t: (d.old_count, d.new_count) for t, d in diffs.items()
+                              if d.old_count or d.new_count}
+            new = {name: backend.table(name) for name in loaded.plan.inputs}
+            try:
+                scopes = affected_payees(loaded, backend, new, diffs)
+            except Fallback as err:
+                reason = str(err)
+            stage("affected")
+        if reason is not None:
+            say("read and validate input")
+            state.load_all(Path(data))
+            stage("read_input")
+            new = {name: backend.table(name) for name in loaded.plan.inputs}
+            report.mode, report.reason = "full", reason
+            diffs = None
+        else:
+            report.mode = "incremental"
+            report.affected = sorted(set().union(*(a.everyone() for a in scopes.values())))
+        state.mark(complete=False)
+        scope = Splice(state, scopes, full=diffs is None, diffs=diffs)
+
+        def store(name: str, expr):
+            if name == "lines":  # every line, budgets applied
+                return budgeted_lines(scope)
+            state.con.execute(f'DROP TABLE IF EXISTS "stage_{name}"')
+            if scope.kept(name):  # not even compiled: an empty table of its columns
+                return backend.create_table(f"stage_{name}", schema=expr.schema(), temp=True)
+            return backend.create_table(f"stage_{name}", expr, temp=True)
+
+        outputs = build(loaded, new, clock.materializer(store, say), scope=scope)
+        stage("calculate")
+        results = execute(outputs, backend.to_pyarrow, say)
+        stage("execute")
+        report.payees = results["summary"].num_rows
+        say("store the state")
+        if diffs is None:
+            state.save_all(Path(data))
+        state.mark(complete=True)
+        state.con.execute("CHECKPOINT")
+        stage("store_state")
+        return RunResult(loaded, results, fingerprint(loaded, Path(data)),
+                         dict(report.seconds)), report
+    finally:
+        state.con.close()

@@ -1,0 +1,287 @@
+"""The splice: the build's scope (the affected payees' records) and its results written
+into the stored result tables."""
+
+from __future__ import annotations
+
+import re
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from paymaster.datafiles import sql_string
+from paymaster.engine.context import BlockResult
+from paymaster.incremental.base import ATTRS, GLOBAL, SEP, Affected, group_key
+from paymaster.incremental.links import analyse, by_group, global_reads, upstream
+from paymaster.incremental.state import Diff, State
+from paymaster.plan import LoadedPlan
+
+LITERAL_LIST_MAX = 5000
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def compactable(loaded: LoadedPlan, measure) -> tuple[str, str, str, str] | None:
+    """(table, payee, date, value) when a global measure only sums one column of its source
+    per payee and day: then the source can be pre-summed per payee and day, exactly."""
+    if measure.type not in GLOBAL or measure.lookups or measure.fields or measure.filter:
+        return None
+    spec = loaded.plan.inputs[measure.source]
+    names = (measure.payee, measure.date, measure.value)
+    if not all(isinstance(n, str) and IDENTIFIER.match(n) and n in spec.columns for n in names):
+        return None
+    value = spec.columns[measure.value]
+    if value.type not in ("decimal", "integer") or value.optional:
+        return None
+    if spec.columns[measure.date].type not in ("date", "timestamp"):
+        return None
+    return (measure.source, *names)
+
+
+class Splice:
+    """The build's scope: records of each measure's affected payees; results spliced into
+    the state."""
+
+    def __init__(self, state: State, scopes: dict[str, Affected], full: bool,
+                 diffs: dict[str, Diff] | None = None):
+        self.state = state
+        self.full = full
+        self.diffs = diffs or {}
+        self.compacted: set[str] = set()
+        plan = state.loaded.plan
+        self.scopes = {m: affected for m, affected in scopes.items() if affected}
+        # The payees each measure's results are read for, by the measures reading them.
+        self.readers: dict[str, set[str]] = {}
+        for measure in plan.measures:
+            for name in upstream(measure):
+                self.readers.setdefault(name, set()).update(self.scope(measure).everyone())
+        self.lines: list[str] = []  # the stored lines tables, in plan order
+        self.lists: dict[str, list[str]] = {}  # long lists of values, as temp tables
+        for index, measure in enumerate(plan.measures):
+            affected = self.scope(measure)
+            for name, values in ((f"__scope_{index}", sorted(affected.payees)),
+                                 (f"__scope_{index}_periods", affected.partial()),
+                                 (f"__scope_{index}_all", sorted(affected.everyone())),
+                                 (f"__scope_{index}_groups", sorted(affected.groups)),
+                                 (f"__scope_{index}_ids", sorted(affected.ids))):
+                if len(values) > LITERAL_LIST_MAX:
+                    state.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} (v VARCHAR)")
+                    state.con.execute(f"INSERT INTO {name} SELECT unnest(?)", [values])
+                    self.lists[name] = values
+
+    def scope(self, measure) -> Affected:
+        return Affected() if self.full else self.scopes.get(measure.id, Affected())
+
+    def kept(self, stage: str) -> bool:
+        """Is `stage` (`<measure>__<what>`) part of a per-payee measure none of whose inputs
+        changed? Its result is not used: the stored one is."""
+        if self.full:
+            return False
+        ids = [m.id for m in self.state.loaded.plan.measures if stage.startswith(f"{m.id}__")]
+        measure = self.state.loaded.plan.measure(max(ids, key=len)) if ids else None
+        return measure is not None and measure.type not in GLOBAL and not self.scope(measure)
+
+    def payees(self, measure) -> list[str]:
+        """Every payee the measure is recomputed for (some only for some periods)."""
+        return sorted(self.scope(measure).everyone())
+
+    def _index(self, measure) -> int:
+        return [m.id for m in self.state.loaded.plan.measures].index(measure.id)
+
+    def _isin(self, value: ir.Value, values: list[str], name: str) -> ir.Value:
+        if name in self.lists:
+            return value.isin(self.state.backend.table(name)["v"])
+        return value.isin(values) if values else ibis.literal(False)
+
+    def _isin_sql(self, value: str, values: list[str], name: str) -> str:
+        if name in self.lists:
+            return f"{value} IN (SELECT v FROM {name})"
+        return f"{value} IN ({', '.join(sql_string(v) for v in values)})" if values else "FALSE"
+
+    def in_scope(self, measure, table: ir.Table) -> ir.Value:
+        """Is the row (with its payee_id, and period) in the measure's part to recompute?"""
+        affected, index = self.scope(measure), self._index(measure)
+        test = self._isin(table["payee_id"], sorted(affected.payees), f"__scope_{index}")
+        if affected.groups:
+            key = group_key(table, by_group(self.state.loaded.plan, measure))
+            test |= self._isin(key, sorted(affected.groups), f"__scope_{index}_groups")
+        partial = affected.partial()
+        if partial:
+            key = table["payee_id"].concat(SEP, table["period"])
+            test |= self._isin(key, partial, f"__scope_{index}_periods")
+            # The payees first: a filter a scan applies by row group (tables are by payee).
+            test = self._isin(table["payee_id"], self.payees(measure), f"__scope_{index}_all") & test
+        return test
+
+    def scope_sql(self, measure, attr: str) -> str:
+        """`in_scope` in SQL, for the stored result table `attr` (a group's records by their
+        source id)."""
+        affected, index = self.scope(measure), self._index(measure)
+        test = self._isin_sql("payee_id", sorted(affected.payees), f"__scope_{index}")
+        if affected.ids:
+            column = "subject" if attr == "evaluations" else "source_id"
+            test += " OR " + self._isin_sql(column, sorted(affected.ids), f"__scope_{index}_ids")
+        partial = affected.partial()
+        if partial:
+            test += " OR " + self._isin_sql(f"(payee_id || {sql_string(SEP)} || period)", partial,
+                                            f"__scope_{index}_periods")
+            test = (self._isin_sql("payee_id", self.payees(measure), f"__scope_{index}_all")
+                    + f" AND ({test})")
+        return test
+
+    def member(self, measure, table: ir.Table, payees: list[str] | None = None) -> ir.Table:
+        """The rows of `table` in the measure's part to recompute (or of `payees`)."""
+        if payees is None:
+            return table.filter(self.in_scope(measure, table))
+        return table.filter(table["payee_id"].isin(payees) if payees else ibis.literal(False))
+
+    def narrow(self, measure, table: ir.Table) -> ir.Table:
+        if self.full or measure.type in GLOBAL:
+            return table
+        affected = self.scope(measure)
+        if not affected:
+            return table.filter(ibis.literal(False))  # none of its inputs changed
+        if affected.groups:  # whole first-wins groups
+            return self.member(measure, table)
+        if measure.type == "per_record" and measure.claim is not None and affected.partial():
+            # Some periods of a payee: their records' claim groups, whole (all within the
+            # payee, across periods); the extra records are computed and dropped.
+            rows = table.filter(self._isin(table["payee_id"], self.payees(measure),
+                                           f"__scope_{self._index(measure)}_all"))
+            return self._widened(measure, rows, [list(measure.claim.on)])
+        couplings = []
+        if measure.type == "screening":
+            couplings = [r.first_wins.key for r in measure.rules if r.first_wins]
+        elif measure.type == "aggregate" and measure.group is not None:
+            couplings = [[measure.group.by]]
+        if not couplings:
+            return self.member(measure, table)
+        return self._widened(measure, table, couplings)
+
+    def claimed(self, measure, table: ir.Table) -> ir.Table:
+        """Records taken only for their claim groups (see `narrow`) are dropped once the
+        claims are known: the limit, rules and explanations are for the part only."""
+        if self.full or not self.scope(measure).partial():
+            return table
+        return self.member(measure, table)
+
+    def _widened(self, measure, table: ir.Table, couplings: list[list[str]]) -> ir.Table:
+        """The part to recompute, widened to whole coupling groups: a window over a group
+        needs all of it (its other members' rows are computed and dropped). The groups
+        are found first, then given as literals (a cheap filter). A group is compared
+        as the engine's windows and first-wins do: NULL is one value."""
+        member = self.in_scope(measure, table)
+        test = member
+        for cols in couplings:
+            key = group_key(table, cols)
+            found = self.state.backend.to_pyarrow(
+                table.filter(member).select(k=key).distinct())["k"].to_pylist()
+            if len(found) > LITERAL_LIST_MAX:
+                test |= key.isin(ibis.memtable(pa.table({"k": pa.array(found, pa.string())}))["k"])
+            else:
+                test |= key.isin(found) if found else ibis.literal(False)
+        return table.filter(test)
+
+    def tables(self, measure, tables: dict[str, ir.Table]) -> dict[str, ir.Table]:
+        """A population table (`payees_from`) read only through links to the payee is
+        narrowed to the affected payees' rows: the same results for them, far less work
+        (e.g. no certification intervals of every partner)."""
+        spec = getattr(measure, "payees_from", None)
+        if self.full or spec is None or spec.table == measure.source:
+            return tables
+        payee = measure.payee if IDENTIFIER.match(str(measure.payee)) else None
+        links = [link for link in analyse(self.state.loaded)[measure.id].links
+                 if link.table == spec.table]
+        if not all(link.kind == "payee" or (link.kind == "row" and not link.more
+                                            and link.target == payee) for link in links):
+            return tables
+        columns = {link.column for link in links}
+        if not IDENTIFIER.match(spec.payee) or columns - {spec.payee}:
+            return tables
+        narrowed = tables[spec.table]
+        values = self.payees(measure) or [None]
+        narrowed = narrowed.filter(narrowed[spec.payee].cast("string").isin(values))
+        return {**tables, spec.table: narrowed}
+
+    def _reads_changes(self, measure) -> bool:
+        return any(self.diffs[t].old_count or self.diffs[t].new_count
+                   for t in global_reads(measure))
+
+    def compact(self, measure) -> ir.Table | None:
+        """Global measures (rankings, streaks, titles) read their source pre-summed per payee
+        and day (`cp_...` in the state), kept up to date from the changed rows."""
+        found = compactable(self.state.loaded, measure)
+        if found is None:
+            return None
+        table, payee, day, value = found
+        name = f"cp_{table}__{payee}__{day}__{value}"
+        con = self.state.con
+        if name not in self.compacted:
+            self.compacted.add(name)
+            summed = (lambda rows, sign: f'SELECT "{payee}", "{day}", {sign}sum("{value}") AS '  # noqa: E731
+                      f'"{value}", {sign}count(*) AS __n FROM {rows} GROUP BY ALL')
+            if self.full or name not in self.state.names():
+                self.state.say(f"calculate {name}")
+                con.execute(f'CREATE OR REPLACE TABLE {name} AS {summed(f"in_{table}" if not self.full else chr(34) + table + chr(34), "")}')
+            elif self.diffs[table].old_count or self.diffs[table].new_count:
+                self.state.say(f"recalculate {name}")
+                keys = f'"{payee}", "{day}"'
+                con.execute(f'CREATE OR REPLACE TEMP TABLE "d_{name}" AS SELECT {keys}, '
+                            f'sum("{value}") AS "{value}", sum(__n) AS __n FROM '
+                            f'({summed(f"new_{table}", "")} UNION ALL '
+                            f'{summed(f"old_{table}", "-")}) GROUP BY ALL')
+                match = " AND ".join(f'c."{k}" IS NOT DISTINCT FROM d."{k}"' for k in (payee, day))
+                con.execute(f'UPDATE {name} c SET "{value}" = c."{value}" + d."{value}", '
+                            f'__n = c.__n + d.__n FROM "d_{name}" d WHERE {match}')
+                con.execute(f'INSERT INTO {name} BY NAME SELECT * FROM "d_{name}" d WHERE NOT EXISTS '
+                            f"(SELECT 1 FROM {name} c WHERE {match})")
+                con.execute(f"DELETE FROM {name} WHERE __n = 0")
+        return self.state.backend.table(name)
+
+    def splice(self, measure, result: BlockResult) -> tuple[BlockResult, BlockResult]:
+        whole, view = BlockResult(), BlockResult()
+        backend, con = self.state.backend, self.state.con
+        affected = self.scope(measure)
+        readers = sorted(self.readers.get(measure.id, ()))
+        for attr in ATTRS:
+            table = getattr(result, attr)
+            if table is None:
+                continue
+            name = f"st_{measure.id}__{attr}"
+            if attr == "lines":
+                self.lines.append(name)
+            if self.full or measure.type in GLOBAL and self._reads_changes(measure):
+                self.state.say(f"calculate {measure.id} {attr}")
+                con.execute(f"DROP TABLE IF EXISTS {name}")
+                stored = backend.create_table(name, _clustered(table))
+                setattr(whole, attr, stored)
+                setattr(view, attr, stored)
+                continue
+            if measure.type in GLOBAL or not affected:
+                stored = backend.table(name)  # its inputs did not change: kept as it was
+                setattr(whole, attr, stored)
+                setattr(view, attr, stored if measure.type in GLOBAL
+                        else self.member(measure, stored, readers))
+                continue
+            self.state.say(f"recalculate {measure.id} {attr}")
+            con.execute(f'DROP TABLE IF EXISTS "part_{measure.id}__{attr}"')
+            # (Recomputed by groups, every row is part of them: nothing was widened.)
+            rows = table if affected.groups else self.member(measure, table)
+            part = backend.create_table(f"part_{measure.id}__{attr}", _clustered(rows), temp=True)
+            con.execute(f"DELETE FROM {name} WHERE {self.scope_sql(measure, attr)}")
+            con.execute(f'INSERT INTO {name} BY NAME SELECT * FROM "part_{measure.id}__{attr}"')
+            stored = backend.table(name)
+            setattr(whole, attr, stored)
+            # Its readers recompute its payees and maybe more (of other measures they read).
+            setattr(view, attr, part if set(readers) <= affected.payees
+                    else self.member(measure, stored, readers))
+        return whole, view
+
+
+def _clustered(table: ir.Table) -> ir.Table:
+    """Rows stored by payee: a payee's rows replaced later are whole row groups, which a
+    checkpoint drops, instead of a few rows out of each, which it rewrites (all of them).
+    Within a payee, in the payouts' order: sorting rows that are nearly in order is about
+    twice as fast."""
+    return table.order_by([c for c in ("payee_id", "period", "date", "source_id")
+                           if c in table.columns])
+
