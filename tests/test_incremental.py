@@ -99,6 +99,14 @@ def test_no_state_plan_change_and_unlinked_table_fall_back(tmp_path: Path) -> No
     got, report = incremental.calculate(other, data, state)
     assert report.mode == "full" and "plan changed" in report.reason
     assert_same(got.tables, calculate(other, data).tables, "plan change")
+    # A state written by other code (an upgrade that changes a stored stage's shape) is
+    # never spliced with this code's stages.
+    import duckdb
+    with duckdb.connect(str(state)) as con:
+        con.execute("UPDATE pm_meta SET value = '3-older' WHERE key = 'version'")
+    got, report = incremental.calculate(other, data, state)
+    assert report.mode == "full" and "another version of Paymaster" in report.reason
+    assert_same(got.tables, calculate(other, data).tables, "upgrade")
 
 
 def test_cli_run_incremental_says_what_it_recomputed(tmp_path: Path) -> None:

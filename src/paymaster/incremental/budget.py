@@ -43,10 +43,10 @@ def budgeted_lines(splice: Splice) -> ir.Table:
     for table in tables[1:]:
         lines = lines.union(table)
     ctx = Context(loaded=loaded, tables={}, compiler=Compiler(loaded.source, Collector()))
-    ns = ctx.namespace(lines)
 
     def charge(rows: ir.Table, plan) -> ir.Table:
-        return apply_budgets(plan, rows, lambda v: ctx.number(v, ns, ("budgets",)))
+        return apply_budgets(plan, [rows],
+                             lambda v, table: ctx.number(v, ctx.namespace(table), ("budgets",)))
 
     may = candidate(lines, [b.id for b in loaded.plan.budgets])
     state.say("charge the budgets")

@@ -15,7 +15,21 @@ from paymaster.datafiles import find_files, load_folder
 from paymaster.incremental.base import Progress
 from paymaster.plan import LoadedPlan
 
-STATE_VERSION = "3"
+
+
+def _code_digest() -> str:
+    # Stored stages are spliced with freshly computed ones, so both must come from the
+    # same engine: a state written by any other code (an upgrade that narrows a stage,
+    # say) is refused and the run falls back to a full one.
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parents[1]
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+STATE_VERSION = f"3-{_code_digest()}"
 
 
 @dataclass
@@ -48,7 +62,7 @@ class State:
             return "no stored state"
         meta = dict(self.con.execute("SELECT key, value FROM pm_meta").fetchall())
         if meta.get("version") != STATE_VERSION:
-            return "state written by another version"
+            return "state written by another version of Paymaster"
         if meta.get("plan") != self.plan_hash:
             return "the plan changed"
         if meta.get("complete") != "yes":
