@@ -150,22 +150,33 @@ BUDGET_CHANGES = {
 }
 
 
+def _generuj_leady_state(tmp_path: Path):
+    """generuj-leady's example data in a folder of its own, with the state of a first run."""
+    plan = ROOT / "examples" / "generuj-leady" / "plan.yaml"
+    data = _folder(tmp_path, "generuj-leady", None)
+    state = tmp_path / incremental.STATE_FILE
+    incremental.calculate(plan, data, state)
+    return plan, data, state, Folder(data)
+
+
+def _each_change_matches_a_full_run(tmp_path: Path, changes: dict):
+    """Apply each change in turn; each incremental run must not fall back and must give
+    the full run's tables. Yields (label, report) for further checks."""
+    plan, data, state, folder = _generuj_leady_state(tmp_path)
+    for label, change in changes.items():
+        change(folder)
+        got, report = incremental.calculate(plan, data, state)
+        assert report.mode == "incremental", f"{label}: fell back ({report.reason})"
+        assert_same(got.tables, calculate(plan, data).tables, label)
+        yield label, report
+
+
 def test_budget_changes_before_and_after_its_exhaustion(tmp_path: Path) -> None:
     """Only the lines that could be charged are charged again (with the replaced ones):
     a change on either side of the point where the fund runs out, in or out of the
     candidates, gives the full run's lines."""
-    program = "generuj-leady"
-    plan = ROOT / "examples" / program / "plan.yaml"
-    data = _folder(tmp_path, program, None)
-    state = tmp_path / incremental.STATE_FILE
-    incremental.calculate(plan, data, state)
-    folder = Folder(data)
-    for label, change in BUDGET_CHANGES.items():
-        change(folder)
-        got, report = incremental.calculate(plan, data, state)
-        assert report.mode == "incremental", f"{label}: fell back ({report.reason})"
+    for label, report in _each_change_matches_a_full_run(tmp_path, BUDGET_CHANGES):
         assert report.changed == {"sales": report.changed["sales"]}, label
-        assert_same(got.tables, calculate(plan, data).tables, label)
 
 
 def test_a_measure_whose_inputs_did_not_change_is_not_recomputed(tmp_path: Path,
@@ -233,17 +244,8 @@ def test_a_change_recomputes_its_months_and_claim_groups(tmp_path: Path) -> None
     """A sales line recomputes deals of some months of a partner (as whole claim groups,
     across months); a registration rescreens its first-wins group (a NULL key included),
     and the deals whose claims it may change."""
-    program = "generuj-leady"
-    plan = ROOT / "examples" / program / "plan.yaml"
-    data = _folder(tmp_path, program, None)
-    state = tmp_path / incremental.STATE_FILE
-    incremental.calculate(plan, data, state)
-    folder = Folder(data)
-    for label, change in PERIOD_CHANGES.items():
-        change(folder)
-        got, report = incremental.calculate(plan, data, state)
-        assert report.mode == "incremental", f"{label}: fell back ({report.reason})"
-        assert_same(got.tables, calculate(plan, data).tables, label)
+    reports = list(_each_change_matches_a_full_run(tmp_path, PERIOD_CHANGES))
+    assert len(reports) == len(PERIOD_CHANGES)
 
 
 # The rows of a changed file are compared line by line with the file's previous hashes
@@ -277,12 +279,7 @@ def test_changed_rows_are_found_by_position_or_by_hash(tmp_path: Path, monkeypat
             return found
 
         monkeypatch.setattr(diff, name, spy)
-    program = "generuj-leady"
-    plan = ROOT / "examples" / program / "plan.yaml"
-    data = _folder(tmp_path, program, None)
-    state = tmp_path / incremental.STATE_FILE
-    incremental.calculate(plan, data, state)
-    folder = Folder(data)
+    plan, data, state, folder = _generuj_leady_state(tmp_path)
     for label, (change, rows) in ROW_CHANGES.items():
         change(folder)
         used.clear()
