@@ -4,6 +4,7 @@ move, a ranking place, an exhausted budget), on the example folders and on gener
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import sys
 from pathlib import Path
@@ -288,3 +289,27 @@ def test_changed_rows_are_found_by_position_or_by_hash(tmp_path: Path, monkeypat
         assert report.changed == {"sales": rows}, label
         assert used[0] == ("_by_position", by_position), label
         assert_same(got.tables, calculate(plan, data).tables, label)
+
+
+def test_payouts_fetched_a_range_of_payees_at_a_time_keep_their_order(tmp_path: Path,
+                                                                        monkeypatch) -> None:
+    from paymaster.incremental import output
+
+    monkeypatch.setattr(output, "CHUNK_ROWS", 5)
+    ranges = []
+    original = output.by_payee_ranges
+
+    def spy(expr, backend):
+        table = original(expr, backend)
+        ranges.append(table["payee_id"].num_chunks)
+        return table
+
+    monkeypatch.setattr(output, "by_payee_ranges", spy)
+    plan = ROOT / "examples" / "generuj-leady" / "plan.yaml"
+    data = _folder(tmp_path, "generuj-leady", None)
+    got, _ = incremental.calculate(plan, data, tmp_path / incremental.STATE_FILE)
+    assert ranges and ranges[0] > 1  # several ranges of payees
+    assert_same(got.tables, calculate(plan, data).tables, "payouts by ranges")
+    keys = got.tables["payouts"].select(["payee_id", "period", "date", "source_id"]).to_pylist()
+    order = [(k["payee_id"], k["period"], k["date"] or dt.date.max, k["source_id"]) for k in keys]
+    assert order == sorted(order)

@@ -56,10 +56,12 @@ def _found(frame: ir.Table, measure, fetch) -> Affected:
 
 def affected_payees(loaded: LoadedPlan, backend, new: dict[str, ir.Table],
                     diffs: dict[str, Diff]) -> dict[str, Affected]:
-    """Per per-payee measure, every payee whose results of it may differ after the change
-    (raises Fallback). A measure reading another's results (claims, `of`, `refers`) does
-    so by payee: it is recomputed for the payees of the measures it reads, too; a measure
-    none of whose inputs changed is not recomputed at all (e.g. the screening of
+    """Per per-payee measure, the part whose results may differ after the change (raises
+    Fallback): payees, payee-periods (`by_period`) or first-wins groups (`by_group`). A
+    measure reading another's results (claims, `of`, `refers`) does so by payee: it is
+    recomputed for the payees of the measures it reads, too (for claims on a screening
+    recomputed by groups, the payee-periods of the claim groups those groups reach); a
+    measure none of whose inputs changed is not recomputed at all (e.g. the screening of
     registrations after a sales line changed)."""
     plan = loaded.plan
     usages = analyse(loaded)
@@ -96,7 +98,8 @@ def affected_payees(loaded: LoadedPlan, backend, new: dict[str, ir.Table],
                                "and which is recalculated whole")
             claim = getattr(measure, "claim", None)
             if name in scopes and scopes[name].groups and by_period(measure) \
-                    and claim.screening == name:
+                    and claim is not None and claim.screening == name:
+                # A screening recomputed by groups: the deals whose claims may change.
                 found.update(_claims_of(loaded, measure, scopes[name], states, fetch))
             elif name in scopes:  # read by payee: whole payees
                 found.payees |= scopes[name].everyone()

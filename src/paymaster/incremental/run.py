@@ -10,10 +10,11 @@ from paymaster.incremental.affected import affected_payees
 from paymaster.incremental.base import Affected, Fallback, Progress
 from paymaster.incremental.budget import budgeted_lines
 from paymaster.incremental.diff import load_changes
+from paymaster.incremental.output import fetch_outputs
 from paymaster.incremental.splice import Splice
 from paymaster.incremental.state import State
 from paymaster.plan import LoadedPlan, load_plan
-from paymaster.runs import RunResult, StageClock, execute, fingerprint
+from paymaster.runs import RunResult, StageClock, fingerprint
 
 STATE_FILE = ".paymaster-state.duckdb"
 
@@ -100,7 +101,7 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
 
         outputs = build(loaded, new, clock.materializer(store, say), scope=scope)
         stage("calculate")
-        results = execute(outputs, backend.to_pyarrow, say)
+        results = fetch_outputs(outputs, backend, say)
         stage("execute")
         report.payees = results["summary"].num_rows
         say("store the state")
