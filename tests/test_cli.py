@@ -86,21 +86,64 @@ def test_running_out_of_memory_says_which_setting_to_change(data: Path, tmp_path
     assert not (tmp_path / "out" / "payouts.csv").exists()
 
 
-def test_out_of_memory_in_a_stage_is_not_reported_as_a_plan_problem(data: Path) -> None:
+def _bound_to_tiny_memory(data: Path, progress=None):
+    """The generuj-leady example's input read in, then DuckDB's limit cut to 2MB: the
+    first stored stage is refused memory by DuckDB itself."""
     import duckdb
 
     from paymaster.backends import open_backend
     from paymaster.datafiles import load_folder
-    from paymaster.engine import build
-    from paymaster.errors import ResourceError
     from paymaster.plan import load_plan
 
     loaded = load_plan(PLAN)
     con = duckdb.connect()
     load_folder(loaded.plan, data, con)
-    backend = open_backend("duckdb", None)
+    backend = open_backend("duckdb", None, progress)
     tables = backend.bind(con, list(loaded.plan.inputs))
-    # The input is in; the first stored stage is then refused memory by DuckDB itself.
     con.execute("SET memory_limit = '2MB'")
-    with pytest.raises(ResourceError, match="while calculating registration__"):
+    return loaded, backend, tables, con
+
+
+def test_out_of_memory_in_a_stage_is_not_reported_as_a_plan_problem(
+        data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from paymaster.engine import build
+    from paymaster.errors import ResourceError
+
+    # a limit the user chose is kept: no second try
+    monkeypatch.setenv("PAYMASTER_DUCKDB_MEMORY", "2MB")
+    loaded, backend, tables, _con = _bound_to_tiny_memory(data)
+    with pytest.raises(ResourceError, match="while calculating registration__") as raised:
         build(loaded, tables, backend.materialize)
+    assert not str(raised.value).startswith("<input>")
+    assert backend.retried == {}
+
+
+def test_a_stage_out_of_memory_is_calculated_again_with_the_larger_limit(
+        data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from paymaster.duckdb_config import memory_bytes
+    from paymaster.engine import build
+    from paymaster.runs import calculate
+
+    monkeypatch.delenv("PAYMASTER_DUCKDB_MEMORY", raising=False)
+    monkeypatch.setenv("PAYMASTER_DUCKDB_MEMORY_MAX", "1GB")
+    said: list[str] = []
+    loaded, backend, tables, con = _bound_to_tiny_memory(data, said.append)
+    outputs = build(loaded, tables, backend.materialize)
+    first = next(iter(backend.retried))
+    assert first.startswith("registration__") and list(backend.retried) == [first]
+    assert any(f"calculate {first} again" in message and "now 1GB" in message
+               for message in said)
+    limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    assert memory_bytes(limit) > 900 * 10**6  # kept for the later stages and the outputs
+    payouts = backend.to_pyarrow(outputs.tables()["payouts"])
+    assert payouts.equals(calculate(PLAN, data).tables["payouts"])
+
+
+def test_a_bad_memory_maximum_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from paymaster.duckdb_config import retry_limit
+    from paymaster.errors import PaymasterError
+
+    monkeypatch.setenv("PAYMASTER_DUCKDB_MEMORY_MAX", "lots")
+    with pytest.raises(PaymasterError, match="PAYMASTER_DUCKDB_MEMORY_MAX is not a memory "
+                                             "size: 'lots'"):
+        retry_limit()

@@ -6,6 +6,9 @@ tables and large joins, sorts and windows go to disk in `temp_directory`), so th
 lines finish on a 24 GiB machine and 10M lines stay under a few GiB.
 
     PAYMASTER_DUCKDB_MEMORY   memory_limit, e.g. "3GB" (default: 3GB, at most half the RAM)
+    PAYMASTER_DUCKDB_MEMORY_MAX  the limit a stage that ran out of memory is calculated
+                              again with (default: 60% of the RAM when the limit above is
+                              the default; none, i.e. no second try, when it was set)
     PAYMASTER_DUCKDB_THREADS  threads (default: DuckDB's, one per core)
     PAYMASTER_DUCKDB_TEMP     temp_directory for spilling (default: one per process in the system temp dir)
 """
@@ -13,6 +16,7 @@ lines finish on a 24 GiB machine and 10M lines stay under a few GiB.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 
-from paymaster.errors import ResourceError
+from paymaster.errors import PaymasterError, Problem, ResourceError
 
 DEFAULT_MEMORY_GIB = 3.0
 
@@ -43,6 +47,35 @@ def config() -> dict[str, str]:
     if threads:
         settings["threads"] = threads
     return settings
+
+
+def retry_limit() -> str | None:
+    """The larger limit to calculate a stage again with after it ran out of memory.
+
+    Some of DuckDB's operators cannot spill all they hold: at 100M lines a stage may need
+    more than the default limit, which is kept small so that 10M lines stay under a few
+    GiB. A limit the user chose is theirs: no second try unless they also set the maximum."""
+    chosen = os.environ.get("PAYMASTER_DUCKDB_MEMORY_MAX")
+    if chosen:
+        memory_bytes(chosen, "PAYMASTER_DUCKDB_MEMORY_MAX")
+        return chosen
+    if os.environ.get("PAYMASTER_DUCKDB_MEMORY"):
+        return None
+    room = _ram_gib() * 0.6
+    return f"{room:.1f}GiB" if room > DEFAULT_MEMORY_GIB else None
+
+
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def memory_bytes(size: str, setting: str = "memory_limit") -> int:
+    """'3.0GiB', '10GB', '2.7 GiB' (as DuckDB shows a limit) in bytes."""
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-z]*)\s*", size.lower())
+    if not match or match[2] not in _UNITS:
+        raise PaymasterError(Problem(f"{setting} is not a memory size: '{size}'",
+                                     hint="write a size such as 12GB or 12GiB"))
+    return int(float(match[1]) * _UNITS[match[2]])
 
 
 def advice() -> str:

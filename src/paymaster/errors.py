@@ -33,6 +33,8 @@ class Problem:
     def __str__(self) -> str:
         where = self.location()
         field = f" column '{self.field}':" if self.field and self.row is not None else ""
+        if not self.file and self.line is None and self.row is None:
+            return f"{self.message} ({self.hint})" if self.hint else self.message
         text = f"{where}:{field} {self.message}"
         return f"{text} ({self.hint})" if self.hint else text
 

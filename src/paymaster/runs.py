@@ -164,7 +164,7 @@ def _built(plan: LoadedPlan | str | Path, data: Path, say: Progress, clock: Stag
     stage("load_plan")
     if backend != "duckdb":
         say(f"start {backend}")
-    engine = open_backend(backend, spark_master)
+    engine = open_backend(backend, spark_master, say)
     if backend != "duckdb":
         stage(f"start_{backend}")
     con = duckdb.connect(config=duckdb_config.config())
@@ -177,6 +177,8 @@ def _built(plan: LoadedPlan | str | Path, data: Path, say: Progress, clock: Stag
 
         outputs: Outputs = build(loaded, tables, clock.materializer(engine.materialize, say))
         stage("calculate")
+        for name, seconds in engine.retried.items():
+            clock.timings[f"stage {name} ran out of memory"] = seconds
         yield loaded, engine, outputs
     finally:
         # Dropping the stored stages and their spill files takes seconds at 10M lines:

@@ -8,6 +8,7 @@ tables as Parquet.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 import duckdb
@@ -21,6 +22,8 @@ BACKENDS = ("duckdb", "spark")
 
 class Backend(Protocol):
     name: str
+    # seconds a stage ran before it ran out of memory and was calculated again, by stage
+    retried: dict[str, float]
 
     def bind(self, con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, ir.Table]:
         """Ibis tables for the validated input tables held by `con`."""
@@ -64,7 +67,8 @@ def check_choice(name: str, spark_master: str | None = None) -> None:
         ))
 
 
-def open_backend(name: str = "duckdb", spark_master: str | None = None) -> Backend:
+def open_backend(name: str = "duckdb", spark_master: str | None = None,
+                 progress: Callable[[str], None] | None = None) -> Backend:
     check_choice(name, spark_master)
     if name == "spark":
         from paymaster.backends.spark import SparkBackend
@@ -72,4 +76,4 @@ def open_backend(name: str = "duckdb", spark_master: str | None = None) -> Backe
         return SparkBackend(spark_master)
     from paymaster.backends.duck import DuckDBBackend
 
-    return DuckDBBackend()
+    return DuckDBBackend(progress)

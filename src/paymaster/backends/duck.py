@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 
 import duckdb
 import ibis
@@ -9,23 +11,48 @@ import ibis.expr.types as ir
 import pyarrow as pa
 from ibis.backends.duckdb.converter import DuckDBPyArrowData
 
-from paymaster.duckdb_config import out_of_memory
+from paymaster.duckdb_config import memory_bytes, out_of_memory, retry_limit
+from paymaster.errors import ResourceError
 from paymaster.plan.decorrelate import decorrelate
 
 
 class DuckDBBackend:
     name = "duckdb"
 
-    def __init__(self) -> None:
+    def __init__(self, progress: Callable[[str], None] | None = None) -> None:
         self.ibis = None
+        self.con: duckdb.DuckDBPyConnection | None = None
+        self.say = progress or (lambda _message: None)
+        # seconds spent on a stage before it ran out of memory, by stage (run metadata)
+        self.retried: dict[str, float] = {}
 
     def bind(self, con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, ir.Table]:
+        self.con = con
         self.ibis = ibis.duckdb.from_connection(con)
         return {name: self.ibis.table(name) for name in names}
 
     def materialize(self, name: str, expr: ir.Table) -> ir.Table:
-        with out_of_memory(f"calculating {name}"):
-            return self.ibis.create_table(f"stage_{name}", decorrelate(expr), temp=True)
+        expr = decorrelate(expr)
+        larger = retry_limit()
+        started = time.perf_counter()
+        try:
+            with out_of_memory(f"calculating {name}"):
+                return self.ibis.create_table(f"stage_{name}", expr, temp=True)
+        except ResourceError:
+            if larger is None or self._limit() >= memory_bytes(larger):
+                raise
+        # Ibis creates the table before filling it: the failed one is dropped. The larger
+        # limit stays for the rest of the run (later stages and outputs read this one).
+        self.retried[name] = round(time.perf_counter() - started, 4)
+        self.con.execute(f'DROP TABLE IF EXISTS "stage_{name}"').fetchall()
+        self.con.execute(f"SET memory_limit = '{larger}'").fetchall()
+        self.say(f"calculate {name} again: it needed more than DuckDB's memory limit, "
+                 f"now {larger} (PAYMASTER_DUCKDB_MEMORY_MAX)")
+        with out_of_memory(f"calculating {name} with the memory limit raised to {larger}"):
+            return self.ibis.create_table(f"stage_{name}", expr, temp=True)
+
+    def _limit(self) -> int:
+        return memory_bytes(self.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
 
     def to_pyarrow(self, expr: ir.Table) -> pa.Table:
         with out_of_memory("writing the outputs"):
@@ -51,4 +78,5 @@ class DuckDBBackend:
 
     def close(self) -> None:
         """The connection goes with the run."""
+
 

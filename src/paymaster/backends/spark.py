@@ -108,6 +108,7 @@ class SparkBackend:
     name = "spark"
 
     def __init__(self, master: str | None = None) -> None:
+        self.retried: dict[str, float] = {}  # Spark spills on its own; never retried here
         self.spark = session(master)
         self.ibis = ibis.pyspark.connect(self.spark)
         self.prefix = f"pm{os.getpid()}_{next(_runs)}_"
