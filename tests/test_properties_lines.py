@@ -152,6 +152,44 @@ def test_budget_is_charged_in_order_and_never_overspent(case) -> None:
             assert (line["reason"], line["amount"], line["cut_by_budget"]) == ("cancelled", 0, 0)
 
 
+def two_measure_plan(pool: Decimal) -> str:
+    """`deal` is charged to the pool; `spiff` (no budget) is not, whatever the pool does."""
+    return budget_plan(pool).replace("budgets:", """  - id: spiff
+    type: per_record
+    source: sales
+    payee: rep
+    source_id: sale_id
+    date: day
+    rules: [{name: cancelled, fail_when: cancelled}]
+    base: amount
+    rate: 0.2
+budgets:""")
+
+
+@SETTINGS
+@given(rows_and_pool())
+@example(([{"sale_id": 1, "rep": REPS[0], "amount": Decimal("1000.00"), "day": DAY0,
+            "cancelled": False},
+           {"sale_id": 2, "rep": REPS[0], "amount": Decimal("1000.00"), "day": DAY0,
+            "cancelled": False}], Decimal("100.00")))
+def test_lines_in_no_pool_are_paid_what_they_earned(case) -> None:
+    rows, pool = case
+    lines = payouts(two_measure_plan(pool), rows)
+    by_measure: dict[str, list[dict]] = {"deal": [], "spiff": []}
+    for line in lines:
+        by_measure[line["measure"]].append(line)
+    assert sum((line["amount"] for line in by_measure["deal"]), Decimal(0)) <= pool
+    spiffs = {line["source_id"]: line for line in by_measure["spiff"]}
+    for row in rows:
+        line = spiffs[str(row["sale_id"])]
+        earned = half_up(row["amount"] * Decimal("0.2"))
+        if row["cancelled"]:
+            assert (line["paid"], line["reason"], line["amount"]) == (False, "cancelled", 0)
+        else:
+            assert (line["paid"], line["reason"], line["amount"]) == (True, None, earned), line
+            assert line["cut_by_budget"] == 0
+
+
 def full_plan(pool: Decimal) -> str:
     """Caps, a count limit, a budget and a one-off bonus on the first paid deal."""
     return header() + f"""

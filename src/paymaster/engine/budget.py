@@ -35,10 +35,9 @@ def _charge(parts: list[ir.Table], pool: str, limit, reason: str) -> list[ir.Tab
     (a running sum over every line would sort them all, explanations included)."""
     passing, charging = [], []
     for part in parts:
-        charged = part["eligible"] & (part["budget"] == pool) & (part["earned"] > 0)
-        passing.append(part.filter(charged.notnull() & ~charged))
-        # (A NULL flag, e.g. a line in no pool, keeps its own running sum as it always had.)
-        charging.append(part.filter(charged.isnull() | charged))
+        charged = _charged(part, pool)
+        passing.append(part.filter(~charged))
+        charging.append(part.filter(charged))
     charging_lines = _union(charging)
     return [*passing, _charge_part(charging_lines, pool, limit(charging_lines), reason)]
 
@@ -50,8 +49,14 @@ def _union(parts: list[ir.Table]) -> ir.Table:
     return out
 
 
+def _charged(lines: ir.Table, pool: str) -> ir.BooleanValue:
+    """A line in no pool has a NULL budget: it is not charged (NULL would be neither, and
+    a NULL flag once made such lines unpaid when their own running sum passed the pool)."""
+    return (lines["eligible"] & (lines["budget"] == pool) & (lines["earned"] > 0)).fill_null(False)
+
+
 def _charge_part(lines: ir.Table, pool: str, limit: ir.Value, reason: str) -> ir.Table:
-    charged = lines["eligible"] & (lines["budget"] == pool) & (lines["earned"] > 0)
+    charged = _charged(lines, pool)
     order = natural_order(lines, ["date", "source_id", "seq", "payee_id"])
     window = ibis.window(group_by=charged, order_by=order, rows=(None, 0))
     spent_before = (lines["earned"].sum().over(window) - lines["earned"]).cast(WIDE)

@@ -30,7 +30,7 @@ def candidate(lines: ir.Table, pools: list[str]) -> ir.Value:
     if not pools:
         return ibis.literal(False)
     passing = (~lines["eligible"] | (lines["earned"] <= 0)).fill_null(False)
-    return ~passing & (lines["budget"].isnull() | lines["budget"].isin(pools))
+    return ~passing & lines["budget"].isin(pools).fill_null(False)
 
 
 def budgeted_lines(splice: Splice) -> ir.Table:
