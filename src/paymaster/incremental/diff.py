@@ -9,7 +9,7 @@ from paymaster import datafiles
 from paymaster.datafiles import find_files
 from paymaster.errors import Collector, DataError, Problem
 from paymaster.incremental.base import Fallback
-from paymaster.incremental.state import Diff, State
+from paymaster.incremental.state import Diff, RowGroup, State
 
 POSITIONAL_MAX = 10_000
 
@@ -33,15 +33,24 @@ def load_changes(state: State, folder: Path) -> dict[str, Diff]:
                               f"SELECT * FROM in_{table} LIMIT 0")
             diffs[table] = Diff(table, 0, 0)
             continue
-        raw = f"raw_{table}"
+        raw = reading = f"raw_{table}"
+        groups = None
         if item.path is not None and item.path.suffix.lower() == ".parquet":
             # Typed columnar input: hash straight from the file; only the changed rows
             # are read into a table (with their line numbers, as a full read numbers them).
             source = (f"read_parquet({datafiles.sql_string(str(item.path))}, "
                       "file_row_number = true)")
-            state.con.execute(f'CREATE OR REPLACE TEMP VIEW "{raw}" AS SELECT '
-                              f"file_row_number + 2 AS __line, * EXCLUDE (file_row_number) "
-                              f"FROM {source}")
+            lines = f"file_row_number + 2 AS __line, * EXCLUDE (file_row_number) FROM {source}"
+            state.con.execute(f'CREATE OR REPLACE TEMP VIEW "{raw}" AS SELECT {lines}')
+            groups = _row_groups_to_read(state, table, item.path)
+            if groups is not None:
+                # Only the row groups that differ from the stored file are hashed (DuckDB
+                # skips the others on the file_row_number filter); the rest keep their
+                # stored hashes. (A changed row's twin may sit in a kept group: the
+                # changed rows are read from the whole file below.)
+                reading = f"rd_{table}"
+                state.con.execute(f'CREATE OR REPLACE TEMP VIEW "{reading}" AS SELECT {lines} '
+                                  f"WHERE {_within(groups[1], -2, 'file_row_number')}")
         elif item.path is None:
             if not spec.optional:
                 raise Fallback(f"input table {table} is missing")
@@ -55,8 +64,11 @@ def load_changes(state: State, folder: Path) -> dict[str, Diff]:
             raise Fallback(f"a column of {table} is missing")
         for column in missing:
             state.con.execute(f'ALTER TABLE "{raw}" ADD COLUMN "{column}" VARCHAR')
-        state.con.execute(f'CREATE OR REPLACE TEMP TABLE "hs_{table}" AS '
-                          f'SELECT __line, {state.hashes(raw, table)} FROM "{raw}"')
+        hashed = f'SELECT __line, {state.hashes(raw, table)} FROM "{reading}"'
+        if groups is not None:
+            hashed = (f"SELECT * FROM (SELECT __line, __h1, __h2 FROM fh_{table} WHERE "
+                      f"{_within(groups[0], 0, '__line')} UNION ALL {hashed}) ORDER BY __line")
+        state.con.execute(f'CREATE OR REPLACE TEMP TABLE "hs_{table}" AS {hashed}')
         if _by_position(state, table):
             by_position.append(table)
         else:
@@ -79,7 +91,8 @@ def load_changes(state: State, folder: Path) -> dict[str, Diff]:
         state.con.execute(f'CREATE OR REPLACE TEMP TABLE "old_{table}" AS SELECT * FROM in_{table} '
                           f"WHERE rowid IN (SELECT unnest(?::BIGINT[]))", [rowids])
         count = lambda name: state.con.execute(f'SELECT count(*) FROM {name}').fetchall()[0][0]  # noqa: E731,B023
-        diffs[table] = Diff(table, count(f'"old_{table}"'), count(f'"new_{table}"'))
+        diffs[table] = Diff(table, count(f'"old_{table}"'), count(f'"new_{table}"'),
+                            count(f'"{reading}"'))
         if spec.key and count(f'"hs_{table}"') != (count(f"in_{table}") - diffs[table].old_count
                                                    + diffs[table].new_count):
             raise Fallback(f"{table} has repeated rows")  # the full load says where
@@ -111,6 +124,32 @@ def load_changes(state: State, folder: Path) -> dict[str, Diff]:
     problems.raise_if_any(DataError)
     state.save_digests(folder)
     return diffs
+
+
+def _row_groups_to_read(state: State, table: str, path: Path):
+    """(unchanged, changed) row groups of a Parquet file against the stored one, or None
+    when all must be read (no stored groups or hashes, or none the same)."""
+    if f"fh_{table}" not in state.names():
+        return None
+    old = state.stored_row_groups(table)
+    same = [i < len(old) and old[i] == group for i, group in enumerate(state.row_groups(path))]
+    if not any(same):
+        return None
+    groups = state.row_groups(path)
+    return ([g for g, kept in zip(groups, same, strict=True) if kept],
+            [g for g, kept in zip(groups, same, strict=True) if not kept])
+
+
+def _within(groups: list[RowGroup], shift: int, column: str) -> str:
+    """`column` (a line, shifted by `shift`) inside one of the groups' line ranges."""
+    ranges: list[list[int]] = []
+    for group in groups:
+        first, last = group.first_line + shift, group.first_line + group.rows - 1 + shift
+        if ranges and ranges[-1][1] + 1 == first:
+            ranges[-1][1] = last
+        else:
+            ranges.append([first, last])
+    return " OR ".join(f"{column} BETWEEN {a} AND {b}" for a, b in ranges) or "FALSE"
 
 
 def _by_position(state: State, table: str) -> bool:

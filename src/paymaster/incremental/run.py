@@ -26,6 +26,7 @@ class Report:
     mode: str = "full"  # "full" or "incremental"
     reason: str = ""
     changed: dict[str, tuple[int, int]] = field(default_factory=dict)  # table: (old, new) rows
+    read: dict[str, int] = field(default_factory=dict)  # rows read of each changed file
     affected: list[str] = field(default_factory=list)
     payees: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
@@ -72,6 +73,7 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
         if reason is None:
             report.changed = {t: (d.old_count, d.new_count) for t, d in diffs.items()
                               if d.old_count or d.new_count}
+            report.read = {t: d.read_rows for t, d in diffs.items() if d.read_rows}
             new = {name: backend.table(name) for name in loaded.plan.inputs}
             try:
                 scopes = affected_payees(loaded, backend, new, diffs)

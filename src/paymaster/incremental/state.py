@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 import ibis
+import pyarrow.parquet as pq
 
 from paymaster import duckdb_config
 from paymaster.datafiles import find_files, load_folder
@@ -32,11 +33,23 @@ def _code_digest() -> str:
 STATE_VERSION = f"3-{_code_digest()}"
 
 
+@dataclass(frozen=True)
+class RowGroup:
+    """One row group of a Parquet input file: the same digest at the same place holds the
+    same rows (its column chunks' bytes, under the same schema), so their hashes need not
+    be computed again."""
+
+    first_line: int  # the __line of its first row
+    rows: int
+    digest: str
+
+
 @dataclass
 class Diff:
     table: str
     old_count: int  # changed rows as they were (temp table old_<table>)
     new_count: int  # changed rows as they are (temp table new_<table>)
+    read_rows: int = 0  # rows of the file read and hashed (the others kept their hashes)
 
 
 class State:
@@ -49,6 +62,7 @@ class State:
         self.backend = ibis.duckdb.from_connection(self.con)
         self.plan_hash = _plan_hash(loaded)
         self.digests: dict[Path | None, str] = {}
+        self.groups: dict[Path, list[RowGroup]] = {}
 
     def names(self) -> set[str]:
         return {r[0] for r in self.con.execute(
@@ -87,6 +101,10 @@ class State:
 
     # -- a full load: every file read and validated by datafiles.load_folder
     def load_all(self, folder: Path) -> None:
+        # Digests first: a file replaced while its rows are read is read again next time.
+        for item in find_files(self.loaded.plan, folder):
+            self.digest(item.path)
+            self.row_groups(item.path)
         for table in self.loaded.plan.inputs:
             self.con.execute(f'DROP VIEW IF EXISTS "{table}"')
         load_folder(self.loaded.plan, folder, self.con, keep_raw=True)
@@ -102,10 +120,31 @@ class State:
         self.save_digests(folder)
 
     def save_digests(self, folder: Path) -> None:
+        items = find_files(self.loaded.plan, folder)
         self.con.execute("CREATE OR REPLACE TABLE pm_files (tab VARCHAR, digest VARCHAR)")
         self.con.executemany("INSERT INTO pm_files VALUES (?, ?)", [
-            (item.table, self.digest(item.path))
-            for item in find_files(self.loaded.plan, folder)])
+            (item.table, self.digest(item.path)) for item in items])
+        self.con.execute("CREATE OR REPLACE TABLE pm_row_groups (tab VARCHAR, rg INTEGER, "
+                         "first_line BIGINT, nrows BIGINT, digest VARCHAR)")
+        rows = [(item.table, index, group.first_line, group.rows, group.digest)
+                for item in items for index, group in enumerate(self.row_groups(item.path))]
+        if rows:
+            self.con.executemany("INSERT INTO pm_row_groups VALUES (?, ?, ?, ?, ?)", rows)
+
+    def stored_row_groups(self, table: str) -> list[RowGroup]:
+        if "pm_row_groups" not in self.names():
+            return []
+        return [RowGroup(*row) for row in self.con.execute(
+            "SELECT first_line, nrows, digest FROM pm_row_groups WHERE tab = ? ORDER BY rg",
+            [table]).fetchall()]
+
+    def row_groups(self, path: Path | None) -> list[RowGroup]:
+        """The row groups of a Parquet file (none for other files), read once per run."""
+        if path is None or path.suffix.lower() != ".parquet":
+            return []
+        if path not in self.groups:
+            self.groups[path] = _row_groups(path)
+        return self.groups[path]
 
     def digest(self, path: Path | None) -> str:
         """The file's SHA-256, read once per run (before its rows: a file replaced during
@@ -123,6 +162,32 @@ def _digest(path: Path | None) -> str:
         while chunk := handle.read(1 << 22):
             hasher.update(chunk)
     return f"{path.suffix}:{hasher.hexdigest()}"
+
+
+def _row_groups(path: Path) -> list[RowGroup]:
+    meta = pq.read_metadata(path)
+    columns = [meta.schema.column(i) for i in range(meta.num_columns)]
+    schema = "|".join(f"{c.path}:{c.physical_type}:{c.logical_type}:{c.max_definition_level}"
+                      for c in columns).encode()
+    groups, line = [], 2  # lines as the full load numbers them (file_row_number + 2)
+    with open(path, "rb") as handle:
+        for index in range(meta.num_row_groups):
+            group = meta.row_group(index)
+            hasher = hashlib.sha256(schema)
+            hasher.update(str(group.num_rows).encode())
+            for column in range(group.num_columns):
+                chunk = group.column(column)
+                start = chunk.data_page_offset
+                if chunk.has_dictionary_page and chunk.dictionary_page_offset:
+                    start = min(start, chunk.dictionary_page_offset)
+                handle.seek(start)
+                left = chunk.total_compressed_size
+                while left > 0 and (piece := handle.read(min(left, 1 << 22))):
+                    hasher.update(piece)
+                    left -= len(piece)
+            groups.append(RowGroup(line, group.num_rows, hasher.hexdigest()))
+            line += group.num_rows
+    return groups
 
 
 def _plan_hash(loaded: LoadedPlan) -> str:
