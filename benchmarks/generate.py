@@ -24,8 +24,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from paymaster.changes import ROW_GROUP_ROWS
+
 PROGRAMS = ("generuj-leady", "trade-in-accelerator", "sales-team")
 CHUNK = 2_000_000
+# Parquet row groups of a fixed size, as paymaster.changes writes them: a file rewritten
+# with one row changed keeps its other row groups byte for byte (incremental runs hash
+# only the groups that differ).
+ROW_GROUP = ROW_GROUP_ROWS
+assert CHUNK % ROW_GROUP == 0, "a chunk is whole row groups"
 
 Chunks = Callable[[], Iterator[pa.Table]]
 
@@ -349,7 +356,7 @@ def generate(program: str, lines: int, out: Path, seed: int = 7,
             for table in chunks():
                 if writer is None:
                     writer = pq.ParquetWriter(partial, table.schema)
-                writer.write_table(table)
+                writer.write_table(table, row_group_size=ROW_GROUP)
                 rows += table.num_rows
         finally:
             if writer is not None:
