@@ -1,0 +1,223 @@
+"""Scenario tests for Generuj Leady, worked by hand from shared/programs/generuj-leady.md.
+
+Each test builds a tiny input folder (only the rows it needs), runs
+examples/generuj-leady/plan.yaml (pool 150 000.00 PLN) and checks amounts and reasons
+computed by hand from the spec; the comment or docstring of each test shows the arithmetic.
+The golden cases (examples/ and tests/cases/generuj-leady) already pin most single rules;
+these add the boundaries and combinations those do not reach.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from conftest import EXAMPLES
+from paymaster.runs import calculate
+
+PLAN = EXAMPLES / "generuj-leady" / "plan.yaml"
+VARIANT = EXAMPLES / "generuj-leady" / "rate-change.yaml"
+WEIGHTS = (6, 5, 7, 2, 3, 4, 5, 6, 7)
+
+
+def nip(seed: int) -> str:
+    """A valid Polish NIP: nine digits, then sum(digit x weight) mod 11 (never 10)."""
+    n = 520_100_000 + seed * 37
+    while True:
+        digits = f"{n:09d}"
+        check = sum(int(d) * w for d, w in zip(digits, WEIGHTS)) % 11
+        if check != 10:
+            return digits + str(check)
+        n += 1
+
+
+class Case:
+    """Input rows for one scenario; partners P1..P9 and customers exist on first use."""
+
+    def __init__(self) -> None:
+        self.partners: dict[str, dict] = {}
+        self.customers: dict[str, dict] = {}
+        self.holdings: list[dict] = []
+        self.vendor: list[dict] = []
+        self.regs: list[dict] = []
+        self.sales: list[dict] = []
+
+    def partner(self, pid: str, *, country: str = "PL", new: bool = False,
+                removed_on: str = "") -> dict:
+        row = self.partners.setdefault(pid, {
+            "partner_id": pid, "name": f"Partner {pid}", "address": "Warszawa",
+            "country": country, "nip": nip(900 + int(pid[1:])), "new_to_program": "false",
+            "removed_on": "", "removal_reason": ""})
+        row.update(country=country, new_to_program=str(new).lower(), removed_on=removed_on,
+                   removal_reason="false information" if removed_on else "")
+        return row
+
+    def nip_of(self, cust: str, *, segment: str = "commercial_smb", country: str = "PL") -> str:
+        if cust not in self.customers:
+            self.customers[cust] = {"nip": nip(int(cust[1:])), "name": f"Client {cust}",
+                                    "address": "Lodz", "country": country, "segment": segment}
+        return self.customers[cust]["nip"]
+
+    def reg(self, rid: str, pid: str, submitted: str, cust: str, *, family: str = "M365",
+            plan: str = "E3", licences: int = 10, decision: str = "", **over) -> None:
+        if pid not in self.partners:
+            self.partner(pid)
+        row = {"registration_id": rid, "partner_id": pid, "submitted_at": submitted,
+               "customer_name": f"Client {cust}", "customer_address": "Lodz",
+               "customer_nip": self.nip_of(cust), "family": family, "plan": plan,
+               "licences": licences, "pcs": 12, "partner_name": f"Partner {pid}",
+               "partner_address": "Warszawa", "partner_nip": self.partners[pid]["nip"],
+               "contact_name": "Jan Kowalski", "contact_phone": "+48 600 000 000",
+               "contact_email": "kontakt@partner.pl", "decision": decision,
+               "decision_reason": ""}
+        row.update(over)
+        self.regs.append(row)
+
+    def sale(self, sid: str, pid: str, cust: str, order_date: str, *, family: str = "M365",
+             billing: str = "annual", licences: int = 10, price: str = "10.00",
+             plan: str = "E3") -> None:
+        if pid not in self.partners:
+            self.partner(pid)
+        self.sales.append({"sale_id": sid, "partner_id": pid, "customer_nip": self.nip_of(cust),
+                           "family": family, "plan": plan, "billing": billing,
+                           "licences": licences, "unit_price": price, "order_date": order_date})
+
+    def deal(self, n: str, pid: str, cust: str, day: str, **sale) -> None:
+        """A clean registration R<n> on 2018-04-02 and its sale S<n> ordered on `day`."""
+        self.reg(f"R{n}", pid, "2018-04-02 09:00:00", cust, family=sale.get("family", "M365"))
+        self.sale(f"S{n}", pid, cust, day, **sale)
+
+    def run(self, folder: Path, plan: Path = PLAN):
+        tables = {"partners": list(self.partners.values()),
+                  "customers": list(self.customers.values()), "holdings": self.holdings,
+                  "vendor_registry": self.vendor, "registrations": self.regs,
+                  "sales": self.sales}
+        headers = {"holdings": ["customer_nip", "family", "plan", "since"],
+                   "vendor_registry": ["customer_nip", "family", "registered_on"],
+                   "sales": ["sale_id", "partner_id", "customer_nip", "family", "plan",
+                             "billing", "licences", "unit_price", "order_date"]}
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, rows in tables.items():
+            fields = list(rows[0]) if rows else headers[name]
+            with open(folder / f"{name}.csv", "w", newline="", encoding="utf-8") as out:
+                writer = csv.DictWriter(out, fieldnames=fields)
+                writer.writeheader()
+                writer.writerows(rows)
+        return calculate(plan, folder)
+
+
+def lines(result) -> dict[tuple[str, str], tuple[str, bool, str | None]]:
+    """(measure, sale id) -> (amount as text, paid, reason)."""
+    return {(r["measure"], r["source_id"]): (str(r["amount"]), r["paid"], r["reason"])
+            for r in result.tables["payouts"].to_pylist()}
+
+
+def verdicts(result) -> dict[str, str]:
+    """registration id -> 'accepted' or the reason it was rejected."""
+    return {r["subject"]: ("accepted" if r["passed"] else r["reason"])
+            for r in result.tables["evaluations"].to_pylist()}
+
+
+PAID = True
+UNPAID = False
+
+
+# ------------------------------------------------------------------ 1. registration checks
+def test_check_order_first_failing_rule_is_the_reason(tmp_path):
+    """Spec "Lead registration": missing fields and invalid NIPs first, then rules 1-7 in
+    order; the first failing check is the reason. Each registration fails two checks."""
+    c = Case()
+    c.partner("P3", country="DE")
+    c.holdings.append({"customer_nip": c.nip_of("C6"), "family": "O365", "plan": "E1",
+                       "since": "2018-04-03"})
+    c.vendor.append({"customer_nip": c.nip_of("C7"), "family": "M365",
+                     "registered_on": "2018-04-03"})
+    c.vendor.append({"customer_nip": c.nip_of("C8"), "family": "M365",
+                     "registered_on": "2018-04-01"})
+    # missing e-mail and customer NIP with a wrong check digit: missing field first
+    c.reg("R01", "P1", "2018-04-02 09:00:00", "C1", contact_email="",
+          customer_nip="1234567890")
+    # partner NIP of 9 digits, partner in DE: invalid NIP is checked before rule 1
+    c.reg("R02", "P3", "2018-04-02 09:00:00", "C2", partner_nip="520871090")
+    # 1 before 2: DE partner, enterprise customer
+    c.nip_of("C3", segment="commercial_enterprise")
+    c.reg("R03", "P3", "2018-04-02 09:00:00", "C3")
+    # 2 before 3: customer on the list but not PL, and 2 licences
+    c.nip_of("C4", country="DE")
+    c.reg("R04", "P1", "2018-04-02 09:00:00", "C4", licences=2)
+    # 3 before 4: 2 licences for a customer holding O365 E1 since 2018-04-03 (O365 E1 reg)
+    c.reg("R05", "P1", "2018-04-04 09:00:00", "C6", family="O365", plan="E1", licences=2)
+    # 4 before 5: R06 (P1, 04-02, before the holding) accepted; R07 (P2, 04-04) fails both
+    c.reg("R06", "P1", "2018-04-02 09:00:00", "C6", family="O365", plan="E1")
+    c.reg("R07", "P2", "2018-04-04 09:00:00", "C6", family="O365", plan="E1")
+    # 5 before 6: R08 (P1, 04-02) accepted; vendor registry 04-03; R09 (P2, 04-04)
+    c.reg("R08", "P1", "2018-04-02 09:00:00", "C7")
+    c.reg("R09", "P2", "2018-04-04 09:00:00", "C7")
+    # 6 before 7: in the vendor registry and submitted after the end
+    c.reg("R10", "P2", "2018-06-28 09:00:00", "C8")
+    got = verdicts(c.run(tmp_path))
+    assert got == {"R01": "missing_field", "R02": "invalid_nip", "R03": "partner_not_polish",
+                   "R04": "customer_not_polish_smb", "R05": "too_few_licences",
+                   "R06": "accepted", "R07": "existing_customer", "R08": "accepted",
+                   "R09": "already_registered", "R10": "in_vendor_registry"}
+
+
+def test_only_an_earlier_accepted_registration_blocks(tmp_path):
+    """Spec rule 5: same customer NIP and family registered earlier by another partner;
+    only an earlier *accepted* one blocks; order by submission time, then id."""
+    c = Case()
+    c.partner("P3", country="DE")
+    c.reg("R01", "P1", "2018-04-02 09:00:00", "C1", licences=2)       # too_few_licences
+    c.reg("R02", "P2", "2018-04-03 09:00:00", "C1")                   # not blocked
+    c.reg("R03", "P1", "2018-04-02 09:00:00", "C2", decision="pending")
+    c.reg("R04", "P2", "2018-04-03 09:00:00", "C2")                   # pending does not block
+    c.reg("R05", "P1", "2018-03-26 23:59:59", "C3")                   # before the start
+    c.reg("R06", "P2", "2018-03-27 00:00:00", "C3")                   # first day: inside
+    c.reg("R07", "P3", "2018-04-02 09:00:00", "C4")                   # partner_not_polish
+    c.reg("R08", "P2", "2018-04-03 09:00:00", "C4")
+    c.reg("R09", "P1", "2018-04-02 09:00:00", "C5")                   # accepted, M365
+    c.reg("R10", "P2", "2018-04-03 09:00:00", "C5", family="O365")    # other family
+    c.reg("R11", "P2", "2018-04-04 09:00:00", "C5")                   # same family: blocked
+    c.reg("R12", "P4", "2018-04-05 09:00:00", "C5")                   # still R09's
+    c.reg("R14", "P1", "2018-04-06 09:00:00", "C6")                   # same second as R13,
+    c.reg("R13", "P2", "2018-04-06 09:00:00", "C6")                   # R13 first by id
+    c.reg("R15", "P2", "2018-06-27 23:59:59", "C7")                   # last second: inside
+    got = verdicts(c.run(tmp_path))
+    assert got.pop("R03") != "accepted"
+    assert got == {"R01": "too_few_licences", "R02": "accepted", "R04": "accepted",
+                   "R05": "outside_promotion_period", "R06": "accepted",
+                   "R07": "partner_not_polish", "R08": "accepted", "R09": "accepted",
+                   "R10": "accepted", "R11": "already_registered",
+                   "R12": "already_registered", "R13": "accepted",
+                   "R14": "already_registered", "R15": "accepted"}
+
+
+def test_existing_customer_and_vendor_registry_edges(tmp_path):
+    """Spec rules 4 and 6: an existing customer is rejected unless all it holds (since on
+    or before the submission day) is O365 and the plan is O365 E3/E5 or an M365 E-plan;
+    the vendor registry blocks only the same NIP *and family*."""
+    c = Case()
+
+    def holds(cust, family, plan, since):
+        c.holdings.append({"customer_nip": c.nip_of(cust), "family": family, "plan": plan,
+                           "since": since})
+
+    holds("C1", "O365", "E1", "2017-01-01")
+    c.reg("R01", "P1", "2018-04-02 09:00:00", "C1", family="O365", plan="E5")  # upgrade
+    holds("C2", "O365", "E1", "2017-01-01")
+    c.reg("R02", "P1", "2018-04-02 09:00:00", "C2", family="D365", plan="Business")
+    holds("C3", "O365", "E1", "2017-01-01")
+    holds("C3", "D365", "Business", "2018-04-10")      # after the submission day
+    c.reg("R03", "P1", "2018-04-02 09:00:00", "C3", family="M365", plan="E5")
+    holds("C4", "M365", "E3", "2017-01-01")            # not O365: no exception
+    c.reg("R04", "P1", "2018-04-02 09:00:00", "C4", family="M365", plan="E5")
+    holds("C5", "O365", "E1", "2017-01-01")
+    c.reg("R05", "P1", "2018-04-02 09:00:00", "C5", family="M365", plan="E3")
+    c.vendor.append({"customer_nip": c.nip_of("C6"), "family": "O365",
+                     "registered_on": "2018-04-01"})
+    c.reg("R06", "P1", "2018-04-02 09:00:00", "C6", family="M365")             # other family
+    got = verdicts(c.run(tmp_path))
+    assert got == {"R01": "accepted", "R02": "existing_customer", "R03": "accepted",
+                   "R04": "existing_customer", "R05": "accepted", "R06": "accepted"}
