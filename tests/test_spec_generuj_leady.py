@@ -221,3 +221,159 @@ def test_existing_customer_and_vendor_registry_edges(tmp_path):
     got = verdicts(c.run(tmp_path))
     assert got == {"R01": "accepted", "R02": "existing_customer", "R03": "accepted",
                    "R04": "existing_customer", "R05": "accepted", "R06": "accepted"}
+
+
+# ------------------------------------------------------------------ 2. matching sales
+def test_matching_earliest_unclaimed_sale_ties_by_sale_id(tmp_path):
+    """Spec "Payout per closed deal": registrations in submission order each take their
+    earliest unclaimed matching sale (ties by sale id), ordered on or after the
+    registration day; the first day of the period (2018-03-27) is inside."""
+    c = Case()
+    c.reg("R60", "P2", "2018-04-02 09:00:00", "C60")
+    c.sale("S61", "P2", "C60", "2018-04-10")            # same day as S60, higher id
+    c.sale("S60", "P2", "C60", "2018-04-10")
+    # two registrations of P2 for the same opportunity: R70 (04-03) first takes the
+    # earliest sale S71 (04-04), then R71 (04-05) takes S70 (04-06)
+    c.reg("R70", "P2", "2018-04-03 09:00:00", "C70")
+    c.reg("R71", "P2", "2018-04-05 09:00:00", "C70")
+    c.sale("S70", "P2", "C70", "2018-04-06")
+    c.sale("S71", "P2", "C70", "2018-04-04")
+    c.reg("R80", "P3", "2018-03-27 00:00:00", "C80")
+    c.sale("S80", "P3", "C80", "2018-03-27")
+    got = lines(c.run(tmp_path))
+    # each paid deal: 10.00 x 12 x 10 = 1 200 x 20% (M365 annual) = 240.00
+    assert got == {("deal", "S60"): ("240.00", PAID, None),
+                   ("deal", "S61"): ("0.00", UNPAID, "no_registration"),
+                   ("deal", "S70"): ("240.00", PAID, None),
+                   ("deal", "S71"): ("240.00", PAID, None),
+                   ("deal", "S80"): ("240.00", PAID, None)}
+
+
+# ------------------------------------------------------------------ 3. rates and rounding
+def test_rate_bands_and_half_up_rounding(tmp_path):
+    """Spec "Rate" and "Base": monthly 3-250 is 5% for any family; 251+ is 2% for monthly
+    too; the base is unit price x 12 x min(licences, 500); each line rounded half-up."""
+    c = Case()
+    c.deal("01", "P1", "C1", "2018-05-02", family="D365", billing="monthly", licences=250)
+    c.deal("02", "P1", "C2", "2018-05-03", family="O365", billing="monthly", licences=251)
+    c.deal("03", "P1", "C3", "2018-05-04", family="D365", licences=3, price="33.33")
+    c.deal("04", "P1", "C4", "2018-05-05", family="O365", licences=3, price="0.475")
+    c.deal("05", "P1", "C5", "2018-05-06", billing="monthly", licences=500)
+    got = lines(c.run(tmp_path))
+    assert got == {
+        ("deal", "S01"): ("1500.00", PAID, None),   # 10 x 12 x 250 = 30 000 x 5%
+        ("deal", "S02"): ("602.40", PAID, None),    # 10 x 12 x 251 = 30 120 x 2%
+        ("deal", "S03"): ("179.98", PAID, None),    # 33.33 x 36 = 1 199.88 x 15% = 179.982
+        ("deal", "S04"): ("2.57", PAID, None),      # 0.475 x 36 = 17.10 x 15% = 2.565 -> up
+        ("deal", "S05"): ("1200.00", PAID, None)}   # 10 x 12 x 500 = 60 000 x 2%
+
+
+# ------------------------------------------------------------------ 4. monthly count cap
+def test_monthly_cap_by_order_date_and_calendar_month(tmp_path):
+    """Spec "Monthly count cap": at most 5 closed deals per partner per calendar month, the
+    earliest 5 by order date (ties by sale id) paid. Order date decides, not sale id;
+    a new month starts a new count."""
+    c = Case()
+    c.deal("26", "P5", "C26", "2018-05-01", family="O365")
+    for n, day in zip(range(21, 26), range(2, 7)):
+        c.deal(str(n), "P5", f"C{n}", f"2018-05-0{day}", family="O365")
+    for n, day in zip(range(31, 36), range(27, 32)):
+        c.deal(str(n), "P6", f"C{n}", f"2018-05-{day}", family="O365")
+    c.deal("36", "P6", "C36", "2018-06-01", family="O365")
+    got = lines(c.run(tmp_path))
+    # every deal: 10.00 x 12 x 10 = 1 200 x 15% (O365 annual) = 180.00
+    paid = ("180.00", PAID, None)
+    expected = {("deal", f"S{n}"): paid for n in (26, 21, 22, 23, 24, 31, 32, 33, 34, 35, 36)}
+    expected[("deal", "S25")] = ("0.00", UNPAID, "monthly_cap")   # P5's 6th May deal by date
+    assert got == expected
+
+
+# ------------------------------------------------------------------ 5. budget pool
+def test_capped_removed_and_unregistered_deals_take_nothing_from_the_pool(tmp_path):
+    """Spec "Order of the limits" and "Budget pool": only deals that pass eligibility and
+    the count cap are charged; a removed partner (removed whatever the date, here after
+    the payout run) takes nothing; a line reaching the pool exactly is paid in full."""
+    c = Case()
+    for n in range(11, 17):                             # P5: six May deals of 180.00
+        c.deal(str(n), "P5", f"C{n}", f"2018-05-0{n - 9}", family="O365")
+    c.partner("P4", removed_on="2018-08-15")
+    c.deal("17", "P4", "C17", "2018-05-08", family="O365")
+    c.sale("S18", "P2", "C18", "2018-05-09", family="O365")
+    # 248.50 x 12 x 250 = 745 500 x 20% = 149 100.00 = 150 000.00 - 5 x 180.00
+    c.deal("19", "P1", "C19", "2018-06-01", licences=250, price="248.50")
+    c.deal("20", "P2", "C20", "2018-06-02", family="O365")
+    got = lines(c.run(tmp_path))
+    expected = {("deal", f"S{n}"): ("180.00", PAID, None) for n in range(11, 16)}
+    expected |= {("deal", "S16"): ("0.00", UNPAID, "monthly_cap"),
+                 ("deal", "S17"): ("0.00", UNPAID, "partner_removed"),
+                 ("deal", "S18"): ("0.00", UNPAID, "no_registration"),
+                 ("deal", "S19"): ("149100.00", PAID, None),
+                 ("deal", "S20"): ("0.00", UNPAID, "budget_exhausted")}
+    assert got == expected
+
+
+def _spend_149400(c: Case) -> None:
+    """P3 (not new) on 2018-05-01: 249.00 x 12 x 250 = 747 000 x 20% = 149 400.00;
+    600.00 of the pool remains after it."""
+    c.deal("01", "P3", "C1", "2018-05-01", licences=250, price="249.00")
+
+
+def test_pool_charged_by_order_date_then_sale_id_crossing_line_gets_the_rest(tmp_path):
+    """Spec "Budget pool": lines charged by order date, ties by sale id (not partner); the
+    line crossing the limit is paid (and marked paid) only what remains."""
+    c = Case()
+    _spend_149400(c)
+    c.deal("20", "P2", "C20", "2018-06-01", family="O365", licences=250)  # 30 000 x 15%
+    c.deal("19", "P4", "C19", "2018-06-01")                                # 1 200 x 20%
+    got = lines(c.run(tmp_path))
+    assert got == {("deal", "S01"): ("149400.00", PAID, None),
+                   ("deal", "S19"): ("240.00", PAID, None),     # 600.00 -> 360.00 left
+                   ("deal", "S20"): ("360.00", PAID, None)}     # 4 500.00 earned
+
+
+def test_bonus_is_charged_right_after_its_deal(tmp_path):
+    """Spec "New-partner bonus": 365 PLN charged to the pool right after the partner's
+    first closed deal, before a later-id deal of the same day."""
+    c = Case()
+    _spend_149400(c)
+    c.partner("P6", new=True)
+    c.deal("30", "P6", "C30", "2018-06-05")             # 240.00 -> 360.00 left
+    c.deal("31", "P2", "C31", "2018-06-05")             # 240.00
+    got = lines(c.run(tmp_path))
+    assert got == {("deal", "S01"): ("149400.00", PAID, None),
+                   ("deal", "S30"): ("240.00", PAID, None),
+                   ("new_partner_bonus", "S30"): ("360.00", PAID, None),  # crosses
+                   ("deal", "S31"): ("0.00", UNPAID, "budget_exhausted")}
+
+
+def test_new_partner_deal_crossing_the_pool(tmp_path):
+    """Spec "Budget pool" and "New-partner bonus": the first deal crossing the pool gets the
+    rest, its bonus finds the pool exhausted, and no later deal carries a bonus."""
+    c = Case()
+    _spend_149400(c)
+    c.partner("P7", new=True)
+    c.deal("40", "P7", "C40", "2018-05-10", price="100.00")  # 100 x 12 x 10 = 12 000 x 20%
+    c.deal("41", "P7", "C41", "2018-05-11")
+    got = lines(c.run(tmp_path))
+    assert got == {("deal", "S01"): ("149400.00", PAID, None),
+                   ("deal", "S40"): ("600.00", PAID, None),    # 2 400.00 earned
+                   ("new_partner_bonus", "S40"): ("0.00", UNPAID, "budget_exhausted"),
+                   ("deal", "S41"): ("0.00", UNPAID, "budget_exhausted")}
+
+
+# ------------------------------------------------------------------ 6. new-partner bonus
+def test_bonus_once_on_the_first_closed_deal_ties_by_sale_id(tmp_path):
+    """Spec "New-partner bonus": once per new partner, with its first closed deal; a sale
+    with no registration is no deal; two deals on one day: the lower sale id is first."""
+    c = Case()
+    c.partner("P7", new=True)
+    c.sale("S49", "P7", "C49", "2018-04-14")            # no registration
+    c.deal("51", "P7", "C51", "2018-04-15")
+    c.deal("50", "P7", "C50", "2018-04-15")
+    result = c.run(tmp_path)
+    assert lines(result) == {("deal", "S49"): ("0.00", UNPAID, "no_registration"),
+                             ("deal", "S50"): ("240.00", PAID, None),
+                             ("new_partner_bonus", "S50"): ("365.00", PAID, None),
+                             ("deal", "S51"): ("240.00", PAID, None)}
+    [summary] = result.tables["summary"].to_pylist()
+    assert (summary["payee_id"], str(summary["amount"])) == ("P7", "845.00")  # 240+365+240
