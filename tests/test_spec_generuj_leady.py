@@ -27,7 +27,7 @@ def nip(seed: int) -> str:
     n = 520_100_000 + seed * 37
     while True:
         digits = f"{n:09d}"
-        check = sum(int(d) * w for d, w in zip(digits, WEIGHTS)) % 11
+        check = sum(int(d) * w for d, w in zip(digits, WEIGHTS, strict=True)) % 11
         if check != 10:
             return digits + str(check)
         n += 1
@@ -166,7 +166,9 @@ def test_check_order_first_failing_rule_is_the_reason(tmp_path):
 
 def test_only_an_earlier_accepted_registration_blocks(tmp_path):
     """Spec rule 5: same customer NIP and family registered earlier by another partner;
-    only an earlier *accepted* one blocks; order by submission time, then id."""
+    only an earlier *accepted* one blocks (not one rejected by a check, nor one still
+    waiting for the owner); order by submission time, then id. Rule 7: the period is
+    2018-03-27 00:00 .. 2018-06-27 23:59:59 by submission day."""
     c = Case()
     c.partner("P3", country="DE")
     c.reg("R01", "P1", "2018-04-02 09:00:00", "C1", licences=2)       # too_few_licences
@@ -184,7 +186,12 @@ def test_only_an_earlier_accepted_registration_blocks(tmp_path):
     c.reg("R14", "P1", "2018-04-06 09:00:00", "C6")                   # same second as R13,
     c.reg("R13", "P2", "2018-04-06 09:00:00", "C6")                   # R13 first by id
     c.reg("R15", "P2", "2018-06-27 23:59:59", "C7")                   # last second: inside
-    got = verdicts(c.run(tmp_path))
+    c.sale("S03", "P1", "C2", "2018-04-10")     # R03 still pending: not accepted, no deal
+    c.sale("S04", "P2", "C2", "2018-04-10")     # R04's deal: 10 x 12 x 10 x 20% = 240.00
+    result = c.run(tmp_path)
+    assert lines(result) == {("deal", "S03"): ("0.00", UNPAID, "no_registration"),
+                             ("deal", "S04"): ("240.00", PAID, None)}
+    got = verdicts(result)
     assert got.pop("R03") != "accepted"
     assert got == {"R01": "too_few_licences", "R02": "accepted", "R04": "accepted",
                    "R05": "outside_promotion_period", "R06": "accepted",
@@ -275,10 +282,10 @@ def test_monthly_cap_by_order_date_and_calendar_month(tmp_path):
     a new month starts a new count."""
     c = Case()
     c.deal("26", "P5", "C26", "2018-05-01", family="O365")
-    for n, day in zip(range(21, 26), range(2, 7)):
-        c.deal(str(n), "P5", f"C{n}", f"2018-05-0{day}", family="O365")
-    for n, day in zip(range(31, 36), range(27, 32)):
-        c.deal(str(n), "P6", f"C{n}", f"2018-05-{day}", family="O365")
+    for n in range(21, 26):                              # S21..S25 on 05-02..05-06
+        c.deal(str(n), "P5", f"C{n}", f"2018-05-0{n - 19}", family="O365")
+    for n in range(31, 36):                              # S31..S35 on 05-27..05-31
+        c.deal(str(n), "P6", f"C{n}", f"2018-05-{n - 4}", family="O365")
     c.deal("36", "P6", "C36", "2018-06-01", family="O365")
     got = lines(c.run(tmp_path))
     # every deal: 10.00 x 12 x 10 = 1 200 x 15% (O365 annual) = 180.00
