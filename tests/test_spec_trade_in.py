@@ -272,6 +272,29 @@ def test_second_half_decided_by_the_enrollment_taking_part(tmp_path: Path) -> No
     assert run.payout("C", 7) == (*NOT_PAID, "minimum_not_reached")
 
 
+def test_effective_date_does_not_shorten_a_3_month_phase(tmp_path: Path) -> None:
+    """Spec, Phases: the last-three-months rule is for 6-month phases; phase 6 (3 months)
+    has no second half. Enrollment effective 2008-04-01, line ordered 02-15 (13 000,
+    returned) still counts: 0.15 x 13 000 = 1 950.00."""
+    run = Run(tmp_path, {"X": "CN"}, [order("L1", "X", "2008-02-15", "13000.00")],
+              returns=[("RMA-L1", "2008-05-01")],
+              enrollments=[("X", 6, "approved", "2008-02-20", "2008-04-01")])
+    assert run.credit("L1") == (True, None)
+    assert run.payout("X", 6) == (D("1950.00"), True, None)
+
+
+def test_late_enroller_certification_still_covers_whole_phase(tmp_path: Path) -> None:
+    """Spec: certification valid on every day of *the phase* (not of the measured window);
+    our reading for a second-half enroller. Phase 7 enrollment effective 08-01, Gold only
+    from 2008-07-27: 04-27..07-26 uncovered -> certification_not_valid, although its
+    25 000 in the window is returned."""
+    run = Run(tmp_path, {"X": "KR"}, [order("L1", "X", "2008-08-10", "25000.00")],
+              returns=[("RMA-L1", "2008-11-01")],
+              certifications=[("X", "Gold", "2008-07-27", "2009-12-31")],
+              enrollments=[("X", 7, "approved", "2008-07-20", "2008-08-01")])
+    assert run.payout("X", 7) == (*NOT_PAID, "certification_not_valid")
+
+
 # --------------------------------------------------------------- returns
 def test_returns_and_cases_dated_around_evaluation_1(tmp_path: Path) -> None:
     """Spec, Returns: RMAs received on or before the evaluation date, or confirmed by a
