@@ -90,8 +90,12 @@ def run(folder: Path) -> dict[str, list[dict]]:
                 lines[o["partner_id"]].append(o)
         for partner in sorted({e["partner_id"] for e in mine} | set(lines)):
             approved = [e for e in mine if e["partner_id"] == partner and e["status"] == "approved"]
-            late = bool(phase["second_half"]) and any(
-                date(e["effective_from"]) >= phase["second_half"] for e in approved)
+            # The enrollment that decides is one taking part (approved, submitted by the
+            # deadline): late only when every such enrollment takes effect in the second half.
+            taking_part = [e for e in approved if date(e["submitted_on"])
+                           and date(e["submitted_on"]) <= phase["deadline"]]
+            late = bool(phase["second_half"]) and bool(taking_part) and all(
+                date(e["effective_from"]) >= phase["second_half"] for e in taking_part)
             counting = []
             for o in lines[partner]:
                 reason = line_reason(o, phase, late)
