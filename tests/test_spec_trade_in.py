@@ -344,12 +344,10 @@ def test_return_rate_compared_exactly_not_after_rounding(tmp_path: Path) -> None
     assert run.payout("X", 6) == (*NOT_PAID, "returns_below_85")
 
 
-@pytest.mark.xfail(strict=True, reason="explanation rounds a failing rate up to the "
-                   "threshold ('returns 85% of 85% required; failed'): engine/blocks/rebate.py "
-                   "_gates shows percent(ratio.round(4)); spec, Gates: state by how much")
 def test_failing_rate_is_not_shown_as_the_threshold(tmp_path: Path) -> None:
     """Spec, Gates: each outcome states which gate failed and by how much. 16 999.99 /
-    20 000 = 84.99995% fails; its explanation must not read "returns 85% of 85%"."""
+    20 000 = 84.99995% fails; its explanation and its ratio are cut to 84.99%, not
+    rounded up to the 85% it falls short of."""
     run = Run(tmp_path, {"X": "CN"},
               [order("L1", "X", "2008-02-15", "16999.99"),
                order("L2", "X", "2008-02-16", "3000.01")],
@@ -358,6 +356,8 @@ def test_failing_rate_is_not_shown_as_the_threshold(tmp_path: Path) -> None:
     explanation = run.evaluations[0]["explanation"]
     assert "failed: returns_below_85" in explanation
     assert "returns 85% of 85% required" not in explanation
+    assert "returns 84.99% of 85% required" in explanation
+    assert run.evaluations[0]["ratio"] == Decimal("0.8499")
 
 
 def test_outcome_states_failed_gate_and_by_how_much() -> None:

@@ -180,7 +180,13 @@ def _gates(ctx: Context, evals: ir.Table, measure: GatedRebate, path: tuple) -> 
     low_returns = evals["ratio"].notnull() & (evals["returned"] < evals["required_ratio"] * evals["qualifying"])
     gates = join_text([evals["__static"], all_reasons([
         (measure.minimum.name, below_minimum), (measure.ratio.name, low_returns)])])
-    evals = evals.mutate(reason=gates, passed=gates.isnull())
+    evals = evals.mutate(reason=gates, passed=gates.isnull(), __low=low_returns)
+    # The ratio is shown to 4 places (a percent to 2); a failing one is cut, not rounded,
+    # so that 84.99995% never reads as the 85% it falls short of.
+    rounded = evals["ratio"].round(4)
+    evals = evals.mutate(ratio=ibis.ifelse(
+        evals["__low"] & (rounded >= evals["required_ratio"]),
+        (evals["ratio"] * 10000).floor().cast(WIDE) / 10000, rounded).cast(WIDE)).drop("__low")
     first_pass = ibis.ifelse(evals["passed"], evals["evaluation"], ibis.null()).min().over(
         ibis.window(group_by=["payee_id", "period"]))
     evals = evals.mutate(__first_pass=first_pass)
@@ -189,7 +195,7 @@ def _gates(ctx: Context, evals: ir.Table, measure: GatedRebate, path: tuple) -> 
         ibis.literal("qualifying ").concat(amount_text(evals["qualifying"]), " of ",
                                            amount_text(evals["minimum"]), " required"),
         ibis.ifelse(evals["ratio"].isnull(), ibis.literal("returns: no lines count yet"),
-                    ibis.literal("returns ").concat(percent(evals["ratio"].round(4)), " of ",
+                    ibis.literal("returns ").concat(percent(evals["ratio"]), " of ",
                                                     percent(evals["required_ratio"]), " required")),
         ibis.ifelse(evals["passed"], ibis.literal("passed"), ibis.literal("failed: ").concat(gates)),
     ])
