@@ -37,7 +37,9 @@ ROW_GROUP_ROWS = 1_000_000
 
 def write(folder: Path, table: str, data: pa.Table, fmt: str) -> None:
     if fmt == "parquet":
-        pq.write_table(data, folder / f"{table}.parquet", row_group_size=ROW_GROUP_ROWS)
+        # From contiguous arrays: the writer's pages follow its input's chunks.
+        pq.write_table(data.combine_chunks(), folder / f"{table}.parquet",
+                       row_group_size=ROW_GROUP_ROWS)
     else:
         pcsv.write_csv(data, folder / f"{table}.csv")
 
