@@ -64,17 +64,25 @@ def load_changes(state: State, folder: Path) -> dict[str, Diff]:
             raise Fallback(f"a column of {table} is missing")
         for column in missing:
             state.con.execute(f'ALTER TABLE "{raw}" ADD COLUMN "{column}" VARCHAR')
-        hashed = f'SELECT __line, {state.hashes(raw, table)} FROM "{reading}"'
+        # hn_: the hashes of the rows read, in file order; hs_: of every line of the file
+        # (the kept groups' from fh_, not sorted: only the positional diff needs an order,
+        # and it compares the lines outside the kept groups, which hn_ holds in order).
+        state.con.execute(f'CREATE OR REPLACE TEMP TABLE "hn_{table}" AS '
+                          f'SELECT __line, {state.hashes(raw, table)} FROM "{reading}"')
+        hashes = f'SELECT * FROM "hn_{table}"'
+        kept = "FALSE"
         if groups is not None:
-            hashed = (f"SELECT * FROM (SELECT __line, __h1, __h2 FROM fh_{table} WHERE "
-                      f"{_within(groups[0], 0, '__line')} UNION ALL {hashed}) ORDER BY __line")
-        state.con.execute(f'CREATE OR REPLACE TEMP TABLE "hs_{table}" AS {hashed}')
-        if _by_position(state, table):
+            kept = _within(groups[0], 0, "__line")
+            hashes = f"SELECT __line, __h1, __h2 FROM fh_{table} WHERE {kept} UNION ALL {hashes}"
+        state.con.execute(f'CREATE OR REPLACE TEMP VIEW "hs_{table}" AS {hashes}')
+        if _by_position(state, table, f"NOT ({kept})"):
             by_position.append(table)
         else:
             _by_hash(state, table, keyed=bool(spec.key))
             by_hash.append(table)
         changed_lines = f'(SELECT * FROM "hs_{table}" SEMI JOIN "chg_{table}" USING (__h1, __h2))'
+        if groups is not None:
+            raw = _only_lines(state, table, lines, changed_lines)
         # (From a Parquet file, DuckDB reads the other columns of the matching rows only.)
         state.con.execute(
             f'CREATE OR REPLACE TEMP TABLE "rawchg_{table}" AS SELECT r.*, h.__h1, h.__h2 '
@@ -113,9 +121,10 @@ def load_changes(state: State, folder: Path) -> dict[str, Diff]:
                           "WHERE bl IS NULL)")
         state.con.execute(f"INSERT INTO fh_{table} SELECT bl, b1, b2 FROM {pd} WHERE al IS NULL "
                           "ORDER BY bl")
-    for table in by_hash:
-        state.con.execute(f"CREATE OR REPLACE TABLE fh_{table} AS SELECT __line, __h1, __h2 "
-                          f'FROM "hs_{table}" ORDER BY __line')
+    for table in by_hash:  # (hs_ reads fh_: stored apart first)
+        state.con.execute(f'CREATE OR REPLACE TEMP TABLE "fhn_{table}" AS SELECT __line, __h1, '
+                          f'__h2 FROM "hs_{table}" ORDER BY __line')
+        state.con.execute(f'CREATE OR REPLACE TABLE fh_{table} AS SELECT * FROM "fhn_{table}"')
     for table in plan.inputs:
         cols = ", ".join(f'"{c}"' for c in ["__line", *state.columns(table)])
         state.con.execute(f'CREATE OR REPLACE TEMP VIEW "{table}" AS SELECT {cols} FROM in_{table}')
@@ -140,6 +149,21 @@ def _row_groups_to_read(state: State, table: str, path: Path):
             [g for g, kept in zip(groups, same, strict=True) if not kept])
 
 
+def _only_lines(state: State, table: str, lines: str, changed_lines: str) -> str:
+    """A view of the Parquet file's changed lines only, when they are few: DuckDB then
+    reads just the row groups they fall in (a changed row's twin may be in any group)."""
+    found = [r[0] for r in state.con.execute(
+        f"SELECT __line - 2 FROM {changed_lines} ORDER BY 1 LIMIT {POSITIONAL_MAX + 1}"
+    ).fetchall()]
+    if len(found) > POSITIONAL_MAX:
+        return f"raw_{table}"
+    rows = ", ".join(map(str, found)) or "NULL"
+    lo, hi = (found[0], found[-1]) if found else (0, -1)
+    state.con.execute(f'CREATE OR REPLACE TEMP VIEW "rl_{table}" AS SELECT {lines} WHERE '
+                      f"file_row_number BETWEEN {lo} AND {hi} AND file_row_number IN ({rows})")
+    return f"rl_{table}"
+
+
 def _within(groups: list[RowGroup], shift: int, column: str) -> str:
     """`column` (a line, shifted by `shift`) inside one of the groups' line ranges."""
     ranges: list[list[int]] = []
@@ -152,19 +176,23 @@ def _within(groups: list[RowGroup], shift: int, column: str) -> str:
     return " OR ".join(f"{column} BETWEEN {a} AND {b}" for a, b in ranges) or "FALSE"
 
 
-def _by_position(state: State, table: str) -> bool:
+def _by_position(state: State, table: str, read: str) -> bool:
     """The changed rows found by comparing each line's hashes with those the same line had
     (`fh_<table>`, the file's hashes in its order), when few lines differ: a corrected
     line, lines appended or cut at the end, a line inserted or removed less than
     POSITIONAL_MAX lines before the end (the later lines shift: each is on both sides and
-    cancels out). No hash join of every row. False when more lines differ."""
+    cancels out). No hash join of every row. False when more lines differ.
+
+    Only the old lines where `read` holds (outside the kept row groups) are compared with
+    the lines read (hn_): the kept groups are the same lines on both sides, so the rest
+    pair up line for line as the whole files would."""
     if f"fh_{table}" not in state.names():
         return False
     state.con.execute(
         f'CREATE OR REPLACE TEMP TABLE "pd_{table}" AS SELECT * FROM ('
         f"SELECT a.__line AS al, a.__h1 AS a1, a.__h2 AS a2, b.__line AS bl, b.__h1 AS b1, "
-        f"b.__h2 AS b2 FROM fh_{table} a "
-        f'POSITIONAL JOIN (SELECT __line, __h1, __h2 FROM "hs_{table}") b) '
+        f"b.__h2 AS b2 FROM (SELECT __line, __h1, __h2 FROM fh_{table} WHERE {read}) a "
+        f'POSITIONAL JOIN (SELECT __line, __h1, __h2 FROM "hn_{table}") b) '
         f"WHERE a1 IS DISTINCT FROM b1 OR a2 IS DISTINCT FROM b2 LIMIT {POSITIONAL_MAX + 1}")
     found = state.con.execute(f'SELECT count(*) FROM "pd_{table}"').fetchone()[0]
     if found > POSITIONAL_MAX:
