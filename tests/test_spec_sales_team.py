@@ -249,8 +249,6 @@ def test_best_progress_previous_month_is_the_calendar_month(tmp_path) -> None:
                                                    ("R02", "2025-05"): D("1000.00")}
 
 
-@pytest.mark.xfail(strict=True, reason="best progress ranks growth rounded to 8 decimals "
-                   "(float64 then DECIMAL(38,8) in rankings._growth): close growths tie")
 def test_best_progress_ranks_the_exact_growth(tmp_path) -> None:
     """Measure 7: the largest growth wins. R01 50 000 -> 50 000.01 grows 1/5 000 000 =
     0.0000002; R02 50 000.01 -> 50 000.02 grows 1/5 000 001 = 0.00000019999996: R01 alone

@@ -37,7 +37,7 @@ def build_ranking(ctx: Context, measure: Ranking, path: tuple, seq: int) -> Bloc
     table = totals(ctx, measure, path)
     if measure.metric == "growth":
         table = _growth(ctx, table, measure, path)
-    table = ranked(table, "metric" if measure.metric == "growth" else "value")
+    table = ranked(table, "__by" if measure.metric == "growth" else "value")
     ns = ctx.namespace(table, ("line",))
     prizes = [ctx.number(p, ns, path + ("prizes", i)) for i, p in enumerate(measure.prizes)]
     share = _shared_prize(table["rank"], table["tied"], prizes)
@@ -99,10 +99,14 @@ def _growth(ctx: Context, table: ir.Table, measure: Ranking, path: tuple) -> ir.
         current, [previous["payee_id"] == current["__cp"], previous["period"] == current["__cq"]]
     )
     value = joined["__cv"].fill_null(0).cast(WIDE)
-    growth = ((value.cast("float64") / joined["prev"].cast("float64")) - 1).cast(WIDE)
+    # Ranked by the quotient itself: a correctly rounded double orders two different exact
+    # growths (unless they differ by less than one part in 10^16) and gives equal ones the
+    # same value; the 8 decimals shown would tie growths a few 10^-9 apart.
+    quotient = value.cast("float64") / joined["prev"].cast("float64")
     return joined.select(
         payee_id=joined["payee_id"], period=joined["period"], value=value,
-        metric=growth, date=joined["__nstart"], __pstart=joined["__nstart"],
+        metric=(quotient - 1).cast(WIDE), __by=quotient, date=joined["__nstart"],
+        __pstart=joined["__nstart"],
     )
 
 
