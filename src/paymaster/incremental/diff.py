@@ -34,7 +34,7 @@ def load_changes(state: State, folder: Path) -> dict[str, Diff]:
             diffs[table] = Diff(table, 0, 0)
             continue
         raw = reading = f"raw_{table}"
-        groups = None
+        groups = lines = None
         if item.path is not None and item.path.suffix.lower() == ".parquet":
             # Typed columnar input: hash straight from the file; only the changed rows
             # are read into a table (with their line numbers, as a full read numbers them).
@@ -47,7 +47,7 @@ def load_changes(state: State, folder: Path) -> dict[str, Diff]:
                 # Only the row groups that differ from the stored file are hashed (DuckDB
                 # skips the others on the file_row_number filter); the rest keep their
                 # stored hashes. (A changed row's twin may sit in a kept group: the
-                # changed rows are read from the whole file below.)
+                # changed rows are read below by line, from whichever group holds them.)
                 reading = f"rd_{table}"
                 state.con.execute(f'CREATE OR REPLACE TEMP VIEW "{reading}" AS SELECT {lines} '
                                   f"WHERE {_within(groups[1], -2, 'file_row_number')}")
@@ -81,12 +81,10 @@ def load_changes(state: State, folder: Path) -> dict[str, Diff]:
             _by_hash(state, table, keyed=bool(spec.key))
             by_hash.append(table)
         changed_lines = f'(SELECT * FROM "hs_{table}" SEMI JOIN "chg_{table}" USING (__h1, __h2))'
-        if groups is not None:
-            raw = _only_lines(state, table, lines, changed_lines)
-        # (From a Parquet file, DuckDB reads the other columns of the matching rows only.)
+        holding = raw if lines is None else _only_lines(state, table, lines, changed_lines)
         state.con.execute(
             f'CREATE OR REPLACE TEMP TABLE "rawchg_{table}" AS SELECT r.*, h.__h1, h.__h2 '
-            f'FROM "{raw}" r JOIN {changed_lines} h USING (__line)')
+            f'FROM "{holding}" r JOIN {changed_lines} h USING (__line)')
         problems.extend(datafiles.check_table(state.con, f"rawchg_{table}", item, spec))
         problems.extend(_check_keys(state, table, item.name))
         datafiles.load_typed(state.con, f"typchg_{table}", f"rawchg_{table}", spec, types,
@@ -140,11 +138,10 @@ def _row_groups_to_read(state: State, table: str, path: Path):
     when all must be read (no stored groups or hashes, or none the same)."""
     if f"fh_{table}" not in state.names():
         return None
-    old = state.stored_row_groups(table)
-    same = [i < len(old) and old[i] == group for i, group in enumerate(state.row_groups(path))]
+    old, groups = state.stored_row_groups(table), state.row_groups(path)
+    same = [i < len(old) and old[i] == group for i, group in enumerate(groups)]
     if not any(same):
         return None
-    groups = state.row_groups(path)
     return ([g for g, kept in zip(groups, same, strict=True) if kept],
             [g for g, kept in zip(groups, same, strict=True) if not kept])
 

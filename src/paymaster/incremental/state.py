@@ -103,8 +103,7 @@ class State:
     def load_all(self, folder: Path) -> None:
         # Digests first: a file replaced while its rows are read is read again next time.
         for item in find_files(self.loaded.plan, folder):
-            self.digest(item.path)
-            self.row_groups(item.path)
+            self.digest(item.path)  # (a Parquet file's is that of its row groups)
         for table in self.loaded.plan.inputs:
             self.con.execute(f'DROP VIEW IF EXISTS "{table}"')
         load_folder(self.loaded.plan, folder, self.con, keep_raw=True)
