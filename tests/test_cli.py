@@ -86,7 +86,7 @@ def test_running_out_of_memory_says_which_setting_to_change(data: Path, tmp_path
     assert not (tmp_path / "out" / "payouts.csv").exists()
 
 
-def _bound_to_tiny_memory(data: Path, progress=None):
+def _bound_to_tiny_memory(data: Path, progress=None, spill: Path | None = None):
     """The generuj-leady example's input read in, then DuckDB's limit cut to 2MB: the
     first stored stage is refused memory by DuckDB itself."""
     import duckdb
@@ -96,7 +96,7 @@ def _bound_to_tiny_memory(data: Path, progress=None):
     from paymaster.plan import load_plan
 
     loaded = load_plan(PLAN)
-    con = duckdb.connect()
+    con = duckdb.connect(config={"temp_directory": str(spill)} if spill else {})
     load_folder(loaded.plan, data, con)
     backend = open_backend("duckdb", None, progress)
     tables = backend.bind(con, list(loaded.plan.inputs))
@@ -118,16 +118,18 @@ def test_out_of_memory_in_a_stage_is_not_reported_as_a_plan_problem(
     assert backend.retried == {}
 
 
+@pytest.mark.parametrize("stages", ["memory", "disk"])
 def test_a_stage_out_of_memory_is_calculated_again_with_the_larger_limit(
-        data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        data: Path, stages: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from paymaster.duckdb_config import memory_bytes
     from paymaster.engine import build
     from paymaster.runs import calculate
 
     monkeypatch.delenv("PAYMASTER_DUCKDB_MEMORY", raising=False)
+    monkeypatch.setenv("PAYMASTER_DUCKDB_STAGES", stages)
     monkeypatch.setenv("PAYMASTER_DUCKDB_MEMORY_MAX", "1GB")
     said: list[str] = []
-    loaded, backend, tables, con = _bound_to_tiny_memory(data, said.append)
+    loaded, backend, tables, con = _bound_to_tiny_memory(data, said.append, tmp_path / "spill")
     outputs = build(loaded, tables, backend.materialize)
     first = next(iter(backend.retried))
     assert first.startswith("registration__") and list(backend.retried) == [first]
@@ -136,7 +138,45 @@ def test_a_stage_out_of_memory_is_calculated_again_with_the_larger_limit(
     limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
     assert memory_bytes(limit) > 900 * 10**6  # kept for the later stages and the outputs
     payouts = backend.to_pyarrow(outputs.tables()["payouts"])
+    backend.close()
+    monkeypatch.delenv("PAYMASTER_DUCKDB_STAGES")
     assert payouts.equals(calculate(PLAN, data).tables["payouts"])
+
+
+def test_stages_kept_in_a_database_file_give_the_same_tables(
+        data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from paymaster.runs import calculate
+
+    in_memory = calculate(PLAN, data)
+    monkeypatch.setenv("PAYMASTER_DUCKDB_STAGES", "disk")
+    monkeypatch.setenv("PAYMASTER_DUCKDB_TEMP", str(tmp_path / "spill"))
+    said: list[str] = []
+    on_disk = calculate(PLAN, data, said.append)
+    assert any(message.startswith("stages stored compressed in ") for message in said)
+    assert on_disk.tables.keys() == in_memory.tables.keys()
+    for name, table in in_memory.tables.items():
+        assert on_disk.tables[name].equals(table), name
+    assert list(tmp_path.glob("*stages*")) == []  # the file went with the run
+
+
+def test_stages_default_to_memory_for_small_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from paymaster.duckdb_config import STAGES_ON_DISK_FROM_ROWS, stages_on_disk
+
+    monkeypatch.delenv("PAYMASTER_DUCKDB_STAGES", raising=False)
+    assert not stages_on_disk(STAGES_ON_DISK_FROM_ROWS - 1)
+    assert stages_on_disk(STAGES_ON_DISK_FROM_ROWS)
+    monkeypatch.setenv("PAYMASTER_DUCKDB_STAGES", "Memory")
+    assert not stages_on_disk(10 * STAGES_ON_DISK_FROM_ROWS)
+
+
+def test_a_bad_stages_setting_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from paymaster.duckdb_config import stages_on_disk
+    from paymaster.errors import PaymasterError
+
+    monkeypatch.setenv("PAYMASTER_DUCKDB_STAGES", "ssd")
+    with pytest.raises(PaymasterError, match="PAYMASTER_DUCKDB_STAGES is not one of auto, "
+                                             "memory, disk: 'ssd'"):
+        stages_on_disk(1)
 
 
 def test_a_bad_memory_maximum_is_named(monkeypatch: pytest.MonkeyPatch) -> None:

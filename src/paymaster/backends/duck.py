@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import duckdb
 import ibis
@@ -11,7 +12,13 @@ import ibis.expr.types as ir
 import pyarrow as pa
 from ibis.backends.duckdb.converter import DuckDBPyArrowData
 
-from paymaster.duckdb_config import memory_bytes, out_of_memory, retry_limit
+from paymaster.duckdb_config import (
+    memory_bytes,
+    out_of_memory,
+    retry_limit,
+    stages_file,
+    stages_on_disk,
+)
 from paymaster.errors import ResourceError
 from paymaster.plan.decorrelate import decorrelate
 
@@ -25,11 +32,25 @@ class DuckDBBackend:
         self.say = progress or (lambda _message: None)
         # seconds spent on a stage before it ran out of memory, by stage (run metadata)
         self.retried: dict[str, float] = {}
+        # the database file the stages are stored in, when not in memory
+        self.stages: Path | None = None
 
     def bind(self, con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, ir.Table]:
         self.con = con
         self.ibis = ibis.duckdb.from_connection(con)
+        rows = sum(con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0] for name in names)
+        if stages_on_disk(rows):
+            temp = con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0]
+            self.stages = stages_file(temp)
+            self.stages.unlink(missing_ok=True)
+            con.execute("ATTACH '" + str(self.stages).replace("'", "''") + "' AS stages")
+            self.say(f"stages stored compressed in {self.stages} ({rows:,} input rows)")
         return {name: self.ibis.table(name) for name in names}
+
+    def _create(self, name: str, expr: ir.Table) -> ir.Table:
+        if self.stages is None:
+            return self.ibis.create_table(f"stage_{name}", expr, temp=True)
+        return self.ibis.create_table(f"stage_{name}", expr, database=("stages", "main"))
 
     def materialize(self, name: str, expr: ir.Table) -> ir.Table:
         expr = decorrelate(expr)
@@ -37,19 +58,20 @@ class DuckDBBackend:
         started = time.perf_counter()
         try:
             with out_of_memory(f"calculating {name}"):
-                return self.ibis.create_table(f"stage_{name}", expr, temp=True)
+                return self._create(name, expr)
         except ResourceError:
             if larger is None or self._limit() >= memory_bytes(larger):
                 raise
         # Ibis creates the table before filling it: the failed one is dropped. The larger
         # limit stays for the rest of the run (later stages and outputs read this one).
         self.retried[name] = round(time.perf_counter() - started, 4)
-        self.con.execute(f'DROP TABLE IF EXISTS "stage_{name}"').fetchall()
+        where = "temp" if self.stages is None else "stages"
+        self.con.execute(f'DROP TABLE IF EXISTS {where}.main."stage_{name}"').fetchall()
         self.con.execute(f"SET memory_limit = '{larger}'").fetchall()
         self.say(f"calculate {name} again: it needed more than DuckDB's memory limit, "
                  f"now {larger} (PAYMASTER_DUCKDB_MEMORY_MAX)")
         with out_of_memory(f"calculating {name} with the memory limit raised to {larger}"):
-            return self.ibis.create_table(f"stage_{name}", expr, temp=True)
+            return self._create(name, expr)
 
     def _limit(self) -> int:
         return memory_bytes(self.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
@@ -77,6 +99,12 @@ class DuckDBBackend:
         return pa.RecordBatchReader.from_batches(schema.to_pyarrow(), batches())
 
     def close(self) -> None:
-        """The connection goes with the run."""
+        """The connection goes with the run; so does the stages' file."""
+        if self.stages is None:
+            return
+        self.con.execute("DETACH stages")
+        for path in (self.stages, self.stages.with_name(self.stages.name + ".wal")):
+            path.unlink(missing_ok=True)
+        self.stages = None
 
 
