@@ -432,11 +432,6 @@ def test_blank_field_is_missing(tmp_path):
     assert verdicts(c.run(tmp_path)) == {"R02": "missing_field"}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a customer NIP written with dashes passes the NIP check (cleaned) but the rules, "
-    "first-wins key and sale claim compare the raw text: customer_not_polish_smb instead "
-    "of accepted (spec 'Lead registration': NIPs must be valid, 10 digits + check digit; "
-    "tests/cases/generuj-leady accepts dashed NIPs)"))
 def test_customer_nip_written_with_dashes_is_the_same_nip(tmp_path):
     """Spec "Lead registration": NIPs must be valid (10 digits with the check digit). The
     project reads dashes as formatting (tests/cases/generuj-leady R17 accepts a partner

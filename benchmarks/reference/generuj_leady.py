@@ -37,6 +37,13 @@ def nip_ok(text: str) -> bool:
     return check != 10 and check == int(digits[9])
 
 
+def canonical_nip(text: str | None) -> str | None:
+    """A valid NIP compared as its ten digits ('526-025-09-95' is 5260250995)."""
+    if text and nip_ok(text):
+        return text.replace("-", "").replace(" ", "")
+    return text
+
+
 def truthy(text: str) -> bool:
     return text.strip().lower() in ("true", "t", "yes", "y", "1")
 
@@ -66,6 +73,7 @@ def screen(folder: Path) -> tuple[dict[str, str | None], list[dict]]:
     accepted: list[dict] = []
     winner: dict[tuple, str] = {}
     for r in regs:
+        r = {**r, "customer_nip": canonical_nip(r["customer_nip"])}
         submitted = day(r["submitted_at"])
         family, plan = r["family"].upper(), (r["plan"] or "").strip()
         held = [h for h in holdings[r["customer_nip"]] if day(h["since"]) <= submitted]

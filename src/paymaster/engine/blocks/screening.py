@@ -34,23 +34,25 @@ def build_screening(ctx: Context, measure: Screening, path: tuple, seq: int) -> 
         __order=ibis.row_number().over(order_by=natural_order(table, measure.order_by)),
     )
     # Tax ids: the cleaned text and its number as columns first, so that the checksum's
-    # ten digits do not each clean the text again.
+    # ten digits do not each clean the text again. A valid one is then compared in that
+    # cleaned form: '526-025-09-95' is the customer 5260250995 to every rule, the
+    # first-wins key and the claim.
     helpers = [f"__tax{i}" for i in range(len(measure.tax_ids))]
     if measure.tax_ids:
-        table = table.mutate(**{h: TAX_ID_PARTS[kind][0](table[column])
-                                for h, (column, kind) in zip(helpers, measure.tax_ids.items(),
-                                                             strict=True)})
+        pairs = list(zip(helpers, measure.tax_ids.items(), strict=True))
+        table = table.mutate(**{h: TAX_ID_PARTS[kind][0](table[column]) for h, (column, kind) in pairs})
         table = table.mutate(**{f"{h}n": table[h].try_cast("int64") for h in helpers})
+        table = table.mutate(**{f"{h}ok": TAX_ID_PARTS[kind][1](table[h], table[f"{h}n"]).fill_null(False)
+                                for h, (_column, kind) in pairs})
+        table = table.mutate(**{column: ibis.ifelse(table[f"{h}ok"], table[h], table[column])
+                                for h, (column, _kind) in pairs})
     ns = ctx.namespace(table, names)
     checks: list[tuple[str, ir.Value]] = []
     missing = _missing(table, measure.required)
     if measure.required:
         checks.append(("missing_field", missing.notnull()))
     if measure.tax_ids:
-        bad = ibis.literal(False)
-        for h, kind in zip(helpers, measure.tax_ids.values(), strict=True):
-            bad = bad | ~TAX_ID_PARTS[kind][1](table[h], table[f"{h}n"]).fill_null(False)
-        checks.append(("invalid_nip", bad))
+        checks.append(("invalid_nip", _any([~table[f"{h}ok"] for h in helpers])))
     rule_flags = rule_checks(ctx, measure.rules, ns, path + ("rules",))
     decision = _decision(table, measure, measure.decision.rejected_value if measure.decision else None)
     pending = _decision(table, measure, measure.decision.pending_value if measure.decision else None)
@@ -62,7 +64,7 @@ def build_screening(ctx: Context, measure: Screening, path: tuple, seq: int) -> 
         flag_columns["__fail_pending"] = pending
     table = table.mutate(__missing=missing, **flag_columns)
     if helpers:
-        table = table.drop(*helpers, *[f"{h}n" for h in helpers])
+        table = table.drop(*helpers, *[f"{h}{suffix}" for h in helpers for suffix in ("n", "ok")])
     table = table.mutate(__candidate=~_any([table[c] for c in flag_columns]))
     # Stored once checked: the first-wins step reads the table twice (its candidates, and
     # every record), and would otherwise compute every check twice.
