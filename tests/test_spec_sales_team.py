@@ -326,9 +326,6 @@ def test_annual_bonus_edges(tmp_path, amount, expected) -> None:
     assert lines(tables, "annual_bonus") == {("R01", "2025"): D(expected)}
 
 
-@pytest.mark.xfail(strict=True, reason="divisions run in float64 then DECIMAL(38,8) "
-                   "(plan/expressions._divide): a value a hair under half a cent is "
-                   "rounded twice, up; spec: each line rounded half up once")
 def test_annual_bonus_rounds_the_exact_value_once(tmp_path) -> None:
     """Measure 10 and rounding: target 4 x 2 500 000.01 = 10 000 000.04, sales
     10 000 002.54: 20 000 x 10 000 002.54 / 10 000 000.04 = 20 000.004999999980... (exact

@@ -9,7 +9,7 @@ import ibis.expr.types as ir
 
 from paymaster.engine.context import Context
 from paymaster.engine.lines import EFFECT_SCHEMA, memtable, money
-from paymaster.plan.expressions import WIDE
+from paymaster.plan.expressions import WIDE, divide
 
 
 def effect(ctx: Context, payouts: ir.Table) -> ir.Table:
@@ -56,8 +56,7 @@ def effect(ctx: Context, payouts: ir.Table) -> ir.Table:
 
 
 def _ratio(numerator: ir.Value, denominator: ir.Value) -> ir.Value:
-    safe = ibis.ifelse(denominator == 0, ibis.null(), denominator)
-    return (numerator.cast("float64") / safe.cast("float64")).cast(WIDE).round(4).cast("decimal(18, 4)")
+    return divide(numerator, denominator).round(4).cast("decimal(18, 4)")
 
 
 def _positive(value: ir.Value) -> ir.Value:

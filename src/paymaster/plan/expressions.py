@@ -153,11 +153,27 @@ def _arith(op: Callable[[Any, Any], Any]) -> Callable[[ir.Value, ir.Value], ir.V
     return apply
 
 
-def _divide(left: ir.Value, right: ir.Value) -> ir.Value:
-    # DECIMAL / DECIMAL is DOUBLE in DuckDB; bring it back to a wide decimal at once.
-    # Divisions by zero give NULL, never an error mid-run.
-    safe = ibis.ifelse(right == 0, ibis.null(), right)
-    return (left.cast("float64") / safe.cast("float64")).cast(WIDE)
+_ULP = ibis.literal(Decimal("0.00000001"), type=WIDE)
+
+
+def divide(left: ir.Value, right: ir.Value) -> ir.Value:
+    """`left / right` as a wide decimal, cut toward zero at its 8th place; NULL for a
+    division by zero (never an error mid-run).
+
+    Cut, not rounded: a result later rounded half-up to cents (or to 4 places, or
+    compared with 0.85) then lands on the side of the half its exact value is on, which a
+    quotient rounded to 8 places does not promise (20 000.0049999999 would become
+    20 000.00500000, then 20 000.01). DECIMAL / DECIMAL is DOUBLE in DuckDB (and Ibis
+    has no exact division on both backends), so the double's quotient is the first guess
+    and the remainder, in exact decimals, moves it by the one 10^-8 it can be off."""
+    numerator, denominator = left.cast(WIDE), right.cast(WIDE)
+    safe = ibis.ifelse(denominator == 0, ibis.null().cast(WIDE), denominator)
+    top, bottom = numerator.abs(), safe.abs()
+    guess = (top.cast("float64") / bottom.cast("float64")).cast(WIDE)
+    remainder = top - guess * bottom
+    cut = ibis.cases((remainder < 0, guess - _ULP), (remainder >= bottom * _ULP, guess + _ULP),
+                     else_=guess)
+    return ibis.ifelse((numerator < 0) != (safe < 0), -cut, cut).cast(WIDE)
 
 
 BINARY: dict[type, Callable[[Any, Any], Any]] = {
@@ -172,7 +188,7 @@ BINARY: dict[type, Callable[[Any, Any], Any]] = {
     exp.Add: _arith(lambda a, b: a + b),
     exp.Sub: _arith(lambda a, b: a - b),
     exp.Mul: _arith(lambda a, b: a * b),
-    exp.Div: _divide,
+    exp.Div: divide,
     exp.Mod: lambda a, b: a % b,
     exp.DPipe: lambda a, b: a.cast("string").concat(b.cast("string")),
 }

@@ -7,7 +7,7 @@ import ibis.expr.types as ir
 
 from paymaster.engine.context import BlockResult, Context, period_index, period_label
 from paymaster.engine.lines import LINE_SCHEMA, TITLE_SCHEMA, amount_text, money, shape, text
-from paymaster.plan.expressions import WIDE
+from paymaster.plan.expressions import WIDE, divide
 from paymaster.plan.model import Ranking, Streak, TitleRank
 
 
@@ -78,7 +78,7 @@ def _shared_prize(rank: ir.Value, tied: ir.Value, prizes: list[ir.Value]) -> ir.
     last = ibis.least(rank + tied - 1, places)
     first = ibis.least(rank - 1, places)
     pool = (cumulative(last) - cumulative(first)).cast(WIDE)
-    return (pool.cast("float64") / tied.cast("float64")).cast(WIDE)
+    return divide(pool, tied)
 
 
 def _growth(ctx: Context, table: ir.Table, measure: Ranking, path: tuple) -> ir.Table:

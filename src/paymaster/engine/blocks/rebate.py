@@ -20,7 +20,7 @@ from paymaster.engine.lines import (
     shape,
 )
 from paymaster.engine.rules import materialize, rule_checks
-from paymaster.plan.expressions import WIDE
+from paymaster.plan.expressions import WIDE, divide
 from paymaster.plan.model import Cover, GatedRebate
 
 
@@ -172,8 +172,7 @@ def _gates(ctx: Context, evals: ir.Table, measure: GatedRebate, path: tuple) -> 
     ns = ctx.namespace(evals, ("evaluation",))
     minimum = ctx.number(measure.minimum.threshold, ns, path + ("minimum", "threshold")).cast(WIDE)
     required = ctx.number(measure.ratio.required, ns, path + ("ratio", "required")).cast(WIDE)
-    ratio = ibis.ifelse(evals["qualifying"] > 0,
-                        (evals["returned"].cast("float64") / evals["qualifying"].cast("float64")),
+    ratio = ibis.ifelse(evals["qualifying"] > 0, divide(evals["returned"], evals["qualifying"]),
                         ibis.null()).cast(WIDE)
     evals = evals.mutate(minimum=minimum, ratio=ratio, required_ratio=required)
     below_minimum = evals["qualifying"] < evals["minimum"]
