@@ -202,10 +202,6 @@ def test_sales_elite_places_beyond_the_sellers_title_no_one_else(tmp_path) -> No
 
 
 # ------------------------------------------------------------------- 7. best progress
-@pytest.mark.xfail(strict=True, reason="growth ranked by a float64 quotient of the two "
-                   "totals (engine/blocks/rankings._growth): 150 000.15 / 50 000.05 gives "
-                   "2.9999999999999996 < 150 000 / 50 000 = 3.0, so R01 alone takes 1 000; "
-                   "spec 'Ties in any ranking share the prize(s) equally'")
 def test_best_progress_equal_exact_growth_is_a_tie(tmp_path) -> None:
     """Measure 7: R01 50 000 (March) -> 150 000 (April): 150 000 / 50 000 - 1 = 200%; R02
     50 000.05 -> 150 000.15: 150 000.15 / 50 000.05 - 1 = exactly 200% too. A tie: 1 000 / 2
