@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
 
 from test_spec_sales_team import lines, paid, run, titles
 
