@@ -159,14 +159,22 @@ def test_stages_kept_in_a_database_file_give_the_same_tables(
     assert list(tmp_path.glob("*stages*")) == []  # the file went with the run
 
 
-def test_stages_default_to_memory_for_small_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
-    from paymaster.duckdb_config import STAGES_ON_DISK_FROM_ROWS, stages_on_disk
+def test_large_inputs_store_stages_on_disk_with_a_larger_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from paymaster.duckdb_config import LARGE_INPUT_ROWS, large_input_limit, stages_on_disk
 
     monkeypatch.delenv("PAYMASTER_DUCKDB_STAGES", raising=False)
-    assert not stages_on_disk(STAGES_ON_DISK_FROM_ROWS - 1)
-    assert stages_on_disk(STAGES_ON_DISK_FROM_ROWS)
+    monkeypatch.delenv("PAYMASTER_DUCKDB_MEMORY", raising=False)
+    monkeypatch.setenv("PAYMASTER_DUCKDB_MEMORY_MAX", "12GB")
+    assert not stages_on_disk(LARGE_INPUT_ROWS - 1)
+    assert large_input_limit(LARGE_INPUT_ROWS - 1) is None
+    assert stages_on_disk(LARGE_INPUT_ROWS)
+    assert large_input_limit(LARGE_INPUT_ROWS) == "12GB"
     monkeypatch.setenv("PAYMASTER_DUCKDB_STAGES", "Memory")
-    assert not stages_on_disk(10 * STAGES_ON_DISK_FROM_ROWS)
+    assert not stages_on_disk(10 * LARGE_INPUT_ROWS)
+    # a limit the user chose is kept whatever the size
+    monkeypatch.setenv("PAYMASTER_DUCKDB_MEMORY", "2GB")
+    monkeypatch.delenv("PAYMASTER_DUCKDB_MEMORY_MAX")
+    assert large_input_limit(10 * LARGE_INPUT_ROWS) is None
 
 
 def test_a_bad_stages_setting_is_named(monkeypatch: pytest.MonkeyPatch) -> None:

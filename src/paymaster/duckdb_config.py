@@ -5,7 +5,8 @@ a run over tens of millions of lines needs a bound it spills under instead (temp
 tables and large joins, sorts and windows go to disk in `temp_directory`), so that 100M
 lines finish on a 24 GiB machine and 10M lines stay under a few GiB.
 
-    PAYMASTER_DUCKDB_MEMORY   memory_limit, e.g. "3GB" (default: 3GB, at most half the RAM)
+    PAYMASTER_DUCKDB_MEMORY   memory_limit, e.g. "3GB" (default: 3GB, at most half the RAM;
+                              from 20,000,000 input rows the maximum below)
     PAYMASTER_DUCKDB_MEMORY_MAX  the limit a stage that ran out of memory is calculated
                               again with (default: 60% of the RAM when the limit above is
                               the default; none, i.e. no second try, when it was set)
@@ -54,7 +55,8 @@ def config() -> dict[str, str]:
 
 
 STAGES = ("auto", "memory", "disk")
-STAGES_ON_DISK_FROM_ROWS = 20_000_000
+# From this many input rows a run is large: its stages go to disk, its memory limit up.
+LARGE_INPUT_ROWS = 20_000_000
 
 
 def stages_on_disk(input_rows: int) -> bool:
@@ -71,8 +73,16 @@ def stages_on_disk(input_rows: int) -> bool:
             f"'{os.environ['PAYMASTER_DUCKDB_STAGES']}'",
             hint="leave it unset (auto), or set memory or disk"))
     if chosen == "auto":
-        return input_rows >= STAGES_ON_DISK_FROM_ROWS
+        return input_rows >= LARGE_INPUT_ROWS
     return chosen == "disk"
+
+
+def large_input_limit(input_rows: int) -> str | None:
+    """The memory limit a run over `input_rows` starts with, when not the default: for a
+    large input, the one a stage that ran out of memory gets (`retry_limit`). The default
+    3 GiB keeps 10M lines under 4 GiB; at 100M lines it had generuj-leady's windows and
+    sorts spill over 40 GB, which a machine's disk may not have while its RAM sits idle."""
+    return retry_limit() if input_rows >= LARGE_INPUT_ROWS else None
 
 
 def stages_file(temp_directory: str) -> Path:

@@ -13,6 +13,7 @@ import pyarrow as pa
 from ibis.backends.duckdb.converter import DuckDBPyArrowData
 
 from paymaster.duckdb_config import (
+    large_input_limit,
     memory_bytes,
     out_of_memory,
     retry_limit,
@@ -45,6 +46,11 @@ class DuckDBBackend:
             self.stages.unlink(missing_ok=True)
             con.execute("ATTACH '" + str(self.stages).replace("'", "''") + "' AS stages")
             self.say(f"stages stored compressed in {self.stages} ({rows:,} input rows)")
+        larger = large_input_limit(rows)
+        if larger is not None and memory_bytes(larger) > self._limit():
+            con.execute(f"SET memory_limit = '{larger}'")
+            self.say(f"DuckDB's memory limit raised to {larger} for {rows:,} input rows "
+                     f"(PAYMASTER_DUCKDB_MEMORY_MAX)")
         return {name: self.ibis.table(name) for name in names}
 
     def _create(self, name: str, expr: ir.Table) -> ir.Table:
