@@ -41,6 +41,10 @@ class ColumnSpec(Strict):
     tax_id: TaxIdKind | None = Field(
         None, description="the kind of tax id this column holds (a python-stdnum module), "
         "checked on every import and run: pl.nip, cn.uscc, eu.vat, ...")
+    invalid_tax_id: Literal["error", "keep"] = Field(
+        "error", description="an invalid tax id: an input error (the default), or kept as "
+        "written and compared as it is (for data that only refers to tax ids, such as sales); "
+        "a valid pl.nip is kept in its cleaned form either way")
     description: str = ""
 
 
