@@ -202,9 +202,9 @@ def test_confirmation_deadline_is_five_polish_business_days():
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "pending registration: reason 'awaiting_decision', explanation 'rejected: "
-    "awaiting_decision' vs spec 'an unanswered registration past that is overdue and "
-    "shows so' (states: submitted, accepted, rejected, overdue, ...)"))
+    "pending registration: explanation 'not accepted yet: awaiting_decision' (no "
+    "longer 'rejected'), but a run has no as-of day to call it overdue (the workspace's "
+    "queue does) vs spec 'an unanswered registration past that is overdue and shows so'"))
 def test_unanswered_registration_shows_overdue_not_rejected(tmp_path):
     """Spec "Lead registration" and "What a partner sees": R01 (2018-04-03 Tue) is still
     unanswered; due 5 business days later = 2018-04-10; the payout run (July-August 2018)
@@ -222,10 +222,6 @@ def test_unanswered_registration_shows_overdue_not_rejected(tmp_path):
     assert "rejected" not in shown
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "owner's stated reason (decision_reason) appears in no output: explanation is "
-    "'rejected: rejected_by_owner' vs spec 'rejected with reason' / 'rejected, with the "
-    "reason stated'"))
 def test_owner_rejection_shows_the_stated_reason(tmp_path):
     """Spec: the owner "confirms or rejects"; a partner sees its registrations "rejected
     with reason". R01 passes every check and the owner rejects it with the reason
@@ -239,11 +235,6 @@ def test_owner_rejection_shows_the_stated_reason(tmp_path):
     assert "duplicate of a direct vendor deal" in (ev["explanation"] or "")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "no output says which registration won which sale or that it was paid: evaluation "
-    "explanation 'accepted: passes every check', the deal line does not name R01 vs spec "
-    "'registrations and their states (submitted, accepted, rejected with reason, overdue, "
-    "won, paid)'"))
 def test_registration_won_and_paid_is_visible(tmp_path):
     """Spec "What a partner sees": R01 (accepted) wins sale S01, paid 240.00; R02
     (accepted) has no sale yet. The partner sees R01 as won/paid (its evaluation says so,

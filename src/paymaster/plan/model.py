@@ -258,6 +258,8 @@ class Decision(Strict):
         None, description="a record whose decision column holds this value is still waiting "
         "for the owner: not accepted (reason `pending_reason`) and blocks no later record")
     pending_reason: str = "awaiting_decision"
+    reason_column: str | None = Field(
+        None, description="the column with the owner's stated reason, shown with a rejection")
 
 
 class Aggregate(MeasureBase):

@@ -98,7 +98,13 @@ def _explanation(ctx: Context, table: ir.Table, measure: PerRecord, note, known_
             ibis.ifelse(band.isnull(), "", ibis.literal(" band ").concat(band.fill_null(""))),
             " -> ", raw_text,
         )
-    explanation = join_text([*_cap_notes(table, measure), figures])
+    claimed = []
+    if measure.claim is not None:
+        # Which registration this sale closed: what a partner reads as "won".
+        claimed = [ibis.ifelse(table["__claimed_by"].isnull(), ibis.null().cast("string"),
+                               ibis.literal(f"{measure.claim.screening} ").concat(
+                                   table["__claimed_by"].cast("string")))]
+    explanation = join_text([*claimed, *_cap_notes(table, measure), figures])
     if note is None:
         return explanation
     return explanation.concat(ibis.ifelse(table["__over"], note, ""))

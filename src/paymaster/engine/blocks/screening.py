@@ -70,6 +70,9 @@ def build_screening(ctx: Context, measure: Screening, path: tuple, seq: int) -> 
     # every record), and would otherwise compute every check twice.
     later = {"payee_id", "period", "source_id", "__date", "__order", "__missing",
              "__candidate", *flag_columns, *_claim_keys(ctx, measure)}
+    stated = measure.decision.reason_column if measure.decision else None
+    if stated:
+        later.add(stated)
     for rule in measure.rules:
         if rule.first_wins is not None:
             later.update([*rule.first_wins.key, rule.first_wins.other])
@@ -88,11 +91,20 @@ def build_screening(ctx: Context, measure: Screening, path: tuple, seq: int) -> 
     reason = first_reason(ordered)
     table = ctx.stage(f"{measure.id}__screened",
                       table.mutate(__reason=reason, __accepted=reason.isnull()))
+    verdict = ibis.literal("rejected: ").concat(table["__reason"])
+    if pending is not None:
+        # Still with the owner: not accepted (yet), which is not a rejection.
+        verdict = ibis.ifelse(table["__reason"] == measure.decision.pending_reason,
+                              ibis.literal("not accepted yet: ").concat(table["__reason"]), verdict)
+    if stated:
+        said = table[stated].cast("string").strip()
+        verdict = ibis.ifelse(
+            (table["__reason"] == measure.decision.reason) & (said.length() > 0),
+            verdict.concat(" (", said, ")"), verdict)
     explanation = join_text([
         ibis.ifelse(table["__missing"].isnull(), ibis.null().cast("string"),
                     ibis.literal("missing: ").concat(table["__missing"])),
-        ibis.ifelse(table["__accepted"], ibis.literal("accepted: passes every check"),
-                    ibis.literal("rejected: ").concat(table["__reason"])),
+        ibis.ifelse(table["__accepted"], ibis.literal("accepted: passes every check"), verdict),
     ])
     evaluations = shape(
         table, EVALUATION_SCHEMA, program=ctx.plan.program, subject=table["source_id"],
