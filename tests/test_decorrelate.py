@@ -31,6 +31,8 @@ FIRST_SALE = ("NOT EXISTS (SELECT 1 FROM sales s WHERE s.cid = sales.cid AND (s.
 
 # "An inner row of my group comes before mine": answered by the group's least values.
 FIRST_IN_ORDER = [
+    # a later id: the greatest natural key of the group
+    "EXISTS (SELECT 1 FROM sales s WHERE s.cid = sales.cid AND id_before(sales.sid, s.sid))",
     FIRST_SALE,
     FIRST_SALE.removeprefix("NOT "),
     # the same, written the other way round
@@ -70,7 +72,6 @@ GENERAL = [
     # id_before's ties are not those of `=`
     "EXISTS (SELECT 1 FROM sales s WHERE s.cid = sales.cid AND (id_before(s.sid, sales.sid) "
     "OR (s.sid = sales.sid AND s.day < sales.day)))",
-    "EXISTS (SELECT 1 FROM sales s WHERE s.cid = sales.cid AND id_before(sales.sid, s.sid))",
     "EXISTS (SELECT 1 FROM sales s WHERE s.cid = sales.cid AND s.day < add_days(sales.day, s.qty))",
     "EXISTS (SELECT 1 FROM sales s WHERE s.cid = sales.cid AND s.day <> sales.day)",
 ]
@@ -160,18 +161,18 @@ def test_rewrite_gives_duckdbs_own_exists(texts: list[str], rows, holdings) -> N
 EDGES = [
     ("10", "a", 0), ("9", "a", 0),         # 9 before 10
     ("7", "b", 1), ("7", "b", 1),          # the same sale twice: both first
-    ("09", "c", 0), ("9", "c", 0),         # the same number: both first
+    ("09", "c", 0), ("9", "c", 0),         # the same number: then as text, 09 first
     ("A", "d", 0), ("B", "d", 0),          # text ids as text
     ("100", "e", 0), ("A", "e", 0),        # numbers before text
-    (None, "f", 0), ("5", "f", 0),         # a NULL id: after whole numbers
-    (None, "g", 0), ("X", "g", 0),         # ... but not after text
+    (None, "f", 0), ("5", "f", 0),         # a NULL id comes neither before nor after
+    (None, "g", 0), ("X", "g", 0),         # ... whatever the other is
     ("1", None, 0), ("2", None, 0),        # a NULL customer matches nothing
     ("1", "h", None), ("2", "h", 1),       # a NULL date is before nothing
     ("3", "i", 2), ("1", "i", 1),          # an earlier date wins over a smaller id
 ]
-EDGES_FIRST = [("9", "a"), ("7", "b"), ("7", "b"), ("09", "c"), ("9", "c"), ("A", "d"),
-               ("100", "e"), ("5", "f"), (None, "g"), ("X", "g"), ("1", None), ("2", None),
-               ("1", "h"), ("2", "h"), ("1", "i")]
+EDGES_FIRST = [("9", "a"), ("7", "b"), ("7", "b"), ("09", "c"), ("A", "d"),
+               ("100", "e"), (None, "f"), ("5", "f"), (None, "g"), ("X", "g"), ("1", None),
+               ("2", None), ("1", "h"), ("2", "h"), ("1", "i")]
 EDGE_ROWS = [{"n": i, "sid": sid, "cid": cid, "day": _day(day), "team": ["x", "y", None][i % 3],
               "qty": [1, 2, None][i % 3 - 1], "ok": [True, False, None][i % 3 - 2],
               "shown": i % 4 != 3}

@@ -1,4 +1,4 @@
-"""Ties broken by id use natural order: ids written as numbers sort as numbers."""
+"""Ties broken by id use natural order: an id's trailing number sorts as a number."""
 
 from __future__ import annotations
 
@@ -42,7 +42,11 @@ def test_budget_and_cap_break_ties_by_numeric_id_as_numbers() -> None:
 
 def test_id_before_in_expressions() -> None:
     pairs = [("9", "10", True), ("10", "9", False), ("S09", "S10", True), ("7", "A1", True),
-             ("A1", "7", False), ("B", "A", False)]
+             ("A1", "7", False), ("B", "A", False),
+             # the trailing number as a number, whatever its digits
+             ("S9", "S10", True), ("S10", "S9", False), ("S7", "S007", True),
+             ("S007", "S8", True), ("S-2018-9", "S-2018-10", True), ("S1", "S", True),
+             ("S", "S1", False), ("S", "T", True), ("R99999999999999999999", "R100000000000000000000", True)]
     table = memtable({"a": [p[0] for p in pairs], "b": [p[1] for p in pairs]},
                      {"a": "string", "b": "string"})
     out = ibis.duckdb.connect().to_pyarrow(table.mutate(before=_id_before(table.a, table.b)))

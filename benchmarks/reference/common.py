@@ -16,5 +16,8 @@ def read(folder: Path, name: str) -> list[dict]:
 
 
 def natural(value: str) -> tuple:
-    """Ids made of digits sort as numbers (9 before 10), others as text."""
-    return (0, int(value), "") if value.isdigit() else (1, 0, value)
+    """An id's trailing number sorts as a number (9 before 10, S9 before S10): the text
+    before it, then the number, then the id."""
+    digits = len(value) - len(value.rstrip("0123456789"))
+    prefix, number = value[:len(value) - digits], value[len(value) - digits:]
+    return (prefix, not number, int(number) if number else 0, value)

@@ -13,7 +13,7 @@ import pyarrow as pa
 import ibis.expr.types as ir
 
 from paymaster.money import MONEY_TYPE
-from paymaster.plan.expressions import WIDE
+from paymaster.plan.expressions import WIDE, natural_key
 
 LINE_SCHEMA: dict[str, Any] = {
     "program": "string",
@@ -173,16 +173,13 @@ def join_text(parts: list[ir.Value], sep: str = "; ") -> ir.Value:
 
 
 def natural_order(table: ir.Table, columns: list[str]) -> list[ir.Value]:
-    """Sort keys where ids made of digits sort as numbers (9 before 10), others as text.
+    """Sort keys where an id's trailing number sorts as a number: 9 before 10, S9 before
+    S10 (`plan.expressions.natural_key`, as `id_before` compares ids).
 
-    "Ties by sale id" must not depend on whether the ids happen to be written as numbers."""
-    keys: list[ir.Value] = []
-    for name in columns:
-        column = table[name]
-        if column.type().is_string():
-            keys.append(column.try_cast("int64"))
-        keys.append(column)
-    return keys
+    "Ties by sale id" must not depend on whether the ids happen to be written as numbers,
+    nor on how many digits they were given."""
+    return [natural_key(table[name]) if table[name].type().is_string() else table[name]
+            for name in columns]
 
 
 def first_reason(checks: list[tuple[str, ir.Value]]) -> ir.Value:

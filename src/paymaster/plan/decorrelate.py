@@ -26,7 +26,7 @@ import ibis
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
-from paymaster.plan.expressions import _id_before, natural_id
+from paymaster.plan.expressions import _id_before, natural_key
 
 
 def decorrelate(table: ir.Table) -> ir.Table:
@@ -233,7 +233,7 @@ def _order(cond: ops.Value, parent: ops.Relation, inner: ops.Relation) -> list[_
     for first, rest in ((cond.left, cond.right), (cond.right, cond.left)):
         head = _step(first, parent, inner)
         # Only a strict comparison can be followed by a tie-break; and not id_before,
-        # whose ties ("9" and "09") are not those of `=`.
+        # whose order ends with the id itself (nothing left to break).
         if head is None or head.op not in ("<", ">") or not isinstance(rest, ops.And):
             continue
         for tie, tail in ((rest.left, rest.right), (rest.right, rest.left)):
@@ -262,14 +262,16 @@ def _step(cond: ops.Value, parent: ops.Relation, inner: ops.Relation) -> _Step |
 def _id_before_args(cond: ops.Value) -> tuple[ops.Value, ops.Value] | None:
     """(a, b) when `cond` is `id_before(a, b)`: rebuilt by the compiler's own function
     and compared, so a change to how it is written cannot go unnoticed here."""
-    if not isinstance(cond, ops.SearchedCase) or not isinstance(cond.default, ops.Less):
+    if not isinstance(cond, ops.Less):
         return None
 
-    def bare(value: ops.Value) -> list[ops.Value]:
-        return [value.arg, value] if isinstance(value, ops.Cast) else [value]
+    def ids(side: ops.Value) -> list[ops.Value]:
+        # the id is a column read inside the key (or its cast to text)
+        fields = side.find(ops.Field)
+        return [*fields, *[c for c in side.find(ops.Cast) if isinstance(c.arg, ops.Field)]]
 
-    for a in bare(cond.default.left):
-        for b in bare(cond.default.right):
+    for a in ids(cond.left):
+        for b in ids(cond.right):
             if _id_before(a.to_expr(), b.to_expr()).op() == cond:
                 return a, b
     return None
@@ -290,12 +292,9 @@ def _first_in_order(inner, equal, steps: list[_Step], local) -> _Probe:
     for j, step in enumerate(steps):
         column = rows[f"o{j}"]
         if step.op == ID_BEFORE:
-            # id_before puts every id that is a whole number first, in number order,
-            # then the others in text order: the least number written as text, else
-            # the least text, is an id no other id of the group comes before.
-            number, text = natural_id(column)
-            least = {f"m{j}": ibis.coalesce(number.min().cast("string"),
-                                            text.min(where=number.isnull()))}
+            # The id with the least natural key: no other id of the group comes
+            # before it (keys end with the id itself, so only equal ids tie).
+            least = {f"m{j}": column.argmin(natural_key(column))}
         elif step.op in ("<", "<="):
             least = {f"m{j}": column.min()}
         else:

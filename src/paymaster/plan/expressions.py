@@ -484,21 +484,22 @@ ALLOWED_HINT = (
 )
 
 
-def natural_id(value: ir.Value) -> tuple[ir.IntegerValue, ir.StringValue]:
-    """An id as natural order sees it: its number when it is a whole number, and its text."""
+def natural_key(value: ir.Value) -> ir.StringValue:
+    """An id as natural order sees it, as one text that sorts in that order: the text
+    before its trailing number, the number (its digits' count, then the digits, leading
+    zeros aside), then the id itself. So 9 < 10, S9 < S10, S7 < S007 < S8, and S < S1
+    is false (an id with no number comes after the numbered ones of its text)."""
     text = value.cast("string")
-    return text.try_cast("int64"), text
+    digits = text.re_extract(r"([0-9]+)$", 1)
+    number = digits.re_replace(r"^0+", "")
+    size = number.length().cast("string").lpad(2, "0")
+    return text.re_replace(r"[0-9]+$", "").concat(
+        "\x01", ibis.ifelse(digits == "", ibis.literal("~"), size.concat(number)), "\x01", text)
 
 
 def _id_before(left: ir.Value, right: ir.Value) -> ir.Value:
-    """Natural id order: ids made of digits compare as numbers (9 before 10), else as text."""
-    (na, a), (nb, b) = natural_id(left), natural_id(right)
-    return ibis.cases(
-        (na.notnull() & nb.notnull(), na < nb),
-        (na.notnull() & nb.isnull(), True),
-        (na.isnull() & nb.notnull(), False),
-        else_=a < b,
-    )
+    """Natural id order (`natural_key`): 9 before 10, S9 before S10."""
+    return natural_key(left) < natural_key(right)
 
 
 def ns_tables(ns: Namespace) -> dict[str, ir.Table]:
