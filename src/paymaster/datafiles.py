@@ -410,9 +410,12 @@ def _typed_column(column: str, col: ColumnSpec, native: bool = False) -> str:
 def _tax_id_cleaned(column: str, kind: str) -> str:
     """A valid tax id without its spaces and dashes ('526-025-09-95' is 5260250995 in every
     join and rule); anything else as written."""
-    digits = f"""regexp_replace(CAST("{column}" AS VARCHAR), '[\\s-]', '', 'g')"""
+    text = f'CAST("{column}" AS VARCHAR)'
+    digits = f"""regexp_replace({text}, '[\\s-]', '', 'g')"""
     valid = SURELY_VALID_TAX_IDS[kind](digits, f"TRY_CAST({digits} AS BIGINT)")
-    return f'CASE WHEN coalesce({valid}, FALSE) THEN {digits} ELSE CAST("{column}" AS VARCHAR) END'
+    # Most values have nothing to clean: they skip the cleaning and the checksum.
+    return (f"CASE WHEN NOT regexp_matches({text}, '[\\s-]') THEN {text} "
+            f"WHEN coalesce({valid}, FALSE) THEN {digits} ELSE {text} END")
 
 
 def _cleaned(column: str) -> str:
