@@ -254,6 +254,11 @@ def test_office_status_of_other_trade_in_partners_matches_the_hand_figures(clien
         assert all(g["passed"] for g in gates) == (row["passed"] == "true"), row
     # E's RMA-L11 has not come back: it is listed as outstanding.
     assert [r["rma_number"] for r in seen["E"]["outstanding_rmas"]] == ["RMA-L11"]
+    # J's lines that count (L17, L24, L26, L27) all came back; its unreturned RMA-L21,
+    # L22, L23, L25, L28... are on lines that do not count (internal use, not from the
+    # customer's network, tier 2 after the cut-off, ...): they hold nothing down.
+    j = client.get(f"/api/programs/{TRADE_IN}/status?payee=J").json()
+    assert j["outstanding_rmas"] == []
     page = client.get(f"/programs/{TRADE_IN}/status?payee=C")
     assert "returns 20.0% of 85.0%" in page.text
     assert client.get(f"/api/programs/{TRADE_IN}/status").status_code == 400  # whose?

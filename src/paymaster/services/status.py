@@ -36,6 +36,8 @@ class Live:
     payouts: list[dict]
     evaluations: list[dict]
     titles: list[dict]
+    # (payee, source id) of the credits that count towards a gate
+    counted: frozenset[tuple[str, str]] = frozenset()
 
 
 _CACHE: dict[tuple[str, str, str, str], Live] = {}
@@ -53,7 +55,9 @@ def live(ws: Workspace, program: str) -> Live:
         result = calculate_stored(ws, session, program, None)
     tables = {name: result.tables[name].to_pylist() for name in ("payouts", "evaluations",
                                                                   "titles")}
-    hit = Live(fingerprint, tables["payouts"], tables["evaluations"], tables["titles"])
+    credits = result.tables["credits"].select(["payee_id", "source_id", "counts"]).to_pylist()
+    hit = Live(fingerprint, tables["payouts"], tables["evaluations"], tables["titles"],
+               frozenset((c["payee_id"], c["source_id"]) for c in credits if c["counts"]))
     with _LOCK:
         # Older results of this program can never be asked for again: drop them.
         for old in [k for k in _CACHE if k[:2] == key[:2]]:
@@ -81,7 +85,7 @@ def payee_status(ws: Workspace, program: str, payee_id: str, locale: str = "en")
         "lines": lines,
         "total": sum((line["amount"] for line in lines if line["paid"]), Decimal("0.00")),
         "gates": gates,
-        "outstanding_rmas": outstanding_rmas(ws, program, payee_id),
+        "outstanding_rmas": outstanding_rmas(ws, program, payee_id, result.counted),
         "rebates": [_rebate(row, labels) for row in result.payouts
                     if row["payee_id"] == payee_id
                     and isinstance(plan.measure(row["measure"]), GatedRebate)],
@@ -183,16 +187,19 @@ def progress(gate: GateProgress) -> Decimal:
 
 
 # ---------------------------------------------------------------- outstanding returns
-def outstanding_rmas(ws: Workspace, program: str, payee_id: str) -> list[dict[str, Any]]:
-    """The payee's trade-in orders whose RMA has not come back (not in returns, no
-    confirmed case): what still holds its return ratio down."""
+def outstanding_rmas(ws: Workspace, program: str, payee_id: str,
+                     counted: frozenset[tuple[str, str]]) -> list[dict[str, Any]]:
+    """The payee's trade-in orders that count towards its gates (`counted`: (payee, line
+    id) of the credits that count) whose RMA has not come back (not in returns, no
+    confirmed case): what still holds its return ratio down. A line that does not count
+    (internal use, claimed under another program, ...) holds nothing down."""
     plan = ws.plan(program).plan
     rebates = [m for m in plan.measures if isinstance(m, GatedRebate)]
     if not rebates or "returns" not in plan.inputs:
         return []
     measure = rebates[0]
     source = plan.inputs[measure.source]
-    if "rma_number" not in source.columns or measure.payee not in source.columns:
+    if not {"rma_number", measure.payee, str(measure.source_id)} <= set(source.columns):
         return []
     with ws.store.session() as session:
         orders = current_rows(session, program, measure.source)
@@ -204,8 +211,7 @@ def outstanding_rmas(ws: Workspace, program: str, payee_id: str) -> list[dict[st
     for order in orders:
         if order.get(measure.payee) != payee_id or not order.get("rma_number"):
             continue
-        # An order without a TMP quote is no trade-in: nothing is due back for it.
-        if "tmp_quote" in source.columns and not (order.get("tmp_quote") or "").strip():
+        if (payee_id, str(order.get(measure.source_id) or "")) not in counted:
             continue
         if order["rma_number"] not in returned:
             out.append({k: order.get(k) for k in ("line_id", "sales_order", "tmp_quote",
