@@ -487,7 +487,7 @@ ALLOWED_HINT = (
 def natural_key(value: ir.Value) -> ir.StringValue:
     """An id as natural order sees it, as one text that sorts in that order: the text
     before its trailing number, the number (its digits' count, then the digits, leading
-    zeros aside), then the id itself. So 9 < 10, S9 < S10, S7 < S007 < S8, and S < S1
+    zeros aside), then the id itself. So 9 < 10, S9 < S10, S007 < S7 < S8, and S < S1
     is false (an id with no number comes after the numbered ones of its text)."""
     text = value.cast("string")
     digits = text.re_extract(r"([0-9]+)$", 1)
