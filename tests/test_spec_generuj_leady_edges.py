@@ -12,6 +12,7 @@ M365 annual 3-250 -> 20% = 240.00 (O365 annual: 15% = 180.00); the pool is 150 0
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,11 @@ def versioned(folder: Path, effective_from: str, parameters: str) -> Path:
     path = folder / "variant.yaml"
     path.write_text(text.replace("\ninputs:\n", "\n" + version, 1), encoding="utf-8")
     return path
+
+
+def D(value) -> Decimal:  # noqa: N802 - reads like the figures it checks
+    """A figure of an output row, exactly (never through float)."""
+    return Decimal(str(value))
 
 
 # =========================================================== 1. lead registration fields
@@ -301,11 +307,11 @@ def test_line_figures_base_rate_licence_cap(tmp_path):
     result = c.run(tmp_path)
     s08, s04 = payout(result, "deal", "S08"), payout(result, "deal", "S04")
     assert (str(s08["earned"]), str(s08["amount"]), s08["paid"]) == ("6852.00", "6852.00", True)
-    assert float(s08["base"]) == 342600.0 and float(s08["rate"]) == 0.02
-    assert float(s08["cut_by_cap"]) == 120
+    assert D(s08["base"]) == D("342600") and D(s08["rate"]) == D("0.02")
+    assert D(s08["cut_by_cap"]) == D("120")
     assert "500" in s08["explanation"] and "2%" in s08["explanation"]
-    assert (str(s04["amount"]), float(s04["rate"])) == ("119.99", 0.05)
-    assert float(s04["base"]) == pytest.approx(2399.76)
+    assert (str(s04["amount"]), D(s04["rate"])) == ("119.99", D("0.05"))
+    assert D(s04["base"]) == D("2399.76")
 
 
 def test_count_cap_and_budget_figures_and_summary(tmp_path):
