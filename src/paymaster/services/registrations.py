@@ -231,15 +231,13 @@ def _inputs_used(plan: Plan, measure: Screening) -> dict:
 
 
 def _order(reg: Registration) -> tuple:
-    """Submission order as the engine sees it (engine.lines.natural_order): time, then the
-    id's text before its trailing number, the number (S9 < S10), the id."""
+    """Submission order as the engine sees it (plan.expressions.natural_key): time, then
+    the id's text before its trailing number, the number (S9 < S10, of any length), the id."""
     ident = reg.registration_id
     match = re.search(r"[0-9]+$", ident)
-    number = int(match[0]) if match else None
-    if number is not None and number >= 2**63:  # past BIGINT: the engine's cast gives NULL
-        number = None
-    prefix = ident[:match.start()] if match else ident
-    return reg.submitted_at, prefix, number is None, number or 0, ident
+    if match is None:
+        return reg.submitted_at, ident, True, 0, ident
+    return reg.submitted_at, ident[:match.start()], False, int(match[0]), ident
 
 
 def _supersede(session: Session, s: Setup, winner: Registration, actor: str,
