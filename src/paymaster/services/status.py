@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from paymaster.plan.model import Aggregate, GatedRebate, Plan, Tiers
 from paymaster.services.calc import calculate_stored, fingerprint_stored
 from paymaster.services.inputs import current_rows
@@ -55,9 +58,14 @@ def live(ws: Workspace, program: str) -> Live:
         result = calculate_stored(ws, session, program, None)
     tables = {name: result.tables[name].to_pylist() for name in ("payouts", "evaluations",
                                                                   "titles")}
-    credits = result.tables["credits"].select(["payee_id", "source_id", "counts"]).to_pylist()
+    # Only the gated rebates' credits: outstanding RMAs are all they are read for.
+    gated = [m.id for m in ws.plan(program).plan.measures if isinstance(m, GatedRebate)]
+    credits = result.tables["credits"]
+    counting = pc.and_(pc.is_in(credits["measure"], pa.array(gated, pa.string())),
+                       pc.fill_null(credits["counts"], False))
+    credits = credits.filter(counting).select(["payee_id", "source_id"]).to_pylist()
     hit = Live(fingerprint, tables["payouts"], tables["evaluations"], tables["titles"],
-               frozenset((c["payee_id"], c["source_id"]) for c in credits if c["counts"]))
+               frozenset((c["payee_id"], c["source_id"]) for c in credits))
     with _LOCK:
         # Older results of this program can never be asked for again: drop them.
         for old in [k for k in _CACHE if k[:2] == key[:2]]:
