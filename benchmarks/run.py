@@ -7,6 +7,9 @@ For each program it generates (or reuses) seeded Parquet input, then measures, s
 side in this one run:
 
 - floor: DuckDB scanning the transaction table once (SUM of the amount GROUP BY payee);
+- traced floor: the least a traced result costs: DuckDB writing one Parquet row per
+  transaction line with its payee, amount and a one-line explanation, nothing computed
+  (a lower bound for any engine that explains every amount, as the issue asks);
 - engine: the full run as `paymaster run` makes it (`paymaster.runs.calculate_into`):
   the calculation with traces and every output table streamed to Parquet files in a
   temporary folder, as a ratio to the floor;
@@ -46,6 +49,11 @@ REFERENCE = {
     "trade-in-accelerator": "trade_in_accelerator",
     "sales-team": "sales_team",
 }
+TRACE = {  # line id, explanation of the line's amount (the traced floor's one text)
+    "generuj-leady": ("sale_id", "format('{} x {} = {}', licences, unit_price, unit_price * licences)"),
+    "trade-in-accelerator": ("line_id", "format('credit {}, ordered {}', trade_in_credit, order_date)"),
+    "sales-team": ("sale_id", "format('{} sold {} on {}', rep_id, amount, order_date)"),
+}
 ALL = "all three"
 
 
@@ -71,6 +79,15 @@ def _child(kind: str, programs: list[str], folders: list[str]) -> None:
             duckdb.connect().sql(
                 f"SELECT {payee}, SUM({amount}) FROM read_parquet('{data}/{table}.parquet') "
                 f"GROUP BY {payee}").fetchall()
+        elif kind == "traced":
+            import duckdb
+
+            table, payee, amount = FLOOR[program]
+            line, explanation = TRACE[program]
+            with tempfile.TemporaryDirectory(prefix="paymaster-bench-") as out:
+                duckdb.connect().sql(
+                    f"COPY (SELECT {line}, {payee}, {amount} AS amount, {explanation} AS explanation "
+                    f"FROM read_parquet('{data}/{table}.parquet')) TO '{out}/lines.parquet'")
         elif kind == "engine":
             from paymaster.runs import calculate_into
 
@@ -139,6 +156,7 @@ def main() -> None:
         name = group[0] if len(group) == 1 else ALL
         row = {"program": name, "lines": args.lines,
                "floor": measure("floor", group, [folders[p] for p in group]),
+               "traced": measure("traced", group, [folders[p] for p in group]),
                "engine": measure("engine", group, [folders[p] for p in group])}
         if small:
             row["reference_lines"] = args.reference_lines
@@ -157,6 +175,13 @@ def _line(row: dict) -> str:
     text = (f"{row['program']:22} {row['lines']:>11,} lines  floor {floor['seconds']:7.2f}s  "
             f"engine {engine['seconds']:7.2f}s = {engine['seconds'] / floor['seconds']:6.1f}x floor  "
             f"peak {engine['peak_mib']:,.0f} MiB")
+    traced = row.get("traced")
+    if traced and "error" not in traced:
+        text += (f"  | traced floor {traced['seconds']:.2f}s = "
+                 f"{traced['seconds'] / floor['seconds']:.1f}x floor, "
+                 f"engine {engine['seconds'] / traced['seconds']:.1f}x traced floor")
+    elif traced:
+        text += f"  | traced floor: error {traced['error']}"
     reference, small = row.get("reference"), row.get("engine_small")
     if reference and small:
         if "error" in reference or "error" in small:

@@ -23,4 +23,5 @@ def test_harness_prints_ratios_for_each_program_and_all_three(tmp_path: Path) ->
                             rows, strict=True):
         assert row.startswith(program)
         assert re.search(r"= +[0-9.]+x floor", row), row
+        assert re.search(r"traced floor [0-9.]+s = +[0-9.]+x floor", row), row
         assert "engine speed-up" in row, row
