@@ -15,7 +15,8 @@ side in this one run:
   temporary folder, as a ratio to the floor;
 - reference (with --reference-lines, 1M by default): the per-record Python reference of
   benchmarks/reference/ (Decimal, loops) on that many lines, read from CSV, against the
-  engine on the very same CSV files (so both parse the same text): the engine's speed-up.
+  engine on the very same CSV files (so both parse the same text): the engine's speed-up;
+  and the traced floor on the same CSV, the most any traced engine could gain on it.
 
 Then the row "all three": the three floors in one process, the three calculations one
 after another in one process, the three references likewise. Every measurement runs in
@@ -84,10 +85,13 @@ def _child(kind: str, programs: list[str], folders: list[str]) -> None:
 
             table, payee, amount = FLOOR[program]
             line, explanation = TRACE[program]
+            # The reference's CSV copy is read as CSV: the same text the reference parses.
+            source = (f"read_parquet('{data}/{table}.parquet')" if Path(data, f"{table}.parquet").exists()
+                      else f"read_csv('{data}/{table}.csv')")
             with tempfile.TemporaryDirectory(prefix="paymaster-bench-") as out:
                 duckdb.connect().sql(
                     f"COPY (SELECT {line}, {payee}, {amount} AS amount, {explanation} AS explanation "
-                    f"FROM read_parquet('{data}/{table}.parquet')) TO '{out}/lines.parquet'")
+                    f"FROM {source}) TO '{out}/lines.parquet'")
         elif kind == "engine":
             from paymaster.runs import calculate_into
 
@@ -162,6 +166,7 @@ def main() -> None:
             row["reference_lines"] = args.reference_lines
             row["reference"] = measure("reference", group, [small[p] for p in group])
             row["engine_small"] = measure("engine", group, [small[p] for p in group])
+            row["traced_small"] = measure("traced", group, [small[p] for p in group])
         rows.append(row)
         print(_line(row), flush=True)
         if args.json:  # after every row: a long run that is stopped keeps what it measured
@@ -191,6 +196,11 @@ def _line(row: dict) -> str:
                      f"{reference['seconds']:.2f}s (peak {reference['peak_mib']:,.0f} MiB) vs engine "
                      f"{small['seconds']:.2f}s (peak {small['peak_mib']:,.0f} MiB): "
                      f"engine speed-up {reference['seconds'] / small['seconds']:.1f}x")
+        traced_small = row.get("traced_small")
+        if traced_small and "error" not in traced_small:
+            # No engine that explains every line can beat the reference by more than this.
+            text += (f"; traced floor on the CSV {traced_small['seconds']:.2f}s = at most "
+                     f"{reference['seconds'] / traced_small['seconds']:.1f}x speed-up")
     return text
 
 

@@ -25,3 +25,4 @@ def test_harness_prints_ratios_for_each_program_and_all_three(tmp_path: Path) ->
         assert re.search(r"= +[0-9.]+x floor", row), row
         assert re.search(r"traced floor [0-9.]+s = +[0-9.]+x floor", row), row
         assert "engine speed-up" in row, row
+        assert re.search(r"traced floor on the CSV [0-9.]+s = at most [0-9.]+x speed-up", row), row
