@@ -179,3 +179,26 @@ def test_a_gated_rebate_needs_phases() -> None:
     problems = load_problems(TRADE_IN[:start] + TRADE_IN[end:])
     assert "a gated_rebate is paid per phase, but the plan declares no phases" in [
         p.message for p in problems]
+
+
+def test_a_missing_required_key_is_named_and_its_misspelling_suggested() -> None:
+    """`curency:` instead of `currency:`: the missing key by name, and the unknown key
+    beside it with the suggestion (pydantic alone says "Field required" at the parent)."""
+    text = BASE.replace("\ncurrency:", "\ncurency:")
+    with pytest.raises(PlanError) as caught:
+        parse_plan(text, "plan.yaml")
+    found = {(p.message, p.hint) for p in caught.value.problems}
+    assert found == {("plan: the required key 'currency' is missing", None),
+                     ("unknown key 'curency'", "did you mean 'currency'?")}
+
+
+def test_a_misspelt_column_option_is_one_problem_with_a_suggestion() -> None:
+    """`optinal: true` in a column's long form: one problem (not also "Input should be
+    'string', ..." from the short form `column: date`), with the key it meant."""
+    text = (EXAMPLES / "trade-in-accelerator" / "plan.yaml").read_text(encoding="utf-8")
+    text = text.replace("optional: true", "optinal: true", 1)
+    with pytest.raises(PlanError) as caught:
+        parse_plan(text, "plan.yaml")
+    [problem] = caught.value.problems
+    assert (problem.message, problem.hint) == ("unknown key 'optinal'", "did you mean 'optional'?")
+    assert problem.line == line_of(text, "optinal: true")

@@ -47,14 +47,35 @@ def _validate(source: Source) -> LoadedPlan:
     return LoadedPlan(plan=plan, source=source)
 
 
+# Errors about a scalar value: reported for the short form of a union ("licences: integer")
+# when the user wrote the long form (a mapping), whose own errors say what is wrong.
+SCALAR_ERRORS = {"literal_error", "string_type", "enum", "decimal_parsing", "int_parsing",
+                 "bool_parsing", "decimal_type", "int_type", "bool_type"}
+
+
 def _problems(err: ValidationError, source: Source) -> list[Problem]:
     problems = []
-    for item in err.errors():
-        path = _data_path(item["loc"], source.data)
+    items = err.errors()
+    paths = [_data_path(item["loc"], source.data) for item in items]
+    # A required key that is missing may be the unknown key beside it, misspelt.
+    missing: dict[tuple, list[str]] = {}
+    for item, path in zip(items, paths, strict=True):
+        if item["type"] == "missing":
+            missing.setdefault(path, []).append(str(item["loc"][-1]))
+    for item, path in zip(items, paths, strict=True):
         kind = item["type"]
+        if kind in SCALAR_ERRORS and isinstance(_at(source.data, path), dict) and any(
+                other != path and other[:len(path)] == path for other in paths):
+            continue
+        if kind == "missing":
+            where = ".".join(str(p) for p in path) or "plan"
+            problems.append(source.problem(
+                path, f"{where}: the required key '{item['loc'][-1]}' is missing"))
+            continue
         if kind == "extra_forbidden":
             name = str(path[-1])
-            siblings = _allowed_keys(item, path, source)
+            siblings = (_allowed_keys(item, path, source) or _model_keys(path[:-1])
+                        or missing.get(path[:-1], []))
             line, col = source.where(path + ("<key>",))
             problems.append(
                 Problem(f"unknown key '{name}'", source.file, line, col,
@@ -71,6 +92,12 @@ def _problems(err: ValidationError, source: Source) -> list[Problem]:
         where = ".".join(str(p) for p in path) or "plan"
         problems.append(source.problem(path, f"{where}: {item['msg']}"))
     return problems
+
+
+def _at(data: object, path: tuple) -> object:
+    for part in path:
+        data = data[part]
+    return data
 
 
 def _data_path(loc: tuple, data: object) -> tuple:
@@ -101,6 +128,37 @@ def _allowed_keys(item: dict, path: tuple, source: Source) -> list[str]:
         if tag and typed is not None and getattr(typed.annotation, "__args__", ()) == (tag,):
             return list(fields)
     return []
+
+
+def _model_keys(path: tuple) -> list[str]:
+    """The keys the plan's models allow at `path` (a mapping in the plan file), found by
+    following the models' annotations: dict values, list items, unions, optionals."""
+    from typing import get_args, get_origin
+
+    from pydantic import BaseModel
+
+    def members(annotation) -> list:
+        args = get_args(annotation)
+        if get_origin(annotation) in (dict, list) or not args:
+            return [annotation]
+        return [m for arg in args for m in members(arg)]  # a union, Optional, Annotated
+
+    candidates = members(Plan)
+    for part in path:
+        following = []
+        for annotation in candidates:
+            origin, args = get_origin(annotation), get_args(annotation)
+            if origin is dict and len(args) == 2:
+                following += members(args[1])
+            elif origin is list and args:
+                following += members(args[0])
+            elif isinstance(annotation, type) and issubclass(annotation, BaseModel) \
+                    and part in annotation.model_fields:
+                following += members(annotation.model_fields[part].annotation)
+        candidates = following
+    keys = {name for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)
+            for name in c.model_fields}
+    return sorted(keys)
 
 
 def _cross_references(plan: Plan, source: Source) -> list[Problem]:
