@@ -195,3 +195,18 @@ def test_a_bad_memory_maximum_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(PaymasterError, match="PAYMASTER_DUCKDB_MEMORY_MAX is not a memory "
                                              "size: 'lots'"):
         retry_limit()
+
+
+def test_a_wrong_format_or_chart_is_said_before_calculating(data: Path, tmp_path: Path) -> None:
+    done = cli("effect", str(PLAN), "--data", str(data), "--out", str(tmp_path / "o"),
+               "--format", "json")
+    assert done.returncode == 1
+    assert "unknown format 'json'; use one of csv, parquet, xlsx" in done.stderr
+    assert "Traceback" not in done.stderr and "attainment" not in done.stdout  # nothing ran
+    done = cli("compare", str(PLAN), "--data", str(data), "--set", "x=1",
+               "--chart", str(tmp_path / "c.gif"))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"{tmp_path / 'c.gif'}: a chart is .svg or .png, not '.gif'" in done.stderr
+    done = cli("schema", "--out", str(tmp_path / "no" / "such" / "s.json"))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"{tmp_path / 'no' / 'such' / 's.json'}: No such file or directory" in done.stderr

@@ -13,8 +13,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
-from paymaster.services import disputes, enrollments, ledger, statements
+from paymaster.services import disputes, enrollments, ledger, registrations, statements
 from paymaster.services.demo import (
     correction_and_dispute,
     load_example,
@@ -22,10 +23,10 @@ from paymaster.services.demo import (
     take_enrollments,
 )
 from paymaster.services.registrations import WorkflowError
-from paymaster.store.models import Enrollment, ImportBatch
+from paymaster.store.models import Enrollment, ImportBatch, Payment
 from paymaster.workspace import Workspace
 from workspace_support import (
-    TI, GL, TI_DATA, TI_EXPECTED, JAN_1, quiet, examples_workspace, read_csv, write_csv,
+    TI, GL, GL_DATA, TI_DATA, TI_EXPECTED, JAN_1, quiet, examples_workspace, read_csv, write_csv,
     count, state, audit_of,
 )
 
@@ -362,3 +363,63 @@ def test_workspace_cli(tmp_path, monkeypatch):
     done = cli("runs", "show", "1", "-w", folder)  # the run keeps each stage's time
     assert done.returncode == 0, done.stderr
     assert "stages: load_plan" in done.stdout and "read_input" in done.stdout
+    # Piped (not a terminal), a table keeps every figure: no column is cut to fit 80.
+    ws = Workspace.open(folder)
+    try:
+        amounts = {str(e.amount) for e in ledger.entries(ws, TI, None)}
+    finally:
+        ws.close()
+    done = cli("ledger", TI, "-w", folder)
+    assert done.returncode == 0, done.stderr
+    assert "…" not in done.stdout
+    shown = {cell.strip() for row in done.stdout.splitlines() for cell in row.split("│")}
+    assert amounts and amounts <= shown
+
+    # A file that is not there, a wrong output type: a message with the path, no traceback.
+    missing = tmp_path / "no-such-partners.csv"
+    done = cli("import", TI, "partners", missing, "-w", folder)
+    assert done.returncode == 1
+    assert f"{missing}: No such file or directory" in done.stderr
+    assert "Traceback" not in done.stderr
+    done = cli("pay", TI, "--out", tmp_path / "pay.json", "-w", folder)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "unknown file type '.json'; name the file .csv, .parquet or .xlsx" in done.stderr
+    ws = Workspace.open(folder)
+    try:  # nothing was marked paid by the refused command
+        with ws.store.session() as session:
+            assert session.scalar(select(func.count()).select_from(Payment)) == 0
+    finally:
+        ws.close()
+
+
+def test_cli_register_takes_submitted_at_from_a_field_and_enroll_keeps_its_draft(tmp_path):
+    """`--field submitted_at=...` is the submission time (as a file's column is), not
+    replaced by now; a refused `enroll --submit` says its draft was kept, and how to
+    submit it."""
+    folder = tmp_path / "ws"
+    assert cli("init", folder, "--examples").returncode == 0
+    for table in ("partners", "customers", "holdings", "vendor_registry"):
+        done = cli("import", GL, table, GL_DATA / f"{table}.csv", "-w", folder)
+        assert done.returncode == 0, done.stderr
+    fields = [f"{k}={v}" for k, v in read_csv(GL_DATA / "registrations.csv")[1][0].items()
+              if k not in ("registration_id", "decision", "decision_reason")]
+    done = cli("register", GL, *[a for f in fields for a in ("--field", f)], "-w", folder)
+    assert done.returncode == 0, done.stderr
+    ws = Workspace.open(folder)
+    try:
+        [reg] = registrations.listing(ws, GL)
+        assert reg.submitted_at == dt.datetime(2018, 4, 2, 9, 0)
+    finally:
+        ws.close()
+    done = cli("register", GL, "--field", "partner_id=P1", "--field", "submitted_at=yesterday",
+               "-w", folder)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "submitted_at 'yesterday' is not a date and time" in done.stderr
+
+    assert cli("import", TI, "partners", TI_DATA / "partners.csv", "-w", folder).returncode == 0
+    done = cli("enroll", TI, "--partner", "A", "--phase", "6", "--effective-from", "2007-11-01",
+               "--submit", "--at", "2008-03-05 10:00:00", "-w", folder)
+    assert done.returncode == 1
+    assert "the enrollment deadline of phase 6 was 2008-02-29" in done.stderr
+    assert "the application is kept as draft ENR-000001" in done.stderr
+    assert f"paymaster enrollment move {TI} ENR-000001 submit" in done.stderr

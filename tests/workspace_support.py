@@ -19,6 +19,7 @@ from paymaster.workspace import Workspace
 TI = "trade-in-accelerator"
 GL = "generuj-leady"
 TI_DATA = EXAMPLES / TI / "data"
+GL_DATA = EXAMPLES / GL / "data"
 TI_EXPECTED = EXAMPLES / TI / "expected"
 JAN_1 = dt.date(2026, 1, 1)
 

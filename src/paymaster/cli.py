@@ -6,6 +6,7 @@ Every command maps our errors to located messages and exit code 1 in one place.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -17,7 +18,10 @@ from paymaster.errors import PaymasterError, Problem
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Paymaster: sales incentive programs, calculated exactly and explained.")
-console = Console(soft_wrap=True)
+# Piped into a file or a script, a table keeps every figure: Rich would otherwise fit it
+# into 80 columns and cut amounts short ("1200…"). (COLUMNS, when set, still rules.)
+_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 10_000
+console = Console(soft_wrap=True, width=_WIDTH)
 errors = Console(stderr=True, soft_wrap=True)
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DEMO_PROGRAMS = ("generuj-leady", "trade-in-accelerator", "sales-team")
@@ -29,6 +33,14 @@ def main() -> None:
     except PaymasterError as err:
         _print_problems(err.problems)
         sys.exit(err.exit_code)
+    except OSError as err:
+        # A path given on the command line that cannot be read or written (missing file,
+        # folder not writable): the path and the reason, not a traceback.
+        where = f"{err.filename}: " if err.filename else ""
+        errors.print(f"{where}{err.strerror or err} (check the path, that it exists and that "
+                     "you may read or write it)", markup=False, highlight=False)
+        errors.print("1 problem(s)", style="bold red")
+        sys.exit(1)
 
 
 def _print_problems(problems: list[Problem]) -> None:
@@ -230,7 +242,7 @@ def explain(
     if text is None:
         raise PaymasterError(Problem(f"payee '{payee}' has no lines"
                                      + (f" in period {period}" if period else ""),
-                                     hint="check the id; `paymaster run` lists every payee"))
+                                     hint="check the id; a run's summary table (summary.csv) lists every payee"))
     console.print(text, markup=False, highlight=False)
 
 
@@ -279,6 +291,13 @@ def compare(
     from paymaster.analytics.compare import compare as run_compare
     from paymaster.analytics.compare import variants
 
+    from paymaster.analytics.charts import chart_format
+    from paymaster.outputs import check_format
+
+    if out:
+        check_format(fmt)
+    if chart is not None:
+        chart_format(chart)
     found = variants(plan_a, plan_b, sets)
     with console.status("calculating") as status:
         result = run_compare(found, data, progress=lambda stage: status.update(stage))

@@ -26,6 +26,8 @@ def budget(
     from paymaster.analytics.budget import budget_forecast
     from paymaster.analytics.charts import burn_chart, chart_format, write_chart
 
+    if chart:
+        chart_format(chart)
     found = budget_forecast(_ws(workspace), program, as_of.date() if as_of else None, weeks)
     _table(f"budget of {program}", ["pool", "limit", "spent", "committed", "remaining",
                                     "run rate / week", "runs out", "interval"], [
@@ -53,9 +55,16 @@ def effect(
 ) -> None:
     """Did it work: cost against sales and growth, attainment below/at/above target,
     concentration of the payout."""
+    from paymaster.analytics.charts import chart_format
     from paymaster.analytics.effect import effect_report
+    from paymaster.outputs import check_format
     from paymaster.runs import calculate
 
+    # A wrong format or chart file is said before the calculation, not after it.
+    if out:
+        check_format(fmt)
+    if chart:
+        chart_format(chart)
     with console.status("calculating") as status:
         result = calculate(plan, data, lambda stage: status.update(stage))
     report = effect_report(result.tables, period)
@@ -96,6 +105,10 @@ def accruals(
     from paymaster.analytics.accruals import COLUMNS
     from paymaster.analytics.accruals import accruals as compute
 
+    if out:
+        from paymaster.outputs import rows_format
+
+        rows_format(out)
     rows = compute(_ws(workspace), as_of.date() if as_of else None, program)
     _table("accruals", list(COLUMNS), [[r[c] for c in COLUMNS] for r in rows])
     if out:

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from paymaster.cli import app, console
-from paymaster.errors import PaymasterError, Problem
+from paymaster.errors import PaymasterError, Problem, UsageError
 
 WS_OPTION = typer.Option(Path(os.environ.get("PAYMASTER_WORKSPACE", ".")), "--workspace", "-w",
                          help="workspace folder (or PAYMASTER_WORKSPACE)")
@@ -129,7 +129,11 @@ def register(
     from paymaster.services import registrations
 
     ws = _ws(workspace)
-    batch = _registration_rows(file) if file else [(_pairs(fields, "field"), at)]
+    if file:
+        batch = _registration_rows(file)
+    else:
+        values = _pairs(fields, "field")
+        batch = [(values, _submission(values))]  # --field submitted_at=... as --at
     rows = []
     for values, when in batch:
         reg = registrations.register(ws, program, values, actor=actor, at=when or at)
@@ -143,13 +147,24 @@ def _registration_rows(file: Path) -> list[tuple[dict, dt.datetime | None]]:
 
     with file.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    out = []
-    for row in rows:
-        when = row.pop("submitted_at", None)
-        for ignored in ("decision", "decision_reason"):
-            row.pop(ignored, None)
-        out.append((row, dt.datetime.fromisoformat(when) if when else None))
+    out = [(row, _submission(row)) for row in rows]
     return sorted(out, key=lambda item: item[1] or dt.datetime.max)
+
+
+def _submission(values: dict) -> dt.datetime | None:
+    """The submission time a registration was given (its submitted_at field or column),
+    taken out of its fields with the owner's decision, which the owner gives later."""
+    when = values.pop("submitted_at", None)
+    for ignored in ("decision", "decision_reason"):
+        values.pop(ignored, None)
+    if not when:
+        return None
+    try:
+        return dt.datetime.fromisoformat(when)
+    except ValueError:
+        raise UsageError(Problem(f"submitted_at '{when}' is not a date and time",
+                                 field="submitted_at",
+                                 hint="write it as 2018-04-02 09:00:00, or leave it out to mean now")) from None
 
 
 @app.command("registrations")
@@ -336,9 +351,10 @@ def pay(
 ) -> None:
     """Write the payout file for payroll / accounts payable: everything posted and not
     yet paid, one row per payee; those entries are then marked paid."""
-    from paymaster.outputs import write_rows
+    from paymaster.outputs import rows_format, write_rows
     from paymaster.services import ledger
 
+    rows_format(out)  # a wrong suffix is said before anything is marked paid
     ws = _ws(workspace)
     batch = f"{program}-{ws.now():%Y%m%d%H%M%S}"
     rows = ledger.pay(ws, program, actor=actor, batch=batch,

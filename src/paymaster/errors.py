@@ -69,6 +69,13 @@ class EngineError(PaymasterError):
     kind = "engine"
 
 
+class UsageError(PaymasterError, ValueError):
+    """A command was given a value it cannot use (a format, a file type): said as a
+    message before any work is done, not a traceback."""
+
+    kind = "usage"
+
+
 class ResourceError(PaymasterError):
     """The machine, not the plan or the data: the backend ran out of memory or disk.
     Raised through the engine unchanged, so it is never reported as a plan problem."""

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from paymaster.errors import PaymasterError, Problem
+from paymaster.errors import PaymasterError, Problem, UsageError
 
 FORMATS = ("csv", "parquet", "xlsx")
 
@@ -31,7 +31,7 @@ class OutputError(PaymasterError):
 
 def check_format(fmt: str) -> None:
     if fmt not in FORMATS:
-        raise ValueError(f"unknown format '{fmt}'; use one of {', '.join(FORMATS)}")
+        raise UsageError(f"unknown format '{fmt}'; use one of {', '.join(FORMATS)}")
 
 
 class Staging:
@@ -85,12 +85,19 @@ def write_tables(tables: dict[str, pa.Table], out: Path, fmt: str = "csv",
     return staging.paths
 
 
+def rows_format(path: Path) -> str:
+    """The format of a file of rows, by its suffix; checked before any work is done."""
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise UsageError(f"{path}: unknown file type '{path.suffix}'; name the file .csv, "
+                         ".parquet or .xlsx")
+    return fmt
+
+
 def write_rows(rows: list[dict], path: Path) -> Path:
     """One table of rows to a file chosen by its suffix (.csv, .parquet, .xlsx), staged
     next to it and moved into place."""
-    fmt = path.suffix.lower().lstrip(".")
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown file type '{path.suffix}'; use .csv, .parquet or .xlsx")
+    fmt = rows_format(path)
     with Staging(path.parent) as staging:
         staging.table(path.name, fmt, pa.Table.from_pylist(rows))
     return path

@@ -11,6 +11,8 @@ import io
 from collections.abc import Sequence
 from decimal import Decimal
 
+from paymaster.errors import UsageError
+
 FORMATS = ("svg", "png")
 
 
@@ -27,7 +29,7 @@ def _figure(width: float = 8, height: float = 4.2):
 
 def _save(plt, fig, fmt: str) -> bytes:
     if fmt not in FORMATS:
-        raise ValueError(f"unknown chart format '{fmt}'; use svg or png")
+        raise UsageError(f"unknown chart format '{fmt}'; use svg or png")
     buffer = io.BytesIO()
     fig.tight_layout()
     # A fixed date in the metadata keeps the same figures giving the same file.
@@ -98,7 +100,7 @@ def chart_format(path) -> str:
 
     fmt = Path(path).suffix.lower().lstrip(".")
     if fmt not in FORMATS:
-        raise ValueError(f"a chart is .svg or .png, not '{Path(path).suffix}'")
+        raise UsageError(f"{path}: a chart is .svg or .png, not '{Path(path).suffix}'")
     return fmt
 
 

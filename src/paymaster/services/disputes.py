@@ -106,7 +106,7 @@ def _get(session, program: str, dispute_id: int) -> Dispute:
         Dispute.program == program, Dispute.id == dispute_id).with_for_update()).one_or_none()
     if dispute is None:
         raise WorkflowError(Problem(f"unknown dispute {dispute_id}",
-                                    hint="list them with: paymaster disputes PROGRAM"))
+                                    hint="list them with: paymaster dispute list PROGRAM"))
     return dispute
 
 

@@ -60,7 +60,15 @@ def create(ws: Workspace, program: str, partner_id: str, phase: str, effective_f
                      key=enrollment.enrollment_id, program=program,
                      after=audit.row_state(enrollment, STATE), at=when)
     if submit:
-        return move(ws, program, enrollment.enrollment_id, "submit", actor=actor, at=at)
+        try:
+            return move(ws, program, enrollment.enrollment_id, "submit", actor=actor, at=at)
+        except WorkflowError as err:
+            # The draft is saved all the same: say so, and how to submit it once possible.
+            err.problems.append(Problem(
+                f"the application is kept as draft {enrollment.enrollment_id}",
+                hint=f"submit it later: paymaster enrollment move {program} "
+                     f"{enrollment.enrollment_id} submit"))
+            raise
     return enrollment
 
 
@@ -161,5 +169,5 @@ def _get(session: Session, program: str, enrollment_id: str) -> Enrollment:
         Enrollment.enrollment_id == enrollment_id)).one_or_none()
     if enrollment is None:
         raise WorkflowError(Problem(f"unknown enrollment '{enrollment_id}'",
-                                    hint="list them with: paymaster enrollments PROGRAM"))
+                                    hint="list them with: paymaster enrollment list PROGRAM"))
     return enrollment

@@ -337,7 +337,7 @@ def _get(session: Session, run_id: int, lock: bool = False) -> Run:
     query = select(Run).where(Run.id == run_id)
     run = session.scalars(query.with_for_update() if lock else query).one_or_none()
     if run is None:
-        raise WorkflowError(Problem(f"unknown run {run_id}", hint="list them with: paymaster runs"))
+        raise WorkflowError(Problem(f"unknown run {run_id}", hint="list them with: paymaster runs list PROGRAM"))
     return run
 
 

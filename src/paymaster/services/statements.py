@@ -49,7 +49,7 @@ def build(ws: Workspace, program: str, payee_id: str, period: str | None = None)
         raise WorkflowError(Problem(
             f"nothing for payee '{payee_id}' in {program}"
             + (f" period {period}" if period else ""),
-            hint="post a run first (paymaster run, approve, post), or check the payee id"))
+            hint="post a run first (paymaster runs new PROGRAM, runs approve RUN, post RUN), or check the payee id"))
     return model.Statement(
         program=program, program_title=plan.title or program, payee_id=payee_id,
         payee_name=name or payee_id, period=period, currency=plan.currency,
