@@ -32,6 +32,9 @@ def test_explain_shows_the_arithmetic_in_words_and_figures(data: Path) -> None:
     assert any("new_partner_bonus S1" in line and "paid 365.00 PLN" in line for line in lines)
     assert any("registration R1" in line and "passed" in line for line in lines)
     assert lines[-1] == "total paid: 7,217.00 PLN"
+    # Progress goes to stderr: the explanation alone can be piped or saved.
+    assert "read and validate input" not in run.stdout
+    assert "read and validate input" in run.stderr
 
 
 def test_explain_unpaid_line_gives_its_reason(data: Path) -> None:

@@ -148,11 +148,12 @@ class StageProgress:
     """Progress of a long run: a spinner on the current stage and one line per finished
     stage with its time, so a slow stage is visible while it runs and afterwards."""
 
-    def __init__(self, status) -> None:
+    def __init__(self, status, to: Console = console) -> None:
         import time
 
         self._clock = time.perf_counter
         self._status = status
+        self._to = to
         self._current: str | None = None
         self._started = self._clock()
 
@@ -163,15 +164,15 @@ class StageProgress:
 
     def finish(self) -> None:
         if self._current is not None:
-            console.print(f"[dim]  {self._current}: {self._clock() - self._started:.2f}s[/dim]")
+            self._to.print(f"[dim]  {self._current}: {self._clock() - self._started:.2f}s[/dim]")
             self._current = None
 
 
-def _calculate(plan: Path, data: Path, **backend):
+def _calculate(plan: Path, data: Path, to: Console = console, **backend):
     from paymaster.runs import calculate
 
-    with console.status("starting") as status:
-        progress = StageProgress(status)
+    with to.status("starting") as status:
+        progress = StageProgress(status, to)
         result = calculate(plan, data, progress=progress, **backend)
         progress.finish()
         return result
@@ -237,7 +238,7 @@ def explain(
     """Explain every line of one payee: the arithmetic in words and figures."""
     from paymaster.explain import explain_payee
 
-    result = _calculate(plan, data)
+    result = _calculate(plan, data, to=errors)  # progress apart: stdout is the explanation
     text = explain_payee(result.tables, payee, period, result.loaded.plan.currency)
     if text is None:
         raise PaymasterError(Problem(f"payee '{payee}' has no lines"
