@@ -36,9 +36,11 @@ def main() -> None:
     except OSError as err:
         # A path given on the command line that cannot be read or written (missing file,
         # folder not writable): the path and the reason, not a traceback.
-        where = f"{err.filename}: " if err.filename else ""
-        errors.print(f"{where}{err.strerror or err} (check the path, that it exists and that "
-                     "you may read or write it)", markup=False, highlight=False)
+        text = f"{err.strerror or err}"
+        if err.filename:
+            text = (f"{err.filename}: {text} (check the path, that it exists and that you may "
+                    "read or write it)")
+        errors.print(text, markup=False, highlight=False)
         errors.print("1 problem(s)", style="bold red")
         sys.exit(1)
 
@@ -289,10 +291,9 @@ def compare(
                                       "differences: FILE.svg or FILE.png"),
 ) -> None:
     """Compare plan variants on the same data: cost, winners and losers, gate crossings."""
+    from paymaster.analytics.charts import chart_format
     from paymaster.analytics.compare import compare as run_compare
     from paymaster.analytics.compare import variants
-
-    from paymaster.analytics.charts import chart_format
     from paymaster.outputs import check_format
 
     if out:

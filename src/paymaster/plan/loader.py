@@ -74,8 +74,7 @@ def _problems(err: ValidationError, source: Source) -> list[Problem]:
             continue
         if kind == "extra_forbidden":
             name = str(path[-1])
-            siblings = (_allowed_keys(item, path, source) or _model_keys(path[:-1])
-                        or missing.get(path[:-1], []))
+            siblings = _model_keys(path[:-1], _at(source.data, path[:-1])) or missing.get(path[:-1], [])
             line, col = source.where(path + ("<key>",))
             problems.append(
                 Problem(f"unknown key '{name}'", source.file, line, col,
@@ -113,26 +112,10 @@ def _data_path(loc: tuple, data: object) -> tuple:
     return tuple(path)
 
 
-def _allowed_keys(item: dict, path: tuple, source: Source) -> list[str]:
-    from paymaster.plan import model
-
-    owner = source.data
-    for part in path[:-1]:
-        owner = owner[part]
-    tag = owner.get("type") if isinstance(owner, dict) else None
-    for cls in vars(model).values():
-        fields = getattr(cls, "model_fields", None)
-        if not fields:
-            continue
-        typed = fields.get("type")
-        if tag and typed is not None and getattr(typed.annotation, "__args__", ()) == (tag,):
-            return list(fields)
-    return []
-
-
-def _model_keys(path: tuple) -> list[str]:
-    """The keys the plan's models allow at `path` (a mapping in the plan file), found by
-    following the models' annotations: dict values, list items, unions, optionals."""
+def _model_keys(path: tuple, owner: object) -> list[str]:
+    """The keys the plan's models allow at `path` (the mapping `owner` in the plan file),
+    found by following the models' annotations (dict values, list items, unions,
+    optionals); of a tagged union, the member its `type:` names."""
     from typing import get_args, get_origin
 
     from pydantic import BaseModel
@@ -156,9 +139,11 @@ def _model_keys(path: tuple) -> list[str]:
                     and part in annotation.model_fields:
                 following += members(annotation.model_fields[part].annotation)
         candidates = following
-    keys = {name for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)
-            for name in c.model_fields}
-    return sorted(keys)
+    models = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+    tag = owner.get("type") if isinstance(owner, dict) else None
+    tagged = [m for m in models if "type" in m.model_fields
+              and get_args(m.model_fields["type"].annotation) == (tag,)]
+    return sorted({name for model in tagged or models for name in model.model_fields})
 
 
 def _cross_references(plan: Plan, source: Source) -> list[Problem]:
