@@ -18,11 +18,13 @@ from paymaster.errors import PaymasterError, Problem
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Paymaster: sales incentive programs, calculated exactly and explained.")
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
 # Piped into a file or a script, a table keeps every figure: Rich would otherwise fit it
 # into 80 columns and cut amounts short ("1200…"). (COLUMNS, when set, still rules.)
-_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 10_000
-console = Console(soft_wrap=True, width=_WIDTH)
-errors = Console(stderr=True, soft_wrap=True)
+# (A table's own print width cannot exceed its console's: a console of its own.)
+_tables = (console if sys.stdout.isatty() or os.environ.get("COLUMNS")
+           else Console(soft_wrap=True, width=10_000))
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DEMO_PROGRAMS = ("generuj-leady", "trade-in-accelerator", "sales-team")
 
@@ -43,6 +45,10 @@ def main() -> None:
         errors.print(text, markup=False, highlight=False)
         errors.print("1 problem(s)", style="bold red")
         sys.exit(1)
+
+
+def print_table(table: Table) -> None:
+    _tables.print(table)
 
 
 def _print_problems(problems: list[Problem]) -> None:
@@ -209,7 +215,7 @@ def _print_summary(result, figures) -> None:
     total = figures.total
     table.add_row(str(figures.payees), str(figures.lines), str(figures.paid),
                   str(figures.unpaid), f"{total:,.2f}")
-    console.print(table)
+    print_table(table)
     budget = result.loaded.plan.annual_budget
     if budget:
         console.print(f"budget {budget:,.2f}: spent {total:,.2f} ({total / budget:.1%}), "
@@ -225,7 +231,7 @@ def _print_summary(result, figures) -> None:
         reasons.add_column("lines", justify="right")
         for reason, count in figures.unpaid_by_reason:
             reasons.add_row(str(reason), str(count))
-        console.print(reasons)
+        print_table(reasons)
     timings = ", ".join(f"{k} {v:.2f}s" for k, v in result.timings.items())
     console.print(f"[dim]stages: {timings}[/dim]")
 
@@ -309,14 +315,14 @@ def compare(
     for row in result.tables["totals"].to_pylist():
         totals.add_row(row["variant"], f"{row['total']:,.2f}", str(row["paid_lines"]),
                        str(row["paid_payees"]))
-    console.print(totals)
+    print_table(totals)
     movers = Table(title=f"biggest differences against {result.names[0]}")
     for column in ("variant", "payee", "baseline", "amount", "difference"):
         movers.add_column(column, justify="right")
     for row in result.tables["movers"].to_pylist():
         movers.add_row(row["variant"], row["payee_id"], f"{row['baseline']:,.2f}",
                        f"{row['amount']:,.2f}", f"{row['diff']:+,.2f}")
-    console.print(movers)
+    print_table(movers)
     console.print(f"{result.tables['crossings'].num_rows} line(s) paid in one variant and not "
                   "the other, or in another band (see crossings)")
     if out is not None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from paymaster.cli import app, console
+from paymaster.cli import app, console, print_table
 from paymaster.errors import PaymasterError, Problem, UsageError
 
 WS_OPTION = typer.Option(Path(os.environ.get("PAYMASTER_WORKSPACE", ".")), "--workspace", "-w",
@@ -52,7 +52,7 @@ def _table(title: str, columns: list[str], rows: list[list]) -> None:
         table.add_column(column)
     for row in rows:
         table.add_row(*["" if v is None else str(v) for v in row])
-    console.print(table)
+    print_table(table)
 
 
 # ---------------------------------------------------------------- workspace
