@@ -415,6 +415,9 @@ def test_cli_register_takes_submitted_at_from_a_field_and_enroll_keeps_its_draft
                "-w", folder)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "submitted_at 'yesterday' is not a date and time" in done.stderr
+    done = cli("decide", GL, reg.registration_id, "-w", folder)  # neither --accept nor --reject
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "add --accept, or --reject --reason TEXT" in done.stderr
 
     assert cli("import", TI, "partners", TI_DATA / "partners.csv", "-w", folder).returncode == 0
     done = cli("enroll", TI, "--partner", "A", "--phase", "6", "--effective-from", "2007-11-01",

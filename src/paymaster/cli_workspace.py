@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from paymaster.cli import app, console, print_table
-from paymaster.errors import PaymasterError, Problem, UsageError
+from paymaster.errors import Problem, UsageError
 
 WS_OPTION = typer.Option(Path(os.environ.get("PAYMASTER_WORKSPACE", ".")), "--workspace", "-w",
                          help="workspace folder (or PAYMASTER_WORKSPACE)")
@@ -36,12 +36,12 @@ def _ws(folder: Path):
     return Workspace.open(folder)
 
 
-def _pairs(items: list[str], what: str) -> dict[str, str]:
+def _pairs(items: list[str], what: str, form: str = "NAME=VALUE") -> dict[str, str]:
     out = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            raise PaymasterError(Problem(f"{what} '{item}' is not NAME=VALUE"))
+            raise UsageError(Problem(f"{what} '{item}' is not {form}"))
         out[name.strip()] = value
     return out
 
@@ -188,12 +188,16 @@ def registrations_list(
 @app.command()
 def decide(
     program: str = typer.Argument(...), registration: str = typer.Argument(...),
-    accept: bool = typer.Option(..., "--accept/--reject"),
+    accept: bool | None = typer.Option(None, "--accept/--reject"),
     reason: str = typer.Option(None, "--reason"),
     workspace: Path = WS_OPTION, actor: str = ACTOR_OPTION,
 ) -> None:
     """The owner confirms or rejects a registration (a rejection needs a reason)."""
     from paymaster.services import registrations
+
+    if accept is None:
+        raise UsageError(Problem(f"say whether registration {registration} is accepted",
+                                 hint="add --accept, or --reject --reason TEXT"))
 
     reg = registrations.decide(_ws(workspace), program, registration, accept=accept,
                                actor=actor, reason=reason)
@@ -407,7 +411,7 @@ def dispute_resolve(
 
     fix = None
     if correction:
-        table, file = next(iter(_pairs([correction], "correction").items()))
+        table, file = next(iter(_pairs([correction], "correction", "TABLE=FILE").items()))
         fix = (table, Path(file))
     d = disputes.resolve(_ws(workspace), program, dispute, accept=accept, resolution=reason,
                          actor=actor, correction=fix, as_of=as_of.date() if as_of else None)
