@@ -178,10 +178,6 @@ def test_existing_customer_exception_edges(tmp_path):
                                          "R04": "existing_customer", "R05": "accepted"}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "R01 accepted (plan rule accepts any O365 E3/E5 registration of an all-O365 holder) "
-    "vs spec rule 4 'unless ... the registered plan is an upgrade to E3 or higher'; "
-    "interpretation: E5 -> E3 is not an upgrade"))
 def test_o365_e5_holder_registering_e3_is_not_an_upgrade(tmp_path):
     """Spec rule 4: the exception needs the registered plan to be an *upgrade* to E3 or
     higher. C1 already holds O365 E5 (since 2017); registering O365 E3 is a downgrade, not
@@ -191,6 +187,21 @@ def test_o365_e5_holder_registering_e3_is_not_an_upgrade(tmp_path):
                        "since": "2017-01-01"})
     c.reg("R01", "P1", "2018-04-03 09:00:00", "C1", family="O365", plan="E3")
     assert verdicts(c.run(tmp_path)) == {"R01": "existing_customer"}
+
+
+def test_o365_e3_holder_upgrades_only_to_e5_or_m365(tmp_path):
+    """Spec rule 4, "an upgrade to E3 or higher": C1 holds O365 E3 (all O365). O365 E3
+    again is not an upgrade (existing_customer); O365 E5 is (accepted); so is an M365
+    E-plan, for C2 holding the same (accepted)."""
+    c = Case()
+    for customer in ("C1", "C2", "C3"):
+        c.holdings.append({"customer_nip": c.nip_of(customer), "family": "O365", "plan": "E3",
+                           "since": "2017-01-01"})
+    c.reg("R01", "P1", "2018-04-03 09:00:00", "C1", family="O365", plan="E3")
+    c.reg("R02", "P1", "2018-04-03 09:00:00", "C2", family="O365", plan="E5")
+    c.reg("R03", "P1", "2018-04-03 09:00:00", "C3", family="M365", plan="E3")
+    assert verdicts(c.run(tmp_path)) == {"R01": "existing_customer", "R02": "accepted",
+                                         "R03": "accepted"}
 
 
 # =========================================================== 4. states a partner sees

@@ -77,8 +77,10 @@ def screen(folder: Path) -> tuple[dict[str, str | None], list[dict]]:
         submitted = day(r["submitted_at"])
         family, plan = r["family"].upper(), (r["plan"] or "").strip()
         held = [h for h in holdings[r["customer_nip"]] if day(h["since"]) <= submitted]
+        # An upgrade to E3 or higher: above every O365 plan held (E1 < E3 < E5).
         upgrade = (all(h["family"].upper() == "O365" for h in held)
-                   and ((family == "O365" and plan in ("E3", "E5"))
+                   and ((family == "O365" and plan in ("E3", "E5")
+                         and all(h["plan"] not in ("E3", "E5") or h["plan"] < plan for h in held))
                         or (family == "M365" and plan.startswith("E"))))
         key = (r["customer_nip"], family)
         checks = [
