@@ -128,6 +128,7 @@ def test_cli_run_incremental_says_what_it_recomputed(tmp_path: Path) -> None:
     first = subprocess.run(command, capture_output=True, text=True)
     assert first.returncode == 0, first.stderr
     assert "full run: no stored state" in first.stdout
+    assert "changed rows" not in first.stdout  # nothing was compared
     assert (out / incremental.STATE_FILE).is_file() and (out / "payouts.csv").is_file()
     CHANGES["trade-in-accelerator"]["returned RMA"](Folder(data, seed=5))
     second = subprocess.run(command, capture_output=True, text=True)

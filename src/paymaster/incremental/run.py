@@ -36,7 +36,7 @@ class Report:
         if self.changed:
             out.append("changed rows: " + ", ".join(
                 f"{t} -{old} +{new}" for t, (old, new) in sorted(self.changed.items())))
-        else:
+        elif self.mode == "incremental":  # (a full run compared nothing: no rows to show)
             out.append("changed rows: none")
         if self.mode == "full":
             out.append(f"full run: {self.reason}")
