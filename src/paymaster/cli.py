@@ -6,7 +6,6 @@ Every command maps our errors to located messages and exit code 1 in one place.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -21,10 +20,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
 # Piped into a file or a script, a table keeps every figure: Rich would otherwise fit it
-# into 80 columns and cut amounts short ("1200…"). (COLUMNS, when set, still rules.)
-# (A table's own print width cannot exceed its console's: a console of its own.)
-_tables = (console if sys.stdout.isatty() or os.environ.get("COLUMNS")
-           else Console(soft_wrap=True, width=10_000))
+# into 80 columns, or an exported COLUMNS, and cut amounts short ("1200…"). (A table's
+# own print width cannot exceed its console's: a console of its own.)
+_tables = console if sys.stdout.isatty() else Console(soft_wrap=True, width=10_000)
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DEMO_PROGRAMS = ("generuj-leady", "trade-in-accelerator", "sales-team")
 
