@@ -210,6 +210,12 @@ def test_a_wrong_format_or_chart_is_said_before_calculating(data: Path, tmp_path
                "--chart", str(tmp_path / "c.gif"))
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert f"{tmp_path / 'c.gif'}: a chart is .svg or .png, not '.gif'" in done.stderr
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder", encoding="utf-8")
+    done = cli("run", str(PLAN), "--data", str(data), "--out", str(blocked / "out"))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"{blocked / 'out'}: Not a directory" in done.stderr
+    assert "read and validate input" not in done.stdout  # said before calculating
     done = cli("schema", "--out", str(tmp_path / "no" / "such" / "s.json"))
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert f"{tmp_path / 'no' / 'such' / 's.json'}: No such file or directory" in done.stderr

@@ -106,6 +106,7 @@ def run(
         console.print("[red]error[/red]: --incremental keeps its state in DuckDB; "
                       "it cannot be combined with --backend spark")
         raise typer.Exit(2)
+    out.mkdir(parents=True, exist_ok=True)  # a folder that cannot be made: said before calculating
     if incremental:
         from paymaster.figures import in_memory
         from paymaster.outputs import write_tables
