@@ -211,3 +211,23 @@ def test_excel_and_parquet_files_import_to_the_same_rows(ws, tmp_path):
     assert change["key"] == first_id
     assert (change["before"]["country"], change["after"]["country"]) == (
         table.column("country")[0].as_py(), "SG")
+
+
+def test_a_run_on_stored_data_names_the_stored_table_not_an_exported_file(ws, tmp_path):
+    """A snapshot of partners without partner B leaves B's certifications referring to
+    nobody: the next calculation refuses the stored data, and says so of the stored table
+    (the files it exported to calculate are temporary and were never the user's)."""
+    from paymaster.services.calc import calculate_stored
+    from paymaster.services.demo import load_example
+
+    load_example(ws, TI, JAN_1, lambda _: None)
+    columns, partners = read_csv(TI_DATA / "partners.csv")
+    kept = [r for r in partners if r["partner_id"] != "B"]
+    imports.import_file(ws, TI, "partners", write_csv(tmp_path / "partners.csv", columns, kept),
+                        actor="office", as_of=JAN_1, snapshot=True)
+    with ws.store.session() as session, pytest.raises(DataError) as caught:
+        calculate_stored(ws, session, TI, None)
+    problems = caught.value.problems
+    assert problems and all(p.file.startswith("stored table ") for p in problems)
+    assert any("unknown partner_id 'B'" in p.message for p in problems)
+    assert not any("paymaster-" in str(p) for p in problems)

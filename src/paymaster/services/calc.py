@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from paymaster.errors import DataError, Problem
 from paymaster.plan import LoadedPlan
 from paymaster.runs import Progress, RunResult, calculate, fingerprint
 from paymaster.services.inputs import export_inputs
@@ -33,4 +36,19 @@ def calculate_stored(ws: Workspace, session: Session, program: str, as_of: dt.da
     with tempfile.TemporaryDirectory(prefix="paymaster-") as tmp:
         folder = export_inputs(ws, session, program, as_of, Path(tmp), overrides,
                                plan.plan if plan else None)
-        return calculate(plan or ws.plan(program), folder, progress)
+        try:
+            return calculate(plan or ws.plan(program), folder, progress)
+        except DataError as err:
+            raise DataError([_in_store_terms(p, folder) for p in err.problems]) from err
+
+
+def _in_store_terms(problem: Problem, folder: Path) -> Problem:
+    """A problem found in the exported files, said of the stored table: the temporary
+    file it was read from is gone, and was never the user's."""
+    exported = re.compile(re.escape(str(folder)) + r"/([\w-]+)\.csv")
+
+    def said(text: str | None) -> str | None:
+        return exported.sub(r"stored table \1", text) if text else text
+
+    return replace(problem, file=said(problem.file) or "", message=said(problem.message) or "",
+                   hint=said(problem.hint))
