@@ -281,7 +281,7 @@ def demo(
         serve_portal(out / "workspace", host="127.0.0.1", port=8000, secure_cookies=False,
                      demo=True)
     else:
-        console.print(f"the portal: paymaster serve {out}/workspace (or ./dev serve)")
+        console.print(f"the portal: paymaster serve {out}/workspace (or ./dev serve {out}/workspace)")
 
 
 @app.command()

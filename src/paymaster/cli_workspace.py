@@ -512,7 +512,7 @@ def serve(
     if demo and not accounts.has_users(ws):
         accounts.add_demo_accounts(ws)
     console.print(f"Paymaster portal on http://{host}:{port}/  (API: http://{host}:{port}/api/docs)")
-    if demo:
+    if demo or accounts.has_demo_accounts(ws):  # e.g. `paymaster demo --out X`'s workspace
         _table("demo accounts", ["username", "password", "role", "payee"],
                [[u, p, r, payee or ""] for u, p, r, payee, _n, _l in accounts.DEMO_ACCOUNTS])
     uvicorn.run(create_app(ws, secure_cookies=secure_cookies), host=host, port=port,

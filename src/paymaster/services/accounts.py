@@ -99,6 +99,14 @@ def has_users(ws: Workspace) -> bool:
         return session.scalars(select(User.id).limit(1)).first() is not None
 
 
+def has_demo_accounts(ws: Workspace) -> bool:
+    """The demo's accounts are there (a workspace the demo made), so they can be shown."""
+    names = [account[0] for account in DEMO_ACCOUNTS]
+    with ws.store.session() as session:
+        found = session.scalars(select(User.username).where(User.username.in_(names))).all()
+    return len(found) == len(names)
+
+
 def add_demo_accounts(ws: Workspace) -> None:
     for username, password, role, payee, name, locale in DEMO_ACCOUNTS:
         create_user(ws, username, password, role, actor="demo", payee_id=payee,
