@@ -49,6 +49,17 @@ def print_table(table: Table) -> None:
     _tables.print(table)
 
 
+def check_outputs(out: Path | None, fmt: str, chart: Path | None) -> None:
+    """A wrong format or chart file is said before a calculation, not after it."""
+    from paymaster.analytics.charts import chart_format
+    from paymaster.outputs import check_format
+
+    if out:
+        check_format(fmt)
+    if chart:
+        chart_format(chart)
+
+
 def _print_problems(problems: list[Problem]) -> None:
     for problem in problems:
         errors.print(str(problem), markup=False, highlight=False)
@@ -296,15 +307,10 @@ def compare(
                                       "differences: FILE.svg or FILE.png"),
 ) -> None:
     """Compare plan variants on the same data: cost, winners and losers, gate crossings."""
-    from paymaster.analytics.charts import chart_format
     from paymaster.analytics.compare import compare as run_compare
     from paymaster.analytics.compare import variants
-    from paymaster.outputs import check_format
 
-    if out:
-        check_format(fmt)
-    if chart is not None:
-        chart_format(chart)
+    check_outputs(out, fmt, chart)
     found = variants(plan_a, plan_b, sets)
     with console.status("calculating") as status:
         result = run_compare(found, data, progress=lambda stage: status.update(stage))

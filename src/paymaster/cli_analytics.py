@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from paymaster.cli import app, console
+from paymaster.cli import app, check_outputs, console
 from paymaster.cli_workspace import WS_OPTION, _table, _ws
 
 
@@ -55,16 +55,10 @@ def effect(
 ) -> None:
     """Did it work: cost against sales and growth, attainment below/at/above target,
     concentration of the payout."""
-    from paymaster.analytics.charts import chart_format
     from paymaster.analytics.effect import effect_report
-    from paymaster.outputs import check_format
     from paymaster.runs import calculate
 
-    # A wrong format or chart file is said before the calculation, not after it.
-    if out:
-        check_format(fmt)
-    if chart:
-        chart_format(chart)
+    check_outputs(out, fmt, chart)
     with console.status("calculating") as status:
         result = calculate(plan, data, lambda stage: status.update(stage))
     report = effect_report(result.tables, period)

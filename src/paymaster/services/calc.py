@@ -39,13 +39,13 @@ def calculate_stored(ws: Workspace, session: Session, program: str, as_of: dt.da
         try:
             return calculate(plan or ws.plan(program), folder, progress)
         except DataError as err:
-            raise DataError([_in_store_terms(p, folder) for p in err.problems]) from err
+            exported = re.compile(re.escape(str(folder)) + r"/([\w-]+)\.csv")
+            raise DataError([_in_store_terms(p, exported) for p in err.problems]) from err
 
 
-def _in_store_terms(problem: Problem, folder: Path) -> Problem:
-    """A problem found in the exported files, said of the stored table: the temporary
-    file it was read from is gone, and was never the user's."""
-    exported = re.compile(re.escape(str(folder)) + r"/([\w-]+)\.csv")
+def _in_store_terms(problem: Problem, exported: re.Pattern) -> Problem:
+    """A problem found in the exported files (`exported` matches their paths), said of the
+    stored table: the temporary file it was read from is gone, and was never the user's."""
 
     def said(text: str | None) -> str | None:
         return exported.sub(r"stored table \1", text) if text else text
