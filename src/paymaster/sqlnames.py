@@ -1,0 +1,40 @@
+"""Names that reach SQL: checked against one strict pattern, quoted only by sqlglot.
+
+A plan file, an uploaded file's header or a URL is hostile input. Every table, column,
+measure or parameter name that ends up in a SQL statement goes through `quote()` (or
+through Ibis/sqlglot expressions, which quote for themselves); none is pasted between
+double quotes by hand. The plan loader refuses any name that does not match `NAME`, so a
+name can never carry a quote, a semicolon or a space into a statement in the first place:
+quoting is the second wall, not the only one.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlglot import exp
+
+# Letters, digits and underscores, starting with a letter, at most 63 characters (the
+# longest identifier PostgreSQL keeps). Names starting with "__" are the engine's own.
+NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}")
+NAME_RULE = "a letter, then letters, digits or underscores (at most 63 characters)"
+
+
+def is_name(text: str) -> bool:
+    return NAME.fullmatch(text) is not None
+
+
+def quote(name: str, dialect: str = "duckdb") -> str:
+    """`name` as a quoted SQL identifier, any embedded quote escaped by sqlglot."""
+    return exp.to_identifier(name, quoted=True).sql(dialect=dialect)
+
+
+def quote_all(names, dialect: str = "duckdb") -> str:
+    """A comma-separated list of quoted identifiers."""
+    return ", ".join(quote(n, dialect) for n in names)
+
+
+def literal(value: str, dialect: str = "duckdb") -> str:
+    """A string literal escaped by sqlglot, for the rare statement that cannot take a
+    bound parameter (DuckDB's COPY ... TO 'path', ATTACH 'path')."""
+    return exp.Literal.string(value).sql(dialect=dialect)
