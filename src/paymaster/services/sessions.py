@@ -12,7 +12,7 @@ import hashlib
 import secrets
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from paymaster.store.auth_models import AuthSession
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 SESSION_HOURS = 8
 # last_seen is written at most this often: a page view should not always be a write.
 TOUCH_SECONDS = 60
+KEEP_ENDED = dt.timedelta(days=30)
 
 
 def utcnow() -> dt.datetime:
@@ -40,6 +41,8 @@ def start(ws: Workspace, user_id: int, address: str | None = None) -> str:
     token = secrets.token_urlsafe(32)
     now = utcnow()
     with ws.store.session() as session:
+        # ended sessions are kept a while (who was logged in when), then dropped
+        session.execute(delete(AuthSession).where(AuthSession.expires_at < now - KEEP_ENDED))
         session.add(AuthSession(id=_digest(token), user_id=user_id, created_at=now,
                                 last_seen=now, expires_at=now + dt.timedelta(hours=SESSION_HOURS),
                                 revoked_at=None, address=(address or "")[:100] or None))

@@ -33,6 +33,7 @@ ADDRESS_LIMIT = 20    # failures from one address, whatever the usernames
 BASE_DELAY = 30       # seconds, doubled with each failure past the limit
 MAX_DELAY = 3600
 FORGET_AFTER = dt.timedelta(hours=1)
+STALE = dt.timedelta(seconds=MAX_DELAY, days=1)
 _ROUNDS = 200         # compare-and-set retries under contention before giving up (refuse)
 
 
@@ -82,6 +83,9 @@ def _reserve(ws: Workspace, key: str, username: str | None, address: str, limit:
         if seen is None:
             try:
                 with ws.store.session() as session:
+                    # keys long quiet and no longer blocked count nothing: drop them
+                    session.execute(delete(LoginThrottle).where(
+                        LoginThrottle.last_failure < now - FORGET_AFTER - STALE))
                     session.add(LoginThrottle(key=key, username=username, address=address,
                                               failures=1, last_failure=now,
                                               blocked_until=_until(now, 1, limit)))

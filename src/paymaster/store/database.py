@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Iterator
@@ -88,14 +89,13 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
 
 def _private_sqlite_file(url: str) -> None:
     """Create a new SQLite file readable by its owner only (SQLite gives its -wal and -shm
-    files the same mode); one that exists is left as it is."""
+    files the same mode)."""
     path = url.split("///", 1)[1].split("?", 1)[0] if "///" in url else ""
     if not path or path == ":memory:" or path.startswith("file:"):
         return
-    try:
+    # one that exists is kept; a missing folder is SQLite's own error to report
+    with contextlib.suppress(FileExistsError, FileNotFoundError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except (FileExistsError, FileNotFoundError):
-        pass  # exists already; or its folder is missing, which SQLite itself will report
 
 
 def sqlite_url(path: Path) -> str:

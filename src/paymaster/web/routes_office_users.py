@@ -59,7 +59,7 @@ def _page_action(request: Request, user: Principal, ws: Workspace, action) -> Re
         if any(p.message.startswith("unknown user") for p in err.problems):
             raise  # a missing user is a 404, not a form problem
         return office_page(request, "office_users.html", user, users_data(ws), status=400,
-                           problems=form_problems(err))
+                           problems=err.problems)
     return RedirectResponse("/office/users", status_code=303)
 
 
