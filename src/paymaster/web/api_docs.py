@@ -2,11 +2,14 @@
 
 FastAPI's own page loads Swagger UI from a CDN and starts it with an inline script; both
 break the Content-Security-Policy (scripts from 'self' only) and leak each visit to a third
-party. The assets come from the pinned `swagger-ui-bundle` package; the start-up script is
-/static/swagger-init.js.
+party. The assets come from the pinned `fastapi-offline` package (its static folder only:
+its code is not used); the start-up script is /static/swagger-init.js.
 """
 
 from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
@@ -30,11 +33,11 @@ PAGE = f"""<!doctype html>
 
 
 def add(app: FastAPI) -> None:
-    try:
-        from swagger_ui_bundle import swagger_ui_path
-    except ImportError:  # an older environment: the description is still /api/openapi.json
-        return
-    app.mount(ASSETS, StaticFiles(directory=swagger_ui_path), name="api-docs-assets")
+    spec = importlib.util.find_spec("fastapi_offline")
+    if spec is None or not spec.submodule_search_locations:
+        return  # an older environment: the description is still /api/openapi.json
+    folder = Path(next(iter(spec.submodule_search_locations))) / "static"
+    app.mount(ASSETS, StaticFiles(directory=folder), name="api-docs-assets")
 
     @app.get("/api/docs", include_in_schema=False)
     def api_docs() -> HTMLResponse:
