@@ -129,7 +129,7 @@ def test_the_cli_administers_users(demo_workspace, tmp_path) -> None:
     assert done.exit_code == 0, done.output
     done = runner.invoke(cli, ["user", "add", "zeta", "--role", "rep", "--payee", "NOPE",
                                "--password-stdin", "-w", folder], input="zeta-password-1\n")
-    assert done.exit_code != 0 and "payee 'NOPE' is in no program" in done.output
+    assert done.exit_code != 0 and "payee 'NOPE' is in no program" in str(done.exception)
     done = runner.invoke(cli, ["user", "add", "zeta", "--role", "rep", "--payee", "R01",
                                "--password-stdin", "-w", folder], input="zeta-password-1\n")
     assert done.exit_code == 0, done.output
