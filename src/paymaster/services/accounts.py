@@ -102,12 +102,6 @@ def authenticate(ws: Workspace, username: str, password: str) -> User | None:
         return user
 
 
-def get_user(ws: Workspace, user_id: int) -> User | None:
-    with ws.store.session() as session:
-        user = session.get(User, user_id)
-        return user if user is not None and user.active else None
-
-
 def set_locale(ws: Workspace, user_id: int, locale: str) -> None:
     if locale not in LOCALES:
         raise WorkflowError(Problem(f"unknown language '{locale}'", hint="one of: en, pl, zh"))

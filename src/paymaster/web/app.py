@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from paymaster.errors import PaymasterError, Problem
+from paymaster.services.sessions import SESSION_HOURS
 from paymaster.web import render
 from paymaster.web.i18n import N_
 from paymaster.web.security import (
@@ -34,7 +35,6 @@ STATIC = Path(__file__).parent / "static"
 PUBLIC = ("/login", "/api/login", "/static/", "/api/openapi.json", "/api/docs")
 OFFICE = ("/office", "/api/office")
 ACTORS = ("admin", "approver")  # of the office roles, those who may change things
-SESSION_HOURS = 8
 
 
 def create_app(ws: Workspace, *, secure_cookies: bool = False,
