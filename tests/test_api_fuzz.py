@@ -37,6 +37,8 @@ def test_no_operation_answers_with_a_server_error(api, username) -> None:
     failures: list[str] = []
     statuses: list[int] = []
     for result in operations:
+        if result.ok().path == "/api/logout":
+            continue  # it ends the session on the server: every later case would be a 401
         _fuzz(result.ok(), headers, cookies, failures, statuses)
     assert failures == []
     # the requests really reached the app: some answered, some were refused

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -49,9 +50,10 @@ def test_upgrade_creates_every_table_and_is_idempotent(store_url):
         assert set(inspect(store.engine).get_table_names()) == tables
         with store.engine.connect() as connection:
             assert connection.execute(text("SELECT version_num FROM alembic_version")).all() == head
-        # the newest migration file of src/paymaster/store/migrations/versions/
-        newest = max(p.name.split("_")[0] for p in MIGRATIONS.glob("[0-9]*_*.py"))
-        assert head == [(newest,)]
+        # the revision of the newest migration file of src/paymaster/store/migrations/versions/
+        newest = max(MIGRATIONS.glob("[0-9]*_*.py"), key=lambda p: p.name.split("_")[0])
+        revision = re.search(r'^revision = "([^"]+)"', newest.read_text(), re.M).group(1)
+        assert head == [(revision,)]
     finally:
         store.dispose()
 

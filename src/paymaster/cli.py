@@ -357,6 +357,7 @@ def schema(out: Path | None = typer.Option(None, "--out", help="write to this fi
 
 import paymaster.cli_analytics  # noqa: E402,F401  (registers the analytics commands)
 import paymaster.cli_workspace  # noqa: E402,F401  (registers the workspace commands)
+import paymaster.cli_users  # noqa: E402,F401  (registers the user commands)
 
 if __name__ == "__main__":
     # Run as `python -m paymaster.cli` this file is __main__, a second copy of the module;

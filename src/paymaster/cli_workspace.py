@@ -517,20 +517,3 @@ def serve(
                [[u, p, r, payee or ""] for u, p, r, payee, _n, _l in accounts.DEMO_ACCOUNTS])
     uvicorn.run(create_app(ws, secure_cookies=secure_cookies), host=host, port=port,
                 log_level="info")
-
-
-@app.command()
-def user(
-    username: str = typer.Argument(...),
-    role: str = typer.Option(..., "--role", help="admin, approver, partner, rep or viewer"),
-    payee: str = typer.Option(None, "--payee", help="the partner or rep this user is"),
-    name: str = typer.Option("", "--name"), locale: str = typer.Option("en", "--locale"),
-    workspace: Path = WS_OPTION, actor: str = ACTOR_OPTION,
-) -> None:
-    """Add a portal user (asks for the password)."""
-    from paymaster.services import accounts
-
-    password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    accounts.create_user(_ws(workspace), username, password, role, actor=actor,
-                         payee_id=payee, display_name=name, locale=locale)
-    console.print(f"user {username} ({role}) added")

@@ -9,7 +9,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
 from paymaster.errors import Problem
-from paymaster.services import audit
+from paymaster.services import audit, sessions
+from paymaster.services.payees import known_payee
 from paymaster.services.registrations import WorkflowError
 from paymaster.store.models import User
 
@@ -20,6 +21,8 @@ ROLES = ("admin", "approver", "partner", "rep", "viewer")
 OFFICE = ("admin", "approver", "viewer")  # see every payee of every program
 LOCALES = ("en", "pl", "zh")
 MIN_PASSWORD = 10
+MAX_PASSWORD = 1000  # argon2 hashes any length; a megabyte of password is an attack
+MAX_NAME = 200
 _hasher = PasswordHasher()
 # Verifying against this when the user does not exist keeps the answer time the same, so
 # timing does not tell which usernames exist.
@@ -40,14 +43,12 @@ DEMO_ACCOUNTS = (
 
 def create_user(ws: Workspace, username: str, password: str, role: str, *, actor: str,
                 payee_id: str | None = None, display_name: str = "",
-                locale: str = "en") -> User:
+                locale: str = "en", check_payee: bool = True) -> User:
     problems = []
-    if role not in ROLES:
-        problems.append(Problem(f"unknown role '{role}'", hint="one of: " + ", ".join(ROLES)))
-    if role in ("partner", "rep") and not payee_id:
-        problems.append(Problem(f"a {role} user belongs to one payee", hint="give --payee ID"))
-    if len(password) < MIN_PASSWORD:
-        problems.append(Problem(f"the password needs at least {MIN_PASSWORD} characters"))
+    if not username.strip() or len(username) > MAX_NAME:
+        problems.append(Problem(f"a username has 1 to {MAX_NAME} characters"))
+    problems += _role_problems(ws, role, payee_id, check_payee)
+    problems += _password_problems(password)
     if locale not in LOCALES:
         problems.append(Problem(f"unknown language '{locale}'", hint="one of: en, pl, zh"))
     if problems:
@@ -65,6 +66,28 @@ def create_user(ws: Workspace, username: str, password: str, role: str, *, actor
         return user
 
 
+def _password_problems(password: str) -> list[Problem]:
+    if len(password) < MIN_PASSWORD:
+        return [Problem(f"the password needs at least {MIN_PASSWORD} characters")]
+    if len(password) > MAX_PASSWORD:
+        return [Problem(f"the password has more than {MAX_PASSWORD} characters")]
+    return []
+
+
+def _role_problems(ws: Workspace, role: str, payee_id: str | None,
+                   check_payee: bool = True) -> list[Problem]:
+    if role not in ROLES:
+        return [Problem(f"unknown role '{role}'", hint="one of: " + ", ".join(ROLES))]
+    if role in ("partner", "rep"):
+        if not payee_id:
+            return [Problem(f"a {role} user belongs to one payee", hint="give --payee ID")]
+        if check_payee and not known_payee(ws, payee_id):
+            return [Problem(f"payee '{payee_id}' is in no program of this workspace",
+                            field="payee", hint="check the id, or import the payee's "
+                            "master data (partners, reps) first")]
+    return []
+
+
 def authenticate(ws: Workspace, username: str, password: str) -> User | None:
     with ws.store.session() as session:
         user = session.scalars(select(User).where(User.username == username)).first()
@@ -77,12 +100,6 @@ def authenticate(ws: Workspace, username: str, password: str) -> User | None:
         if _hasher.check_needs_rehash(user.password_hash):
             user.password_hash = _hasher.hash(password)
         return user
-
-
-def get_user(ws: Workspace, user_id: int) -> User | None:
-    with ws.store.session() as session:
-        user = session.get(User, user_id)
-        return user if user is not None and user.active else None
 
 
 def set_locale(ws: Workspace, user_id: int, locale: str) -> None:
@@ -109,5 +126,67 @@ def has_demo_accounts(ws: Workspace) -> bool:
 
 def add_demo_accounts(ws: Workspace) -> None:
     for username, password, role, payee, name, locale in DEMO_ACCOUNTS:
+        # check_payee off: `serve --demo-accounts` may add them to any workspace
         create_user(ws, username, password, role, actor="demo", payee_id=payee,
-                    display_name=name, locale=locale)
+                    display_name=name, locale=locale, check_payee=False)
+
+
+# ---------------------------------------------------------------- administration
+# Each change below ends every session of the user: whoever held one must log in again
+# under the new password, role or state (a deactivated user cannot).
+def list_users(ws: Workspace) -> list[dict]:
+    live = sessions.live_sessions(ws)
+    with ws.store.session() as session:
+        users = session.scalars(select(User).order_by(User.username)).all()
+    return [{"username": u.username, "role": u.role, "payee_id": u.payee_id,
+             "display_name": u.display_name, "locale": u.locale, "active": u.active,
+             "created_at": u.created_at, "sessions": live.get(u.id, 0)} for u in users]
+
+
+def _change(ws: Workspace, username: str, actor: str, action: str, change) -> None:
+    with ws.store.session() as session:
+        user = session.scalars(select(User).where(User.username == username)).first()
+        if user is None:
+            raise WorkflowError(Problem(f"unknown user '{username}'",
+                                        hint="paymaster user list shows the users"))
+        before = {"role": user.role, "payee_id": user.payee_id, "active": user.active}
+        change(user)
+        session.flush()
+        if not session.scalar(select(User.id).where(User.role == "admin",
+                                                    User.active.is_(True)).limit(1)):
+            raise WorkflowError(Problem(f"'{username}' is the last active admin",
+                                        hint="make another user admin first"))
+        sessions.revoke_all(session, user.id)
+        audit.record(session, actor=actor, action=action, entity="user", key=username,
+                     before=before, after={"role": user.role, "payee_id": user.payee_id,
+                                           "active": user.active})
+
+
+def set_active(ws: Workspace, username: str, active: bool, *, actor: str) -> None:
+    if not active and username == actor:
+        raise WorkflowError(Problem("you cannot deactivate yourself",
+                                    hint="ask another admin"))
+    _change(ws, username, actor, "reactivate" if active else "deactivate",
+            lambda user: setattr(user, "active", active))
+
+
+def reset_password(ws: Workspace, username: str, password: str, *, actor: str) -> None:
+    problems = _password_problems(password)
+    if problems:
+        raise WorkflowError(problems)
+    digest = _hasher.hash(password)
+    _change(ws, username, actor, "reset password",
+            lambda user: setattr(user, "password_hash", digest))
+
+
+def change_role(ws: Workspace, username: str, role: str, *, actor: str,
+                payee_id: str | None = None) -> None:
+    problems = _role_problems(ws, role, payee_id)
+    if problems:
+        raise WorkflowError(problems)
+
+    def change(user: User) -> None:
+        user.role = role
+        user.payee_id = payee_id if role in ("partner", "rep") else None
+
+    _change(ws, username, actor, "change role", change)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,6 +60,7 @@ class Store:
 
 def _engine(url: str) -> Engine:
     if url.startswith("sqlite"):
+        _private_sqlite_file(url)
         engine = create_engine(url, connect_args={"timeout": 60})
         event.listen(engine, "connect", _sqlite_connect)
         # SQLite: take the write lock when a transaction starts, so two writers queue up
@@ -82,6 +85,17 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.close()
+
+
+def _private_sqlite_file(url: str) -> None:
+    """Create a new SQLite file readable by its owner only (SQLite gives its -wal and -shm
+    files the same mode)."""
+    path = url.split("///", 1)[1].split("?", 1)[0] if "///" in url else ""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    # one that exists is kept; a missing folder is SQLite's own error to report
+    with contextlib.suppress(FileExistsError, FileNotFoundError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def sqlite_url(path: Path) -> str:

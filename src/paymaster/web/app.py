@@ -7,6 +7,7 @@ Errors have one JSON shape: {"error": {"status", "title", "problems": [...]}}.
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -18,33 +19,38 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from paymaster.errors import PaymasterError, Problem
+from paymaster.services.sessions import SESSION_HOURS
 from paymaster.web import render
 from paymaster.web.i18n import N_
-from paymaster.web.security import CsrfFailed, Forbidden, LoginLimiter, NotLoggedIn, TooManyAttempts
+from paymaster.web.security import (
+    SECURITY_HEADERS,
+    CsrfFailed,
+    Forbidden,
+    NotLoggedIn,
+    TooManyAttempts,
+)
 from paymaster.workspace import Workspace
 
 STATIC = Path(__file__).parent / "static"
 PUBLIC = ("/login", "/api/login", "/static/", "/api/openapi.json", "/api/docs")
 OFFICE = ("/office", "/api/office")
 ACTORS = ("admin", "approver")  # of the office roles, those who may change things
-SESSION_HOURS = 8
 
 
 def create_app(ws: Workspace, *, secure_cookies: bool = False,
                secret: str | None = None) -> FastAPI:
     app = FastAPI(title="Paymaster", version="0.1.0", openapi_url="/api/openapi.json",
-                  docs_url="/api/docs", redoc_url=None,
+                  docs_url=None, redoc_url=None,
                   description="Sales incentive programs: registrations, enrollments, runs, "
                               "ledger, statements, disputes. Money is exact decimal text.")
     app.state.ws = ws
-    app.state.limiter = LoginLimiter()
 
     @app.middleware("http")
     async def _logged_in_first(request: Request, call_next):
         """Secure by default: without a session nothing but the login and the API's
         description is served, before any route parses a body or looks anything up."""
         path = request.url.path
-        if "uid" not in request.session and not path.startswith(PUBLIC):
+        if "sid" not in request.session and not path.startswith(PUBLIC):
             return await _login(request, NotLoggedIn())
         if path.startswith(OFFICE):
             from paymaster.web.routes_auth import optional_user
@@ -67,11 +73,15 @@ def create_app(ws: Workspace, *, secure_cookies: bool = False,
                        session_cookie="paymaster_session", max_age=SESSION_HOURS * 3600,
                        same_site="lax", https_only=secure_cookies)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    from paymaster.web import api_docs
+
+    api_docs.add(app)
     _error_handlers(app)
     from paymaster.web import (
         routes_auth,
         routes_office,
         routes_office_ledger,
+        routes_office_users,
         routes_payee,
         routes_results,
     )
@@ -81,16 +91,48 @@ def create_app(ws: Workspace, *, secure_cookies: bool = False,
     app.include_router(routes_results.router)
     app.include_router(routes_office.router)
     app.include_router(routes_office_ledger.router)
+    app.include_router(routes_office_users.router)
+    # Outermost, around Starlette's own error middleware: even a 500 gets the headers.
+    inner = app.build_middleware_stack
+    app.build_middleware_stack = lambda: SecurityHeaders(inner())
     return app
+
+
+class SecurityHeaders:
+    """Adds SECURITY_HEADERS to every HTTP response that does not set them itself."""
+
+    def __init__(self, app):
+        self.app = app
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def sending(message):
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                message = dict(message)
+                message["headers"] = list(message.get("headers", [])) + [
+                    h for h in self.headers if h[0] not in present]
+            await send(message)
+
+        await self.app(scope, receive, sending)
 
 
 def workspace_secret(ws: Workspace) -> str:
     """The key that signs session cookies: kept in the workspace, so sessions survive a
     restart; made on first use, readable by its owner only."""
     path = ws.folder / ".paymaster-secret"
-    if not path.is_file():
-        path.write_text(secrets.token_hex(32), encoding="utf-8")
-        path.chmod(0o600)
+    try:
+        # created with its final mode: never readable by others, not even for a moment
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)  # one made by an older version, or copied loosely
+    else:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_hex(32))
     return path.read_text(encoding="utf-8").strip()
 
 

@@ -8,9 +8,15 @@ from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel
 
-from paymaster.services import accounts
+from paymaster.services import accounts, sessions, throttle
 from paymaster.web import render
-from paymaster.web.security import NotLoggedIn, Principal, check_csrf, csrf_token
+from paymaster.web.security import (
+    NotLoggedIn,
+    Principal,
+    TooManyAttempts,
+    check_csrf,
+    csrf_token,
+)
 from paymaster.workspace import Workspace
 
 router = APIRouter()
@@ -21,11 +27,12 @@ def workspace(request: Request) -> Workspace:
 
 
 def optional_user(request: Request) -> Principal | None:
-    uid = request.session.get("uid")
-    if uid is None:
-        return None
-    user = accounts.get_user(request.app.state.ws, int(uid))
-    return Principal.of(user) if user else None
+    """The user of a live server-side session (one lookup per request, then remembered)."""
+    if hasattr(request.state, "principal"):
+        return request.state.principal
+    user = sessions.user_of(request.app.state.ws, request.session.get("sid"))
+    request.state.principal = Principal.of(user) if user else None
+    return request.state.principal
 
 
 def current_user(request: Request) -> Principal:
@@ -43,18 +50,32 @@ Csrf = Depends(check_csrf)
 
 
 def _login(request: Request, username: str, password: str) -> Principal | None:
-    limiter = request.app.state.limiter
-    keys = (f"ip:{request.client.host if request.client else '?'}", f"user:{username}")
-    limiter.check(*keys)
-    user = accounts.authenticate(request.app.state.ws, username, password)
+    ws = request.app.state.ws
+    if len(username) > accounts.MAX_NAME or len(password) > accounts.MAX_PASSWORD:
+        return None  # no such account can exist: nothing to check or count
+    address = client_address(request)
+    try:
+        throttle.reserve(ws, username, address)
+    except throttle.Throttled as exc:
+        raise TooManyAttempts(exc.retry_after) from None
+    user = accounts.authenticate(ws, username, password)
     if user is None:
-        limiter.failed(*keys)
-        return None
-    limiter.succeeded(*keys)
+        return None  # the reserved failure stands
+    throttle.succeeded(ws, username, address)
     request.session.clear()  # a new session on login: no fixation
-    request.session["uid"] = user.id
+    request.session["sid"] = sessions.start(ws, user.id, address)
+    request.state.principal = Principal.of(user)
     csrf_token(request)
-    return Principal.of(user)
+    return request.state.principal
+
+
+def client_address(request: Request) -> str:
+    return (request.client.host if request.client else "") or "?"
+
+
+def _logout(request: Request) -> None:
+    sessions.end(request.app.state.ws, request.session.get("sid"))
+    request.session.clear()
 
 
 @router.get("/login", include_in_schema=False)
@@ -74,7 +95,7 @@ def login_page(request: Request, username: Annotated[str, Form()],
 
 @router.post("/logout", include_in_schema=False, dependencies=[Csrf])
 def logout_page(request: Request) -> Response:
-    request.session.clear()
+    _logout(request)
     return RedirectResponse("/login", status_code=303)
 
 
@@ -96,7 +117,7 @@ def login_api(request: Request, credentials: Credentials) -> Response:
 
 @router.post("/api/logout", tags=["auth"], dependencies=[Csrf])
 def logout_api(request: Request) -> Response:
-    request.session.clear()
+    _logout(request)
     return render.json({"ok": True})
 
 

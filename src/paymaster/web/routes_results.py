@@ -22,6 +22,7 @@ from paymaster.services.registrations import WorkflowError
 from paymaster.services.statements_render import gate_text
 from paymaster.store.models import RunLine
 from paymaster.web import render
+from paymaster.web.downloads import disposition
 from paymaster.web.routes_auth import User, Ws
 from paymaster.web.security import Principal
 from paymaster.workspace import Workspace
@@ -53,7 +54,7 @@ def _csv(rows: list[dict], columns: list[str], filename: str) -> Response:
     for row in jsonable(rows):
         writer.writerow([_cell(row.get(c)) for c in columns])
     return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+                    headers=disposition(filename))
 
 
 def _cell(value: Any) -> str:
@@ -188,9 +189,8 @@ def _statement_response(request: Request, user: Principal, ws: Workspace, progra
             require_member(ws, user, program)
         body = statements.render(statements.build(ws, program, payee, period), format, locale)
         name = f"statement-{program}-{payee}{'-' + period if period else ''}.{format}"
-        disposition = "inline" if format == "html" else "attachment"
         return Response(body, media_type=DOWNLOADS[format],
-                        headers={"Content-Disposition": f'{disposition}; filename="{name}"'})
+                        headers=disposition(name, inline=format == "html"))
     data = statement_data(ws, user, program, payee, period, locale)
     if format == "csv":
         return _csv(data["lines"], STATEMENT_CSV, f"statement-{program}-{payee}.csv")

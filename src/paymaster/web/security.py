@@ -1,7 +1,9 @@
 """Who is asking, and may they: sessions, CSRF tokens, login rate limits, access rules.
 
-Sessions are signed cookies (HttpOnly, SameSite=Lax, Secure when served over HTTPS) that
-carry only the user id and the CSRF token. Every state-changing request must echo the
+Sessions live in the store (services/sessions.py): the signed cookie (HttpOnly,
+SameSite=Lax, Secure when served over HTTPS) carries a random session token and the CSRF
+token, and the session ends server-side on logout, password reset, deactivation or role
+change. Logins are throttled in the store too (services/throttle.py). Every state-changing request must echo the
 token (form field `csrf_token` or header `X-CSRF-Token`). Access is decided on the
 server for every route: office roles see every payee; a partner or rep user sees only
 its own payee's records, whatever id it puts in a URL.
@@ -10,18 +12,12 @@ its own payee's records, whatever id it puts in a URL.
 from __future__ import annotations
 
 import secrets
-import time
-from collections import defaultdict, deque
 from dataclasses import dataclass
 
 from fastapi import Request
 
 from paymaster.services.accounts import OFFICE
 from paymaster.store.models import User
-
-LOGIN_WINDOW_SECONDS = 300
-LOGIN_FAILURES_ALLOWED = 5
-
 
 class NotLoggedIn(Exception):
     """No valid session: pages redirect to the login form, the API answers 401."""
@@ -95,26 +91,15 @@ async def check_csrf(request: Request) -> None:
         raise CsrfFailed()
 
 
-class LoginLimiter:
-    """At most LOGIN_FAILURES_ALLOWED failed logins per address and per username within
-    LOGIN_WINDOW_SECONDS; then 429 until the oldest failure leaves the window."""
-
-    def __init__(self) -> None:
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
-
-    def check(self, *keys: str) -> None:
-        now = time.monotonic()
-        for key in keys:
-            window = self._failures[key]
-            while window and now - window[0] > LOGIN_WINDOW_SECONDS:
-                window.popleft()
-            if len(window) >= LOGIN_FAILURES_ALLOWED:
-                raise TooManyAttempts(int(LOGIN_WINDOW_SECONDS - (now - window[0])) + 1)
-
-    def failed(self, *keys: str) -> None:
-        for key in keys:
-            self._failures[key].append(time.monotonic())
-
-    def succeeded(self, *keys: str) -> None:
-        for key in keys:
-            self._failures.pop(key, None)
+# Sent with every response (pages, JSON, errors, files). Scripts only from this server: the
+# pages have no inline script (the language selector's auto-submit is /static/app.js);
+# inline style attributes stay allowed (progress bars set their width).
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; "
+                               "style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                               "object-src 'none'; base-uri 'none'; form-action 'self'; "
+                               "frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
