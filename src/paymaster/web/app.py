@@ -72,6 +72,7 @@ def create_app(ws: Workspace, *, secure_cookies: bool = False,
         routes_auth,
         routes_office,
         routes_office_ledger,
+        routes_office_payouts,
         routes_payee,
         routes_results,
     )
@@ -81,6 +82,7 @@ def create_app(ws: Workspace, *, secure_cookies: bool = False,
     app.include_router(routes_results.router)
     app.include_router(routes_office.router)
     app.include_router(routes_office_ledger.router)
+    app.include_router(routes_office_payouts.router)
     return app
 
 
