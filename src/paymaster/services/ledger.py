@@ -1,4 +1,4 @@
-"""Runs and the ledger: preview -> approve -> post, and payout files.
+"""Runs and the ledger: preview -> approve -> post (payout batches: services.payouts).
 
 A run is the plan version + the input fingerprint + a period. Posting writes, in one
 transaction, only the difference between the run and what the ledger already holds for
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from paymaster.workspace import Workspace
 
 ZERO = Decimal("0.00")
-CRASH_HOOK = "PAYMASTER_CRASH_AT"  # tests: kill the process at a named point of posting
+CRASH_HOOK = "PAYMASTER_CRASH_AT"  # tests: kill the process at a named point (post, pay)
 
 
 @dataclass
