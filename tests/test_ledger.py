@@ -23,7 +23,8 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from paymaster.services import demo, imports, ledger, masterdata
+from paymaster.errors import UsageError
+from paymaster.services import demo, imports, ledger, masterdata, payouts
 from paymaster.services.demo import EXAMPLES, add_examples, load_example, take_registrations
 from paymaster.services.registrations import WorkflowError
 from paymaster.store.models import AuditEvent, Payment
@@ -395,7 +396,7 @@ def test_the_ledger_refuses_update_and_delete(tmp_path, store_url):
 
 
 # ---------------------------------------------------------------- 9. pay
-def test_pay_hands_each_entry_over_once_and_only_when_delivered(tmp_path, store_url):
+def test_pay_records_each_entry_in_one_batch_and_writes_its_file(tmp_path, store_url):
     ws = sales_workspace(tmp_path, store_url)
     try:
         run_approve_post(ws, SALES)
@@ -405,31 +406,31 @@ def test_pay_hands_each_entry_over_once_and_only_when_delivered(tmp_path, store_
             per_payee[key.split("|")[0]] += amount
             counts[key.split("|")[0]] += 1
 
-        def broken(rows):
-            raise OSError("disk full")
-
-        with pytest.raises(OSError):
-            ledger.pay(ws, SALES, actor="office", batch="b0", deliver=broken)
+        with pytest.raises(UsageError):  # a missing folder: refused before anything is recorded
+            payouts.pay(ws, SALES, tmp_path / "missing" / "pay.csv", actor="office")
         with ws.store.session() as session:
             assert session.scalars(select(Payment)).all() == []
 
-        captured: list[dict] = []
-        rows = ledger.pay(ws, SALES, actor="office", batch="b1", deliver=captured.extend)
-        assert captured == rows
+        out = tmp_path / "pay.csv"
+        batch = payouts.pay(ws, SALES, out, actor="office")
+        rows = list(csv.DictReader(out.open(encoding="utf-8")))
         assert [r["payee_id"] for r in rows] == sorted(per_payee)
-        assert {r["payee_id"]: r["amount"] for r in rows} == dict(per_payee)
-        assert {r["payee_id"]: r["entries"] for r in rows} == dict(counts)
-        assert sum((r["amount"] for r in rows), ZERO) == golden_total(SALES)
-        assert {r["batch"] for r in rows} == {"b1"}
+        assert {r["payee_id"]: Decimal(r["amount"]) for r in rows} == dict(per_payee)
+        assert {r["payee_id"]: int(r["entries"]) for r in rows} == dict(counts)
+        assert sum((Decimal(r["amount"]) for r in rows), ZERO) == golden_total(SALES)
+        assert {r["batch"] for r in rows} == {batch.id}
         assert {r["currency"] for r in rows} == {"CNY"}
+        # names from the reps table; a team manager (M1) is in no payee table
+        assert {r["payee_id"]: r["payee_name"] for r in rows}["R01"] == "Rep R01"
+        assert {r["payee_id"]: r["payee_name"] for r in rows}["M1"] == ""
+        assert batch.totals == {"CNY": str(golden_total(SALES))}
         with ws.store.session() as session:
             payments = session.scalars(select(Payment)).all()
             assert len(payments) == len(golden_paid(SALES))
-            assert {p.batch for p in payments} == {"b1"}
+            assert {p.batch for p in payments} == {batch.id}
 
-        again: list[dict] = []
-        assert ledger.pay(ws, SALES, actor="office", batch="b2", deliver=again.extend) == []
-        assert again == []
+        assert payouts.pay(ws, SALES, tmp_path / "again.csv", actor="office") is None
+        assert not (tmp_path / "again.csv").exists()
     finally:
         ws.close()
 

@@ -19,6 +19,7 @@ from paymaster.store.models import (
     ImportBatch,
     LedgerEntry,
     Payment,
+    PayoutBatch,
     Program,
     Record,
 )
@@ -79,6 +80,11 @@ def _insert_one_of_each(store: Store) -> dict[str, int]:
                            after={"rows": 1})
         session.add_all([record, entry, event])
         session.flush()
+        for name in ("B1", "B2"):
+            session.add(PayoutBatch(id=name, program="gl", created_at=NOW, created_by="tester",
+                                    payees=1, entries=1, totals={"PLN": "123.45"},
+                                    rows={"columns": [], "rows": []}))
+        session.flush()
         payment = Payment(entry_id=entry.id, batch="B1", paid_at=NOW, paid_by="tester")
         session.add(payment)
         session.flush()
@@ -127,6 +133,28 @@ def test_append_only_table_refuses_update_and_delete(store, table):
         record = session.get(Record, ids["records"])
         assert record.content_sha == "b" * 64
         assert record.data == {"sale_id": "S1", "amount": "10.00"}
+
+
+def test_payout_batches_are_append_only_and_payments_need_one(store):
+    _insert_one_of_each(store)
+    for sql in ("UPDATE payout_batches SET payees = 2", "DELETE FROM payout_batches"):
+        with pytest.raises(sqlalchemy.exc.DBAPIError, match="append-only"), \
+                store.session() as session:
+            session.execute(text(sql))
+    with store.session() as session:
+        entry_id = session.scalars(select(LedgerEntry.id)).one()
+    with pytest.raises(sqlalchemy.exc.DBAPIError), store.session() as session:
+        other = LedgerEntry(program="gl", run_id=None, line_key="x", payee_id="P1",
+                            period="2024-04", measure="bonus", source_id=None, kind="payout",
+                            amount=Decimal("1.00"), corrects=None, reason=None, posted_at=NOW,
+                            posted_by="tester")
+        session.add(other)
+        session.flush()
+        session.add(Payment(entry_id=other.id, batch="no such batch", paid_at=NOW,
+                            paid_by="tester"))
+    with pytest.raises(sqlalchemy.exc.IntegrityError), store.session() as session:
+        # one ledger entry in two batches: refused by the database, whoever asks
+        session.add(Payment(entry_id=entry_id, batch="B2", paid_at=NOW, paid_by="tester"))
 
 
 def test_append_only_tables_accept_more_inserts(store):

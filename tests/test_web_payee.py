@@ -225,7 +225,7 @@ def test_trade_in_status_gates_rebate_and_csv(client):
         "1.0000", "0.8500", True)
     assert data["outstanding_rmas"] == []
     assert data["rebates"][0]["would_earn"] == "2250.00"
-    assert data["lines"][0]["amount"] == "2250.00" and data["lines"][0]["paid"] is True
+    assert data["lines"][0]["amount"] == "2250.00" and data["lines"][0]["earns"] is True
     page = client.get(f"/programs/{TRADE_IN}/status")
     assert page.status_code == 200
     assert "$15,000.00 of $12,500.00" in page.text
@@ -318,7 +318,8 @@ def test_statement_lines_drill_down_and_downloads(client):
 def test_trade_in_statement_after_the_correction(client):
     login(client, "partner-d")
     data = client.get(f"/api/programs/{TRADE_IN}/statement").json()
-    assert [(x["amount"], x["paid"]) for x in data["lines"]] == [("2250.00", True)]
+    assert [(x["amount"], x["earns"], x["state"], x["paid"]) for x in data["lines"]] == [
+        ("2250.00", True, "posted", "0.00")]  # posted, not paid: the demo pays nothing
     assert [(e["run_id"], e["amount"]) for e in data["entries"]] == [(4, "2250.00")]
     login(client, "approver")
     office = client.get(f"/api/programs/{TRADE_IN}/statement/D").json()

@@ -277,7 +277,7 @@ def test_statement_reconciles_shows_gates_and_renders(ws, tmp_path):
     for payee in ("D", "A", "B"):
         statement = statements.build(ws, TI, payee)
         ledger_sum = sum((e.amount for e in ledger.entries(ws, TI, payee_id=payee)), Decimal(0))
-        assert sum((ln.amount for ln in statement.lines if ln.paid), Decimal(0)) == ledger_sum
+        assert sum((ln.amount for ln in statement.lines if ln.earns), Decimal(0)) == ledger_sum
         assert statement.total_earned == statement.total_posted == ledger_sum
         assert statement.reconciles
 

@@ -349,21 +349,54 @@ def post(run_id: int = typer.Argument(...), workspace: Path = WS_OPTION,
 
 @app.command()
 def pay(
-    program: str = typer.Argument(...),
-    out: Path = typer.Option(..., "--out", help="payout file: .csv or .xlsx"),
+    what: list[str] = typer.Argument(..., metavar="PROGRAM | show BATCH | list PROGRAM",
+                                     help="PROGRAM: pay it; show BATCH: write a batch's file "
+                                     "again; list PROGRAM: its batches"),
+    out: Path = typer.Option(None, "--out", help="payout file (.csv, .xlsx or .parquet) in an "
+                             "existing folder; never overwritten"),
     workspace: Path = WS_OPTION, actor: str = ACTOR_OPTION,
 ) -> None:
-    """Write the payout file for payroll / accounts payable: everything posted and not
-    yet paid, one row per payee; those entries are then marked paid."""
-    from paymaster.outputs import rows_format, write_rows
-    from paymaster.services import ledger
+    """Pay everything posted and not yet paid: the batch (one row per payee) is recorded
+    first, then its file is written; `pay show BATCH --out F` writes a batch's file again."""
+    if what[0] in ("show", "list") and len(what) == 2:
+        return (_pay_show if what[0] == "show" else _pay_list)(what[1], out, workspace)
+    if len(what) != 1:
+        raise UsageError(Problem(f"pay {' '.join(what)}: expected pay PROGRAM --out FILE, "
+                                 "pay show BATCH --out FILE or pay list PROGRAM"))
+    from paymaster.services import payouts
 
-    rows_format(out)  # a wrong suffix is said before anything is marked paid
-    ws = _ws(workspace)
-    batch = f"{program}-{ws.now():%Y%m%d%H%M%S}"
-    rows = ledger.pay(ws, program, actor=actor, batch=batch,
-                      deliver=lambda rows: write_rows(rows, out))
-    console.print(f"{out}: {len(rows)} payee(s), total {sum(r['amount'] for r in rows)}")
+    batch = payouts.pay(_ws(workspace), what[0], _required_out(out), actor=actor)
+    if batch is None:
+        console.print(f"nothing to pay in {what[0]}: no file written, nothing recorded")
+        return None
+    console.print(f"{out}: batch {batch.id}, {batch.payees} payee(s), {batch.entries} "
+                  f"ledger entries, total {_totals(batch)}")
+    return None
+
+
+def _required_out(out: Path | None) -> Path:
+    if out is None:
+        raise UsageError(Problem("pay needs --out FILE (.csv, .xlsx or .parquet)"))
+    return out
+
+
+def _totals(batch) -> str:
+    return ", ".join(f"{amount} {currency}".strip() for currency, amount in batch.totals.items())
+
+
+def _pay_show(batch_id: str, out: Path | None, workspace: Path) -> None:
+    from paymaster.services import payouts
+
+    payouts.write_batch(_ws(workspace), batch_id, _required_out(out))
+    console.print(f"{out}: batch {batch_id} written again")
+
+
+def _pay_list(program: str, _out: Path | None, workspace: Path) -> None:
+    from paymaster.services import payouts
+
+    _table("payout batches", ["batch", "created", "by", "payees", "entries", "total"], [
+        [b.id, b.created_at, b.created_by, b.payees, b.entries, _totals(b)]
+        for b in payouts.batches(_ws(workspace), program)])
 
 
 @app.command()

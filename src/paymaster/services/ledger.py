@@ -1,4 +1,4 @@
-"""Runs and the ledger: preview -> approve -> post, and payout files.
+"""Runs and the ledger: preview -> approve -> post (payout batches: services.payouts).
 
 A run is the plan version + the input fingerprint + a period. Posting writes, in one
 transaction, only the difference between the run and what the ledger already holds for
@@ -13,7 +13,6 @@ import datetime as dt
 import os
 import signal
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -33,7 +32,7 @@ if TYPE_CHECKING:
     from paymaster.workspace import Workspace
 
 ZERO = Decimal("0.00")
-CRASH_HOOK = "PAYMASTER_CRASH_AT"  # tests: kill the process at a named point of posting
+CRASH_HOOK = "PAYMASTER_CRASH_AT"  # tests: kill the process at a named point (post, pay)
 
 
 @dataclass
@@ -214,35 +213,6 @@ def cancel_unpaid(ws: Workspace, session: Session, program: str, payee_id: str, 
     ]
     session.add_all(entries)
     return entries
-
-
-def pay(ws: Workspace, program: str, *, actor: str, batch: str,
-        deliver: Callable[[list[dict]], object]) -> list[dict]:
-    """Hand every unpaid ledger entry to payroll / accounts payable: one row per payee,
-    and each entry marked paid in this batch (so it is never paid twice). `deliver`
-    writes the file inside the transaction: if it fails, nothing is marked paid."""
-    with ws.store.session() as session:
-        session.scalars(select(Program).where(Program.name == program).with_for_update()).one()
-        paid = set(session.scalars(select(Payment.entry_id)))
-        rows: dict[str, dict] = {}
-        now = ws.now()
-        currency = ws.plan(program).plan.currency
-        for entry in session.scalars(select(LedgerEntry).where(
-                LedgerEntry.program == program).order_by(LedgerEntry.id)):
-            if entry.id in paid:
-                continue
-            row = rows.setdefault(entry.payee_id, {
-                "batch": batch, "program": program, "payee_id": entry.payee_id,
-                "currency": currency, "amount": ZERO, "entries": 0})
-            row["amount"] += entry.amount
-            row["entries"] += 1
-            session.add(Payment(entry_id=entry.id, batch=batch, paid_at=now, paid_by=actor))
-        audit.record(session, actor=actor, action="pay", entity="payment_batch", key=batch,
-                     program=program, after={"payees": len(rows), "total": sum(
-                         (r["amount"] for r in rows.values()), ZERO)})
-        out = sorted(rows.values(), key=lambda r: r["payee_id"])
-        deliver(out)
-        return out
 
 
 def entries(ws: Workspace, program: str, payee_id: str | None = None,

@@ -13,17 +13,24 @@ from decimal import Decimal
 
 @dataclass(frozen=True)
 class StatementLine:
-    """One payout line of the posted run: what was earned and why (or why not)."""
+    """One payout line of the posted run: what was earned and why (or why not), and where
+    its money is: `state` is not_earned, earned (calculated only), posted (in the ledger,
+    not yet in a payout batch) or paid (in a payout batch: `batches`, `paid_on`)."""
 
     period: str
     measure: str            # measure id from the plan, e.g. "deal"
     label: str              # the measure's human label, e.g. "Closed deal"
     source_id: str | None   # the record it comes from (sale id, line id), if any
     date: date | None
-    amount: Decimal         # paid amount, rounded to the currency's minor unit
-    paid: bool
-    reason: str | None      # why not paid (or cut), e.g. "budget_exhausted"
+    amount: Decimal         # earned amount, rounded to the currency's minor unit
+    earns: bool             # the engine's verdict: the line earns (not: it was paid)
+    reason: str | None      # why it earns nothing (or was cut), e.g. "budget_exhausted"
     explanation: str        # the engine's arithmetic in words and figures
+    state: str = "earned"   # not_earned, earned, posted, paid (services.paid.STATES)
+    posted: Decimal = Decimal("0.00")   # what the ledger holds for the line
+    paid: Decimal = Decimal("0.00")     # what of that is in a payout batch
+    batches: tuple[str, ...] = ()       # the payout batches that paid it
+    paid_on: date | None = None         # the latest of their dates
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,8 @@ class LedgerEntry:
     source_id: str | None
     amount: Decimal
     corrects: int | None    # entry id this one corrects
+    batch: str | None = None        # the payout batch that paid it; None: posted, not paid
+    paid_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -75,11 +84,20 @@ class Statement:
 
     @property
     def total_earned(self) -> Decimal:
-        return sum((line.amount for line in self.lines if line.paid), Decimal(0))
+        return sum((line.amount for line in self.lines if line.earns), Decimal(0))
 
     @property
     def total_posted(self) -> Decimal:
         return sum((entry.amount for entry in self.entries), Decimal(0))
+
+    @property
+    def total_paid(self) -> Decimal:
+        """Of what is posted, what is in a payout batch: money that has left."""
+        return sum((entry.amount for entry in self.entries if entry.batch), Decimal("0.00"))
+
+    @property
+    def total_unpaid(self) -> Decimal:
+        return self.total_posted - self.total_paid
 
     @property
     def reconciles(self) -> bool:

@@ -1,5 +1,7 @@
 """A payee's statement for a period: the posted run's lines with their explanations, the
-gates with their progress, and the ledger entries; totals reconcile to the ledger."""
+gates with their progress, and the ledger entries; totals reconcile to the ledger. Each
+line and entry says whether its money is only earned, posted, or paid (in which payout
+batch, on which day)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from sqlalchemy import select
 
 from paymaster.errors import Problem
 from paymaster.plan.model import GatedRebate, Plan
+from paymaster.services import paid, payouts
 from paymaster.services import statement_model as model
 from paymaster.services.inputs import find_row
 from paymaster.services.registrations import WorkflowError
@@ -33,7 +36,9 @@ def build(ws: Workspace, program: str, payee_id: str, period: str | None = None)
             query = select(RunLine).where(RunLine.run_id == run.id, RunLine.payee_id == payee_id)
             if period:
                 query = query.where(RunLine.period == period)
-            lines = [_line(r, labels) for r in session.scalars(query.order_by(RunLine.id))]
+            money = paid.line_money(session, program, payee_id)
+            lines = [_line(r, labels, money.get(r.line_key))
+                     for r in session.scalars(query.order_by(RunLine.id))]
             gates = [g for r in run.evaluations["rows"]
                      if r["payee_id"] == payee_id and (not period or r["period"] == period)
                      for g in gate_progress(r, plan)]
@@ -43,7 +48,9 @@ def build(ws: Workspace, program: str, payee_id: str, period: str | None = None)
                                           LedgerEntry.payee_id == payee_id)
         if period:
             query = query.where(LedgerEntry.period == period)
-        entries = [_entry(e) for e in session.scalars(query.order_by(LedgerEntry.id))]
+        found = list(session.scalars(query.order_by(LedgerEntry.id)))
+        payments = payouts.paid_entries(session, [e.id for e in found])
+        entries = [_entry(e, payments.get(e.id)) for e in found]
         name = _payee_name(session, program, payee_id)
     if not (lines or entries or gates):
         raise WorkflowError(Problem(
@@ -70,11 +77,15 @@ def render(statement: model.Statement, fmt: str, locale: str) -> bytes:
                                 hint="one of: " + ", ".join(FORMATS)))
 
 
-def _line(row: RunLine, labels: dict[str, str]) -> model.StatementLine:
+def _line(row: RunLine, labels: dict[str, str],
+          money: paid.LineMoney | None) -> model.StatementLine:
+    where = paid.fields(row.paid, money)
     return model.StatementLine(
         period=row.period, measure=row.measure, label=labels.get(row.measure, row.measure),
-        source_id=row.source_id, date=row.date, amount=row.amount, paid=row.paid,
-        reason=row.reason, explanation=row.explanation or "")
+        source_id=row.source_id, date=row.date, amount=row.amount, earns=row.paid,
+        reason=row.reason, explanation=row.explanation or "", state=where["state"],
+        posted=where["posted"], paid=where["paid"], batches=tuple(where["batches"]),
+        paid_on=where["paid_on"])
 
 
 def gate_progress(row: dict, plan: Plan) -> list[model.GateProgress]:
@@ -111,11 +122,12 @@ def gate_progress(row: dict, plan: Plan) -> list[model.GateProgress]:
     return gates
 
 
-def _entry(e: LedgerEntry) -> model.LedgerEntry:
+def _entry(e: LedgerEntry, payment: payouts.PaidState | None) -> model.LedgerEntry:
     return model.LedgerEntry(
         entry_id=e.id, run_id=e.run_id or 0, posted_at=e.posted_at, kind=e.kind,
         period=e.period, measure=e.measure, source_id=e.source_id, amount=e.amount,
-        corrects=e.corrects)
+        corrects=e.corrects, batch=payment.batch if payment else None,
+        paid_at=payment.paid_at if payment else None)
 
 
 def _payee_name(session, program: str, payee_id: str) -> str | None:

@@ -133,6 +133,8 @@ def statement_view(statement: Statement, locale: str) -> dict[str, Any]:
         "totals": {
             "earned": money(statement.total_earned),
             "posted": money(statement.total_posted),
+            "paid": money(statement.total_paid),
+            "unpaid": money(statement.total_unpaid),
             "reconciles": words["yes"] if statement.reconciles else words["no"],
             "reconciles_bool": statement.reconciles,
         },
@@ -159,8 +161,9 @@ def _line(line: StatementLine, words: dict[str, str], money: Callable[[Decimal],
         "source_id": line.source_id or "",
         "date": _day(line.date, babel_locale),
         "amount": money(line.amount),
-        "paid": line.paid,
-        "status": words["paid"] if line.paid else words["not_paid"],
+        "earns": line.earns,
+        "state": line.state,
+        "status": state_text(line.state, line.batches, line.paid_on, words, babel_locale),
         "reason": line.reason or "",
         "explanation": line.explanation,
     }
@@ -194,7 +197,19 @@ def _entry(entry: LedgerEntry, words: dict[str, str], money: Callable[[Decimal],
         "source_id": entry.source_id or "",
         "amount": money(entry.amount),
         "corrects": corrects,
+        "payment": (words["state_paid"].format(batch=entry.batch,
+                                               date=_day(entry.paid_at.date(), babel_locale))
+                    if entry.batch and entry.paid_at else words["not_paid"]),
     }
+
+
+def state_text(state: str, batches: tuple[str, ...] | list[str], paid_on: date | None,
+               words: dict[str, str], babel_locale: str) -> str:
+    """Where a line's money is, in words: not earned, earned, posted, or paid (batch, day)."""
+    if state == "paid":
+        return words["state_paid"].format(batch=", ".join(batches),
+                                          date=_day(paid_on, babel_locale))
+    return words[f"state_{state}"]
 
 
 # --- HTML ------------------------------------------------------------------------------
@@ -245,17 +260,19 @@ def render_pdf(statement: Statement, locale: str) -> bytes:
                    [[t["period"], t["title"], t["place"]] for t in view["titles"]])
     if view["entries"]:
         _pdf_section(pdf, words["ledger"])
-        _pdf_table(pdf, headings, (16, 16, 48, 30, 20, 30, 30, 35, 52),
+        _pdf_table(pdf, headings, (14, 14, 40, 26, 18, 26, 26, 30, 34, 49),
                    [words["entry"], words["run"], words["posted_at"], words["kind"],
                     words["period"], words["measure"], words["source"], words["amount"],
-                    words["corrects"]],
+                    words["corrects"], words["payment"]],
                    [[e["entry_id"], e["run_id"], e["posted_at"], e["kind"], e["period"],
-                     e["measure"], e["source_id"], e["amount"], e["corrects"]]
+                     e["measure"], e["source_id"], e["amount"], e["corrects"], e["payment"]]
                     for e in view["entries"]])
     _pdf_section(pdf, words["totals"])
     totals = view["totals"]
     for label, value in ((words["total_earned"], totals["earned"]),
                          (words["total_posted"], totals["posted"]),
+                         (words["total_paid"], totals["paid"]),
+                         (words["total_unpaid"], totals["unpaid"]),
                          (words["reconciles"], totals["reconciles"])):
         pdf.cell(0, 6, f"{label}: {value}", new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
@@ -340,9 +357,11 @@ def render_excel(statement: Statement, locale: str) -> bytes:
     summary.append([])
     summary.append([words["total_earned"], statement.total_earned])
     summary.append([words["total_posted"], statement.total_posted])
+    summary.append([words["total_paid"], statement.total_paid])
+    summary.append([words["total_unpaid"], statement.total_unpaid])
     summary.append([words["reconciles"], view["totals"]["reconciles"]])
     summary["B4"].number_format = "yyyy-mm-dd"
-    for cell in ("B7", "B8"):
+    for cell in ("B7", "B8", "B9", "B10"):
         summary[cell].number_format = money_format
 
     lines = book.create_sheet("Lines")
@@ -372,11 +391,12 @@ def render_excel(statement: Statement, locale: str) -> bytes:
     ledger = book.create_sheet("Ledger")
     ledger.append([words["entry"], words["run"], words["posted_at"], words["kind"],
                    words["period"], words["measure"], words["source"],
-                   f"{words['amount']} ({statement.currency})", words["corrects"]])
+                   f"{words['amount']} ({statement.currency})", words["corrects"],
+                   words["payment"]])
     for entry, shown in zip(statement.entries, view["entries"], strict=True):
         ledger.append([entry.entry_id, entry.run_id, entry.posted_at, shown["kind"],
                        entry.period, entry.measure, entry.source_id, entry.amount,
-                       entry.corrects])
+                       entry.corrects, shown["payment"]])
     _format_column(ledger, "C", "yyyy-mm-dd hh:mm:ss")
     _format_column(ledger, "H", money_format)
 

@@ -22,7 +22,10 @@ from paymaster.services.calc import calculate_stored, fingerprint_stored
 from paymaster.services.inputs import current_rows
 from paymaster.services.statement_model import GateProgress
 from paymaster.services.statements import gate_progress
-from paymaster.services.statements_render import gate_text
+from paymaster.services import paid
+from paymaster.services.ledger import line_key
+from paymaster.services.statement_labels import LABELS
+from paymaster.services.statements_render import gate_text, resolve_locale, state_text
 
 if TYPE_CHECKING:
     from paymaster.workspace import Workspace
@@ -84,14 +87,22 @@ def payee_status(ws: Workspace, program: str, payee_id: str, locale: str = "en")
     plan = ws.plan(program).plan
     result = live(ws, program)
     labels = {m.id: getattr(m, "label", "") or m.id for m in plan.measures}
-    lines = [_line(row, plan, labels) for row in result.payouts if row["payee_id"] == payee_id]
+    with ws.store.session() as session:
+        money = paid.line_money(session, program, payee_id)
+    words, babel_locale = _words(locale)
+    lines = [_line(row, plan, labels) | _money_fields(row, money, words, babel_locale)
+             for row in result.payouts if row["payee_id"] == payee_id]
     gates = [_gate(g, locale, plan.currency) for row in result.evaluations
              if row["payee_id"] == payee_id for g in gate_progress(_text_row(row), plan)]
     return {
         "program": program, "title": plan.title or program, "currency": plan.currency,
         "payee_id": payee_id, "fingerprint": result.fingerprint,
         "lines": lines,
-        "total": sum((line["amount"] for line in lines if line["paid"]), Decimal("0.00")),
+        "total": sum((line["amount"] for line in lines if line["earns"]), Decimal("0.00")),
+        # what the ledger holds for the payee (every line ever posted, even one gone from
+        # today's calculation) and what of it is in payout batches
+        "total_posted": sum((m.posted for m in money.values()), Decimal("0.00")),
+        "total_paid": sum((m.paid for m in money.values()), Decimal("0.00")),
         "gates": gates,
         "outstanding_rmas": outstanding_rmas(ws, program, payee_id, result.counted),
         "rebates": [_rebate(row, labels) for row in result.payouts
@@ -109,7 +120,7 @@ def _line(row: dict, plan: Plan, labels: dict[str, str]) -> dict:
         "period": row["period"], "measure": row["measure"],
         "label": labels.get(row["measure"], row["measure"]), "source_id": row["source_id"],
         "date": row["date"], "amount": row["amount"] if row["paid"] else Decimal("0.00"),
-        "paid": bool(row["paid"]), "reason": row["reason"], "explanation": row["explanation"],
+        "earns": bool(row["paid"]), "reason": row["reason"], "explanation": row["explanation"],
         "value": _money(row["value"]), "target": _money(row["target"]), "band": row["band"],
         "next_tier": next_tier(measure, plan, row["value"], row["target"])
         if isinstance(measure, Aggregate) and measure.tiers else None,
@@ -163,7 +174,20 @@ def _rebate(row: dict, labels: dict[str, str]) -> dict:
             "label": labels.get(row["measure"], row["measure"]), "qualifying": _money(value),
             "rate": rate.normalize() if rate is not None else None, "would_earn": would,
             "earned": row["amount"] if row["paid"] else Decimal("0.00"),
-            "paid": bool(row["paid"]), "reason": row["reason"]}
+            "earns": bool(row["paid"]), "reason": row["reason"]}
+
+
+def _words(locale: str) -> tuple[dict[str, str], str]:
+    language, babel_locale = resolve_locale(locale)
+    return LABELS[language], babel_locale
+
+
+def _money_fields(row: dict, money: dict[str, paid.LineMoney], words: dict[str, str],
+                  babel_locale: str) -> dict:
+    """Where the line's money is: earned today, posted to the ledger, paid in a batch."""
+    fields = paid.fields(bool(row["paid"]), money.get(line_key(row)))
+    return fields | {"status": state_text(fields["state"], fields["batches"],
+                                          fields["paid_on"], words, babel_locale)}
 
 
 # ---------------------------------------------------------------- gates

@@ -211,13 +211,31 @@ class LedgerEntry(Base):
     posted_by: Mapped[str]
 
 
+class PayoutBatch(Base):
+    """One payout file's content, committed before the file is written: who paid what,
+    when, and the rows handed to payroll / accounts payable (so the file can be written
+    again, identical, at any time). Never updated: a batch is a fact."""
+
+    __tablename__ = "payout_batches"
+    __table_args__ = (Index("ix_payout_batches_program", "program"),)
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    program: Mapped[str]
+    created_at: Mapped[datetime]
+    created_by: Mapped[str]
+    payees: Mapped[int]
+    entries: Mapped[int]
+    totals: Mapped[dict]  # {currency: amount as text}
+    rows: Mapped[dict]    # {"columns": [...], "rows": [[...], ...]}: the file, money as text
+
+
 class Payment(Base):
-    """A ledger entry handed to payroll / accounts payable in a payout file."""
+    """A ledger entry handed to payroll / accounts payable in a payout batch. `entry_id`
+    is unique: the database itself refuses to put one entry in two batches."""
 
     __tablename__ = "payments"
     id: Mapped[int] = mapped_column(primary_key=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"), unique=True)
-    batch: Mapped[str]
+    batch: Mapped[str] = mapped_column(ForeignKey("payout_batches.id"))
     paid_at: Mapped[datetime]
     paid_by: Mapped[str]
 

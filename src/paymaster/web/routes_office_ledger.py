@@ -66,13 +66,14 @@ def runs_data(ws: Workspace, user: Principal, program: str) -> dict:
 def run_data(ws: Workspace, user: Principal, run_id: int) -> dict:
     run = ledger.get_run(ws, run_id)
     info = office_program_info(ws, run.program)
-    payees: dict[str, dict] = defaultdict(lambda: {"amount": ZERO, "lines": 0, "paid": 0})
-    measures: dict[str, dict] = defaultdict(lambda: {"amount": ZERO, "lines": 0, "paid": 0})
+    # "earning": lines the calculation pays; whether money was paid is the batches' business
+    payees: dict[str, dict] = defaultdict(lambda: {"amount": ZERO, "lines": 0, "earning": 0})
+    measures: dict[str, dict] = defaultdict(lambda: {"amount": ZERO, "lines": 0, "earning": 0})
     for line in ledger.run_lines(ws, run_id):
         for group, key in ((payees, line.payee_id), (measures, line.measure)):
             group[key]["amount"] += line.amount
             group[key]["lines"] += 1
-            group[key]["paid"] += int(line.paid)
+            group[key]["earning"] += int(line.paid)
     changes = [{"line_key": c.line_key, "payee_id": c.payee_id, "period": c.period,
                 "measure": c.measure, "source_id": c.source_id, "posted": c.posted,
                 "new": c.new, "difference": c.difference, "kind": c.kind}

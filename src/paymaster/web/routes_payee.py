@@ -406,7 +406,7 @@ def _dispute_lines(ws: Workspace, program: str, payee: str) -> list[dict]:
     labels = {m.id: getattr(m, "label", "") or m.id for m in ws.plan(program).plan.measures}
     return [{"line_key": r.line_key, "period": r.period, "measure": r.measure,
              "label": labels.get(r.measure, r.measure), "source_id": r.source_id,
-             "amount": r.amount, "paid": r.paid, "reason": r.reason}
+             "amount": r.amount, "earns": r.paid, "reason": r.reason}
             for r in ledger.run_lines(ws, run.id, payee)]
 
 

@@ -19,7 +19,7 @@ from paymaster.services import ledger, statements, status
 from paymaster.services.audit import jsonable
 from paymaster.services.inputs import current_rows, registration_rows
 from paymaster.services.registrations import WorkflowError
-from paymaster.services.statements_render import gate_text
+from paymaster.services.statements_render import gate_text, statement_view
 from paymaster.store.models import RunLine
 from paymaster.web import render
 from paymaster.web.downloads import disposition
@@ -65,22 +65,23 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-STATUS_CSV = ["kind", "period", "measure", "subject", "amount", "paid", "reason", "value",
-              "target", "band", "ratio", "required_ratio", "text"]
+STATUS_CSV = ["kind", "period", "measure", "subject", "amount", "earns", "state", "posted",
+              "paid", "batches", "paid_on", "reason", "value", "target", "band", "ratio",
+              "required_ratio", "text"]
 
 
 def _status_csv(data: dict) -> Response:
-    rows = [{"kind": "line", "subject": line["source_id"], **line, "text": line["explanation"]}
-            for line in data["lines"]]
+    rows = [{"kind": "line", "subject": line["source_id"], **line, "text": line["explanation"],
+             "batches": ";".join(line["batches"])} for line in data["lines"]]
     rows += [{"kind": "gate", "measure": g["evaluation"], "value": g["value"],
               "target": g["threshold"], **{k: g[k] for k in (
                   "period", "subject", "reason", "ratio", "required_ratio", "text")},
-              "paid": g["passed"]} for g in data["gates"]]
+              "earns": g["passed"]} for g in data["gates"]]
     rows += [{"kind": "outstanding_rma", "subject": r.get("rma_number"),
               "value": r.get("trade_in_credit"), "text": r.get("sales_order")}
              for r in data["outstanding_rmas"]]
     rows += [{"kind": "rebate", "measure": r["measure"], "period": r["period"],
-              "amount": r["would_earn"], "value": r["qualifying"], "paid": r["paid"],
+              "amount": r["would_earn"], "value": r["qualifying"], "earns": r["earns"],
               "reason": r["reason"], "text": "would earn"} for r in data["rebates"]]
     return _csv(rows, STATUS_CSV, f"status-{data['program']}-{data['payee_id']}.csv")
 
@@ -115,13 +116,16 @@ def statement_data(ws: Workspace, user: Principal, program: str, payee: str,
     plan = ws.plan(program).plan
     keys = _line_keys(ws, statement.run_id, payee, period)
     sources = _sources(ws, program, plan, statement.lines)
+    view = statement_view(statement, locale)
     lines = []
-    for index, line in enumerate(statement.lines):
+    for index, (line, shown) in enumerate(zip(statement.lines, view["lines"], strict=True)):
         lines.append({
             "line_key": keys[index] if index < len(keys) else None, "period": line.period,
             "measure": line.measure, "label": line.label, "source_id": line.source_id,
-            "date": line.date, "amount": line.amount, "paid": line.paid, "reason": line.reason,
-            "explanation": line.explanation,
+            "date": line.date, "amount": line.amount, "earns": line.earns,
+            "state": line.state, "status": shown["status"], "posted": line.posted,
+            "paid": line.paid, "batches": list(line.batches), "paid_on": line.paid_on,
+            "reason": line.reason, "explanation": line.explanation,
             "source": sources.get((line.measure, line.source_id or "")),
         })
     gates = [{"period": g.period, "evaluation": g.evaluation, "subject": g.subject,
@@ -137,8 +141,10 @@ def statement_data(ws: Workspace, user: Principal, program: str, payee: str,
         "run_id": statement.run_id, "generated_on": statement.generated_on, "lines": lines,
         "gates": gates,
         "titles": [{"period": p, "title": t, "rank": n} for p, t, n in statement.titles],
-        "entries": [vars(e) for e in statement.entries],
+        "entries": [vars(e) | {"payment": shown["payment"]}
+                    for e, shown in zip(statement.entries, view["entries"], strict=True)],
         "total_earned": statement.total_earned, "total_posted": statement.total_posted,
+        "total_paid": statement.total_paid, "total_unpaid": statement.total_unpaid,
         "reconciles": statement.reconciles,
     }
 
@@ -176,7 +182,8 @@ def _sources(ws: Workspace, program: str, plan: Plan, lines: list) -> dict:
 
 
 STATEMENT_CSV = ["line_key", "period", "measure", "label", "source_id", "date", "amount",
-                 "paid", "reason", "explanation"]
+                 "earns", "state", "posted", "paid", "batches", "paid_on", "reason",
+                 "explanation"]
 
 
 def _statement_response(request: Request, user: Principal, ws: Workspace, program: str,
@@ -193,7 +200,8 @@ def _statement_response(request: Request, user: Principal, ws: Workspace, progra
                         headers=disposition(name, inline=format == "html"))
     data = statement_data(ws, user, program, payee, period, locale)
     if format == "csv":
-        return _csv(data["lines"], STATEMENT_CSV, f"statement-{program}-{payee}.csv")
+        rows = [line | {"batches": ";".join(line["batches"])} for line in data["lines"]]
+        return _csv(rows, STATEMENT_CSV, f"statement-{program}-{payee}.csv")
     if format:
         raise WorkflowError(Problem(f"unknown statement format '{format}'",
                                     hint="one of: csv, html, pdf, xlsx"))

@@ -7,8 +7,8 @@ Create Date: 2026-12-07
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0004_sessions"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
