@@ -1,7 +1,7 @@
 """server-side sessions and login throttles
 
-Revision ID: 0004_sessions
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-07
 """
 from alembic import op
