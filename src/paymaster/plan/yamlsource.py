@@ -5,10 +5,10 @@ events (a flat, non-recursive pass) are checked against limits, so a "billion la
 file, a 100,000-deep nesting or an object tag is a located plan error in well under a
 second, not minutes of CPU, gigabytes of memory or a traceback.
 
-    PAYMASTER_PLAN_MAX_BYTES  the largest plan file read (default 256 KiB; the examples are 8 KB)
+    PAYMASTER_PLAN_MAX_BYTES  the largest plan file read (default 128 KiB; the examples are 8 KB)
     PAYMASTER_PLAN_MAX_DEPTH  the deepest nesting of mappings and lists (default 64)
     PAYMASTER_PLAN_MAX_NODES  the most values a plan may have, every alias counted as the
-                              values it stands for (default 10,000; the largest example plan has 800)
+                              values it stands for (default 5,000; the largest example plan has 800)
 """
 
 from __future__ import annotations
@@ -58,9 +58,9 @@ class Source:
         return Problem(message, file=self.file, line=line, column=col, hint=hint)
 
 
-MAX_BYTES = 256 << 10
+MAX_BYTES = 128 << 10
 MAX_DEPTH = 64
-MAX_NODES = 10_000
+MAX_NODES = 5_000
 # The tags a plan may write explicitly (`!!str 0012`); any other, `!!python/object` or a
 # local `!tag`, is refused: a plan is data, never objects.
 STANDARD_TAGS = {f"tag:yaml.org,2002:{name}" for name in
@@ -121,8 +121,8 @@ def parse_yaml(text: str, file: str) -> Source:
 def _too_deep(file: str, line: int, col: int) -> Problem:
     deepest = limit("MAX_DEPTH", MAX_DEPTH)
     return Problem(f"the plan nests mappings and lists more than {deepest} deep", file, line,
-                   col, hint="a plan nests a few levels deep "
-                   "(PAYMASTER_PLAN_MAX_DEPTH raises the limit)")
+                   col, hint="a plan nests a few levels deep; "
+                   "PAYMASTER_PLAN_MAX_DEPTH raises the limit")
 
 
 class _Scanner(RoundTripScanner):
@@ -168,7 +168,7 @@ def _check_events(yaml: YAML, text: str, file: str) -> None:
             raise PlanError(Problem(
                 f"the plan has more than {most:,} values{what}", file, line, col,
                 hint=("remove the aliases that repeat others many times over; " if sizes else "")
-                + "a plan has a few hundred values (PAYMASTER_PLAN_MAX_NODES raises the limit)"))
+                + "a plan has a few hundred values; PAYMASTER_PLAN_MAX_NODES raises the limit"))
 
     for event in yaml.parse(text):
         if isinstance(event, AliasEvent):
