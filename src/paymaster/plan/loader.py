@@ -121,11 +121,18 @@ def _bad_name(item: dict, path: tuple, source: Source) -> Problem:
     is_key = item["loc"][-1] == "[key]"
     where = ".".join(str(p) for p in (path[:-1] if is_key else path)) or "plan"
     line, col = source.where(path + ("<key>",) if is_key else path)
-    shown = text if len(text) <= 40 and text.isprintable() else repr(text[:40]) + "..."
     fixed = re.sub(r"[^A-Za-z0-9_]+", "_", text).strip("_")[:63]
-    hint = f"rename it, e.g. '{fixed}'" if is_name(fixed) else "rename it"
-    return Problem(f"{where}: '{shown}' is not a valid name: "
+    # (a name with a few wrong characters, not a statement smuggled in one)
+    slight = len(re.findall(r"[^A-Za-z0-9_]", text)) <= 3
+    hint = f"rename it, e.g. '{fixed}'" if slight and is_name(fixed) else "rename it"
+    return Problem(f"{where}: '{shown(text)}' is not a valid name: "
                    f"{NAME_RULES[item['ctx']['pattern']]}", source.file, line, col, hint=hint)
+
+
+def shown(text: str, longest: int = 40) -> str:
+    """A name as a message shows it: cut short, control characters escaped."""
+    short = text if len(text) <= longest else text[:longest] + "..."
+    return short if short.isprintable() else short.encode("unicode_escape").decode("ascii")
 
 
 def _at(data: object, path: tuple) -> object:
@@ -282,7 +289,7 @@ def _period_kind(plan: Plan, source: Source, index: int) -> list[Problem]:
     if kind.startswith("column:") and is_name(kind.split(":", 1)[1]):
         return []
     if kind.startswith("column:") and kind.split(":", 1)[1]:
-        return [source.problem(path, f"period '{kind[:60]}': the column is not a valid name: "
+        return [source.problem(path, f"period '{shown(kind)}': the column is not a valid name: "
                                      f"{NAME_RULE}")]
     return [source.problem(path, f"unknown period '{kind}'",
                            suggest(kind, list(PERIOD_KINDS))
@@ -315,8 +322,7 @@ def _phases(plan: Plan, source: Source) -> list[Problem]:
         # Each becomes a column (`phase.<attribute>` in expressions).
         for name in sorted(n for n in extra if not is_name(n)):
             line, col = source.where(("phases", i, name, "<key>"))
-            shown = name if len(name) <= 40 and name.isprintable() else repr(name[:40]) + "..."
-            problems.append(Problem(f"phases.{i}: '{shown}' is not a valid name: {NAME_RULE}",
+            problems.append(Problem(f"phases.{i}: '{shown(name)}' is not a valid name: {NAME_RULE}",
                                     source.file, line, col, hint="rename it"))
     every = set().union(*extras) if extras else set()
     seen: set[str] = set()
