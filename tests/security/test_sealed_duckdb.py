@@ -137,3 +137,28 @@ def test_analytics_connections_are_sealed(data: Path) -> None:
     with pytest.raises(duckdb.PermissionException):  # ... and reaches no file
         con.execute("SELECT * FROM read_text('/etc/hostname')")
     assert os.path.exists("/etc/hostname")
+
+
+def test_an_incremental_runs_connection_is_sealed_once_its_input_is_read(
+        data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both ways: a full run (the state is new), then an incremental one (a row changed)."""
+    from paymaster.incremental import run as incremental
+
+    out = tmp_path / "out"
+    out.mkdir()
+    calculated = []
+    build = incremental.build
+
+    def sealed_build(loaded, tables, materialize, scope):
+        assert_sealed(scope.state.con, out)  # (then calculated as ever)
+        calculated.append(scope.full)
+        return build(loaded, tables, materialize, scope=scope)
+
+    monkeypatch.setattr(incremental, "build", sealed_build)
+    first, _ = incremental.calculate(PLAN, data, tmp_path / "state.duckdb")
+    sales = data / "sales.csv"
+    sales.write_text(sales.read_text(encoding="utf-8").replace(",10,20.00,", ",12,20.00,"),
+                     encoding="utf-8")
+    second, report = incremental.calculate(PLAN, data, tmp_path / "state.duckdb")
+    assert calculated == [True, False] and report.mode == "incremental"
+    assert first.tables["payouts"].num_rows == second.tables["payouts"].num_rows
