@@ -11,10 +11,11 @@ into one field and names the error fragment expected. To add a case, add a file:
     payload: the text put in; {marker} stands for a file the payload tries to write
              (in the test's folder, the working directory)
     expect:  a fragment of the plan error
-    run:     true to also run the plan on the example's data (slower)
+    run:     true to also `paymaster run` the plan on the example's data (slower)
 
 Every case must give a plan error at a line and column of the spliced plan, before any
-input is read; a `run` case must fail the same way and leave no file anywhere.
+input is read; a `run` case must fail the same way and leave no file anywhere (not even
+the output folder).
 """
 
 from __future__ import annotations
@@ -82,13 +83,15 @@ def test_payload_is_a_located_plan_error(path: Path, tmp_path: Path,
     assert any(case["expect"] in str(p) and p.file == str(plan) and p.line and p.column
                for p in problems), said
 
-    if case.get("run"):
-        from paymaster.runs import calculate_into
+    if case.get("run"):  # as an operator runs it: paymaster run
+        from typer.testing import CliRunner
+
+        from paymaster.cli import app
 
         data = EXAMPLES / case["plan"].split("/")[0] / "data"
-        with pytest.raises(PlanError):
-            calculate_into(plan, data, tmp_path / "out")
-        assert not (tmp_path / "out").exists()
+        done = CliRunner().invoke(app, ["run", str(plan), "--data", str(data),
+                                        "--out", str(tmp_path / "out")])
+        assert isinstance(done.exception, PlanError), done.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.yaml"]
 
 
