@@ -117,22 +117,29 @@ def run(
         console.print("[red]error[/red]: --incremental keeps its state in DuckDB; "
                       "it cannot be combined with --backend spark")
         raise typer.Exit(2)
+    made = not out.exists()
     out.mkdir(parents=True, exist_ok=True)  # a folder that cannot be made: said before calculating
-    if incremental:
-        from paymaster.figures import in_memory
-        from paymaster.outputs import write_tables
+    try:
+        if incremental:
+            from paymaster.figures import in_memory
+            from paymaster.outputs import write_tables
 
-        result = _calculate_incremental(plan, data, out)
-        paths = write_tables(result.tables, out, fmt,
-                             metadata=run_metadata(result, data, backend, spark_master))
-        figures = in_memory(result.tables)
-    else:
-        # The tables go from the backend to their files a batch at a time: Python never
-        # holds a whole table, so the size of the results does not bound a run.
-        result = _calculate_into(
-            plan, data, out, fmt, backend=backend, spark_master=spark_master,
-            metadata=lambda done: run_metadata(done, data, backend, spark_master))
-        paths, figures = result.paths, result.figures
+            result = _calculate_incremental(plan, data, out)
+            paths = write_tables(result.tables, out, fmt,
+                                 metadata=run_metadata(result, data, backend, spark_master))
+            figures = in_memory(result.tables)
+        else:
+            # The tables go from the backend to their files a batch at a time: Python never
+            # holds a whole table, so the size of the results does not bound a run.
+            result = _calculate_into(
+                plan, data, out, fmt, backend=backend, spark_master=spark_master,
+                metadata=lambda done: run_metadata(done, data, backend, spark_master))
+            paths, figures = result.paths, result.figures
+    except BaseException:
+        # A refused plan or input leaves nothing behind: not even the folder made for it.
+        if made and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        raise
     _print_summary(result, figures)
     console.print(f"wrote {len(paths) - 1} tables and run.json to {out} "
                   f"(fingerprint {result.fingerprint})")

@@ -23,13 +23,14 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
 from paymaster.errors import PaymasterError, Problem, ResourceError
+from paymaster.sqlnames import literal
 
 DEFAULT_MEMORY_GIB = 3.0
 
@@ -141,3 +142,31 @@ def out_of_memory(stage: str) -> Iterator[None]:
         raise ResourceError(
             f"DuckDB ran out of memory while {stage} ({str(err).splitlines()[0]}); "
             f"{advice()}") from err
+
+
+def seal(con: duckdb.DuckDBPyConnection, readable: Iterable[Path | None] = ()) -> None:
+    """Once a run's input is read: the connection can reach no file but `readable` (the
+    input files, which Parquet views still read) and what DuckDB keeps for itself (its
+    spill files, a database already attached). A statement that a future bug let a plan
+    or a file shape cannot read `/etc/...`, write a file, ATTACH, INSTALL or LOAD.
+
+    DuckDB refuses to turn external access back on, or to change the allowed paths or the
+    temp_directory, once it is off; `lock` freezes every other setting as well."""
+    paths = sorted({str(Path(p).resolve()) for p in readable if p is not None})
+    if paths:
+        con.execute(f"SET allowed_paths = [{', '.join(literal(p) for p in paths)}]")
+    con.execute("SET enable_external_access = false")
+    if memory_is_final(con):
+        lock(con)
+
+
+def lock(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("SET lock_configuration = true")
+
+
+def memory_is_final(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the memory limit can no longer be raised by a stage that ran out of memory
+    (`retry_limit`): the configuration is locked only then, as the raise is a SET."""
+    larger = retry_limit()
+    current = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    return larger is None or memory_bytes(current) >= memory_bytes(larger)

@@ -12,6 +12,8 @@ import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from paymaster import duckdb_config
+
 
 @dataclass
 class Figures:
@@ -55,6 +57,7 @@ def _unordered(table: ir.Table) -> ir.Table:
 def in_memory(tables: dict[str, pa.Table]) -> Figures:
     """The figures of tables already fetched (an incremental run's), by the same queries."""
     con = ibis.duckdb.connect()
+    duckdb_config.seal(con.con)  # (it reads only the tables fetched into memory)
     try:
         return figures(ibis.memtable(tables["payouts"]), tables["effect"], con.to_pyarrow)
     finally:

@@ -173,6 +173,8 @@ def _built(plan: LoadedPlan | str | Path, data: Path, say: Progress, clock: Stag
         with duckdb_config.out_of_memory("reading the input"):
             load_folder(loaded.plan, Path(data), con)
         tables = engine.bind(con, list(loaded.plan.inputs))
+        # From here on the connection reads the input files only (its Parquet views).
+        duckdb_config.seal(con, [item.path for item in find_files(loaded.plan, Path(data))])
         stage("read_input")
 
         outputs: Outputs = build(loaded, tables, clock.materializer(engine.materialize, say))

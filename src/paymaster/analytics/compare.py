@@ -13,8 +13,10 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from paymaster import duckdb_config
 from paymaster.errors import PlanError, Problem
 from paymaster.plan import LoadedPlan, load_plan
+from paymaster.sqlnames import literal
 from paymaster.runs import Progress, calculate
 
 PERCENTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
@@ -68,6 +70,7 @@ class Comparison:
 
 def compare(found: list[Variant], data: Path, progress: Progress | None = None) -> Comparison:
     con = duckdb.connect()
+    duckdb_config.seal(con)  # (it reads only the tables registered from memory)
     payouts = []
     for variant in found:
         result = calculate(variant.plan, data, progress)
@@ -120,12 +123,12 @@ def _totals(con: duckdb.DuckDBPyConnection) -> pa.Table:
 def _against_baseline(con, baseline: str, keys: list[str]) -> pa.Table:
     """Each variant's total per key next to the baseline's, and the difference."""
     cols = ", ".join(keys)
-    base = _q(baseline)
+    base = literal(baseline)
     table = con.sql(
         f"WITH sums AS (SELECT variant, {cols}, SUM(amount) AS amount FROM lines "
         f"  GROUP BY variant, {cols}), "
-        f"b AS (SELECT {cols}, amount FROM sums WHERE variant = '{base}'), "
-        f"v AS (SELECT variant, {cols}, amount FROM sums WHERE variant <> '{base}'), "
+        f"b AS (SELECT {cols}, amount FROM sums WHERE variant = {base}), "
+        f"v AS (SELECT variant, {cols}, amount FROM sums WHERE variant <> {base}), "
         f"k AS (SELECT DISTINCT o.variant, u.* FROM (SELECT DISTINCT variant FROM v) o "
         f"  CROSS JOIN (SELECT {cols} FROM b UNION SELECT {cols} FROM v) u) "
         f"SELECT k.variant, {', '.join(f'k.{c}' for c in keys)}, "
@@ -146,8 +149,8 @@ def _crossings(con, baseline: str) -> pa.Table:
         f"SELECT v.variant, b.payee_id, b.measure, b.period, b.source_id, "
         f"b.paid AS paid_baseline, v.paid AS paid, b.band AS band_baseline, v.band AS band, "
         f"b.reason AS reason_baseline, v.reason AS reason "
-        f"FROM (SELECT * FROM lines WHERE variant = '{_q(baseline)}') b "
-        f"JOIN (SELECT * FROM lines WHERE variant <> '{_q(baseline)}') v "
+        f"FROM (SELECT * FROM lines WHERE variant = {literal(baseline)}) b "
+        f"JOIN (SELECT * FROM lines WHERE variant <> {literal(baseline)}) v "
         f"USING (payee_id, measure, period, source_id) "
         f"WHERE b.paid IS DISTINCT FROM v.paid OR b.band IS DISTINCT FROM v.band "
         f"ORDER BY v.variant, b.payee_id, b.measure, b.period, b.source_id"
@@ -165,7 +168,3 @@ def distribution(con) -> pa.Table:
         f"percent_rank() OVER (PARTITION BY variant ORDER BY SUM(amount) DESC) < 0.1 AS top10 "
         f"FROM lines GROUP BY variant, payee_id) GROUP BY variant ORDER BY variant"
     ).to_arrow_table()
-
-
-def _q(text: str) -> str:
-    return text.replace("'", "''")

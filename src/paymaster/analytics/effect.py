@@ -9,6 +9,7 @@ from decimal import Decimal
 import duckdb
 import pyarrow as pa
 
+from paymaster import duckdb_config
 from paymaster.analytics.compare import distribution
 
 AT_BAND = Decimal("0.05")  # "at target": within 5% either side of 100%
@@ -17,6 +18,7 @@ AT_BAND = Decimal("0.05")  # "at target": within 5% either side of 100%
 def effect_report(tables: dict[str, pa.Table], period: str | None = None,
                   at_band: Decimal = AT_BAND) -> dict[str, pa.Table]:
     con = duckdb.connect()
+    duckdb_config.seal(con)  # (it reads only the tables registered from memory)
     payouts = tables["payouts"]
     if period is not None:
         payouts = payouts.filter(pa.compute.equal(payouts["period"], period))

@@ -14,6 +14,7 @@ from ibis.backends.duckdb.converter import DuckDBPyArrowData
 
 from paymaster.duckdb_config import (
     large_input_limit,
+    lock,
     memory_bytes,
     out_of_memory,
     retry_limit,
@@ -22,6 +23,7 @@ from paymaster.duckdb_config import (
 )
 from paymaster.errors import ResourceError
 from paymaster.plan.decorrelate import decorrelate
+from paymaster.sqlnames import literal, quote
 
 
 class DuckDBBackend:
@@ -39,16 +41,17 @@ class DuckDBBackend:
     def bind(self, con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, ir.Table]:
         self.con = con
         self.ibis = ibis.duckdb.from_connection(con)
-        rows = sum(con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0] for name in names)
+        rows = sum(con.execute(f"SELECT count(*) FROM {quote(name)}").fetchall()[0][0]
+                   for name in names)
         if stages_on_disk(rows):
             temp = con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0]
             self.stages = stages_file(temp)
             self.stages.unlink(missing_ok=True)
-            con.execute("ATTACH '" + str(self.stages).replace("'", "''") + "' AS stages")
+            con.execute(f"ATTACH {literal(str(self.stages))} AS stages")
             self.say(f"stages stored compressed in {self.stages} ({rows:,} input rows)")
         larger = large_input_limit(rows)
         if larger is not None and memory_bytes(larger) > self._limit():
-            con.execute(f"SET memory_limit = '{larger}'")
+            con.execute(f"SET memory_limit = {literal(larger)}")
             self.say(f"DuckDB's memory limit raised to {larger} for {rows:,} input rows "
                      f"(PAYMASTER_DUCKDB_MEMORY_MAX)")
         return {name: self.ibis.table(name) for name in names}
@@ -72,12 +75,18 @@ class DuckDBBackend:
         # limit stays for the rest of the run (later stages and outputs read this one).
         self.retried[name] = round(time.perf_counter() - started, 4)
         where = "temp" if self.stages is None else "stages"
-        self.con.execute(f'DROP TABLE IF EXISTS {where}.main."stage_{name}"').fetchall()
-        self.con.execute(f"SET memory_limit = '{larger}'").fetchall()
+        self.con.execute(f"DROP TABLE IF EXISTS {where}.main.{quote(f'stage_{name}')}").fetchall()
+        self.con.execute(f"SET memory_limit = {literal(larger)}").fetchall()
+        if not self._external_access():  # sealed by the run: the limit is final now, so
+            lock(self.con)  # nothing needs to change a setting again (duckdb_config.seal)
         self.say(f"calculate {name} again: it needed more than DuckDB's memory limit, "
                  f"now {larger} (PAYMASTER_DUCKDB_MEMORY_MAX)")
         with out_of_memory(f"calculating {name} with the memory limit raised to {larger}"):
             return self._create(name, expr)
+
+    def _external_access(self) -> bool:
+        return bool(self.con.execute(
+            "SELECT current_setting('enable_external_access')").fetchall()[0][0])
 
     def _limit(self) -> int:
         return memory_bytes(self.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])

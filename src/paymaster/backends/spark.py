@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from paymaster.backends import BackendError, check_choice
 from paymaster.errors import Problem
 from paymaster.plan.decorrelate import decorrelate
+from paymaster.sqlnames import literal, quote
 
 DEFAULT_MASTER = "local[*]"
 # Exact decimals as DuckDB computes them: no silent rounding of a product's or a
@@ -122,7 +123,7 @@ class SparkBackend:
         tables = {}
         for name in names:
             path = self.staging / f"{name}.parquet"
-            con.execute(f"COPY \"{name}\" TO '{path}' (FORMAT parquet)")
+            con.execute(f"COPY {quote(name)} TO {literal(str(path))} (FORMAT parquet)")
             tables[name] = self._view(name, self.spark.read.parquet(str(path)))
         return tables
 
@@ -171,7 +172,7 @@ class SparkBackend:
         wanted = {name: PySparkType.from_ibis(dtype) for name, dtype in expr.schema().items()}
         if all(field.dataType == wanted[field.name] for field in frame.schema.fields):
             return frame
-        return frame.select(*[F.col(f"`{name}`").cast(kind).alias(name)
+        return frame.select(*[F.col("`" + name.replace("`", "``") + "`").cast(kind).alias(name)
                               for name, kind in wanted.items()])
 
     def _view(self, name: str, frame) -> ir.Table:

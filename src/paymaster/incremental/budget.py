@@ -21,6 +21,7 @@ from paymaster.engine.lines import LINE_SCHEMA, memtable
 from paymaster.errors import Collector
 from paymaster.incremental.splice import Splice
 from paymaster.plan.expressions import Compiler
+from paymaster.sqlnames import quote
 
 CHARGED = "__charged_lines"
 
@@ -50,7 +51,7 @@ def budgeted_lines(splice: Splice) -> ir.Table:
 
     may = candidate(lines, [b.id for b in loaded.plan.budgets])
     state.say("charge the budgets")
-    state.con.execute(f"DROP TABLE IF EXISTS {CHARGED}")
+    state.con.execute(f"DROP TABLE IF EXISTS {quote(CHARGED)}")
     charged = backend.create_table(CHARGED, charge(lines.filter(may), loaded.plan), temp=True)
     # No pool touches the other lines: charged with none, they are a projection (with the
     # pools, each line would be split into passing and charged, and read twice).

@@ -9,7 +9,8 @@ from paymaster import datafiles
 from paymaster.datafiles import find_files
 from paymaster.errors import Collector, DataError, Problem
 from paymaster.incremental.base import Fallback
-from paymaster.incremental.state import Diff, RowGroup, State
+from paymaster.incremental.state import FH, IN, Diff, RowGroup, State, table_name as _n
+from paymaster.sqlnames import literal, quote, quote_all
 
 POSITIONAL_MAX = 10_000
 
@@ -25,12 +26,12 @@ def load_changes(state: State, folder: Path) -> dict[str, Diff]:
     for item in files:
         table, spec = item.table, plan.inputs[item.table]
         if stored.get(table) == state.digest(item.path):
-            state.con.execute(f'CREATE OR REPLACE TEMP TABLE "chg_{table}" AS '
-                              f"SELECT __h1, __h2 FROM in_{table} LIMIT 0")
-            state.con.execute(f'CREATE OR REPLACE TEMP TABLE "old_{table}" AS '
-                              f"SELECT * FROM in_{table} LIMIT 0")
-            state.con.execute(f'CREATE OR REPLACE TEMP TABLE "new_{table}" AS '
-                              f"SELECT * FROM in_{table} LIMIT 0")
+            state.con.execute(f'CREATE OR REPLACE TEMP TABLE {_n("chg", table)} AS '
+                              f"SELECT __h1, __h2 FROM {_n(IN, table)} LIMIT 0")
+            state.con.execute(f'CREATE OR REPLACE TEMP TABLE {_n("old", table)} AS '
+                              f"SELECT * FROM {_n(IN, table)} LIMIT 0")
+            state.con.execute(f'CREATE OR REPLACE TEMP TABLE {_n("new", table)} AS '
+                              f"SELECT * FROM {_n(IN, table)} LIMIT 0")
             diffs[table] = Diff(table, 0, 0)
             continue
         raw = reading = f"raw_{table}"
@@ -38,10 +39,10 @@ def load_changes(state: State, folder: Path) -> dict[str, Diff]:
         if item.path is not None and item.path.suffix.lower() == ".parquet":
             # Typed columnar input: hash straight from the file; only the changed rows
             # are read into a table (with their line numbers, as a full read numbers them).
-            source = (f"read_parquet({datafiles.sql_string(str(item.path))}, "
+            source = (f"read_parquet({literal(str(item.path))}, "
                       "file_row_number = true)")
             lines = f"file_row_number + 2 AS __line, * EXCLUDE (file_row_number) FROM {source}"
-            state.con.execute(f'CREATE OR REPLACE TEMP VIEW "{raw}" AS SELECT {lines}')
+            state.con.execute(f'CREATE OR REPLACE TEMP VIEW {quote(raw)} AS SELECT {lines}')
             groups = _row_groups_to_read(state, table, item.path)
             if groups is not None:
                 # Only the row groups that differ from the stored file are hashed (DuckDB
@@ -49,7 +50,7 @@ def load_changes(state: State, folder: Path) -> dict[str, Diff]:
                 # stored hashes. (A changed row's twin may sit in a kept group: the
                 # changed rows are read below by line, from whichever group holds them.)
                 reading = f"rd_{table}"
-                state.con.execute(f'CREATE OR REPLACE TEMP VIEW "{reading}" AS SELECT {lines} '
+                state.con.execute(f'CREATE OR REPLACE TEMP VIEW {quote(reading)} AS SELECT {lines} '
                                   f"WHERE {_within(groups[1], -2, 'file_row_number')}")
         elif item.path is None:
             if not spec.optional:
@@ -63,69 +64,70 @@ def load_changes(state: State, folder: Path) -> dict[str, Diff]:
                                                                   and item.path.suffix == ".parquet"):
             raise Fallback(f"a column of {table} is missing")
         for column in missing:
-            state.con.execute(f'ALTER TABLE "{raw}" ADD COLUMN "{column}" VARCHAR')
+            state.con.execute(f'ALTER TABLE {quote(raw)} ADD COLUMN {quote(column)} VARCHAR')
         # hn_: the hashes of the rows read, in file order; hs_: of every line of the file
         # (the kept groups' from fh_, not sorted: only the positional diff needs an order,
         # and it compares the lines outside the kept groups, which hn_ holds in order).
-        state.con.execute(f'CREATE OR REPLACE TEMP TABLE "hn_{table}" AS '
-                          f'SELECT __line, {state.hashes(raw, table)} FROM "{reading}"')
-        hashes = f'SELECT * FROM "hn_{table}"'
+        state.con.execute(f'CREATE OR REPLACE TEMP TABLE {_n("hn", table)} AS '
+                          f'SELECT __line, {state.hashes(raw, table)} FROM {quote(reading)}')
+        hashes = f'SELECT * FROM {_n("hn", table)}'
         kept = "FALSE"
         if groups is not None:
             kept = _within(groups[0], 0, "__line")
-            hashes = f"SELECT __line, __h1, __h2 FROM fh_{table} WHERE {kept} UNION ALL {hashes}"
-        state.con.execute(f'CREATE OR REPLACE TEMP VIEW "hs_{table}" AS {hashes}')
+            hashes = f"SELECT __line, __h1, __h2 FROM {_n(FH, table)} WHERE {kept} UNION ALL {hashes}"
+        state.con.execute(f'CREATE OR REPLACE TEMP VIEW {_n("hs", table)} AS {hashes}')
         if _by_position(state, table, f"NOT ({kept})"):
             by_position.append(table)
         else:
             _by_hash(state, table, keyed=bool(spec.key))
             by_hash.append(table)
-        changed_lines = f'(SELECT * FROM "hs_{table}" SEMI JOIN "chg_{table}" USING (__h1, __h2))'
+        changed_lines = f'(SELECT * FROM {_n("hs", table)} SEMI JOIN {_n("chg", table)} USING (__h1, __h2))'
         holding = raw if lines is None else _only_lines(state, table, lines, changed_lines)
         state.con.execute(
-            f'CREATE OR REPLACE TEMP TABLE "rawchg_{table}" AS SELECT r.*, h.__h1, h.__h2 '
-            f'FROM "{holding}" r JOIN {changed_lines} h USING (__line)')
+            f'CREATE OR REPLACE TEMP TABLE {_n("rawchg", table)} AS SELECT r.*, h.__h1, h.__h2 '
+            f'FROM {quote(holding)} r JOIN {changed_lines} h USING (__line)')
         problems.extend(datafiles.check_table(state.con, f"rawchg_{table}", item, spec))
         problems.extend(_check_keys(state, table, item.name))
         datafiles.load_typed(state.con, f"typchg_{table}", f"rawchg_{table}", spec, types,
                          keep_raw=True)
         state.con.execute(
-            f'CREATE OR REPLACE TEMP TABLE "new_{table}" AS SELECT t.*, r.__h1, r.__h2 '
-            f'FROM "typchg_{table}" t JOIN "rawchg_{table}" r USING (__line)')
+            f'CREATE OR REPLACE TEMP TABLE {_n("new", table)} AS SELECT t.*, r.__h1, r.__h2 '
+            f'FROM {_n("typchg", table)} t JOIN {_n("rawchg", table)} r USING (__line)')
         rowids = [r[0] for r in state.con.execute(
-            f"SELECT rowid FROM in_{table} WHERE {_among(state, table)}").fetchall()]
-        state.con.execute(f'CREATE OR REPLACE TEMP TABLE "old_{table}" AS SELECT * FROM in_{table} '
+            f"SELECT rowid FROM {_n(IN, table)} WHERE {_among(state, table)}").fetchall()]
+        state.con.execute(f'CREATE OR REPLACE TEMP TABLE {_n("old", table)} AS SELECT * FROM {_n(IN, table)} '
                           f"WHERE rowid IN (SELECT unnest(?::BIGINT[]))", [rowids])
         count = lambda name: state.con.execute(f'SELECT count(*) FROM {name}').fetchall()[0][0]  # noqa: E731,B023
-        diffs[table] = Diff(table, count(f'"old_{table}"'), count(f'"new_{table}"'),
-                            count(f'"{reading}"'))
-        if spec.key and count(f'"hs_{table}"') != (count(f"in_{table}") - diffs[table].old_count
-                                                   + diffs[table].new_count):
+        diffs[table] = Diff(table, count(_n("old", table)), count(_n("new", table)),
+                            count(quote(reading)))
+        if spec.key and count(_n("hs", table)) != (count(_n(IN, table)) - diffs[table].old_count
+                                                  + diffs[table].new_count):
             raise Fallback(f"{table} has repeated rows")  # the full load says where
     problems.raise_if_any(DataError)
     changed = {t for t, d in diffs.items() if d.old_count or d.new_count}
     state.mark(complete=False)
     for table in changed:
-        state.con.execute(f'DELETE FROM in_{table} WHERE (__h1, __h2) IN '
-                          f'(SELECT __h1, __h2 FROM "chg_{table}")')
-        state.con.execute(f'INSERT INTO in_{table} BY NAME SELECT * FROM "new_{table}"')
+        state.con.execute(f'DELETE FROM {_n(IN, table)} WHERE (__h1, __h2) IN '
+                          f'(SELECT __h1, __h2 FROM {_n("chg", table)})')
+        state.con.execute(f'INSERT INTO {_n(IN, table)} BY NAME SELECT * FROM {_n("new", table)}')
     # The files' hashes in their order, for the next comparison: the lines that differ
     # changed in place, else rewritten.
     for table in by_position:
-        pd = f'"pd_{table}"'
-        state.con.execute(f"UPDATE fh_{table} f SET __h1 = d.b1, __h2 = d.b2 FROM {pd} d "
+        pd = _n("pd", table)
+        state.con.execute(f"UPDATE {_n(FH, table)} f SET __h1 = d.b1, __h2 = d.b2 FROM {pd} d "
                           "WHERE f.__line = d.al AND d.bl IS NOT NULL")
-        state.con.execute(f"DELETE FROM fh_{table} WHERE __line IN (SELECT al FROM {pd} "
+        state.con.execute(f"DELETE FROM {_n(FH, table)} WHERE __line IN (SELECT al FROM {pd} "
                           "WHERE bl IS NULL)")
-        state.con.execute(f"INSERT INTO fh_{table} SELECT bl, b1, b2 FROM {pd} WHERE al IS NULL "
+        state.con.execute(f"INSERT INTO {_n(FH, table)} SELECT bl, b1, b2 FROM {pd} WHERE al IS NULL "
                           "ORDER BY bl")
     for table in by_hash:  # (hs_ reads fh_: stored apart first)
-        state.con.execute(f'CREATE OR REPLACE TEMP TABLE "fhn_{table}" AS SELECT __line, __h1, '
-                          f'__h2 FROM "hs_{table}" ORDER BY __line')
-        state.con.execute(f'CREATE OR REPLACE TABLE fh_{table} AS SELECT * FROM "fhn_{table}"')
+        state.con.execute(f'CREATE OR REPLACE TEMP TABLE {_n("fhn", table)} AS SELECT __line, __h1, '
+                          f'__h2 FROM {_n("hs", table)} ORDER BY __line')
+        state.con.execute(f'CREATE OR REPLACE TABLE {_n(FH, table)} AS SELECT * FROM {_n("fhn", table)}')
     for table in plan.inputs:
-        cols = ", ".join(f'"{c}"' for c in ["__line", *state.columns(table)])
-        state.con.execute(f'CREATE OR REPLACE TEMP VIEW "{table}" AS SELECT {cols} FROM in_{table}')
+        cols = quote_all(["__line", *state.columns(table)])
+        state.con.execute(f"CREATE OR REPLACE TEMP VIEW {quote(table)} AS SELECT {cols} "
+                          f"FROM {_n(IN, table)}")
     # The state is marked unfinished: a refused input leaves it to a full run next time.
     problems.extend(_check_references(state, changed, {f.table: f.name for f in files}))
     problems.raise_if_any(DataError)
@@ -156,7 +158,7 @@ def _only_lines(state: State, table: str, lines: str, changed_lines: str) -> str
         return f"raw_{table}"
     rows = ", ".join(map(str, found)) or "NULL"
     lo, hi = (found[0], found[-1]) if found else (0, -1)
-    state.con.execute(f'CREATE OR REPLACE TEMP VIEW "rl_{table}" AS SELECT {lines} WHERE '
+    state.con.execute(f'CREATE OR REPLACE TEMP VIEW {_n("rl", table)} AS SELECT {lines} WHERE '
                       f"file_row_number BETWEEN {lo} AND {hi} AND file_row_number IN ({rows})")
     return f"rl_{table}"
 
@@ -186,21 +188,21 @@ def _by_position(state: State, table: str, read: str) -> bool:
     if f"fh_{table}" not in state.names():
         return False
     state.con.execute(
-        f'CREATE OR REPLACE TEMP TABLE "pd_{table}" AS SELECT * FROM ('
+        f'CREATE OR REPLACE TEMP TABLE {_n("pd", table)} AS SELECT * FROM ('
         f"SELECT a.__line AS al, a.__h1 AS a1, a.__h2 AS a2, b.__line AS bl, b.__h1 AS b1, "
-        f"b.__h2 AS b2 FROM (SELECT __line, __h1, __h2 FROM fh_{table} WHERE {read}) a "
-        f'POSITIONAL JOIN (SELECT __line, __h1, __h2 FROM "hn_{table}") b) '
+        f"b.__h2 AS b2 FROM (SELECT __line, __h1, __h2 FROM {_n(FH, table)} WHERE {read}) a "
+        f'POSITIONAL JOIN (SELECT __line, __h1, __h2 FROM {_n("hn", table)}) b) '
         f"WHERE a1 IS DISTINCT FROM b1 OR a2 IS DISTINCT FROM b2 LIMIT {POSITIONAL_MAX + 1}")
-    found = state.con.execute(f'SELECT count(*) FROM "pd_{table}"').fetchone()[0]
+    found = state.con.execute(f'SELECT count(*) FROM {_n("pd", table)}').fetchone()[0]
     if found > POSITIONAL_MAX:
         return False
     # Lines that agree hold the same rows: the difference of the rows is that of the
     # lines that differ, as multisets.
     state.con.execute(
-        f'CREATE OR REPLACE TEMP TABLE "chg_{table}" AS SELECT DISTINCT __h1, __h2 FROM '
-        f'(SELECT a1 AS __h1, a2 AS __h2, count(*) AS n FROM "pd_{table}" WHERE a1 IS NOT NULL '
+        f'CREATE OR REPLACE TEMP TABLE {_n("chg", table)} AS SELECT DISTINCT __h1, __h2 FROM '
+        f'(SELECT a1 AS __h1, a2 AS __h2, count(*) AS n FROM {_n("pd", table)} WHERE a1 IS NOT NULL '
         f"GROUP BY ALL) a FULL JOIN "
-        f'(SELECT b1 AS __h1, b2 AS __h2, count(*) AS n FROM "pd_{table}" WHERE b1 IS NOT NULL '
+        f'(SELECT b1 AS __h1, b2 AS __h2, count(*) AS n FROM {_n("pd", table)} WHERE b1 IS NOT NULL '
         f"GROUP BY ALL) b USING (__h1, __h2) WHERE a.n IS DISTINCT FROM b.n")
     return True
 
@@ -211,44 +213,44 @@ def _by_hash(state: State, table: str, keyed: bool) -> None:
     compare how many times each row occurs."""
     if keyed:  # joined on one 64-bit half, the other compared: faster
         state.con.execute(
-            f'CREATE OR REPLACE TEMP TABLE "d_{table}" AS '
+            f'CREATE OR REPLACE TEMP TABLE {_n("d", table)} AS '
             f"SELECT a.__h1 AS a1, a.__h2 AS a2, b.__h1 AS b1, b.__h2 AS b2 "
-            f"FROM (SELECT __h1, __h2 FROM in_{table}) a FULL JOIN "
-            f'(SELECT __h1, __h2 FROM "hs_{table}") b ON a.__h1 = b.__h1 '
+            f"FROM (SELECT __h1, __h2 FROM {_n(IN, table)}) a FULL JOIN "
+            f'(SELECT __h1, __h2 FROM {_n("hs", table)}) b ON a.__h1 = b.__h1 '
             f"WHERE a.__h2 IS DISTINCT FROM b.__h2")
         state.con.execute(
-            f'CREATE OR REPLACE TEMP TABLE "chg_{table}" AS '
-            f'SELECT a1 AS __h1, a2 AS __h2 FROM "d_{table}" WHERE a1 IS NOT NULL UNION '
-            f'SELECT b1, b2 FROM "d_{table}" WHERE b1 IS NOT NULL')
+            f'CREATE OR REPLACE TEMP TABLE {_n("chg", table)} AS '
+            f'SELECT a1 AS __h1, a2 AS __h2 FROM {_n("d", table)} WHERE a1 IS NOT NULL UNION '
+            f'SELECT b1, b2 FROM {_n("d", table)} WHERE b1 IS NOT NULL')
     else:
         state.con.execute(
-            f'CREATE OR REPLACE TEMP TABLE "chg_{table}" AS SELECT DISTINCT __h1, __h2 FROM '
-            f"(SELECT __h1, __h2, count(*) AS n FROM in_{table} GROUP BY ALL) a FULL JOIN "
-            f'(SELECT __h1, __h2, count(*) AS n FROM "hs_{table}" GROUP BY ALL) b '
+            f'CREATE OR REPLACE TEMP TABLE {_n("chg", table)} AS SELECT DISTINCT __h1, __h2 FROM '
+            f"(SELECT __h1, __h2, count(*) AS n FROM {_n(IN, table)} GROUP BY ALL) a FULL JOIN "
+            f'(SELECT __h1, __h2, count(*) AS n FROM {_n("hs", table)} GROUP BY ALL) b '
             f"USING (__h1, __h2) WHERE a.n IS DISTINCT FROM b.n")
 
 
 def _among(state: State, table: str) -> str:
     """A filter for the rows whose hash changed: a literal list when short (the scan
     then reads the other columns of matching rows only)."""
-    hashes = state.con.execute(f'SELECT __h1, __h2 FROM "chg_{table}" LIMIT 1001').fetchall()
+    hashes = state.con.execute(f'SELECT __h1, __h2 FROM {_n("chg", table)} LIMIT 1001').fetchall()
     if len(hashes) > 1000:
-        return f'(__h1, __h2) IN (SELECT __h1, __h2 FROM "chg_{table}")'
+        return f'(__h1, __h2) IN (SELECT __h1, __h2 FROM {_n("chg", table)})'
     if not hashes:
         return "FALSE"
     return (f"__h1 IN ({', '.join(str(h1) for h1, _ in hashes)}) AND (__h1, __h2) IN "
-            f'(SELECT __h1, __h2 FROM "chg_{table}")')
+            f'(SELECT __h1, __h2 FROM {_n("chg", table)})')
 
 def _check_keys(state: State, table: str, file: str) -> list[Problem]:
     """A changed row must not take the key of a row that stays."""
     key = state.loaded.plan.inputs[table].key
     if not key:
         return []
-    on = " AND ".join(f'k."{c}" = CAST(r."{c}" AS VARCHAR)' for c in key)
-    stays = (f'(SELECT {", ".join(f"CAST({c} AS VARCHAR) AS {c}" for c in key)} '
-             f'FROM in_{table} ANTI JOIN "chg_{table}" USING (__h1, __h2))')
+    on = " AND ".join(f'k.{quote(c)} = CAST(r.{quote(c)} AS VARCHAR)' for c in key)
+    stays = (f'(SELECT {", ".join(f"CAST({quote(c)} AS VARCHAR) AS {quote(c)}" for c in key)} '
+             f'FROM {_n(IN, table)} ANTI JOIN {_n("chg", table)} USING (__h1, __h2))')
     rows = state.con.execute(
-        f'SELECT r.__line, {", ".join(f"r.{c}" for c in key)} FROM "rawchg_{table}" r '
+        f'SELECT r.__line, {", ".join(f"r.{quote(c)}" for c in key)} FROM {_n("rawchg", table)} r '
         f"WHERE EXISTS (SELECT 1 FROM {stays} k WHERE {on}) ORDER BY 1 LIMIT 50").fetchall()
     return [Problem(f"duplicate key ({', '.join(key)}) = ({', '.join(map(str, r[1:]))})",
                     file=file, row=int(r[0]), field=key[0]) for r in rows]
@@ -267,19 +269,19 @@ def _check_references(state: State, changed: set[str], names: dict[str, str]) ->
             # lose theirs if a value of the referenced column went away.
             checks = []
             if table in changed:
-                checks.append(f'SELECT __line, "{column}" FROM "new_{table}"')
+                checks.append(f'SELECT __line, {quote(column)} FROM {_n("new", table)}')
             if ref_table in changed:
                 checks.append(
-                    f'SELECT __line, "{column}" FROM in_{table} WHERE "{column}" IN '
-                    f'(SELECT "{ref_col}" FROM "old_{ref_table}")')
+                    f'SELECT __line, {quote(column)} FROM {_n(IN, table)} WHERE {quote(column)} IN '
+                    f'(SELECT {quote(ref_col)} FROM {_n("old", ref_table)})')
             rows = state.con.execute(
-                f'SELECT __line, "{column}" FROM ({" UNION ALL ".join(checks)}) t '
-                f'WHERE "{column}" IS NOT NULL ORDER BY __line').fetchall()
+                f'SELECT __line, {quote(column)} FROM ({" UNION ALL ".join(checks)}) t '
+                f'WHERE {quote(column)} IS NOT NULL ORDER BY __line').fetchall()
             values = sorted({value for _, value in rows})
             present: set = set()
             for start in range(0, len(values), 1000):
                 present |= {r[0] for r in state.con.execute(
-                    f'SELECT DISTINCT "{ref_col}" FROM in_{ref_table} WHERE "{ref_col}" IN '
+                    f'SELECT DISTINCT {quote(ref_col)} FROM {_n(IN, ref_table)} WHERE {quote(ref_col)} IN '
                     f"(SELECT unnest(?))", [values[start:start + 1000]]).fetchall()}
             found = [(line, value) for line, value in rows if value not in present][:50]
             for line, value in found:

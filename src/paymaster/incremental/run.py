@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from paymaster import duckdb_config
+from paymaster.datafiles import find_files
 from paymaster.engine import build
 from paymaster.incremental.affected import affected_payees
 from paymaster.incremental.base import Affected, Fallback, Progress
@@ -15,6 +17,7 @@ from paymaster.incremental.splice import Splice
 from paymaster.incremental.state import State
 from paymaster.plan import LoadedPlan, load_plan
 from paymaster.runs import RunResult, StageClock, fingerprint
+from paymaster.sqlnames import quote
 
 STATE_FILE = ".paymaster-state.duckdb"
 
@@ -90,13 +93,16 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
         else:
             report.mode = "incremental"
             report.affected = sorted(set().union(*(a.everyone() for a in scopes.values())))
+        # The input is read: from here the state's connection reads the input files only
+        # (the views a full load keeps over Parquet files) and writes its own database.
+        duckdb_config.seal(state.con, [item.path for item in find_files(loaded.plan, Path(data))])
         state.mark(complete=False)
         scope = Splice(state, scopes, full=diffs is None, diffs=diffs)
 
         def store(name: str, expr):
             if name == "lines":  # every line, budgets applied
                 return budgeted_lines(scope)
-            state.con.execute(f'DROP TABLE IF EXISTS "stage_{name}"')
+            state.con.execute(f"DROP TABLE IF EXISTS {quote(f'stage_{name}')}")
             if scope.kept(name):  # not even compiled: an empty table of its columns
                 return backend.create_table(f"stage_{name}", schema=expr.schema(), temp=True)
             return backend.create_table(f"stage_{name}", expr, temp=True)

@@ -9,12 +9,12 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from paymaster.datafiles import sql_string
 from paymaster.engine.context import BlockResult
 from paymaster.incremental.base import ATTRS, GLOBAL, SEP, Affected, group_key
 from paymaster.incremental.links import analyse, by_group, global_reads, upstream
-from paymaster.incremental.state import Diff, State
+from paymaster.incremental.state import IN, Diff, State, table_name
 from paymaster.plan import LoadedPlan
+from paymaster.sqlnames import literal, quote, quote_all
 
 LITERAL_LIST_MAX = 5000
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -64,8 +64,8 @@ class Splice:
                                  (f"__scope_{index}_groups", sorted(affected.groups)),
                                  (f"__scope_{index}_ids", sorted(affected.ids))):
                 if len(values) > LITERAL_LIST_MAX:
-                    state.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} (v VARCHAR)")
-                    state.con.execute(f"INSERT INTO {name} SELECT unnest(?)", [values])
+                    state.con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(name)} (v VARCHAR)")
+                    state.con.execute(f"INSERT INTO {quote(name)} SELECT unnest(?)", [values])
                     self.lists[name] = values
 
     def scope(self, measure) -> Affected:
@@ -94,8 +94,8 @@ class Splice:
 
     def _isin_sql(self, value: str, values: list[str], name: str) -> str:
         if name in self.lists:
-            return f"{value} IN (SELECT v FROM {name})"
-        return f"{value} IN ({', '.join(sql_string(v) for v in values)})" if values else "FALSE"
+            return f"{value} IN (SELECT v FROM {quote(name)})"
+        return f"{value} IN ({', '.join(literal(v) for v in values)})" if values else "FALSE"
 
     def in_scope(self, measure, table: ir.Table) -> ir.Value:
         """Is the row (with its payee_id, and period) in the measure's part to recompute?"""
@@ -122,7 +122,7 @@ class Splice:
             test += " OR " + self._isin_sql(column, sorted(affected.ids), f"__scope_{index}_ids")
         partial = affected.partial()
         if partial:
-            test += " OR " + self._isin_sql(f"(payee_id || {sql_string(SEP)} || period)", partial,
+            test += " OR " + self._isin_sql(f"(payee_id || {literal(SEP)} || period)", partial,
                                             f"__scope_{index}_periods")
             test = (self._isin_sql("payee_id", self.payees(measure), f"__scope_{index}_all")
                     + f" AND ({test})")
@@ -217,24 +217,27 @@ class Splice:
         con = self.state.con
         if name not in self.compacted:
             self.compacted.add(name)
-            summed = (lambda rows, sign: f'SELECT "{payee}", "{day}", {sign}sum("{value}") AS '  # noqa: E731
-                      f'"{value}", {sign}count(*) AS __n FROM {rows} GROUP BY ALL')
+            keys, total, stored = quote_all([payee, day]), quote(value), quote(name)
+            summed = (lambda rows, sign: f"SELECT {keys}, {sign}sum({total}) AS "  # noqa: E731
+                      f"{total}, {sign}count(*) AS __n FROM {rows} GROUP BY ALL")
             if self.full or name not in self.state.names():
                 self.state.say(f"calculate {name}")
-                con.execute(f'CREATE OR REPLACE TABLE {name} AS {summed(f"in_{table}" if not self.full else chr(34) + table + chr(34), "")}')
+                rows = quote(table) if self.full else table_name(IN, table)
+                con.execute(f"CREATE OR REPLACE TABLE {stored} AS {summed(rows, '')}")
             elif self.diffs[table].old_count or self.diffs[table].new_count:
                 self.state.say(f"recalculate {name}")
-                keys = f'"{payee}", "{day}"'
-                con.execute(f'CREATE OR REPLACE TEMP TABLE "d_{name}" AS SELECT {keys}, '
-                            f'sum("{value}") AS "{value}", sum(__n) AS __n FROM '
-                            f'({summed(f"new_{table}", "")} UNION ALL '
-                            f'{summed(f"old_{table}", "-")}) GROUP BY ALL')
-                match = " AND ".join(f'c."{k}" IS NOT DISTINCT FROM d."{k}"' for k in (payee, day))
-                con.execute(f'UPDATE {name} c SET "{value}" = c."{value}" + d."{value}", '
-                            f'__n = c.__n + d.__n FROM "d_{name}" d WHERE {match}')
-                con.execute(f'INSERT INTO {name} BY NAME SELECT * FROM "d_{name}" d WHERE NOT EXISTS '
-                            f"(SELECT 1 FROM {name} c WHERE {match})")
-                con.execute(f"DELETE FROM {name} WHERE __n = 0")
+                delta = quote(f"d_{name}")
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {delta} AS SELECT {keys}, "
+                            f"sum({total}) AS {total}, sum(__n) AS __n FROM "
+                            f"({summed(table_name('new', table), '')} UNION ALL "
+                            f"{summed(table_name('old', table), '-')}) GROUP BY ALL")
+                match = " AND ".join(f"c.{quote(k)} IS NOT DISTINCT FROM d.{quote(k)}"
+                                     for k in (payee, day))
+                con.execute(f"UPDATE {stored} c SET {total} = c.{total} + d.{total}, "
+                            f"__n = c.__n + d.__n FROM {delta} d WHERE {match}")
+                con.execute(f"INSERT INTO {stored} BY NAME SELECT * FROM {delta} d WHERE NOT "
+                            f"EXISTS (SELECT 1 FROM {stored} c WHERE {match})")
+                con.execute(f"DELETE FROM {stored} WHERE __n = 0")
         return self.state.backend.table(name)
 
     def splice(self, measure, result: BlockResult) -> tuple[BlockResult, BlockResult]:
@@ -251,7 +254,7 @@ class Splice:
                 self.lines.append(name)
             if self.full or measure.type in GLOBAL and self._reads_changes(measure):
                 self.state.say(f"calculate {measure.id} {attr}")
-                con.execute(f"DROP TABLE IF EXISTS {name}")
+                con.execute(f"DROP TABLE IF EXISTS {quote(name)}")
                 stored = backend.create_table(name, _clustered(table))
                 setattr(whole, attr, stored)
                 setattr(view, attr, stored)
@@ -263,12 +266,13 @@ class Splice:
                         else self.member(measure, stored, readers))
                 continue
             self.state.say(f"recalculate {measure.id} {attr}")
-            con.execute(f'DROP TABLE IF EXISTS "part_{measure.id}__{attr}"')
+            con.execute(f"DROP TABLE IF EXISTS {quote(f'part_{measure.id}__{attr}')}")
             # (Recomputed by groups, every row is part of them: nothing was widened.)
             rows = table if affected.groups else self.member(measure, table)
             part = backend.create_table(f"part_{measure.id}__{attr}", _clustered(rows), temp=True)
-            con.execute(f"DELETE FROM {name} WHERE {self.scope_sql(measure, attr)}")
-            con.execute(f'INSERT INTO {name} BY NAME SELECT * FROM "part_{measure.id}__{attr}"')
+            con.execute(f"DELETE FROM {quote(name)} WHERE {self.scope_sql(measure, attr)}")
+            con.execute(f"INSERT INTO {quote(name)} BY NAME SELECT * FROM "
+                        f"{quote(f'part_{measure.id}__{attr}')}")
             stored = backend.table(name)
             setattr(whole, attr, stored)
             # Its readers recompute its payees and maybe more (of other measures they read).

@@ -15,7 +15,16 @@ from paymaster import duckdb_config
 from paymaster.datafiles import find_files, load_folder
 from paymaster.incremental.base import Progress
 from paymaster.plan import LoadedPlan
+from paymaster.sqlnames import quote, quote_all
 
+# The state's own tables of an input table: its rows with their hashes (in_), the file's
+# hashes in its order (fh_).
+IN, FH = "in", "fh"
+
+
+def table_name(prefix: str, table: str) -> str:
+    """`prefix_table`, quoted: a table of the state (or a temporary one) for an input."""
+    return quote(f"{prefix}_{table}")
 
 
 def _code_digest() -> str:
@@ -95,9 +104,9 @@ class State:
 
     def hashes(self, raw: str, table: str) -> str:
         """Two 64-bit hashes of each raw row's declared columns: its identity."""
-        quoted = [f'"{c}"' for c in self.columns(table)]
-        return (f'hash({", ".join(quoted)}) AS __h1, '
-                f'hash({", ".join(reversed(quoted))}, 1) AS __h2')
+        columns = self.columns(table)
+        return (f"hash({quote_all(columns)}) AS __h1, "
+                f"hash({quote_all(reversed(columns))}, 1) AS __h2")
 
     # -- a full load: every file read and validated by datafiles.load_folder
     def load_all(self, folder: Path) -> None:
@@ -105,17 +114,18 @@ class State:
         for item in find_files(self.loaded.plan, folder):
             self.digest(item.path)  # (a Parquet file's is that of its row groups)
         for table in self.loaded.plan.inputs:
-            self.con.execute(f'DROP VIEW IF EXISTS "{table}"')
+            self.con.execute(f"DROP VIEW IF EXISTS {quote(table)}")
         load_folder(self.loaded.plan, folder, self.con, keep_raw=True)
 
     def save_all(self, folder: Path) -> None:
         for table in self.loaded.plan.inputs:
+            stored, raw = table_name(IN, table), table_name("raw", table)
             self.con.execute(
-                f'CREATE OR REPLACE TABLE in_{table} AS SELECT t.*, r.__h1, r.__h2 FROM "{table}" t '
-                f'JOIN (SELECT __line, {self.hashes(f"raw_{table}", table)} FROM "raw_{table}") r '
-                f"USING (__line)")
-            self.con.execute(f"CREATE OR REPLACE TABLE fh_{table} AS SELECT __line, __h1, __h2 "
-                             f"FROM in_{table} ORDER BY __line")
+                f"CREATE OR REPLACE TABLE {stored} AS SELECT t.*, r.__h1, r.__h2 "
+                f"FROM {quote(table)} t JOIN (SELECT __line, {self.hashes(raw, table)} "
+                f"FROM {raw}) r USING (__line)")
+            self.con.execute(f"CREATE OR REPLACE TABLE {table_name(FH, table)} AS "
+                             f"SELECT __line, __h1, __h2 FROM {stored} ORDER BY __line")
         self.save_digests(folder)
 
     def save_digests(self, folder: Path) -> None:

@@ -427,6 +427,11 @@ class Compiler:
         if not isinstance(table_node, exp.Table):
             raise ExprError("EXISTS needs a FROM table", node)
         name = table_node.name
+        if not isinstance(table_node.this, exp.Identifier) or table_node.args.get("db"):
+            # read_csv('/etc/passwd'), a schema's table: only the plan's own input tables
+            raise ExprError(f"'{table_node.sql()[:60]}' is not an input table: EXISTS reads "
+                            "one of the plan's tables", table_node,
+                            "tables: " + ", ".join(ns_tables(ns)))
         if name not in ns_tables(ns):
             raise ExprError(f"unknown table '{name}'", table_node, suggest(name, ns_tables(ns)))
         # As in SQL, an alias hides the table's own name: in `FROM sales s`, `s.x` is the

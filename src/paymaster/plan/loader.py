@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from paymaster.errors import PlanError, Problem, suggest
-from paymaster.plan.model import Plan
+from paymaster.plan.model import (
+    NAME_PATTERN,
+    PREFIX_PATTERN,
+    REASON_PATTERN,
+    REFERENCE_PATTERN,
+    Plan,
+)
 from paymaster.plan.yamlsource import Source, load_yaml, parse_yaml
+from paymaster.sqlnames import NAME_RULE, is_name
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,9 @@ def _problems(err: ValidationError, source: Source) -> list[Problem]:
                         hint=suggest(name, siblings))
             )
             continue
+        if kind == "string_pattern_mismatch" and item.get("ctx", {}).get("pattern") in NAME_RULES:
+            problems.append(_bad_name(item, path, source))
+            continue
         if kind == "union_tag_invalid":
             tag = item.get("ctx", {}).get("tag", "")
             expected = item.get("ctx", {}).get("expected_tags", "")
@@ -91,6 +102,37 @@ def _problems(err: ValidationError, source: Source) -> list[Problem]:
         where = ".".join(str(p) for p in path) or "plan"
         problems.append(source.problem(path, f"{where}: {item['msg']}"))
     return problems
+
+
+# What a name of each kind must look like, said in words (the pattern is in the models).
+NAME_RULES = {
+    NAME_PATTERN: NAME_RULE,
+    REFERENCE_PATTERN: f"table.column, each {NAME_RULE}",
+    REASON_PATTERN: "a letter, then letters, digits, underscores, dots or hyphens "
+                    "(at most 63 characters)",
+    PREFIX_PATTERN: "empty, or a letter then letters, digits or underscores (at most 31)",
+}
+
+
+def _bad_name(item: dict, path: tuple, source: Source) -> Problem:
+    """A name that would reach SQL but is not a plain name: said with the rule, at the key
+    (a mapping's key) or the value that holds it."""
+    text = str(item.get("input", ""))
+    is_key = item["loc"][-1] == "[key]"
+    where = ".".join(str(p) for p in (path[:-1] if is_key else path)) or "plan"
+    line, col = source.where(path + ("<key>",) if is_key else path)
+    fixed = re.sub(r"[^A-Za-z0-9_]+", "_", text).strip("_")[:63]
+    # (a name with a few wrong characters, not a statement smuggled in one)
+    slight = len(re.findall(r"[^A-Za-z0-9_]", text)) <= 3
+    hint = f"rename it, e.g. '{fixed}'" if slight and is_name(fixed) else "rename it"
+    return Problem(f"{where}: '{shown(text)}' is not a valid name: "
+                   f"{NAME_RULES[item['ctx']['pattern']]}", source.file, line, col, hint=hint)
+
+
+def shown(text: str, longest: int = 40) -> str:
+    """A name as a message shows it: cut short, control characters escaped."""
+    short = text if len(text) <= longest else text[:longest] + "..."
+    return short if short.isprintable() else short.encode("unicode_escape").decode("ascii")
 
 
 def _at(data: object, path: tuple) -> object:
@@ -244,8 +286,11 @@ def _period_kind(plan: Plan, source: Source, index: int) -> list[Problem]:
             return [source.problem(path, "period 'phases' but the plan declares no phases",
                                    "add `phases:` (id, start, end) or use month/quarter/year")]
         return []
-    if kind.startswith("column:") and kind.split(":", 1)[1]:
+    if kind.startswith("column:") and is_name(kind.split(":", 1)[1]):
         return []
+    if kind.startswith("column:") and kind.split(":", 1)[1]:
+        return [source.problem(path, f"period '{shown(kind)}': the column is not a valid name: "
+                                     f"{NAME_RULE}")]
     return [source.problem(path, f"unknown period '{kind}'",
                            suggest(kind, list(PERIOD_KINDS))
                            or "use month, quarter, year, phases or column:<name>")]
@@ -273,6 +318,12 @@ def _phases(plan: Plan, source: Source) -> list[Problem]:
             ("measures", index, "type"), "a gated_rebate is paid per phase, but the plan "
             "declares no phases", "add `phases:` with id, start, end and evaluations"))
     extras = [set(phase.model_extra or {}) for phase in plan.phases]
+    for i, extra in enumerate(extras):
+        # Each becomes a column (`phase.<attribute>` in expressions).
+        for name in sorted(n for n in extra if not is_name(n)):
+            line, col = source.where(("phases", i, name, "<key>"))
+            problems.append(Problem(f"phases.{i}: '{shown(name)}' is not a valid name: {NAME_RULE}",
+                                    source.file, line, col, hint="rename it"))
     every = set().union(*extras) if extras else set()
     seen: set[str] = set()
     for i, phase in enumerate(plan.phases):

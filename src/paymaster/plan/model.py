@@ -11,10 +11,27 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from paymaster.sqlnames import NAME
 
 Expr = str  # a SQL-subset expression, checked when the plan is loaded
 Number = Decimal | str  # a literal amount/rate, or the name of a parameter ("param.x")
+
+# A name that becomes a table, column or stage in SQL (or a reason, a parameter): checked
+# against sqlnames.NAME when the plan is loaded, so no quote, space or semicolon from a
+# plan file can reach a statement. The loader words the error (sqlnames.NAME_RULE).
+NAME_PATTERN = f"^{NAME.pattern}$"
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+# A reason a line is not paid (a rule's, gate's or limit's name): a value in the outputs,
+# and a column only through Ibis, which quotes it. Plans write thresholds into them
+# ('csat_below_4.5'), so dots and hyphens are allowed; never a quote, space or semicolon.
+REASON_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,62}$"
+Reason = Annotated[str, StringConstraints(pattern=REASON_PATTERN)]
+# `table.column`, as a column's `references:` is written.
+REFERENCE_PATTERN = f"^{NAME.pattern}[.]{NAME.pattern}$"
+# Put before the columns a lookup brings in: with the column's name, still a name.
+PREFIX_PATTERN = r"^([A-Za-z][A-Za-z0-9_]{0,30})?$"
 
 COLUMN_TYPES = ("string", "integer", "decimal", "date", "timestamp", "boolean")
 
@@ -37,7 +54,8 @@ class ColumnSpec(Strict):
     min: Decimal | None = None
     max: Decimal | None = None
     values: list[str] | None = None
-    references: str | None = Field(None, description="table.column this value must exist in")
+    references: str | None = Field(None, pattern=REFERENCE_PATTERN,
+                                    description="table.column this value must exist in")
     tax_id: TaxIdKind | None = Field(
         None, description="the kind of tax id this column holds (a python-stdnum module), "
         "checked on every import and run: pl.nip, cn.uscc, eu.vat, ...")
@@ -51,9 +69,9 @@ class ColumnSpec(Strict):
 class InputTable(Strict):
     description: str = ""
     optional: bool = Field(False, description="a missing file means an empty table")
-    key: list[str] = Field(default_factory=list)
+    key: list[Name] = Field(default_factory=list)
     # `licences: integer` is the short form of `licences: {type: integer}`.
-    columns: dict[str, ColumnSpec | ColumnType]
+    columns: dict[Name, ColumnSpec | ColumnType]
 
     @field_validator("columns", mode="after")
     @classmethod
@@ -65,16 +83,16 @@ class InputTable(Strict):
 class Lookup(Strict):
     """Many-to-one enrichment: columns of `table` joined on `on` (their column: ours)."""
 
-    table: str
-    on: dict[str, str]
-    columns: list[str]
-    prefix: str = ""
+    table: Name
+    on: dict[Name, Name]
+    columns: list[Name]
+    prefix: str = Field("", pattern=PREFIX_PATTERN)
 
 
 class Rule(Strict):
     """A named eligibility rule; its name is the reason a record is not paid."""
 
-    name: str
+    name: Reason
     fail_when: Expr | None = None
     require: Expr | None = None
     first_wins: FirstWins | None = None
@@ -91,14 +109,14 @@ class Rule(Strict):
 class FirstWins(Strict):
     """Duplicate check: an earlier accepted record with the same key by another payee blocks."""
 
-    key: list[str]
-    other: str = Field(description="column that must differ for the earlier record to block")
+    key: list[Name]
+    other: Name = Field(description="column that must differ for the earlier record to block")
 
 
 class Cap(Strict):
     """Per-line cap: the field `name` is `value` limited to `max` (traced when it cuts)."""
 
-    name: str
+    name: Name
     value: Expr
     max: Number
 
@@ -118,10 +136,10 @@ class RateTable(Strict):
 class Limit(Strict):
     """Best N per group: only the first `count` eligible lines per payee and period are paid."""
 
-    name: str
+    name: Reason
     count: Number
     per: Literal["period", "payee"] = "period"
-    order_by: list[str]
+    order_by: list[Name]
 
 
 class Claim(Strict):
@@ -131,10 +149,10 @@ class Claim(Strict):
     with the same `on` keys dated on or after its own date. That record is its only chance.
     """
 
-    screening: str
-    on: list[str]
-    order_by: list[str]
-    reason: str = "not_claimed"
+    screening: Name
+    on: list[Name]
+    order_by: list[Name]
+    reason: Reason = "not_claimed"
 
 
 class Tier(Strict):
@@ -152,21 +170,21 @@ class Tiers(Strict):
 class TargetLookup(Strict):
     """Target of an aggregate line: the sum of `column` over rows of `table` matching `on`."""
 
-    table: str
-    on: dict[str, str]
-    column: str
+    table: Name
+    on: dict[Name, Name]
+    column: Name
     where: Expr | None = None
 
 
 class GroupTotal(Strict):
     """The total of a group the line belongs to (e.g. the team), and its target."""
 
-    by: str
+    by: Name
     target: TargetLookup | None = None
 
 
 class Gate(Strict):
-    name: str
+    name: Reason
     require: Expr
     description: str = ""
 
@@ -174,7 +192,7 @@ class Gate(Strict):
 class DurationRule(Strict):
     """Records whose `end - start` exceeds `max_days` earn nothing, reason `name`."""
 
-    name: str
+    name: Reason
     start: Expr
     end: Expr
     max_days: int
@@ -183,23 +201,23 @@ class DurationRule(Strict):
 class Refer(Strict):
     """Lines of an earlier measure for the same payee, in the period of `period_of`."""
 
-    measure: str
+    measure: Name
     period_of: Expr
 
 
 # ---------------------------------------------------------------- measures
 class MeasureBase(Strict):
-    id: str
+    id: Name
     label: str = ""
     description: str = ""
-    source: str
+    source: Name
     payee: Expr
     lookups: list[Lookup] = Field(default_factory=list)
-    fields: dict[str, Expr] = Field(default_factory=dict)
+    fields: dict[Name, Expr] = Field(default_factory=dict)
     filter: Expr | None = None
     date: Expr | None = None
     period: str = "month"  # month | quarter | year | phases | column:<name>
-    budget: str | None = None
+    budget: Name | None = None
 
 
 class PerRecord(MeasureBase):
@@ -229,13 +247,13 @@ class OneOff(Strict):
     """Once per payee: a fixed bonus on its first paid line of measure `of`."""
 
     type: Literal["one_off"]
-    id: str
+    id: Name
     label: str = ""
     description: str = ""
-    of: str
+    of: Name
     when: Expr = "TRUE"
     amount: Number
-    budget: str | None = None
+    budget: Name | None = None
 
 
 class Screening(MeasureBase):
@@ -243,22 +261,22 @@ class Screening(MeasureBase):
 
     type: Literal["screening"]
     source_id: Expr
-    order_by: list[str]
-    required: list[str] = Field(default_factory=list)
-    tax_ids: dict[str, str] = Field(default_factory=dict)
+    order_by: list[Name]
+    required: list[Name] = Field(default_factory=list)
+    tax_ids: dict[Name, str] = Field(default_factory=dict)
     rules: list[Rule] = Field(default_factory=list)
     decision: Decision | None = None
 
 
 class Decision(Strict):
-    column: str
+    column: Name
     rejected_value: str = "rejected"
-    reason: str = "rejected_by_owner"
+    reason: Reason = "rejected_by_owner"
     pending_value: str | None = Field(
         None, description="a record whose decision column holds this value is still waiting "
         "for the owner: not accepted (reason `pending_reason`) and blocks no later record")
-    pending_reason: str = "awaiting_decision"
-    reason_column: str | None = Field(
+    pending_reason: Reason = "awaiting_decision"
+    reason_column: Name | None = Field(
         None, description="the column with the owner's stated reason, shown with a rejection")
 
 
@@ -267,7 +285,7 @@ class Aggregate(MeasureBase):
 
     type: Literal["aggregate"]
     value: Expr
-    keys: list[str] = Field(default_factory=list)
+    keys: list[Name] = Field(default_factory=list)
     target: TargetLookup | None = None
     group: GroupTotal | None = None
     tiers: Tiers | None = None
@@ -325,7 +343,7 @@ class GatedRebate(MeasureBase):
 
 
 class PayeesFrom(Strict):
-    table: str
+    table: Name
     payee: Expr
     period: Expr
 
@@ -333,21 +351,21 @@ class PayeesFrom(Strict):
 class Cover(Strict):
     """The union of matching intervals of `table` must cover every day of the period."""
 
-    name: str
-    table: str
+    name: Reason
+    table: Name
     match: Expr
-    start: str
-    end: str
+    start: Name
+    end: Name
 
 
 class Minimum(Strict):
-    name: str
+    name: Reason
     threshold: Number
     label: str = Field("", description="what statements call this gate (default: name)")
 
 
 class RatioGate(Strict):
-    name: str
+    name: Reason
     required: Number
     label: str = Field("", description="what statements call this gate (default: name)")
 
@@ -360,7 +378,7 @@ class TitleRank(MeasureBase):
     value: Expr
     period: str = "year"
     fraction: Decimal
-    count_table: str
+    count_table: Name
 
 
 Measure = Annotated[
@@ -381,20 +399,20 @@ class Phase(Strict):
 class Version(Strict):
     effective_from: dt.date
     label: str = ""
-    parameters: dict[str, Decimal | str | int | bool] = Field(default_factory=dict)
+    parameters: dict[Name, Decimal | str | int | bool] = Field(default_factory=dict)
 
 
 class Budget(Strict):
-    id: str
+    id: Name
     amount: Number
-    reason: str = "budget_exhausted"
+    reason: Reason = "budget_exhausted"
     description: str = ""
 
 
 class Effect(Strict):
     """What the program's effect is measured on: the sales it pays for."""
 
-    source: str
+    source: Name
     value: Expr
     date: Expr
 
@@ -411,10 +429,10 @@ class Plan(Strict):
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     country: str = Field("", pattern=r"^([A-Z]{2})?$")
     scope: Scope
-    parameters: dict[str, Decimal | str | int | bool] = Field(default_factory=dict)
+    parameters: dict[Name, Decimal | str | int | bool] = Field(default_factory=dict)
     versions: list[Version] = Field(default_factory=list)
     phases: list[Phase] = Field(default_factory=list)
-    inputs: dict[str, InputTable]
+    inputs: dict[Name, InputTable]
     measures: list[Measure]
     budgets: list[Budget] = Field(default_factory=list)
     annual_budget: Decimal | None = None

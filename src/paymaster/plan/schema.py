@@ -12,9 +12,22 @@ SCHEMA_ID = "https://paymaster.dev/plan.schema.json"
 
 
 def plan_json_schema() -> dict:
-    schema = Plan.model_json_schema()
+    schema = _closed(Plan.model_json_schema())
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID,
             "title": "Paymaster plan", **{k: v for k, v in schema.items() if k != "title"}}
+
+
+def _closed(node):
+    """A mapping whose keys are names (columns, tables, parameters) allows no other key: the
+    models give `patternProperties`, which alone would let any other key through."""
+    if isinstance(node, dict):
+        node = {k: _closed(v) for k, v in node.items()}
+        if "patternProperties" in node and "additionalProperties" not in node:
+            node["additionalProperties"] = False
+        return node
+    if isinstance(node, list):
+        return [_closed(v) for v in node]
+    return node
 
 
 def shipped_schema() -> dict:
