@@ -156,17 +156,15 @@ def _check_on(execute, rows) -> None:
                           "ok_p3": [e[2] is not None for e in expected],
                           "ok_s": [e[3] is not None for e in expected]})
     table = table.mutate(i=ibis.row_number()).join(keep, "i")
-    # one query per kind of result, each over every accepted row
-    results = {}
-    for key, column, value in [
-        ("ok_q", 0, lambda t: divide(t.n, t.a)),
-        ("ok_p2", 1, lambda t: multiply(t.n, t.a)),
-        ("ok_p3", 2, lambda t: multiply(multiply(t.n, t.a), t.b)),
-        ("ok_s", 3, lambda t: divide(multiply(t.n, t.b), t.c)),
-    ]:
-        chosen = table.filter(table[key])
-        got = execute(chosen.select("i", r=value(chosen)).order_by("i"))
-        results[column] = dict(zip(got["i"], got["r"]))
+    # one query for every row and kind; a kind out of range for a row is not computed
+    # for it (CASE evaluates a branch only for the rows it selects, on both backends)
+    kinds = [("ok_q", lambda t: divide(t.n, t.a)),
+             ("ok_p2", lambda t: multiply(t.n, t.a)),
+             ("ok_p3", lambda t: multiply(multiply(t.n, t.a), t.b)),
+             ("ok_s", lambda t: divide(multiply(t.n, t.b), t.c))]
+    got = execute(table.select("i", **{f"r{k}": ibis.ifelse(table[key], value(table), ibis.null(WIDE))
+                                       for k, (key, value) in enumerate(kinds)}).order_by("i"))
+    results = {k: dict(zip(got["i"], got[f"r{k}"])) for k in range(len(kinds))}
     for i, row in enumerate(expected):
         for column, want in enumerate(row):
             if want is not None:
@@ -178,6 +176,30 @@ def _check_on(execute, rows) -> None:
 @given(cases)
 def test_divide_and_products_equal_decimal_at_60_digits_on_duckdb(rows) -> None:
     _check_on(lambda expr: expr.execute(), rows)
+
+
+@pytest.mark.spark
+@settings(max_examples=1, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+          HealthCheck.function_scoped_fixture], phases=[Phase.explicit, Phase.reuse, Phase.generate])
+@given(st.lists(st.tuples(numbers, numbers, numbers, numbers), min_size=200, max_size=200))
+def test_divide_and_products_equal_decimal_at_60_digits_on_spark(spark, rows) -> None:
+    """The same on Spark, each kind of result for all rows in one query."""
+    con = ibis.pyspark.connect(spark)
+    _check_on(con.execute, rows)
+
+
+@pytest.mark.spark
+def test_the_issue_quotients_and_the_limits_on_spark(spark) -> None:
+    con = ibis.pyspark.connect(spark)
+    table = _frame([(n, d) for n, d, _ in ISSUE_CASES] + [("5", "0")])
+    got = con.execute(table.mutate(q=divide(table.n, table.d)).order_by("n"))
+    want = {(Decimal(n), Decimal(d)): Decimal(q) for n, d, q in ISSUE_CASES}
+    for n, d, q in zip(got["n"], got["d"], got["q"]):
+        assert q == (None if d == 0 else want[n, d])
+    for n, d in [("1000000000000000000000", "0.5"), ("100000000000000000000000.5", "3")]:
+        table = _frame([(n, d)])
+        with pytest.raises(EngineError, match="outside the engine's range"), arithmetic_errors("q"):
+            con.execute(table.mutate(q=divide(table.n, table.d)))
 
 
 # -- no binary float anywhere in the example plans' SQL -------------------------------
