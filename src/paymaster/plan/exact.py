@@ -215,8 +215,26 @@ def multiply(left: ir.Value, right: ir.Value) -> ir.Value:
     4 places have 12: rounding them at the 8th could move a later half-up to cents)."""
     if not (_decimal(left) or _decimal(right)):
         return left * right
-    # Both as WIDE: DuckDB multiplies two DECIMAL(18, x) in 64 bits and overflows there.
+    if _whole(left) or _whole(right):
+        # A whole number adds no places: WIDE x integer is WIDE, exact, nothing to cut.
+        number, whole = (right, left) if _whole(left) else (left, right)
+        return (_wide(number) * whole).cast(WIDE)
+    places = _places(left) + _places(right)
+    if places <= 8:
+        # At most 8 places in all (an amount of 4 x a rate of 4): exact, nothing to cut.
+        # Width 38 on the left: DuckDB multiplies two DECIMAL(18, x) in 64 bits.
+        return (left.cast(dtypes.Decimal(38, _places(left))) * right).cast(WIDE)
+    # Both as WIDE: the product is DECIMAL(38, 16), exact below 10^22, then cut.
     return CutToWide(_wide(left) * _wide(right)).to_expr()
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) or (isinstance(value, ir.Value) and value.type().is_integer())
+
+
+def _places(value) -> int:
+    scale = value.type().scale if _decimal(value) else 0
+    return 38 if scale is None else scale
 
 
 def _decimal(value) -> bool:
