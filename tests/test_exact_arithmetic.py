@@ -164,7 +164,7 @@ def _check_on(execute, rows) -> None:
              ("ok_s", lambda t: divide(multiply(t.n, t.b), t.c))]
     got = execute(table.select("i", **{f"r{k}": ibis.ifelse(table[key], value(table), ibis.null(WIDE))
                                        for k, (key, value) in enumerate(kinds)}).order_by("i"))
-    results = {k: dict(zip(got["i"], got[f"r{k}"])) for k in range(len(kinds))}
+    results = {k: dict(zip(got["i"], got[f"r{k}"], strict=True)) for k in range(len(kinds))}
     for i, row in enumerate(expected):
         for column, want in enumerate(row):
             if want is not None:
@@ -194,7 +194,7 @@ def test_the_issue_quotients_and_the_limits_on_spark(spark) -> None:
     table = _frame([(n, d) for n, d, _ in ISSUE_CASES] + [("5", "0")])
     got = con.execute(table.mutate(q=divide(table.n, table.d)).order_by("n"))
     want = {(Decimal(n), Decimal(d)): Decimal(q) for n, d, q in ISSUE_CASES}
-    for n, d, q in zip(got["n"], got["d"], got["q"]):
+    for n, d, q in zip(got["n"], got["d"], got["q"], strict=True):
         assert q == (None if d == 0 else want[n, d])
     for n, d in [("1000000000000000000000", "0.5"), ("100000000000000000000000.5", "3")]:
         table = _frame([(n, d)])
