@@ -264,3 +264,24 @@ def test_the_float_check_sees_a_double() -> None:
     assert _float_uses('SELECT "a" / "b" FROM t')
     assert not _float_uses("SELECT \"a\" // \"b\", 'x / y' FROM t")
 
+
+
+def test_a_run_beyond_the_range_stops_with_the_measure_located(tmp_path) -> None:
+    """The billions case with a sale and a return of almost 10^14: the clawback's product
+    |return| x ladder commission is 8 x 10^26, beyond 10^22. The run refuses, naming the
+    plan file, line and measure, never paying a wrapped or rounded amount."""
+    import shutil
+
+    from paymaster.errors import PaymasterError
+
+    data = tmp_path / "data"
+    shutil.copytree(EXAMPLES.parent / "tests" / "cases" / "sales-team--billions" / "data", data)
+    for name, old, new in [("sales.csv", "40000000003.17", "99999999999999.99"),
+                           ("returns.csv", "-18116267200.65", "-99999999999999.99")]:
+        path = data / name
+        path.write_text(path.read_text().replace(old, new))
+    with pytest.raises(PaymasterError) as caught:
+        calculate(EXAMPLES / "sales-team" / "plan.yaml", data)
+    message = str(caught.value)
+    assert "plan.yaml:" in message and "measure 'clawback'" in message
+    assert "outside the engine's range" in message and "10^22" in message
