@@ -167,3 +167,20 @@ def demo_workspace(demo_workspace_master: Path, tmp_path: Path, monkeypatch):
     ws = Workspace.open(folder)
     yield ws
     ws.close()
+
+
+SPARK_MASTER = "local[2]"
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local SparkSession for every Spark test of the session (about 8 s to start)."""
+    import shutil
+
+    from paymaster.backends.spark import session
+
+    if shutil.which("java") is None:
+        pytest.skip("Spark needs Java (./dev test installs it)")
+    spark = session(SPARK_MASTER)
+    yield spark
+    spark.stop()

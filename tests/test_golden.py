@@ -16,11 +16,14 @@ PROGRAMS = ("generuj-leady", "trade-in-accelerator", "sales-team")
 
 # (program, folder holding data/ and expected*/, expected folder, table). The examples'
 # sample data, and any further cases under tests/cases/, each worked out by hand.
+# A further case of a program under tests/cases/ is a folder `<program>--<what>` (say
+# sales-team--billions), run with the program's example plan.
 CASES = [
-    (program, root / program, expected.name, expected_file.stem)
+    (program, base, expected.name, expected_file.stem)
     for root in (EXAMPLES, CASE_ROOT)
     for program in PROGRAMS
-    for expected in sorted((root / program).glob("expected*"))
+    for base in [root / program, *sorted(root.glob(f"{program}--*"))]
+    for expected in sorted(base.glob("expected*"))
     for expected_file in sorted(expected.glob("*.csv"))
 ]
 PLAN_FOR = {"expected": "plan.yaml", "expected-rate-change": "rate-change.yaml"}
@@ -38,7 +41,7 @@ def _result(program: str, base: Path, plan_file: str):
 
 
 @pytest.mark.parametrize(("program", "base", "folder", "table"), CASES,
-                         ids=[f"{b.parent.name}/{p}/{f}/{t}" for p, b, f, t in CASES])
+                         ids=[f"{b.parent.name}/{b.name}/{f}/{t}" for p, b, f, t in CASES])
 def test_matches_hand_calculation(program: str, base: Path, folder: str, table: str) -> None:
     columns, expected = read_expected(base / folder / f"{table}.csv")
     result = _result(program, base, PLAN_FOR[folder])

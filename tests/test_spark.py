@@ -4,14 +4,13 @@ or a machine without Java."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, ROOT
+from conftest import EXAMPLES, ROOT, SPARK_MASTER
 from paymaster.backends import BackendError, check_choice
 from paymaster.runs import calculate, calculate_into
 
@@ -21,18 +20,7 @@ import compare_backends  # noqa: E402
 import generate  # noqa: E402
 
 pytestmark = pytest.mark.spark
-MASTER = "local[2]"
-
-
-@pytest.fixture(scope="module")
-def spark():
-    from paymaster.backends.spark import session
-
-    if shutil.which("java") is None:
-        pytest.skip("Spark needs Java (./dev test installs it)")
-    spark = session(MASTER)
-    yield spark
-    spark.stop()
+MASTER = SPARK_MASTER  # the session fixture `spark` is in conftest, shared by modules
 
 
 def _same_on_both(plan: Path, data: Path) -> None:

@@ -13,6 +13,17 @@ from paymaster import duckdb_config
 from paymaster.analytics.compare import distribution
 
 AT_BAND = Decimal("0.05")  # "at target": within 5% either side of 100%
+# value / target per payee, exact and cut at 10^-8 as the engine divides (plan/exact.py):
+# on integers scaled by 10^8, with DuckDB's 128-bit // and %, never a DOUBLE.
+_EXACT_ATTAINMENT = (
+    "SELECT measure, period, payee_id, CASE WHEN s < 0 THEN -q ELSE q END AS attainment FROM ("
+    " SELECT *, CAST(CAST((n // d) * 100000000 + ((n % d) * 100000000) // d AS DECIMAL(38, 0))"
+    "   * CAST(0.00000001 AS DECIMAL(9, 8)) AS DECIMAL(38, 8)) AS q FROM ("
+    "  SELECT measure, period, payee_id, SUM(value) AS s,"
+    "   CAST(ABS(CAST(SUM(value) AS DECIMAL(38, 8))) * 100000000 AS HUGEINT) AS n,"
+    "   CAST(CAST(MAX(target) AS DECIMAL(38, 8)) * 100000000 AS HUGEINT) AS d"
+    "  FROM payouts WHERE target IS NOT NULL AND target > 0"
+    "  GROUP BY measure, period, payee_id))")
 
 
 def effect_report(tables: dict[str, pa.Table], period: str | None = None,
@@ -32,10 +43,7 @@ def effect_report(tables: dict[str, pa.Table], period: str | None = None,
         f"COUNT(*) FILTER (WHERE attainment >= {low} AND attainment < {high}) AS at, "
         f"COUNT(*) FILTER (WHERE attainment >= {high}) AS above, "
         "CAST(median(attainment) AS DECIMAL(18, 4)) AS median_attainment "
-        "FROM (SELECT measure, period, payee_id, "
-        "  CAST(SUM(value) AS DOUBLE) / CAST(MAX(target) AS DOUBLE) AS attainment "
-        "  FROM payouts WHERE target IS NOT NULL AND target > 0 "
-        "  GROUP BY measure, period, payee_id) "
+        f"FROM ({_EXACT_ATTAINMENT}) "
         "GROUP BY measure, period ORDER BY measure, period").to_arrow_table()
     concentration = distribution(con).rename_columns(
         ["program", *distribution(con).column_names[1:]])

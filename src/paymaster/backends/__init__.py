@@ -8,14 +8,15 @@ tables as Parquet.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 import duckdb
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from paymaster.errors import PaymasterError, Problem
+from paymaster.errors import EngineError, PaymasterError, Problem
 
 BACKENDS = ("duckdb", "spark")
 
@@ -77,3 +78,34 @@ def open_backend(name: str = "duckdb", spark_master: str | None = None,
     from paymaster.backends.duck import DuckDBBackend
 
     return DuckDBBackend(progress)
+
+
+# What DuckDB and Spark (ANSI mode) say when a decimal leaves its type: a product or a sum
+# beyond 38 digits, a quotient beyond DECIMAL(28, 8). Never a wrapped or rounded value.
+_OVERFLOW_WORDS = ("Overflow in", "out of range", "Could not cast value", "cannot be represented",
+                   "NUMERIC_VALUE_OUT_OF_RANGE", "ARITHMETIC_OVERFLOW", "DECIMAL_PRECISION")
+MAGNITUDES_HINT = ("the engine computes exactly within DECIMAL(38, 8): products below 10^22, "
+                   "numerators and divisors below 10^22, quotients below 10^20 (docs/plan-"
+                   "language.md, Magnitudes); check the input for a misplaced decimal point, "
+                   "or divide before multiplying")
+
+
+@contextmanager
+def arithmetic_errors(stage: str) -> Iterator[None]:
+    """A number out of the engine's range, raised inside a query by the backend, as a
+    located EngineError (the plan expression when the engine's own check caught it)."""
+    from paymaster.plan.exact import MARK
+
+    try:
+        yield
+    except PaymasterError:
+        raise
+    except Exception as err:  # noqa: BLE001 - DuckDB's and Py4J's many kinds
+        text = str(err)
+        if MARK in text:
+            detail = text[text.index(MARK) + len(MARK):].splitlines()[0]
+        elif any(word in text for word in _OVERFLOW_WORDS):
+            detail = "a number outside the engine's range: " + text.strip().splitlines()[0][:300]
+        else:
+            raise
+        raise EngineError(Problem(f"calculating {stage}: {detail}", hint=MAGNITUDES_HINT)) from err

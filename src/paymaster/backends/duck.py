@@ -21,6 +21,7 @@ from paymaster.duckdb_config import (
     stages_file,
     stages_on_disk,
 )
+from paymaster.backends import arithmetic_errors
 from paymaster.errors import ResourceError
 from paymaster.plan.decorrelate import decorrelate
 from paymaster.sqlnames import literal, quote
@@ -66,7 +67,7 @@ class DuckDBBackend:
         larger = retry_limit()
         started = time.perf_counter()
         try:
-            with out_of_memory(f"calculating {name}"):
+            with out_of_memory(f"calculating {name}"), arithmetic_errors(name):
                 return self._create(name, expr)
         except ResourceError:
             if larger is None or self._limit() >= memory_bytes(larger):
@@ -81,7 +82,8 @@ class DuckDBBackend:
             lock(self.con)  # nothing needs to change a setting again (duckdb_config.seal)
         self.say(f"calculate {name} again: it needed more than DuckDB's memory limit, "
                  f"now {larger} (PAYMASTER_DUCKDB_MEMORY_MAX)")
-        with out_of_memory(f"calculating {name} with the memory limit raised to {larger}"):
+        with out_of_memory(f"calculating {name} with the memory limit raised to {larger}"), \
+                arithmetic_errors(name):
             return self._create(name, expr)
 
     def _external_access(self) -> bool:
@@ -92,7 +94,7 @@ class DuckDBBackend:
         return memory_bytes(self.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
 
     def to_pyarrow(self, expr: ir.Table) -> pa.Table:
-        with out_of_memory("writing the outputs"):
+        with out_of_memory("writing the outputs"), arithmetic_errors("the outputs"):
             return self.ibis.to_pyarrow(decorrelate(expr))
 
     def to_pyarrow_batches(self, expr: ir.Table, chunk_rows: int) -> pa.RecordBatchReader:
@@ -104,7 +106,7 @@ class DuckDBBackend:
         reader = self.ibis._to_duckdb_relation(expr).to_arrow_reader(batch_size=chunk_rows)
 
         def batches():
-            with reader, out_of_memory("writing the outputs"):
+            with reader, out_of_memory("writing the outputs"), arithmetic_errors("the outputs"):
                 for batch in reader:
                     # DuckDB's own types (a decimal for a count cast to int64, say) made
                     # Ibis's, as to_pyarrow makes them.

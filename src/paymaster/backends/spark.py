@@ -20,7 +20,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from paymaster.backends import BackendError, check_choice
+from paymaster.backends import BackendError, arithmetic_errors, check_choice
 from paymaster.errors import Problem
 from paymaster.plan.decorrelate import decorrelate
 from paymaster.sqlnames import literal, quote
@@ -128,11 +128,13 @@ class SparkBackend:
         return tables
 
     def materialize(self, name: str, expr: ir.Table) -> ir.Table:
-        frame = self._frame(expr).localCheckpoint(eager=True)
+        with arithmetic_errors(name):
+            frame = self._frame(expr).localCheckpoint(eager=True)
         return self._view(f"stage_{name}", frame)
 
     def to_pyarrow(self, expr: ir.Table) -> pa.Table:
-        return _typed(self._frame(expr).toArrow(), expr.schema().to_pyarrow())
+        with arithmetic_errors("the outputs"):
+            return _typed(self._frame(expr).toArrow(), expr.schema().to_pyarrow())
 
     def to_pyarrow_batches(self, expr: ir.Table, chunk_rows: int) -> pa.RecordBatchReader:
         # Spark collects a whole result to the driver (toArrow, and Ibis's PySpark
@@ -140,7 +142,8 @@ class SparkBackend:
         # the staging folder, one file per partition numbered in the result's order, and
         # the driver reads those back a batch at a time.
         folder = self.staging / f"output{next(_outputs)}"
-        self._frame(expr).write.parquet(str(folder))
+        with arithmetic_errors("the outputs"):
+            self._frame(expr).write.parquet(str(folder))
         schema = expr.schema().to_pyarrow()
 
         def batches():

@@ -23,9 +23,8 @@ from ibis.common.deferred import Deferred
 from sqlglot import exp
 
 from paymaster.errors import Collector, Problem, suggest
+from paymaster.plan.exact import WHERE, WIDE, divide, multiply  # noqa: F401 - re-exported
 from paymaster.plan.yamlsource import Source
-
-WIDE = dtypes.Decimal(38, 8)
 
 COLUMN_DTYPES: dict[str, dtypes.DataType] = {
     "string": dtypes.string,
@@ -141,8 +140,14 @@ def _widen(value: ir.Value) -> ir.Value:
     return value.cast(WIDE) if value.type().is_numeric() and not value.type().is_floating() else value
 
 
+def _product(left: Any, right: Any) -> Any:
+    return left * right
+
+
 def _arith(op: Callable[[Any, Any], Any]) -> Callable[[ir.Value, ir.Value], ir.Value]:
     def apply(left: ir.Value, right: ir.Value) -> ir.Value:
+        if op is _product and (_is_decimal(left) or _is_decimal(right)):
+            return multiply(left, right)  # exact, cut (not rounded) at the 8th place
         result = op(left, right)
         if _is_decimal(left) or _is_decimal(right):
             # Keep decimal arithmetic exact and wide; DuckDB would otherwise narrow or
@@ -151,29 +156,6 @@ def _arith(op: Callable[[Any, Any], Any]) -> Callable[[ir.Value, ir.Value], ir.V
         return result
 
     return apply
-
-
-_ULP = ibis.literal(Decimal("0.00000001"), type=WIDE)
-
-
-def divide(left: ir.Value, right: ir.Value) -> ir.Value:
-    """`left / right` as a wide decimal, cut toward zero at its 8th place; NULL for a
-    division by zero (never an error mid-run).
-
-    Cut, not rounded: a result later rounded half-up to cents (or to 4 places, or
-    compared with 0.85) then lands on the side of the half its exact value is on, which a
-    quotient rounded to 8 places does not promise (20 000.0049999999 would become
-    20 000.00500000, then 20 000.01). DECIMAL / DECIMAL is DOUBLE in DuckDB (and Ibis
-    has no exact division on both backends), so the double's quotient is the first guess
-    and the remainder, in exact decimals, moves it by the one 10^-8 it can be off."""
-    numerator, denominator = left.cast(WIDE), right.cast(WIDE)
-    safe = ibis.ifelse(denominator == 0, ibis.null().cast(WIDE), denominator)
-    top, bottom = numerator.abs(), safe.abs()
-    guess = (top.cast("float64") / bottom.cast("float64")).cast(WIDE)
-    remainder = top - guess * bottom
-    cut = ibis.cases((remainder < 0, guess - _ULP), (remainder >= bottom * _ULP, guess + _ULP),
-                     else_=guess)
-    return ibis.ifelse((numerator < 0) != (safe < 0), -cut, cut).cast(WIDE)
 
 
 BINARY: dict[type, Callable[[Any, Any], Any]] = {
@@ -187,7 +169,7 @@ BINARY: dict[type, Callable[[Any, Any], Any]] = {
     exp.LTE: lambda a, b: a <= b,
     exp.Add: _arith(lambda a, b: a + b),
     exp.Sub: _arith(lambda a, b: a - b),
-    exp.Mul: _arith(lambda a, b: a * b),
+    exp.Mul: _arith(_product),
     exp.Div: divide,
     exp.Mod: lambda a, b: a % b,
     exp.DPipe: lambda a, b: a.cast("string").concat(b.cast("string")),
@@ -217,6 +199,7 @@ class Compiler:
     def compile(
         self, text: Any, ns: Namespace, path: tuple, expect: str | None = None
     ) -> ir.Value:
+        token = WHERE.set(self._where(text, path))
         try:
             value = self._node(parse(text), ns)
             if isinstance(value, Deferred):
@@ -229,6 +212,8 @@ class Compiler:
             self._report(text, path, err)
         except Exception as err:  # noqa: BLE001 - any Ibis typing failure is a plan error
             self._report(text, path, ExprError(_ibis_message(err)))
+        finally:
+            WHERE.reset(token)
         return _placeholder(expect)
 
     def report(self, path: tuple, message: str, hint: str | None = None) -> None:
@@ -236,6 +221,14 @@ class Compiler:
             self.collector.add(Problem(message, hint=hint))
         else:
             self.collector.add(self.source.problem(path, message, hint))
+
+    def _where(self, text: Any, path: tuple) -> str:
+        """The plan expression, as an error raised while the run computes it says it."""
+        place = ".".join(str(part) for part in path)
+        if self.source is not None:
+            line, col = self.source.where(path)
+            place = f"{self.source.file}:{line}:{col} ({place})"
+        return f"{place}: {' '.join(str(text).split())}"
 
     # -- errors
     def _report(self, text: Any, path: tuple, err: ExprError) -> None:

@@ -17,7 +17,7 @@ from paymaster.engine.lines import (
     shape,
     text,
 )
-from paymaster.plan.expressions import WIDE
+from paymaster.plan.expressions import WIDE, multiply
 from paymaster.plan.model import Aggregate, TargetLookup, Tiers
 
 
@@ -92,20 +92,20 @@ def _tiers(ctx: Context, lines: ir.Table, tiers: Tiers, ns, path: tuple):
     parts, band = [], ibis.null().cast("string")
     for i, tier in enumerate(tiers.tiers):
         rate = ctx.number(tier.rate, ns, path + ("tiers", i, "rate"))
-        upper = (ctx.number(tier.upto, ns, path + ("tiers", i, "upto")) * scale).cast(WIDE) \
+        upper = multiply(ctx.number(tier.upto, ns, path + ("tiers", i, "upto")), scale) \
             if tier.upto is not None else None
         label = tier.label or _band_label(tiers, tier, i)
         top = value if upper is None else ibis.least(value, upper)
         inside = ibis.greatest(top - lower, 0).cast(WIDE)
         reached = value > lower if i else ibis.literal(True)
         if tiers.mode == "graduated":
-            piece = (inside * rate).cast(WIDE)
+            piece = multiply(inside, rate)
             total = (total + piece).cast(WIDE)
             parts.append(ibis.ifelse(inside > 0, percent(rate).concat(" x ", text(inside), " (", label,
                                                                       ") = ", text(piece)),
                                      ibis.null().cast("string")))
         else:
-            total = ibis.ifelse(reached, (value * rate).cast(WIDE), total)
+            total = ibis.ifelse(reached, multiply(value, rate), total)
         band = ibis.ifelse(reached, ibis.literal(label), band)
         lower = upper if upper is not None else lower
     if tiers.mode == "retroactive":

@@ -7,7 +7,7 @@ import ibis.expr.types as ir
 
 from paymaster.engine.context import BlockResult, Context, period_index, period_label
 from paymaster.engine.lines import LINE_SCHEMA, TITLE_SCHEMA, amount_text, money, shape, text
-from paymaster.plan.expressions import WIDE, divide
+from paymaster.plan.expressions import WIDE, divide, multiply
 from paymaster.plan.model import Ranking, Streak, TitleRank
 
 
@@ -99,29 +99,31 @@ def _growth(ctx: Context, table: ir.Table, measure: Ranking, path: tuple) -> ir.
         current, [previous["payee_id"] == current["__cp"], previous["period"] == current["__cq"]]
     )
     value = joined["__cv"].fill_null(0).cast(WIDE)
+    prev = joined["prev"].cast(WIDE)
+    quotient = divide(value, prev)
     grown = joined.select(
         payee_id=joined["payee_id"], period=joined["period"], value=value,
-        metric=(divide(value, joined["prev"]) - 1).cast(WIDE), date=joined["__nstart"],
-        __pstart=joined["__nstart"], __prev=joined["prev"].cast(WIDE),
-        __q=value.cast("float64") / joined["prev"].cast("float64"),
+        metric=(quotient - 1).cast(WIDE), date=joined["__nstart"],
+        __pstart=joined["__nstart"], __prev=prev, __q=quotient,
+        # the next 8 places of the quotient: (value - q x prev) < prev x 10^-8, exactly
+        __q2=divide(multiply(value - multiply(quotient, prev), 100000000), prev),
     )
-    return _exact_ties(grown).drop("__prev", "__q", "__new", "__tie")
+    return _exact_ties(grown).drop("__prev", "__q", "__q2", "__new", "__tie")
 
 
 def _exact_ties(grown: ir.Table) -> ir.Table:
-    """The key growth is ranked by: the quotient as a double, which orders two different
-    growths (unless they differ by less than one part in 10^16; the 8 decimals shown
-    would tie growths 10^-9 apart), made equal for growths that are exactly equal: 150
-    000.15 / 50 000.05 is 3 but its double is a hair under 150 000 / 50 000's. Neighbours
-    in the double's order are compared exactly (a/b = c/d when a*d = c*b)."""
-    order = [ibis.desc("__q"), "payee_id"]
+    """The key growth is ranked by: the exact quotient's first 16 places (two exact
+    decimal quotients, no double), made equal for growths that are exactly equal and told
+    apart for growths that differ further on: neighbours in that order are compared
+    exactly (a/b = c/d when a*d = c*b). The key is the tie group's place, best first."""
+    order = [ibis.desc("__q"), ibis.desc("__q2"), "payee_id"]
     lag = ibis.window(group_by="period", order_by=order)
     same = (grown["value"] * grown["__prev"].lag().over(lag)
             == grown["value"].lag().over(lag) * grown["__prev"]).fill_null(False)
     grown = grown.mutate(__new=ibis.ifelse(same, 0, 1))
     grown = grown.mutate(__tie=grown["__new"].sum().over(
         ibis.window(group_by="period", order_by=order, rows=(None, 0))))
-    return grown.mutate(__by=grown["__q"].max().over(ibis.window(group_by=["period", "__tie"])))
+    return grown.mutate(__by=-grown["__tie"])
 
 
 def _next_start(start: ir.Value, kind: str) -> ir.Value:

@@ -3,6 +3,8 @@ phase's evaluation dates at which every gate passes; a pass is final."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import ibis
 import ibis.expr.types as ir
 
@@ -20,7 +22,7 @@ from paymaster.engine.lines import (
     shape,
 )
 from paymaster.engine.rules import materialize, rule_checks
-from paymaster.plan.expressions import WIDE, divide
+from paymaster.plan.expressions import WIDE, divide, multiply
 from paymaster.plan.model import Cover, GatedRebate
 
 
@@ -185,7 +187,8 @@ def _gates(ctx: Context, evals: ir.Table, measure: GatedRebate, path: tuple) -> 
     rounded = evals["ratio"].round(4)
     evals = evals.mutate(ratio=ibis.ifelse(
         evals["__low"] & (rounded >= evals["required_ratio"]),
-        (evals["ratio"] * 10000).floor().cast(WIDE) / 10000, rounded).cast(WIDE)).drop("__low")
+        multiply((evals["ratio"] * 10000).floor(), ibis.literal(Decimal("0.0001"), type=WIDE)),
+        rounded).cast(WIDE)).drop("__low")
     first_pass = ibis.ifelse(evals["passed"], evals["evaluation"], ibis.null()).min().over(
         ibis.window(group_by=["payee_id", "period"]))
     evals = evals.mutate(__first_pass=first_pass)
@@ -209,7 +212,7 @@ def _outcome(ctx: Context, evals: ir.Table, measure: GatedRebate, path: tuple, s
     last = last.filter(last["__n"] == 0)
     ns = ctx.namespace(last, ("evaluation",))
     rate = ctx.number(measure.rate, ns, path + ("rate",)).cast(WIDE)
-    raw = ibis.ifelse(last["passed"], (last["qualifying"] * rate).cast(WIDE), ibis.literal(0, type=WIDE))
+    raw = ibis.ifelse(last["passed"], multiply(last["qualifying"], rate), ibis.literal(0, type=WIDE))
     explanation = ibis.ifelse(
         last["passed"],
         ibis.literal("evaluation ").concat(last["evaluation"], " on ", last["as_of"].cast("string"),

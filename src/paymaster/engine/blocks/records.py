@@ -22,7 +22,7 @@ from paymaster.engine.lines import (
     text,
 )
 from paymaster.engine.rules import materialize, rule_checks
-from paymaster.plan.expressions import WIDE, explain
+from paymaster.plan.expressions import WIDE, explain, multiply
 from paymaster.plan.model import OneOff, PerRecord, RateTable
 
 
@@ -57,7 +57,7 @@ def build_per_record(ctx: Context, measure: PerRecord, path: tuple, seq: int) ->
     else:
         base = ctx.expr(measure.base, ns, path + ("base",), "numeric").cast(WIDE)
         rate, band, known_rates = _rate(ctx, measure.rate, ns, path + ("rate",))
-        raw = (base * rate).cast(WIDE)
+        raw = multiply(base, rate)
         checks.append(("no_band", rate.isnull()))
     failed = first_reason(checks)
     table = table.mutate(
