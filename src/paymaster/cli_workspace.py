@@ -459,7 +459,7 @@ def audit(
     from paymaster.store.models import AuditEvent
 
     ws = _ws(workspace)
-    with ws.store.session() as session:
+    with ws.store.reading() as session:
         query = select(AuditEvent)
         if entity:
             query = query.where(AuditEvent.entity == entity)
