@@ -415,13 +415,13 @@ def test_status_is_calculated_again_only_when_the_data_changes(client, ws, monke
     from paymaster.services import calc, status
 
     calls = []
-    real = calc.calculate_stored
+    real = calc.calculate_exported
 
     def counting(*args, **kwargs):
-        calls.append(args[2])
+        calls.append(args[0].plan.program)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(status, "calculate_stored", counting)
+    monkeypatch.setattr(status, "calculate_exported", counting)
     status.clear_cache()
     login(client, "alfa")
     for _ in range(3):

@@ -9,16 +9,19 @@ the data or the plan changed.
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from paymaster.plan.model import Aggregate, GatedRebate, Plan, Tiers
-from paymaster.services.calc import calculate_stored, fingerprint_stored
+from paymaster.runs import fingerprint as run_fingerprint
+from paymaster.services.calc import calculate_exported, export_stored
 from paymaster.services.inputs import current_rows
 from paymaster.services.statement_model import GateProgress
 from paymaster.services.statements import gate_progress
@@ -48,14 +51,18 @@ _LOCK = threading.Lock()
 
 
 def live(ws: Workspace, program: str) -> Live:
-    """The engine's result on the store's current data, from the cache when nothing changed."""
-    with ws.store.session() as session:
-        fingerprint = fingerprint_stored(ws, session, program, None)
+    """The engine's result on the store's current data, from the cache when nothing changed.
+    The data is read in one read transaction; the engine runs after it, holding nothing."""
+    loaded = ws.plan(program)
+    with tempfile.TemporaryDirectory(prefix="paymaster-") as tmp:
+        with ws.store.reading() as session:
+            folder = export_stored(ws, session, program, None, Path(tmp))
+        fingerprint = run_fingerprint(loaded, folder)
         key = (str(ws.folder.resolve()), program, fingerprint, ws.plan_sha(program))
         hit = _CACHE.get(key)
         if hit is not None:
             return hit
-        result = calculate_stored(ws, session, program, None)
+        result = calculate_exported(loaded, folder)
     tables = {name: result.tables[name].to_pylist() for name in ("payouts", "evaluations",
                                                                   "titles")}
     # Only the gated rebates' credits: outstanding RMAs are all they are read for.
@@ -209,7 +216,7 @@ def outstanding_rmas(ws: Workspace, program: str, payee_id: str,
     source = plan.inputs[measure.source]
     if not {"rma_number", measure.payee, str(measure.source_id)} <= set(source.columns):
         return []
-    with ws.store.session() as session:
+    with ws.store.reading() as session:
         orders = current_rows(session, program, measure.source)
         returned = {r.get("rma_number") for r in current_rows(session, program, "returns")}
         if "cases" in plan.inputs:
