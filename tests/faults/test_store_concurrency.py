@@ -133,7 +133,10 @@ def test_the_check_holds_no_lock_while_the_engine_runs(leads, monkeypatch, accep
 def test_two_registrations_whose_checks_overlap_still_have_one_winner(leads, monkeypatch):
     """Both checks run at the same time (a barrier inside the engine: with the check
     under the write lock they never could), each sees no winner yet; the first to commit
-    wins, the other finds the store changed under its check, checks again, and loses."""
+    wins, the other finds the store changed under its check, checks again, and loses.
+    Threads of one process take turns (registrations._turn); two portal processes do
+    not, and that is what this plays, by giving each registration a turn of its own."""
+    monkeypatch.setattr(registrations, "_turn", lambda _ws, _program: threading.Lock())
     leads.config.programs[PROGRAM].auto_accept = True
     leads.save_config()
     barrier = threading.Barrier(2)

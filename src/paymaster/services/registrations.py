@@ -19,6 +19,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import tempfile
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,6 +49,8 @@ OPTIMISTIC_TRIES = 3
 PROVISIONAL = "REG-" + "9" * 18
 # The `opportunities` row that serialises a program's decisions.
 PROGRAM_LOCK = "*"
+_TURNS: dict[tuple[str, str], threading.Lock] = {}
+_TURNS_GUARD = threading.Lock()
 
 STATE = ("program", "registration_id", "partner_id", "status", "reason", "submitted_at",
          "due_on", "decided_at", "decided_by")
@@ -107,6 +111,13 @@ def register(ws: Workspace, program: str, fields: dict[str, str | None], *, acto
             due_on=add_business_days(submitted.date(),
                                      ws.program(program).confirm_within_days, s.country))
 
+    with _turn(ws, program):
+        return _register(ws, program, s, check, candidate, partner, reg_id, actor, at)
+
+
+def _register(ws: Workspace, program: str, s: Setup, check: _Check,
+              candidate: Callable[[dt.datetime], Registration], partner: str, reg_id: str | None, actor: str,
+              at: dt.datetime | None) -> Registration:
     for attempt in range(OPTIMISTIC_TRIES + 1):
         locked = attempt == OPTIMISTIC_TRIES  # the last try checks under the write lock
         with tempfile.TemporaryDirectory(prefix="paymaster-check-") as tmp:
@@ -158,6 +169,12 @@ def decide(ws: Workspace, program: str, registration_id: str, *, accept: bool, a
     s = setup(ws, program)
     when = at or ws.now()
     check = _Check.of(ws, program, s)
+    with _turn(ws, program):
+        return _decide(ws, program, s, check, registration_id, accept, actor, reason, when)
+
+
+def _decide(ws: Workspace, program: str, s: Setup, check: _Check, registration_id: str,
+            accept: bool, actor: str, reason: str | None, when: dt.datetime) -> Registration:
     for attempt in range(OPTIMISTIC_TRIES + 1):
         # A rejection runs no check: it needs no snapshot either.
         locked = attempt == OPTIMISTIC_TRIES or not accept
@@ -195,6 +212,15 @@ def decide(ws: Workspace, program: str, registration_id: str, *, accept: bool, a
                              before=before, after=audit.row_state(reg, STATE), at=when)
                 return reg
     raise AssertionError("unreachable: the last try holds the lock")
+
+
+def _turn(ws: Workspace, program: str) -> threading.Lock:
+    """Within one process a program's decisions take turns. Across processes the check
+    is optimistic (above); between threads of one portal it would only make them spoil
+    each other's checks and run them again, costing more engine runs than waiting."""
+    key = (ws.store.url, program)
+    with _TURNS_GUARD:
+        return _TURNS.setdefault(key, threading.Lock())
 
 
 def _require_submitted(reg: Registration) -> None:
