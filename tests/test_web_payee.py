@@ -429,7 +429,10 @@ def test_status_is_calculated_again_only_when_the_data_changes(client, ws, monke
     assert calls == [LEADS]
     monkeypatch.setenv("PAYMASTER_TODAY", "2018-05-10T10:00:00")
     client.post(f"/api/programs/{LEADS}/registrations", json=NEW_LEAD)  # new input data
-    client.get(f"/api/programs/{LEADS}/status")
+    # The page does not wait: the previous result, marked, while the new one is made.
+    assert 'id="not-fresh"' in client.get(f"/programs/{LEADS}/status").text
+    assert status.refreshed()
+    assert client.get(f"/api/programs/{LEADS}/status").json()["fresh"] is True
     assert calls == [LEADS, LEADS]
 
 
