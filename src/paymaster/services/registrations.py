@@ -33,7 +33,7 @@ from paymaster.calendar import add_business_days
 from paymaster.errors import PaymasterError, Problem, suggest
 from paymaster.plan import LoadedPlan
 from paymaster.plan.model import Plan, Screening
-from paymaster.services import audit, queues
+from paymaster.services import audit, engine_pool, queues
 from paymaster.services.calc import calculate_exported, export_stored, folder_digest
 from paymaster.services.inputs import current, registration_row
 from paymaster.store.models import Opportunity, Registration
@@ -322,13 +322,26 @@ class _Check:
     def verdict(self, folder: Path, reg: Registration) -> str | None:
         """The first failing check for `reg` on the exported inputs; None when it passes
         them all."""
-        result = calculate_exported(self.loaded, folder)
-        for ev in result.tables["evaluations"].to_pylist():
-            if ev["evaluation"] == self.measure and ev["subject"] == reg.registration_id:
-                return None if ev["passed"] else ev["reason"]
+        found = engine_pool.run(_screened, self.loaded, folder, self.measure,
+                                reg.registration_id)
+        if found is not None:
+            passed, reason = found
+            return None if passed else reason
         raise WorkflowError(Problem(
             f"the screening produced no verdict for {reg.registration_id}",
             hint="is the registration inside the program's scope?"))
+
+
+def _screened(loaded: LoadedPlan, folder: Path, measure: str,
+              subject: str) -> tuple[bool, str | None] | None:
+    """(passed, reason) of `subject` by the screening `measure` on the exported inputs;
+    None when the screening gave it no verdict (run by engine_pool: in a worker process
+    under `paymaster serve`)."""
+    result = calculate_exported(loaded, folder)
+    for ev in result.tables["evaluations"].to_pylist():
+        if ev["evaluation"] == measure and ev["subject"] == subject:
+            return bool(ev["passed"]), ev["reason"]
+    return None
 
 
 def _inputs_used(plan: Plan, measure: Screening) -> dict:

@@ -10,6 +10,7 @@ the data or the plan changed.
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 import threading
 import time
@@ -22,7 +23,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from paymaster.plan.model import Aggregate, GatedRebate, Plan, Tiers
+from paymaster.plan import LoadedPlan
 from paymaster.runs import fingerprint as run_fingerprint
+from paymaster.services import engine_pool
 from paymaster.services.calc import calculate_exported, export_stored
 from paymaster.services.inputs import current_rows
 from paymaster.services.statement_model import GateProgress
@@ -54,6 +57,10 @@ _CACHE: dict[tuple[str, str, str, str], Live] = {}
 _LOCK = threading.Lock()
 _REFRESHING: set[tuple[str, str]] = set()  # (workspace, program) calculating in the background
 _FAILED: set[tuple[str, str]] = set()      # ... whose background calculation failed
+_STARTED: dict[tuple[str, str], float] = {}  # ... when its last one started (monotonic)
+# Background calculations of a program start at most this often (seconds): while its data
+# changes all the time, its status is at most this much (and one calculation) behind.
+REFRESH_SECONDS = 10.0
 _log = logging.getLogger("paymaster.status")
 
 
@@ -64,7 +71,8 @@ def live(ws: Workspace, program: str, *, wait: bool = False) -> Live:
     When the data changed since the program's last result, a page does not wait for the
     engine (a partner registering once a second would otherwise recalculate the program
     under every other partner's page): it gets that last result marked not fresh, and
-    the program is calculated again in the background, once at a time. The first result
+    the program is calculated again in the background, once at a time and at most every
+    refresh_seconds() (10 s; the page says when it shows older figures). The first result
     of a program, and any after a background calculation failed, are calculated while
     the caller waits (`wait` too), so an error is shown, never hidden behind old figures.
     """
@@ -79,9 +87,11 @@ def live(ws: Workspace, program: str, *, wait: bool = False) -> Live:
             hit = _CACHE.get(key)
             older = next((v for k, v in _CACHE.items() if k[:2] == where), None)
             behind = hit is None and older is not None and not wait and where not in _FAILED
-            start = behind and where not in _REFRESHING
+            start = (behind and where not in _REFRESHING
+                     and time.monotonic() - _STARTED.get(where, -1e9) >= refresh_seconds())
             if start:
                 _REFRESHING.add(where)
+                _STARTED[where] = time.monotonic()
         if hit is not None:
             return hit
         if behind:
@@ -89,8 +99,7 @@ def live(ws: Workspace, program: str, *, wait: bool = False) -> Live:
                 threading.Thread(target=_refresh, args=(ws, program, where), daemon=True,
                                  name=f"status {program}").start()
             return replace(older, fresh=False)
-        result = calculate_exported(loaded, folder)
-        hit = _live(ws, program, key[2], result)
+        hit = engine_pool.run(_calculated, loaded, folder, key[2])
     with _LOCK:
         # Older results of this program can never be asked for again: drop them.
         for old in [k for k in _CACHE if k[:2] == where]:
@@ -98,6 +107,12 @@ def live(ws: Workspace, program: str, *, wait: bool = False) -> Live:
         _CACHE[key] = hit
         _FAILED.discard(where)
     return hit
+
+
+def refresh_seconds() -> float:
+    """REFRESH_SECONDS, or PAYMASTER_STATUS_REFRESH_SECONDS when set."""
+    text = os.environ.get("PAYMASTER_STATUS_REFRESH_SECONDS")
+    return float(text) if text else REFRESH_SECONDS
 
 
 def _refresh(ws: Workspace, program: str, where: tuple[str, str]) -> None:
@@ -112,11 +127,14 @@ def _refresh(ws: Workspace, program: str, where: tuple[str, str]) -> None:
             _REFRESHING.discard(where)
 
 
-def _live(ws: Workspace, program: str, fingerprint: str, result) -> Live:
+def _calculated(loaded: LoadedPlan, folder: Path, fingerprint: str) -> Live:
+    """The engine on the exported inputs, as the rows the status pages read (run by
+    engine_pool: in a worker process under `paymaster serve`)."""
+    result = calculate_exported(loaded, folder)
     tables = {name: result.tables[name].to_pylist() for name in ("payouts", "evaluations",
                                                                   "titles")}
     # Only the gated rebates' credits: outstanding RMAs are all they are read for.
-    gated = [m.id for m in ws.plan(program).plan.measures if isinstance(m, GatedRebate)]
+    gated = [m.id for m in loaded.plan.measures if isinstance(m, GatedRebate)]
     credits = result.tables["credits"]
     counting = pc.and_(pc.is_in(credits["measure"], pa.array(gated, pa.string())),
                        pc.fill_null(credits["counts"], False))
@@ -140,6 +158,7 @@ def clear_cache() -> None:
     with _LOCK:
         _CACHE.clear()
         _FAILED.clear()
+        _STARTED.clear()
 
 
 def payee_status(ws: Workspace, program: str, payee_id: str, locale: str = "en") -> dict:
