@@ -9,6 +9,7 @@ runs, with a lock attempt that fails at once instead of waiting.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from datetime import datetime
@@ -18,7 +19,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import InternalError, OperationalError
 
-from paymaster.services import accounts, calc, registrations
+from paymaster.services import accounts, calc, engine_pool, registrations
 from paymaster.store.models import AuditEvent, User
 from paymaster.workspace import Workspace
 from test_registrations import C20, PROGRAM, lead, make_workspace, run_parallel
@@ -168,3 +169,23 @@ def test_two_registrations_whose_checks_overlap_still_have_one_winner(leads, mon
         events = session.scalars(select(AuditEvent).where(
             AuditEvent.entity == "registration")).all()
     assert sorted(e.after["status"] for e in events) == ["accepted", "rejected"]
+
+
+def test_the_server_runs_engine_work_in_worker_processes(tmp_path, monkeypatch):
+    """`paymaster serve` starts engine_pool: checks run in a worker (the server's
+    interpreter lock stays free for pages), background work in one at a lower priority;
+    the verdict is the same as in process."""
+    monkeypatch.delenv("PAYMASTER_DATABASE_URL", raising=False)
+    monkeypatch.delenv("PAYMASTER_TODAY", raising=False)
+    ws = make_workspace(tmp_path, f"sqlite:///{tmp_path}/paymaster.db", extra_partners=1)
+    engine_pool.start(1)
+    try:
+        assert engine_pool.run(os.getpid) != os.getpid()
+        assert engine_pool.run(os.nice, 0, background=True) == os.nice(0) + 10
+        reg = registrations.register(ws, PROGRAM, lead("X1", C20, licences="1"), actor="X1",
+                                     at=APRIL_2)
+        assert (reg.status, reg.reason) == ("rejected", "too_few_licences")
+    finally:
+        engine_pool.stop()
+        ws.close()
+    assert engine_pool.run(os.getpid) == os.getpid()

@@ -1,38 +1,60 @@
 """Engine runs for a long-running server, in worker processes.
 
 Building a run is mostly Python (the plan compiled into Ibis expressions), so an engine
-run inside the portal's process holds the interpreter lock for most of a second or more,
-and every page of every other user waits behind it. `paymaster serve` starts a few worker
-processes (`--engine-processes`, default 1) and the registration check and the status
-page's calculation run there; the CLI, the library and the tests, which start no pool,
-run the engine in their own process as before. Workers are spawned (not forked: the
-server has threads), once, and live as long as the server.
+run inside the portal's process holds the interpreter lock for a second or more, and
+every page of every other user waits behind it. `paymaster serve` starts worker
+processes (`--engine-processes`, default 1) for the runs someone waits for (a
+registration's check), and one more, at a lower CPU priority (nice +10), for background
+work (the status pages' calculations), so that work never delays a page or a check. The
+CLI, the library and the tests start no pool and run the engine in their own process, as
+before. Workers are spawned (not forked: the server has threads) at start and live as
+long as the server.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
-_pool: ProcessPoolExecutor | None = None
+BACKGROUND_NICE = 10
+_pools: dict[bool, ProcessPoolExecutor] = {}  # background? -> its pool
 _guard = threading.Lock()
 
 
 def start(workers: int) -> None:
-    """Run engine work in `workers` processes from now on (0: in this process)."""
-    global _pool
+    """Run engine work in worker processes from now on: `workers` for work someone waits
+    for and one for background work (0: everything in this process)."""
     with _guard:
-        if _pool is not None:
-            _pool.shutdown()
-        _pool = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                     initializer=_warm) if workers > 0 else None)
-    if _pool is not None:  # spawn and import now, not in the first user's request
-        for _ in range(workers):
-            _pool.submit(_warm)
+        for pool in _pools.values():
+            pool.shutdown()
+        _pools.clear()
+        if workers <= 0:
+            return
+        spawn = multiprocessing.get_context("spawn")
+        _pools[False] = ProcessPoolExecutor(workers, mp_context=spawn, initializer=_warm)
+        _pools[True] = ProcessPoolExecutor(1, mp_context=spawn, initializer=_background)
+        for background, pool in _pools.items():  # spawn and import now, not in a request
+            for _ in range(1 if background else workers):
+                pool.submit(_warm)
+
+
+def stop() -> None:
+    start(0)
+
+
+def run(function: Callable[..., T], *args, background: bool = False) -> T:
+    """function(*args) in a worker when a pool was started, else here. The function must
+    be importable by name, its arguments and result picklable; its exceptions come back
+    as they were raised."""
+    pool = _pools.get(background)
+    if pool is None:
+        return function(*args)
+    return pool.submit(function, *args).result()
 
 
 def _warm() -> None:
@@ -40,15 +62,6 @@ def _warm() -> None:
     import paymaster.services.status  # noqa: F401
 
 
-def stop() -> None:
-    start(0)
-
-
-def run(function: Callable[..., T], *args) -> T:
-    """function(*args) in a worker when a pool was started, else here. The function must
-    be importable by name and its arguments and result picklable; its exceptions come
-    back as they were raised."""
-    pool = _pool
-    if pool is None:
-        return function(*args)
-    return pool.submit(function, *args).result()
+def _background() -> None:
+    os.nice(BACKGROUND_NICE)
+    _warm()

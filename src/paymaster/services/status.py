@@ -64,7 +64,8 @@ REFRESH_SECONDS = 10.0
 _log = logging.getLogger("paymaster.status")
 
 
-def live(ws: Workspace, program: str, *, wait: bool = False) -> Live:
+def live(ws: Workspace, program: str, *, wait: bool = False,
+         background: bool = False) -> Live:
     """The engine's result on the store's current data, from the cache when nothing changed.
 
     The data is read in one read transaction; the engine runs after it, holding nothing.
@@ -75,6 +76,7 @@ def live(ws: Workspace, program: str, *, wait: bool = False) -> Live:
     refresh_seconds() (10 s; the page says when it shows older figures). The first result
     of a program, and any after a background calculation failed, are calculated while
     the caller waits (`wait` too), so an error is shown, never hidden behind old figures.
+    `background`: the calculation is background work (a refresh, nobody waits for it).
     """
     loaded = ws.plan(program)
     with tempfile.TemporaryDirectory(prefix="paymaster-") as tmp:
@@ -99,7 +101,7 @@ def live(ws: Workspace, program: str, *, wait: bool = False) -> Live:
                 threading.Thread(target=_refresh, args=(ws, program, where), daemon=True,
                                  name=f"status {program}").start()
             return replace(older, fresh=False)
-        hit = engine_pool.run(_calculated, loaded, folder, key[2])
+        hit = engine_pool.run(_calculated, loaded, folder, key[2], background=background)
     with _LOCK:
         # Older results of this program can never be asked for again: drop them.
         for old in [k for k in _CACHE if k[:2] == where]:
@@ -117,7 +119,7 @@ def refresh_seconds() -> float:
 
 def _refresh(ws: Workspace, program: str, where: tuple[str, str]) -> None:
     try:
-        live(ws, program, wait=True)
+        live(ws, program, wait=True, background=True)
     except Exception:  # noqa: BLE001 - logged; the next page calculates in sight, and fails there
         _log.exception("status of %s: the background calculation failed", program)
         with _LOCK:
