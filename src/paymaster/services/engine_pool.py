@@ -8,7 +8,7 @@ registration's check), and one more, at a lower CPU priority (nice +10), for bac
 work (the status pages' calculations), so that work never delays a page or a check. The
 CLI, the library and the tests start no pool and run the engine in their own process, as
 before. Workers are spawned (not forked: the server has threads) at start and live as
-long as the server.
+long as the server: a worker whose server is gone (killed, crashed) exits by itself.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import TypeVar
@@ -36,8 +37,11 @@ def start(workers: int) -> None:
         if workers <= 0:
             return
         spawn = multiprocessing.get_context("spawn")
-        _pools[False] = ProcessPoolExecutor(workers, mp_context=spawn, initializer=_warm)
-        _pools[True] = ProcessPoolExecutor(1, mp_context=spawn, initializer=_background)
+        server = (os.getpid(),)
+        _pools[False] = ProcessPoolExecutor(workers, mp_context=spawn, initializer=_worker,
+                                            initargs=server)
+        _pools[True] = ProcessPoolExecutor(1, mp_context=spawn, initializer=_background,
+                                           initargs=server)
         for background, pool in _pools.items():  # spawn and import now, not in a request
             for _ in range(1 if background else workers):
                 pool.submit(_warm)
@@ -62,6 +66,18 @@ def _warm() -> None:
     import paymaster.services.status  # noqa: F401
 
 
-def _background() -> None:
-    os.nice(BACKGROUND_NICE)
+def _worker(server: int) -> None:
+    # A worker blocked on its queue would outlive a server that was killed: watch it.
+    threading.Thread(target=_exit_without, args=(server,), daemon=True).start()
     _warm()
+
+
+def _background(server: int) -> None:
+    os.nice(BACKGROUND_NICE)
+    _worker(server)
+
+
+def _exit_without(server: int) -> None:
+    while os.getppid() == server:
+        time.sleep(1)
+    os._exit(0)
