@@ -64,7 +64,7 @@ def resolve(ws: Workspace, program: str, dispute_id: int, *, accept: bool, resol
                                     hint="give --reason TEXT"))
     if correction is not None and not accept:
         raise WorkflowError(Problem("a rejected case takes no correction"))
-    with ws.store.reading() as session:  # refuse before importing anything
+    with ws.store.session() as session:  # refuse before importing anything
         _open(session, program, dispute_id)
     result = None
     if correction is not None:
