@@ -416,13 +416,13 @@ def test_status_is_calculated_again_only_when_the_data_changes(client, ws, monke
     from paymaster.services import calc, status
 
     calls = []
-    real = calc.calculate_stored
+    real = calc.calculate_exported
 
     def counting(*args, **kwargs):
-        calls.append(args[2])
+        calls.append(args[0].plan.program)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(status, "calculate_stored", counting)
+    monkeypatch.setattr(status, "calculate_exported", counting)
     status.clear_cache()
     login(client, "alfa")
     for _ in range(3):
@@ -430,7 +430,10 @@ def test_status_is_calculated_again_only_when_the_data_changes(client, ws, monke
     assert calls == [LEADS]
     monkeypatch.setenv("PAYMASTER_TODAY", "2018-05-10T10:00:00")
     client.post(f"/api/programs/{LEADS}/registrations", json=NEW_LEAD)  # new input data
-    client.get(f"/api/programs/{LEADS}/status")
+    # The page does not wait: the previous result, marked, while the new one is made.
+    assert 'id="not-fresh"' in client.get(f"/programs/{LEADS}/status").text
+    assert status.refreshed()
+    assert client.get(f"/api/programs/{LEADS}/status").json()["fresh"] is True
     assert calls == [LEADS, LEADS]
 
 

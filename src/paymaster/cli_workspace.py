@@ -492,7 +492,7 @@ def audit(
     from paymaster.store.models import AuditEvent
 
     ws = _ws(workspace)
-    with ws.store.session() as session:
+    with ws.store.reading() as session:
         query = select(AuditEvent)
         if entity:
             query = query.where(AuditEvent.entity == entity)
@@ -527,6 +527,10 @@ def serve(
     secure_cookies: bool = typer.Option(False, "--secure-cookies",
                                         help="mark the session cookie Secure (behind HTTPS)"),
     demo: bool = typer.Option(False, "--demo-accounts", help="print the demo accounts"),
+    engine_processes: int = typer.Option(
+        1, "--engine-processes", min=0,
+        help="worker processes for registration checks and status calculations "
+             "(0: in the server's own process)"),
 ) -> None:
     """Start the portal (pages and the JSON API) on a workspace."""
     import uvicorn
@@ -548,5 +552,11 @@ def serve(
     if demo or accounts.has_demo_accounts(ws):  # e.g. `paymaster demo --out X`'s workspace
         _table("demo accounts", ["username", "password", "role", "payee"],
                [[u, p, r, payee or ""] for u, p, r, payee, _n, _l in accounts.DEMO_ACCOUNTS])
-    uvicorn.run(create_app(ws, secure_cookies=secure_cookies), host=host, port=port,
-                log_level="info")
+    from paymaster.services import engine_pool
+
+    engine_pool.start(engine_processes)
+    try:
+        uvicorn.run(create_app(ws, secure_cookies=secure_cookies), host=host, port=port,
+                    log_level="info")
+    finally:
+        engine_pool.stop()

@@ -34,7 +34,7 @@ def accruals(ws: Workspace, as_of: dt.date | None = None,
     if program:
         ws.program(program)  # an unknown name is an error, not an empty report
     rows: list[dict] = []
-    with ws.store.session() as session:
+    with ws.store.reading() as session:
         paid_ids = set(session.scalars(select(Payment.entry_id).where(Payment.paid_at < end)))
         for name in names:
             currency = ws.plan(name).plan.currency

@@ -92,7 +92,7 @@ def budget_forecast(ws: Workspace, program: str, as_of: dt.date | None = None,
     if not plan.budgets:
         raise WorkflowError(Problem(f"program {program} has no budget pool",
                                     hint="budgets: are declared in the plan"))
-    with ws.store.session() as session:
+    with ws.store.reading() as session:
         run = session.scalars(select(Run).where(Run.program == program)
                               .order_by(Run.id.desc())).first()
         if run is None:

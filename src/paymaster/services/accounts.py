@@ -112,14 +112,14 @@ def set_locale(ws: Workspace, user_id: int, locale: str) -> None:
 
 
 def has_users(ws: Workspace) -> bool:
-    with ws.store.session() as session:
+    with ws.store.reading() as session:
         return session.scalars(select(User.id).limit(1)).first() is not None
 
 
 def has_demo_accounts(ws: Workspace) -> bool:
     """The demo's accounts are there (a workspace the demo made), so they can be shown."""
     names = [account[0] for account in DEMO_ACCOUNTS]
-    with ws.store.session() as session:
+    with ws.store.reading() as session:
         found = session.scalars(select(User.username).where(User.username.in_(names))).all()
     return len(found) == len(names)
 

@@ -1,8 +1,15 @@
-"""Calculating a program on the store's data: the engine, fed the state as of a date."""
+"""Calculating a program on the store's data: the engine, fed the state as of a date.
+
+Two steps, so the engine need not run inside a transaction: `export_stored` writes the
+inputs as the transaction sees them into a folder, `calculate_exported` runs the engine on
+that folder once the transaction is over. `calculate_stored` does both at once (inside the
+caller's transaction, so it sees the caller's own writes).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import tempfile
 from dataclasses import replace
@@ -34,13 +41,38 @@ def calculate_stored(ws: Workspace, session: Session, program: str, as_of: dt.da
     """Export the inputs (inside the caller's transaction, so it sees its own writes) and
     run the engine on them; the result's fingerprint is that of the exported data."""
     with tempfile.TemporaryDirectory(prefix="paymaster-") as tmp:
-        folder = export_inputs(ws, session, program, as_of, Path(tmp), overrides,
-                               plan.plan if plan else None)
-        try:
-            return calculate(plan or ws.plan(program), folder, progress)
-        except DataError as err:
-            exported = re.compile(re.escape(str(folder)) + r"/([\w-]+)\.csv")
-            raise DataError([_in_store_terms(p, exported) for p in err.problems]) from err
+        folder = export_stored(ws, session, program, as_of, Path(tmp), plan=plan,
+                               overrides=overrides)
+        return calculate_exported(plan or ws.plan(program), folder, progress)
+
+
+def export_stored(ws: Workspace, session: Session, program: str, as_of: dt.date | None,
+                  folder: Path, *, plan: LoadedPlan | None = None,
+                  overrides: dict[str, dict] | None = None) -> Path:
+    """The inputs of the program (or of `plan`, a part of it) as the session sees them,
+    written into `folder` for `calculate_exported`."""
+    return export_inputs(ws, session, program, as_of, folder, overrides,
+                         plan.plan if plan else None)
+
+
+def calculate_exported(loaded: LoadedPlan, folder: Path,
+                       progress: Progress | None = None) -> RunResult:
+    """The engine on inputs `export_stored` wrote; no transaction is needed, or held."""
+    try:
+        return calculate(loaded, folder, progress)
+    except DataError as err:
+        exported = re.compile(re.escape(str(folder)) + r"/([\w-]+)\.csv")
+        raise DataError([_in_store_terms(p, exported) for p in err.problems]) from err
+
+
+def folder_digest(folder: Path) -> str:
+    """A digest of every exported file (name and bytes): equal digests, equal inputs."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.iterdir()):
+        digest.update(path.name.encode() + b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()
 
 
 def _in_store_terms(problem: Problem, exported: re.Pattern) -> Problem:

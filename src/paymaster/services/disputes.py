@@ -85,7 +85,7 @@ def resolve(ws: Workspace, program: str, dispute_id: int, *, accept: bool, resol
 
 def listing(ws: Workspace, program: str, payee_id: str | None = None,
             status: str | None = None) -> list[Dispute]:
-    with ws.store.session() as session:
+    with ws.store.reading() as session:
         query = select(Dispute).where(Dispute.program == program)
         if payee_id:
             query = query.where(Dispute.payee_id == payee_id)

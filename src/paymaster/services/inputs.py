@@ -82,14 +82,17 @@ def export_inputs(ws: Workspace, session: Session, program: str, as_of: dt.date 
                   plan: Plan | None = None) -> Path:
     """Write the input tables of the program's plan (or of `plan`, a part of it) as of a
     date into `folder` (CSV), for the engine. `overrides` replaces registration rows by
-    id (a check sees its own record undecided)."""
+    id, or adds them when the id is not stored (a check sees its own record undecided,
+    before it is stored)."""
     plan = plan or ws.plan(program).plan
     config = ws.program(program)
     folder.mkdir(parents=True, exist_ok=True)
     for table, spec in plan.inputs.items():
         if table == config.registrations:
             rows = registration_rows(session, program, as_of)
-            rows = [(overrides or {}).get(r["registration_id"], r) for r in rows]
+            stored = {r["registration_id"] for r in rows}
+            rows = [(overrides or {}).get(r["registration_id"], r) for r in rows] + [
+                row for key, row in (overrides or {}).items() if key not in stored]
         elif table == config.enrollments:
             rows = enrollment_rows(session, program, as_of)
         else:

@@ -26,7 +26,7 @@ def remove_partner(ws: Workspace, program: str, partner_id: str, *, reason: str,
     if spec is None or "removed_on" not in spec.columns:
         raise WorkflowError(Problem(f"program {program} has no partner removal",
                                     hint="its partners table needs removed_on and removal_reason"))
-    with ws.store.session() as session:
+    with ws.store.reading() as session:
         record = next((r for r in current(session, program, "partners").values()
                        if r.data.get("partner_id") == partner_id), None)
         if record is None:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 def overdue(ws: Workspace, model: Any, program: str, on: dt.date | None) -> list:
     """Submitted and still undecided after their due date, the longest overdue first."""
     on = on or ws.today()
-    with ws.store.session() as session:
+    with ws.store.reading() as session:
         return list(session.scalars(select(model).where(
             model.program == program, model.status == "submitted",
             model.due_on < on).order_by(model.due_on, model.id)))
@@ -24,7 +24,7 @@ def overdue(ws: Workspace, model: Any, program: str, on: dt.date | None) -> list
 def listing(ws: Workspace, model: Any, program: str, partner: str | None,
             order_by: tuple) -> list:
     """A program's submissions (one partner's, when given)."""
-    with ws.store.session() as session:
+    with ws.store.reading() as session:
         query = select(model).where(model.program == program)
         if partner:
             query = query.where(model.partner_id == partner)

@@ -2,17 +2,27 @@
 
 The automatic checks are the plan's own screening measure, run by the engine on the
 store's data, so a registration is judged exactly as the payout run will judge it.
-Decisions about one opportunity (customer and product family) are serialised by a lock
-on its row: on PostgreSQL `SELECT ... FOR UPDATE`, on SQLite the database write lock; so
-of many simultaneous registrations of one lead, exactly one wins.
+The engine runs outside any write transaction, so a check never holds the database's
+write lock (on SQLite, every other writer would wait for it). A decision is optimistic:
+read what the check needs in a read transaction (a snapshot), run the check with no
+transaction held, then in a short write transaction, serialised per program (SQLite's
+write lock; on PostgreSQL a locked row), export the same inputs again and commit only if
+they are byte for byte what the check saw; otherwise another decision came between, and
+the check runs again (from a new snapshot, with a new submission time). After
+OPTIMISTIC_TRIES stale checks the check runs inside the write transaction, so a busy
+program still makes progress. So of many simultaneous registrations of one lead, exactly
+one wins, and the winner is the first to commit.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-import uuid
+import tempfile
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -21,14 +31,26 @@ from sqlalchemy.orm import Session
 
 from paymaster.calendar import add_business_days
 from paymaster.errors import PaymasterError, Problem, suggest
+from paymaster.plan import LoadedPlan
 from paymaster.plan.model import Plan, Screening
-from paymaster.services import audit, queues
-from paymaster.services.calc import calculate_stored
+from paymaster.services import audit, engine_pool, queues
+from paymaster.services.calc import calculate_exported, export_stored, folder_digest
 from paymaster.services.inputs import current, registration_row
 from paymaster.store.models import Opportunity, Registration
 
 if TYPE_CHECKING:
     from paymaster.workspace import Workspace
+
+# Checks run on a snapshot and found stale before one runs under the write lock.
+OPTIMISTIC_TRIES = 3
+# The id a new registration is checked under before the database numbers it: it sorts
+# after every REG-nnnnnn stored (ids are numbered upwards), as its real id will, so the
+# first-wins order the check sees is the order it will have.
+PROVISIONAL = "REG-" + "9" * 18
+# The `opportunities` row that serialises a program's decisions.
+PROGRAM_LOCK = "*"
+_TURNS: dict[tuple[str, str], threading.Lock] = {}
+_TURNS_GUARD = threading.Lock()
 
 STATE = ("program", "registration_id", "partner_id", "status", "reason", "submitted_at",
          "due_on", "decided_at", "decided_by")
@@ -79,39 +101,64 @@ def register(ws: Workspace, program: str, fields: dict[str, str | None], *, acto
     reg_id = fields.pop("registration_id", None)
     for reserved in ("submitted_at", "decision", "decision_reason"):
         fields.pop(reserved, None)
-    with ws.store.session() as session:
-        if partner not in _partner_ids(session, program):
-            raise WorkflowError(Problem(f"unknown partner '{partner}'", field="partner_id",
-                                        hint="import the partner first (paymaster import)"))
-        opportunity = "|".join(str(fields.get(k) or "") for k in s.key)
-        _lock(session, program, opportunity)
-        # The clock is read under the lock, so submission order is the lock's order.
-        submitted = at or ws.now()
-        if reg_id and session.scalars(select(Registration).where(
-                Registration.program == program,
-                Registration.registration_id == reg_id)).first() is not None:
-            raise WorkflowError(Problem(f"registration {reg_id} exists already"))
-        reg = Registration(
-            program=program, registration_id=reg_id or f"new-{uuid.uuid4()}",
-            partner_id=partner,
-            opportunity=opportunity, submitted_at=submitted, data=fields, status="submitted",
-            due_on=add_business_days(submitted.date(), ws.program(program).confirm_within_days,
-                                     s.country))
-        session.add(reg)
-        session.flush()
-        if not reg_id:  # numbered by the database, so parallel submissions never collide
-            reg.registration_id = reg_id = f"REG-{reg.id:06d}"
-            session.flush()
-        reason = _screen(ws, session, program, reg)
-        if reason:
-            _set(reg, "rejected", reason, "paymaster", submitted)
-        elif ws.program(program).auto_accept:
-            _set(reg, "accepted", None, "paymaster (auto_accept)", submitted)
-            _supersede(session, s, reg, actor, submitted)
-        audit.record(session, actor=actor, action="register", entity="registration",
-                     key=reg_id, program=program, after=audit.row_state(reg, STATE) | {
-                         "data": fields}, at=submitted)
-        return reg
+    check = _Check.of(ws, program, s)
+
+    def candidate(submitted: dt.datetime) -> Registration:
+        return Registration(
+            program=program, registration_id=reg_id or PROVISIONAL, partner_id=partner,
+            opportunity="|".join(str(fields.get(k) or "") for k in s.key),
+            submitted_at=submitted, data=fields, status="submitted",
+            due_on=add_business_days(submitted.date(),
+                                     ws.program(program).confirm_within_days, s.country))
+
+    with _turn(ws, program):
+        return _register(ws, program, s, check, candidate, partner, reg_id, actor, at)
+
+
+def _register(ws: Workspace, program: str, s: Setup, check: _Check,
+              candidate: Callable[[dt.datetime], Registration], partner: str, reg_id: str | None, actor: str,
+              at: dt.datetime | None) -> Registration:
+    for attempt in range(OPTIMISTIC_TRIES + 1):
+        locked = attempt == OPTIMISTIC_TRIES  # the last try checks under the write lock
+        with tempfile.TemporaryDirectory(prefix="paymaster-check-") as tmp:
+            if not locked:
+                with ws.store.reading() as session:
+                    _refuse_unknown(session, program, partner, reg_id)
+                    # Read after the snapshot began, so later than every registration the
+                    # check sees: submission order stays the order decisions commit in.
+                    reg = candidate(at or ws.now())
+                    seen = check.export(session, reg, Path(tmp) / "seen")
+                reason = check.verdict(Path(tmp) / "seen", reg)  # no transaction held
+            with ws.store.session() as session:
+                _refuse_unknown(session, program, partner, reg_id)
+                _lock(session, program)
+                if locked:
+                    reg = candidate(at or ws.now())
+                    check.export(session, reg, Path(tmp) / "now")
+                    reason = check.verdict(Path(tmp) / "now", reg)
+                elif check.export(session, reg, Path(tmp) / "now") != seen:
+                    continue  # another decision changed what the check read: check again
+                session.add(reg)
+                session.flush()
+                if not reg_id:  # numbered by the database, so parallel submissions never collide
+                    reg.registration_id = f"REG-{reg.id:06d}"
+                    session.flush()
+                _decide_new(ws, session, s, reg, reason, actor)
+                return reg
+    raise AssertionError("unreachable: the last try holds the lock")
+
+
+def _decide_new(ws: Workspace, session: Session, s: Setup, reg: Registration,
+                reason: str | None, actor: str) -> None:
+    submitted = reg.submitted_at
+    if reason:
+        _set(reg, "rejected", reason, "paymaster", submitted)
+    elif ws.program(reg.program).auto_accept:
+        _set(reg, "accepted", None, "paymaster (auto_accept)", submitted)
+        _supersede(session, s, reg, actor, submitted)
+    audit.record(session, actor=actor, action="register", entity="registration",
+                 key=reg.registration_id, program=reg.program,
+                 after=audit.row_state(reg, STATE) | {"data": reg.data}, at=submitted)
 
 
 def decide(ws: Workspace, program: str, registration_id: str, *, accept: bool, actor: str,
@@ -121,32 +168,67 @@ def decide(ws: Workspace, program: str, registration_id: str, *, accept: bool, a
     later accepted one of the same opportunity by another partner (first wins)."""
     s = setup(ws, program)
     when = at or ws.now()
-    with ws.store.session() as session:
-        reg = _get(session, program, registration_id)
-        _lock(session, program, reg.opportunity)
-        session.refresh(reg)
-        if reg.status != "submitted":
-            raise WorkflowError(Problem(
-                f"registration {registration_id} is {reg.status} already"
-                + (f" ({reg.reason})" if reg.reason else ""),
-                hint="only a submitted registration can be accepted or rejected"))
-        before = audit.row_state(reg, STATE)
-        if not accept:
-            if not reason:
-                raise WorkflowError(Problem("a rejection needs a reason", field="reason",
-                                            hint="give --reason TEXT"))
-            _set(reg, "rejected", reason, actor, when)
-        else:
-            failed = _screen(ws, session, program, reg)
-            if failed:
-                _set(reg, "rejected", failed, actor, when)
-            else:
-                _set(reg, "accepted", None, actor, when)
-                _supersede(session, s, reg, actor, when)
-        audit.record(session, actor=actor, action="accept" if accept else "reject",
-                     entity="registration", key=registration_id, program=program,
-                     before=before, after=audit.row_state(reg, STATE), at=when)
-        return reg
+    check = _Check.of(ws, program, s)
+    with _turn(ws, program):
+        return _decide(ws, program, s, check, registration_id, accept, actor, reason, when)
+
+
+def _decide(ws: Workspace, program: str, s: Setup, check: _Check, registration_id: str,
+            accept: bool, actor: str, reason: str | None, when: dt.datetime) -> Registration:
+    for attempt in range(OPTIMISTIC_TRIES + 1):
+        # A rejection runs no check: it needs no snapshot either.
+        locked = attempt == OPTIMISTIC_TRIES or not accept
+        with tempfile.TemporaryDirectory(prefix="paymaster-check-") as tmp:
+            if not locked:
+                with ws.store.reading() as session:
+                    reg = _get(session, program, registration_id)
+                    _require_submitted(reg)
+                    seen = check.export(session, reg, Path(tmp) / "seen")
+                failed = check.verdict(Path(tmp) / "seen", reg)  # no transaction held
+            with ws.store.session() as session:
+                reg = _get(session, program, registration_id)
+                _lock(session, program)
+                session.refresh(reg)
+                _require_submitted(reg)
+                before = audit.row_state(reg, STATE)
+                if not accept:
+                    if not reason:
+                        raise WorkflowError(Problem("a rejection needs a reason",
+                                                    field="reason", hint="give --reason TEXT"))
+                    _set(reg, "rejected", reason, actor, when)
+                else:
+                    if locked:
+                        check.export(session, reg, Path(tmp) / "now")
+                        failed = check.verdict(Path(tmp) / "now", reg)
+                    elif check.export(session, reg, Path(tmp) / "now") != seen:
+                        continue  # another decision changed what the check read: again
+                    if failed:
+                        _set(reg, "rejected", failed, actor, when)
+                    else:
+                        _set(reg, "accepted", None, actor, when)
+                        _supersede(session, s, reg, actor, when)
+                audit.record(session, actor=actor, action="accept" if accept else "reject",
+                             entity="registration", key=registration_id, program=program,
+                             before=before, after=audit.row_state(reg, STATE), at=when)
+                return reg
+    raise AssertionError("unreachable: the last try holds the lock")
+
+
+def _turn(ws: Workspace, program: str) -> threading.Lock:
+    """Within one process a program's decisions take turns. Across processes the check
+    is optimistic (above); between threads of one portal it would only make them spoil
+    each other's checks and run them again, costing more engine runs than waiting."""
+    key = (ws.store.url, program)
+    with _TURNS_GUARD:
+        return _TURNS.setdefault(key, threading.Lock())
+
+
+def _require_submitted(reg: Registration) -> None:
+    if reg.status != "submitted":
+        raise WorkflowError(Problem(
+            f"registration {reg.registration_id} is {reg.status} already"
+            + (f" ({reg.reason})" if reg.reason else ""),
+            hint="only a submitted registration can be accepted or rejected"))
 
 
 def overdue(ws: Workspace, program: str, on: dt.date | None = None) -> list[Registration]:
@@ -173,12 +255,27 @@ def _partner_ids(session: Session, program: str) -> set[str]:
     return {r.data.get("partner_id") for r in current(session, program, "partners").values()}
 
 
-def _lock(session: Session, program: str, key: str) -> None:
+def _refuse_unknown(session: Session, program: str, partner: str, reg_id: str | None) -> None:
+    if partner not in _partner_ids(session, program):
+        raise WorkflowError(Problem(f"unknown partner '{partner}'", field="partner_id",
+                                    hint="import the partner first (paymaster import)"))
+    if reg_id and session.scalars(select(Registration.id).where(
+            Registration.program == program,
+            Registration.registration_id == reg_id)).first() is not None:
+        raise WorkflowError(Problem(f"registration {reg_id} exists already"))
+
+
+def _lock(session: Session, program: str) -> None:
+    """Serialise the program's decisions: a check reads every registration of the
+    program (two spellings of one tax id are one opportunity to the engine), so no two
+    decisions may commit side by side. On SQLite the write transaction holds the
+    database's lock already; on PostgreSQL this locks the program's row of
+    `opportunities` (key '*'), made on first use."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    session.execute(dialect.insert(Opportunity).values(program=program, key=key)
+    session.execute(dialect.insert(Opportunity).values(program=program, key=PROGRAM_LOCK)
                     .on_conflict_do_nothing(index_elements=["program", "key"]))
     session.execute(select(Opportunity.id).where(
-        Opportunity.program == program, Opportunity.key == key).with_for_update())
+        Opportunity.program == program, Opportunity.key == PROGRAM_LOCK).with_for_update())
 
 
 def _get(session: Session, program: str, registration_id: str) -> Registration:
@@ -196,23 +293,55 @@ def _set(reg: Registration, status: str, reason: str | None, actor: str,
     reg.status, reg.reason, reg.decided_by, reg.decided_at = status, reason, actor, when
 
 
-def _screen(ws: Workspace, session: Session, program: str, reg: Registration) -> str | None:
-    """The first failing check of the plan's screening for this registration, seen as
-    undecided, against everything else in the store; None when it passes them all."""
-    s = setup(ws, program)
-    loaded = ws.plan(program)
-    only = loaded.plan.model_copy(update={
-        "measures": [s.measure], "budgets": [], "effect": None, "annual_budget": None,
-        "inputs": _inputs_used(loaded.plan, s.measure)})
-    row = registration_row(reg) | {"decision": None, "decision_reason": None}
-    result = calculate_stored(ws, session, program, None,
-                              plan=type(loaded)(only, loaded.source),
-                              overrides={reg.registration_id: row})
+@dataclass(frozen=True)
+class _Check:
+    """The plan's screening alone, run for one registration (seen as undecided) against
+    everything else in the store: export the inputs inside a transaction, run the engine
+    after it."""
+
+    ws: Workspace
+    program: str
+    loaded: LoadedPlan
+    measure: str
+
+    @classmethod
+    def of(cls, ws: Workspace, program: str, s: Setup) -> _Check:
+        loaded = ws.plan(program)
+        only = loaded.plan.model_copy(update={
+            "measures": [s.measure], "budgets": [], "effect": None, "annual_budget": None,
+            "inputs": _inputs_used(loaded.plan, s.measure)})
+        return cls(ws, program, type(loaded)(only, loaded.source), s.measure.id)
+
+    def export(self, session: Session, reg: Registration, folder: Path) -> str:
+        """Write what the check reads into `folder`; the digest of it."""
+        row = registration_row(reg) | {"decision": None, "decision_reason": None}
+        export_stored(self.ws, session, self.program, None, folder, plan=self.loaded,
+                      overrides={reg.registration_id: row})
+        return folder_digest(folder)
+
+    def verdict(self, folder: Path, reg: Registration) -> str | None:
+        """The first failing check for `reg` on the exported inputs; None when it passes
+        them all."""
+        found = engine_pool.run(_screened, self.loaded, folder, self.measure,
+                                reg.registration_id)
+        if found is not None:
+            passed, reason = found
+            return None if passed else reason
+        raise WorkflowError(Problem(
+            f"the screening produced no verdict for {reg.registration_id}",
+            hint="is the registration inside the program's scope?"))
+
+
+def _screened(loaded: LoadedPlan, folder: Path, measure: str,
+              subject: str) -> tuple[bool, str | None] | None:
+    """(passed, reason) of `subject` by the screening `measure` on the exported inputs;
+    None when the screening gave it no verdict (run by engine_pool: in a worker process
+    under `paymaster serve`)."""
+    result = calculate_exported(loaded, folder)
     for ev in result.tables["evaluations"].to_pylist():
-        if ev["evaluation"] == s.measure.id and ev["subject"] == reg.registration_id:
-            return None if ev["passed"] else ev["reason"]
-    raise WorkflowError(Problem(f"the screening produced no verdict for {reg.registration_id}",
-                                hint="is the registration inside the program's scope?"))
+        if ev["evaluation"] == measure and ev["subject"] == subject:
+            return bool(ev["passed"]), ev["reason"]
+    return None
 
 
 def _inputs_used(plan: Plan, measure: Screening) -> dict:

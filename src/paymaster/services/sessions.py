@@ -55,7 +55,8 @@ def user_of(ws: Workspace, token: str | None) -> User | None:
         return None
     now = utcnow()
     digest = _digest(token)
-    with ws.store.session() as session:
+    # every request asks: a read transaction, which never waits for a writer's lock
+    with ws.store.reading() as session:
         row = session.execute(
             select(AuthSession.last_seen, User).join(User, User.id == AuthSession.user_id)
             .where(AuthSession.id == digest, AuthSession.revoked_at.is_(None),
@@ -93,7 +94,7 @@ def live_sessions(ws: Workspace) -> dict[int, int]:
     """How many live sessions each user has (for the office's user list)."""
     now = utcnow()
     counts: dict[int, int] = {}
-    with ws.store.session() as session:
+    with ws.store.reading() as session:
         for user_id in session.scalars(select(AuthSession.user_id).where(
                 AuthSession.revoked_at.is_(None), AuthSession.expires_at > now)):
             counts[user_id] = counts.get(user_id, 0) + 1

@@ -28,7 +28,7 @@ FORMATS = ("html", "pdf", "xlsx")
 def build(ws: Workspace, program: str, payee_id: str, period: str | None = None) -> model.Statement:
     plan = ws.plan(program).plan
     labels = {m.id: getattr(m, "label", "") or m.id for m in plan.measures}
-    with ws.store.session() as session:
+    with ws.store.reading() as session:
         run = session.scalars(select(Run).where(
             Run.program == program, Run.status == "posted").order_by(Run.id.desc())).first()
         lines, gates, titles = [], [], []

@@ -9,16 +9,24 @@ the data or the plan changed.
 
 from __future__ import annotations
 
+import logging
+import os
+import tempfile
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from paymaster.plan.model import Aggregate, GatedRebate, Plan, Tiers
-from paymaster.services.calc import calculate_stored, fingerprint_stored
+from paymaster.plan import LoadedPlan
+from paymaster.runs import fingerprint as run_fingerprint
+from paymaster.services import engine_pool
+from paymaster.services.calc import calculate_exported, export_stored
 from paymaster.services.inputs import current_rows
 from paymaster.services.statement_model import GateProgress
 from paymaster.services.statements import gate_progress
@@ -44,42 +52,118 @@ class Live:
     titles: list[dict]
     # (payee, source id) of the credits that count towards a gate
     counted: frozenset[tuple[str, str]] = frozenset()
+    # False: the data changed since; this is the previous result, while a new one is made
+    fresh: bool = True
 
 
 _CACHE: dict[tuple[str, str, str, str], Live] = {}
 _LOCK = threading.Lock()
+_REFRESHING: set[tuple[str, str]] = set()  # (workspace, program) calculating in the background
+_FAILED: set[tuple[str, str]] = set()      # ... whose background calculation failed
+_STARTED: dict[tuple[str, str], float] = {}  # ... when its last one started (monotonic)
+# Background calculations of a program start at most this often (seconds): while its data
+# changes all the time, its status is at most this much (and one calculation) behind.
+REFRESH_SECONDS = 10.0
+_log = logging.getLogger("paymaster.status")
 
 
-def live(ws: Workspace, program: str) -> Live:
-    """The engine's result on the store's current data, from the cache when nothing changed."""
-    with ws.store.session() as session:
-        fingerprint = fingerprint_stored(ws, session, program, None)
-        key = (str(ws.folder.resolve()), program, fingerprint, ws.plan_sha(program))
-        hit = _CACHE.get(key)
+def live(ws: Workspace, program: str, *, wait: bool = False,
+         background: bool = False) -> Live:
+    """The engine's result on the store's current data, from the cache when nothing changed.
+
+    The data is read in one read transaction; the engine runs after it, holding nothing.
+    When the data changed since the program's last result, a page does not wait for the
+    engine (a partner registering once a second would otherwise recalculate the program
+    under every other partner's page): it gets that last result marked not fresh, and
+    the program is calculated again in the background, once at a time and at most every
+    refresh_seconds() (10 s; the page says when it shows older figures). The first result
+    of a program, and any after a background calculation failed, are calculated while
+    the caller waits (`wait` too), so an error is shown, never hidden behind old figures.
+    `background`: the calculation is background work (a refresh, nobody waits for it).
+    """
+    loaded = ws.plan(program)
+    with tempfile.TemporaryDirectory(prefix="paymaster-") as tmp:
+        with ws.store.reading() as session:
+            folder = export_stored(ws, session, program, None, Path(tmp))
+        key = (str(ws.folder.resolve()), program, run_fingerprint(loaded, folder),
+               ws.plan_sha(program))
+        where = key[:2]
+        with _LOCK:
+            hit = _CACHE.get(key)
+            older = next((v for k, v in _CACHE.items() if k[:2] == where), None)
+            behind = hit is None and older is not None and not wait and where not in _FAILED
+            start = (behind and where not in _REFRESHING
+                     and time.monotonic() - _STARTED.get(where, -1e9) >= refresh_seconds())
+            if start:
+                _REFRESHING.add(where)
+                _STARTED[where] = time.monotonic()
         if hit is not None:
             return hit
-        result = calculate_stored(ws, session, program, None)
+        if behind:
+            if start:
+                threading.Thread(target=_refresh, args=(ws, program, where), daemon=True,
+                                 name=f"status {program}").start()
+            return replace(older, fresh=False)
+        hit = engine_pool.run(_calculated, loaded, folder, key[2], background=background)
+    with _LOCK:
+        # Older results of this program can never be asked for again: drop them.
+        for old in [k for k in _CACHE if k[:2] == where]:
+            del _CACHE[old]
+        _CACHE[key] = hit
+        _FAILED.discard(where)
+    return hit
+
+
+def refresh_seconds() -> float:
+    """REFRESH_SECONDS, or PAYMASTER_STATUS_REFRESH_SECONDS when set."""
+    text = os.environ.get("PAYMASTER_STATUS_REFRESH_SECONDS")
+    return float(text) if text else REFRESH_SECONDS
+
+
+def _refresh(ws: Workspace, program: str, where: tuple[str, str]) -> None:
+    try:
+        live(ws, program, wait=True, background=True)
+    except Exception:  # noqa: BLE001 - logged; the next page calculates in sight, and fails there
+        _log.exception("status of %s: the background calculation failed", program)
+        with _LOCK:
+            _FAILED.add(where)
+    finally:
+        with _LOCK:
+            _REFRESHING.discard(where)
+
+
+def _calculated(loaded: LoadedPlan, folder: Path, fingerprint: str) -> Live:
+    """The engine on the exported inputs, as the rows the status pages read (run by
+    engine_pool: in a worker process under `paymaster serve`)."""
+    result = calculate_exported(loaded, folder)
     tables = {name: result.tables[name].to_pylist() for name in ("payouts", "evaluations",
                                                                   "titles")}
     # Only the gated rebates' credits: outstanding RMAs are all they are read for.
-    gated = [m.id for m in ws.plan(program).plan.measures if isinstance(m, GatedRebate)]
+    gated = [m.id for m in loaded.plan.measures if isinstance(m, GatedRebate)]
     credits = result.tables["credits"]
     counting = pc.and_(pc.is_in(credits["measure"], pa.array(gated, pa.string())),
                        pc.fill_null(credits["counts"], False))
     credits = credits.filter(counting).select(["payee_id", "source_id"]).to_pylist()
-    hit = Live(fingerprint, tables["payouts"], tables["evaluations"], tables["titles"],
-               frozenset((c["payee_id"], c["source_id"]) for c in credits))
-    with _LOCK:
-        # Older results of this program can never be asked for again: drop them.
-        for old in [k for k in _CACHE if k[:2] == key[:2]]:
-            del _CACHE[old]
-        _CACHE[key] = hit
-    return hit
+    return Live(fingerprint, tables["payouts"], tables["evaluations"], tables["titles"],
+                frozenset((c["payee_id"], c["source_id"]) for c in credits))
+
+
+def refreshed(timeout: float = 60.0) -> bool:
+    """Wait until no background calculation runs (tests, benchmarks); False on timeout."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        with _LOCK:
+            if not _REFRESHING:
+                return True
+        time.sleep(0.02)
+    return False
 
 
 def clear_cache() -> None:
     with _LOCK:
         _CACHE.clear()
+        _FAILED.clear()
+        _STARTED.clear()
 
 
 def payee_status(ws: Workspace, program: str, payee_id: str, locale: str = "en") -> dict:
@@ -96,7 +180,7 @@ def payee_status(ws: Workspace, program: str, payee_id: str, locale: str = "en")
              if row["payee_id"] == payee_id for g in gate_progress(_text_row(row), plan)]
     return {
         "program": program, "title": plan.title or program, "currency": plan.currency,
-        "payee_id": payee_id, "fingerprint": result.fingerprint,
+        "payee_id": payee_id, "fingerprint": result.fingerprint, "fresh": result.fresh,
         "lines": lines,
         "total": sum((line["amount"] for line in lines if line["earns"]), Decimal("0.00")),
         # what the ledger holds for the payee (every line ever posted, even one gone from
@@ -233,7 +317,7 @@ def outstanding_rmas(ws: Workspace, program: str, payee_id: str,
     source = plan.inputs[measure.source]
     if not {"rma_number", measure.payee, str(measure.source_id)} <= set(source.columns):
         return []
-    with ws.store.session() as session:
+    with ws.store.reading() as session:
         orders = current_rows(session, program, measure.source)
         returned = {r.get("rma_number") for r in current_rows(session, program, "returns")}
         if "cases" in plan.inputs:

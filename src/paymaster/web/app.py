@@ -7,6 +7,7 @@ Errors have one JSON shape: {"error": {"status", "title", "problems": [...]}}.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -15,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -196,6 +198,18 @@ def _error_handlers(app: FastAPI) -> None:
     async def _ours(request: Request, exc: PaymasterError) -> Response:
         status = 404 if any(p.message.startswith("unknown") for p in exc.problems) else 400
         return error_response(request, status, f"{exc.kind} problem", exc.problems)
+
+    @app.exception_handler(OperationalError)
+    async def _database_unavailable(request: Request, exc: OperationalError) -> Response:
+        """The database went away (restarted, unreachable, locked beyond the wait): a
+        503 to retry, not a 500. The pool drops the broken connection, and checks each
+        one before use (pool_pre_ping), so the retry gets a live one; the error is logged
+        for the operator."""
+        logging.getLogger("paymaster.web").warning("database unavailable on %s %s: %s",
+                                                   request.method, request.url.path, exc.orig)
+        return error_response(request, 503, N_("the database is unavailable"),
+                              [Problem("the request was not carried out: try again in a "
+                                       "moment")], {"Retry-After": "5"})
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:

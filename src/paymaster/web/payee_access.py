@@ -38,7 +38,7 @@ Form = Annotated[dict[str, str], Depends(form_fields)]
 def memberships(ws: Workspace, payee_id: str) -> dict[str, list[str]]:
     """The programs a payee takes part in, each with where it appears."""
     found: dict[str, list[str]] = {}
-    with ws.store.session() as session:
+    with ws.store.reading() as session:
         for program in ws.config.programs:
             why = []
             for label, model, column in (
@@ -100,7 +100,7 @@ def require_workflow(ws: Workspace, program: str, workflow: str) -> None:
 
 def payee_names(ws: Workspace, program: str) -> dict[str, str]:
     plan = ws.plan(program).plan
-    with ws.store.session() as session:
+    with ws.store.reading() as session:
         return {row[key]: row.get("name") or row[key] for table, key in _payee_tables(plan)
                 for row in current_rows(session, program, table) if row.get(key)}
 
@@ -114,6 +114,6 @@ def program_info(ws: Workspace, program: str) -> dict:
 
 
 def posted_run(ws: Workspace, program: str) -> Run | None:
-    with ws.store.session() as session:
+    with ws.store.reading() as session:
         return session.scalars(select(Run).where(
             Run.program == program, Run.status == "posted").order_by(Run.id.desc())).first()

@@ -61,7 +61,7 @@ def dashboard_data(ws: Workspace, user: Principal) -> dict:
     programs = {name: office_program_info(ws, name) | {
         "registrations": None, "enrollments": None, "open_disputes": 0, "latest_run": None,
         "ledger_total": ZERO} for name in ws.config.programs}
-    with ws.store.session() as session:
+    with ws.store.reading() as session:
         for name, info in programs.items():
             config = ws.program(name)
             if config.registrations:
@@ -271,7 +271,7 @@ IMPORT_FIELDS = ("id", "table_name", "as_of", "snapshot", "rows", "added", "chan
 
 def imports_data(ws: Workspace, user: Principal, program: str) -> dict:
     info = office_program_info(ws, known_program(ws, program))
-    with ws.store.session() as session:
+    with ws.store.reading() as session:
         batches = session.scalars(select(ImportBatch).where(ImportBatch.program == program)
                                   .order_by(ImportBatch.id.desc())).all()
         rows = [fields_of(b, IMPORT_FIELDS) | {"file": Path(b.file_name).name} for b in batches]

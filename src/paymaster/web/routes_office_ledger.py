@@ -276,7 +276,7 @@ def plan_data(ws: Workspace, user: Principal, program: str) -> dict:
                  "parameters": dict(plan.parameters)}]
     versions += [{"effective_from": v.effective_from, "label": v.label or f"v{i + 2}",
                   "parameters": dict(v.parameters)} for i, v in enumerate(plan.versions)]
-    with ws.store.session() as session:
+    with ws.store.reading() as session:
         events = session.scalars(select(AuditEvent).where(
             AuditEvent.entity == "plan", AuditEvent.entity_key == program)
             .order_by(AuditEvent.id.desc())).all()

@@ -261,7 +261,7 @@ def _enrollment(e: Enrollment, today: dt.date, country: str) -> dict:
 
 
 def _partner_country(ws: Workspace, program: str, partner: str) -> str:
-    with ws.store.session() as session:
+    with ws.store.reading() as session:
         row = find_row(session, program, "partners", "partner_id", partner) or {}
     return row.get("country") or "US"
 
@@ -414,7 +414,7 @@ def disputes_data(ws: Workspace, user: Principal, program: str,
                   payee: str | None = None) -> dict:
     payee_id = payee_in_scope(ws, user, program, payee)
     cases = disputes.listing(ws, program, payee_id)
-    with ws.store.session() as session:
+    with ws.store.reading() as session:
         rows = [_dispute(d, _history(session, program, d.id)) for d in cases]
     return program_info(ws, program) | {
         "payee_id": payee_id, "disputes": rows, "lines": _dispute_lines(ws, program, payee_id),
@@ -440,7 +440,7 @@ def _open_dispute(ws: Workspace, user: Principal, program: str, description: str
     d = disputes.open_case(ws, program, payee, description, actor=user.username,
                            line_key=line_key or None,
                            details=None if line_key else {k: details.get(k, "") for k in fields})
-    with ws.store.session() as session:
+    with ws.store.reading() as session:
         return _dispute(d, _history(session, program, d.id))
 
 

@@ -164,7 +164,7 @@ def _sources(ws: Workspace, program: str, plan: Plan, lines: list) -> dict:
     for line in lines:
         if line.source_id:
             wanted.setdefault(line.measure, set()).add(line.source_id)
-    with ws.store.session() as session:
+    with ws.store.reading() as session:
         for measure_id, ids in wanted.items():
             measure = plan.measure(measure_id)
             if isinstance(measure, OneOff):  # a bonus on a line of another measure
@@ -279,7 +279,7 @@ def leaderboards_data(ws: Workspace, user: Principal, program: str) -> dict:
         return periods.setdefault(period, {"period": period, "entries": [], "titles": []})
 
     if run is not None:
-        with ws.store.session() as session:
+        with ws.store.reading() as session:
             lines = session.scalars(select(RunLine).where(
                 RunLine.run_id == run.id, RunLine.measure.in_(list(order)),
                 RunLine.paid.is_(True)).order_by(RunLine.id)).all()
