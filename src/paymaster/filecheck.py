@@ -61,6 +61,9 @@ def check_csv(path: Path, limits: Limits) -> None:
         handle.seek(0)
         for number, raw in enumerate(handle, 1):
             _check_utf8(raw, number, path)
+    # The csv module's own ceiling on a value (128 KiB) would hide which column is too long:
+    # lifted to the file's size, so our text limit is the one that speaks, with a column.
+    csv.field_size_limit(max(csv.field_size_limit(), limits.upload_bytes))
     with path.open(encoding="utf-8-sig", newline="") as handle:
         check_rows(csv.reader(handle, strict=True), path, limits)
 
@@ -72,7 +75,9 @@ def _check_utf8(raw: bytes, number: int, path: Path) -> None:
         raise refuse(f"is not UTF-8 text: byte 0x{raw[err.start]:02x} at character "
                      f"{err.start + 1} (a binary file, or text saved as Latin-1 or UTF-16)",
                      path, line=number, hint_text=UTF8_HINT) from None
-    if "\x00" in text:
+    if number == 1 and "\x00" in text:
+        # NUL bytes in the header: UTF-16 without its byte order mark, or not text at all.
+        # (A NUL further down is reported with its row and column by the cell checks.)
         raise refuse("contains NUL bytes (a binary file, or text saved as UTF-16)", path,
                      line=number, hint_text=UTF8_HINT)
 

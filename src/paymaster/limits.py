@@ -20,7 +20,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from paymaster.errors import DataError, Problem
+from paymaster.errors import DataError, PaymasterError, Problem
 
 CONFIG_HINT = "raise it in the workspace's paymaster.yaml under limits: {name}: N"
 
@@ -58,7 +58,7 @@ def control_char(text: str) -> str | None:
 
 
 def check_text(value: str | None, field: str, max_chars: int, *, limit_name: str,
-               error: type[DataError] = DataError) -> str | None:
+               error: type[PaymasterError] = DataError) -> str | None:
     """A form field's text as given, or a refusal saying which field and why: too long
     (with the limit and where to change it) or carrying a control character."""
     if value is None:

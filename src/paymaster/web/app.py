@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -20,6 +20,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from paymaster.errors import PaymasterError, Problem
 from paymaster.web import render
 from paymaster.web.i18n import N_
+from paymaster.web.inputguard import text_guard
 from paymaster.web.security import CsrfFailed, Forbidden, LoginLimiter, NotLoggedIn, TooManyAttempts
 from paymaster.workspace import Workspace
 
@@ -35,7 +36,8 @@ def create_app(ws: Workspace, *, secure_cookies: bool = False,
     app = FastAPI(title="Paymaster", version="0.1.0", openapi_url="/api/openapi.json",
                   docs_url="/api/docs", redoc_url=None,
                   description="Sales incentive programs: registrations, enrollments, runs, "
-                              "ledger, statements, disputes. Money is exact decimal text.")
+                              "ledger, statements, disputes. Money is exact decimal text.",
+                  dependencies=[Depends(text_guard)])
     app.state.ws = ws
     app.state.limiter = LoginLimiter()
 
