@@ -59,31 +59,50 @@ def check_csv(path: Path, limits: Limits) -> None:
             if start.startswith(bom):
                 raise refuse(f"is {name} text, not UTF-8", path, line=1, hint_text=UTF8_HINT)
         handle.seek(0)
-        for number, raw in enumerate(handle, 1):
-            _check_utf8(raw, number, path)
+        header = handle.readline()
+        if b"\x00" in header:
+            # NUL in the header: UTF-16 without its byte order mark, or not text at all.
+            # (A NUL further down is reported with its row and column by the cell checks.)
+            raise refuse("contains NUL bytes (a binary file, or text saved as UTF-16)", path,
+                         line=1, hint_text=UTF8_HINT)
+        handle.seek(0)
+        controls = _check_utf8(handle, path)
     # The csv module's own ceiling on a value (128 KiB) would hide which column is too long:
     # lifted to the file's size, so our text limit is the one that speaks, with a column.
     csv.field_size_limit(max(csv.field_size_limit(), limits.upload_bytes))
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        check_rows(csv.reader(handle, strict=True), path, limits)
+        check_rows(csv.reader(handle, strict=True), path, limits, controls=controls)
 
 
-def _check_utf8(raw: bytes, number: int, path: Path) -> None:
+def _check_utf8(handle, path: Path) -> bool:
+    """UTF-8 throughout, read in blocks cut at line ends (a line-by-line loop costs
+    seconds on a million rows); a bad byte is reported with its line and character.
+    True when the text has a control character somewhere (then the rows are searched)."""
+    lines, rest, controls = 0, b"", False
+    while block := handle.read(1 << 20):
+        block = rest + block
+        cut = block.rfind(b"\n") + 1 or len(block)
+        block, rest = block[:cut], block[cut:]
+        controls = _decode(block, lines, path) or controls
+        lines += block.count(b"\n")
+    return _decode(rest, lines, path) or controls
+
+
+def _decode(block: bytes, lines_before: int, path: Path) -> bool:
     try:
-        text = raw.decode("utf-8")
+        return CONTROL.search(block.decode("utf-8")) is not None
     except UnicodeDecodeError as err:
-        raise refuse(f"is not UTF-8 text: byte 0x{raw[err.start]:02x} at character "
-                     f"{err.start + 1} (a binary file, or text saved as Latin-1 or UTF-16)",
-                     path, line=number, hint_text=UTF8_HINT) from None
-    if number == 1 and "\x00" in text:
-        # NUL bytes in the header: UTF-16 without its byte order mark, or not text at all.
-        # (A NUL further down is reported with its row and column by the cell checks.)
-        raise refuse("contains NUL bytes (a binary file, or text saved as UTF-16)", path,
-                     line=number, hint_text=UTF8_HINT)
+        line_start = block.rfind(b"\n", 0, err.start) + 1
+        line = lines_before + block.count(b"\n", 0, err.start) + 1
+        raise refuse(f"is not UTF-8 text: byte 0x{block[err.start]:02x} at character "
+                     f"{err.start - line_start + 1} (a binary file, or text saved as Latin-1 "
+                     "or UTF-16)", path, line=line, hint_text=UTF8_HINT) from None
 
 
-def check_rows(rows: Iterable[list[str]], path: Path, limits: Limits) -> None:
-    """Header and rows of a CSV file (row 1 is the header, as DuckDB's `__line`)."""
+def check_rows(rows: Iterable[list[str]], path: Path, limits: Limits, *,
+               controls: bool = True) -> None:
+    """Header and rows of a CSV file (row 1 is the header, as DuckDB's `__line`). Without
+    `controls` (none in the whole file) the rows are not searched for them."""
     row = 1
     iterator = iter(rows)
     try:
@@ -93,15 +112,20 @@ def check_rows(rows: Iterable[list[str]], path: Path, limits: Limits) -> None:
                          hint_text="the first row names the columns")
         check_header(header, path, limits)
         width = len(header)
+        # The loop runs a million times: its tests are inlined, the rare failure explained.
+        most_rows = min(limits.rows, limits.cells // width) + 1
+        longest, search = limits.text_chars, CONTROL.search if controls else None
         for values in iterator:
             if not values:
                 continue  # a blank line, skipped by the reader as well
             row += 1
-            _check_count(row, width, path, limits)
+            if row > most_rows:
+                _check_count(row, width, path, limits)
             if len(values) != width:
                 raise refuse(f"has {len(values)} values; the header names {width} columns",
                              path, row=row, hint_text="check the commas and quotes of this row")
-            _check_values(values, header, row, path, limits)
+            if max(map(len, values)) > longest or (search and search("\t".join(values))):
+                _check_values(values, header, row, path, limits)
     except csv.Error as err:
         raise refuse(_csv_message(str(err), limits), path, row=row + 1,
                      hint_text="a value containing commas, quotes or line breaks is written "
@@ -225,8 +249,9 @@ def check_parquet(path: Path, limits: Limits) -> None:
     check_header(names, path, limits)
     _check_count(rows + 1, len(names), path, limits)
     for field in schema:
-        if pa.types.is_nested(field.type) or pa.types.is_dictionary(field.type) \
-                and pa.types.is_nested(field.type.value_type):
+        kind = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
+        if pa.types.is_nested(kind) or pa.types.is_binary(kind) \
+                or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind):
             raise refuse(f"column '{field.name}' holds {field.type} values; only plain values "
                          "(text, numbers, dates, true/false) can be imported", path, row=1,
                          field=field.name, hint_text="flatten the column before exporting")
