@@ -96,9 +96,7 @@ def import_file(ws: Workspace, program: str, table: str, path: Path, *, actor: s
 
 
 def check_size(path: Path, limits: Limits) -> None:
-    if not path.is_file():
-        raise DataError(Problem(f"file not found: {path}"))
-    size = path.stat().st_size
+    size = path.stat().st_size  # a missing file: the OSError says so, with its path
     if size > limits.upload_bytes:
         raise DataError(Problem(
             f"the file is {size:,} bytes; at most {limits.upload_bytes:,} are accepted",
