@@ -11,18 +11,22 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from paymaster.errors import PaymasterError, Problem
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Paymaster: sales incentive programs, calculated exactly and explained.")
-console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
+# Markup off: stored text (a dispute, a reason, a file name) is printed as it is, never
+# read as Rich markup (`[/]` would crash a listing, `[link=...]` would render). Styling is
+# given with style=, or markup=True on constant text.
+console = Console(soft_wrap=True, markup=False)
+errors = Console(stderr=True, soft_wrap=True, markup=False)
 # Piped into a file or a script, a table keeps every figure: Rich would otherwise fit it
 # into 80 columns, or an exported COLUMNS, and cut amounts short ("1200…"). (A table's
 # own print width cannot exceed its console's: a console of its own.)
-_tables = console if sys.stdout.isatty() else Console(soft_wrap=True, width=10_000)
+_tables = console if sys.stdout.isatty() else Console(soft_wrap=True, width=10_000, markup=False)
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DEMO_PROGRAMS = ("generuj-leady", "trade-in-accelerator", "sales-team")
 
@@ -86,7 +90,7 @@ def check(
     elif problems:
         _print_problems(problems)
     else:
-        console.print(f"[green]ok[/green]: {len(plans)} plan(s) checked")
+        console.print(f"[green]ok[/green]: {len(plans)} plan(s) checked", markup=True)
     if problems:
         raise typer.Exit(1)
 
@@ -111,11 +115,12 @@ def run(
 
     check_choice(backend, spark_master)
     if fmt not in FORMATS:
-        console.print(f"[red]error[/red]: unknown format '{fmt}'; use one of {', '.join(FORMATS)}")
+        console.print(f"[red]error[/red]: unknown format '{escape(fmt)}'; use one of "
+                      f"{', '.join(FORMATS)}", markup=True)
         raise typer.Exit(2)
     if incremental and backend != "duckdb":
         console.print("[red]error[/red]: --incremental keeps its state in DuckDB; "
-                      "it cannot be combined with --backend spark")
+                      "it cannot be combined with --backend spark", markup=True)
         raise typer.Exit(2)
     made = not out.exists()
     out.mkdir(parents=True, exist_ok=True)  # a folder that cannot be made: said before calculating
@@ -189,7 +194,8 @@ class StageProgress:
 
     def finish(self) -> None:
         if self._current is not None:
-            self._to.print(f"[dim]  {self._current}: {self._clock() - self._started:.2f}s[/dim]")
+            self._to.print(f"  {self._current}: {self._clock() - self._started:.2f}s",
+                           style="dim")
             self._current = None
 
 
@@ -250,7 +256,7 @@ def _print_summary(result, figures) -> None:
             reasons.add_row(str(reason), str(count))
         print_table(reasons)
     timings = ", ".join(f"{k} {v:.2f}s" for k, v in result.timings.items())
-    console.print(f"[dim]stages: {timings}[/dim]")
+    console.print(f"stages: {timings}", style="dim")
 
 
 @app.command()

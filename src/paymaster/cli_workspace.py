@@ -303,8 +303,8 @@ def _show_run(ws, run_id: int) -> None:
     console.print(f"run {run.id} of {run.program} ({run.period or 'all periods'}, data as of "
                   f"{run.as_of}, input {run.fingerprint}): {run.status}, total {run.total}")
     if run.timings:
-        console.print("[dim]stages: " + ", ".join(
-            f"{name} {seconds:.2f}s" for name, seconds in run.timings.items()) + "[/dim]")
+        console.print("stages: " + ", ".join(
+            f"{name} {seconds:.2f}s" for name, seconds in run.timings.items()), style="dim")
     changes = ledger.changes(ws, run_id)
     _table(f"changes against the ledger ({len(changes)})",
            ["payee", "period", "measure", "source", "posted", "new", "difference", "kind"],

@@ -21,8 +21,11 @@ from pathlib import Path
 
 import duckdb
 
+from paymaster import filecheck
 from paymaster.errors import Collector, DataError, Problem, suggest
+from paymaster.limits import DEFAULT, Limits
 from paymaster.plan.model import ColumnSpec, InputTable, Plan
+from paymaster.sqlnames import literal, quote, quote_all
 
 EXTENSIONS = (".csv", ".parquet", ".xlsx")
 MAX_PROBLEMS_PER_CHECK = 50
@@ -94,10 +97,12 @@ def load_folder(plan: Plan, folder: Path, con: duckdb.DuckDBPyConnection, *,
     return {table: table for table in plan.inputs}
 
 
-def load_table(plan: Plan, table: str, path: Path, con: duckdb.DuckDBPyConnection) -> str:
+def load_table(plan: Plan, table: str, path: Path, con: duckdb.DuckDBPyConnection,
+               limits: Limits = DEFAULT) -> str:
     """Validate one file of a declared input table and load it typed as `table` (with the
     file's line number in `__line`). References to other tables are checked at run time,
-    when the whole input is known."""
+    when the whole input is known. The file is hostile (an upload): it is checked against
+    `limits` before it is read, and read with a fixed CSV dialect."""
     if table not in plan.inputs:
         raise DataError(Problem(
             f"'{table}' is not an input table of program {plan.program}", file=str(path),
@@ -110,27 +115,38 @@ def load_table(plan: Plan, table: str, path: Path, con: duckdb.DuckDBPyConnectio
                                 hint="give a .csv, .parquet or .xlsx file"))
     spec = plan.inputs[table]
     raw = f"raw_{table}"
-    read_raw(con, path, raw)
-    problems = check_table(con, raw, InputFile(table, path), spec)
-    if problems:
-        raise DataError(problems)
-    load_typed(con, table, raw, spec, raw_types(con, raw))
+    filecheck.check_file(path, limits)
+    try:
+        read_raw(con, path, raw, limits)
+        if path.suffix.lower() == ".parquet":  # read typed: its text is checked here
+            filecheck.check_text_cells(con, raw, path, limits)
+        problems = check_table(con, raw, InputFile(table, path), spec)
+        if problems:
+            raise DataError(problems)
+        load_typed(con, table, raw, spec, raw_types(con, raw))
+    except (duckdb.IOException, duckdb.InvalidInputException) as err:
+        # What the checks above cannot foresee (a corrupt page inside a Parquet file).
+        raise DataError(Problem(f"the file cannot be read: {str(err).splitlines()[0]}",
+                                file=str(path), hint="export it again")) from err
     return table
 
 
-def read_raw(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> None:
-    """The file as read, as table `name`: text columns (typed for Parquet) and `__line`."""
+def read_raw(con: duckdb.DuckDBPyConnection, path: Path, name: str,
+             limits: Limits | None = None) -> None:
+    """The file as read, as table `name`: text columns (typed for Parquet) and `__line`.
+    With `limits` (an import), CSV is read in the dialect `filecheck` checked it in."""
     suffix = path.suffix.lower()
     if suffix == ".parquet" and _parquet_view(con, path, name):
         return
     if suffix == ".csv":
-        source = f"read_csv({sql_string(str(path))}, all_varchar = true, header = true)"
+        strict = filecheck.csv_options(limits) if limits else ""
+        source = f"read_csv({sql_string(str(path))}, all_varchar = true, header = true{strict})"
     elif suffix == ".parquet":
         source = f"read_parquet({sql_string(str(path))})"
     else:
-        source = _excel_relation(con, path, name)
+        source = _excel_relation(con, path, name, limits or DEFAULT)
     con.execute(
-        f'CREATE OR REPLACE TEMP TABLE "{name}" AS '
+        f"CREATE OR REPLACE TEMP TABLE {quote(name)} AS "
         f"SELECT row_number() OVER () + 1 AS __line, * FROM {source}"
     )
 
@@ -143,7 +159,7 @@ def _parquet_view(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> bool
     if "file_row_number" in columns or "__line" in columns:
         return False
     con.execute(
-        f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT file_row_number + 2 AS __line, '
+        f"CREATE OR REPLACE TEMP VIEW {quote(name)} AS SELECT file_row_number + 2 AS __line, "
         f"* EXCLUDE (file_row_number) FROM read_parquet({source}, file_row_number = true)"
     )
     return True
@@ -154,17 +170,17 @@ def _is_view(con, name: str) -> bool:
                             [name]).fetchall()[0][0])
 
 
-def _excel_relation(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> str:
-    import openpyxl
+def _excel_relation(con: duckdb.DuckDBPyConnection, path: Path, name: str,
+                    limits: Limits) -> str:
     import pyarrow as pa
 
-    sheet = openpyxl.load_workbook(path, read_only=True, data_only=True).worksheets[0]
-    rows = list(sheet.iter_rows(values_only=True))
-    header = [str(h).strip() for h in rows[0]] if rows else []
-    columns = {h: [None if r[i] is None else _cell_text(r[i]) for r in rows[1:]]
-               for i, h in enumerate(header)}
+    header, rows = filecheck.excel_rows(path, limits)
+    columns: dict[str, list] = {h: [] for h in header}
+    for row in rows:
+        for h, value in zip(header, row, strict=True):
+            columns[h].append(None if value is None else _cell_text(value))
     con.register(f"{name}_xlsx", pa.table(columns, schema=pa.schema([(h, pa.string()) for h in header])))
-    return f'"{name}_xlsx"'
+    return quote(f"{name}_xlsx")
 
 
 def _cell_text(value: object) -> str:
@@ -179,13 +195,13 @@ def _cell_text(value: object) -> str:
 
 def empty_raw(con: duckdb.DuckDBPyConnection, name: str, spec: InputTable) -> None:
     """An optional table whose file is missing: no rows, every declared column."""
-    cols = ", ".join(f'NULL::VARCHAR AS "{c}"' for c in spec.columns)
-    con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS SELECT 0 AS __line, {cols} LIMIT 0')
+    cols = ", ".join(f"NULL::VARCHAR AS {quote(c)}" for c in spec.columns)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(name)} AS SELECT 0 AS __line, {cols} LIMIT 0")
 
 
 def raw_types(con, raw: str) -> dict[str, str]:
     """Each column of a raw table and its DuckDB type (VARCHAR unless read typed)."""
-    return {r[0]: r[1] for r in con.execute(f'DESCRIBE "{raw}"').fetchall() if r[0] != "__line"}
+    return {r[0]: r[1] for r in con.execute(f"DESCRIBE {quote(raw)}").fetchall() if r[0] != "__line"}
 
 
 def _native(declared: str, actual: str) -> bool:
@@ -259,7 +275,7 @@ def _check_tax_ids(con, raw: str, file: str, column: str, kind: str) -> list[Pro
     skip = f" AND NOT coalesce({surely_valid('__v', '__n')}, FALSE)" if surely_valid else ""
     rows = con.execute(
         f"SELECT __line, __v FROM (SELECT __line, __v, TRY_CAST(__v AS BIGINT) AS __n FROM "
-        f'(SELECT __line, {_cleaned(column)} AS __v FROM "{raw}")) '
+        f"(SELECT __line, {_cleaned(column)} AS __v FROM {quote(raw)})) "
         f"WHERE __v IS NOT NULL{skip} ORDER BY __line").fetchall()
     for line, value in rows:
         try:
@@ -276,7 +292,7 @@ def _check_tax_ids(con, raw: str, file: str, column: str, kind: str) -> list[Pro
 
 def _column_checks(column: str, col: ColumnSpec, native: bool = False) -> list[tuple[str, str]]:
     """(condition true on a bad row, message) for one column, in reporting order."""
-    value = _cleaned(column) if not native or col.type == "string" else f'"{column}"'
+    value = _cleaned(column) if not native or col.type == "string" else quote(column)
     checks: list[tuple[str, str]] = []
     if not col.optional:
         checks.append((f"{value} IS NULL", "is empty; a value is required"))
@@ -307,7 +323,7 @@ def _run_checks(con, raw: str, file: str, checks: list[tuple[str, str, str]]) ->
         return []
     # Each column's cleaned text is computed once (DuckDB evaluates a repeated expression
     # once per use), in a subquery the conditions then refer to.
-    cleaned = {_cleaned(column): f'"__clean_{i}"'
+    cleaned = {_cleaned(column): quote(f"__clean_{i}")
                for i, column in enumerate(dict.fromkeys(c for c, _, _ in checks))}
     conditions = []
     for _, condition, _ in checks:
@@ -317,14 +333,14 @@ def _run_checks(con, raw: str, file: str, checks: list[tuple[str, str, str]]) ->
     inner = ", ".join(f"{text} AS {alias}" for text, alias in cleaned.items())
     counts = con.execute(
         "SELECT " + ", ".join(f"count(*) FILTER (WHERE {c})" for c in conditions)
-        + f' FROM (SELECT *, {inner} FROM "{raw}")'
+        + f" FROM (SELECT *, {inner} FROM {quote(raw)})"
     ).fetchall()[0]
     problems = []
     for (column, condition, message), count in zip(checks, counts, strict=True):
         if not count:
             continue
         rows = con.execute(
-            f'SELECT __line, CAST("{column}" AS VARCHAR) FROM "{raw}" WHERE {condition} '
+            f"SELECT __line, CAST({quote(column)} AS VARCHAR) FROM {quote(raw)} WHERE {condition} "
             f"ORDER BY __line LIMIT {MAX_PROBLEMS_PER_CHECK}"
         ).fetchall()
         for line, shown in rows:
@@ -360,9 +376,9 @@ def _parse(value: str, kind: str) -> str:
 def _check_key(con, raw: str, file: str, spec: InputTable) -> list[Problem]:
     if not spec.key:
         return []
-    keys = ", ".join(f'"{k}"' for k in spec.key)
+    keys = quote_all(spec.key)
     rows = con.execute(
-        f'SELECT min(__line), max(__line), {keys} FROM "{raw}" GROUP BY {keys} '
+        f"SELECT min(__line), max(__line), {keys} FROM {quote(raw)} GROUP BY {keys} "
         f"HAVING count(*) > 1 ORDER BY 1 LIMIT {MAX_PROBLEMS_PER_CHECK}"
     ).fetchall()
     label = ", ".join(spec.key)
@@ -379,38 +395,40 @@ def load_typed(con, table: str, raw: str, spec: InputTable, types: dict[str, str
     (so no parsing) it is a view as well; otherwise a table, parsed once."""
     columns = ", ".join(
         _typed_column(c, col, _native(col.type, types[c])) if c in types
-        else f'CAST(NULL AS {SQL_TYPES[col.type]}) AS "{c}"'
+        else f"CAST(NULL AS {SQL_TYPES[col.type]}) AS {quote(c)}"
         for c, col in spec.columns.items()
     )
     native = all(_native(col.type, types[c]) for c, col in spec.columns.items() if c in types)
     if native and _is_view(con, raw):
-        con.execute(f'CREATE OR REPLACE TEMP VIEW "{table}" AS SELECT __line, {columns} FROM "{raw}"')
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {quote(table)} AS SELECT __line, {columns} "
+                    f"FROM {quote(raw)}")
         return
-    con.execute(f'CREATE OR REPLACE TEMP TABLE "{table}" AS SELECT __line, {columns} FROM "{raw}"')
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(table)} AS SELECT __line, {columns} "
+                f"FROM {quote(raw)}")
     if keep_raw:
         return
     # The raw text is no longer needed once parsed: free its memory.
-    con.execute(f'DROP {"VIEW" if _is_view(con, raw) else "TABLE"} IF EXISTS "{raw}"')
+    con.execute(f'DROP {"VIEW" if _is_view(con, raw) else "TABLE"} IF EXISTS {quote(raw)}')
 
 
 def _typed_column(column: str, col: ColumnSpec, native: bool = False) -> str:
     if native and col.type != "string":
-        return f'CAST("{column}" AS {SQL_TYPES[col.type]}) AS "{column}"'
+        return f"CAST({quote(column)} AS {SQL_TYPES[col.type]}) AS {quote(column)}"
     if col.type == "string" and col.values:
         # Allowed values match whatever their case; the plan's spelling is kept.
         cases = " ".join(f"WHEN {sql_string(v.lower())} THEN {sql_string(v)}" for v in col.values)
-        return f'CASE lower({_cleaned(column)}) {cases} END AS "{column}"'
+        return f"CASE lower({_cleaned(column)}) {cases} END AS {quote(column)}"
     if col.type == "string" and col.tax_id in SURELY_VALID_TAX_IDS:
-        return f'{_tax_id_cleaned(column, col.tax_id)} AS "{column}"'
+        return f"{_tax_id_cleaned(column, col.tax_id)} AS {quote(column)}"
     if col.type == "string":
-        return f'CAST("{column}" AS VARCHAR) AS "{column}"'
-    return f'{_parse(_cleaned(column), col.type)} AS "{column}"'
+        return f"CAST({quote(column)} AS VARCHAR) AS {quote(column)}"
+    return f"{_parse(_cleaned(column), col.type)} AS {quote(column)}"
 
 
 def _tax_id_cleaned(column: str, kind: str) -> str:
     """A valid tax id without its spaces and dashes ('526-025-09-95' is 5260250995 in every
     join and rule); anything else as written."""
-    text = f'CAST("{column}" AS VARCHAR)'
+    text = f"CAST({quote(column)} AS VARCHAR)"
     digits = f"""regexp_replace({text}, '[\\s-]', '', 'g')"""
     valid = SURELY_VALID_TAX_IDS[kind](digits, f"TRY_CAST({digits} AS BIGINT)")
     # Most values have nothing to clean: they skip the cleaning and the checksum.
@@ -419,7 +437,7 @@ def _tax_id_cleaned(column: str, kind: str) -> str:
 
 
 def _cleaned(column: str) -> str:
-    return f"NULLIF(TRIM(CAST(\"{column}\" AS VARCHAR)), '')"
+    return f"NULLIF(TRIM(CAST({quote(column)} AS VARCHAR)), '')"
 
 
 def _check_references(con, plan: Plan, files: list[InputFile]) -> list[Problem]:
@@ -430,9 +448,10 @@ def _check_references(con, plan: Plan, files: list[InputFile]) -> list[Problem]:
             if not col.references:
                 continue
             ref_table, _, ref_col = col.references.partition(".")
+            col_, ref = quote(column), quote(ref_col)
             rows = con.execute(
-                f'SELECT __line, "{column}" FROM "{table}" t WHERE "{column}" IS NOT NULL AND NOT EXISTS '
-                f'(SELECT 1 FROM "{ref_table}" r WHERE r."{ref_col}" = t."{column}") '
+                f"SELECT __line, {col_} FROM {quote(table)} t WHERE {col_} IS NOT NULL AND NOT EXISTS "
+                f"(SELECT 1 FROM {quote(ref_table)} r WHERE r.{ref} = t.{col_}) "
                 f"ORDER BY __line LIMIT {MAX_PROBLEMS_PER_CHECK}"
             ).fetchall()
             for line, value in rows:
@@ -445,5 +464,5 @@ def _check_references(con, plan: Plan, files: list[InputFile]) -> list[Problem]:
 
 
 def sql_string(text: str) -> str:
-    """A SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
+    """A SQL string literal (escaped by sqlglot)."""
+    return literal(text)

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from paymaster import cells
 from paymaster.errors import PaymasterError, Problem, UsageError
 
 FORMATS = ("csv", "parquet", "xlsx")
@@ -109,7 +110,8 @@ def _write(data: pa.Table | pa.RecordBatchReader, path: Path, fmt: str) -> int:
     rows = 0
     try:
         for piece in pieces:
-            writer.write(piece)
+            # Spreadsheets (CSV, Excel) get inert text; Parquet is data and stays as is.
+            writer.write(cells.safe_batch(piece) if fmt == "csv" else piece)
             rows += piece.num_rows
     finally:
         writer.close()
@@ -145,7 +147,7 @@ class _Sheet:
             for row in zip(*(column.to_pylist() for column in batch.columns), strict=True):
                 self.rows += 1
                 try:
-                    self.sheet.append([_cell(value) for value in row])
+                    self.sheet.append([cells.safe(_cell(value)) for value in row])
                 except IllegalCharacterError as err:
                     raise self._illegal(row) from err
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ruamel.yaml import YAML
 
 from paymaster.errors import PaymasterError, Problem, suggest
+from paymaster.limits import Limits
 from paymaster.plan import LoadedPlan, load_plan
 from paymaster.store import Store, sqlite_url
 
@@ -56,6 +57,8 @@ class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
     database: str = Field("sqlite:///paymaster.db", description="SQLAlchemy URL")
     programs: dict[str, ProgramConfig] = Field(default_factory=dict)
+    limits: Limits = Field(default_factory=Limits,
+                           description="size limits on imported files and form fields")
 
 
 class Workspace:

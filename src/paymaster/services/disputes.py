@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from paymaster.errors import Problem
+from paymaster.limits import check_text
 from paymaster.services import audit, imports
 from paymaster.services.registrations import WorkflowError
 from paymaster.store.models import Dispute, Run, RunLine
@@ -26,6 +27,7 @@ def open_case(ws: Workspace, program: str, payee_id: str, description: str, *, a
               line_key: str | None = None, details: dict[str, str] | None = None,
               at: dt.datetime | None = None) -> Dispute:
     details = {k: v for k, v in (details or {}).items() if v not in (None, "")}
+    _check_texts(ws, description=description, details=details)
     with ws.store.session() as session:
         if line_key is not None:
             known = session.scalars(select(RunLine.id).join(Run, Run.id == RunLine.run_id).where(
@@ -62,6 +64,7 @@ def resolve(ws: Workspace, program: str, dispute_id: int, *, accept: bool, resol
     if not resolution.strip():
         raise WorkflowError(Problem("say why: a resolution needs a reason",
                                     hint="give --reason TEXT"))
+    _check_texts(ws, resolution=resolution)
     if correction is not None and not accept:
         raise WorkflowError(Problem("a rejected case takes no correction"))
     with ws.store.session() as session:  # refuse before importing anything
@@ -81,6 +84,20 @@ def resolve(ws: Workspace, program: str, dispute_id: int, *, accept: bool, resol
                      entity="dispute", key=str(dispute_id), program=program, before=before,
                      after=audit.row_state(dispute, STATE))
         return dispute
+
+
+def _check_texts(ws: Workspace, *, details: dict | None = None, **free_text: str) -> None:
+    """Free text up to the description limit, each detail (an RMA number, an id) up to
+    the text limit; no control characters (NUL cannot even be stored in PostgreSQL)."""
+    limits = ws.config.limits
+    for field, value in free_text.items():
+        check_text(value, field, limits.description_chars, limit_name="description_chars",
+                   error=WorkflowError)
+    for name, value in (details or {}).items():
+        check_text(str(name), "detail name", limits.text_chars, limit_name="text_chars",
+                   error=WorkflowError)
+        check_text(str(value), name, limits.text_chars, limit_name="text_chars",
+                   error=WorkflowError)
 
 
 def listing(ws: Workspace, program: str, payee_id: str | None = None,

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from paymaster.calendar import add_business_days
 from paymaster.errors import Problem
+from paymaster.limits import check_text
 from paymaster.plan.model import Phase
 from paymaster.services import audit, queues
 from paymaster.services.inputs import current_rows, find_row
@@ -78,6 +79,8 @@ def move(ws: Workspace, program: str, enrollment_id: str, action: str, *, actor:
         raise WorkflowError(Problem(f"unknown action '{action}'",
                                     hint="one of: " + ", ".join(MOVES)))
     allowed, target = MOVES[action]
+    check_text(reason, "reason", ws.config.limits.description_chars,
+               limit_name="description_chars", error=WorkflowError)
     when = at or ws.now()
     with ws.store.session() as session:
         enrollment = _get(session, program, enrollment_id)

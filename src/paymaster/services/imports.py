@@ -17,11 +17,14 @@ from typing import TYPE_CHECKING
 
 import duckdb
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from paymaster.datafiles import load_table
 from paymaster.errors import DataError, Problem
+from paymaster.limits import Limits, hint
 from paymaster.services import audit
 from paymaster.services.inputs import canonical, content_sha, current, row_key
+from paymaster.sqlnames import quote, quote_all
 from paymaster.store.models import ImportBatch, Record
 
 if TYPE_CHECKING:
@@ -53,10 +56,9 @@ def read_rows(ws: Workspace, program: str, table: str, path: Path) -> list[dict]
     plan = ws.plan(program).plan
     con = duckdb.connect()
     try:
-        load_table(plan, table, path, con)
+        load_table(plan, table, path, con, ws.config.limits)
         columns = list(plan.inputs[table].columns)
-        result = con.execute(f'SELECT {", ".join(f"{chr(34)}{c}{chr(34)}" for c in columns)} '
-                             f'FROM "{table}" ORDER BY __line')
+        result = con.execute(f"SELECT {quote_all(columns)} FROM {quote(table)} ORDER BY __line")
         return [{c: canonical(v) for c, v in zip(columns, row, strict=True)}
                 for row in result.fetchall()]
     finally:
@@ -75,17 +77,50 @@ def import_file(ws: Workspace, program: str, table: str, path: Path, *, actor: s
         raise DataError(Problem(f"'{table}' is kept by the {workflow} workflow, not imported",
                                 file=str(path), hint=hint))
     as_of = as_of or ws.today()
-    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    check_size(path, ws.config.limits)
+    sha = _file_sha(path)
+    earlier = _earlier(ws, program, table, sha, as_of, snapshot)
+    if earlier is not None:
+        return earlier
+    rows = read_rows(ws, program, table, path)
+    try:
+        return apply_rows(ws, program, table, rows, actor=actor, as_of=as_of,
+                          snapshot=snapshot, file_name=str(path), file_sha=sha)
+    except IntegrityError:
+        # The same file imported at the same moment by another request: it won the
+        # unique (program, table, file, as_of, snapshot) race, so this one is a no-op.
+        earlier = _earlier(ws, program, table, sha, as_of, snapshot)
+        if earlier is None:
+            raise
+        return earlier
+
+
+def check_size(path: Path, limits: Limits) -> None:
+    size = path.stat().st_size  # a missing file: the OSError says so, with its path
+    if size > limits.upload_bytes:
+        raise DataError(Problem(
+            f"the file is {size:,} bytes; at most {limits.upload_bytes:,} are accepted",
+            file=str(path), hint=hint("upload_bytes")))
+
+
+def _file_sha(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _earlier(ws: Workspace, program: str, table: str, sha: str, as_of: dt.date,
+             snapshot: bool) -> ImportResult | None:
     with ws.store.session() as session:
         earlier = session.scalars(select(ImportBatch).where(
             ImportBatch.program == program, ImportBatch.table_name == table,
             ImportBatch.file_sha == sha, ImportBatch.as_of == as_of,
             ImportBatch.snapshot == snapshot)).one_or_none()
-        if earlier is not None:
-            return ImportResult(earlier.id, table, earlier.rows, 0, 0, 0, already=True)
-    rows = read_rows(ws, program, table, path)
-    return apply_rows(ws, program, table, rows, actor=actor, as_of=as_of, snapshot=snapshot,
-                      file_name=str(path), file_sha=sha)
+        if earlier is None:
+            return None
+        return ImportResult(earlier.id, table, earlier.rows, 0, 0, 0, already=True)
 
 
 def apply_rows(ws: Workspace, program: str, table: str, rows: list[dict], *, actor: str,

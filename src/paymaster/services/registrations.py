@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from paymaster.calendar import add_business_days
 from paymaster.errors import PaymasterError, Problem, suggest
+from paymaster.limits import check_text
 from paymaster.plan import LoadedPlan
 from paymaster.plan.model import Plan, Screening
 from paymaster.services import audit, engine_pool, queues
@@ -95,6 +96,9 @@ def register(ws: Workspace, program: str, fields: dict[str, str | None], *, acto
     fields = {k: (v.strip() if isinstance(v, str) and v.strip() else None)
               for k, v in fields.items()}
     _check_fields(fields, spec, s.table)
+    for name, value in fields.items():
+        check_text(None if value is None else str(value), name, ws.config.limits.text_chars,
+                   limit_name="text_chars", error=WorkflowError)
     partner = fields.pop("partner_id", None)
     if not partner:
         raise WorkflowError(Problem("partner_id is required", field="partner_id"))
@@ -166,6 +170,8 @@ def decide(ws: Workspace, program: str, registration_id: str, *, accept: bool, a
     """The owner's decision. Acceptance re-runs the checks: a registration that now fails
     one is rejected with that reason instead. Accepting an earlier registration rejects a
     later accepted one of the same opportunity by another partner (first wins)."""
+    check_text(reason, "reason", ws.config.limits.description_chars,
+               limit_name="description_chars", error=WorkflowError)
     s = setup(ws, program)
     when = at or ws.now()
     check = _Check.of(ws, program, s)

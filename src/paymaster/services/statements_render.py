@@ -17,6 +17,7 @@ from typing import Any
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal, format_percent
 
+from paymaster import cells
 from paymaster.errors import PaymasterError, Problem
 from paymaster.money import minor_units
 from paymaster.services.statement_labels import LABELS
@@ -400,6 +401,7 @@ def render_excel(statement: Statement, locale: str) -> bytes:
     _format_column(ledger, "C", "yyyy-mm-dd hh:mm:ss")
     _format_column(ledger, "H", money_format)
 
+    cells.safe_workbook(book)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -12,7 +12,7 @@ import os
 import secrets
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -24,6 +24,7 @@ from paymaster.errors import PaymasterError, Problem
 from paymaster.services.sessions import SESSION_HOURS
 from paymaster.web import render
 from paymaster.web.i18n import N_
+from paymaster.web.inputguard import text_guard
 from paymaster.web.security import (
     SECURITY_HEADERS,
     CsrfFailed,
@@ -44,7 +45,8 @@ def create_app(ws: Workspace, *, secure_cookies: bool = False,
     app = FastAPI(title="Paymaster", version="0.1.0", openapi_url="/api/openapi.json",
                   docs_url=None, redoc_url=None,
                   description="Sales incentive programs: registrations, enrollments, runs, "
-                              "ledger, statements, disputes. Money is exact decimal text.")
+                              "ledger, statements, disputes. Money is exact decimal text.",
+                  dependencies=[Depends(text_guard)])
     app.state.ws = ws
 
     @app.middleware("http")

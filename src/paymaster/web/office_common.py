@@ -95,3 +95,18 @@ def upload_name(filename: str | None, table: str) -> str:
                                 hint="give a .csv, .xlsx or .parquet file"))
     stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(name).stem).strip("_") or table
     return stem + suffix
+
+
+def save_upload(source, path: Path, ws: Workspace) -> None:
+    """Copy an upload to `path`, refusing it as soon as it passes the workspace's byte
+    limit (nothing larger reaches the disk or the importer)."""
+    limit, written = ws.config.limits.upload_bytes, 0
+    with path.open("wb") as out:
+        while block := source.read(1 << 20):
+            written += len(block)
+            if written > limit:
+                raise DataError(Problem(
+                    f"the file is larger than {limit:,} bytes", field="file",
+                    hint="split it, or raise limits: upload_bytes in the workspace's "
+                         "paymaster.yaml"))
+            out.write(block)

@@ -10,7 +10,6 @@ HTML or returned as JSON by its /api twin.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 import tempfile
@@ -38,6 +37,7 @@ from paymaster.web.security import Principal
 from paymaster.workspace import Workspace
 from paymaster.web.office_common import (
     importable_tables,
+    save_upload,
     upload_name,
     TAGS,
     ZERO,
@@ -303,8 +303,7 @@ def import_upload(ws: Workspace, user: Principal, program: str, table: str,
     name = upload_name(upload.filename, table)
     with tempfile.TemporaryDirectory(prefix="paymaster-upload-") as folder:
         path = Path(folder) / name
-        with path.open("wb") as out:
-            shutil.copyfileobj(upload.file, out)
+        save_upload(upload.file, path, ws)
         return imports.import_file(ws, program, table, path, actor=user.username, as_of=day,
                                    snapshot=snapshot)
 

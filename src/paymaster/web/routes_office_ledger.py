@@ -4,7 +4,6 @@ versions and budget. Each has a JSON twin under /api/office."""
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import tempfile
 from collections import defaultdict
 from decimal import Decimal
@@ -31,6 +30,7 @@ from paymaster.web.security import Principal
 from paymaster.workspace import Workspace
 from paymaster.web.office_common import (
     importable_tables,
+    save_upload,
     upload_name,
     TAGS,
     ZERO,
@@ -218,8 +218,7 @@ def resolve_dispute(ws: Workspace, user: Principal, program: str, dispute_id: in
     day = parse_date(as_of, "as_of")
     with tempfile.TemporaryDirectory(prefix="paymaster-upload-") as folder:
         path = Path(folder) / upload_name(file.filename, table)
-        with path.open("wb") as out:
-            shutil.copyfileobj(file.file, out)
+        save_upload(file.file, path, ws)
         return disputes.resolve(ws, program, dispute_id, accept=accept, resolution=resolution,
                                 actor=user.username, correction=(table, path), as_of=day)
 

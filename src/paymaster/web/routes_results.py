@@ -3,7 +3,6 @@ statements with their drill-down and downloads, leaderboards. Each has a JSON tw
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from decimal import Decimal
@@ -13,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
+from paymaster import cells
 from paymaster.errors import Problem
 from paymaster.plan.model import OneOff, Plan, Ranking, Streak, TitleRank
 from paymaster.services import ledger, statements, status
@@ -49,7 +49,7 @@ def status_data(ws: Workspace, user: Principal, program: str, payee: str | None,
 
 def _csv(rows: list[dict], columns: list[str], filename: str) -> Response:
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = cells.Writer(buffer)
     writer.writerow(columns)
     for row in jsonable(rows):
         writer.writerow([_cell(row.get(c)) for c in columns])

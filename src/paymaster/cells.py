@@ -1,0 +1,76 @@
+"""Spreadsheet cells made inert: every CSV and Excel file the product writes goes through here.
+
+Imported text (a sale id, a partner's name, a dispute) ends up in statements, status
+exports, run outputs and payout files that people open in Excel or LibreOffice. A text
+cell starting with `=`, `+`, `-`, `@`, tab or carriage return is read there as a formula
+(`=HYPERLINK(...)`, `@SUM(...)`), so such text gets a leading apostrophe (OWASP's advice
+for CSV injection). Numbers stay numbers: a Decimal is never touched, and a text that is
+a plain number (`-5.00`, as money is written in CSV) cannot be a formula and stays as is.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable
+from typing import Any
+
+TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+TRIGGER_SQL = "^[=+@\\t\\r-]"
+PLAIN_NUMBER_SQL = "^[+-]?[0-9]+(\\.[0-9]+)?$"
+
+
+def safe(value: Any) -> Any:
+    """A cell's value as it may be written: text that would run as a formula quoted."""
+    if isinstance(value, str) and value.startswith(TRIGGERS) \
+            and PLAIN_NUMBER.fullmatch(value) is None:
+        return "'" + value
+    return value
+
+
+def safe_row(values: Iterable[Any]) -> list[Any]:
+    return [safe(v) for v in values]
+
+
+class Writer:
+    """csv.writer whose every row is made safe first."""
+
+    def __init__(self, handle, **options) -> None:
+        self._writer = csv.writer(handle, **options)
+
+    def writerow(self, values: Iterable[Any]) -> None:
+        self._writer.writerow(safe_row(values))
+
+    def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
+        for row in rows:
+            self.writerow(row)
+
+
+def safe_workbook(book) -> None:
+    """Every text cell of an openpyxl workbook (built in memory) made safe in place."""
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str) and safe(cell.value) is not cell.value:
+                    cell.value = safe(cell.value)  # openpyxl then stores text, not a formula
+
+
+def safe_batch(batch):
+    """An Arrow table or record batch with its text columns made safe (vectorised: a run's
+    millions of lines are not turned into Python objects)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = []
+    for column in batch.columns:
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            risky = pc.and_(pc.match_substring_regex(column, TRIGGER_SQL),
+                            pc.invert(pc.match_substring_regex(column, PLAIN_NUMBER_SQL)))
+            quoted = pc.binary_join_element_wise(pa.scalar("'", column.type), column,
+                                                 pa.scalar("", column.type))
+            column = pc.if_else(risky, quoted, column)
+        columns.append(column)
+    if isinstance(batch, pa.RecordBatch):
+        return pa.RecordBatch.from_arrays(columns, schema=batch.schema)
+    return pa.Table.from_arrays(columns, schema=batch.schema)
