@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from paymaster.datafiles import load_table
+from paymaster.duckdb_config import seal
 from paymaster.errors import DataError, Problem
 from paymaster.limits import Limits, hint
 from paymaster.services import audit
@@ -57,6 +58,7 @@ def read_rows(ws: Workspace, program: str, table: str, path: Path) -> list[dict]
     con = duckdb.connect()
     try:
         load_table(plan, table, path, con, ws.config.limits)
+        seal(con, [path])  # the file is read: nothing else is reachable from here on
         columns = list(plan.inputs[table].columns)
         result = con.execute(f"SELECT {quote_all(columns)} FROM {quote(table)} ORDER BY __line")
         return [{c: canonical(v) for c, v in zip(columns, row, strict=True)}
