@@ -384,6 +384,8 @@ class Compiler:
 
     def _n_cast(self, node: exp.Cast, ns: Namespace) -> ir.Value:
         target = node.to.this.name if hasattr(node.to.this, "name") else str(node.to.this)
+        # sqlglot reads a plain TIMESTAMP as TIMESTAMPNTZ (a timestamp without a zone).
+        target = {"TIMESTAMPNTZ": "TIMESTAMP"}.get(target, target)
         if target not in CAST_TYPES:
             raise ExprError(f"cannot cast to {target}", node, f"use one of {', '.join(CAST_TYPES)}")
         return self._node(node.this, ns).cast(CAST_TYPES[target])
