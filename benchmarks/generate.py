@@ -210,7 +210,7 @@ def trade_in(lines: int, seed: int) -> dict[str, Chunks]:
         reported = shipped + rng.integers(1, 200, size).astype("timedelta64[D]")
         claimed = programs[np.where(rng.random(size) < 0.9, 0, rng.integers(1, 5, size))]
         tier_two = tier == 2
-        return pa.table({
+        table = pa.table({
             "line_id": ids("L", np.arange(first, stop), 9),
             "partner_id": partner_ids.take(pa.array(skewed(rng, partners, size))),
             "sales_order": ids("SO", np.arange(first, stop), 9),
@@ -230,6 +230,24 @@ def trade_in(lines: int, seed: int) -> dict[str, Chunks]:
                                      .astype("timedelta64[D]")),
             "_returned": pa.array(rng.random(size) < 0.9),
         })
+        # Drawn last, so every column above stays as it was before these existed. Half the
+        # confirmations and approvals carry a time of day (the rest are bare dates, read as
+        # 00:00:00), so same-day pairs are decided both ways; a few credits are not in USD.
+        def at_times(days: np.ndarray) -> pa.Array:
+            seconds = np.where(rng.random(size) < 0.5, 0, rng.integers(1, 86400, size))
+            return pa.array(days.astype("datetime64[s]") + seconds.astype("timedelta64[s]"))
+
+        table = table.set_column(table.schema.get_field_index("order_confirmed_on"),
+                                 "order_confirmed_on", at_times(confirmed))
+        approved = at_times(deviation)
+        table = table.set_column(table.schema.get_field_index("deviation_approved_on"),
+                                 "deviation_approved_on",
+                                 pc.if_else(pa.array(tier_two), approved,
+                                            pa.nulls(size, approved.type)))
+        currency = np.array(["USD", "", "AUD", "EUR", "usd"])[
+            np.where(rng.random(size) < 0.96, rng.integers(0, 2, size), rng.integers(2, 5, size))]
+        return table.add_column(table.schema.get_field_index("trade_in_credit") + 1,
+                                "credit_currency", pa.array(np.where(currency == "", None, currency)))
 
     def orders():
         for table in chunked(lines, seed, 1, order_rows)():

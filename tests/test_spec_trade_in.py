@@ -122,8 +122,8 @@ def test_only_approved_enrollments_take_part(tmp_path: Path) -> None:
               enrollments=[("S", 6, "submitted", "2008-02-01", "2008-02-01"),
                            ("W", 6, "withdrawn", "2008-02-01", "2008-02-01"),
                            ("A", 6, "approved", "2008-02-01", "2008-02-01")])
-    assert run.payout("S", 6) == (*NOT_PAID, "not_enrolled")
-    assert run.payout("W", 6) == (*NOT_PAID, "not_enrolled")
+    assert run.payout("S", 6) == (*NOT_PAID, "enrollment_pending")
+    assert run.payout("W", 6) == (*NOT_PAID, "enrollment_withdrawn")
     assert run.payout("A", 6) == (D("1950.00"), True, None)  # 0.15 x 13 000
 
 
@@ -131,7 +131,7 @@ def test_phase7_enrollment_deadline_is_inclusive(tmp_path: Path) -> None:
     """Spec: submitted by the enrollment deadline (phase 7: 2008-09-30). Submitted on
     09-30 takes part, on 10-01 does not. Both take effect in the second half (measured
     07-27..10-25): one line of 25 000 on 2008-10-05, returned 2008-11-01 ->
-    E1 25 000, 100%: Y paid 0.15 x 25 000 = 3 750.00; Z not_enrolled."""
+    E1 25 000, 100%: Y paid 0.15 x 25 000 = 3 750.00; Z enrollment_late."""
     partners = {"Y": "KR", "Z": "KR"}
     run = Run(tmp_path, partners,
               [order(f"L{p}", p, "2008-10-05", "25000.00") for p in partners],
@@ -139,7 +139,7 @@ def test_phase7_enrollment_deadline_is_inclusive(tmp_path: Path) -> None:
               enrollments=[("Y", 7, "approved", "2008-09-30", "2008-09-30"),
                            ("Z", 7, "approved", "2008-10-01", "2008-10-01")])
     assert run.payout("Y", 7) == (D("3750.00"), True, None)
-    assert run.payout("Z", 7) == (*NOT_PAID, "not_enrolled")
+    assert run.payout("Z", 7) == (*NOT_PAID, "enrollment_late")
 
 
 def test_enrollment_is_per_phase(tmp_path: Path) -> None:
@@ -148,7 +148,7 @@ def test_enrollment_is_per_phase(tmp_path: Path) -> None:
     run = Run(tmp_path, {"X": "CN"}, [order("L1", "X", "2008-02-15", "13000.00")],
               returns=[("RMA-L1", "2008-05-01")],
               enrollments=[("X", 7, "approved", "2008-05-01", "2008-05-01")])
-    assert run.payout("X", 6) == (*NOT_PAID, "not_enrolled")
+    assert run.payout("X", 6) == (*NOT_PAID, "enrollment_not_submitted")
     # Phase 7: enrolled, no orders -> value 0 < 25 000.
     assert run.payout("X", 7) == (*NOT_PAID, "minimum_not_reached")
 

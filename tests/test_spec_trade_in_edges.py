@@ -30,14 +30,14 @@ def enr(partner: str, phase: int, submitted: str, effective: str | None = None,
 def test_phase6_submitted_day_after_deadline_is_not_enrolled(tmp_path: Path) -> None:
     """Spec: "it must be in "submitted" state by the enrollment deadline (phase 6:
     2008-02-29)". 2008 is a leap year: A submitted 02-29 takes part, B submitted 03-01
-    does not. Each: 13 000 returned 05-01 -> A 0.15 x 13 000 = 1 950.00; B not_enrolled."""
+    does not. Each: 13 000 returned 05-01 -> A 0.15 x 13 000 = 1 950.00; B enrollment_late."""
     partners = {"A": "CN", "B": "CN"}
     run = Run(tmp_path, partners,
               [order(f"L{p}", p, "2008-02-15", "13000.00") for p in partners],
               returns=[(f"RMA-L{p}", "2008-05-01") for p in partners],
               enrollments=[enr("A", 6, "2008-02-29"), enr("B", 6, "2008-03-01")])
     assert run.payout("A", 6) == (D("1950.00"), True, None)
-    assert run.payout("B", 6) == (*NOT_PAID, "not_enrolled")
+    assert run.payout("B", 6) == (*NOT_PAID, "enrollment_late")
 
 
 def test_allowed_values_match_in_any_letter_case(tmp_path: Path) -> None:
@@ -64,7 +64,7 @@ def test_phase7_last_day_counts_and_phase_boundary(tmp_path: Path) -> None:
     """Spec, Phases: phase 7 order window 2008-04-27 .. 2008-10-25 (both ends in).
     X enrolled in phase 7 only (effective 05-01, full window): L1 20 000 on 04-27 and
     L2 5 000 on 10-25 qualify -> 25 000, returned 11-01 -> 100%: 0.15 x 25 000 = 3 750.00.
-    L0 on 2008-04-26 belongs to phase 6 (not phase 7): phase 6 not_enrolled, and with
+    L0 on 2008-04-26 belongs to phase 6 (not phase 7): phase 6 enrollment_not_submitted, and with
     9 000 < 12 500 never returned every failing gate is listed."""
     run = Run(tmp_path, {"X": "NZ"},
               [order("L0", "X", "2008-04-26", "9000.00"),
@@ -76,7 +76,7 @@ def test_phase7_last_day_counts_and_phase_boundary(tmp_path: Path) -> None:
     assert run.evals("X", 7) == [(1, True, D("25000.00"), None)]
     assert run.payout("X", 7) == (D("3750.00"), True, None)
     assert run.payout("X", 6) == (
-        *NOT_PAID, "not_enrolled; minimum_not_reached; returns_below_85")
+        *NOT_PAID, "enrollment_not_submitted; minimum_not_reached; returns_below_85")
 
 
 def test_whitespace_tmp_quote_is_not_a_trade_in(tmp_path: Path) -> None:
@@ -94,14 +94,15 @@ def test_whitespace_tmp_quote_is_not_a_trade_in(tmp_path: Path) -> None:
 def test_trade_in_partner_without_enrollment_only_internal_use(tmp_path: Path) -> None:
     """Data contract: a payout line for every partner with a trade-in order in the window.
     N (no enrollment) has one TMP line, internal use: it is in the population, its line is
-    credited internal_use, payout 0 not_enrolled (value 0 -> also minimum_not_reached)."""
+    credited internal_use, payout 0 enrollment_not_submitted (value 0 -> also
+    minimum_not_reached)."""
     run = Run(tmp_path, {"N": "CN"},
               [order("L1", "N", "2008-02-15", "13000.00", resale="false")],
               returns=[("RMA-L1", "2008-05-01")], enrollments=[])
     assert run.credit("L1") == (False, "internal_use")
     amount, paid, reason = run.payout("N", 6)
     assert (amount, paid) == NOT_PAID
-    assert reason.split("; ")[0] == "not_enrolled"
+    assert reason.split("; ")[0] == "enrollment_not_submitted"
     assert "minimum_not_reached" in reason
 
 

@@ -33,6 +33,21 @@ def date(text: str | None) -> dt.date | None:
     return dt.date.fromisoformat(text[:10]) if text and text.strip() else None
 
 
+def instant(text: str | None) -> dt.datetime | None:
+    """A timestamp cell; a bare date is that day at 00:00:00."""
+    if not text or not text.strip():
+        return None
+    return dt.datetime.fromisoformat(text.strip().replace("T", " "))
+
+
+def approved_before(deviation: dt.datetime | None, confirmed: dt.datetime) -> bool:
+    """Strictly before. An approval at exactly 00:00:00 is a bare date, the time unknown:
+    it precedes only a confirmation on a later day."""
+    if deviation is None or deviation >= confirmed:
+        return False
+    return deviation.time() != dt.time(0) or deviation.date() < confirmed.date()
+
+
 def yes(text: str) -> bool:
     return text.strip().lower() in ("true", "t", "yes", "y", "1")
 
@@ -50,20 +65,35 @@ def covered(spans: list[tuple[dt.date, dt.date]], start: dt.date, end: dt.date) 
 
 def line_reason(o: dict, phase: dict, late: bool) -> str | None:
     tier, ordered = int(o["tier"]), date(o["order_date"])
-    deviation, confirmed = date(o["deviation_approved_on"]), date(o["order_confirmed_on"])
+    deviation, confirmed = instant(o["deviation_approved_on"]), instant(o["order_confirmed_on"])
+    currency = (o.get("credit_currency") or "").strip().upper()
     cutoff = phase["end"] - dt.timedelta(days=7)
     claimed = (o.get("claimed_program") or "").strip().upper()
     checks = [
         ("not_trade_in", not (o.get("tmp_quote") or "").strip()),
+        ("credit_not_usd", currency not in ("", "USD")),
         ("outside_order_window", not phase["start"] <= ordered <= phase["end"]),
         ("outside_measured_window", late and ordered < phase["second_half"]),
         ("internal_use", not yes(o["resale"])),
         ("not_from_customer_network", not yes(o["from_customer_network"])),
         ("tier2_after_cutoff", tier == 2 and ordered > cutoff),
-        ("deviation_not_approved_in_time", tier == 2 and (deviation is None or deviation >= confirmed)),
+        ("deviation_not_approved_in_time", tier == 2 and not approved_before(deviation, confirmed)),
         (f"claimed_under_{claimed}", claimed in ("MSCP", "OIP", "SIP")),
     ]
     return next((name for name, failed in checks if failed), None)
+
+
+def enrollment_reasons(enrollments: list[dict], deadline: dt.date) -> list[str]:
+    """Why none of a partner's enrollments of a phase takes part: every gate that failed."""
+    submitted = [e for e in enrollments if e["status"] != "draft" and date(e["submitted_on"])]
+    facts = [
+        ("enrollment_not_submitted", not submitted),
+        ("enrollment_late", any(date(e["submitted_on"]) > deadline for e in submitted)),
+        ("enrollment_pending", any(e["status"] == "submitted" for e in enrollments)),
+        ("enrollment_rejected", any(e["status"] == "rejected" for e in enrollments)),
+        ("enrollment_withdrawn", any(e["status"] == "withdrawn" for e in enrollments)),
+    ]
+    return [name for name, failed in facts if failed]
 
 
 def run(folder: Path) -> dict[str, list[dict]]:
@@ -103,10 +133,8 @@ def run(folder: Path) -> dict[str, list[dict]]:
                                 "counts": reason is None, "reason": reason})
                 if reason is None:
                     counting.append(o)
-            static = []
-            if not any(date(e["submitted_on"]) and date(e["submitted_on"]) <= phase["deadline"]
-                       for e in approved):
-                static.append("not_enrolled")
+            static = [] if taking_part else enrollment_reasons(
+                [e for e in mine if e["partner_id"] == partner], phase["deadline"])
             if country.get(partner) not in phase["countries"]:
                 static.append("country_not_eligible")
             if not covered(certs[partner], phase["start"], phase["end"]):
