@@ -78,7 +78,9 @@ class Run:
         _write(data / "enrollments.csv", ["enrollment_id", *cols],
                [{"enrollment_id": f"E{i}", **dict(zip(cols, e, strict=True))}
                 for i, e in enumerate(enrollments)])
-        _write(data / "orders.csv", ORDER_COLUMNS, orders)
+        # Columns beyond the usual ones (credit_currency) only when a scenario gives them.
+        extra = sorted({k for o in orders for k in o} - set(ORDER_COLUMNS))
+        _write(data / "orders.csv", ORDER_COLUMNS + extra, orders)
         _write(data / "returns.csv", ["rma_number", "received_on"],
                [{"rma_number": r, "received_on": d} for r, d in returns])
         _write(data / "cases.csv", ["case_id", "rma_number", "status", "resolved_on"],
