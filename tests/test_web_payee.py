@@ -264,6 +264,30 @@ def test_office_status_of_other_trade_in_partners_matches_the_hand_figures(clien
     assert client.get(f"/api/programs/{TRADE_IN}/status").status_code == 400  # whose?
 
 
+def test_trade_in_status_lists_the_lines_that_do_not_count(client):
+    """Issue 17 item 1: a credit in AUD is not counted as dollars, and the partner sees it
+    in its status with its reason. Example partner J (WORKSHEET.md): L32 1 000.00 AUD ->
+    credit_not_usd; L34 (deviation 16:07 after the 04:07 confirmation) and L35 (a bare-date
+    deviation on the confirmation day) -> deviation_not_approved_in_time; L33 (deviation
+    04:07, confirmed 16:07 the same day) counts and so is not listed."""
+    login(client, "viewer")
+    data = client.get(f"/api/programs/{TRADE_IN}/status?payee=J").json()
+    excluded = {r["source_id"]: r for r in data["excluded_lines"]}
+    assert (excluded["L32"]["reason"], excluded["L32"]["credit_currency"],
+            excluded["L32"]["value"]) == ("credit_not_usd", "AUD", "1000.00")
+    assert excluded["L34"]["reason"] == excluded["L35"]["reason"] == (
+        "deviation_not_approved_in_time")
+    assert "L33" not in excluded and "L17" not in excluded
+    assert data["rebates"][0]["qualifying"] == "17000.00"
+    page = client.get(f"/programs/{TRADE_IN}/status?payee=J")
+    assert "Trade-in lines that do not count" in page.text and "credit_not_usd" in page.text
+    rows = list(csv.DictReader(client.get(
+        f"/programs/{TRADE_IN}/status?payee=J&format=csv").text.splitlines()))
+    assert {(r["subject"], r["reason"], r["text"]) for r in rows
+            if r["kind"] == "excluded_line" and r["subject"] == "L32"} == {
+        ("L32", "credit_not_usd", "AUD")}
+
+
 def test_sales_rep_status_tiers_and_totals(client):
     login(client, "rep01")
     data = client.get(f"/api/programs/{SALES}/status").json()

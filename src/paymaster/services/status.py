@@ -52,6 +52,9 @@ class Live:
     titles: list[dict]
     # (payee, source id) of the credits that count towards a gate
     counted: frozenset[tuple[str, str]] = frozenset()
+    # the gated rebates' credits that do not count, each with its reason (payee_id, period,
+    # measure, source_id, value, reason): a partner sees every line left out and why
+    excluded: tuple[dict, ...] = ()
     # False: the data changed since; this is the previous result, while a new one is made
     fresh: bool = True
 
@@ -138,14 +141,17 @@ def _calculated(loaded: LoadedPlan, folder: Path, fingerprint: str) -> Live:
     result = calculate_exported(loaded, folder)
     tables = {name: result.tables[name].to_pylist() for name in ("payouts", "evaluations",
                                                                   "titles")}
-    # Only the gated rebates' credits: outstanding RMAs are all they are read for.
+    # Only the gated rebates' credits: the ones that count hold RMAs outstanding, the
+    # others are listed with their reasons.
     gated = [m.id for m in loaded.plan.measures if isinstance(m, GatedRebate)]
     credits = result.tables["credits"]
-    counting = pc.and_(pc.is_in(credits["measure"], pa.array(gated, pa.string())),
-                       pc.fill_null(credits["counts"], False))
-    credits = credits.filter(counting).select(["payee_id", "source_id"]).to_pylist()
+    credits = credits.filter(pc.is_in(credits["measure"], pa.array(gated, pa.string())))
+    counts = pc.fill_null(credits["counts"], False)
+    counting = credits.filter(counts).select(["payee_id", "source_id"]).to_pylist()
+    excluded = credits.filter(pc.invert(counts)).select(
+        ["payee_id", "period", "measure", "source_id", "value", "reason"]).to_pylist()
     return Live(fingerprint, tables["payouts"], tables["evaluations"], tables["titles"],
-                frozenset((c["payee_id"], c["source_id"]) for c in credits))
+                frozenset((c["payee_id"], c["source_id"]) for c in counting), tuple(excluded))
 
 
 def refreshed(timeout: float = 60.0) -> bool:
@@ -189,6 +195,7 @@ def payee_status(ws: Workspace, program: str, payee_id: str, locale: str = "en")
         "total_paid": sum((m.paid for m in money.values()), Decimal("0.00")),
         "gates": gates,
         "outstanding_rmas": outstanding_rmas(ws, program, payee_id, result.counted),
+        "excluded_lines": excluded_lines(ws, program, payee_id, result.excluded),
         "rebates": [_rebate(row, labels) for row in result.payouts
                     if row["payee_id"] == payee_id
                     and isinstance(plan.measure(row["measure"]), GatedRebate)],
@@ -334,3 +341,31 @@ def outstanding_rmas(ws: Workspace, program: str, payee_id: str,
                                                   "order_date", "trade_in_credit",
                                                   "rma_number") if k in source.columns})
     return sorted(out, key=lambda o: (str(o.get("order_date")), str(o.get("rma_number"))))
+
+
+def excluded_lines(ws: Workspace, program: str, payee_id: str,
+                   excluded: tuple[dict, ...]) -> list[dict[str, Any]]:
+    """The payee's lines of a gated rebate that do not count, each with its reason (a
+    credit not in USD, a deviation approved too late, internal use, ...), and the order's
+    own figures where its source table has them (sales order, date, currency)."""
+    mine = [e for e in excluded if e["payee_id"] == payee_id]
+    if not mine:
+        return []
+    plan = ws.plan(program).plan
+    by_measure = {m.id: m for m in plan.measures if isinstance(m, GatedRebate)}
+    # the credit itself is the credit's `value`, exact to the cent
+    shown = ("sales_order", "order_date", "credit_currency")
+    rows: dict[tuple[str, str], dict] = {}
+    with ws.store.reading() as session:
+        for measure in [by_measure[m] for m in sorted({e["measure"] for e in mine})
+                        if m in by_measure]:
+            for row in current_rows(session, program, measure.source):
+                if row.get(measure.payee) == payee_id:
+                    rows[(measure.id, str(row.get(measure.source_id) or ""))] = row
+    out = []
+    for e in mine:
+        row = rows.get((e["measure"], str(e["source_id"] or "")), {})
+        out.append({"period": e["period"], "measure": e["measure"], "source_id": e["source_id"],
+                    "value": _money(e["value"]), "reason": e["reason"],
+                    **{k: row.get(k) for k in shown if k in row}})
+    return sorted(out, key=lambda o: (o["period"], str(o["source_id"])))

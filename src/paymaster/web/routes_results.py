@@ -80,6 +80,10 @@ def _status_csv(data: dict) -> Response:
     rows += [{"kind": "outstanding_rma", "subject": r.get("rma_number"),
               "value": r.get("trade_in_credit"), "text": r.get("sales_order")}
              for r in data["outstanding_rmas"]]
+    rows += [{"kind": "excluded_line", "period": r["period"], "measure": r["measure"],
+              "subject": r["source_id"], "value": r["value"], "earns": False,
+              "reason": r["reason"], "text": r.get("credit_currency") or ""}
+             for r in data["excluded_lines"]]
     rows += [{"kind": "rebate", "measure": r["measure"], "period": r["period"],
               "amount": r["would_earn"], "value": r["qualifying"], "earns": r["earns"],
               "reason": r["reason"], "text": "would earn"} for r in data["rebates"]]
