@@ -330,7 +330,7 @@ def test_workspace_cli(tmp_path, monkeypatch):
     done = cli("import", TI, "partners", TI_DATA / "partners.csv", "-w", folder,
                "--as-of", "2026-01-01")
     assert done.returncode == 0, done.stderr
-    assert "16 rows, 16 new, 0 changed, 0 unchanged, 0 removed" in done.stdout
+    assert "18 rows, 18 new, 0 changed, 0 unchanged, 0 removed" in done.stdout
     done = cli("import", TI, "partners", TI_DATA / "partners.csv", "-w", folder,
                "--as-of", "2026-01-01")
     assert done.returncode == 0 and "nothing changed" in done.stdout

@@ -28,13 +28,13 @@ def ws(store_url, tmp_path, monkeypatch):
 def test_importing_the_same_file_twice_changes_nothing(ws, tmp_path):
     source = shutil.copyfile(TI_DATA / "partners.csv", tmp_path / "partners.csv")
     first = imports.import_file(ws, TI, "partners", source, actor="office", as_of=JAN_1)
-    assert (first.rows, first.added, first.changed, first.removed, first.already) == (16, 16, 0, 0, False)
-    assert count(ws, Record, TI, "partners") == 16
+    assert (first.rows, first.added, first.changed, first.removed, first.already) == (18, 18, 0, 0, False)
+    assert count(ws, Record, TI, "partners") == 18
 
     again = imports.import_file(ws, TI, "partners", source, actor="office", as_of=JAN_1)
     assert again.already and again.import_id == first.import_id
     assert (again.added, again.changed, again.removed) == (0, 0, 0)
-    assert count(ws, Record, TI, "partners") == 16
+    assert count(ws, Record, TI, "partners") == 18
     assert count(ws, ImportBatch, TI, "partners") == 1
 
     # The same content under another name is the same file (identified by its hash) ...
@@ -46,9 +46,9 @@ def test_importing_the_same_file_twice_changes_nothing(ws, tmp_path):
     later = imports.import_file(ws, TI, "partners", copy, actor="office",
                                 as_of=dt.date(2026, 1, 5))
     assert not later.already and later.import_id != first.import_id
-    assert (later.rows, later.added, later.changed, later.removed, later.unchanged) == (16, 0, 0, 0, 16)
+    assert (later.rows, later.added, later.changed, later.removed, later.unchanged) == (18, 0, 0, 0, 18)
     assert count(ws, ImportBatch, TI, "partners") == 2
-    assert count(ws, Record, TI, "partners") == 16
+    assert count(ws, Record, TI, "partners") == 18
     with ws.store.session() as session:
         batch = session.get(ImportBatch, later.import_id)
         assert batch.file_name == str(copy)
@@ -98,7 +98,7 @@ def test_state_as_of_a_date_and_snapshot_removal(ws, tmp_path):
     columns, v1 = read_csv(TI_DATA / "returns.csv")
     first = imports.import_file(ws, TI, "returns", TI_DATA / "returns.csv", actor="office",
                                 as_of=JAN_1)
-    assert first.added == len(v1) == 22
+    assert first.added == len(v1) == 25
 
     v2 = [dict(r) for r in v1]
     assert v2[1] == {"rma_number": "RMA-L02", "received_on": "2008-06-01"}
@@ -145,7 +145,7 @@ def test_state_as_of_a_date_and_snapshot_removal(ws, tmp_path):
     assert state(ws, TI, "cases", mar_1) == as_set(c3)
     assert state(ws, TI, "cases", dt.date(2026, 2, 15)) == as_set(c2)
     # Nothing was overwritten: every version is still stored.
-    assert count(ws, Record, TI, "returns") == 22 + 2 + 2
+    assert count(ws, Record, TI, "returns") == 25 + 2 + 2
 
 
 def test_a_workflow_table_is_not_imported(ws):
