@@ -188,7 +188,8 @@ def test_only_an_earlier_accepted_registration_blocks(tmp_path):
     c.sale("S03", "P1", "C2", "2018-04-10")     # R03 still pending: not accepted, no deal
     c.sale("S04", "P2", "C2", "2018-04-10")     # R04's deal: 10 x 12 x 10 x 20% = 240.00
     result = c.run(tmp_path)
-    assert lines(result) == {("deal", "S03"): ("0.00", UNPAID, "no_registration"),
+    # S03's registration R03 is still with the owner: that is why S03 is not paid.
+    assert lines(result) == {("deal", "S03"): ("0.00", UNPAID, "registration_pending"),
                              ("deal", "S04"): ("240.00", PAID, None)}
     got = verdicts(result)
     assert got.pop("R03") != "accepted"
@@ -249,7 +250,7 @@ def test_matching_earliest_unclaimed_sale_ties_by_sale_id(tmp_path):
     got = lines(c.run(tmp_path))
     # each paid deal: 10.00 x 12 x 10 = 1 200 x 20% (M365 annual) = 240.00
     assert got == {("deal", "S60"): ("240.00", PAID, None),
-                   ("deal", "S61"): ("0.00", UNPAID, "no_registration"),
+                   ("deal", "S61"): ("0.00", UNPAID, "registration_already_used"),
                    ("deal", "S70"): ("240.00", PAID, None),
                    ("deal", "S71"): ("240.00", PAID, None),
                    ("deal", "S80"): ("240.00", PAID, None)}

@@ -225,13 +225,14 @@ def test_confirmation_deadline_is_five_polish_business_days():
 def test_unanswered_registration_shows_overdue_not_rejected(tmp_path):
     """Spec "Lead registration" and "What a partner sees": R01 (2018-04-03 Tue) is still
     unanswered; due 5 business days later = 2018-04-10; the payout run (July-August 2018)
-    is long past that, so R01 is overdue. It is not accepted (no deal: S01 no_registration)
+    is long past that, so R01 is overdue. It is not accepted (no deal: S01
+    registration_pending, its registration still with the owner)
     and it must show as overdue, not as rejected."""
     c = Case()
     c.reg("R01", "P1", "2018-04-03 09:00:00", "C1", decision="pending")
     c.sale("S01", "P1", "C1", "2018-04-20")
     result = c.run(tmp_path)
-    assert lines(result) == {("deal", "S01"): ("0.00", UNPAID, "no_registration")}
+    assert lines(result) == {("deal", "S01"): ("0.00", UNPAID, "registration_pending")}
     ev = evaluation(result, "R01")
     assert ev["passed"] is False
     shown = f"{ev['reason']} {ev['explanation']}".lower()
@@ -272,11 +273,12 @@ def test_registration_won_and_paid_is_visible(tmp_path):
 # =========================================================== 5. matching sales
 def test_owner_rejected_lead_and_second_registration_after_a_failed_only_chance(tmp_path):
     """Spec "Payout per closed deal": a closed deal needs an *accepted* registration.
-    R01 (C1) is rejected by the owner: its sale S01 is unpaid, no_registration.
+    R01 (C1) is rejected by the owner: its sale S01 is unpaid, registration_rejected.
     R02 (P2, C2, 04-02) takes its earliest sale S02 (04-03, 2 licences): too_few_licences,
     its only chance. R03 (P2, C2, 04-05, same partner: not blocked) takes the earliest
     *unclaimed* sale on or after 04-05: S03 (04-06), paid 1 200 x 20% = 240.00. S04
-    (04-07) is left: no_registration."""
+    (04-07) is left: its latest registration, R03, already closed S03:
+    registration_already_used."""
     c = Case()
     c.reg("R01", "P1", "2018-04-02 09:00:00", "C1", decision="rejected")
     c.sale("S01", "P1", "C1", "2018-04-10")
@@ -288,10 +290,10 @@ def test_owner_rejected_lead_and_second_registration_after_a_failed_only_chance(
     result = c.run(tmp_path)
     assert verdicts(result) == {"R01": "rejected_by_owner", "R02": "accepted",
                                 "R03": "accepted"}
-    assert lines(result) == {("deal", "S01"): ("0.00", UNPAID, "no_registration"),
+    assert lines(result) == {("deal", "S01"): ("0.00", UNPAID, "registration_rejected"),
                              ("deal", "S02"): ("0.00", UNPAID, "too_few_licences"),
                              ("deal", "S03"): ("240.00", PAID, None),
-                             ("deal", "S04"): ("0.00", UNPAID, "no_registration")}
+                             ("deal", "S04"): ("0.00", UNPAID, "registration_already_used")}
 
 
 def test_sale_with_dashed_customer_nip_is_the_registered_customer(tmp_path):
@@ -450,10 +452,6 @@ def test_removed_partner_whatever_the_date_kept_on_record(tmp_path):
     assert str(payout(result, "deal", "S40")["earned"]) == "12000.00"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a removed new partner gets no bonus line at all vs spec 'all its unpaid amounts are "
-    "then cancelled (kept on record with that reason)' and 'Each deal and each bonus is one "
-    "payout line' (interpretation; WORKSHEET.md P4 says 'no bonus')"))
 def test_removed_new_partner_bonus_is_cancelled_on_record(tmp_path):
     """Spec "A partner who gave false information can be removed ...; all its unpaid
     amounts are then cancelled (kept on record with that reason)". P4 is new to the

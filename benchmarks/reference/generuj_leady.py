@@ -56,8 +56,9 @@ def rate(family: str, billing: str, licences: int) -> Decimal:
     return Decimal("0.20") if family == "M365" else Decimal("0.15")
 
 
-def screen(folder: Path) -> tuple[dict[str, str | None], list[dict]]:
-    """Reason per registration (None = accepted), and the accepted ones in order."""
+def screen(folder: Path) -> tuple[dict[str, str | None], list[dict], list[dict]]:
+    """Reason per registration (None = accepted), the accepted ones in order, and every
+    registration in order (NIP in its canonical form)."""
     partners = {p["partner_id"]: p for p in read(folder, "partners")}
     listed = {c["nip"] for c in read(folder, "customers")
               if c["country"] == "PL" and c["segment"].lower() == "commercial_smb"}
@@ -71,6 +72,7 @@ def screen(folder: Path) -> tuple[dict[str, str | None], list[dict]]:
                   key=lambda r: (r["submitted_at"], natural(r["registration_id"])))
     reasons: dict[str, str | None] = {}
     accepted: list[dict] = []
+    everyone: list[dict] = []
     winner: dict[tuple, str] = {}
     for r in regs:
         r = {**r, "customer_nip": canonical_nip(r["customer_nip"])}
@@ -94,18 +96,38 @@ def screen(folder: Path) -> tuple[dict[str, str | None], list[dict]]:
             ("in_vendor_registry", any(d <= submitted for d in registry[key])),
             ("outside_promotion_period", not START <= submitted <= END),
             ("rejected_by_owner", (r.get("decision") or "").strip().lower() == "rejected"),
+            ("awaiting_decision", (r.get("decision") or "").strip().lower() == "pending"),
         ]
         reasons[r["registration_id"]] = next((name for name, failed in checks if failed), None)
+        everyone.append(r)
         if reasons[r["registration_id"]] is None:
             accepted.append(r)
             winner.setdefault(key, r["partner_id"])
-    return reasons, accepted
+    return reasons, accepted, everyone
+
+
+def unclaimed_reason(sale: dict, everyone: list[dict], reasons: dict, claimed: dict) -> str:
+    """Why a sale no registration claimed is not paid: the latest registration of its
+    partner, customer and family submitted on or before its order day says it (already
+    used by an earlier sale, still pending, or rejected); with none, no_registration."""
+    key = (sale["partner_id"], sale["customer_nip"], sale["family"].upper())
+    ordered = day(sale["order_date"])
+    latest = [r for r in everyone
+              if (r["partner_id"], r["customer_nip"], r["family"].upper()) == key
+              and day(r["submitted_at"]) <= ordered]
+    if not latest:
+        return "no_registration"
+    reason = reasons[latest[-1]["registration_id"]]
+    if reason is None:
+        assert latest[-1]["registration_id"] in claimed.values()  # it took an earlier sale
+        return "registration_already_used"
+    return "registration_pending" if reason == "awaiting_decision" else "registration_rejected"
 
 
 def run(folder: Path) -> dict[str, list[dict]]:
     folder = Path(folder)
     partners = {p["partner_id"]: p for p in read(folder, "partners")}
-    reasons, accepted = screen(folder)
+    reasons, accepted, everyone = screen(folder)
     sales = sorted(read(folder, "sales"), key=lambda s: (s["order_date"], natural(s["sale_id"])))
     candidates = defaultdict(list)  # sales per (partner, customer, family), in order
     for s in sales:
@@ -124,7 +146,8 @@ def run(folder: Path) -> dict[str, list[dict]]:
                   * rate(s["family"].upper(), s["billing"].lower(), licences))
         amount = amount.quantize(Decimal("0.01"), ROUND_HALF_UP)
         partner = partners[s["partner_id"]]
-        reason = ("no_registration" if s["sale_id"] not in claimed
+        closed = START <= ordered <= END and licences >= 3
+        reason = (unclaimed_reason(s, everyone, reasons, claimed) if s["sale_id"] not in claimed
                   else "partner_removed" if (partner.get("removed_on") or "").strip()
                   else "outside_period" if not START <= ordered <= END
                   else "too_few_licences" if licences < 3 else None)
@@ -135,11 +158,14 @@ def run(folder: Path) -> dict[str, list[dict]]:
                 reason = "monthly_cap"
         lines.append({"payee_id": s["partner_id"], "period": month, "measure": "deal",
                       "source_id": s["sale_id"], "amount": amount, "reason": reason})
-        if reason is None and truthy(partner["new_to_program"]) and s["partner_id"] not in bonused:
+        # A removed partner's first closed deal still brings its bonus, cancelled on record.
+        cancelled = reason == "partner_removed" and closed
+        if (reason is None or cancelled) and truthy(partner["new_to_program"]) \
+                and s["partner_id"] not in bonused:
             bonused.add(s["partner_id"])
             lines.append({"payee_id": s["partner_id"], "period": month,
                           "measure": "new_partner_bonus", "source_id": s["sale_id"],
-                          "amount": BONUS, "reason": None})
+                          "amount": BONUS, "reason": reason})
     left = POOL
     for line in lines:  # already in order of order date, sale id, deal before its bonus
         if line["reason"] is None:

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import InternalError, OperationalError
 
-from paymaster.services import accounts, calc, engine_pool, registrations
+from paymaster.services import accounts, calc, engine_pool, registrations, sessions
 from paymaster.store.models import AuditEvent, User
 from paymaster.workspace import Workspace
 from test_registrations import C20, PROGRAM, lead, make_workspace, run_parallel
@@ -68,8 +68,9 @@ def test_reads_do_not_wait_for_a_writer(leads):
     accounts.create_user(leads, "owner", "owner-pass-123", "admin", actor="test")
     with leads.store.reading() as session:
         uid = session.scalars(select(User.id)).one()
-    # the lookup every request makes, a partner's queue, and the store's own reads
-    user = _while_a_writer_holds_the_lock(leads, lambda: accounts.get_user(leads, uid))
+    token = sessions.start(leads, uid)
+    # the session lookup every request makes, a partner's queue, and the store's own reads
+    user = _while_a_writer_holds_the_lock(leads, lambda: sessions.user_of(leads, token))
     assert user.display_name == "owner"  # the committed state, not the writer's
     assert _while_a_writer_holds_the_lock(
         leads, lambda: registrations.listing(leads, PROGRAM, "X1")) == []

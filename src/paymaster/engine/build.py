@@ -174,7 +174,7 @@ def _store(result: BlockResult, name: str, materialize: Materialize) -> None:
     # Evaluations and credits are read once, by the output: not stored (a stored copy of a
     # projection of the measure's own stage costs a full write of millions of rows).
     # (One already stored, a block's own stage, is not copied.)
-    for attr in ("lines", "titles", "accepted"):
+    for attr in ("lines", "titles", "verdicts"):
         table = getattr(result, attr)
         if table is not None and not isinstance(table.op(), ops.PhysicalTable):
             setattr(result, attr, materialize(f"{name}__{attr}", table))

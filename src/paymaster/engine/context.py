@@ -32,7 +32,7 @@ class BlockResult:
     evaluations: ir.Table | None = None
     credits: ir.Table | None = None
     titles: ir.Table | None = None
-    accepted: ir.Table | None = None  # screening: accepted records, for claims
+    verdicts: ir.Table | None = None  # screening: every record and its verdict, for claims
 
 
 @dataclass

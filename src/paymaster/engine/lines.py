@@ -37,6 +37,8 @@ LINE_SCHEMA: dict[str, Any] = {
     "cut_by_limit": MONEY_TYPE,
     "version": "string",
     "explanation": "string",
+    # A closed record's cancelling rule (see Rule.cancels): read by a one_off, not an output.
+    "cancelled": "string",
 }
 
 EVALUATION_SCHEMA: dict[str, Any] = {

@@ -4,7 +4,7 @@ depends on it and give exactly the result of a full run.
 A state file (a DuckDB database) keeps, from the previous run, every validated input
 table with a 128-bit hash per row (`in_<table>`), each file's row hashes in the file's
 order (`fh_<table>`) and every measure's result tables
-(`st_<measure>__<lines|evaluations|credits|titles|accepted>`). The next run:
+(`st_<measure>__<lines|evaluations|credits|titles|verdicts>`). The next run:
 
 1. reads only the files whose SHA-256 changed, finds their changed rows (line by line
    against `fh_`, or by hash), and validates only those;

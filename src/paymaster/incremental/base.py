@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import ibis
 import ibis.expr.types as ir
 
-ATTRS = ("lines", "evaluations", "credits", "titles", "accepted")
+ATTRS = ("lines", "evaluations", "credits", "titles", "verdicts")
 GLOBAL = {"ranking", "streak", "title"}
 Progress = Callable[[str], None]
 SEP = "\x1f"  # between a payee and a period in one key (a control character: in neither)

@@ -96,6 +96,11 @@ class Rule(Strict):
     fail_when: Expr | None = None
     require: Expr | None = None
     first_wins: FirstWins | None = None
+    cancels: bool = Field(
+        False, description="a cancellation (say, the payee was removed): the record's amount "
+        "is kept on record, unpaid, with this reason; a record that passes every other check "
+        "still counts as closed, so a `one_off` bonus on it is kept on record too (0.00, unpaid, "
+        "with this reason)")
     description: str = ""
 
     @model_validator(mode="after")
@@ -153,6 +158,16 @@ class Claim(Strict):
     on: list[Name]
     order_by: list[Name]
     reason: Reason = "not_claimed"
+    rejected_reason: Reason | None = Field(
+        None, description="when set: a record left unclaimed whose latest screened record of "
+        "the same keys, dated on or before it, was rejected gets this reason (the explanation "
+        "names that record and its own reason), not `reason`")
+    pending_reason: Reason | None = Field(
+        None, description="when set: as `rejected_reason`, for a screened record still waiting "
+        "for the owner's decision")
+    used_reason: Reason | None = Field(
+        None, description="when set: as `rejected_reason`, for an accepted screened record that "
+        "already claimed an earlier record (the explanation names it)")
 
 
 class Tier(Strict):

@@ -36,7 +36,7 @@ def build_per_record(ctx: Context, measure: PerRecord, path: tuple, seq: int) ->
     checks: list[tuple[str, ir.Value]] = []
     if measure.claim is not None:
         table = ctx.claimed(_claim(ctx, table, measure), measure)
-        checks.append((measure.claim.reason, table["__claimed_by"].isnull()))
+        checks += _claim_checks(table, measure.claim)
     table = _attach_refers(ctx, table, measure, path)
     refer_names = {r.measure: _refer_columns(table, r.measure) for r in measure.refers}
     ns = ctx.namespace(table, names, **refer_names)
@@ -47,6 +47,7 @@ def build_per_record(ctx: Context, measure: PerRecord, path: tuple, seq: int) ->
         end = ctx.expr(d.end, ns, path + ("duration", "end"), "date")
         rules.append((d.name, end.cast("date").delta(start.cast("date"), unit="day") > d.max_days))
     table, rules = materialize(table, rules, "rule")
+    cancelling = [r.name for r in measure.rules if r.cancels and not r.first_wins]
     checks += rules
     table = _apply_caps(ctx, table, measure, names, path, refer_names)
     ns = ctx.namespace(table, names, **refer_names)
@@ -60,9 +61,15 @@ def build_per_record(ctx: Context, measure: PerRecord, path: tuple, seq: int) ->
         raw = multiply(base, rate)
         checks.append(("no_band", rate.isnull()))
     failed = first_reason(checks)
+    # Closed but cancelled: every check passes but a cancelling rule (kept on record with
+    # its reason; a bonus on the record is too).
+    cancels = [c for c in checks if c[0] in cancelling and any(c is r for r in rules)]
+    others = first_reason([c for c in checks if not any(c is x for x in cancels)])
+    cancelled = (ibis.ifelse(others.isnull(), first_reason(cancels), ibis.null().cast("string"))
+                 if cancels else ibis.null().cast("string"))
     table = table.mutate(
         raw=raw, earned=money(raw.fill_null(0)), base=base, rate=rate, band=band,
-        reason=failed, eligible=failed.isnull(),
+        reason=failed, eligible=failed.isnull(), cancelled=cancelled,
         date=table["__date"] if measure.date else ibis.null().cast("date"),
     )
     # The explanation is built after the limit, from the table's own columns: the
@@ -100,8 +107,9 @@ def _explanation(ctx: Context, table: ir.Table, measure: PerRecord, note, known_
         )
     claimed = []
     if measure.claim is not None:
-        # Which registration this sale closed: what a partner reads as "won".
-        claimed = [ibis.ifelse(table["__claimed_by"].isnull(), ibis.null().cast("string"),
+        # Which registration this sale closed: what a partner reads as "won"; or, left
+        # unclaimed, which one of its keys was rejected or already used.
+        claimed = [ibis.ifelse(table["__claimed_by"].isnull(), _unclaimed_note(table, measure.claim),
                                ibis.literal(f"{measure.claim.screening} ").concat(
                                    table["__claimed_by"].cast("string")))]
     explanation = join_text([*claimed, *_cap_notes(table, measure), figures])
@@ -191,7 +199,8 @@ def _claim(ctx: Context, table: ir.Table, measure: PerRecord) -> ir.Table:
     choice is closed-form: j_i = i + max_{k<=i}(f_k - k), f_k = first record on or after
     claimant k's date. So no loop over records is needed."""
     claim = measure.claim
-    claimants = ctx.results[claim.screening].accepted
+    screened = ctx.results[claim.screening].verdicts
+    claimants = screened.filter(screened["__accepted"])
     keys = claim.on
     records = table.mutate(
         __ridx=ibis.row_number().over(group_by=keys, order_by=natural_order(table, claim.order_by)) + 1
@@ -212,7 +221,71 @@ def _claim(ctx: Context, table: ir.Table, measure: PerRecord) -> ir.Table:
                        __claimed_by=r["__claimant"])
     joined = join_left(records, matched,
                        [(k, f"__m_{k}") for k in keys] + [("__ridx", "__m_j")])
+    if _explains(claim):
+        joined = _why_unclaimed(joined, screened, keys)
     return joined.drop("__ridx")
+
+
+def _explains(claim) -> bool:
+    return any((claim.rejected_reason, claim.pending_reason, claim.used_reason))
+
+
+def _claim_checks(table: ir.Table, claim) -> list[tuple[str, ir.Value]]:
+    """The claim's reasons, most telling first: the record's registration already used,
+    still pending or rejected (each when the plan names a reason for it), else none."""
+    unclaimed = table["__claimed_by"].isnull()
+    checks = []
+    if _explains(claim):
+        found = unclaimed & table["__via"].notnull()
+        accepted = table["__via_ok"].fill_null(False)
+        pending = table["__via_pending"].fill_null(False)
+        for reason, failed in ((claim.used_reason, found & accepted),
+                               (claim.pending_reason, found & pending),
+                               (claim.rejected_reason, found & ~accepted & ~pending)):
+            if reason is not None:
+                checks.append((reason, failed))
+    return [*checks, (claim.reason, unclaimed)]
+
+
+def _unclaimed_note(table: ir.Table, claim) -> ir.Value:
+    """'registration R02 rejected: already_registered', 'registration R22 already used by
+    S09' (NULL when no registration of its keys is dated on or before the record)."""
+    if not _explains(claim):
+        return ibis.null().cast("string")
+    via = ibis.literal(f"{claim.screening} ").concat(table["__via"].cast("string"), " ")
+    used = via.concat("already used by ", table["__via_sale"].fill_null("?"))
+    return ibis.ifelse(table["__via"].isnull(), ibis.null().cast("string"),
+                       ibis.ifelse(table["__via_ok"].fill_null(False), used,
+                                   via.concat(table["__via_verdict"].fill_null(""))))
+
+
+def _why_unclaimed(joined: ir.Table, screened: ir.Table, keys: list[str]) -> ir.Table:
+    """For each unclaimed record: the latest screened record (in screening order) of the
+    same keys dated on or before it, its verdict, and the record it claimed if accepted.
+    (An accepted one dated on or before an unclaimed record always claimed an earlier
+    record: this one was still free when its turn came.)"""
+    open_ = joined.filter(joined["__claimed_by"].isnull())
+    open_ = open_.select(*[open_[k].name(f"__u_{k}") for k in keys],
+                         __u_ridx=open_["__ridx"], __u_date=open_["__date"])
+    regs = screened.select(*[screened[k].name(f"__g_{k}") for k in keys],
+                           __g_order=screened["__order"], __g_date=screened["__claim_date"])
+    pairs = open_.inner_join(regs, [open_[f"__u_{k}"] == regs[f"__g_{k}"] for k in keys]
+                             + [regs["__g_date"] <= open_["__u_date"]])
+    latest = pairs.group_by([*[f"__u_{k}" for k in keys], "__u_ridx"]).aggregate(
+        __w=pairs["__g_order"].max())
+    # `__order` is unique within a key group only (a partial recalculation screens part
+    # of the records): matched with the keys.
+    info = screened.select(*[screened[k].name(f"__i_{k}") for k in keys],
+                           __wo=screened["__order"], __via=screened["__claimant"].cast("string"),
+                           __via_ok=screened["__accepted"], __via_pending=screened["__pending"],
+                           __via_verdict=screened["__verdict"])
+    latest = join_left(latest, info, [(f"__u_{k}", f"__i_{k}") for k in keys] + [("__w", "__wo")])
+    used = joined.filter(joined["__claimed_by"].notnull())
+    used = used.select(*[used[k].name(f"__c_{k}") for k in keys],
+                       __uc=used["__claimed_by"].cast("string"), __via_sale=used["source_id"])
+    latest = join_left(latest, used, [(f"__u_{k}", f"__c_{k}") for k in keys]
+                       + [("__via", "__uc")]).drop("__w")
+    return join_left(joined, latest, [(k, f"__u_{k}") for k in keys] + [("__ridx", "__u_ridx")])
 
 
 def _attach_refers(ctx: Context, table: ir.Table, measure: PerRecord, path: tuple) -> ir.Table:
@@ -239,9 +312,11 @@ def _refer_columns(table: ir.Table, measure_id: str) -> dict[str, ir.Value]:
 
 
 def build_one_off(ctx: Context, measure: OneOff, path: tuple, seq: int) -> BlockResult:
-    """A fixed bonus on each payee's first eligible line of measure `of`, if `when` holds."""
+    """A fixed bonus on each payee's first eligible line of measure `of`, if `when` holds.
+    A line closed but cancelled (see Rule.cancels) counts as well: its bonus is kept on
+    record, unpaid, with the same reason."""
     lines = ctx.results[measure.of].lines
-    eligible = lines.filter(lines["eligible"])
+    eligible = lines.filter(lines["eligible"] | lines["cancelled"].notnull())
     first = eligible.mutate(
         __n=ibis.row_number().over(group_by="payee_id",
                                    order_by=natural_order(eligible, ["date", "source_id"]))
@@ -253,10 +328,15 @@ def build_one_off(ctx: Context, measure: OneOff, path: tuple, seq: int) -> Block
     chosen = first.filter(when).mutate(raw=amount)
     out = shape(
         chosen, LINE_SCHEMA, program=ctx.plan.program, measure=measure.id, seq=seq,
-        earned=money(chosen["raw"]), eligible=True, reason=ibis.null().cast("string"),
+        earned=money(chosen["raw"]), eligible=chosen["cancelled"].isnull(),
+        reason=chosen["cancelled"],
         budget=measure.budget, base=None, rate=None, band=None, cut_by_cap=None,
         cut_by_limit=None, value=None, target=None,
-        explanation=ibis.literal("one-off ").concat(amount_text(chosen["raw"]),
-                                                   " on first paid line ", chosen["source_id"]),
+        explanation=ibis.literal("one-off ").concat(
+            amount_text(chosen["raw"]),
+            ibis.ifelse(chosen["cancelled"].isnull(), " on first paid line ", " on first closed line "),
+            chosen["source_id"],
+            ibis.ifelse(chosen["cancelled"].isnull(), "",
+                        ibis.literal("; cancelled: ").concat(chosen["cancelled"].fill_null("")))),
     )
     return BlockResult(lines=out)

@@ -111,10 +111,15 @@ def build_screening(ctx: Context, measure: Screening, path: tuple, seq: int) -> 
         evaluation=measure.id, as_of=table["__date"], passed=table["__accepted"],
         reason=table["__reason"], explanation=explanation,
     )
-    accepted = table.filter(table["__accepted"]).mutate(
-        __claim_date=table["__date"], __claimant=table["source_id"]
-    )
-    return BlockResult(evaluations=evaluations, accepted=accepted)
+    # Every record, not only the accepted ones (the claimants): a record left unclaimed
+    # is told which registration of its keys was rejected, or already used.
+    is_pending = (table["__reason"] == measure.decision.pending_reason if pending is not None
+                  else ibis.literal(False))
+    screened = table.mutate(__claim_date=table["__date"], __claimant=table["source_id"],
+                            __pending=is_pending.fill_null(False),
+                            __verdict=ibis.ifelse(table["__accepted"],
+                                                  ibis.null().cast("string"), verdict))
+    return BlockResult(evaluations=evaluations, verdicts=screened)
 
 
 def _claim_keys(ctx: Context, measure: Screening) -> list[str]:
