@@ -146,11 +146,11 @@ def test_a_run_that_fails_while_writing_keeps_the_previous_output(tmp_path: Path
            "--out", str(out), "--format", "xlsx"]
     assert subprocess.run(run, capture_output=True, text=True).returncode == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    # The id of a rejected registration (R02: no deal names it) with a control character
+    # The id of a registration that no deal names (R03) with a control character
     # reaches the evaluations only: the payouts, summary and titles are written before
     # Excel refuses it.
     registrations = data / "registrations.csv"
-    registrations.write_text(registrations.read_text().replace("\nR02,", "\nR\x0702,"))
+    registrations.write_text(registrations.read_text().replace("\nR03,", "\nR\x0703,"))
     failed = subprocess.run(run, capture_output=True, text=True)
     assert failed.returncode == 1, failed.stderr
     assert re.search(r"evaluations\.xlsx:row \d+: column 'subject': Excel cannot hold a "
