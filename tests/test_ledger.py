@@ -24,7 +24,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from paymaster.errors import UsageError
-from paymaster.services import demo, imports, ledger, masterdata, payouts
+from paymaster.services import demo, imports, ledger, masterdata, payouts, programs
 from paymaster.services.demo import EXAMPLES, add_examples, load_example, take_registrations
 from paymaster.services.registrations import WorkflowError
 from paymaster.store.models import AuditEvent, Payment
@@ -81,7 +81,7 @@ def ledger_total(ws: Workspace, program: str) -> Decimal:
 # ---------------------------------------------------------------- workspaces
 def sales_workspace(tmp_path: Path, store_url: str) -> Workspace:
     ws = Workspace.init(tmp_path / "ws", database=store_url)
-    ws.add_program(EXAMPLES / SALES / "plan.yaml", "office")
+    programs.add_program(ws, EXAMPLES / SALES / "plan.yaml", "office")
     load_example(ws, SALES, FIRST_IMPORT, quiet)
     return ws
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from paymaster.services import imports, registrations
+from paymaster.services import imports, programs, registrations
 from paymaster.services.registrations import WorkflowError
 from paymaster.store.models import AuditEvent, Registration
 from paymaster.workspace import Workspace
@@ -78,7 +78,8 @@ def make_workspace(tmp_path: Path, store_url: str, extra_partners: int = 0) -> W
     """A workspace with the example plan and master data (no registrations), plus
     `extra_partners` Polish partners X1..Xn with valid NIPs."""
     ws = Workspace.init(tmp_path / "ws", database=store_url)
-    ws.add_program(EXAMPLES / "generuj-leady/plan.yaml", "admin", registrations="registrations")
+    programs.add_program(ws, EXAMPLES / "generuj-leady/plan.yaml", "admin",
+                         registrations="registrations")
     for table in ["partners", "customers", "holdings", "vendor_registry", "sales"]:
         imports.import_file(ws, PROGRAM, table, DATA / f"{table}.csv", actor="admin",
                             as_of=date(2018, 7, 1))

@@ -87,8 +87,10 @@ def program_add(
     from paymaster.plan import load_plan
 
     check(load_plan(plan))
-    name = _ws(workspace).add_program(plan, actor, registrations=registrations,
-                                      enrollments=enrollments)
+    from paymaster.services import programs
+
+    name = programs.add_program(_ws(workspace), plan, actor, registrations=registrations,
+                                enrollments=enrollments)
     console.print(f"program {name} added")
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-import shutil
 from functools import cached_property
 from pathlib import Path
 
@@ -117,22 +116,6 @@ class Workspace:
             self.store.dispose()
 
     # ------------------------------------------------------------------ programs
-    def add_program(self, plan_file: str | Path, actor: str, *, registrations: str | None = None,
-                    enrollments: str | None = None, auto_accept: bool = False) -> str:
-        """Copy a plan into the workspace and register it (or register its new text)."""
-        from paymaster.services import programs
-
-        loaded = load_plan(plan_file)
-        name = loaded.plan.program
-        target = self.folder / "plans" / f"{name}.yaml"
-        if Path(plan_file).resolve() != target.resolve():
-            shutil.copyfile(plan_file, target)
-        self.config.programs[name] = ProgramConfig(
-            plan=str(target.relative_to(self.folder)), registrations=registrations,
-            enrollments=enrollments, auto_accept=auto_accept)
-        self.save_config()
-        programs.record_plan(self, name, actor)
-        return name
 
     def program(self, name: str) -> ProgramConfig:
         try:

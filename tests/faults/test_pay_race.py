@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from paymaster.services import payouts
+from paymaster.services import payouts, programs
 from paymaster.services.demo import EXAMPLES
 from paymaster.store.models import LedgerEntry, Payment, PayoutBatch
 from paymaster.workspace import Workspace
@@ -22,7 +22,7 @@ def test_two_payers_at_once_record_one_batch(tmp_path, store_url, monkeypatch):
     monkeypatch.delenv("PAYMASTER_DATABASE_URL", raising=False)
     ws = Workspace.init(tmp_path / "ws", store_url)
     try:
-        ws.add_program(EXAMPLES / PROGRAM / "plan.yaml", "office")
+        programs.add_program(ws, EXAMPLES / PROGRAM / "plan.yaml", "office")
         with ws.store.session() as session:  # posted entries, as a posted run leaves them
             session.add_all(LedgerEntry(
                 program=PROGRAM, run_id=None, line_key=f"P{n % 3}|2018-04|deal|S{n}",

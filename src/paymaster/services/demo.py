@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from paymaster.errors import PaymasterError
-from paymaster.services import disputes, enrollments, imports, ledger, registrations, statements
+from paymaster.services import (
+    disputes,
+    enrollments,
+    imports,
+    ledger,
+    programs,
+    registrations,
+    statements,
+)
 
 if TYPE_CHECKING:
     from paymaster.workspace import Workspace
@@ -50,7 +58,7 @@ def run_workspace_demo(folder: Path, say: Say, database: str | None = None) -> W
 
 def add_examples(ws: Workspace, actor: str) -> None:
     for name, workflows in WORKFLOWS.items():
-        ws.add_program(EXAMPLES / name / "plan.yaml", actor, **workflows)
+        programs.add_program(ws, EXAMPLES / name / "plan.yaml", actor, **workflows)
         ws.config.programs[name].dispute_fields = DISPUTE_FIELDS.get(name, [])
     ws.save_config()
 

@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 import difflib
-from typing import TYPE_CHECKING
+import shutil
+from pathlib import Path
 
 from sqlalchemy import select
 
+from paymaster.plan import load_plan
 from paymaster.services import audit
 from paymaster.store.models import Program
+from paymaster.workspace import ProgramConfig, Workspace
 
-if TYPE_CHECKING:
-    from paymaster.workspace import Workspace
+
+def add_program(ws: Workspace, plan_file: str | Path, actor: str, *,
+                registrations: str | None = None, enrollments: str | None = None,
+                auto_accept: bool = False) -> str:
+    """Copy a plan into the workspace and register it (or register its new text)."""
+    loaded = load_plan(plan_file)
+    name = loaded.plan.program
+    target = ws.folder / "plans" / f"{name}.yaml"
+    if Path(plan_file).resolve() != target.resolve():
+        shutil.copyfile(plan_file, target)
+    ws.config.programs[name] = ProgramConfig(
+        plan=str(target.relative_to(ws.folder)), registrations=registrations,
+        enrollments=enrollments, auto_accept=auto_accept)
+    ws.save_config()
+    record_plan(ws, name, actor)
+    return name
 
 
 def record_plan(ws: Workspace, name: str, actor: str) -> bool:

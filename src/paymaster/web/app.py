@@ -22,7 +22,18 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from paymaster.errors import PaymasterError, Problem
 from paymaster.services.sessions import SESSION_HOURS
-from paymaster.web import render
+from paymaster.web import (
+    api_docs,
+    routes_auth,
+    routes_office,
+    routes_office_ledger,
+    routes_office_payouts,
+    routes_office_users,
+    routes_payee,
+    routes_results,
+)
+from paymaster.web.deps import optional_user
+from paymaster.web.errorpages import error_response, wants_json
 from paymaster.web.i18n import N_
 from paymaster.web.inputguard import text_guard
 from paymaster.web.security import (
@@ -57,8 +68,6 @@ def create_app(ws: Workspace, *, secure_cookies: bool = False,
         if "sid" not in request.session and not path.startswith(PUBLIC):
             return await _login(request, NotLoggedIn())
         if path.startswith(OFFICE):
-            from paymaster.web.routes_auth import optional_user
-
             user = optional_user(request)
             if user is None:
                 return await _login(request, NotLoggedIn())
@@ -77,20 +86,8 @@ def create_app(ws: Workspace, *, secure_cookies: bool = False,
                        session_cookie="paymaster_session", max_age=SESSION_HOURS * 3600,
                        same_site="lax", https_only=secure_cookies)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    from paymaster.web import api_docs
-
     api_docs.add(app)
     _error_handlers(app)
-    from paymaster.web import (
-        routes_auth,
-        routes_office,
-        routes_office_ledger,
-        routes_office_payouts,
-        routes_office_users,
-        routes_payee,
-        routes_results,
-    )
-
     app.include_router(routes_auth.router)
     app.include_router(routes_payee.router)
     app.include_router(routes_results.router)
@@ -140,36 +137,6 @@ def workspace_secret(ws: Workspace) -> str:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(secrets.token_hex(32))
     return path.read_text(encoding="utf-8").strip()
-
-
-def wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api") or "application/json" in request.headers.get(
-        "accept", "")
-
-
-def error_response(request: Request, status: int, title: str,
-                   problems: list[Problem] | None = None,
-                   headers: dict[str, str] | None = None) -> Response:
-    problems = problems or []
-    if wants_json(request):
-        response = render.json({"error": {"status": status, "title": title,
-                                          "problems": [p.to_json() for p in problems]}},
-                               status)
-    else:
-        response = render.html(request, "error.html", _user_or_none(request), status=status,
-                               title=title, problems=problems)
-    for key, value in (headers or {}).items():
-        response.headers[key] = value
-    return response
-
-
-def _user_or_none(request: Request):
-    from paymaster.web.routes_auth import optional_user
-
-    try:
-        return optional_user(request)
-    except Exception:  # noqa: BLE001 - an error page must render even without a user
-        return None
 
 
 async def _login(request: Request, _exc: NotLoggedIn) -> Response:

@@ -4,49 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel
 
 from paymaster.services import accounts, sessions, throttle
 from paymaster.web import render
-from paymaster.web.security import (
-    NotLoggedIn,
-    Principal,
-    TooManyAttempts,
-    check_csrf,
-    csrf_token,
-)
-from paymaster.workspace import Workspace
+from paymaster.web.deps import Csrf, User, Ws
+from paymaster.web.errorpages import error_response
+from paymaster.web.security import Principal, TooManyAttempts, csrf_token
 
 router = APIRouter()
-
-
-def workspace(request: Request) -> Workspace:
-    return request.app.state.ws
-
-
-def optional_user(request: Request) -> Principal | None:
-    """The user of a live server-side session (one lookup per request, then remembered)."""
-    if hasattr(request.state, "principal"):
-        return request.state.principal
-    user = sessions.user_of(request.app.state.ws, request.session.get("sid"))
-    request.state.principal = Principal.of(user) if user else None
-    return request.state.principal
-
-
-def current_user(request: Request) -> Principal:
-    user = optional_user(request)
-    if user is None:
-        raise NotLoggedIn()
-    return user
-
-
-User = Annotated[Principal, Depends(current_user)]
-# Record ids in URLs: positive and within a database integer, or the request is invalid.
-RecordId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-Ws = Annotated[Workspace, Depends(workspace)]
-Csrf = Depends(check_csrf)
 
 
 def _login(request: Request, username: str, password: str) -> Principal | None:
@@ -109,8 +77,6 @@ def login_api(request: Request, credentials: Credentials) -> Response:
     """Log in; the session cookie is set, and the CSRF token to send as X-CSRF-Token."""
     user = _login(request, credentials.username, credentials.password)
     if user is None:
-        from paymaster.web.app import error_response
-
         return error_response(request, 401, "wrong username or password")
     return render.json({"user": user.as_json(), "csrf_token": csrf_token(request)})
 

@@ -25,7 +25,7 @@ from paymaster.store.models import (
     Run,
 )
 from paymaster.web import render
-from paymaster.web.routes_auth import RecordId, Csrf, User, Ws
+from paymaster.web.deps import RecordId, Csrf, User, Ws
 from paymaster.web.security import Principal
 from paymaster.workspace import Workspace
 from paymaster.web.office_common import (

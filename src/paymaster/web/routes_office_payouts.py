@@ -24,7 +24,7 @@ from paymaster.web.office_common import (
     require_reader,
     require_writer,
 )
-from paymaster.web.routes_auth import Csrf, User, Ws
+from paymaster.web.deps import Csrf, User, Ws
 from paymaster.web.security import Principal
 from paymaster.workspace import Workspace
 

@@ -18,7 +18,7 @@ from paymaster.errors import PaymasterError
 from paymaster.services import accounts, throttle
 from paymaster.web import render
 from paymaster.web.office_common import office_page
-from paymaster.web.routes_auth import Csrf, User, Ws
+from paymaster.web.deps import Csrf, User, Ws
 from paymaster.web.security import Principal
 from paymaster.workspace import Workspace
 

@@ -26,7 +26,7 @@ from paymaster.services.inputs import find_row
 from paymaster.services.registrations import WorkflowError
 from paymaster.store.models import AuditEvent, Enrollment, Registration
 from paymaster.web import render
-from paymaster.web.routes_auth import RecordId, Csrf, User, Ws
+from paymaster.web.deps import RecordId, Csrf, User, Ws
 from paymaster.web.security import Forbidden, Principal
 from paymaster.workspace import Workspace
 from paymaster.web.payee_access import (

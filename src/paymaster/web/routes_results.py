@@ -23,7 +23,7 @@ from paymaster.services.statements_render import gate_text, statement_view
 from paymaster.store.models import RunLine
 from paymaster.web import render
 from paymaster.web.downloads import disposition
-from paymaster.web.routes_auth import User, Ws
+from paymaster.web.deps import User, Ws
 from paymaster.web.security import Principal
 from paymaster.workspace import Workspace
 from paymaster.web.payee_access import (
