@@ -27,16 +27,16 @@ CASES = [
     for expected_file in sorted(expected.glob("*.csv"))
 ]
 PLAN_FOR = {"expected": "plan.yaml", "expected-rate-change": "rate-change.yaml"}
-FORMATS = {"amount": "0.01", "value": "0.01", "ratio": "0.0001", "growth": "0.0001",
+FORMATS = {"amount": "0.01", "value": "0.01", "cut_by_limit": "0.01", "cut_by_budget": "0.01", "ratio": "0.0001", "growth": "0.0001",
            "cost_share": "0.0001", "budget_used": "0.0001"}
 
 _cache: dict[tuple[Path, str], object] = {}
 
 
-def _result(program: str, base: Path, plan_file: str):
+def _result(program: str, base: Path, plan_file: str, plan: Path | None = None):
     key = (base, plan_file)
     if key not in _cache:
-        _cache[key] = calculate(EXAMPLES / program / plan_file, base / "data")
+        _cache[key] = calculate(plan or EXAMPLES / program / plan_file, base / "data")
     return _cache[key]
 
 
@@ -49,6 +49,32 @@ def test_matches_hand_calculation(program: str, base: Path, folder: str, table: 
     missing = sorted(set(expected) - set(actual))
     extra = sorted(set(actual) - set(expected))
     assert not missing and not extra, _diff(columns, missing, extra)
+
+
+CATALOG = EXAMPLES / "catalog"
+# The catalog of common plans: each folder has its own plan.yaml, data/ and expected/.
+CATALOG_CASES = [(plan.parent, table.stem) for plan in sorted(CATALOG.glob("*/plan.yaml"))
+                 for table in sorted((plan.parent / "expected").glob("*.csv"))]
+
+
+@pytest.mark.parametrize(("folder", "table"), CATALOG_CASES,
+                         ids=[f"catalog/{f.name}/{t}" for f, t in CATALOG_CASES])
+def test_catalog_matches_hand_calculation(folder: Path, table: str) -> None:
+    columns, expected = read_expected(folder / "expected" / f"{table}.csv")
+    result = _result(folder.name, folder, "plan.yaml", plan=folder / "plan.yaml")
+    actual = project(result.tables[table], columns, FORMATS)
+    missing = sorted(set(expected) - set(actual))
+    extra = sorted(set(actual) - set(expected))
+    assert not missing and not extra, _diff(columns, missing, extra)
+
+
+def test_catalog_has_every_plan_worked_by_hand() -> None:
+    folders = sorted(p.parent.name for p in CATALOG.glob("*/plan.yaml"))
+    assert len(folders) >= 5, folders
+    for name in folders:
+        assert (CATALOG / name / "WORKSHEET.md").is_file(), name
+        assert (CATALOG / name / "expected" / "payouts.csv").is_file(), name
+        assert f"`{name}/`" in (CATALOG / "README.md").read_text(encoding="utf-8"), name
 
 
 def _diff(columns, missing, extra) -> str:

@@ -11,7 +11,7 @@ from ruamel.yaml import YAML
 from conftest import EXAMPLES
 from paymaster.plan.schema import plan_json_schema, shipped_schema
 
-PLANS = sorted(EXAMPLES.glob("*/*.yaml"))
+PLANS = sorted([*EXAMPLES.glob("*/*.yaml"), *EXAMPLES.glob("catalog/*/plan.yaml")])
 
 
 def test_shipped_schema_is_generated_from_the_models() -> None:
