@@ -93,6 +93,8 @@ def load_folder(plan: Plan, folder: Path, con: duckdb.DuckDBPyConnection, *,
         load_typed(con, item.table, raw, plan.inputs[item.table], raw_types(con, raw),
                keep_raw=keep_raw)
     problems.extend(_check_references(con, plan, files))
+    for item in files:
+        problems.extend(check_groups(con, item.table, item.name, plan.inputs[item.table]))
     problems.raise_if_any(DataError)
     return {table: table for table in plan.inputs}
 
@@ -124,6 +126,9 @@ def load_table(plan: Plan, table: str, path: Path, con: duckdb.DuckDBPyConnectio
         if problems:
             raise DataError(problems)
         load_typed(con, table, raw, spec, raw_types(con, raw))
+        problems = check_groups(con, table, str(path), spec)
+        if problems:
+            raise DataError(problems)
     except (duckdb.IOException, duckdb.InvalidInputException) as err:
         # What the checks above cannot foresee (a corrupt page inside a Parquet file).
         raise DataError(Problem(f"the file cannot be read: {str(err).splitlines()[0]}",
@@ -461,6 +466,39 @@ def _check_references(con, plan: Plan, files: list[InputFile]) -> list[Problem]:
                     hint=f"add it to {names[ref_table]} or correct the id",
                 ))
     return problems
+
+
+def check_groups(con, table: str, file: str, spec: InputTable) -> list[Problem]:
+    """The table's `refuse` group checks: each failing group named with its rows (a
+    `hold` check is the engine's: it keeps the rows and holds their lines)."""
+    problems = []
+    for check in spec.checks:
+        if check.action != "refuse":
+            continue
+        by = quote_all(check.by)
+        rows = con.execute(
+            f"SELECT {by}, coalesce(sum({quote(check.sum)}), 0) AS total, "
+            f"list(__line ORDER BY __line) AS lines FROM {quote(table)} GROUP BY {by} "
+            "HAVING abs(coalesce(sum(" + quote(check.sum) + "), 0) - $1) > $2 "
+            f"ORDER BY min(__line) LIMIT {MAX_PROBLEMS_PER_CHECK}",
+            [check.equals, check.tolerance]).fetchall()
+        for row in rows:
+            group = ", ".join(f"{c} {v}" for c, v in zip(check.by, row, strict=False))
+            lines = row[-1]
+            shown = ", ".join(map(str, lines[:20])) + (" ..." if len(lines) > 20 else "")
+            problems.append(Problem(
+                f"{check.name}: {group}: {check.sum} adds up to {_plain(row[-2])}, "
+                f"not {_plain(check.equals)} (rows {shown})",
+                file=file, row=int(lines[0]), field=check.sum,
+                hint=check.description or f"correct the rows so that {check.sum} adds up to "
+                f"{_plain(check.equals)} for each {', '.join(check.by)}"))
+    return problems
+
+
+def _plain(number) -> str:
+    """A decimal as people write it: 1.3, not 1.3000."""
+    text = format(number, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def sql_string(text: str) -> str:

@@ -238,12 +238,33 @@ def _cross_references(plan: Plan, source: Source) -> list[Problem]:
                     ("inputs", name, "columns", col_name, "tax_id"),
                     f"a tax id column must be a string, not {col.type}",
                     hint="tax ids keep their leading zeros and letters: use type: string"))
+        problems += _group_checks(name, table, source)
         for key in table.key:
             if key not in table.columns:
                 problems.append(
                     source.problem(("inputs", name, "key"), f"key column '{key}' is not declared",
                                    suggest(key, table.columns))
                 )
+    return problems
+
+
+def _group_checks(name: str, table, source: Source) -> list[Problem]:
+    """A group check names declared columns, and totals a number."""
+    problems = []
+    for i, check in enumerate(table.checks):
+        at = ("inputs", name, "checks", i)
+        for j, column in enumerate(check.by):
+            if column not in table.columns:
+                problems.append(source.problem(at + ("by", j), f"'{column}' is not a column of {name}",
+                                               suggest(column, table.columns)))
+        spec = table.columns.get(check.sum)
+        if spec is None:
+            problems.append(source.problem(at + ("sum",), f"'{check.sum}' is not a column of {name}",
+                                           suggest(check.sum, table.columns)))
+        elif spec.type not in ("integer", "decimal"):
+            problems.append(source.problem(at + ("sum",), f"'{check.sum}' is a {spec.type} column: "
+                                           "a group check totals numbers",
+                                           hint="sum an integer or decimal column"))
     return problems
 
 

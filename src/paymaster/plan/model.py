@@ -66,10 +66,29 @@ class ColumnSpec(Strict):
     description: str = ""
 
 
+class GroupCheck(Strict):
+    """A check over groups of rows of one input table: the split shares of each deal add
+    up to 100%, the objective weights of each rep and quarter too."""
+
+    name: Reason = Field(description="the check's name: the reason of the lines it holds")
+    description: str = ""
+    by: list[Name] = Field(min_length=1, description="the columns whose rows form a group")
+    sum: Name = Field(description="the numeric column totalled per group")
+    equals: Decimal = Field(description="what each group's total must be")
+    tolerance: Decimal = Field(Decimal(0), ge=0, description="how far a total may be from "
+                               "`equals` (0.0001 lets three shares of 0.3333 pass)")
+    action: Literal["refuse", "hold"] = Field(
+        "refuse", description="refuse: the input is refused with the group's rows named; "
+        "hold: the input is kept, and every per_record line of a failing group's row is "
+        "not paid, with the check's name as its reason")
+
+
 class InputTable(Strict):
     description: str = ""
     optional: bool = Field(False, description="a missing file means an empty table")
     key: list[Name] = Field(default_factory=list)
+    checks: list[GroupCheck] = Field(default_factory=list,
+                                     description="checks over groups of this table's rows")
     # `licences: integer` is the short form of `licences: {type: integer}`.
     columns: dict[Name, ColumnSpec | ColumnType]
 

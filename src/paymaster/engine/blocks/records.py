@@ -8,6 +8,7 @@ import ibis
 import ibis.expr.types as ir
 
 from paymaster.engine.context import BlockResult, Context, join_left, period_label
+from paymaster.engine.groupchecks import held
 from paymaster.engine.lines import (
     CREDIT_SCHEMA,
     LINE_SCHEMA,
@@ -33,7 +34,8 @@ def build_per_record(ctx: Context, measure: PerRecord, path: tuple, seq: int) ->
     names = (measure.source,)
     ns = ctx.namespace(table, names)
     table = table.mutate(source_id=ctx.expr(measure.source_id, ns, path + ("source_id",)).cast("string"))
-    checks: list[tuple[str, ir.Value]] = []
+    # A row of a group that fails a `hold` check: first of all reasons.
+    table, checks = held(ctx, table, measure.source)
     if measure.claim is not None:
         table = ctx.claimed(_claim(ctx, table, measure), measure)
         checks += _claim_checks(table, measure.claim)
