@@ -15,6 +15,7 @@ import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
 from paymaster.engine.blocks.aggregates import build_aggregate
+from paymaster.engine.blocks.balances import build_balance
 from paymaster.engine.blocks.rankings import build_ranking, build_streak, build_title
 from paymaster.engine.blocks.rebate import build_gated_rebate
 from paymaster.engine.blocks.records import build_one_off, build_per_record
@@ -42,6 +43,7 @@ BLOCKS: dict[str, Callable[..., BlockResult]] = {
     "streak": build_streak,
     "title": build_title,
     "gated_rebate": build_gated_rebate,
+    "balance": build_balance,
 }
 
 PAYOUT_COLUMNS = [

@@ -69,6 +69,10 @@ def affected_payees(loaded: LoadedPlan, backend, new: dict[str, ir.Table],
     scopes: dict[str, Affected] = {}
     if not changed:
         return scopes
+    for measure in plan.measures:
+        if measure.type == "balance":
+            raise Fallback(f"measure '{measure.id}' carries a balance from period to period: "
+                           "a change in one period moves every later one")
     fetch = lambda expr: backend.to_pyarrow(expr)  # noqa: E731
     # One pass over every version of every row: each changed table as its new rows plus
     # the old versions of its changed rows. A lookup then meets both versions of a changed

@@ -158,8 +158,10 @@ def global_reads(measure) -> set[str]:
 
 def upstream(measure) -> list[str]:
     """The measures whose results this one reads (claims, `of`, `refers`), all by payee."""
+    of = getattr(measure, "of", None)
     found = [getattr(getattr(measure, "claim", None), "screening", None),
-             getattr(measure, "of", None), *(r.measure for r in getattr(measure, "refers", []))]
+             *(of if isinstance(of, list) else [of]),
+             *(r.measure for r in getattr(measure, "refers", []))]
     return [m for m in found if m]
 
 

@@ -211,11 +211,12 @@ def _cross_references(plan: Plan, source: Source) -> list[Problem]:
             problems.append(
                 source.problem(path + ("budget",), f"unknown budget '{budget}'", suggest(budget, budget_ids))
             )
-        for key in ("of",):
-            ref = getattr(measure, key, None)
-            if ref is not None and ref not in measure_ids[:index]:
+        of = getattr(measure, "of", None)
+        for at, ref in ([((), of)] if isinstance(of, str) else enumerate(of or [])):
+            if ref not in measure_ids[:index]:
                 problems.append(
-                    source.problem(path + (key,), f"'{ref}' is not a measure defined above",
+                    source.problem(path + ("of", *((at,) if at != () else ())),
+                                   f"'{ref}' is not a measure defined above",
                                    suggest(ref, measure_ids[:index]))
                 )
         problems += _earlier_measures(plan, source, index)

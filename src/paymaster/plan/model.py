@@ -376,6 +376,34 @@ class GatedRebate(MeasureBase):
     ratio: RatioGate
 
 
+class Roster(Strict):
+    """Who has a balance: every payee of a table, whether or not they earned anything."""
+
+    table: Name
+    payee: Name = Field(description="the column holding the payee id")
+    where: Expr = Field("TRUE", description="which of the table's rows are on the roster")
+
+
+class Balance(Strict):
+    """A balance carried from one period to the next (a draw against commission): each
+    period, a payee earning less than `guarantee` from the measures `of` is topped up to
+    it; with `recoverable`, what was topped up is owed and taken back from later periods'
+    earnings above the guarantee. With `guarantee` 0 it carries a negative period (after
+    clawbacks) forward instead of paying it: recovered from later earnings."""
+
+    type: Literal["balance"]
+    id: Name
+    label: str = ""
+    description: str = ""
+    of: list[Name] = Field(min_length=1, description="the earlier measures whose lines "
+                           "(their amounts before budgets) are the period's earnings")
+    roster: Roster | None = Field(None, description="the payees who have the balance, with a "
+                                  "line every period (default: every payee with lines of `of`)")
+    period: Literal["month", "quarter", "year"] = "month"
+    guarantee: Number = Field(Decimal(0), description="the least a payee is paid per period")
+    recoverable: bool = Field(True, description="a top-up is owed and recovered later")
+
+
 class PayeesFrom(Strict):
     table: Name
     payee: Expr
@@ -416,7 +444,8 @@ class TitleRank(MeasureBase):
 
 
 Measure = Annotated[
-    PerRecord | OneOff | Screening | Aggregate | Ranking | Streak | GatedRebate | TitleRank,
+    PerRecord | OneOff | Screening | Aggregate | Ranking | Streak | GatedRebate | TitleRank
+    | Balance,
     Field(discriminator="type"),
 ]
 

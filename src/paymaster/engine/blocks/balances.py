@@ -1,0 +1,101 @@
+"""Balances carried from period to period: draws against commission, guarantees, and a
+negative period carried forward.
+
+Each period t a payee earns C_t from the measures `of`; the guarantee is G. Without
+recovery the line tops up the shortfall, max(0, G - C_t). With recovery the balance owed
+is B_t = max(0, B_{t-1} + G - C_t) (topped up while short, paid back from what is
+earned above G): a clamped running sum, which needs no loop over periods. With
+S_t = sum of (G - C_i) for i <= t and S_0 = 0, B_t = S_t - min(0, min over k <= t of S_k)
+(Lindley's recursion), so two cumulative windows compute every period at once. The
+line pays the top-up max(0, G - C_t) less what it recovers, B_{t-1} + top-up - B_t.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+
+from paymaster.engine.context import BlockResult, Context, join_left
+from paymaster.engine.lines import LINE_SCHEMA, amount_text, join_text, money, shape
+from paymaster.plan.expressions import WIDE
+from paymaster.plan.model import Balance
+
+ZERO = ibis.literal(0, type=WIDE)
+
+
+def periods_of(start: dt.date, end: dt.date, kind: str) -> list[str]:
+    """The labels of the periods from `start` to `end`, in order (as the lines say them)."""
+    labels = []
+    year, month = start.year, start.month
+    while (year, month) <= (end.year, end.month):
+        label = {"month": f"{year}-{month:02d}", "quarter": f"{year}-Q{(month - 1) // 3 + 1}",
+                 "year": f"{year}"}[kind]
+        if not labels or labels[-1] != label:
+            labels.append(label)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return labels
+
+
+def build_balance(ctx: Context, measure: Balance, path: tuple, seq: int) -> BlockResult:
+    earned = None
+    for name in measure.of:
+        lines = ctx.results[name].lines
+        part = lines.select("payee_id", "period",
+                            __earned=ibis.ifelse(lines["eligible"], lines["earned"], 0).cast(WIDE))
+        earned = part if earned is None else earned.union(part)
+    earned = earned.group_by(["payee_id", "period"]).aggregate(__earned=earned["__earned"].sum())
+    labels = periods_of(ctx.plan.scope.start, ctx.plan.scope.end, measure.period)
+    periods = ibis.memtable({"__period": labels, "__index": list(range(len(labels)))})
+    payees = earned.select("payee_id")
+    if measure.roster is not None:
+        roster = ctx.tables[measure.roster.table]
+        on = ctx.expr(measure.roster.where, ctx.namespace(roster, (measure.roster.table,)),
+                      path + ("roster", "where"), "boolean").fill_null(False)
+        roster = roster.filter(on)
+        payees = roster.select(payee_id=roster[measure.roster.payee].cast("string"))
+    payees = payees.filter(payees["payee_id"].notnull()).distinct()
+    grid = payees.cross_join(periods)
+    grid = join_left(grid, earned.rename(__payee="payee_id", __p="period"),
+                     [("payee_id", "__payee"), ("__period", "__p")])
+    ns = ctx.namespace(grid)
+    guarantee = ctx.number(measure.guarantee, ns, path + ("guarantee",)).cast(WIDE)
+    grid = grid.mutate(__c=grid["__earned"].fill_null(0).cast(WIDE), __g=guarantee)
+    grid = grid.mutate(__short=(grid["__g"] - grid["__c"]).cast(WIDE))
+    upto = ibis.cumulative_window(group_by="payee_id", order_by="__index")
+    grid = grid.mutate(__s=grid["__short"].sum().over(upto).cast(WIDE))
+    grid = grid.mutate(__low=grid["__s"].min().over(upto))
+    topup = ibis.greatest(ZERO, grid["__short"])
+    if measure.recoverable:
+        owed = (grid["__s"] - ibis.least(ZERO, grid["__low"])).cast(WIDE)
+    else:
+        owed = ZERO
+    grid = grid.mutate(__owed=owed, __topup=topup.cast(WIDE))
+    before = grid["__owed"].lag().over(ibis.window(group_by="payee_id", order_by="__index"))
+    grid = grid.mutate(__before=before.fill_null(0).cast(WIDE))
+    recovered = ((grid["__before"] + grid["__topup"] - grid["__owed"]).cast(WIDE)
+                 if measure.recoverable else ZERO)
+    raw = (grid["__topup"] - recovered).cast(WIDE)
+    explanation = join_text([
+        ibis.literal("earned ").concat(amount_text(grid["__c"]), " of a guarantee of ",
+                                       amount_text(grid["__g"])),
+        ibis.ifelse(grid["__topup"] > 0,
+                    ibis.literal("topped up ").concat(amount_text(grid["__topup"])),
+                    ibis.null().cast("string")),
+        ibis.ifelse(grid["__before"] > 0,
+                    ibis.literal("owed before ").concat(amount_text(grid["__before"])),
+                    ibis.null().cast("string")),
+        ibis.ifelse(recovered > 0, ibis.literal("recovered ").concat(amount_text(recovered)),
+                    ibis.null().cast("string")),
+        ibis.ifelse(grid["__owed"] > 0,
+                    ibis.literal("owed after ").concat(amount_text(grid["__owed"])),
+                    ibis.null().cast("string")),
+    ])
+    out = shape(
+        grid, LINE_SCHEMA, program=ctx.plan.program, measure=measure.id, seq=seq,
+        period=grid["__period"], source_id=None, date=None, raw=raw, earned=money(raw),
+        eligible=True, reason=None, budget=None, base=grid["__before"], rate=None, band=None,
+        value=grid["__c"], target=grid["__g"], cut_by_cap=None, cut_by_limit=None,
+        version=ibis.literal("v1"), explanation=explanation, cancelled=None,
+    )
+    return BlockResult(lines=out)
