@@ -6,6 +6,8 @@ Nothing here reads or writes data: it composes Ibis expressions over the input t
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -19,10 +21,17 @@ from paymaster.errors import Collector
 from paymaster.plan.expressions import WIDE, Compiler, Namespace, literal_value
 from paymaster.plan.loader import LoadedPlan
 from paymaster.plan.model import Lookup, MeasureBase, Plan
+from paymaster.plan.periods import (
+    CALENDAR_KINDS,
+    PERIOD_PREFIX,
+    calendar_periods,
+    period_label,
+    period_start,
+)
 
+PERIOD_READ = re.compile(r"\bperiod\.[A-Za-z_]")
 FAR_PAST = dt.date(1900, 1, 1)
 FAR_FUTURE = dt.date(9999, 12, 31)
-PERIOD_PREFIX = "period__"
 PARAM_PREFIX = "param__"
 
 
@@ -163,8 +172,8 @@ class Context:
     def source(self, measure: MeasureBase, path: tuple) -> ir.Table:
         """The measure's source with lookups, fields and filter applied, plus its date."""
         table = self.tables[measure.source]
-        table = self.apply_lookups(table, measure.lookups)
         names = (measure.source,)
+        table = self.apply_lookups(table, measure.lookups, names, path)
         for name, text in measure.fields.items():
             ns = self.namespace(table, names)
             table = table.mutate(**{name: self.expr(text, ns, path + ("fields", name))})
@@ -180,15 +189,36 @@ class Context:
         scope = self.plan.scope
         return table.filter(table["__date"].between(scope.start, scope.end))
 
-    def apply_lookups(self, table: ir.Table, lookups: list[Lookup]) -> ir.Table:
-        for lookup in lookups:
+    def apply_lookups(self, table: ir.Table, lookups: list[Lookup], names: tuple[str, ...] = (),
+                      path: tuple = ()) -> ir.Table:
+        """Join each lookup; our side of `on` is a column, or an expression over the
+        record so far (`period_of(closed_on, 'month')` to meet a monthly FX table)."""
+        for n, lookup in enumerate(lookups):
             right = self.tables[lookup.table]
             renamed = {f"__k{i}": right[theirs] for i, theirs in enumerate(lookup.on)}
             renamed.update({lookup.prefix + c: right[c] for c in lookup.columns})
             right = right.select(**renamed)
-            ours = list(lookup.on.values())
-            table = join_left(table, right, [(o, f"__k{i}") for i, o in enumerate(ours)])
+            computed = {}
+            for i, (theirs, ours) in enumerate(lookup.on.items()):
+                if ours not in table.columns:
+                    at = path + ("lookups", n, "on", theirs)
+                    value = self.expr(ours, self.namespace(table, names), at)
+                    computed[f"__key{n}_{i}"] = value.cast(right[f"__k{i}"].type())
+            table = table.mutate(**computed) if computed else table
+            pairs = [(f"__key{n}_{i}" if f"__key{n}_{i}" in computed else o, f"__k{i}")
+                     for i, o in enumerate(lookup.on.values())]
+            table = join_left(table, right, pairs)
+            table = table.drop(*computed) if computed else table
         return table
+
+    def with_calendar(self, table: ir.Table, kind: str, label: str = "period") -> ir.Table:
+        """`period.start`, `.end`, `.days`, `.business_days` of the calendar period whose
+        label is in column `label`, as columns (read in expressions as period.x)."""
+        scope = self.plan.scope
+        periods = calendar_periods(kind, scope.start.replace(year=scope.start.year - 1),
+                                   scope.end.replace(year=scope.end.year + 1), self.plan.country)
+        table = table.drop(*[c for c in table.columns if c.startswith(PERIOD_PREFIX)])
+        return join_left(table, periods, [(label, PERIOD_PREFIX + "label")])
 
     def claimed(self, table: ir.Table, measure: MeasureBase) -> ir.Table:
         """A per-record measure's records once their claims are known (a partial
@@ -199,7 +229,15 @@ class Context:
         ns = self.namespace(table, (measure.source,))
         payee = self.expr(measure.payee, ns, path + ("payee",)).cast("string")
         table = table.mutate(payee_id=payee)
-        return self.with_period(table, measure.period, "__date" if measure.date else None)
+        table = self.with_period(table, measure.period, "__date" if measure.date else None)
+        if measure.period in CALENDAR_KINDS and reads_period(measure):
+            table = self.with_calendar(table, measure.period)
+        return table
+
+
+def reads_period(measure: Any) -> bool:
+    """Does any expression of the measure read `period.<attribute>`?"""
+    return bool(PERIOD_READ.search(json.dumps(measure.model_dump(mode="json"))))
 
 
 def _names_read(root: ops.Node) -> set[str]:
@@ -223,30 +261,6 @@ def join_left(left: ir.Table, right: ir.Table, pairs: list[tuple[str, str]]) -> 
     """Left join keeping the left's columns, plus the right's non-key columns."""
     joined = left.left_join(right, [left[a] == right[b] for a, b in pairs])
     return joined.drop(*[b for _, b in pairs if b in joined.columns and b not in left.columns])
-
-
-def period_label(day: ir.Value, kind: str) -> ir.Value:
-    if kind == "month":
-        return day.strftime("%Y-%m")
-    if kind == "quarter":
-        return day.year().cast("string").concat("-Q", day.quarter().cast("string"))
-    if kind == "year":
-        return day.year().cast("string")
-    raise ValueError(f"unknown period kind '{kind}'")
-
-
-def period_start(day: ir.Value, kind: str) -> ir.Value:
-    unit = {"month": "M", "quarter": "Q", "year": "Y"}[kind]
-    return day.truncate(unit).cast("date")
-
-
-def period_index(day: ir.Value, kind: str) -> ir.Value:
-    """Consecutive numbers for consecutive periods (for streaks)."""
-    if kind == "month":
-        return day.year() * 12 + day.month()
-    if kind == "quarter":
-        return day.year() * 4 + day.quarter()
-    return day.year()
 
 
 def _plain(value: Any) -> Any:

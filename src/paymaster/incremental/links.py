@@ -3,6 +3,8 @@ which record columns tie different payees together (couplings)."""
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -30,6 +32,9 @@ class Usage:
     opaque: set[str] = field(default_factory=set)  # tables read without a link
 
 
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
 def analyse(loaded: LoadedPlan) -> dict[str, Usage]:
     """Per measure: how its records reach other tables, and what ties payees together."""
     plan = loaded.plan
@@ -42,7 +47,10 @@ def analyse(loaded: LoadedPlan) -> dict[str, Usage]:
         source = getattr(measure, "source", None)
         for lookup in getattr(measure, "lookups", []):
             for theirs, ours in lookup.on.items():
-                usage.links.append(Link(lookup.table, theirs, "row", ours))
+                if IDENTIFIER.match(ours):
+                    usage.links.append(Link(lookup.table, theirs, "row", ours))
+                else:  # a computed key: no column to follow a changed row back by
+                    usage.opaque.add(lookup.table)
         for text in _texts(measure.model_dump()):
             _correlations(text, source, usage)
         if measure.type == "screening":

@@ -24,6 +24,7 @@ from sqlglot import exp
 
 from paymaster.errors import Collector, Problem, suggest
 from paymaster.plan.exact import WHERE, WIDE, divide, multiply  # noqa: F401 - re-exported
+from paymaster.plan.periods import CALENDAR_KINDS, period_label
 from paymaster.plan.yamlsource import Source
 
 COLUMN_DTYPES: dict[str, dtypes.DataType] = {
@@ -410,7 +411,14 @@ class Compiler:
             return (args[0].cast("date") + args[1].as_interval("D")).cast("date")
         if name == "id_before" and len(args) == 2:
             return _id_before(args[0], args[1])
-        known = ["days_between", "add_days", "id_before", *FUNCTIONS]
+        if name == "period_of" and len(args) == 2:
+            kind = node.expressions[1]
+            if not (isinstance(kind, exp.Literal) and kind.is_string
+                    and kind.this in CALENDAR_KINDS):
+                raise ExprError("period_of needs the kind of period as text", kind,
+                                "write period_of(date, 'month'), 'quarter' or 'year'")
+            return period_label(args[0].cast("date"), kind.this)
+        known = ["days_between", "add_days", "id_before", "period_of", *FUNCTIONS]
         raise ExprError(f"unknown function '{node.name}'", node, suggest(name, known) or ALLOWED_HINT)
 
     def _n_exists(self, node: exp.Exists, ns: Namespace) -> ir.Value:

@@ -103,7 +103,8 @@ class Lookup(Strict):
     """Many-to-one enrichment: columns of `table` joined on `on` (their column: ours)."""
 
     table: Name
-    on: dict[Name, Name]
+    on: dict[Name, Expr] = Field(description="their column: our column, or an expression "
+                                 "over the record (`period_of(closed_on, 'month')`)")
     columns: list[Name]
     prefix: str = Field("", pattern=PREFIX_PATTERN)
 
@@ -206,8 +207,11 @@ class TargetLookup(Strict):
 
     table: Name
     on: dict[Name, Name]
-    column: Name
+    column: Expr = Field(description="a column of the table, or an expression over its row "
+                         "(its columns, its `lookups`, and period.start/end/days/business_days "
+                         "of the period the row is matched to)")
     where: Expr | None = None
+    lookups: list[Lookup] = Field(default_factory=list)
 
 
 class GroupTotal(Strict):

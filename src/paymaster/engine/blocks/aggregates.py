@@ -6,7 +6,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from paymaster.engine.context import BlockResult, Context, join_left
+from paymaster.engine.context import BlockResult, Context, join_left, reads_period
 from paymaster.engine.lines import (
     LINE_SCHEMA,
     amount_text,
@@ -19,6 +19,7 @@ from paymaster.engine.lines import (
 )
 from paymaster.plan.expressions import WIDE, multiply
 from paymaster.plan.model import Aggregate, TargetLookup, Tiers
+from paymaster.plan.periods import CALENDAR_KINDS
 
 
 def build_aggregate(ctx: Context, measure: Aggregate, path: tuple, seq: int) -> BlockResult:
@@ -35,13 +36,14 @@ def build_aggregate(ctx: Context, measure: Aggregate, path: tuple, seq: int) -> 
     if measure.only_positive:
         lines = lines.filter(lines["value"] > 0)
     if measure.target is not None:
-        lines = _with_target(ctx, lines, measure.target, "target", path + ("target",))
+        lines = _with_target(ctx, lines, measure.target, "target", path + ("target",),
+                             measure.period)
     if measure.group is not None:
         group_window = ibis.window(group_by=[measure.group.by, "period"])
         lines = lines.mutate(group_value=lines["value"].sum().over(group_window).cast(WIDE))
         if measure.group.target is not None:
             lines = _with_target(ctx, lines, measure.group.target, "group_target",
-                                 path + ("group", "target"))
+                                 path + ("group", "target"), measure.period)
     lines = ctx.with_version(lines, "date" if measure.date else None)
     ns = ctx.namespace(lines, ("line",))
     checks = []
@@ -71,13 +73,20 @@ def build_aggregate(ctx: Context, measure: Aggregate, path: tuple, seq: int) -> 
 
 
 def _with_target(ctx: Context, lines: ir.Table, spec: TargetLookup, name: str,
-                 path: tuple) -> ir.Table:
-    targets = ctx.tables[spec.table]
+                 path: tuple, kind: str = "") -> ir.Table:
+    targets = ctx.apply_lookups(ctx.tables[spec.table], spec.lookups, (spec.table,), path)
+    # The period a target row is matched to: its attributes for `column` and `where`.
+    matched = [theirs for theirs, ours in spec.on.items() if ours == "period"]
+    if matched and kind in CALENDAR_KINDS and reads_period(spec):
+        targets = ctx.with_calendar(targets, kind, matched[0])
+    ns = ctx.namespace(targets, (spec.table,))
     if spec.where is not None:
-        ns = ctx.namespace(targets, (spec.table,))
         targets = targets.filter(ctx.expr(spec.where, ns, path + ("where",), "boolean"))
+        ns = ctx.namespace(targets, (spec.table,))
+    amount = ctx.expr(spec.column, ns, path + ("column",), "numeric").cast(WIDE)
+    targets = targets.mutate(__amount=amount)
     keys = {f"__t{i}": targets[theirs].cast("string") for i, theirs in enumerate(spec.on)}
-    summed = targets.group_by(**keys).aggregate(**{name: targets[spec.column].sum().cast(WIDE)})
+    summed = targets.group_by(**keys).aggregate(**{name: targets["__amount"].sum().cast(WIDE)})
     pairs = [(ours, f"__t{i}") for i, ours in enumerate(spec.on.values())]
     return join_left(lines, summed, pairs)
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from paymaster.engine.context import BlockResult, Context, period_index, period_label
+from paymaster.engine.context import BlockResult, Context
 from paymaster.engine.lines import LINE_SCHEMA, TITLE_SCHEMA, amount_text, money, shape, text
 from paymaster.plan.expressions import WIDE, divide, multiply
 from paymaster.plan.model import Ranking, Streak, TitleRank
+from paymaster.plan.periods import period_index, period_label
 
 
 def totals(ctx: Context, measure, path: tuple) -> ir.Table:

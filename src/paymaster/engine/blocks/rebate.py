@@ -8,7 +8,7 @@ from decimal import Decimal
 import ibis
 import ibis.expr.types as ir
 
-from paymaster.engine.context import PERIOD_PREFIX, BlockResult, Context
+from paymaster.engine.context import BlockResult, Context
 from paymaster.engine.lines import (
     CREDIT_SCHEMA,
     EVALUATION_SCHEMA,
@@ -24,6 +24,7 @@ from paymaster.engine.lines import (
 from paymaster.engine.rules import materialize, rule_checks
 from paymaster.plan.expressions import WIDE, divide, multiply
 from paymaster.plan.model import Cover, GatedRebate
+from paymaster.plan.periods import PERIOD_PREFIX
 
 
 def build_gated_rebate(ctx: Context, measure: GatedRebate, path: tuple, seq: int) -> BlockResult:

@@ -7,7 +7,7 @@ from decimal import Decimal
 import ibis
 import ibis.expr.types as ir
 
-from paymaster.engine.context import BlockResult, Context, join_left, period_label
+from paymaster.engine.context import BlockResult, Context, join_left
 from paymaster.engine.groupchecks import held
 from paymaster.engine.lines import (
     CREDIT_SCHEMA,
@@ -25,6 +25,7 @@ from paymaster.engine.lines import (
 from paymaster.engine.rules import materialize, rule_checks
 from paymaster.plan.expressions import WIDE, explain, multiply
 from paymaster.plan.model import OneOff, PerRecord, RateTable
+from paymaster.plan.periods import period_label
 
 
 def build_per_record(ctx: Context, measure: PerRecord, path: tuple, seq: int) -> BlockResult:
