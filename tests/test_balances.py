@@ -31,7 +31,7 @@ measures:
   - id: draw
     type: balance
     of: [commission]
-    roster: {table: reps, payee: rep_id}
+    roster: {table: reps, column: rep_id}
     guarantee: GUARANTEE
     recoverable: RECOVERABLE
 """

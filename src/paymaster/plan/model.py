@@ -330,6 +330,8 @@ class Aggregate(MeasureBase):
     amount: Expr | None = None
     gates: list[Gate] = Field(default_factory=list)
     only_positive: bool = True
+    source_id: Expr | None = Field(None, description="identifies each record summed, in the "
+                                   "credits output (default: the source table's key)")
 
     @model_validator(mode="after")
     def _amount_or_tiers(self) -> Aggregate:
@@ -380,11 +382,11 @@ class GatedRebate(MeasureBase):
     ratio: RatioGate
 
 
-class Roster(Strict):
+class BalanceRoster(Strict):
     """Who has a balance: every payee of a table, whether or not they earned anything."""
 
     table: Name
-    payee: Name = Field(description="the column holding the payee id")
+    column: Name = Field(description="its column holding the payee id")
     where: Expr = Field("TRUE", description="which of the table's rows are on the roster")
 
 
@@ -401,7 +403,7 @@ class Balance(Strict):
     description: str = ""
     of: list[Name] = Field(min_length=1, description="the earlier measures whose lines "
                            "(their amounts before budgets) are the period's earnings")
-    roster: Roster | None = Field(None, description="the payees who have the balance, with a "
+    roster: BalanceRoster | None = Field(None, description="the payees who have the balance, with a "
                                   "line every period (default: every payee with lines of `of`)")
     period: Literal["month", "quarter", "year"] = "month"
     guarantee: Number = Field(Decimal(0), description="the least a payee is paid per period")

@@ -8,6 +8,7 @@ import ibis.expr.types as ir
 
 from paymaster.engine.context import BlockResult, Context, join_left, reads_period
 from paymaster.engine.lines import (
+    CREDIT_SCHEMA,
     LINE_SCHEMA,
     amount_text,
     first_reason,
@@ -28,6 +29,8 @@ def build_aggregate(ctx: Context, measure: Aggregate, path: tuple, seq: int) -> 
     ns = ctx.namespace(table, (measure.source,))
     table = table.mutate(__value=ctx.expr(measure.value, ns, path + ("value",), "numeric").cast(WIDE))
     keys = ["payee_id", "period", *measure.keys]
+    table = table.mutate(source_id=_record_id(ctx, table, measure, ns, path))
+    credits = _credits(ctx, table, measure, keys)
     lines = table.group_by(keys).aggregate(
         value=table["__value"].sum().cast(WIDE),
         count=table.count(),
@@ -69,7 +72,29 @@ def build_aggregate(ctx: Context, measure: Aggregate, path: tuple, seq: int) -> 
     out = shape(lines, LINE_SCHEMA, program=ctx.plan.program, measure=measure.id, seq=seq,
                 source_id=ibis.literal(""), budget=measure.budget,
                 target=lines["target"] if "target" in lines.columns else None)
-    return BlockResult(lines=out)
+    return BlockResult(lines=out, credits=credits)
+
+
+def _record_id(ctx: Context, table: ir.Table, measure: Aggregate, ns, path: tuple) -> ir.Value:
+    """What names a summed record in the credits: `source_id`, else the table's key."""
+    if measure.source_id is not None:
+        return ctx.expr(measure.source_id, ns, path + ("source_id",)).cast("string")
+    key = ctx.plan.inputs[measure.source].key
+    if not key:
+        return ibis.null().cast("string")
+    parts = [table[c].cast("string") for c in key]
+    return parts[0] if len(parts) == 1 else ibis.literal("/").join(parts)
+
+
+def _credits(ctx: Context, table: ir.Table, measure: Aggregate, keys: list[str]) -> ir.Table:
+    """Every record an aggregate line sums, so a payee sees which deals made the total;
+    with `only_positive`, the records of a total not above zero count for nothing."""
+    counts = ibis.literal(True)
+    if measure.only_positive:
+        counts = table["__value"].sum().over(group_by=keys) > 0
+    return shape(table, CREDIT_SCHEMA, program=ctx.plan.program, measure=measure.id,
+                 value=money(table["__value"].fill_null(0)), counts=counts,
+                 reason=ibis.ifelse(counts, ibis.null().cast("string"), "not_above_zero"))
 
 
 def _with_target(ctx: Context, lines: ir.Table, spec: TargetLookup, name: str,

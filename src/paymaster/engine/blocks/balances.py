@@ -53,7 +53,7 @@ def build_balance(ctx: Context, measure: Balance, path: tuple, seq: int) -> Bloc
         on = ctx.expr(measure.roster.where, ctx.namespace(roster, (measure.roster.table,)),
                       path + ("roster", "where"), "boolean").fill_null(False)
         roster = roster.filter(on)
-        payees = roster.select(payee_id=roster[measure.roster.payee].cast("string"))
+        payees = roster.select(payee_id=roster[measure.roster.column].cast("string"))
     payees = payees.filter(payees["payee_id"].notnull()).distinct()
     grid = payees.cross_join(periods)
     grid = join_left(grid, earned.rename(__payee="payee_id", __p="period"),
