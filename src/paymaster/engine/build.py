@@ -6,6 +6,7 @@ It never reads or writes anything itself; the caller binds the inputs to a backe
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -29,8 +30,8 @@ from paymaster.engine.lines import (
     TITLE_SCHEMA,
     memtable,
 )
-from paymaster.errors import Collector, PlanError, ResourceError
-from paymaster.plan.expressions import COLUMN_DTYPES, Compiler
+from paymaster.errors import Collector, PlanError, ResourceError, suggest
+from paymaster.plan.expressions import COLUMN_DTYPES, Compiler, hide_internal, plan_columns
 from paymaster.plan.loader import LoadedPlan
 
 BLOCKS: dict[str, Callable[..., BlockResult]] = {
@@ -164,10 +165,27 @@ def build(loaded: LoadedPlan, tables: dict[str, ir.Table],
             raise
         except Exception as err:  # noqa: BLE001 - located as a plan problem, never swallowed
             if not collector:
-                ctx.compiler.report(path, f"measure '{measure.id}' cannot be built: {err}")
+                ctx.compiler.report(path, *_said(err, measure))
             ctx.results[measure.id] = whole[measure.id] = BlockResult()
     collector.raise_if_any(PlanError)
     return _assemble(replace(ctx, results=whole, scope=None), materialize)
+
+
+MISSING_COLUMN = re.compile(r"Column '([^']*)' is not found in table\. Existing columns: (.*)")
+
+
+def _said(err: Exception, measure) -> tuple[str, str | None]:
+    """Why a measure cannot be built, in the plan's terms: a missing column named with the
+    plan's own columns as suggestions, and never an internal column of the engine."""
+    text = str(err)
+    found = MISSING_COLUMN.search(text)
+    if found:
+        name = found.group(1)
+        columns = plan_columns(re.findall(r"'([^']*)'", found.group(2)))
+        source = getattr(measure, "source", None) or "its records"
+        return (f"measure '{measure.id}': '{name}' is not a column of {source}",
+                suggest(name, columns))
+    return f"measure '{measure.id}' cannot be built: {hide_internal(text)}", None
 
 
 def _store(result: BlockResult, name: str, materialize: Materialize) -> None:

@@ -73,7 +73,12 @@ class Context:
 
     # -- expressions
     def namespace(self, table: ir.Table, names: tuple[str, ...] = (), **qualified: Any) -> Namespace:
-        groups: dict[str, dict[str, ir.Value]] = {"param": self.param_values(table)}
+        scope = self.plan.scope
+        groups: dict[str, dict[str, ir.Value]] = {
+            "param": self.param_values(table),
+            "scope": {"start": ibis.literal(scope.start, type="date"),
+                      "end": ibis.literal(scope.end, type="date")},
+        }
         period = {
             c[len(PERIOD_PREFIX):]: table[c] for c in table.columns if c.startswith(PERIOD_PREFIX)
         }

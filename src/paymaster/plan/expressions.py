@@ -10,6 +10,7 @@ Errors carry the plan file, line and column of the offending token.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -88,23 +89,37 @@ class Namespace:
                 return found
             if self.outer is not None:
                 return self.outer.lookup("", name, node)
-            raise ExprError(f"unknown column '{name}'", node, suggest(name, self.table.columns))
+            raise ExprError(f"unknown column '{name}'", node,
+                            suggest(name, plan_columns(self.table.columns)))
         if qualifier in self.names:
             found = self.column(name)
             if found is None:
-                raise ExprError(
-                    f"unknown column '{qualifier}.{name}'", node, suggest(name, self.table.columns)
-                )
+                raise ExprError(f"unknown column '{qualifier}.{name}'", node,
+                                suggest(name, plan_columns(self.table.columns)))
             return found
         if qualifier in self.qualified:
             values = self.qualified[qualifier]
             if name not in values:
-                raise ExprError(f"unknown name '{qualifier}.{name}'", node, suggest(name, values))
+                raise ExprError(f"unknown name '{qualifier}.{name}'", node, suggest(name, values)
+                                or f"{qualifier} has {', '.join(plan_columns(values))}")
             return values[name]
         if self.outer is not None:
             return self.outer.lookup(qualifier, name, node)
         known = list(self.names) + list(self.qualified)
         raise ExprError(f"unknown table or qualifier '{qualifier}'", node, suggest(qualifier, known))
+
+
+# The engine's own columns (`__date`, `period__start`, `param__rate`): never offered or
+# shown to a person, whose plan cannot name them.
+INTERNAL = re.compile(r"\b(__|period__|param__)[A-Za-z0-9_]*")
+
+
+def plan_columns(columns) -> list[str]:
+    return [c for c in columns if not INTERNAL.fullmatch(c)]
+
+
+def hide_internal(text: str) -> str:
+    return INTERNAL.sub("(an internal column)", text)
 
 
 def parse(text: str) -> exp.Expression:
@@ -239,7 +254,8 @@ class Compiler:
             line, col = self.source.where(path)
             if err.offset is not None and line is not None:
                 line, col = _shift(str(text), err.offset, line, col, self.source.styles.get(path))
-        self.collector.add(Problem(err.message, file=file, line=line, column=col, hint=err.hint))
+        self.collector.add(Problem(hide_internal(err.message), file=file, line=line, column=col,
+                                   hint=err.hint))
 
     @staticmethod
     def _check_type(value: ir.Value, expect: str | None) -> None:

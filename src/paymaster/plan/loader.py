@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from paymaster.errors import PlanError, Problem, suggest
+from paymaster.plan.checks import check_names
 from paymaster.plan.model import (
     NAME_PATTERN,
     PREFIX_PATTERN,
@@ -49,7 +50,7 @@ def _validate(source: Source) -> LoadedPlan:
         plan = Plan.model_validate(source.data)
     except ValidationError as err:
         raise PlanError(_problems(err, source)) from err
-    problems = _cross_references(plan, source)
+    problems = _cross_references(plan, source) + check_names(plan, source)
     if problems:
         raise PlanError(problems)
     return LoadedPlan(plan=plan, source=source)
