@@ -92,9 +92,9 @@ def test_check_warns_where_a_rule_repeats_a_parameter_or_the_scope() -> None:
     assert said(literal_warnings(parse_plan(leady, "leady.yaml"))) == [
         "leady.yaml:{}:{}: the date 2018-03-27 is the scope's start (write scope.start: a "
         "change of the scope then reaches this rule too)".format(*where(leady, "'2018-03-27'")),
-        "leady.yaml:{}:{}: the number 251 is the value of parameter 'large_deal_from' (write "
-        "param.large_deal_from: a change of the parameter then reaches this rule too)"
-        .format(edge[0], edge[1])]
+        f"leady.yaml:{edge[0]}:{edge[1]}: the number 251 is the value of parameter "
+        "'large_deal_from' (write param.large_deal_from: a change of the parameter then "
+        "reaches this rule too)"]
 
 
 def test_check_command_prints_warnings_and_passes(tmp_path) -> None:
@@ -179,4 +179,72 @@ def test_tax_id_kinds_and_refers_are_checked_when_the_plan_is_loaded() -> None:
         "'ladder'?)".format(*where(text, "ladderr")),
         "plan.yaml:{}:{}: 'clawback' is not a measure defined above".format(
             *where(text, "clawback, period_of")),
+    ]
+
+
+MINI = """\
+program: progress
+currency: CNY
+scope: {start: 2025-01-01, end: 2025-12-31}
+parameters: {from_month: 3, min_previous: 50000, prize: 1000, window: 30}
+inputs:
+  sales:
+    key: [sale_id]
+    columns: {sale_id: string, rep_id: string, amount: decimal, order_date: date}
+  returns:
+    key: [return_id]
+    columns: {return_id: string, sale_id: string, amount: decimal, return_date: date}
+measures:
+  - id: best_progress
+    type: ranking
+    source: sales
+    payee: rep_id
+    date: order_date
+    value: amount
+    metric: growth
+    min_previous: param.min_previous
+    ranked_from: param.from_month
+    prizes: [param.prize]
+  - id: clawback
+    type: per_record
+    source: returns
+    lookups: [{table: sales, on: {sale_id: sale_id}, columns: [rep_id, order_date], prefix: sale_}]
+    filter: sale_order_date BETWEEN scope.start AND scope.end
+    payee: sale_rep_id
+    source_id: return_id
+    date: return_date
+    duration: {name: too_late, start: sale_order_date, end: return_date, max_days: param.window}
+    amount: -ABS(amount)
+"""
+
+
+def test_parameters_decide_where_numbers_were_fixed(tmp_path) -> None:
+    """Best progress from the month a parameter says (the third: March), and a clawback
+    window in days from a parameter (30), worked by hand:
+    - February: R01 60 000 -> 90 000 (+50%) would win, but February is not ranked;
+    - March: R01 90 000 -> 30 000 (-66.7%), R02 60 000 -> 120 000 (+100%): R02;
+    - April: only R02 had 50 000 in March: 120 000 -> 0 (-100%) still wins;
+    - X1 returns S1 (2025-01-10) on 2025-02-09, 30 days: -100.00; X2 on 2025-02-10, 31
+      days: too_late; X3 returns S0, a sale of 2024 (before scope.start): no line."""
+    from paymaster.runs import calculate
+
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(MINI, encoding="utf-8")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "sales.csv").write_text(
+        "sale_id,rep_id,amount,order_date\nS0,R01,10,2024-12-20\nS1,R01,60000,2025-01-10\n"
+        "S2,R01,90000,2025-02-10\nS3,R01,30000,2025-03-10\nS4,R02,60000,2025-02-11\n"
+        "S5,R02,120000,2025-03-11\n", encoding="utf-8")
+    (data / "returns.csv").write_text(
+        "return_id,sale_id,amount,return_date\nX1,S1,-100,2025-02-09\nX2,S1,-100,2025-02-10\n"
+        "X3,S0,-10,2025-01-05\n", encoding="utf-8")
+    rows = calculate(plan, data).tables["payouts"].to_pylist()
+    got = sorted((r["measure"], r["payee_id"], r["period"], r["source_id"], str(r["amount"]),
+                  r["reason"]) for r in rows)
+    assert got == [
+        ("best_progress", "R02", "2025-03", "", "1000.00", None),
+        ("best_progress", "R02", "2025-04", "", "1000.00", None),
+        ("clawback", "R01", "2025-02", "X1", "-100.00", None),
+        ("clawback", "R01", "2025-02", "X2", "0.00", "too_late"),
     ]

@@ -24,7 +24,7 @@ SCREENING_TAX_IDS = ("pl.nip",)
 
 def check_names(plan: Plan, source: Source) -> list[Problem]:
     problems: list[Problem] = []
-    for index, measure in enumerate(plan.measures):
+    for index in range(len(plan.measures)):
         problems += _measure_names(plan, source, index)
         problems += _whole_numbers(plan, source, index)
     return problems
@@ -223,6 +223,8 @@ def _whole_numbers(plan: Plan, source: Source, index: int) -> list[Problem]:
     places: list[tuple[tuple, object]] = []
     if measure.type == "streak":
         places += [(("top",), measure.top), (("length",), measure.length)]
+    if measure.type == "ranking" and measure.ranked_from is not None:
+        places.append((("ranked_from",), measure.ranked_from))
     if measure.type == "per_record" and measure.duration is not None:
         places.append((("duration", "max_days"), measure.duration.max_days))
     if measure.type == "per_record" and measure.limit is not None:

@@ -110,9 +110,7 @@ def _written(node: Any, path: tuple, kind: str | None = None
     elif isinstance(node, dict):
         for key, item in node.items():
             yield from _written(item, path + (key,), kind)
-    elif kind == "number" and isinstance(node, Decimal):
-        yield path, kind, node
-    elif kind is not None and isinstance(node, str):
+    elif (kind == "number" and isinstance(node, Decimal)) or (kind and isinstance(node, str)):
         yield path, kind, node
 
 

@@ -337,6 +337,10 @@ class Ranking(MeasureBase):
     prizes: list[Number]
     metric: Literal["total", "growth"] = "total"
     min_previous: Number | None = None
+    ranked_from: Number | None = Field(
+        None, description="the first period ranked, counted from the scope's first period "
+        "(1: the first; a number, e.g. param.progress_from_month); earlier periods pay nothing. "
+        "Default: every period (with `growth`, from the second: the first has no previous one)")
     title: str | None = None
 
 

@@ -37,6 +37,13 @@ def build_ranking(ctx: Context, measure: Ranking, path: tuple, seq: int) -> Bloc
     table = totals(ctx, measure, path)
     if measure.metric == "growth":
         table = _growth(ctx, table, measure, path)
+    if measure.ranked_from is not None:
+        first = ctx.number(measure.ranked_from, ctx.namespace(table, ("line",)),
+                           path + ("ranked_from",))
+        kind = measure.period
+        counted = (period_index(table["__pstart"], kind)
+                   - period_index(ibis.literal(ctx.plan.scope.start, type="date"), kind) + 1)
+        table = table.filter(counted >= first)
     table = ranked(table, "__by" if measure.metric == "growth" else "value")
     ns = ctx.namespace(table, ("line",))
     prizes = [ctx.number(p, ns, path + ("prizes", i)) for i, p in enumerate(measure.prizes)]
