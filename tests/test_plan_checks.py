@@ -248,3 +248,55 @@ def test_parameters_decide_where_numbers_were_fixed(tmp_path) -> None:
         ("clawback", "R01", "2025-02", "X1", "-100.00", None),
         ("clawback", "R01", "2025-02", "X2", "0.00", "too_late"),
     ]
+
+
+# ---------------------------------------------------------------- issue 20, item 6
+def planted(text: str, old: str, new: str, after: str = "") -> str:
+    at = text.index(old, text.index(after) if after else 0)
+    return text[:at] + new + text[at + len(old):]
+
+
+def test_check_reports_ten_planted_mistakes_of_ten_kinds_at_once(tmp_path) -> None:
+    """One run of `paymaster check` reports each mistake at its own line: a bad enum, an
+    unknown block type or key, or an unknown source hides nothing else; a join's typo is
+    said at the join; `1%` says what to write; an unknown function lists what is allowed."""
+    text = TEAM
+    mistakes = [  # (what is written, the place to find it, message, hint)
+        ("currency: cny", "", "currency: String should match pattern '^[A-Z]{3}$'", None),
+        ("mode: graduatd", "", "measures.0.tiers.mode: Input should be 'graduated' or "
+         "'retroactive'", "did you mean 'graduated'?"),
+        ("type: rankng", "id: quarterly_contest", "unknown block type 'rankng'",
+         "did you mean 'ranking'?"),
+        ("lable: Best progress", "", "unknown key 'lable'", "did you mean 'label'?"),
+        ("source: sale\n", "id: monthly_champion", "unknown input table 'sale'",
+         "did you mean 'sales'?"),
+        ("{team_idd: team_id}, columns: [manager_id]", "",
+         "'team_idd' is not a column of teams", "did you mean 'team_id'?"),
+        ("filter: new_prodct", "", "unknown column 'new_prodct'", "did you mean 'new_product'?"),
+        ("amount: value * 1%", "", "'1%' is a percentage, which expressions do not write "
+         "with '%'", "write 0.01; in expressions, a % b is the remainder of a division"),
+        ("fail_when: MEDIAN(csat) < param.csat_threshold", "",
+         "'MEDIAN(csat)' is not allowed in plan expressions", None),
+        ("require: value >= 'target'", "", "cannot compare value (a number) with 'target' "
+         "(text)", None),
+    ]
+    originals = ["currency: CNY", "mode: graduated", "type: ranking", "label: Best progress",
+                 "source: sales\n", "{team_id: team_id}, columns: [manager_id]",
+                 "filter: new_product", "amount: value * param.team_member_rate",
+                 "fail_when: csat < param.csat_threshold", "require: value >= target"]
+    for (wrong, after, _, _), right in zip(mistakes, originals, strict=True):
+        text = planted(text, right, wrong, after)
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(text, encoding="utf-8")
+    run = CliRunner().invoke(app, ["check", str(plan), "--json"])
+    assert run.exit_code == 1
+    found = [(p["line"], p["message"], p.get("hint")) for p in json.loads(run.stdout)["problems"]]
+    expected = []
+    for wrong, after, message, hint in mistakes:
+        at = text.index(wrong, text.index(after) if after else 0)
+        expected.append((text.count("\n", 0, at) + 1, message, hint))
+    allowed = [p for p in found if p[1].startswith("'MEDIAN(csat)'")][0][2]
+    assert all(name in allowed for name in ("days_between", "add_days", "if", "coalesce"))
+    assert [(line, message, hint if not message.startswith("'MEDIAN") else None)
+            for line, message, hint in found] == sorted(expected)
+    assert len({line for line, _, _ in found}) == 10

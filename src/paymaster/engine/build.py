@@ -85,7 +85,20 @@ def check(loaded: LoadedPlan) -> None:
     """Compile every expression against the declared input schema, reading no data.
     Raises PlanError with every problem found."""
     tables = {name: ibis.table(schema, name=name) for name, schema in input_schemas(loaded).items()}
-    build(loaded, tables)
+    try:
+        build(loaded, tables)
+    except PlanError as err:
+        if not loaded.problems:
+            raise
+        # (a plan loaded `partial`: what it was loaded with and what compiling found, in
+        # the order of the file)
+        raise PlanError(sorted([*loaded.problems, *err.problems], key=_place)) from err
+    if loaded.problems:
+        raise PlanError(sorted(loaded.problems, key=_place))
+
+
+def _place(problem) -> tuple:
+    return (problem.file, problem.line or 0, problem.column or 0)
 
 
 Materialize = Callable[[str, ir.Table], ir.Table]

@@ -172,7 +172,10 @@ class Context:
         names = (measure.source,)
         for name, text in measure.fields.items():
             ns = self.namespace(table, names)
+            before = len(self.compiler.collector.problems)
             table = table.mutate(**{name: self.expr(text, ns, path + ("fields", name))})
+            if len(self.compiler.collector.problems) > before:
+                self.compiler.failed.add(name)
         if measure.date is not None:
             ns = self.namespace(table, names)
             table = table.mutate(__date=self.expr(measure.date, ns, path + ("date",), "date").cast("date"))

@@ -113,6 +113,12 @@ def _measure_names(plan: Plan, source: Source, index: int) -> list[Problem]:
                                                               getattr(measure.group, "target", None)):
             if target is not None:
                 problems += _target(plan, source, path + where, target, line, measure.id)
+    others = [(("count_table",), getattr(measure, "count_table", None)),
+              (("payees_from", "table"), getattr(getattr(measure, "payees_from", None), "table", None))]
+    for where, table in others:
+        if table is not None and table not in plan.inputs:
+            problems.append(source.problem(path + where, f"unknown input table '{table}'",
+                                           suggest(table, list(plan.inputs))))
     if measure.type == "gated_rebate" and measure.cover is not None:
         cover = measure.cover
         table = plan.inputs.get(cover.table)
