@@ -35,7 +35,13 @@ def salvage(source: Source, paths: list[tuple]) -> Source | None:
         return None
     drop: dict[str, set[int]] = {name: set() for name in LISTS}
     for path in paths:
-        if not _repair(data, path, drop):
+        try:
+            repaired = _repair(data, path, drop)
+        except (KeyError, IndexError, TypeError, AttributeError):
+            # A shape the repairs do not expect (a list where a mapping belongs, ...):
+            # the caller reports the problems found so far, as a run would.
+            repaired = False
+        if not repaired:
             return None
     return without(Source(source.file, data, dict(source.positions), dict(source.styles)),
                    _with_dependents(data, drop))
