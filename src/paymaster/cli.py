@@ -75,22 +75,36 @@ def check(
     plans: list[Path] = typer.Argument(..., help="plan files to check"),
     as_json: bool = typer.Option(False, "--json", help="print problems as JSON"),
 ) -> None:
-    """Check plan files: structure, names and every expression against the input schema."""
+    """Check plan files: structure, names and every expression against the input schema.
+    Warns (exit 0) where a rule repeats a parameter's value or the scope's dates."""
     from paymaster.engine import check as check_plan
     from paymaster.plan import load_plan
+    from paymaster.plan.literals import literal_warnings
 
     problems: list[Problem] = []
+    warnings: list[Problem] = []
     for path in plans:
         try:
-            check_plan(load_plan(path))
+            loaded = load_plan(path, partial=True)
+            warnings.extend(literal_warnings(loaded))
+            check_plan(loaded)
         except PaymasterError as err:
             problems.extend(err.problems)
     if as_json:
-        print(json.dumps({"ok": not problems, "problems": [p.to_json() for p in problems]}, indent=2))
-    elif problems:
+        print(json.dumps({"ok": not problems, "problems": [p.to_json() for p in problems],
+                          "warnings": [w.to_json() for w in warnings]}, indent=2))
+        if problems:
+            raise typer.Exit(1)
+        return
+    for warning in warnings:
+        hint = f" ({warning.hint})" if warning.hint else ""
+        errors.print(f"{warning.location()}: warning: {warning.message}{hint}", markup=False,
+                     highlight=False)
+    if problems:
         _print_problems(problems)
     else:
-        console.print(f"[green]ok[/green]: {len(plans)} plan(s) checked", markup=True)
+        said = f", {len(warnings)} warning(s)" if warnings else ""
+        console.print(f"[green]ok[/green]: {len(plans)} plan(s) checked{said}", markup=True)
     if problems:
         raise typer.Exit(1)
 

@@ -97,10 +97,11 @@ def test_aliases_of_a_few_values_still_load(tmp_path: Path) -> None:
     from paymaster.plan import load_plan
 
     text = (EXAMPLES / "generuj-leady" / "plan.yaml").read_text(encoding="utf-8")
-    text = text.replace("    order_by: [submitted_at, registration_id]",
-                        "    order_by: &order [submitted_at, registration_id]")
+    # (the claim's order, repeated by the limit: both read the sales' own columns)
+    text = text.replace("      order_by: [order_date, sale_id]\n",
+                        "      order_by: &order [order_date, sale_id]\n")
     text = text.replace("order_by: [order_date, sale_id]}", "order_by: *order}")
     plan = tmp_path / "plan.yaml"
     plan.write_text(text, encoding="utf-8")
-    assert load_plan(plan).plan.measure("deal").limit.order_by == ["submitted_at",
-                                                                    "registration_id"]
+    assert load_plan(plan).plan.measure("deal").limit.order_by == ["order_date", "sale_id"]
+    assert "*order" in text

@@ -6,6 +6,7 @@ It never reads or writes anything itself; the caller binds the inputs to a backe
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -30,8 +31,8 @@ from paymaster.engine.lines import (
     TITLE_SCHEMA,
     memtable,
 )
-from paymaster.errors import Collector, PlanError, ResourceError
-from paymaster.plan.expressions import COLUMN_DTYPES, Compiler
+from paymaster.errors import Collector, PlanError, ResourceError, suggest
+from paymaster.plan.expressions import COLUMN_DTYPES, Compiler, hide_internal, plan_columns
 from paymaster.plan.loader import LoadedPlan
 
 BLOCKS: dict[str, Callable[..., BlockResult]] = {
@@ -86,7 +87,20 @@ def check(loaded: LoadedPlan) -> None:
     """Compile every expression against the declared input schema, reading no data.
     Raises PlanError with every problem found."""
     tables = {name: ibis.table(schema, name=name) for name, schema in input_schemas(loaded).items()}
-    build(loaded, tables)
+    try:
+        build(loaded, tables)
+    except PlanError as err:
+        if not loaded.problems:
+            raise
+        # (a plan loaded `partial`: what it was loaded with and what compiling found, in
+        # the order of the file)
+        raise PlanError(sorted([*loaded.problems, *err.problems], key=_place)) from err
+    if loaded.problems:
+        raise PlanError(sorted(loaded.problems, key=_place))
+
+
+def _place(problem) -> tuple:
+    return (problem.file, problem.line or 0, problem.column or 0)
 
 
 Materialize = Callable[[str, ir.Table], ir.Table]
@@ -166,10 +180,27 @@ def build(loaded: LoadedPlan, tables: dict[str, ir.Table],
             raise
         except Exception as err:  # noqa: BLE001 - located as a plan problem, never swallowed
             if not collector:
-                ctx.compiler.report(path, f"measure '{measure.id}' cannot be built: {err}")
+                ctx.compiler.report(path, *_said(err, measure))
             ctx.results[measure.id] = whole[measure.id] = BlockResult()
     collector.raise_if_any(PlanError)
     return _assemble(replace(ctx, results=whole, scope=None), materialize)
+
+
+MISSING_COLUMN = re.compile(r"Column '([^']*)' is not found in table\. Existing columns: (.*)")
+
+
+def _said(err: Exception, measure) -> tuple[str, str | None]:
+    """Why a measure cannot be built, in the plan's terms: a missing column named with the
+    plan's own columns as suggestions, and never an internal column of the engine."""
+    text = str(err)
+    found = MISSING_COLUMN.search(text)
+    if found:
+        name = found.group(1)
+        columns = plan_columns(re.findall(r"'([^']*)'", found.group(2)))
+        source = getattr(measure, "source", None) or "its records"
+        return (f"measure '{measure.id}': '{name}' is not a column of {source}",
+                suggest(name, columns))
+    return f"measure '{measure.id}' cannot be built: {hide_internal(text)}", None
 
 
 def _store(result: BlockResult, name: str, materialize: Materialize) -> None:

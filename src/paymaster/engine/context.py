@@ -82,7 +82,12 @@ class Context:
 
     # -- expressions
     def namespace(self, table: ir.Table, names: tuple[str, ...] = (), **qualified: Any) -> Namespace:
-        groups: dict[str, dict[str, ir.Value]] = {"param": self.param_values(table)}
+        scope = self.plan.scope
+        groups: dict[str, dict[str, ir.Value]] = {
+            "param": self.param_values(table),
+            "scope": {"start": ibis.literal(scope.start, type="date"),
+                      "end": ibis.literal(scope.end, type="date")},
+        }
         period = {
             c[len(PERIOD_PREFIX):]: table[c] for c in table.columns if c.startswith(PERIOD_PREFIX)
         }
@@ -176,7 +181,10 @@ class Context:
         table = self.apply_lookups(table, measure.lookups, names, path)
         for name, text in measure.fields.items():
             ns = self.namespace(table, names)
+            before = len(self.compiler.collector.problems)
             table = table.mutate(**{name: self.expr(text, ns, path + ("fields", name))})
+            if len(self.compiler.collector.problems) > before:
+                self.compiler.failed.add(name)
         if measure.date is not None:
             ns = self.namespace(table, names)
             table = table.mutate(__date=self.expr(measure.date, ns, path + ("date",), "date").cast("date"))

@@ -10,6 +10,7 @@ Errors carry the plan file, line and column of the offending token.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -25,6 +26,7 @@ from sqlglot import exp
 from paymaster.errors import Collector, Problem, suggest
 from paymaster.plan.exact import WHERE, WIDE, divide, multiply  # noqa: F401 - re-exported
 from paymaster.plan.periods import CALENDAR_KINDS, period_label
+from paymaster.plan.said import argument, parse_error
 from paymaster.plan.yamlsource import Source
 
 COLUMN_DTYPES: dict[str, dtypes.DataType] = {
@@ -89,18 +91,19 @@ class Namespace:
                 return found
             if self.outer is not None:
                 return self.outer.lookup("", name, node)
-            raise ExprError(f"unknown column '{name}'", node, suggest(name, self.table.columns))
+            raise ExprError(f"unknown column '{name}'", node,
+                            suggest(name, plan_columns(self.table.columns)))
         if qualifier in self.names:
             found = self.column(name)
             if found is None:
-                raise ExprError(
-                    f"unknown column '{qualifier}.{name}'", node, suggest(name, self.table.columns)
-                )
+                raise ExprError(f"unknown column '{qualifier}.{name}'", node,
+                                suggest(name, plan_columns(self.table.columns)))
             return found
         if qualifier in self.qualified:
             values = self.qualified[qualifier]
             if name not in values:
-                raise ExprError(f"unknown name '{qualifier}.{name}'", node, suggest(name, values))
+                raise ExprError(f"unknown name '{qualifier}.{name}'", node, suggest(name, values)
+                                or f"{qualifier} has {', '.join(plan_columns(values))}")
             return values[name]
         if self.outer is not None:
             return self.outer.lookup(qualifier, name, node)
@@ -108,12 +111,28 @@ class Namespace:
         raise ExprError(f"unknown table or qualifier '{qualifier}'", node, suggest(qualifier, known))
 
 
+# The engine's own columns (`__date`, `period__start`, `param__rate`): never offered or
+# shown to a person, whose plan cannot name them.
+INTERNAL = re.compile(r"\b(__|period__|param__)[A-Za-z0-9_]*")
+
+
+def plan_columns(columns) -> list[str]:
+    return [c for c in columns if not INTERNAL.fullmatch(c)]
+
+
+def hide_internal(text: str) -> str:
+    return INTERNAL.sub("(an internal column)", text)
+
+
 def parse(text: str) -> exp.Expression:
     try:
         return sqlglot.parse_one(str(text), read="duckdb")
     except sqlglot.errors.ParseError as err:
         first = err.errors[0] if err.errors else {}
-        raise ExprError(f"cannot parse expression: {first.get('description', err)}") from err
+        message, hint, offset = parse_error(str(text), first, str(err))
+        error = ExprError(message, hint=hint)
+        error.offset = offset
+        raise error from err
 
 
 def literal_value(value: Any) -> ir.Value:
@@ -195,6 +214,9 @@ class Compiler:
     def __init__(self, source: Source | None = None, collector: Collector | None = None):
         self.source = source
         self.collector = collector if collector is not None else Collector()
+        # Names whose own definition (a field) failed: an expression reading one fails in
+        # consequence, with a type error that would mislead; its cause is reported already.
+        self.failed: set[str] = set()
 
     # -- public
     def compile(
@@ -233,6 +255,8 @@ class Compiler:
 
     # -- errors
     def _report(self, text: Any, path: tuple, err: ExprError) -> None:
+        if self.failed and self._reads_failed(text):
+            return
         line, col = (None, None)
         file = ""
         if self.source is not None:
@@ -240,7 +264,15 @@ class Compiler:
             line, col = self.source.where(path)
             if err.offset is not None and line is not None:
                 line, col = _shift(str(text), err.offset, line, col, self.source.styles.get(path))
-        self.collector.add(Problem(err.message, file=file, line=line, column=col, hint=err.hint))
+        self.collector.add(Problem(hide_internal(err.message), file=file, line=line, column=col,
+                                   hint=err.hint))
+
+    def _reads_failed(self, text: Any) -> bool:
+        try:
+            tree = parse(text)
+        except ExprError:
+            return False
+        return any(column.name in self.failed for column in tree.find_all(exp.Column))
 
     @staticmethod
     def _check_type(value: ir.Value, expect: str | None) -> None:
@@ -485,6 +517,7 @@ def _short(value: ir.Value) -> ir.Value:
 FUNCTIONS = [
     "least", "greatest", "coalesce", "abs", "round", "floor", "ceil", "upper", "lower",
     "trim", "length", "starts_with", "year", "month", "concat", "date_diff", "list_contains",
+    "if", "days_between", "add_days", "id_before",
 ]
 ALLOWED_HINT = (
     "allowed: comparisons, AND/OR/NOT, + - * / %, BETWEEN, IN (...), LIKE, IS NULL, CASE, "
@@ -530,6 +563,10 @@ def _placeholder(expect: str | None) -> ir.Value:
 def _ibis_message(err: Exception) -> str:
     text = str(err).strip().splitlines()
     first = text[0] if text else type(err).__name__
+    compared = re.match(r"Arguments (.+?):(.+?) and (.+?):(.+?) are not comparable", first)
+    if compared:
+        left, right = (argument(compared.group(i), compared.group(i + 1)) for i in (1, 3))
+        return f"cannot compare {left} with {right}"
     if "not comparable" in first:
         return first.replace("Arguments", "cannot compare").replace(" and ", " with ")
     if "StringConcat" in first or "coercibles" in first:

@@ -10,6 +10,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from paymaster.errors import PlanError, Problem, suggest
+from paymaster.plan.checks import check_names
+from paymaster.plan.partial import leave_out, measures_with, salvage
 from paymaster.plan.model import (
     NAME_PATTERN,
     PREFIX_PATTERN,
@@ -25,34 +27,54 @@ from paymaster.sqlnames import NAME_RULE, is_name
 class LoadedPlan:
     plan: Plan
     source: Source
+    # Loaded with `partial`: the problems found, and `plan` is what could still be checked.
+    problems: tuple[Problem, ...] = ()
 
     @property
     def path(self) -> str:
         return self.source.file
 
 
-def load_plan(path: str | Path) -> LoadedPlan:
+def load_plan(path: str | Path, partial: bool = False) -> LoadedPlan:
+    """The plan at `path`; a faulty one raises PlanError with every problem found, or with
+    `partial` (for checking only) is returned with its problems and what of it can still
+    be checked (see paymaster.plan.partial)."""
     path = Path(path)
     if not path.is_file():
         raise PlanError(Problem(f"plan file not found: {path}", hint="give the path to a .yaml plan"))
-    return _validate(load_yaml(path))
+    return _validate(load_yaml(path), partial)
 
 
-def parse_plan(text: str, file: str = "<plan>") -> LoadedPlan:
-    return _validate(parse_yaml(text, file))
+def parse_plan(text: str, file: str = "<plan>", partial: bool = False) -> LoadedPlan:
+    return _validate(parse_yaml(text, file), partial)
 
 
-def _validate(source: Source) -> LoadedPlan:
+def _validate(source: Source, partial: bool = False) -> LoadedPlan:
     if not isinstance(source.data, dict):
         raise PlanError(source.problem((), "a plan file must be a mapping (program:, inputs:, ...)"))
+    problems: list[Problem] = []
     try:
         plan = Plan.model_validate(source.data)
     except ValidationError as err:
-        raise PlanError(_problems(err, source)) from err
-    problems = _cross_references(plan, source)
-    if problems:
-        raise PlanError(problems)
-    return LoadedPlan(plan=plan, source=source)
+        problems = _problems(err, source)
+        repaired = salvage(source, [_data_path(i["loc"], source.data) for i in err.errors()]) \
+            if partial else None
+        if repaired is None:
+            raise PlanError(problems) from err
+        source = repaired
+        try:
+            plan = Plan.model_validate(source.data)
+        except ValidationError:
+            raise PlanError(problems) from err
+    found = _cross_references(plan, source) + check_names(plan, source)
+    if (problems or found) and not partial:
+        raise PlanError(problems + found)
+    if found:
+        # Measures with a problem of their own are not compiled (nor those reading them):
+        # their expressions would only repeat it.
+        source = leave_out(source, measures_with(source, found))
+        plan = Plan.model_validate(source.data)
+    return LoadedPlan(plan=plan, source=source, problems=tuple(problems + found))
 
 
 # Errors about a scalar value: reported for the short form of a union ("licences: integer")
@@ -100,7 +122,11 @@ def _problems(err: ValidationError, source: Source) -> list[Problem]:
             problems.append(source.problem(path + ("type",), f"unknown block type '{tag}'", hint))
             continue
         where = ".".join(str(p) for p in path) or "plan"
-        problems.append(source.problem(path, f"{where}: {item['msg']}"))
+        hint = None
+        if kind == "literal_error":  # a misspelt choice: the one it meant
+            options = re.findall(r"'([^']*)'", str(item.get("ctx", {}).get("expected", "")))
+            hint = suggest(str(item.get("input", "")), options)
+        problems.append(source.problem(path, f"{where}: {item['msg']}", hint))
     return problems
 
 

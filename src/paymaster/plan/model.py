@@ -15,8 +15,20 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from paymaster.sqlnames import NAME
 
-Expr = str  # a SQL-subset expression, checked when the plan is loaded
-Number = Decimal | str  # a literal amount/rate, or the name of a parameter ("param.x")
+
+class Written:
+    """Marks, in a model's annotation, what kind of plan value a text is (for checks that
+    walk the plan, such as `paymaster check`'s warnings); pydantic ignores it."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+
+
+EXPRESSION, NUMBER = Written("expression"), Written("number")
+# a SQL-subset expression, checked when the plan is loaded
+Expr = Annotated[str, EXPRESSION]
+# a literal amount/rate, or an expression ("param.x", "param.base * 2")
+Number = Annotated[Decimal | str, NUMBER]
 
 # A name that becomes a table, column or stage in SQL (or a reason, a parameter): checked
 # against sqlnames.NAME when the plan is loaded, so no quote, space or semicolon from a
@@ -233,7 +245,7 @@ class DurationRule(Strict):
     name: Reason
     start: Expr
     end: Expr
-    max_days: int
+    max_days: Number
 
 
 class Refer(Strict):
@@ -350,6 +362,10 @@ class Ranking(MeasureBase):
     prizes: list[Number]
     metric: Literal["total", "growth"] = "total"
     min_previous: Number | None = None
+    ranked_from: Number | None = Field(
+        None, description="the first period ranked, counted from the scope's first period "
+        "(1: the first; a number, e.g. param.progress_from_month); earlier periods pay nothing. "
+        "Default: every period (with `growth`, from the second: the first has no previous one)")
     title: str | None = None
 
 
@@ -358,8 +374,8 @@ class Streak(MeasureBase):
 
     type: Literal["streak"]
     value: Expr
-    top: int
-    length: int
+    top: Number = Field(description="the number of places that count (a whole number)")
+    length: Number = Field(description="consecutive periods that make a streak (a whole number)")
     amount: Number
 
 
@@ -445,7 +461,7 @@ class TitleRank(MeasureBase):
     type: Literal["title"]
     value: Expr
     period: str = "year"
-    fraction: Decimal
+    fraction: Number
     count_table: Name
 
 

@@ -139,6 +139,9 @@ class _Scanner(RoundTripScanner):
 
 def _reader(file: str) -> YAML:
     yaml = YAML(typ="rt")
+    # Quoted scalars keep their style, so that a place inside a quoted expression is
+    # counted from its text, not from the opening quote.
+    yaml.preserve_quotes = True
     yaml.Scanner = _Scanner
     yaml.plan_file, yaml.plan_depth = file, limit("MAX_DEPTH", MAX_DEPTH)
     return yaml

@@ -38,6 +38,13 @@ def build_ranking(ctx: Context, measure: Ranking, path: tuple, seq: int) -> Bloc
     table = totals(ctx, measure, path)
     if measure.metric == "growth":
         table = _growth(ctx, table, measure, path)
+    if measure.ranked_from is not None:
+        first = ctx.number(measure.ranked_from, ctx.namespace(table, ("line",)),
+                           path + ("ranked_from",))
+        kind = measure.period
+        counted = (period_index(table["__pstart"], kind)
+                   - period_index(ibis.literal(ctx.plan.scope.start, type="date"), kind) + 1)
+        table = table.filter(counted >= first)
     table = ranked(table, "__by" if measure.metric == "growth" else "value")
     ns = ctx.namespace(table, ("line",))
     prizes = [ctx.number(p, ns, path + ("prizes", i)) for i, p in enumerate(measure.prizes)]
@@ -136,7 +143,11 @@ def build_streak(ctx: Context, measure: Streak, path: tuple, seq: int) -> BlockR
     """Runs of consecutive periods in the top N (ties at N are in); a prize each time a run
     reaches a multiple of `length` periods."""
     table = ranked(totals(ctx, measure, path))
-    top = table.filter(table["rank"] <= measure.top)
+    ns = ctx.namespace(table, ("line",))
+    places = ctx.number(measure.top, ns, path + ("top",)).cast("int64")
+    length = ctx.number(measure.length, ns, path + ("length",)).cast("int64")
+    table = table.mutate(__places=places, __length=length)
+    top = table.filter(table["rank"] <= table["__places"])
     top = top.mutate(__idx=period_index(top["__pstart"], measure.period))
     top = top.mutate(
         __island=top["__idx"]
@@ -147,12 +158,13 @@ def build_streak(ctx: Context, measure: Streak, path: tuple, seq: int) -> BlockR
     )
     ns = ctx.namespace(top, ("line",))
     amount = ctx.number(measure.amount, ns, path + ("amount",))
-    winners = top.filter(top["run"] % measure.length == 0).mutate(raw=amount.cast(WIDE))
+    winners = top.filter(top["run"] % top["__length"] == 0).mutate(raw=amount.cast(WIDE))
     lines = shape(
         winners, LINE_SCHEMA, program=ctx.plan.program, measure=measure.id, seq=seq,
         source_id="", earned=money(winners["raw"]), eligible=True, version="v1",
         reason=ibis.null().cast("string"), budget=measure.budget,
-        explanation=ibis.literal(f"in the top {measure.top} for ").concat(
+        explanation=ibis.literal("in the top ").concat(
+            winners["__places"].cast("string"), " for ",
             winners["run"].cast("string"), " periods running (place ",
             winners["rank"].cast("string"), " this period) -> ", amount_text(winners["raw"])),
     )
@@ -163,7 +175,8 @@ def build_title(ctx: Context, measure: TitleRank, path: tuple, seq: int) -> Bloc
     """Titles pay nothing: payees ranked within ceil(fraction x count) places, ties included."""
     table = ranked(totals(ctx, measure, path))
     count = ctx.tables[measure.count_table].count()
-    places = (ibis.literal(measure.fraction, type=WIDE) * count).ceil()
+    fraction = ctx.number(measure.fraction, ctx.namespace(table, ("line",)), path + ("fraction",))
+    places = (fraction * count).ceil()
     chosen = table.filter(table["rank"] <= places)
     titles = shape(chosen, TITLE_SCHEMA, program=ctx.plan.program, title=measure.id,
                    value=money(chosen["value"]))

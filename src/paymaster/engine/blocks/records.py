@@ -48,7 +48,8 @@ def build_per_record(ctx: Context, measure: PerRecord, path: tuple, seq: int) ->
         d = measure.duration
         start = ctx.expr(d.start, ns, path + ("duration", "start"), "date")
         end = ctx.expr(d.end, ns, path + ("duration", "end"), "date")
-        rules.append((d.name, end.cast("date").delta(start.cast("date"), unit="day") > d.max_days))
+        most = ctx.number(d.max_days, ns, path + ("duration", "max_days"))
+        rules.append((d.name, end.cast("date").delta(start.cast("date"), unit="day") > most))
     table, rules = materialize(table, rules, "rule")
     cancelling = [r.name for r in measure.rules if r.cancels and not r.first_wins]
     checks += rules
