@@ -177,6 +177,8 @@ def register_many(ws: Workspace, program: str, batch: list[Submission], *, actor
     order, with the same verdicts, but checked by one engine run and stored in one
     transaction: all of them, or none when any is refused (every refused row is named)."""
     s = setup(ws, program)
+    if not batch:
+        return []
     prepared, problems = [], []
     for sub in batch:
         try:
@@ -215,9 +217,8 @@ def register_many(ws: Workspace, program: str, batch: list[Submission], *, actor
                         reasons = check.verdicts(Path(tmp) / "now", regs)
                     elif check.export(session, regs, Path(tmp) / "now", seen_as) != seen:
                         continue  # another decision changed what the check read: again
-                    for reg, reason, (_sub, _partner, reg_id, _fields) in zip(
-                            regs, reasons, prepared, strict=True):
-                        _store_new(ws, session, s, reg, reg_id, reason, actor)
+                    _store_all(ws, session, s, regs, reasons,
+                               [reg_id for _sub, _partner, reg_id, _fields in prepared], actor)
                     return regs
     raise AssertionError("unreachable: the last try holds the lock")
 
@@ -246,6 +247,20 @@ def _refuse_unknown_rows(session: Session, program: str, prepared: list, file: s
             taken.add(reg_id)
     if problems:
         raise WorkflowError(problems)
+
+
+def _store_all(ws: Workspace, session: Session, s: Setup, regs: list[Registration],
+               reasons: list[str | None], given: list[str | None], actor: str) -> None:
+    """`_store_new` for a batch: inserted together (one flush numbers them all), then
+    decided in order, so with auto_accept each supersedes only what is decided before it,
+    as one by one."""
+    session.add_all(regs)
+    session.flush()
+    for reg, reg_id in zip(regs, given, strict=True):
+        if not reg_id:
+            reg.registration_id = f"REG-{reg.id:06d}"
+    for reg, reason in zip(regs, reasons, strict=True):
+        _decide_new(ws, session, s, reg, reason, actor)
 
 
 def _store_new(ws: Workspace, session: Session, s: Setup, reg: Registration,
