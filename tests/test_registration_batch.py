@@ -16,7 +16,6 @@ from paymaster.errors import PaymasterError
 from paymaster.services import registrations
 from paymaster.services.registration_file import read_submissions
 from test_registrations import DATA, EXAMPLES, PROGRAM, make_workspace, stored
-from test_registrations import ws  # noqa: F401  (the fixture: a workspace with the example's master data)
 
 EXPECTED = EXAMPLES / PROGRAM / "expected" / "evaluations.csv"
 
@@ -33,6 +32,16 @@ def write(path: Path, columns: list[str], rows: list[dict[str, str]]) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+@pytest.fixture
+def ws(tmp_path, store_url, monkeypatch):
+    """The example's plan and master data, no registrations, on SQLite and PostgreSQL."""
+    monkeypatch.delenv("PAYMASTER_DATABASE_URL", raising=False)
+    monkeypatch.delenv("PAYMASTER_TODAY", raising=False)
+    workspace = make_workspace(tmp_path, store_url)
+    yield workspace
+    workspace.close()
 
 
 def verdicts(regs) -> dict[str, tuple[str, str | None]]:
