@@ -309,7 +309,7 @@ def test_owner_decisions_and_workflow_errors(ws):
         "rejected", "duplicate lead sent twice", "owner")
 
     # Decided already: said with the decision, who made it and when.
-    decided = ("decided already: rejected (duplicate lead sent twice) by owner on "
+    decided = ("is rejected already (duplicate lead sent twice): decided by owner on "
                "2018-04-04 09:00")
     with pytest.raises(WorkflowError, match=re.escape(decided)):
         registrations.decide(ws, PROGRAM, rid, accept=True, actor="owner")
@@ -318,7 +318,7 @@ def test_owner_decisions_and_workflow_errors(ws):
 
     other = registrations.register(ws, PROGRAM, lead("P2", C02), actor="P2", at=APRIL_2)
     registrations.decide(ws, PROGRAM, other.registration_id, accept=True, actor="owner")
-    with pytest.raises(WorkflowError, match="decided already: accepted by owner"):
+    with pytest.raises(WorkflowError, match="is accepted already: decided by owner on "):
         registrations.decide(ws, PROGRAM, other.registration_id, accept=True, actor="owner")
 
     with pytest.raises(WorkflowError, match="unknown registration"):

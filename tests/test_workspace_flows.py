@@ -459,7 +459,7 @@ def test_workspace_commands_say_what_they_did_and_refuse_what_they_cannot(
     assert code == 1 and "--accept and --reject exclude each other" in said
     code, _out, said = invoke("decide", GL, rid, "--accept", "-w", folder)
     assert code == 1
-    assert (f"registration {rid} was decided already: rejected ({decided.reason}) by "
+    assert (f"registration {rid} is rejected already ({decided.reason}): decided by "
             f"{decided.decided_by} on {decided.decided_at:%Y-%m-%d %H:%M}") in said
 
     preview = ledger.create_run(ws, GL, actor="office", period="2018-04")

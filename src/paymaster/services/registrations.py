@@ -352,11 +352,11 @@ def _turn(ws: Workspace, program: str) -> threading.Lock:
 
 def _require_submitted(reg: Registration) -> None:
     if reg.status != "submitted":
-        how = f"{reg.status}" + (f" ({reg.reason})" if reg.reason else "")
+        how = f" ({reg.reason})" if reg.reason else ""
         by = f" by {reg.decided_by}" if reg.decided_by else ""
         when = f" on {reg.decided_at:%Y-%m-%d %H:%M}" if reg.decided_at else ""
         raise WorkflowError(Problem(
-            f"registration {reg.registration_id} was decided already: {how}{by}{when}",
+            f"registration {reg.registration_id} is {reg.status} already{how}: decided{by}{when}",
             hint="only a submitted registration can be accepted or rejected"))
 
 
