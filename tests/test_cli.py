@@ -219,3 +219,54 @@ def test_a_wrong_format_or_chart_is_said_before_calculating(data: Path, tmp_path
     done = cli("schema", "--out", str(tmp_path / "no" / "such" / "s.json"))
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert f"{tmp_path / 'no' / 'such' / 's.json'}: No such file or directory" in done.stderr
+
+
+def test_a_refused_run_leaves_no_folder_and_a_short_row_is_named(data: Path,
+                                                                   tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from paymaster.cli import app
+
+    def refused(*args: str) -> str:
+        done = CliRunner().invoke(app, list(args))
+        assert done.exit_code == 1 and done.exception is not None
+        return str(done.exception)
+
+    out = tmp_path / "a" / "b"
+    said = refused("run", str(tmp_path / "no-such-plan.yaml"), "--data", str(data),
+                   "--out", str(out))
+    assert "plan file not found" in said
+    assert not (tmp_path / "a").exists()  # neither OUT nor the parent made for it
+    partners = data / "partners.csv"
+    lines = partners.read_text(encoding="utf-8").splitlines()
+    partners.write_text("\n".join([*lines, "P9,Partner P9"]) + "\n", encoding="utf-8")
+    width = len(lines[0].split(","))
+    said = refused("run", str(PLAN), "--data", str(data), "--out", str(out))
+    missing = ", ".join(lines[0].split(",")[2:])
+    assert said == (f"{partners}:row {len(lines) + 1}: has 2 values; the header names {width} "
+                    f"columns: no value for {missing} (check the commas and quotes of this row)")
+    assert not (tmp_path / "a").exists()
+
+
+def test_effect_shows_ratios_to_four_places_and_money_as_run_does() -> None:
+    """The example's payouts (expected/payouts.csv, worked by hand): the top 10% of its 5
+    payees is the first one; its share of the total, half up to 4 places."""
+    import csv
+    from decimal import ROUND_HALF_UP, Decimal
+
+    from typer.testing import CliRunner
+
+    from paymaster.cli import app
+
+    totals: dict[str, Decimal] = {}
+    with (EXAMPLES / "generuj-leady" / "expected" / "payouts.csv").open(encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            totals[row["payee_id"]] = totals.get(row["payee_id"], Decimal(0)) + Decimal(row["amount"])
+    share = (max(totals.values()) / sum(totals.values())).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+    done = CliRunner().invoke(app, ["effect", str(PLAN), "--data",
+                                    str(EXAMPLES / "generuj-leady" / "data")])
+    assert done.exit_code == 0, done.output
+    [row] = [line for line in done.stdout.splitlines() if "│ generuj-leady" in line]
+    cells = [c.strip() for c in row.split("│")]
+    assert cells[-2] == str(share) and len(totals) == 5
+    assert f"{max(totals.values()):,.2f}" in cells  # the largest payee total, as `run` shows money

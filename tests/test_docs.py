@@ -132,3 +132,18 @@ def test_readme_starts_with_the_two_commands() -> None:
     assert "./dev demo" in head and "./dev test" in head
     assert "./dev test" in (ROOT / ".ci" / "run").read_text() or "dev test" in (
         ROOT / ".ci" / "run").read_text()
+
+
+def test_the_readme_says_how_to_reach_paymaster_and_that_way_works(tmp_path) -> None:
+    """`paymaster` is in .venv, not on the PATH after `./dev demo`: the README says so,
+    and `./dev paymaster ARGS` runs it in the caller's folder (a relative path is the
+    caller's); ./dev installs the PostgreSQL server the tests start when it is missing."""
+    import subprocess
+
+    assert "./dev paymaster" in README and ".venv/bin/paymaster" in README
+    done = subprocess.run([str(ROOT / "dev"), "paymaster", "schema", "--out", "s.json"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert '"$schema"' in (tmp_path / "s.json").read_text(encoding="utf-8")
+    dev = (ROOT / "dev").read_text(encoding="utf-8")
+    assert "missing+=(postgresql)" in dev and "/usr/lib/postgresql/*/bin/initdb" in dev

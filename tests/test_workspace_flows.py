@@ -366,7 +366,7 @@ def test_workspace_cli(tmp_path, monkeypatch):
     # Piped (not a terminal), a table keeps every figure: no column is cut to fit 80.
     ws = Workspace.open(folder)
     try:
-        amounts = {str(e.amount) for e in ledger.entries(ws, TI, None)}
+        amounts = {f"{e.amount:,.2f}" for e in ledger.entries(ws, TI, None)}  # as `run` shows
     finally:
         ws.close()
     done = cli("ledger", TI, "-w", folder)
@@ -426,3 +426,86 @@ def test_cli_register_takes_submitted_at_from_a_field_and_enroll_keeps_its_draft
     assert "the enrollment deadline of phase 6 was 2008-02-29" in done.stderr
     assert "the application is kept as draft ENR-000001" in done.stderr
     assert f"paymaster enrollment move {TI} ENR-000001 submit" in done.stderr
+
+
+def invoke(*args: str | Path) -> tuple[int, str, str]:
+    """The CLI in this process (no interpreter start per command): exit code, output and
+    the problems it refused with (as `paymaster` prints them)."""
+    from typer.testing import CliRunner
+
+    from paymaster.cli import app
+    from paymaster.errors import PaymasterError
+
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    if isinstance(result.exception, PaymasterError):
+        return 1, result.stdout, "\n".join(str(p) for p in result.exception.problems)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_workspace_commands_say_what_they_did_and_refuse_what_they_cannot(
+        demo_workspace, tmp_path, monkeypatch):
+    """On the demo workspace: conflicting or repeated decisions, posting a preview,
+    statement files per program and locale, amounts as `run` prints them, the audit
+    log's two times and its changes, a short row of a registrations file, a late
+    enrollment tried twice."""
+    ws = demo_workspace
+    folder = ws.folder
+    monkeypatch.delenv("PAYMASTER_TODAY", raising=False)
+    decided = next(r for r in registrations.listing(ws, GL) if r.status == "rejected")
+    rid = decided.registration_id
+    code, _out, said = invoke("decide", GL, rid, "--accept", "--reject", "--reason", "x",
+                              "-w", folder)
+    assert code == 1 and "--accept and --reject exclude each other" in said
+    code, _out, said = invoke("decide", GL, rid, "--accept", "-w", folder)
+    assert code == 1
+    assert (f"registration {rid} is rejected already ({decided.reason}): decided by "
+            f"{decided.decided_by} on {decided.decided_at:%Y-%m-%d %H:%M}") in said
+
+    preview = ledger.create_run(ws, GL, actor="office", period="2018-04")
+    code, _out, said = invoke("post", str(preview.id), "-w", folder)
+    assert code == 1 and f"paymaster runs approve {preview.id}" in said
+
+    monkeypatch.chdir(tmp_path)  # where `statement` writes its file by default
+    for locale in ("pl", "zh"):
+        code, out, said = invoke("statement", GL, "P1", "--locale", locale, "-w", folder)
+        assert code == 0, said
+    assert (tmp_path / f"statement-{GL}-P1-pl.html").read_bytes() != (
+        tmp_path / f"statement-{GL}-P1-zh.html").read_bytes()
+
+    entries = ledger.entries(ws, GL)
+    code, out, _said = invoke("ledger", GL, "-w", folder)
+    shown = {c.strip() for row in out.splitlines() for c in row.split("│")}
+    assert {f"{e.amount:,.2f}" for e in entries} <= shown
+    assert any(e.amount >= 1000 for e in entries)  # so a thousands separator is shown
+    code, out, _said = invoke("runs", "list", GL, "-w", folder)
+    assert f"{preview.total:,.2f}" in out
+
+    # R01 was accepted by the owner a day after its submission (services.demo): the audit
+    # shows that business time and, apart, today's recording time; the change readably.
+    code, out, _said = invoke("audit", "--entity", "registration", "--key", "R01",
+                              "-w", folder)
+    [accept] = [row for row in out.splitlines() if "│ accept" in row]
+    assert "2018-04-03 09:00:00" in accept
+    assert dt.datetime.now(dt.UTC).strftime("%Y-%m-%d") in accept
+    assert "status: submitted -> accepted" in accept and "decided_by: - -> owner" in accept
+
+    columns, rows = read_csv(GL_DATA / "registrations.csv")
+    short = tmp_path / "short.csv"
+    short.write_text(",".join(columns) + "\n" + ",".join(rows[0].values()).replace("R01", "R90")
+                     + "\nR91,P1,2018-04-02 09:00:00\n", encoding="utf-8")
+    before = len(registrations.listing(ws, GL))
+    code, _out, said = invoke("register", GL, "--file", short, "-w", folder)
+    assert code == 1
+    assert f"{short}:row 3: has 3 values; the header names {len(columns)} columns: no value " \
+           "for customer_name, customer_address," in said
+    assert len(registrations.listing(ws, GL)) == before
+
+    drafts = {e.enrollment_id for e in enrollments.listing(ws, TI) if e.status == "draft"}
+    for _ in range(2):
+        code, _out, said = invoke("enroll", TI, "--partner", "A", "--phase", "6",
+                                  "--effective-from", "2007-11-01", "--submit", "--at",
+                                  "2008-03-05 10:00:00", "-w", folder)
+        assert code == 1 and "the enrollment deadline of phase 6 was 2008-02-29" in said
+    new = {e.enrollment_id for e in enrollments.listing(ws, TI) if e.status == "draft"} - drafts
+    assert len(new) == 1 and f"kept as draft {new.pop()}" in said

@@ -14,19 +14,21 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from paymaster import cli_analytics, cli_registrations, cli_users, cli_workspace
+from paymaster.cli_common import (
+    app,
+    check_outputs,
+    console,
+    errors,
+    me,
+    print_problems,
+    print_table,
+)
 from paymaster.errors import PaymasterError, Problem
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Paymaster: sales incentive programs, calculated exactly and explained.")
-# Markup off: stored text (a dispute, a reason, a file name) is printed as it is, never
-# read as Rich markup (`[/]` would crash a listing, `[link=...]` would render). Styling is
-# given with style=, or markup=True on constant text.
-console = Console(soft_wrap=True, markup=False)
-errors = Console(stderr=True, soft_wrap=True, markup=False)
-# Piped into a file or a script, a table keeps every figure: Rich would otherwise fit it
-# into 80 columns, or an exported COLUMNS, and cut amounts short ("1200…"). (A table's
-# own print width cannot exceed its console's: a console of its own.)
-_tables = console if sys.stdout.isatty() else Console(soft_wrap=True, width=10_000, markup=False)
+# The command modules register themselves on `app` when imported (above); this module adds
+# the calculation commands and is the entry point.
+COMMAND_MODULES = (cli_workspace, cli_registrations, cli_analytics, cli_users)
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DEMO_PROGRAMS = ("generuj-leady", "trade-in-accelerator", "sales-team")
 
@@ -35,7 +37,7 @@ def main() -> None:
     try:
         app()
     except PaymasterError as err:
-        _print_problems(err.problems)
+        print_problems(err.problems)
         sys.exit(err.exit_code)
     except OSError as err:
         # A path given on the command line that cannot be read or written (missing file,
@@ -47,27 +49,6 @@ def main() -> None:
         errors.print(text, markup=False, highlight=False)
         errors.print("1 problem(s)", style="bold red")
         sys.exit(1)
-
-
-def print_table(table: Table) -> None:
-    _tables.print(table)
-
-
-def check_outputs(out: Path | None, fmt: str, chart: Path | None) -> None:
-    """A wrong format or chart file is said before a calculation, not after it."""
-    from paymaster.analytics.charts import chart_format
-    from paymaster.outputs import check_format
-
-    if out:
-        check_format(fmt)
-    if chart:
-        chart_format(chart)
-
-
-def _print_problems(problems: list[Problem]) -> None:
-    for problem in problems:
-        errors.print(str(problem), markup=False, highlight=False)
-    errors.print(f"{len(problems)} problem(s)", style="bold red")
 
 
 @app.command()
@@ -101,7 +82,7 @@ def check(
         errors.print(f"{warning.location()}: warning: {warning.message}{hint}", markup=False,
                      highlight=False)
     if problems:
-        _print_problems(problems)
+        print_problems(problems)
     else:
         said = f", {len(warnings)} warning(s)" if warnings else ""
         console.print(f"[green]ok[/green]: {len(plans)} plan(s) checked{said}", markup=True)
@@ -136,7 +117,8 @@ def run(
         console.print("[red]error[/red]: --incremental keeps its state in DuckDB; "
                       "it cannot be combined with --backend spark", markup=True)
         raise typer.Exit(2)
-    made = not out.exists()
+    # The topmost folder this run makes (None: OUT exists), so a refused run removes all it made.
+    made = next((p for p in (*reversed(out.parents), out) if not p.exists()), None)
     out.mkdir(parents=True, exist_ok=True)  # a folder that cannot be made: said before calculating
     try:
         if incremental:
@@ -155,13 +137,23 @@ def run(
                 metadata=lambda done: run_metadata(done, data, backend, spark_master))
             paths, figures = result.paths, result.figures
     except BaseException:
-        # A refused plan or input leaves nothing behind: not even the folder made for it.
-        if made and out.is_dir() and not any(out.iterdir()):
-            out.rmdir()
+        # A refused plan or input leaves nothing behind: not even the folders made for it.
+        if made is not None:
+            _remove_empty(out, made)
         raise
     _print_summary(result, figures)
     console.print(f"wrote {len(paths) - 1} tables and run.json to {out} "
                   f"(fingerprint {result.fingerprint})")
+
+
+def _remove_empty(folder: Path, top: Path) -> None:
+    """Remove `folder` and its parents up to `top` while they are empty."""
+    for path in (folder, *folder.parents):
+        if not path.is_dir() or any(path.iterdir()):
+            return
+        path.rmdir()
+        if path == top:
+            return
 
 
 def run_metadata(result, data: Path, backend: str = "duckdb",
@@ -312,14 +304,12 @@ def demo(
 
     run_workspace_demo(out / "workspace", console.print).close()
     console.print(f"workspace in {out}/workspace (statements in {out}/workspace/out); "
-                  f"try: paymaster runs list -w {out}/workspace")
+                  f"try: {me()} runs list -w {out}/workspace")
     if serve:
-        from paymaster.cli_workspace import serve as serve_portal
-
-        serve_portal(out / "workspace", host="127.0.0.1", port=8000, secure_cookies=False,
+        cli_workspace.serve(out / "workspace", host="127.0.0.1", port=8000, secure_cookies=False,
                      demo=True)
     else:
-        console.print(f"the portal: paymaster serve {out}/workspace (or ./dev serve {out}/workspace)")
+        console.print(f"the portal: {me()} serve {out}/workspace")
 
 
 @app.command()
@@ -382,13 +372,7 @@ def schema(out: Path | None = typer.Option(None, "--out", help="write to this fi
         print(text)
 
 
-import paymaster.cli_analytics  # noqa: E402,F401  (registers the analytics commands)
-import paymaster.cli_workspace  # noqa: E402,F401  (registers the workspace commands)
-import paymaster.cli_users  # noqa: E402,F401  (registers the user commands)
-
 if __name__ == "__main__":
     # Run as `python -m paymaster.cli` this file is __main__, a second copy of the module;
-    # the workspace commands registered themselves on paymaster.cli's app: run that one.
-    from paymaster import cli as _registered
-
-    _registered.main()
+    # its commands registered themselves on cli_common's app as paymaster.cli's did.
+    main()

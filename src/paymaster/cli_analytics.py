@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 
 import typer
 
-from paymaster.cli import app, check_outputs, console
-from paymaster.cli_workspace import WS_OPTION, _table, _ws
+from paymaster.cli_common import (
+    WS_OPTION,
+    amount,
+    app,
+    check_outputs,
+    console,
+    open_ws,
+    show_table,
+)
+
+# Columns of the effect report that are ratios (1.0 = 100%), not money: shown to four
+# places, as the report computes them (money is shown as `run` shows it).
+RATIOS = {"growth", "prior_growth", "cost_share", "cost_per_extra_sale", "budget_used",
+          "median_attainment", "top10_share"}
+
+
+def ratio(value: object) -> str:
+    return "" if value is None else f"{Decimal(str(value)):.4f}"
 
 
 @app.command()
@@ -28,11 +45,12 @@ def budget(
 
     if chart:
         chart_format(chart)
-    found = budget_forecast(_ws(workspace), program, as_of.date() if as_of else None, weeks)
-    _table(f"budget of {program}", ["pool", "limit", "spent", "committed", "remaining",
+    found = budget_forecast(open_ws(workspace), program, as_of.date() if as_of else None, weeks)
+    show_table(f"budget of {program}", ["pool", "limit", "spent", "committed", "remaining",
                                     "run rate / week", "runs out", "interval"], [
         [f.pool, f.limit, f.spent, f.committed, f.remaining,
-         f"{f.rate_per_week} ({f.rate_low} .. {f.rate_high})" if f.rate_per_week is not None else "",
+         f"{amount(f.rate_per_week)} ({amount(f.rate_low)} .. {amount(f.rate_high)})"
+         if f.rate_per_week is not None else "",
          f"ran out on {f.exhausted_on}" if f.exhausted_on else (f.exhaustion or "not in sight"),
          "" if f.exhausted_on else f"{f.exhaustion_low or '-'} .. {f.exhaustion_high or 'not in sight'}"]
         for f in found])
@@ -63,7 +81,8 @@ def effect(
         result = calculate(plan, data, lambda stage: status.update(stage))
     report = effect_report(result.tables, period)
     for name, table in report.items():
-        _table(name, table.column_names, [list(r.values()) for r in table.to_pylist()])
+        show_table(name, table.column_names, [
+            [ratio(v) if c in RATIOS else v for c, v in r.items()] for r in table.to_pylist()])
     if out:
         from paymaster.outputs import write_tables
 
@@ -74,8 +93,6 @@ def effect(
 
 
 def _attainment_chart(table, chart: Path) -> None:
-    from decimal import Decimal
-
     from paymaster.analytics.charts import bar_chart, chart_format, write_chart
 
     labels, values = [], []
@@ -103,8 +120,8 @@ def accruals(
         from paymaster.outputs import rows_format
 
         rows_format(out)
-    rows = compute(_ws(workspace), as_of.date() if as_of else None, program)
-    _table("accruals", list(COLUMNS), [[r[c] for c in COLUMNS] for r in rows])
+    rows = compute(open_ws(workspace), as_of.date() if as_of else None, program)
+    show_table("accruals", list(COLUMNS), [[r[c] for c in COLUMNS] for r in rows])
     if out:
         from paymaster.outputs import write_rows
 

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import typer
 
-from paymaster.cli import app, console
-from paymaster.cli_workspace import ACTOR_OPTION, WS_OPTION, _table, _ws
+from paymaster.cli_common import ACTOR_OPTION, WS_OPTION, app, console, open_ws, show_table
 from paymaster.errors import Problem, UsageError
 
 user_app = typer.Typer(help="Portal users and login throttles.", no_args_is_help=True)
@@ -55,7 +54,7 @@ def user_add(
     from paymaster.services import accounts
 
     password = _password(password_file, password_stdin)
-    accounts.create_user(_ws(workspace), username, password, role, actor=actor,
+    accounts.create_user(open_ws(workspace), username, password, role, actor=actor,
                          payee_id=payee, display_name=name, locale=locale)
     _print(f"user {username} ({role}) added")
 
@@ -65,9 +64,9 @@ def user_list(workspace: Path = WS_OPTION) -> None:
     """Every user: role, payee, active or not, live sessions."""
     from paymaster.services import accounts
 
-    _table("users", ["username", "role", "payee", "active", "sessions", "name"],
+    show_table("users", ["username", "role", "payee", "active", "sessions", "name"],
            [[u["username"], u["role"], u["payee_id"], "yes" if u["active"] else "no",
-             u["sessions"], u["display_name"]] for u in accounts.list_users(_ws(workspace))])
+             u["sessions"], u["display_name"]] for u in accounts.list_users(open_ws(workspace))])
 
 
 @user_app.command("deactivate")
@@ -76,7 +75,7 @@ def user_deactivate(username: str = typer.Argument(...), workspace: Path = WS_OP
     """Stop a user from logging in; its sessions end at once."""
     from paymaster.services import accounts
 
-    accounts.set_active(_ws(workspace), username, False, actor=actor)
+    accounts.set_active(open_ws(workspace), username, False, actor=actor)
     _print(f"user {username} deactivated, its sessions ended")
 
 
@@ -86,7 +85,7 @@ def user_reactivate(username: str = typer.Argument(...), workspace: Path = WS_OP
     """Let a deactivated user log in again."""
     from paymaster.services import accounts
 
-    accounts.set_active(_ws(workspace), username, True, actor=actor)
+    accounts.set_active(open_ws(workspace), username, True, actor=actor)
     _print(f"user {username} reactivated")
 
 
@@ -100,7 +99,7 @@ def user_password(
     from paymaster.services import accounts
 
     password = _password(password_file, password_stdin)
-    accounts.reset_password(_ws(workspace), username, password, actor=actor)
+    accounts.reset_password(open_ws(workspace), username, password, actor=actor)
     _print(f"password of {username} reset, its sessions ended")
 
 
@@ -114,7 +113,7 @@ def user_role(
     """Change a user's role (and payee); its sessions end."""
     from paymaster.services import accounts
 
-    accounts.change_role(_ws(workspace), username, role, actor=actor, payee_id=payee)
+    accounts.change_role(open_ws(workspace), username, role, actor=actor, payee_id=payee)
     _print(f"user {username} is now {role}{' of ' + payee if payee else ''}, "
            "its sessions ended")
 
@@ -124,10 +123,10 @@ def user_throttles(workspace: Path = WS_OPTION) -> None:
     """Failed logins counted per username and address, and per address."""
     from paymaster.services import throttle
 
-    _table("login throttles", ["username", "address", "failures", "last failure (UTC)",
+    show_table("login throttles", ["username", "address", "failures", "last failure (UTC)",
                                "blocked until (UTC)"],
            [[t["username"] or "(any)", t["address"], t["failures"], t["last_failure"],
-             t["blocked_until"] or ""] for t in throttle.listing(_ws(workspace))])
+             t["blocked_until"] or ""] for t in throttle.listing(open_ws(workspace))])
 
 
 @user_app.command("unthrottle")
@@ -141,5 +140,5 @@ def user_unthrottle(
 
     if not username and not address:
         raise UsageError(Problem("name a username, an --address, or both"))
-    lifted = throttle.lift(_ws(workspace), username, address, actor=actor)
+    lifted = throttle.lift(open_ws(workspace), username, address, actor=actor)
     _print(f"{lifted} throttle(s) lifted")

@@ -4,19 +4,24 @@ statement, audit. Each command is a few lines over `Workspace` and `paymaster.se
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
-from paymaster.cli import app, console, print_table
+from paymaster.cli_common import (
+    ACTOR_OPTION,
+    WS_OPTION,
+    amount,
+    app,
+    compact,
+    console,
+    me,
+    one_of,
+    open_ws,
+    pairs,
+    show_table,
+)
 from paymaster.errors import Problem, UsageError
-
-WS_OPTION = typer.Option(Path(os.environ.get("PAYMASTER_WORKSPACE", ".")), "--workspace", "-w",
-                         help="workspace folder (or PAYMASTER_WORKSPACE)")
-ACTOR_OPTION = typer.Option(os.environ.get("PAYMASTER_USER", os.environ.get("USER", "office")),
-                            "--as", help="who does this, for the audit log (or PAYMASTER_USER)")
 
 program_app = typer.Typer(help="Programs of a workspace.", no_args_is_help=True)
 runs_app = typer.Typer(help="Runs: calculate a preview, look at it, approve it.", no_args_is_help=True)
@@ -28,31 +33,6 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(enrollment_app, name="enrollment")
 app.add_typer(dispute_app, name="dispute")
 app.add_typer(partner_app, name="partner")
-
-
-def _ws(folder: Path):
-    from paymaster.workspace import Workspace
-
-    return Workspace.open(folder)
-
-
-def _pairs(items: list[str], what: str, form: str = "NAME=VALUE") -> dict[str, str]:
-    out = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise UsageError(Problem(f"{what} '{item}' is not {form}"))
-        out[name.strip()] = value
-    return out
-
-
-def _table(title: str, columns: list[str], rows: list[list]) -> None:
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*["" if v is None else str(v) for v in row])
-    print_table(table)
 
 
 # ---------------------------------------------------------------- workspace
@@ -89,7 +69,7 @@ def program_add(
     check(load_plan(plan))
     from paymaster.services import programs
 
-    name = programs.add_program(_ws(workspace), plan, actor, registrations=registrations,
+    name = programs.add_program(open_ws(workspace), plan, actor, registrations=registrations,
                                 enrollments=enrollments)
     console.print(f"program {name} added")
 
@@ -108,102 +88,13 @@ def import_(
     idempotent (the same file twice changes nothing)."""
     from paymaster.services.imports import import_file
 
-    r = import_file(_ws(workspace), program, table, file, actor=actor,
+    r = import_file(open_ws(workspace), program, table, file, actor=actor,
                     as_of=as_of.date() if as_of else None, snapshot=snapshot)
     if r.already:
         console.print(f"{file}: imported before (import {r.import_id}); nothing changed")
     else:
         console.print(f"{file}: import {r.import_id}: {r.rows} rows, {r.added} new, "
                       f"{r.changed} changed, {r.unchanged} unchanged, {r.removed} removed")
-
-
-# ---------------------------------------------------------------- registrations
-@app.command()
-def register(
-    program: str = typer.Argument(...),
-    fields: list[str] = typer.Option([], "--field", help="NAME=VALUE (repeat)"),
-    file: Path = typer.Option(None, "--file", help="CSV of registrations, one per row "
-                              "(received by e-mail, say), taken in order of submitted_at"),
-    at: dt.datetime = typer.Option(None, "--at", help="submission time (default now)"),
-    workspace: Path = WS_OPTION, actor: str = ACTOR_OPTION,
-) -> None:
-    """Register a lead (or a file of them); each is checked and answered at once."""
-    from paymaster.services import registrations
-
-    ws = _ws(workspace)
-    if file:
-        batch = _registration_rows(file)
-    else:
-        values = _pairs(fields, "field")
-        batch = [(values, _submission(values))]  # --field submitted_at=... as --at
-    rows = []
-    for values, when in batch:
-        reg = registrations.register(ws, program, values, actor=actor, at=when or at)
-        rows.append([reg.registration_id, reg.partner_id, reg.submitted_at, reg.status,
-                     reg.reason, reg.due_on])
-    _table("registrations", ["id", "partner", "submitted", "status", "reason", "due"], rows)
-
-
-def _registration_rows(file: Path) -> list[tuple[dict, dt.datetime | None]]:
-    import csv
-
-    with file.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    out = [(row, _submission(row)) for row in rows]
-    return sorted(out, key=lambda item: item[1] or dt.datetime.max)
-
-
-def _submission(values: dict) -> dt.datetime | None:
-    """The submission time a registration was given (its submitted_at field or column),
-    taken out of its fields with the owner's decision, which the owner gives later."""
-    when = values.pop("submitted_at", None)
-    for ignored in ("decision", "decision_reason"):
-        values.pop(ignored, None)
-    if not when:
-        return None
-    try:
-        return dt.datetime.fromisoformat(when)
-    except ValueError:
-        raise UsageError(Problem(f"submitted_at '{when}' is not a date and time",
-                                 field="submitted_at",
-                                 hint="write it as 2018-04-02 09:00:00, or leave it out to mean now")) from None
-
-
-@app.command("registrations")
-def registrations_list(
-    program: str = typer.Argument(...), partner: str = typer.Option(None, "--partner"),
-    overdue: bool = typer.Option(False, "--overdue", help="only those past their due date"),
-    workspace: Path = WS_OPTION,
-) -> None:
-    """List registrations with their state and due date (overdue ones flagged)."""
-    from paymaster.services import registrations
-
-    ws = _ws(workspace)
-    regs = registrations.overdue(ws, program) if overdue else registrations.listing(
-        ws, program, partner)
-    today = ws.today()
-    _table("registrations", ["id", "partner", "submitted", "status", "reason", "due", "overdue"], [
-        [r.registration_id, r.partner_id, r.submitted_at, r.status, r.reason, r.due_on,
-         "OVERDUE" if r.status == "submitted" and r.due_on < today else ""] for r in regs])
-
-
-@app.command()
-def decide(
-    program: str = typer.Argument(...), registration: str = typer.Argument(...),
-    accept: bool | None = typer.Option(None, "--accept/--reject"),
-    reason: str = typer.Option(None, "--reason"),
-    workspace: Path = WS_OPTION, actor: str = ACTOR_OPTION,
-) -> None:
-    """The owner confirms or rejects a registration (a rejection needs a reason)."""
-    from paymaster.services import registrations
-
-    if accept is None:
-        raise UsageError(Problem(f"say whether registration {registration} is accepted",
-                                 hint="add --accept, or --reject --reason TEXT"))
-
-    reg = registrations.decide(_ws(workspace), program, registration, accept=accept,
-                               actor=actor, reason=reason)
-    console.print(f"{reg.registration_id}: {reg.status}" + (f" ({reg.reason})" if reg.reason else ""))
 
 
 @partner_app.command("remove")
@@ -217,7 +108,7 @@ def partner_remove(
     cancelled in the ledger, kept on record with the reason."""
     from paymaster.services.masterdata import remove_partner
 
-    n = remove_partner(_ws(workspace), program, partner, reason=reason, actor=actor,
+    n = remove_partner(open_ws(workspace), program, partner, reason=reason, actor=actor,
                        on=on.date() if on else None)
     console.print(f"partner {partner} removed; {n} unpaid ledger line(s) cancelled")
 
@@ -235,7 +126,7 @@ def enroll(
     """Apply for enrollment: a draft, or submitted with --submit."""
     from paymaster.services import enrollments
 
-    e = enrollments.create(_ws(workspace), program, partner, phase, effective_from.date(),
+    e = enrollments.create(open_ws(workspace), program, partner, phase, effective_from.date(),
                            actor=actor, submit=submit, at=at)
     console.print(f"{e.enrollment_id}: {e.status}" + (f", approval due {e.due_on}" if e.due_on else ""))
 
@@ -251,7 +142,7 @@ def enrollment_move(
     """Move an application on: submit, approve (checks certification), reject, withdraw."""
     from paymaster.services import enrollments
 
-    e = enrollments.move(_ws(workspace), program, enrollment, action, actor=actor,
+    e = enrollments.move(open_ws(workspace), program, enrollment, action, actor=actor,
                          reason=reason, at=at)
     console.print(f"{e.enrollment_id}: {e.status}" + (f" ({e.reason})" if e.reason else ""))
 
@@ -265,10 +156,10 @@ def enrollment_list(
     """List applications; overdue ones are flagged (contact your channel account manager)."""
     from paymaster.services import enrollments
 
-    ws = _ws(workspace)
+    ws = open_ws(workspace)
     rows = enrollments.overdue(ws, program) if overdue else enrollments.listing(ws, program)
     today = ws.today()
-    _table("enrollments", ["id", "partner", "phase", "status", "submitted", "due", "reason", "overdue"], [
+    show_table("enrollments", ["id", "partner", "phase", "status", "submitted", "due", "reason", "overdue"], [
         [e.enrollment_id, e.partner_id, e.phase, e.status, e.submitted_on, e.due_on, e.reason,
          "OVERDUE" if e.status == "submitted" and e.due_on and e.due_on < today else ""]
         for e in rows])
@@ -285,7 +176,7 @@ def runs_new(
     """Calculate a preview run on the store's data; shows what posting it would change."""
     from paymaster.services import ledger
 
-    ws = _ws(workspace)
+    ws = open_ws(workspace)
     run = ledger.create_run(ws, program, actor=actor, period=period,
                             as_of=as_of.date() if as_of else None,
                             progress=lambda stage: console.log(stage))
@@ -295,7 +186,7 @@ def runs_new(
 @runs_app.command("show")
 def runs_show(run_id: int = typer.Argument(...), workspace: Path = WS_OPTION) -> None:
     """A run's totals and its changes against the ledger."""
-    _show_run(_ws(workspace), run_id)
+    _show_run(open_ws(workspace), run_id)
 
 
 def _show_run(ws, run_id: int) -> None:
@@ -303,12 +194,12 @@ def _show_run(ws, run_id: int) -> None:
 
     run = ledger.get_run(ws, run_id)
     console.print(f"run {run.id} of {run.program} ({run.period or 'all periods'}, data as of "
-                  f"{run.as_of}, input {run.fingerprint}): {run.status}, total {run.total}")
+                  f"{run.as_of}, input {run.fingerprint}): {run.status}, total {amount(run.total)}")
     if run.timings:
         console.print("stages: " + ", ".join(
             f"{name} {seconds:.2f}s" for name, seconds in run.timings.items()), style="dim")
     changes = ledger.changes(ws, run_id)
-    _table(f"changes against the ledger ({len(changes)})",
+    show_table(f"changes against the ledger ({len(changes)})",
            ["payee", "period", "measure", "source", "posted", "new", "difference", "kind"],
            [[c.payee_id, c.period, c.measure, c.source_id, c.posted, c.new, c.difference,
              c.kind] for c in changes[:200]])
@@ -319,10 +210,10 @@ def runs_list(program: str = typer.Argument(None), workspace: Path = WS_OPTION) 
     """Every run with its status."""
     from paymaster.services import ledger
 
-    _table("runs", ["id", "program", "period", "as of", "status", "total", "input", "created", "posted"], [
+    show_table("runs", ["id", "program", "period", "as of", "status", "total", "input", "created", "posted"], [
         [r.id, r.program, r.period or "all", r.as_of, r.status, r.total, r.fingerprint,
          f"{r.created_at} {r.created_by}", f"{r.posted_at or ''} {r.posted_by or ''}"]
-        for r in ledger.runs(_ws(workspace), program)])
+        for r in ledger.runs(open_ws(workspace), program)])
 
 
 @runs_app.command("approve")
@@ -331,7 +222,7 @@ def runs_approve(run_id: int = typer.Argument(...), workspace: Path = WS_OPTION,
     """Approve a preview run for posting."""
     from paymaster.services import ledger
 
-    ledger.approve(_ws(workspace), run_id, actor=actor)
+    ledger.approve(open_ws(workspace), run_id, actor=actor)
     console.print(f"run {run_id} approved")
 
 
@@ -341,12 +232,12 @@ def post(run_id: int = typer.Argument(...), workspace: Path = WS_OPTION,
     """Post an approved run to the ledger (only the differences; twice is a no-op)."""
     from paymaster.services import ledger
 
-    result = ledger.post(_ws(workspace), run_id, actor=actor)
+    result = ledger.post(open_ws(workspace), run_id, actor=actor)
     if result.already:
         console.print(f"run {run_id} was posted already; nothing changed")
     else:
         console.print(f"run {run_id} posted: {len(result.entries)} ledger entries, "
-                      f"total {result.total}")
+                      f"total {amount(result.total)}")
 
 
 @app.command()
@@ -367,7 +258,7 @@ def pay(
                                  "pay show BATCH --out FILE or pay list PROGRAM"))
     from paymaster.services import payouts
 
-    batch = payouts.pay(_ws(workspace), what[0], _required_out(out), actor=actor)
+    batch = payouts.pay(open_ws(workspace), what[0], _required_out(out), actor=actor)
     if batch is None:
         console.print(f"nothing to pay in {what[0]}: no file written, nothing recorded")
         return None
@@ -383,22 +274,23 @@ def _required_out(out: Path | None) -> Path:
 
 
 def _totals(batch) -> str:
-    return ", ".join(f"{amount} {currency}".strip() for currency, amount in batch.totals.items())
+    return ", ".join(f"{amount(total)} {currency}".strip()
+                     for currency, total in batch.totals.items())
 
 
 def _pay_show(batch_id: str, out: Path | None, workspace: Path) -> None:
     from paymaster.services import payouts
 
-    payouts.write_batch(_ws(workspace), batch_id, _required_out(out))
+    payouts.write_batch(open_ws(workspace), batch_id, _required_out(out))
     console.print(f"{out}: batch {batch_id} written again")
 
 
 def _pay_list(program: str, _out: Path | None, workspace: Path) -> None:
     from paymaster.services import payouts
 
-    _table("payout batches", ["batch", "created", "by", "payees", "entries", "total"], [
+    show_table("payout batches", ["batch", "created", "by", "payees", "entries", "total"], [
         [b.id, b.created_at, b.created_by, b.payees, b.entries, _totals(b)]
-        for b in payouts.batches(_ws(workspace), program)])
+        for b in payouts.batches(open_ws(workspace), program)])
 
 
 @app.command()
@@ -409,10 +301,10 @@ def ledger(
     """The ledger's entries (what was posted, adjusted, clawed back or cancelled)."""
     from paymaster.services import ledger as ledger_
 
-    _table("ledger", ["id", "run", "payee", "period", "measure", "source", "kind", "amount",
+    show_table("ledger", ["id", "run", "payee", "period", "measure", "source", "kind", "amount",
                       "corrects", "reason", "posted"], [
         [e.id, e.run_id, e.payee_id, e.period, e.measure, e.source_id, e.kind, e.amount,
-         e.corrects, e.reason, e.posted_at] for e in ledger_.entries(_ws(workspace), program, payee)])
+         e.corrects, e.reason, e.posted_at] for e in ledger_.entries(open_ws(workspace), program, payee)])
 
 
 # ---------------------------------------------------------------- disputes, statements, audit
@@ -427,15 +319,16 @@ def dispute_open(
     """Open a case on a payout line, or on a record that is missing."""
     from paymaster.services import disputes
 
-    d = disputes.open_case(_ws(workspace), program, payee, description, actor=actor,
-                           line_key=line, details=_pairs(details, "detail"))
+    d = disputes.open_case(open_ws(workspace), program, payee, description, actor=actor,
+                           line_key=line, details=pairs(details, "detail"))
     console.print(f"dispute {d.id} opened")
 
 
 @dispute_app.command("resolve")
 def dispute_resolve(
     program: str = typer.Argument(...), dispute: int = typer.Argument(...),
-    accept: bool = typer.Option(..., "--accept/--reject"),
+    accept: bool = typer.Option(False, "--accept", help="accept it (a correction may come with it)"),
+    reject: bool = typer.Option(False, "--reject", help="reject it"),
     reason: str = typer.Option(..., "--reason"),
     correction: str = typer.Option(None, "--correction", help="TABLE=FILE imported with it"),
     as_of: dt.datetime = typer.Option(None, "--as-of", formats=["%Y-%m-%d"]),
@@ -444,11 +337,13 @@ def dispute_resolve(
     """Accept a case (with a data correction, paid by the next run) or reject it."""
     from paymaster.services import disputes
 
+    accept = one_of({"--accept": accept, "--reject": reject}, f"dispute {dispute} is accepted",
+                    "add --accept or --reject, with --reason TEXT") == "--accept"
     fix = None
     if correction:
-        table, file = next(iter(_pairs([correction], "correction", "TABLE=FILE").items()))
+        table, file = next(iter(pairs([correction], "correction", "TABLE=FILE").items()))
         fix = (table, Path(file))
-    d = disputes.resolve(_ws(workspace), program, dispute, accept=accept, resolution=reason,
+    d = disputes.resolve(open_ws(workspace), program, dispute, accept=accept, resolution=reason,
                          actor=actor, correction=fix, as_of=as_of.date() if as_of else None)
     console.print(f"dispute {d.id}: {d.status}")
 
@@ -459,9 +354,9 @@ def dispute_list(program: str = typer.Argument(...), payee: str = typer.Option(N
     """Disputes with their state and resolution."""
     from paymaster.services import disputes
 
-    _table("disputes", ["id", "payee", "line", "details", "description", "status", "resolution"], [
+    show_table("disputes", ["id", "payee", "line", "details", "description", "status", "resolution"], [
         [d.id, d.payee_id, d.line_key, d.details, d.description, d.status, d.resolution]
-        for d in disputes.listing(_ws(workspace), program, payee)])
+        for d in disputes.listing(open_ws(workspace), program, payee)])
 
 
 @app.command()
@@ -470,17 +365,19 @@ def statement(
     period: str = typer.Option(None, "--period"),
     fmt: str = typer.Option("html", "--format", help="html, pdf or xlsx"),
     locale: str = typer.Option("en", "--locale", help="en, pl or zh"),
-    out: Path = typer.Option(None, "--out", help="file (default: statement-PAYEE.FORMAT)"),
+    out: Path = typer.Option(None, "--out", help="file (default: "
+                             "statement-PROGRAM-PAYEE-LOCALE.FORMAT, as the demo names them)"),
     workspace: Path = WS_OPTION,
 ) -> None:
     """A payee's statement: every line explained, every gate's progress, ledger totals."""
     from paymaster.services import statements
 
-    data = statements.build(_ws(workspace), program, payee, period)
-    out = out or Path(f"statement-{payee}.{fmt}")
+    data = statements.build(open_ws(workspace), program, payee, period)
+    out = out or Path(f"statement-{program}-{payee}-{locale}.{fmt}")
     out.write_bytes(statements.render(data, fmt, locale))
     state = "reconciles" if data.reconciles else "DOES NOT reconcile"
-    console.print(f"{out}: earned {data.total_earned}, posted {data.total_posted} ({state})")
+    console.print(f"{out}: earned {amount(data.total_earned)}, posted "
+                  f"{amount(data.total_posted)} ({state})")
 
 
 @app.command()
@@ -493,7 +390,7 @@ def audit(
 
     from paymaster.store.models import AuditEvent
 
-    ws = _ws(workspace)
+    ws = open_ws(workspace)
     with ws.store.reading() as session:
         query = select(AuditEvent)
         if entity:
@@ -501,9 +398,28 @@ def audit(
         if key:
             query = query.where(AuditEvent.entity_key == key)
         events = list(session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit)))
-    _table("audit", ["id", "at", "actor", "action", "entity", "key", "after"], [
-        [e.id, e.at, e.actor, e.action, e.entity, e.entity_key, str(e.after)[:80]]
-        for e in reversed(events)])
+    # `at` is the time the event is about (a command's --at: a registration's submission
+    # in 2018); `recorded` is when Paymaster wrote it down.
+    show_table("audit", ["id", "at", "recorded (UTC)", "actor", "action", "entity", "key",
+                         "change"], [
+        [e.id, e.at, e.recorded_at, e.actor, e.action, e.entity, e.entity_key,
+         change(e.before, e.after)] for e in reversed(events)])
+
+
+def change(before: object, after: object) -> str:
+    """Before and after as a reader wants them: each field that changed, `old -> new`;
+    a new thing's fields; what a removal took away."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        changed = [k for k in after if before.get(k) != after[k]]
+        changed += [k for k in before if k not in after]
+        return "; ".join(f"{k}: {compact(before.get(k))} -> {compact(after.get(k))}"
+                         for k in changed) or "no change"
+    if before is None and isinstance(after, dict):
+        return "; ".join(f"{k}: {compact(v)}" for k, v in after.items() if v is not None)
+    if after is None and isinstance(before, dict):
+        return "removed: " + "; ".join(f"{k}: {compact(v)}" for k, v in before.items()
+                                       if v is not None)
+    return f"{compact(before)} -> {compact(after)}"
 
 
 @app.command("demo-workspace")
@@ -517,7 +433,7 @@ def demo_workspace(
     from paymaster.services.demo import run_workspace_demo
 
     run_workspace_demo(folder, console.print, database).close()
-    console.print(f"workspace in {folder}; try: paymaster runs list -w {folder}")
+    console.print(f"workspace in {folder}; try: {me()} runs list -w {folder}")
 
 
 @app.command()
@@ -552,7 +468,7 @@ def serve(
         accounts.add_demo_accounts(ws)
     console.print(f"Paymaster portal on http://{host}:{port}/  (API: http://{host}:{port}/api/docs)")
     if demo or accounts.has_demo_accounts(ws):  # e.g. `paymaster demo --out X`'s workspace
-        _table("demo accounts", ["username", "password", "role", "payee"],
+        show_table("demo accounts", ["username", "password", "role", "payee"],
                [[u, p, r, payee or ""] for u, p, r, payee, _n, _l in accounts.DEMO_ACCOUNTS])
     from paymaster.services import engine_pool
 

@@ -84,8 +84,17 @@ def load_folder(plan: Plan, folder: Path, con: duckdb.DuckDBPyConnection, *,
                 continue
             empty_raw(con, raw, spec)
         else:
-            read_raw(con, item.path, raw)
-        problems.extend(check_table(con, raw, item, spec))
+            try:
+                read_raw(con, item.path, raw)
+            except duckdb.InvalidInputException:
+                problems.extend(_bad_width(item.path) or [])
+                if problems:
+                    continue
+                raise
+        found = check_table(con, raw, item, spec)
+        if found and item.path is not None and _misread(con, raw, spec):
+            found = _bad_width(item.path) or found
+        problems.extend(found)
         loaded[item.table] = raw
     problems.raise_if_any(DataError)
     for item in files:
@@ -97,6 +106,22 @@ def load_folder(plan: Plan, folder: Path, con: duckdb.DuckDBPyConnection, *,
         problems.extend(check_groups(con, item.table, item.name, plan.inputs[item.table]))
     problems.raise_if_any(DataError)
     return {table: table for table in plan.inputs}
+
+
+def _misread(con: duckdb.DuckDBPyConnection, raw: str, spec: InputTable) -> bool:
+    """Did the reader miss a declared column? (A CSV row of the wrong width makes DuckDB's
+    sniffer take the file for another dialect, and every column goes missing.)"""
+    present = set(raw_types(con, raw))
+    return any(c not in present and not col.optional for c, col in spec.columns.items())
+
+
+def _bad_width(path: Path) -> list[Problem] | None:
+    """The CSV row of the wrong width that made a file unreadable, named; None when
+    there is none (or the file is not CSV)."""
+    if path.suffix.lower() != ".csv":
+        return None
+    bad = filecheck.first_bad_width(path)
+    return [bad] if bad else None
 
 
 def load_table(plan: Plan, table: str, path: Path, con: duckdb.DuckDBPyConnection,

@@ -122,14 +122,44 @@ def check_rows(rows: Iterable[list[str]], path: Path, limits: Limits, *,
             if row > most_rows:
                 _check_count(row, width, path, limits)
             if len(values) != width:
-                raise refuse(f"has {len(values)} values; the header names {width} columns",
-                             path, row=row, hint_text="check the commas and quotes of this row")
+                raise refuse(width_message(values, header), path, row=row,
+                             hint_text="check the commas and quotes of this row")
             if max(map(len, values)) > longest or (search and search("\t".join(values))):
                 _check_values(values, header, row, path, limits)
     except csv.Error as err:
         raise refuse(_csv_message(str(err), limits), path, row=row + 1,
                      hint_text="a value containing commas, quotes or line breaks is written "
                                'between double quotes, with each quote inside doubled ("")') from None
+
+
+def width_message(values: list[str], header: list[str]) -> str:
+    """What a row of the wrong width lacks (the columns its values stop short of) or has
+    too many of."""
+    said = f"has {len(values)} values; the header names {len(header)} columns"
+    if len(values) < len(header):
+        return f"{said}: no value for {', '.join(header[len(values):])}"
+    return f"{said}: {len(values) - len(header)} value(s) after the last column '{header[-1]}'"
+
+
+def first_bad_width(path: Path) -> Problem | None:
+    """The first row of a CSV file whose number of values is not its header's, named
+    with what it lacks; None when every row has the header's width (or the file cannot
+    be read as CSV: then the reader's own error speaks)."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            rows = csv.reader(handle, strict=True)
+            header = next(rows, None) or []
+            row = 1
+            for values in rows:
+                if not values:
+                    continue
+                row += 1
+                if len(values) != len(header):
+                    return Problem(width_message(values, header), file=str(path), row=row,
+                                   hint="check the commas and quotes of this row")
+    except (csv.Error, UnicodeDecodeError):
+        return None
+    return None
 
 
 def _csv_message(text: str, limits: Limits) -> str:

@@ -158,13 +158,21 @@ def _crossings(con, baseline: str) -> pa.Table:
 
 
 def distribution(con) -> pa.Table:
-    """Per variant: payees, percentiles of payee totals, maximum, share of the top 10%."""
+    """Per variant: payees, percentiles of payee totals, maximum, share of the top 10%
+    (a ratio to 4 places, half up: DuckDB's DECIMAL / DECIMAL would be a DOUBLE, so it is
+    divided as integers of cents)."""
     quantiles = ", ".join(
         f"quantile_cont(total, {p}) AS p{int(p * 100)}" for p in PERCENTILES)
+    share = ("CASE WHEN d = 0 THEN NULL ELSE CAST(CAST(sign(n) * sign(d) * "
+             "((abs(n) * 20000 + abs(d)) // (2 * abs(d))) AS DECIMAL(38, 0)) "
+             "* CAST(0.0001 AS DECIMAL(5, 4)) AS DECIMAL(18, 4)) END")
     return con.sql(
+        f"SELECT variant, payees, {', '.join(f'p{int(p * 100)}' for p in PERCENTILES)}, max, "
+        f"{share} AS top10_share FROM ("
         f"SELECT variant, COUNT(*) AS payees, {quantiles}, MAX(total) AS max, "
-        f"SUM(total) FILTER (WHERE top10) / NULLIF(SUM(total), 0) AS top10_share "
+        f"CAST(coalesce(SUM(total) FILTER (WHERE top10), 0) * 100 AS HUGEINT) AS n, "
+        f"CAST(coalesce(SUM(total), 0) * 100 AS HUGEINT) AS d "
         f"FROM (SELECT variant, payee_id, SUM(amount) AS total, "
         f"percent_rank() OVER (PARTITION BY variant ORDER BY SUM(amount) DESC) < 0.1 AS top10 "
-        f"FROM lines GROUP BY variant, payee_id) GROUP BY variant ORDER BY variant"
+        f"FROM lines GROUP BY variant, payee_id) GROUP BY variant) ORDER BY variant"
     ).to_arrow_table()

@@ -27,8 +27,9 @@ def jsonable(value: Any) -> Any:
 def record(session: Session, *, actor: str, action: str, entity: str, key: str,
            program: str | None = None, before: Any = None, after: Any = None,
            at: dt.datetime | None = None) -> None:
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     session.add(AuditEvent(
-        at=at or dt.datetime.now(dt.UTC).replace(tzinfo=None), actor=actor, action=action,
+        at=at or now, recorded_at=now, actor=actor, action=action,
         entity=entity, entity_key=key, program=program,
         before=jsonable(before), after=jsonable(after),
     ))

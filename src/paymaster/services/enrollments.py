@@ -49,17 +49,13 @@ def create(ws: Workspace, program: str, partner_id: str, phase: str, effective_f
         if partner is None:
             raise WorkflowError(Problem(f"unknown partner '{partner_id}'", field="partner_id",
                                         hint="import the partner first (paymaster import)"))
-        enrollment = Enrollment(
-            program=program, enrollment_id=enrollment_id or f"new-{uuid.uuid4()}",
-            partner_id=partner_id, phase=str(phase), status="draft", created_at=when,
-            effective_from=effective_from)
-        session.add(enrollment)
-        session.flush()
-        if not enrollment_id:  # numbered by the database: parallel drafts never collide
-            enrollment.enrollment_id = f"ENR-{enrollment.id:06d}"
-        audit.record(session, actor=actor, action="draft", entity="enrollment",
-                     key=enrollment.enrollment_id, program=program,
-                     after=audit.row_state(enrollment, STATE), at=when)
+        # Submitting what a draft already holds (a refused late submission tried again)
+        # submits that draft: it does not pile up another.
+        enrollment = _same_draft(session, program, partner_id, str(phase), effective_from) \
+            if submit and not enrollment_id else None
+        if enrollment is None:
+            enrollment = _new_draft(session, program, partner_id, str(phase), effective_from,
+                                    enrollment_id, actor, when)
     if submit:
         try:
             return move(ws, program, enrollment.enrollment_id, "submit", actor=actor, at=at)
@@ -70,6 +66,31 @@ def create(ws: Workspace, program: str, partner_id: str, phase: str, effective_f
                 hint=f"submit it later: paymaster enrollment move {program} "
                      f"{enrollment.enrollment_id} submit"))
             raise
+    return enrollment
+
+
+def _same_draft(session: Session, program: str, partner_id: str, phase: str,
+                effective_from: dt.date) -> Enrollment | None:
+    return session.scalars(select(Enrollment).where(
+        Enrollment.program == program, Enrollment.partner_id == partner_id,
+        Enrollment.phase == phase, Enrollment.effective_from == effective_from,
+        Enrollment.status == "draft").order_by(Enrollment.id)).first()
+
+
+def _new_draft(session: Session, program: str, partner_id: str, phase: str,
+               effective_from: dt.date, enrollment_id: str | None, actor: str,
+               when: dt.datetime) -> Enrollment:
+    enrollment = Enrollment(
+        program=program, enrollment_id=enrollment_id or f"new-{uuid.uuid4()}",
+        partner_id=partner_id, phase=phase, status="draft", created_at=when,
+        effective_from=effective_from)
+    session.add(enrollment)
+    session.flush()
+    if not enrollment_id:  # numbered by the database: parallel drafts never collide
+        enrollment.enrollment_id = f"ENR-{enrollment.id:06d}"
+    audit.record(session, actor=actor, action="draft", entity="enrollment",
+                 key=enrollment.enrollment_id, program=program,
+                 after=audit.row_state(enrollment, STATE), at=when)
     return enrollment
 
 

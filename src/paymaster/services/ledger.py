@@ -138,7 +138,7 @@ def post(ws: Workspace, run_id: int, *, actor: str) -> PostResult:
             return PostResult(run, already=True)
         if run.status != "approved":
             raise WorkflowError(Problem(f"run {run_id} is {run.status}: approve it first",
-                                        hint=f"paymaster approve {run_id}"))
+                                        hint=f"paymaster runs approve {run_id}"))
         # One poster per program at a time: two runs must not both post one difference.
         session.scalars(select(Program).where(Program.name == run.program)
                         .with_for_update()).one()

@@ -21,7 +21,7 @@ import re
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,7 +36,7 @@ from paymaster.plan import LoadedPlan
 from paymaster.plan.model import Plan, Screening
 from paymaster.services import audit, engine_pool, queues
 from paymaster.services.calc import calculate_exported, export_stored, folder_digest
-from paymaster.services.inputs import current, registration_row
+from paymaster.services.inputs import DECISION, current, registration_row
 from paymaster.store.models import Opportunity, Registration
 
 if TYPE_CHECKING:
@@ -92,6 +92,21 @@ def register(ws: Workspace, program: str, fields: dict[str, str | None], *, acto
     """Take one registration; it ends submitted (awaiting the owner), accepted (with
     auto_accept) or rejected with the first failing check as its reason."""
     s = setup(ws, program)
+    partner, reg_id, fields = prepare(ws, program, s, fields)
+    check = _Check.of(ws, program, s)
+
+    def candidate(submitted: dt.datetime) -> Registration:
+        return new_registration(ws, program, s, partner, reg_id or PROVISIONAL, fields,
+                                submitted)
+
+    with _turn(ws, program):
+        return _register(ws, program, s, check, candidate, partner, reg_id, actor, at)
+
+
+def prepare(ws: Workspace, program: str, s: Setup,
+            fields: dict[str, str | None]) -> tuple[str, str | None, dict[str, str | None]]:
+    """A submission's fields checked against the registration table and the limits:
+    (partner, the registration id it gives or None, the other fields)."""
     spec = ws.plan(program).plan.inputs[s.table]
     fields = {k: (v.strip() if isinstance(v, str) and v.strip() else None)
               for k, v in fields.items()}
@@ -105,18 +120,17 @@ def register(ws: Workspace, program: str, fields: dict[str, str | None], *, acto
     reg_id = fields.pop("registration_id", None)
     for reserved in ("submitted_at", "decision", "decision_reason"):
         fields.pop(reserved, None)
-    check = _Check.of(ws, program, s)
+    return partner, reg_id, fields
 
-    def candidate(submitted: dt.datetime) -> Registration:
-        return Registration(
-            program=program, registration_id=reg_id or PROVISIONAL, partner_id=partner,
-            opportunity="|".join(str(fields.get(k) or "") for k in s.key),
-            submitted_at=submitted, data=fields, status="submitted",
-            due_on=add_business_days(submitted.date(),
-                                     ws.program(program).confirm_within_days, s.country))
 
-    with _turn(ws, program):
-        return _register(ws, program, s, check, candidate, partner, reg_id, actor, at)
+def new_registration(ws: Workspace, program: str, s: Setup, partner: str, reg_id: str,
+                     fields: dict[str, str | None], submitted: dt.datetime) -> Registration:
+    return Registration(
+        program=program, registration_id=reg_id, partner_id=partner,
+        opportunity="|".join(str(fields.get(k) or "") for k in s.key),
+        submitted_at=submitted, data=fields, status="submitted",
+        due_on=add_business_days(submitted.date(), ws.program(program).confirm_within_days,
+                                 s.country))
 
 
 def _register(ws: Workspace, program: str, s: Setup, check: _Check,
@@ -142,14 +156,121 @@ def _register(ws: Workspace, program: str, s: Setup, check: _Check,
                     reason = check.verdict(Path(tmp) / "now", reg)
                 elif check.export(session, reg, Path(tmp) / "now") != seen:
                     continue  # another decision changed what the check read: check again
-                session.add(reg)
-                session.flush()
-                if not reg_id:  # numbered by the database, so parallel submissions never collide
-                    reg.registration_id = f"REG-{reg.id:06d}"
-                    session.flush()
-                _decide_new(ws, session, s, reg, reason, actor)
+                _store_new(ws, session, s, reg, reg_id, reason, actor)
                 return reg
     raise AssertionError("unreachable: the last try holds the lock")
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One registration of a batch (a file's row): its fields, its submission time if it
+    gave one, and where it came from, to name it in a refusal."""
+
+    fields: dict[str, str | None]
+    at: dt.datetime | None = None
+    row: int | None = None
+
+
+def register_many(ws: Workspace, program: str, batch: list[Submission], *, actor: str,
+                  at: dt.datetime | None = None, file: str = "") -> list[Registration]:
+    """Take a batch of registrations (a file of them) as if one by one in the batch's
+    order, with the same verdicts, but checked by one engine run and stored in one
+    transaction: all of them, or none when any is refused (every refused row is named)."""
+    s = setup(ws, program)
+    if not batch:
+        return []
+    prepared, problems = [], []
+    for sub in batch:
+        try:
+            prepared.append((sub, *prepare(ws, program, s, sub.fields)))
+        except WorkflowError as err:
+            problems += [_at_row(p, file, sub.row) for p in err.problems]
+    if problems:
+        raise WorkflowError(problems)
+    check = _Check.of(ws, program, s)
+    # Each is seen by the later ones as one by one it would be stored before them: accepted
+    # with auto_accept (then it blocks a later registration of its opportunity when it
+    # passes), else awaiting the owner (which blocks none).
+    seen_as = None if ws.program(program).auto_accept else DECISION["submitted"]
+
+    def candidates(now: dt.datetime) -> list[Registration]:
+        return [new_registration(ws, program, s, partner, reg_id or f"REG-{10**18 + i}",
+                                 fields, sub.at or at or now)
+                for i, (sub, partner, reg_id, fields) in enumerate(prepared)]
+
+    with _turn(ws, program):
+        for attempt in range(OPTIMISTIC_TRIES + 1):
+            locked = attempt == OPTIMISTIC_TRIES
+            with tempfile.TemporaryDirectory(prefix="paymaster-check-") as tmp:
+                if not locked:
+                    with ws.store.reading() as session:
+                        _refuse_unknown_rows(session, program, prepared, file)
+                        regs = candidates(ws.now())
+                        seen = check.export(session, regs, Path(tmp) / "seen", seen_as)
+                    reasons = check.verdicts(Path(tmp) / "seen", regs)  # no transaction held
+                with ws.store.session() as session:
+                    _refuse_unknown_rows(session, program, prepared, file)
+                    _lock(session, program)
+                    if locked:
+                        regs = candidates(ws.now())
+                        check.export(session, regs, Path(tmp) / "now", seen_as)
+                        reasons = check.verdicts(Path(tmp) / "now", regs)
+                    elif check.export(session, regs, Path(tmp) / "now", seen_as) != seen:
+                        continue  # another decision changed what the check read: again
+                    _store_all(ws, session, s, regs, reasons,
+                               [reg_id for _sub, _partner, reg_id, _fields in prepared], actor)
+                    return regs
+    raise AssertionError("unreachable: the last try holds the lock")
+
+
+def _at_row(problem: Problem, file: str, row: int | None) -> Problem:
+    return replace(problem, file=problem.file or file, row=row if row is not None else problem.row)
+
+
+def _refuse_unknown_rows(session: Session, program: str, prepared: list, file: str) -> None:
+    """Every row of a batch naming an unknown partner, or an id stored already or given
+    by an earlier row (one by one, the later row would find it stored)."""
+    partners = _partner_ids(session, program)
+    ids = {reg_id for _sub, _partner, reg_id, _fields in prepared if reg_id}
+    taken = set(session.scalars(select(Registration.registration_id).where(
+        Registration.program == program, Registration.registration_id.in_(ids)))) if ids else set()
+    problems = []
+    for sub, partner, reg_id, _fields in prepared:
+        if partner not in partners:
+            problems.append(_at_row(Problem(
+                f"unknown partner '{partner}'", field="partner_id",
+                hint="import the partner first (paymaster import)"), file, sub.row))
+        if reg_id in taken:
+            problems.append(_at_row(Problem(f"registration {reg_id} exists already"),
+                                    file, sub.row))
+        if reg_id:
+            taken.add(reg_id)
+    if problems:
+        raise WorkflowError(problems)
+
+
+def _store_all(ws: Workspace, session: Session, s: Setup, regs: list[Registration],
+               reasons: list[str | None], given: list[str | None], actor: str) -> None:
+    """`_store_new` for a batch: inserted together (one flush numbers them all), then
+    decided in order, so with auto_accept each supersedes only what is decided before it,
+    as one by one."""
+    session.add_all(regs)
+    session.flush()
+    for reg, reg_id in zip(regs, given, strict=True):
+        if not reg_id:
+            reg.registration_id = f"REG-{reg.id:06d}"
+    for reg, reason in zip(regs, reasons, strict=True):
+        _decide_new(ws, session, s, reg, reason, actor)
+
+
+def _store_new(ws: Workspace, session: Session, s: Setup, reg: Registration,
+               reg_id: str | None, reason: str | None, actor: str) -> None:
+    session.add(reg)
+    session.flush()
+    if not reg_id:  # numbered by the database, so parallel submissions never collide
+        reg.registration_id = f"REG-{reg.id:06d}"
+        session.flush()
+    _decide_new(ws, session, s, reg, reason, actor)
 
 
 def _decide_new(ws: Workspace, session: Session, s: Setup, reg: Registration,
@@ -231,9 +352,11 @@ def _turn(ws: Workspace, program: str) -> threading.Lock:
 
 def _require_submitted(reg: Registration) -> None:
     if reg.status != "submitted":
+        how = f" ({reg.reason})" if reg.reason else ""
+        by = f" by {reg.decided_by}" if reg.decided_by else ""
+        when = f" on {reg.decided_at:%Y-%m-%d %H:%M}" if reg.decided_at else ""
         raise WorkflowError(Problem(
-            f"registration {reg.registration_id} is {reg.status} already"
-            + (f" ({reg.reason})" if reg.reason else ""),
+            f"registration {reg.registration_id} is {reg.status} already{how}: decided{by}{when}",
             hint="only a submitted registration can be accepted or rejected"))
 
 
@@ -301,14 +424,14 @@ def _set(reg: Registration, status: str, reason: str | None, actor: str,
 
 @dataclass(frozen=True)
 class _Check:
-    """The plan's screening alone, run for one registration (seen as undecided) against
-    everything else in the store: export the inputs inside a transaction, run the engine
-    after it."""
+    """The plan's screening alone, run for registrations not yet stored against everything
+    else in the store: export the inputs inside a transaction, run the engine after it."""
 
     ws: Workspace
     program: str
     loaded: LoadedPlan
     measure: str
+    pending: str | None  # the screening's reason for a record awaiting the owner
 
     @classmethod
     def of(cls, ws: Workspace, program: str, s: Setup) -> _Check:
@@ -316,38 +439,51 @@ class _Check:
         only = loaded.plan.model_copy(update={
             "measures": [s.measure], "budgets": [], "effect": None, "annual_budget": None,
             "inputs": _inputs_used(loaded.plan, s.measure)})
-        return cls(ws, program, type(loaded)(only, loaded.source), s.measure.id)
+        decision = s.measure.decision
+        pending = decision.pending_reason if decision and decision.pending_value else None
+        return cls(ws, program, type(loaded)(only, loaded.source), s.measure.id, pending)
 
-    def export(self, session: Session, reg: Registration, folder: Path) -> str:
-        """Write what the check reads into `folder`; the digest of it."""
-        row = registration_row(reg) | {"decision": None, "decision_reason": None}
+    def export(self, session: Session, regs: Registration | list[Registration], folder: Path,
+               decision: str | None = None) -> str:
+        """Write what the check reads into `folder`, the registrations to check with the
+        owner's `decision` (undecided: None); the digest of it."""
+        regs = regs if isinstance(regs, list) else [regs]
+        overrides = {reg.registration_id: registration_row(reg)
+                     | {"decision": decision, "decision_reason": None} for reg in regs}
         export_stored(self.ws, session, self.program, None, folder, plan=self.loaded,
-                      overrides={reg.registration_id: row})
+                      overrides=overrides)
         return folder_digest(folder)
 
     def verdict(self, folder: Path, reg: Registration) -> str | None:
         """The first failing check for `reg` on the exported inputs; None when it passes
         them all."""
-        found = engine_pool.run(_screened, self.loaded, folder, self.measure,
-                                reg.registration_id)
-        if found is not None:
-            passed, reason = found
-            return None if passed else reason
-        raise WorkflowError(Problem(
-            f"the screening produced no verdict for {reg.registration_id}",
-            hint="is the registration inside the program's scope?"))
+        return self.verdicts(folder, [reg])[0]
+
+    def verdicts(self, folder: Path, regs: list[Registration]) -> list[str | None]:
+        """The first failing check of each of `regs` (None: passes them all; awaiting the
+        owner's decision, as a batch's registrations are exported, is no failure), from
+        one engine run."""
+        subjects = [reg.registration_id for reg in regs]
+        found = engine_pool.run(_screened, self.loaded, folder, self.measure, subjects)
+        missing = [subject for subject in subjects if subject not in found]
+        if missing:
+            raise WorkflowError(Problem(
+                f"the screening produced no verdict for {', '.join(missing)}",
+                hint="is the registration inside the program's scope?"))
+        return [None if passed or reason == self.pending else reason
+                for passed, reason in (found[subject] for subject in subjects)]
 
 
 def _screened(loaded: LoadedPlan, folder: Path, measure: str,
-              subject: str) -> tuple[bool, str | None] | None:
-    """(passed, reason) of `subject` by the screening `measure` on the exported inputs;
-    None when the screening gave it no verdict (run by engine_pool: in a worker process
-    under `paymaster serve`)."""
+              subjects: list[str]) -> dict[str, tuple[bool, str | None]]:
+    """(passed, reason) by the screening `measure` on the exported inputs, of each of
+    `subjects` the screening gave a verdict (run by engine_pool: in a worker process under
+    `paymaster serve`)."""
     result = calculate_exported(loaded, folder)
-    for ev in result.tables["evaluations"].to_pylist():
-        if ev["evaluation"] == measure and ev["subject"] == subject:
-            return bool(ev["passed"]), ev["reason"]
-    return None
+    wanted = set(subjects)
+    return {ev["subject"]: (bool(ev["passed"]), ev["reason"])
+            for ev in result.tables["evaluations"].to_pylist()
+            if ev["evaluation"] == measure and ev["subject"] in wanted}
 
 
 def _inputs_used(plan: Plan, measure: Screening) -> dict:

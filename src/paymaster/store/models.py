@@ -261,7 +261,9 @@ class AuditEvent(Base):
     __tablename__ = "audit"
     __table_args__ = (Index("ix_audit_entity", "entity", "entity_key"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime]
+    at: Mapped[datetime]  # the business time the event is about (a command's --at)
+    # When it was written (UTC); None for events recorded before migration 0005.
+    recorded_at: Mapped[datetime | None]
     actor: Mapped[str]
     action: Mapped[str]
     entity: Mapped[str]
