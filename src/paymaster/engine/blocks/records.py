@@ -295,11 +295,16 @@ def _attach_refers(ctx: Context, table: ir.Table, measure: PerRecord, path: tupl
         other = ctx.plan.measure(refer.measure)
         table = table.mutate(**{f"__rp_{refer.measure}": period_label(of, other.period)})
         lines = ctx.results[refer.measure].lines
-        right = lines.select(
-            **{f"__rk_{refer.measure}": lines["payee_id"], f"__rq_{refer.measure}": lines["period"],
-               f"{refer.measure}__raw": lines["raw"], f"{refer.measure}__value": lines["value"],
-               f"{refer.measure}__earned": lines["earned"],
-               f"{refer.measure}__paid": lines["eligible"]}
+        # One row per payee and period, whatever the measure: a per_record measure has a
+        # line per record, and joining those would repeat this measure's record once per
+        # line. Its figures are then the sums over the payee's lines of the period.
+        right = lines.group_by(
+            **{f"__rk_{refer.measure}": lines["payee_id"], f"__rq_{refer.measure}": lines["period"]}
+        ).aggregate(
+            **{f"{refer.measure}__raw": lines["raw"].sum().cast(WIDE),
+               f"{refer.measure}__value": lines["value"].sum().cast(WIDE),
+               f"{refer.measure}__earned": lines["earned"].sum().cast(WIDE),
+               f"{refer.measure}__paid": lines["eligible"].any()}
         )
         table = join_left(table, right, [("payee_id", f"__rk_{refer.measure}"),
                                          (f"__rp_{refer.measure}", f"__rq_{refer.measure}")])
