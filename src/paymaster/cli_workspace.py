@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import typer
@@ -12,6 +13,7 @@ from rich.table import Table
 
 from paymaster.cli import app, console, print_table
 from paymaster.errors import Problem, UsageError
+from paymaster.money import plain
 
 WS_OPTION = typer.Option(Path(os.environ.get("PAYMASTER_WORKSPACE", ".")), "--workspace", "-w",
                          help="workspace folder (or PAYMASTER_WORKSPACE)")
@@ -51,7 +53,8 @@ def _table(title: str, columns: list[str], rows: list[list]) -> None:
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*["" if v is None else str(v) for v in row])
+        table.add_row(*["" if v is None else plain(v) if isinstance(v, Decimal) else str(v)
+                        for v in row])
     print_table(table)
 
 
