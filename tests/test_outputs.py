@@ -37,10 +37,18 @@ def in_memory() -> dict[str, dict[str, pa.Table]]:
 ORDERED = {"payouts": ["payee_id", "period", "date", "source_id"], "summary": ["payee_id"]}
 
 
+# A number pyarrow writes in exponent notation (a DECIMAL of 8 places below 10^-6: 0 is
+# "0E-8"), unquoted between commas.
+EXPONENT = re.compile(r"(?<![^,])(-?[0-9]+(?:\.[0-9]+)?E[-+]?[0-9]+)(?![^,])")
+
+
 def _csv_lines(table: pa.Table) -> tuple[str, list[str]]:
+    """The text pyarrow's write_csv makes of the whole table, each number in fixed-point
+    notation ("0.00000000", never "0E-8")."""
     buffer = io.BytesIO()
     pacsv.write_csv(table, buffer)
-    header, *rows = buffer.getvalue().decode().splitlines()
+    text = EXPONENT.sub(lambda m: format(Decimal(m.group(1)), "f"), buffer.getvalue().decode())
+    header, *rows = text.splitlines()
     return header, sorted(rows)
 
 
@@ -68,6 +76,7 @@ def test_streamed_files_equal_the_in_memory_tables(in_memory, program: str, fmt:
             # the very text pyarrow's write_csv makes of the whole table
             text = path.read_text().splitlines()
             assert (text[0], sorted(text[1:])) == _csv_lines(expected[name]), name
+            assert not EXPONENT.search(path.read_text()), name
             written = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
                 column_types=expected[name].schema))
         else:
@@ -108,7 +117,7 @@ def test_streamed_xlsx_holds_the_in_memory_values(in_memory, tmp_path: Path) -> 
 
 def _as_in_excel(value: object) -> object:
     if isinstance(value, Decimal):  # money is kept as exact text: Excel has no decimal type
-        return str(value)
+        return format(value, "f")  # in fixed-point notation: "0.00000000", never "0E-8"
     if isinstance(value, dt.date):  # a day is a date-time at midnight
         return dt.datetime.combine(value, dt.time())
     return value
@@ -184,3 +193,29 @@ def test_the_same_inputs_give_the_same_files_row_for_row(program: str, tmp_path:
     keys = [tuple("\uffff" if row[c] is None else str(row[c])
                   for c in ("payee_id", "period", "date", "source_id")) for row in payouts]
     assert keys == sorted(keys)
+
+
+def test_no_number_is_written_in_exponent_notation(tmp_path: Path) -> None:
+    """Zero at 8 places is "0.00000000" wherever the product writes it (issue 18 item 12,
+    issue 20 item 6): str(Decimal) and Arrow both write "0E-8"."""
+    from openpyxl import load_workbook
+
+    from paymaster import cells
+    from paymaster.outputs import write_rows
+    from paymaster.services.audit import jsonable
+
+    tiny, zero, hundred = Decimal("1E-8"), Decimal("0E-8"), Decimal("1E+2")
+    rows = [{"id": "a", "value": zero}, {"id": "b", "value": tiny}, {"id": "c", "value": None}]
+    write_rows(rows, tmp_path / "rows.csv")
+    assert (tmp_path / "rows.csv").read_text().splitlines() == [
+        '"id","value"', '"a",0.00000000', '"b",0.00000001', '"c",']
+    write_rows(rows, tmp_path / "rows.xlsx")
+    sheet = load_workbook(tmp_path / "rows.xlsx").active
+    assert [r[1] for r in sheet.iter_rows(min_row=2, values_only=True)] == [
+        "0.00000000", "0.00000001", None]
+    buffer = io.StringIO()
+    cells.Writer(buffer).writerow([zero, tiny, hundred])  # the status CSV's writer
+    assert buffer.getvalue().strip() == "0.00000000,0.00000001,100"
+    assert jsonable({"v": [zero, hundred]}) == {"v": ["0.00000000", "100"]}  # API, audit
+    write_tables({}, tmp_path / "run", metadata={"total": zero})
+    assert json.loads((tmp_path / "run" / "run.json").read_text()) == {"total": "0.00000000"}

@@ -117,10 +117,6 @@ def test_each_line_is_rounded_half_up_once_and_totals_are_sums_of_lines(rate_uni
     assert {s["payee_id"] for s in result["summary"]} == {row["rep"] for row, _ in rows}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine rounds every line to 2 places (lines.money: round(2), MONEY_TYPE decimal(18,2)) "
-    "whatever the plan's currency; docs/plan-language.md says lines are rounded half-up to "
-    "the currency's minor unit (JPY/KRW 0, BHD/KWD 3 places)"))
 @SETTINGS
 @given(st.sampled_from(["JPY", "KRW", "BHD", "KWD"]), RATE_UNITS, BASE_PICKS)
 @example("JPY", 50000, [("R1", False, ("any", 10010000))])  # 1001 x 0.05 = 50.05 -> 50 yen

@@ -10,7 +10,7 @@ test_properties.py (money and tiers): the engine on real DuckDB over generated i
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_DOWN, ROUND_FLOOR, Decimal, localcontext
 
 import pytest
 from hypothesis import example, given, settings
@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from stdnum.pl import nip as stdnum_nip
 
 from paymaster.engine.rules import nip_valid
+from paymaster.money import minor_units
 from property_support import (
     connection, memtable,
     CENT, DAY0, REPS, SETTINGS, cents, half_up, header, payouts,
@@ -150,6 +151,51 @@ def test_budget_is_charged_in_order_and_never_overspent(case) -> None:
         if row["cancelled"]:
             line = lines[str(row["sale_id"])]
             assert (line["reason"], line["amount"], line["cut_by_budget"]) == ("cancelled", 0, 0)
+
+
+def split_pool_plan(currency: str, pool: str) -> str:
+    return budget_plan(Decimal(1)).replace("currency: PLN", f"currency: {currency}").replace(
+        "{id: pool, amount: 1}", f"{{id: pool, amount: '{pool}'}}")
+
+
+@st.composite
+def split_pools(draw):
+    """A pool in PLN, JPY or BHD that is a fraction of its minor unit: a parameter-like
+    whole amount divided by 3, 7, 9 or 11 (its exact quotient cut at the 8th place)."""
+    currency = draw(st.sampled_from(["PLN", "JPY", "BHD"]))
+    rows = draw(sale_rows(cancelled=False))
+    total = sum((r["amount"] for r in rows), Decimal(0)) * Decimal("0.1")
+    units = draw(st.integers(1, max(2, int(total * 1000))))
+    return currency, rows, Decimal(units).scaleb(-3), draw(st.sampled_from([3, 7, 9, 11]))
+
+
+@SETTINGS
+@given(split_pools())
+@example(("PLN", [{"sale_id": 1, "rep": "R1", "amount": Decimal("100.00"), "day": DAY0,
+                   "cancelled": False}], Decimal("0.050"), 3))   # 0.01666... is not 0.02
+@example(("JPY", [{"sale_id": 1, "rep": "R1", "amount": Decimal("100.00"), "day": DAY0,
+                   "cancelled": False}], Decimal("5"), 3))       # 1.666... yen is 1, not 2
+@example(("BHD", [{"sale_id": 1, "rep": "R1", "amount": Decimal("1.00"), "day": DAY0,
+                   "cancelled": False}], Decimal("0.002"), 3))   # 0.000666... is 0.000
+def test_a_pool_split_into_fractions_of_a_minor_unit_is_never_overspent(case) -> None:
+    """The crossing line is paid what remains cut down to whole minor units: rounding it
+    half-up could pay up to half a minor unit more than the pool holds."""
+    currency, rows, units, divisor = case
+    unit = Decimal(1).scaleb(-minor_units(currency))
+    with localcontext() as exact:
+        exact.prec = 60
+        pool = (units / divisor).quantize(Decimal("1E-8"), rounding=ROUND_DOWN)
+    lines = payouts(split_pool_plan(currency, f"{units:f} / {divisor}"), rows)
+    paid = [line["amount"] for line in lines]
+    assert sum(paid, Decimal(0)) <= pool
+    spent = Decimal(0)
+    for row in sorted(rows, key=order_key):
+        line = next(x for x in lines if x["source_id"] == str(row["sale_id"]))
+        earned = half_up(row["amount"] * Decimal("0.1"), unit)
+        assert line["earned"] == earned
+        whole = ((pool - spent) / unit).to_integral_value(ROUND_FLOOR) * unit
+        assert line["amount"] == max(min(earned, whole), Decimal(0)), (row, pool, spent)
+        spent += earned
 
 
 def two_measure_plan(pool: Decimal) -> str:

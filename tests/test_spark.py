@@ -36,6 +36,13 @@ def test_examples_equal_duckdb_to_the_cent(spark, program: str) -> None:
     _same_on_both(EXAMPLES / program / "plan.yaml", EXAMPLES / program / "data")
 
 
+@pytest.mark.parametrize("case", ["currency-jpy", "currency-bhd"])
+def test_minor_units_equal_duckdb(spark, case: str) -> None:
+    """Yen rounded to 0 places, dinars to 3, a yen pool cut to whole yen: as on DuckDB."""
+    folder = ROOT / "tests" / "cases" / case
+    _same_on_both(folder / "plan.yaml", folder / "data")
+
+
 def test_generated_case_equals_duckdb(spark, tmp_path: Path) -> None:
     data = generate.generate("generuj-leady", 3000, tmp_path / "data", seed=11)
     _same_on_both(EXAMPLES / "generuj-leady" / "plan.yaml", data)

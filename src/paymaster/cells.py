@@ -4,8 +4,9 @@ Imported text (a sale id, a partner's name, a dispute) ends up in statements, st
 exports, run outputs and payout files that people open in Excel or LibreOffice. A text
 cell starting with `=`, `+`, `-`, `@`, tab or carriage return is read there as a formula
 (`=HYPERLINK(...)`, `@SUM(...)`), so such text gets a leading apostrophe (OWASP's advice
-for CSV injection). Numbers stay numbers: a Decimal is never touched, and a text that is
-a plain number (`-5.00`, as money is written in CSV) cannot be a formula and stays as is.
+for CSV injection). Numbers stay numbers: a Decimal is written in fixed-point notation
+(never `0E-8`), and a text that is a plain number (`-5.00`, as money is written in CSV)
+cannot be a formula and stays as is.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
+
+from paymaster.money import plain
 
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
@@ -22,7 +26,10 @@ PLAIN_NUMBER_SQL = "^[+-]?[0-9]+(\\.[0-9]+)?$"
 
 
 def safe(value: Any) -> Any:
-    """A cell's value as it may be written: text that would run as a formula quoted."""
+    """A cell's value as it may be written: text that would run as a formula quoted, a
+    Decimal as fixed-point text."""
+    if isinstance(value, Decimal):
+        return plain(value)
     if isinstance(value, str) and value.startswith(TRIGGERS) \
             and PLAIN_NUMBER.fullmatch(value) is None:
         return "'" + value
@@ -64,13 +71,39 @@ def safe_batch(batch):
 
     columns = []
     for column in batch.columns:
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        if pa.types.is_decimal(column.type) and column.type.scale > EXPONENT_FREE_SCALE:
+            column = _fixed_point(column)
+        elif pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
             risky = pc.and_(pc.match_substring_regex(column, TRIGGER_SQL),
                             pc.invert(pc.match_substring_regex(column, PLAIN_NUMBER_SQL)))
             quoted = pc.binary_join_element_wise(pa.scalar("'", column.type), column,
                                                  pa.scalar("", column.type))
             column = pc.if_else(risky, quoted, column)
         columns.append(column)
+    names = batch.schema.names
     if isinstance(batch, pa.RecordBatch):
-        return pa.RecordBatch.from_arrays(columns, schema=batch.schema)
-    return pa.Table.from_arrays(columns, schema=batch.schema)
+        return pa.RecordBatch.from_arrays(columns, names=names)
+    return pa.Table.from_arrays(columns, names=names)
+
+
+# Arrow writes a DECIMAL of more places in exponent notation below 10^-6 (0 at 8 places
+# is "0E-8", as Python's str() has it); at up to 6 places it never does.
+EXPONENT_FREE_SCALE = 6
+
+
+def _fixed_point(column):
+    """A DECIMAL column of more than 6 places as its fixed-point text ("0.00000000").
+
+    The CSV writer is opened with the table's own schema: a column declared DECIMAL is
+    written as it comes, unquoted, as a number (tests/test_outputs.py holds it to that)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pc.cast(column, pa.string())
+    exponent = pc.fill_null(pc.match_substring(text, "E"), False)
+    if not pc.any(exponent).as_py():
+        return text
+    values = text.to_pylist()
+    for i in pc.indices_nonzero(exponent).to_pylist():  # values below 10^-6 only
+        values[i] = plain(Decimal(values[i]))
+    return pa.array(values, pa.string())

@@ -17,6 +17,7 @@ the changed rows only.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -24,6 +25,7 @@ import duckdb
 from paymaster import filecheck
 from paymaster.errors import Collector, DataError, Problem, suggest
 from paymaster.limits import DEFAULT, Limits
+from paymaster.money import plain
 from paymaster.plan.model import ColumnSpec, InputTable, Plan
 from paymaster.sqlnames import literal, quote, quote_all
 
@@ -220,6 +222,8 @@ def _cell_text(value: object) -> str:
         return value.date().isoformat()
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
+    if isinstance(value, Decimal):
+        return plain(value)
     return str(value)
 
 

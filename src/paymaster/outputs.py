@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from paymaster import cells
 from paymaster.errors import PaymasterError, Problem, UsageError
+from paymaster.money import plain
 
 FORMATS = ("csv", "parquet", "xlsx")
 
@@ -68,7 +69,7 @@ class Staging:
 
     def metadata(self, metadata: dict) -> None:
         (Path(self._folder.name) / METADATA).write_text(
-            json.dumps(metadata, indent=2, default=str) + "\n", encoding="utf-8")
+            json.dumps(metadata, indent=2, default=_json_value) + "\n", encoding="utf-8")
         self._names.append(METADATA)
 
 
@@ -166,7 +167,12 @@ class _Sheet:
 
 
 def _cell(value: object) -> object:
-    # Excel has no decimal type; keep exact money as text rather than a binary float.
+    # Excel has no decimal type; keep exact money as text rather than a binary float
+    # (fixed-point: "0.00000000", never "0E-8").
     if isinstance(value, Decimal):
-        return str(value)
+        return plain(value)
     return value
+
+
+def _json_value(value: object) -> str:
+    return plain(value) if isinstance(value, Decimal) else str(value)

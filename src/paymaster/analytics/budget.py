@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from paymaster.errors import Problem
+from paymaster.money import round_money
 from paymaster.services.registrations import WorkflowError
 from paymaster.store.models import LedgerEntry, Run, RunLine
 
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 
 ZERO = Decimal("0.00")
 RECENT_WEEKS = 8
-CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,8 @@ def forecast(program: str, pool: str, currency: str, limit: Decimal, lines: list
     spread = (2 * statistics.stdev(recent) / Decimal(len(recent)).sqrt()
               if len(recent) > 1 else ZERO)
     low, high = max(ZERO, rate - spread), rate + spread
-    return _with(base, rate_per_week=_cents(rate), rate_low=_cents(low), rate_high=_cents(high),
+    return _with(base, rate_per_week=round_money(rate, currency),
+                 rate_low=round_money(low, currency), rate_high=round_money(high, currency),
                  exhaustion=_when(as_of, remaining, rate), exhaustion_low=_when(as_of, remaining, high),
                  exhaustion_high=_when(as_of, remaining, low))
 
@@ -146,10 +147,6 @@ def _when(as_of: dt.date, remaining: Decimal, rate: Decimal) -> dt.date | None:
 
 def _monday(day: dt.date) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
-
-
-def _cents(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def _with(base: BudgetForecast, **changes) -> BudgetForecast:

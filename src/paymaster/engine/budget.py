@@ -5,7 +5,11 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from decimal import Decimal
+
 from paymaster.engine.lines import money, natural_order
+from paymaster.money import minor_units
+from paymaster.plan.exact import multiply
 from paymaster.plan.expressions import WIDE
 from paymaster.plan.model import Plan
 
@@ -18,19 +22,22 @@ def apply_budgets(plan: Plan, parts: list[ir.Table], number) -> ir.Table:
     The parts stay apart until the end: each is split into the lines a pool charges and
     the rest straight from its own stored table, so the union of every line is never
     stored twice (a table read by both branches would be materialised whole)."""
-    zero = money(ibis.literal(0))
+    places = minor_units(plan.currency)
+    zero = money(ibis.literal(0), places)
     parts = [p.mutate(amount=ibis.ifelse(p["eligible"], p["earned"], zero), cut_by_budget=zero)
              for p in parts]
     for budget in plan.budgets:
-        parts = _charge(parts, budget.id, lambda t, b=budget: number(b.amount, t), budget.reason)
+        parts = _charge(parts, budget.id, lambda t, b=budget: number(b.amount, t), budget.reason,
+                        places)
     lines = _union(parts)
     return lines.mutate(
         paid=lines["eligible"],
-        amount=ibis.ifelse(lines["eligible"], lines["amount"], money(ibis.literal(0))),
+        amount=ibis.ifelse(lines["eligible"], lines["amount"], zero),
     )
 
 
-def _charge(parts: list[ir.Table], pool: str, limit, reason: str) -> list[ir.Table]:
+def _charge(parts: list[ir.Table], pool: str, limit, reason: str,
+            places: int) -> list[ir.Table]:
     """Lines not charged to the pool pass through unchanged; only the others are sorted
     (a running sum over every line would sort them all, explanations included)."""
     passing, charging = [], []
@@ -39,7 +46,7 @@ def _charge(parts: list[ir.Table], pool: str, limit, reason: str) -> list[ir.Tab
         passing.append(part.filter(~charged))
         charging.append(part.filter(charged))
     charging_lines = _union(charging)
-    return [*passing, _charge_part(charging_lines, pool, limit(charging_lines), reason)]
+    return [*passing, _charge_part(charging_lines, pool, limit(charging_lines), reason, places)]
 
 
 def _union(parts: list[ir.Table]) -> ir.Table:
@@ -55,17 +62,24 @@ def _charged(lines: ir.Table, pool: str) -> ir.BooleanValue:
     return (lines["eligible"] & (lines["budget"] == pool) & (lines["earned"] > 0)).fill_null(False)
 
 
-def _charge_part(lines: ir.Table, pool: str, limit: ir.Value, reason: str) -> ir.Table:
+def _charge_part(lines: ir.Table, pool: str, limit: ir.Value, reason: str,
+                 places: int) -> ir.Table:
     charged = _charged(lines, pool)
     order = natural_order(lines, ["date", "source_id", "seq", "payee_id"])
     window = ibis.window(group_by=charged, order_by=order, rows=(None, 0))
     spent_before = (lines["earned"].sum().over(window) - lines["earned"]).cast(WIDE)
-    remaining = ibis.greatest(limit.cast(WIDE) - spent_before, 0)
-    pay = money(ibis.least(lines["earned"].cast(WIDE), remaining))
+    remaining = ibis.greatest(limit.cast(WIDE) - spent_before, 0).cast(WIDE)
+    # What remains of a pool given in fractions of a minor unit (100.005, or a third of
+    # a parameter) is cut down to whole minor units, never rounded up: half-up rounding
+    # of the crossing line would pay up to half a cent more than the pool holds.
+    unit = Decimal(1).scaleb(-places)
+    scaled = multiply(remaining, ibis.literal(Decimal(10) ** places, type=WIDE))
+    whole_units = multiply(scaled.floor().cast(WIDE), ibis.literal(unit, type=WIDE))
+    pay = money(ibis.least(lines["earned"].cast(WIDE), whole_units), places)
     exhausted = charged & (pay <= 0)
     return lines.mutate(
         amount=ibis.ifelse(charged, pay, lines["amount"]),
-        cut_by_budget=ibis.ifelse(charged, money(lines["earned"] - pay), lines["cut_by_budget"]),
+        cut_by_budget=ibis.ifelse(charged, money(lines["earned"] - pay, places), lines["cut_by_budget"]),
         eligible=lines["eligible"] & ~exhausted,
         reason=ibis.ifelse(exhausted, ibis.literal(reason), lines["reason"]),
         explanation=ibis.cases(

@@ -32,6 +32,7 @@ from paymaster.engine.lines import (
     memtable,
 )
 from paymaster.errors import Collector, PlanError, ResourceError, suggest
+from paymaster.money import MONEY_TYPE, money_type
 from paymaster.plan.expressions import COLUMN_DTYPES, Compiler, hide_internal, plan_columns
 from paymaster.plan.loader import LoadedPlan
 
@@ -223,25 +224,37 @@ def _assemble(ctx: Context, materialize: Materialize | None = None) -> Outputs:
         lines = materialize("lines", lines)
     # Ties (one sale paid under two measures) broken by the plan's measure order, so the
     # same inputs always give the same files, row for row.
+    places = ctx.places
     payouts = lines.order_by(["payee_id", "period", "date", "source_id", "seq"]).select(
         *PAYOUT_COLUMNS)
     summary = lines.group_by(["program", "payee_id"]).aggregate(
         lines=lines.count(),
         paid_lines=lines["paid"].sum().cast("int64"),
         unpaid_lines=(~lines["paid"]).sum().cast("int64"),
-        earned=lines["earned"].sum(),
-        amount=lines["amount"].sum(),
+        earned=lines["earned"].sum().cast(money_type(places, 38)),
+        amount=lines["amount"].sum().cast(money_type(places, 38)),
     ).order_by("payee_id")
     return Outputs(
-        payouts=payouts,
+        payouts=_in_currency(payouts, places),
         summary=summary,
-        titles=_union([r.titles for r in results], TITLE_SCHEMA, program).order_by(
-            ["payee_id", "period", "title", "rank"]),
-        evaluations=_union([r.evaluations for r in results], EVALUATION_SCHEMA, program)
+        titles=_in_currency(_union([r.titles for r in results], TITLE_SCHEMA, program), places)
+        .order_by(["payee_id", "period", "title", "rank"]),
+        evaluations=_in_currency(
+            _union([r.evaluations for r in results], EVALUATION_SCHEMA, program), places)
         .order_by(["payee_id", "period", "subject", "as_of", "evaluation"]),
-        credits=_union([r.credits for r in results], CREDIT_SCHEMA, program),
-        effect=effect(ctx, lines),
+        credits=_in_currency(_union([r.credits for r in results], CREDIT_SCHEMA, program),
+                             places),
+        effect=_in_currency(effect(ctx, lines), places),
     )
+
+
+def _in_currency(table: ir.Table, places: int) -> ir.Table:
+    """The money columns with exactly the currency's places (50 yen reads "50", not
+    "50.000"). Every amount is rounded to those places already: the cast only narrows
+    the engine's common MONEY_TYPE, it changes no value."""
+    money = {name: table[name].cast(money_type(places)) for name, dtype in table.schema().items()
+             if dtype == ibis.dtype(MONEY_TYPE)}
+    return table.mutate(**money) if money else table
 
 
 def _union(tables: list[ir.Table | None], schema: dict, program: str = "") -> ir.Table:

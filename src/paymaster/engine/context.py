@@ -18,6 +18,7 @@ import ibis.expr.types as ir
 
 from paymaster.engine.lines import memtable
 from paymaster.errors import Collector
+from paymaster.money import minor_units
 from paymaster.plan.expressions import WIDE, Compiler, Namespace, literal_value
 from paymaster.plan.loader import LoadedPlan
 from paymaster.plan.model import Lookup, MeasureBase, Plan
@@ -79,6 +80,11 @@ class Context:
     @property
     def plan(self) -> Plan:
         return self.loaded.plan
+
+    @property
+    def places(self) -> int:
+        """The plan currency's minor-unit places: every amount is rounded to these."""
+        return minor_units(self.plan.currency)
 
     # -- expressions
     def namespace(self, table: ir.Table, names: tuple[str, ...] = (), **qualified: Any) -> Namespace:

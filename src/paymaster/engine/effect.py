@@ -40,16 +40,17 @@ def effect(ctx: Context, payouts: ir.Table) -> ir.Table:
     return row.select(
         program=ibis.literal(plan.program),
         period=ibis.literal(f"{start.isoformat()}..{end.isoformat()}"),
-        sales=money(row["sales"].fill_null(0)),
-        previous_sales=money(row["previous_sales"].fill_null(0)),
+        sales=money(row["sales"].fill_null(0), ctx.places),
+        previous_sales=money(row["previous_sales"].fill_null(0), ctx.places),
         growth=_ratio(row["sales"] - row["previous_sales"], row["previous_sales"]),
-        prior_sales=money(row["prior_sales"].fill_null(0)),
+        prior_sales=money(row["prior_sales"].fill_null(0), ctx.places),
         prior_growth=_ratio(row["sales"] - row["prior_sales"], row["prior_sales"]),
-        incentive_cost=money(row["incentive_cost"].fill_null(0)),
+        incentive_cost=money(row["incentive_cost"].fill_null(0), ctx.places),
         cost_share=_ratio(row["incentive_cost"], row["sales"]),
         cost_per_extra_sale=_ratio(row["incentive_cost"], _positive(
             row["sales"].fill_null(0) - row["previous_sales"].fill_null(0))),
-        budget=money(budget) if budget is not None else ibis.null().cast(EFFECT_SCHEMA["budget"]),
+        budget=money(budget, ctx.places) if budget is not None
+        else ibis.null().cast(EFFECT_SCHEMA["budget"]),
         budget_used=_ratio(row["incentive_cost"], budget) if budget is not None
         else ibis.null().cast(EFFECT_SCHEMA["budget_used"]),
     )

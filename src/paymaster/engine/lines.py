@@ -12,7 +12,7 @@ import ibis.expr.operations as ops
 import pyarrow as pa
 import ibis.expr.types as ir
 
-from paymaster.money import MONEY_TYPE
+from paymaster.money import MONEY_TYPE, money_type
 from paymaster.plan.expressions import WIDE, natural_key
 
 LINE_SCHEMA: dict[str, Any] = {
@@ -116,9 +116,12 @@ def shape(table: ir.Table, schema: dict[str, Any], **values: Any) -> ir.Table:
     return table.select(**columns)
 
 
-def money(value: ir.Value) -> ir.Value:
-    """Round half-up (ties away from zero) to the minor unit, once per line."""
-    return value.cast(WIDE).round(2).cast(MONEY_TYPE)
+def money(value: ir.Value, places: int) -> ir.Value:
+    """Round half-up (ties away from zero) to the currency's minor unit (`places`, from
+    `Context.places`), once per line. DuckDB and Spark both round a DECIMAL half away
+    from zero; the result is a DECIMAL of exactly those places (so its text is "50" in
+    yen, "0.125" in dinars)."""
+    return value.cast(WIDE).round(places).cast(money_type(places))
 
 
 def text(value: ir.Value) -> ir.Value:
@@ -128,8 +131,8 @@ def text(value: ir.Value) -> ir.Value:
     return ibis.ifelse(raw.contains("."), raw.re_replace(r"\.?0+$", ""), raw)
 
 
-def amount_text(value: ir.Value) -> ir.Value:
-    return money(value).cast("string")
+def amount_text(value: ir.Value, places: int) -> ir.Value:
+    return money(value, places).cast("string")
 
 
 def percent(rate: ir.Value, known: Iterable[Decimal] = ()) -> ir.Value:

@@ -416,20 +416,22 @@ class Compiler:
         return out
 
     def _n_cast(self, node: exp.Cast, ns: Namespace) -> ir.Value:
-        target = node.to.this.name if hasattr(node.to.this, "name") else str(node.to.this)
-        # sqlglot reads a plain TIMESTAMP as TIMESTAMPNTZ (a timestamp without a zone).
-        target = {"TIMESTAMPNTZ": "TIMESTAMP"}.get(target, target)
-        if target not in CAST_TYPES:
-            raise ExprError(f"cannot cast to {target}", node, f"use one of {', '.join(CAST_TYPES)}")
-        return self._node(node.this, ns).cast(CAST_TYPES[target])
+        return self._node(node.this, ns).cast(_cast_target(node))
 
     def _n_trycast(self, node: exp.TryCast, ns: Namespace) -> ir.Value:
-        return self._n_cast(node, ns)
+        # NULL where the value does not convert (TRY_CAST('n/a' AS DECIMAL)), as in
+        # DuckDB and Spark; CAST stops the run there.
+        return self._node(node.this, ns).try_cast(_cast_target(node))
 
     def _n_datediff(self, node: exp.DateDiff, ns: Namespace) -> ir.Value:
-        end = self._node(node.this, ns)
-        start = self._node(node.expression, ns)
-        return end.cast("date").delta(start.cast("date"), unit="day")
+        end = self._node(node.this, ns).cast("date")
+        start = self._node(node.expression, ns).cast("date")
+        unit = node.unit.name.upper() if node.unit is not None else "DAY"
+        unit = DATE_DIFF_UNITS.get(unit.removesuffix("S"))
+        if unit is None:
+            raise ExprError(f"DATE_DIFF cannot count '{node.unit.name.lower()}'", node,
+                            "count one of " + ", ".join(f"'{u}'" for u in DATE_DIFF_UNITS.values()))
+        return _date_diff(unit, start, end)
 
     def _n_arraycontains(self, node: exp.ArrayContains, ns: Namespace) -> ir.Value:
         return self._node(node.this, ns).contains(self._node(node.expression, ns))
@@ -512,6 +514,36 @@ def _short(value: ir.Value) -> ir.Value:
         pattern = r"^(.*\.[0-9][0-9][0-9]*?)0+$"
         raw = ibis.ifelse(raw.re_search(pattern), raw.re_extract(pattern, 1), raw)
     return raw.fill_null("NULL")
+
+
+def _cast_target(node: exp.Cast) -> Any:
+    target = node.to.this.name if hasattr(node.to.this, "name") else str(node.to.this)
+    # sqlglot reads a plain TIMESTAMP as TIMESTAMPNTZ (a timestamp without a zone).
+    target = {"TIMESTAMPNTZ": "TIMESTAMP"}.get(target, target)
+    if target not in CAST_TYPES:
+        raise ExprError(f"cannot cast to {target}", node, f"use one of {', '.join(CAST_TYPES)}")
+    return CAST_TYPES[target]
+
+
+# DATE_DIFF's units on dates, as DuckDB counts them (sqlglot spells them upper case).
+DATE_DIFF_UNITS = {"DAY": "day", "WEEK": "week", "MONTH": "month", "QUARTER": "quarter",
+                   "YEAR": "year"}
+
+
+def _date_diff(unit: str, start: ir.Value, end: ir.Value) -> ir.Value:
+    """DuckDB's DATE_DIFF(unit, start, end) on dates, spelled so Spark counts the same:
+    the month, quarter and year boundaries crossed (31 Jan to 1 Feb is 1 month, 31 Dec
+    to 1 Jan 1 year), whole weeks of 7 days cut toward zero, days."""
+    days = end.delta(start, unit="day")
+    if unit == "day":
+        return days
+    if unit == "week":
+        return ibis.ifelse(days >= 0, days // 7, -((-days) // 7)).cast("int64")
+    if unit == "month":
+        return (end.year() * 12 + end.month()) - (start.year() * 12 + start.month())
+    if unit == "quarter":
+        return (end.year() * 4 + end.quarter()) - (start.year() * 4 + start.quarter())
+    return end.year() - start.year()
 
 
 FUNCTIONS = [

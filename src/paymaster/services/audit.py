@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from paymaster.money import plain
 from paymaster.store.models import AuditEvent
 
 
@@ -20,7 +21,7 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     if isinstance(value, Decimal):
-        return str(value)
+        return plain(value)  # never "0E-8"
     return value
 
 

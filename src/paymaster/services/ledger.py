@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from paymaster.errors import Problem
+from paymaster.money import round_money
 from paymaster.runs import Progress
 from paymaster.services import audit, programs
 from paymaster.services.audit import jsonable
@@ -31,7 +32,8 @@ from paymaster.store.models import LedgerEntry, Payment, Program, Run, RunLine
 if TYPE_CHECKING:
     from paymaster.workspace import Workspace
 
-ZERO = Decimal("0.00")
+# An exact zero: a sum or difference of amounts keeps their places (51 yen, not 51.00).
+ZERO = Decimal(0)
 CRASH_HOOK = "PAYMASTER_CRASH_AT"  # tests: kill the process at a named point (post, pay)
 
 
@@ -99,7 +101,9 @@ def create_run(ws: Workspace, program: str, *, actor: str, period: str | None = 
         run = Run(program=program, period=period, as_of=as_of, plan_sha=sha,
                   fingerprint=result.fingerprint, ledger_mark=_ledger_mark(session, program),
                   status="preview", created_at=ws.now(),
-                  created_by=actor, total=sum((r["amount"] for r in payouts), ZERO),
+                  created_by=actor,
+                  total=round_money(sum((r["amount"] for r in payouts), ZERO),
+                                    ws.plan(program).plan.currency),
                   timings=result.timings,
                   evaluations={"rows": jsonable(_in_period(result, "evaluations", period))},
                   titles={"rows": jsonable(_in_period(result, "titles", period))})
@@ -263,7 +267,8 @@ def _lines(run_id: int, payouts: list[dict]) -> list[RunLine]:
         lines.append(RunLine(
             run_id=run_id, line_key=key, payee_id=row["payee_id"], period=row["period"],
             measure=row["measure"], source_id=row["source_id"], date=row["date"],
-            amount=row["amount"] if row["paid"] else ZERO, paid=bool(row["paid"]),
+            # an unpaid line's amount is the engine's 0 in the currency's places
+            amount=row["amount"] if row["paid"] else row["amount"] * 0, paid=bool(row["paid"]),
             budget=row["budget"], band=row["band"], value=row["value"], reason=row["reason"],
             explanation=row["explanation"]))
     return lines

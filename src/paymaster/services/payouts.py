@@ -30,6 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from paymaster.errors import Problem, UsageError
+from paymaster.money import plain, round_money
 from paymaster.services import audit
 from paymaster.services.inputs import current_rows
 from paymaster.services.ledger import _crash_point
@@ -105,10 +106,11 @@ def create_batch(ws: Workspace, program: str, *, actor: str) -> PayoutBatch | No
         now = ws.now()
         batch_id = _new_id(session, program, now)
         rows = _rows(session, plan, program, batch_id, now, owed)
-        total = sum((Decimal(r[COLUMNS.index("amount")]) for r in rows), ZERO)
+        total = round_money(sum((Decimal(r[COLUMNS.index("amount")]) for r in rows), ZERO),
+                            plan.currency)
         batch = PayoutBatch(
             id=batch_id, program=program, created_at=now, created_by=actor, payees=len(rows),
-            entries=sum(len(e) for e in owed.values()), totals={plan.currency: str(total)},
+            entries=sum(len(e) for e in owed.values()), totals={plan.currency: plain(total)},
             rows={"columns": COLUMNS, "rows": rows})
         session.add(batch)
         session.flush()  # the batch exists before its payments point at it
@@ -182,10 +184,10 @@ def _rows(session: Session, plan: Plan, program: str, batch_id: str, now,
     names, tax_ids = _payee_master(session, plan, program)
     rows = []
     for payee, entries in sorted(owed.items()):
-        amount = sum((e.amount for e in entries), ZERO)
+        amount = round_money(sum((e.amount for e in entries), ZERO), plan.currency)
         rows.append([batch_id, now.date().isoformat(), program, payee, names.get(payee, ""),
                      tax_ids.get(payee, ""), ";".join(sorted({e.period for e in entries})),
-                     plan.currency, str(amount), len(entries)])
+                     plan.currency, plain(amount), len(entries)])
     return rows
 
 

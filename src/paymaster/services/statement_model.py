@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
+from paymaster.money import round_money
+
 
 @dataclass(frozen=True)
 class StatementLine:
@@ -84,16 +86,19 @@ class Statement:
 
     @property
     def total_earned(self) -> Decimal:
-        return sum((line.amount for line in self.lines if line.earns), Decimal(0))
+        return round_money(sum((line.amount for line in self.lines if line.earns), Decimal(0)),
+                           self.currency)
 
     @property
     def total_posted(self) -> Decimal:
-        return sum((entry.amount for entry in self.entries), Decimal(0))
+        return round_money(sum((entry.amount for entry in self.entries), Decimal(0)),
+                           self.currency)
 
     @property
     def total_paid(self) -> Decimal:
         """Of what is posted, what is in a payout batch: money that has left."""
-        return sum((entry.amount for entry in self.entries if entry.batch), Decimal("0.00"))
+        return round_money(sum((entry.amount for entry in self.entries if entry.batch),
+                               Decimal(0)), self.currency)
 
     @property
     def total_unpaid(self) -> Decimal:

@@ -34,12 +34,13 @@ from paymaster.services import paid
 from paymaster.services.ledger import line_key
 from paymaster.services.statement_labels import LABELS
 from paymaster.services.statements_render import gate_text, resolve_locale, state_text
+from paymaster.money import round_money
 
 if TYPE_CHECKING:
     from paymaster.workspace import Workspace
 
-CENT = Decimal("0.01")
 ONE = Decimal(1)
+FIGURE = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,8 @@ def payee_status(ws: Workspace, program: str, payee_id: str, locale: str = "en")
     with ws.store.session() as session:
         money = paid.line_money(session, program, payee_id)
     words, babel_locale = _words(locale)
-    lines = [_line(row, plan, labels) | _money_fields(row, money, words, babel_locale)
+    currency = plan.currency
+    lines = [_line(row, plan, labels) | _money_fields(row, money, words, babel_locale, currency)
              for row in result.payouts if row["payee_id"] == payee_id]
     gates = [_gate(g, locale, plan.currency) for row in result.evaluations
              if row["payee_id"] == payee_id for g in gate_progress(_text_row(row), plan)]
@@ -188,15 +190,17 @@ def payee_status(ws: Workspace, program: str, payee_id: str, locale: str = "en")
         "program": program, "title": plan.title or program, "currency": plan.currency,
         "payee_id": payee_id, "fingerprint": result.fingerprint, "fresh": result.fresh,
         "lines": lines,
-        "total": sum((line["amount"] for line in lines if line["earns"]), Decimal("0.00")),
+        "total": round_money(sum((line["amount"] for line in lines if line["earns"]),
+                                 Decimal(0)), currency),
         # what the ledger holds for the payee (every line ever posted, even one gone from
         # today's calculation) and what of it is in payout batches
-        "total_posted": sum((m.posted for m in money.values()), Decimal("0.00")),
-        "total_paid": sum((m.paid for m in money.values()), Decimal("0.00")),
+        "total_posted": round_money(sum((m.posted for m in money.values()), Decimal(0)),
+                                    currency),
+        "total_paid": round_money(sum((m.paid for m in money.values()), Decimal(0)), currency),
         "gates": gates,
         "outstanding_rmas": outstanding_rmas(ws, program, payee_id, result.counted),
         "excluded_lines": excluded_lines(ws, program, payee_id, result.excluded),
-        "rebates": [_rebate(row, labels) for row in result.payouts
+        "rebates": [_rebate(row, labels, currency) for row in result.payouts
                     if row["payee_id"] == payee_id
                     and isinstance(plan.measure(row["measure"]), GatedRebate)],
         "titles": [{"period": t["period"], "title": t["title"], "rank": t["rank"],
@@ -210,9 +214,9 @@ def _line(row: dict, plan: Plan, labels: dict[str, str]) -> dict:
     return {
         "period": row["period"], "measure": row["measure"],
         "label": labels.get(row["measure"], row["measure"]), "source_id": row["source_id"],
-        "date": row["date"], "amount": row["amount"] if row["paid"] else Decimal("0.00"),
+        "date": row["date"], "amount": _paid(row, plan.currency),
         "earns": bool(row["paid"]), "reason": row["reason"], "explanation": row["explanation"],
-        "value": _money(row["value"]), "target": _money(row["target"]), "band": row["band"],
+        "value": _figure(row["value"]), "target": _figure(row["target"]), "band": row["band"],
         "next_tier": next_tier(measure, plan, row["value"], row["target"])
         if isinstance(measure, Aggregate) and measure.tiers else None,
     }
@@ -234,7 +238,7 @@ def next_tier(measure: Aggregate, plan: Plan, value: Decimal | None,
         if value < edge:
             above = tiers.tiers[index + 1]
             return {"label": above.label, "rate": _number(above.rate, plan),
-                    "starts_at": _money(edge), "needed": _money(edge - value)}
+                    "starts_at": _figure(edge), "needed": _figure(edge - value)}
     return None
 
 
@@ -252,19 +256,30 @@ def _number(value: Decimal | str | None, plan: Plan) -> Decimal | None:
     return Decimal(value)
 
 
-def _money(value: Decimal | None) -> Decimal | None:
-    return None if value is None else value.quantize(CENT, ROUND_HALF_UP)
+def _figure(value: Decimal | None) -> Decimal | None:
+    """A measured value (sales, a score, a count) as the status page shows it: 2 places."""
+    return None if value is None else value.quantize(FIGURE, ROUND_HALF_UP)
 
 
-def _rebate(row: dict, labels: dict[str, str]) -> dict:
+def _money(value: Decimal | None, currency: str) -> Decimal | None:
+    """An amount in the plan's currency, rounded half-up to its minor unit (JPY 0 places)."""
+    return None if value is None else round_money(value, currency)
+
+
+def _paid(row: dict, currency: str) -> Decimal:
+    return round_money(row["amount"] if row["paid"] else Decimal(0), currency)
+
+
+def _rebate(row: dict, labels: dict[str, str], currency: str) -> dict:
     """What a gated rebate pays now, and what its qualifying value would earn once every
     gate passes."""
     value, rate = row["value"], row["rate"]
-    would = (value * rate).quantize(CENT, ROUND_HALF_UP) if value is not None and rate else None
+    would = _money(value * rate, currency) if value is not None and rate else None
     return {"period": row["period"], "measure": row["measure"],
-            "label": labels.get(row["measure"], row["measure"]), "qualifying": _money(value),
+            "label": labels.get(row["measure"], row["measure"]),
+            "qualifying": _money(value, currency),
             "rate": rate.normalize() if rate is not None else None, "would_earn": would,
-            "earned": row["amount"] if row["paid"] else Decimal("0.00"),
+            "earned": _paid(row, currency),
             "earns": bool(row["paid"]), "reason": row["reason"]}
 
 
@@ -274,9 +289,10 @@ def _words(locale: str) -> tuple[dict[str, str], str]:
 
 
 def _money_fields(row: dict, money: dict[str, paid.LineMoney], words: dict[str, str],
-                  babel_locale: str) -> dict:
+                  babel_locale: str, currency: str) -> dict:
     """Where the line's money is: earned today, posted to the ledger, paid in a batch."""
     fields = paid.fields(bool(row["paid"]), money.get(line_key(row)))
+    fields |= {k: round_money(fields[k], currency) for k in ("posted", "paid")}
     return fields | {"status": state_text(fields["state"], fields["batches"],
                                           fields["paid_on"], words, babel_locale)}
 
@@ -366,6 +382,6 @@ def excluded_lines(ws: Workspace, program: str, payee_id: str,
     for e in mine:
         row = rows.get((e["measure"], str(e["source_id"] or "")), {})
         out.append({"period": e["period"], "measure": e["measure"], "source_id": e["source_id"],
-                    "value": _money(e["value"]), "reason": e["reason"],
+                    "value": _money(e["value"], plan.currency), "reason": e["reason"],
                     **{k: row.get(k) for k in shown if k in row}})
     return sorted(out, key=lambda o: (o["period"], str(o["source_id"])))

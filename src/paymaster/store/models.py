@@ -29,7 +29,7 @@ class ExactDecimal(TypeDecorator):
     impl = Numeric
     cache_ok = True
 
-    def __init__(self, precision: int, scale: int):
+    def __init__(self, precision: int | None = None, scale: int | None = None):
         super().__init__(precision, scale, asdecimal=True)
         self.scale = scale
 
@@ -49,7 +49,11 @@ class ExactDecimal(TypeDecorator):
         return Decimal(value) if dialect.name == "sqlite" else value
 
 
-MONEY = ExactDecimal(18, 2)
+# Money: an unconstrained NUMERIC on PostgreSQL (migration 0005), exact text on SQLite.
+# Each amount keeps exactly the places the engine rounded it to, its currency's minor
+# unit (JPY 51, USD 12.50, BHD 0.125): a fixed scale would round a dinar amount at 2
+# places, or write every dollar amount with 3.
+MONEY = ExactDecimal()
 
 
 class Base(DeclarativeBase):

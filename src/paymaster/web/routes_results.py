@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from paymaster import cells
 from paymaster.errors import Problem
+from paymaster.money import plain
 from paymaster.plan.model import OneOff, Plan, Ranking, Streak, TitleRank
 from paymaster.services import ledger, statements, status
 from paymaster.services.audit import jsonable
@@ -62,7 +63,7 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, bool):  # as in the engine's own CSV files
         return "true" if value else "false"
-    return str(value)
+    return plain(value) if isinstance(value, Decimal) else str(value)
 
 
 STATUS_CSV = ["kind", "period", "measure", "subject", "amount", "earns", "state", "posted",

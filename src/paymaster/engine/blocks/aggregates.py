@@ -60,12 +60,13 @@ def build_aggregate(ctx: Context, measure: Aggregate, path: tuple, seq: int) -> 
         raw, band, figures = _tiers(ctx, lines, measure.tiers, ns, path + ("tiers",))
     else:
         raw = ctx.expr(measure.amount, ns, path + ("amount",), "numeric").cast(WIDE)
-        band, figures = ibis.null().cast("string"), _amount_figures(lines, raw)
+        band, figures = ibis.null().cast("string"), _amount_figures(lines, raw, ctx.places)
     reason = first_reason(checks)
     eligible = reason.isnull()
     lines = lines.mutate(
         raw=raw, reason=reason, eligible=eligible, band=band,
-        earned=ibis.ifelse(eligible, money(raw.fill_null(0)), money(ibis.literal(0))),
+        earned=ibis.ifelse(eligible, money(raw.fill_null(0), ctx.places),
+                             money(ibis.literal(0), ctx.places)),
         explanation=join_text([figures, ibis.ifelse(eligible, ibis.null().cast("string"),
                                                    ibis.literal("not paid: ").concat(reason))]),
     )
@@ -148,7 +149,7 @@ def _tiers(ctx: Context, lines: ir.Table, tiers: Tiers, ns, path: tuple):
     head = ibis.literal("value ").concat(text(value))
     if tiers.relative_to == "target":
         head = head.concat(" against target ", text(lines["target"]))
-    return total, band, join_text([head, *parts, ibis.literal("total ").concat(amount_text(total))])
+    return total, band, join_text([head, *parts, ibis.literal("total ").concat(amount_text(total, ctx.places))])
 
 
 def _band_label(tiers: Tiers, tier, index: int) -> str:
@@ -157,7 +158,7 @@ def _band_label(tiers: Tiers, tier, index: int) -> str:
     return f"band {index + 1} up to {edge}{unit}" if tier.upto is not None else f"band {index + 1} above"
 
 
-def _amount_figures(lines: ir.Table, raw: ir.Value) -> ir.Value:
+def _amount_figures(lines: ir.Table, raw: ir.Value, places: int) -> ir.Value:
     figures = ibis.literal("value ").concat(text(lines["value"]))
     if "target" in lines.columns:
         figures = figures.concat(" of target ", text(lines["target"]))
@@ -165,4 +166,4 @@ def _amount_figures(lines: ir.Table, raw: ir.Value) -> ir.Value:
         figures = figures.concat("; group ", text(lines["group_value"]))
         if "group_target" in lines.columns:
             figures = figures.concat(" of target ", text(lines["group_target"]))
-    return figures.concat(" -> ", amount_text(raw))
+    return figures.concat(" -> ", amount_text(raw, places))

@@ -56,10 +56,10 @@ def build_ranking(ctx: Context, measure: Ranking, path: tuple, seq: int) -> Bloc
         text(metric), "; place ", winners["rank"].cast("string"),
         ibis.ifelse(winners["tied"] > 1,
                     ibis.literal(" shared by ").concat(winners["tied"].cast("string")), ""),
-        " -> ", amount_text(winners["raw"]),
+        " -> ", amount_text(winners["raw"], ctx.places),
     )
     lines = shape(winners, LINE_SCHEMA, program=ctx.plan.program, measure=measure.id, seq=seq,
-                  source_id="", earned=money(winners["raw"]), eligible=True,
+                  source_id="", earned=money(winners["raw"], ctx.places), eligible=True,
                   reason=ibis.null().cast("string"), budget=measure.budget, version="v1",
                   band=ibis.literal("place ").concat(winners["rank"].cast("string")),
                   explanation=explanation)
@@ -67,7 +67,7 @@ def build_ranking(ctx: Context, measure: Ranking, path: tuple, seq: int) -> Bloc
     if measure.title:
         top = table.filter(table["rank"] == 1)
         titles = shape(top, TITLE_SCHEMA, program=ctx.plan.program, title=measure.title,
-                       value=money(top["value"]))
+                       value=money(top["value"], ctx.places))
     return BlockResult(lines=lines, titles=titles)
 
 
@@ -161,12 +161,12 @@ def build_streak(ctx: Context, measure: Streak, path: tuple, seq: int) -> BlockR
     winners = top.filter(top["run"] % top["__length"] == 0).mutate(raw=amount.cast(WIDE))
     lines = shape(
         winners, LINE_SCHEMA, program=ctx.plan.program, measure=measure.id, seq=seq,
-        source_id="", earned=money(winners["raw"]), eligible=True, version="v1",
+        source_id="", earned=money(winners["raw"], ctx.places), eligible=True, version="v1",
         reason=ibis.null().cast("string"), budget=measure.budget,
         explanation=ibis.literal("in the top ").concat(
             winners["__places"].cast("string"), " for ",
             winners["run"].cast("string"), " periods running (place ",
-            winners["rank"].cast("string"), " this period) -> ", amount_text(winners["raw"])),
+            winners["rank"].cast("string"), " this period) -> ", amount_text(winners["raw"], ctx.places)),
     )
     return BlockResult(lines=lines)
 
@@ -179,5 +179,5 @@ def build_title(ctx: Context, measure: TitleRank, path: tuple, seq: int) -> Bloc
     places = (fraction * count).ceil()
     chosen = table.filter(table["rank"] <= places)
     titles = shape(chosen, TITLE_SCHEMA, program=ctx.plan.program, title=measure.id,
-                   value=money(chosen["value"]))
+                   value=money(chosen["value"], ctx.places))
     return BlockResult(titles=titles)

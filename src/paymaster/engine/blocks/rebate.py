@@ -47,15 +47,15 @@ def build_gated_rebate(ctx: Context, measure: GatedRebate, path: tuple, seq: int
     in_population = lines.semi_join(
         members, [lines["payee_id"] == members["__mp"], lines["period"] == members["__mq"]])
     credits = shape(in_population, CREDIT_SCHEMA, program=ctx.plan.program, measure=measure.id,
-                    value=money(in_population["__value"]), counts=in_population["__qualifies"],
+                    value=money(in_population["__value"], ctx.places), counts=in_population["__qualifies"],
                     reason=in_population["__reason"])
     payees = _eligibility(ctx, payees, measure, path)
     evaluations = ctx.stage(f"{measure.id}__evaluated", _evaluate(ctx, lines, payees, measure, path))
     outcome = _outcome(ctx, evaluations, measure, path, seq)
     evaluation_rows = shape(
         evaluations.filter(evaluations["__shown"]), EVALUATION_SCHEMA,
-        program=ctx.plan.program, subject="", value=money(evaluations["qualifying"]),
-        threshold=money(evaluations["minimum"]),
+        program=ctx.plan.program, subject="", value=money(evaluations["qualifying"], ctx.places),
+        threshold=money(evaluations["minimum"], ctx.places),
     )
     return BlockResult(lines=outcome, evaluations=evaluation_rows, credits=credits)
 
@@ -195,8 +195,8 @@ def _gates(ctx: Context, evals: ir.Table, measure: GatedRebate, path: tuple) -> 
     evals = evals.mutate(__first_pass=first_pass)
     shown = evals["__first_pass"].isnull() | (evals["evaluation"] <= evals["__first_pass"])
     explanation = join_text([
-        ibis.literal("qualifying ").concat(amount_text(evals["qualifying"]), " of ",
-                                           amount_text(evals["minimum"]), " required"),
+        ibis.literal("qualifying ").concat(amount_text(evals["qualifying"], ctx.places), " of ",
+                                           amount_text(evals["minimum"], ctx.places), " required"),
         ibis.ifelse(evals["ratio"].isnull(), ibis.literal("returns: no lines count yet"),
                     ibis.literal("returns ").concat(percent(evals["ratio"]), " of ",
                                                     percent(evals["required_ratio"]), " required")),
@@ -218,11 +218,12 @@ def _outcome(ctx: Context, evals: ir.Table, measure: GatedRebate, path: tuple, s
         last["passed"],
         ibis.literal("evaluation ").concat(last["evaluation"], " on ", last["as_of"].cast("string"),
                                            " passed: ", percent(rate), " x ",
-                                           amount_text(last["qualifying"]), " = ", amount_text(raw)),
+                                           amount_text(last["qualifying"], ctx.places),
+                                           " = ", amount_text(raw, ctx.places)),
         ibis.literal("no rebate: ").concat(last["explanation"]),
     )
     return shape(last, LINE_SCHEMA, program=ctx.plan.program, measure=measure.id, seq=seq,
-                 source_id="", raw=raw, earned=money(raw), eligible=last["passed"],
+                 source_id="", raw=raw, earned=money(raw, ctx.places), eligible=last["passed"],
                  reason=ibis.ifelse(last["passed"], ibis.null().cast("string"), last["reason"]),
                  budget=measure.budget, base=last["qualifying"], rate=rate,
                  value=last["qualifying"], date=last["as_of"], version="v1",

@@ -72,7 +72,7 @@ def build_per_record(ctx: Context, measure: PerRecord, path: tuple, seq: int) ->
     cancelled = (ibis.ifelse(others.isnull(), first_reason(cancels), ibis.null().cast("string"))
                  if cancels else ibis.null().cast("string"))
     table = table.mutate(
-        raw=raw, earned=money(raw.fill_null(0)), base=base, rate=rate, band=band,
+        raw=raw, earned=money(raw.fill_null(0), ctx.places), base=base, rate=rate, band=band,
         reason=failed, eligible=failed.isnull(), cancelled=cancelled,
         date=table["__date"] if measure.date else ibis.null().cast("date"),
     )
@@ -87,7 +87,7 @@ def build_per_record(ctx: Context, measure: PerRecord, path: tuple, seq: int) ->
     lines = ctx.stage(f"{measure.id}__records", shape(
         table, LINE_SCHEMA, program=ctx.plan.program, measure=measure.id, seq=seq,
         budget=measure.budget, cut_by_cap=table["__cut"] if "__cut" in table.columns else None))
-    credits = shape(lines, CREDIT_SCHEMA, value=money(lines["raw"].fill_null(0)),
+    credits = shape(lines, CREDIT_SCHEMA, value=money(lines["raw"].fill_null(0), ctx.places),
                     counts=lines["eligible"])
     return BlockResult(lines=lines, credits=credits)
 
@@ -104,7 +104,7 @@ def _explanation(ctx: Context, table: ir.Table, measure: PerRecord, note, known_
     else:
         band = table["band"]
         figures = ibis.literal(f"{measure.base_label} ").concat(
-            explain(measure.base, ns), " = ", amount_text(table["base"]), "; ",
+            explain(measure.base, ns), " = ", amount_text(table["base"], ctx.places), "; ",
             percent(table["rate"], known_rates),
             ibis.ifelse(band.isnull(), "", ibis.literal(" band ").concat(band.fill_null(""))),
             " -> ", raw_text,
@@ -299,11 +299,16 @@ def _attach_refers(ctx: Context, table: ir.Table, measure: PerRecord, path: tupl
         other = ctx.plan.measure(refer.measure)
         table = table.mutate(**{f"__rp_{refer.measure}": period_label(of, other.period)})
         lines = ctx.results[refer.measure].lines
-        right = lines.select(
-            **{f"__rk_{refer.measure}": lines["payee_id"], f"__rq_{refer.measure}": lines["period"],
-               f"{refer.measure}__raw": lines["raw"], f"{refer.measure}__value": lines["value"],
-               f"{refer.measure}__earned": lines["earned"],
-               f"{refer.measure}__paid": lines["eligible"]}
+        # One row per payee and period, whatever the measure: a per_record measure has a
+        # line per record, and joining those would repeat this measure's record once per
+        # line. Its figures are then the sums over the payee's lines of the period.
+        right = lines.group_by(
+            **{f"__rk_{refer.measure}": lines["payee_id"], f"__rq_{refer.measure}": lines["period"]}
+        ).aggregate(
+            **{f"{refer.measure}__raw": lines["raw"].sum().cast(WIDE),
+               f"{refer.measure}__value": lines["value"].sum().cast(WIDE),
+               f"{refer.measure}__earned": lines["earned"].sum().cast(WIDE),
+               f"{refer.measure}__paid": lines["eligible"].any()}
         )
         table = join_left(table, right, [("payee_id", f"__rk_{refer.measure}"),
                                          (f"__rp_{refer.measure}", f"__rq_{refer.measure}")])
@@ -332,12 +337,12 @@ def build_one_off(ctx: Context, measure: OneOff, path: tuple, seq: int) -> Block
     chosen = first.filter(when).mutate(raw=amount)
     out = shape(
         chosen, LINE_SCHEMA, program=ctx.plan.program, measure=measure.id, seq=seq,
-        earned=money(chosen["raw"]), eligible=chosen["cancelled"].isnull(),
+        earned=money(chosen["raw"], ctx.places), eligible=chosen["cancelled"].isnull(),
         reason=chosen["cancelled"],
         budget=measure.budget, base=None, rate=None, band=None, cut_by_cap=None,
         cut_by_limit=None, value=None, target=None,
         explanation=ibis.literal("one-off ").concat(
-            amount_text(chosen["raw"]),
+            amount_text(chosen["raw"], ctx.places),
             ibis.ifelse(chosen["cancelled"].isnull(), " on first paid line ", " on first closed line "),
             chosen["source_id"],
             ibis.ifelse(chosen["cancelled"].isnull(), "",
