@@ -103,14 +103,15 @@ def test_effect_report_spreads_attainment_and_concentration() -> None:
     assert ladder == _ladder_attainment_from_inputs()
     [effect] = report["effect"].to_pylist()
     assert (effect["cost_share"], effect["cost_per_extra_sale"]) == (D("0.1939"), D("0.1940"))
-    # concentration from the hand-computed payout lines: the top 10% of 13 payees is 2
+    # concentration from the hand-computed payout lines: the top 10% of 14 payees is 2
+    # (R12 sold nothing: its lines are all 0.00, one per measure and period, issue 17)
     with (EXAMPLES / "sales-team" / "expected" / "payouts.csv").open() as handle:
         totals: dict[str, Decimal] = defaultdict(Decimal)
         for r in csv.DictReader(handle):
             totals[r["payee_id"]] += D(r["amount"])
     ranked = sorted(totals.values(), reverse=True)
     [row] = report["concentration"].to_pylist()
-    assert row["payees"] == len(ranked) == 13
+    assert row["payees"] == len(ranked) == 14 and ranked[-1] == 0
     assert round(D(str(row["top10_share"])), 4) == round(sum(ranked[:2]) / sum(ranked), 4)
 
 

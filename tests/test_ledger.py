@@ -258,8 +258,8 @@ def test_a_line_that_disappears_is_clawed_back_in_full(tmp_path, store_url):
         payout = next(e for e in ledger.entries(ws, SALES) if e.line_key == r11)
 
         # R11's three sales are withdrawn (a snapshot without them): R11 has no sales, so
-        # no payout line at all (one line per rep per period with sales); nothing else
-        # depends on R11 (T2 stays below target, R11 never ranks).
+        # its ladder line is 0.00, not paid, `no_sales` (one line per rep per period);
+        # nothing else depends on R11 (T2 stays below target, R11 wins no prize).
         path = write_sales(tmp_path, "snapshot",
                            lambda rows: [r for r in rows if r["rep_id"] != "R11"])
         result = imports.import_file(ws, SALES, "sales", path, actor="office",
@@ -267,7 +267,8 @@ def test_a_line_that_disappears_is_clawed_back_in_full(tmp_path, store_url):
         assert result.removed == 3
 
         run = ledger.create_run(ws, SALES, actor="office")
-        assert r11 not in {line.line_key for line in ledger.run_lines(ws, run.id)}
+        gone = next(line for line in ledger.run_lines(ws, run.id) if line.line_key == r11)
+        assert (gone.amount, gone.paid, gone.reason) == (ZERO, False, "no_sales")
         changes = ledger.changes(ws, run.id)
         assert [(c.line_key, c.posted, c.new, c.kind) for c in changes] == \
             [(r11, posted[r11], ZERO, "clawback")]

@@ -30,7 +30,11 @@ def test_returns_may_be_absent(tmp_path: Path) -> None:
     data = tmp_path / "data"
     shutil.copytree(FOLDER / "data", data)
     (data / "returns.csv").unlink()
-    assert clawbacks(data) == {}
+    rows = calculate(FOLDER / "plan.yaml", data).tables["payouts"].to_pylist()
+    # No return: each of the 12 reps gets one 0.00 clawback line a quarter, `no_returns`.
+    assert sorted((r["amount"], r["paid"], r["reason"], r["source_id"]) for r in rows
+                  if r["measure"] == "clawback") == [
+        (Decimal("0.00"), False, "no_returns", "")] * 48
 
 
 def test_a_rep_without_a_target_is_not_paid_a_ladder(tmp_path: Path) -> None:

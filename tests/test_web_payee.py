@@ -339,6 +339,25 @@ def test_statement_lines_drill_down_and_downloads(client):
     assert client.get(f"/programs/{LEADS}/statement/P1").status_code == 200  # its own
 
 
+def test_a_rep_statement_shows_every_measure_with_its_zero_and_reason(client):
+    """One line per rep per period (issue 17): R01 sold nothing in Q3, had no score in Q2
+    and no return in Q1; its statement lists those measures at 0.00 with the reason, in
+    the reader's language (spec: "each measure gives one payout line per rep per period")."""
+    login(client, "rep01", lang="pl")
+    lines = client.get(f"/api/programs/{SALES}/statement").json()["lines"]
+    zero = {(x["period"], x["measure"]): (x["amount"], x["earns"], x["reason"]) for x in lines
+            if x["period"] in ("2025-Q1", "2025-Q2", "2025-Q3")}
+    assert zero[("2025-Q3", "ladder")] == ("0.00", False, "no_sales")
+    assert zero[("2025-Q2", "csat")] == ("0.00", False, "no_score")
+    assert zero[("2025-Q1", "clawback")] == ("0.00", False, "no_returns")
+    assert zero[("2025-Q1", "ladder")] == ("8800.00", True, None)
+    page = client.get(f"/programs/{SALES}/statement").text
+    assert "brak sprzedaży w okresie" in page and "brak oceny za okres" in page
+    login(client, "rep01", lang="zh")
+    download = client.get(f"/programs/{SALES}/statement?format=html").text
+    assert "本期无销售 (no_sales)" in download and "本期无退货，无需扣回 (no_returns)" in download
+
+
 def test_trade_in_statement_after_the_correction(client):
     login(client, "partner-d")
     data = client.get(f"/api/programs/{TRADE_IN}/statement").json()

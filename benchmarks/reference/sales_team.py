@@ -115,16 +115,22 @@ def run(folder: Path) -> dict[str, list[dict]]:
     periods_q = sorted({q for _, q in by_q})
     for q in periods_q:  # 5. quarterly contest
         totals = {rep: v for (rep, qq), v in by_q.items() if qq == q}
-        for rep, amount in prizes(places(totals), [Decimal(10000), Decimal(6000), Decimal(3000)]).items():
-            lines.append(line(rep, q, "quarterly_contest", amount))
+        ranking = places(totals)
+        won = prizes(ranking, [Decimal(10000), Decimal(6000), Decimal(3000)])
+        for rep in ranking:  # a ranked rep below the prizes: 0.00, not_placed
+            lines.append(line(rep, q, "quarterly_contest", won.get(rep, 0),
+                              None if rep in won else "not_placed"))
     months = [f"{YEAR}-{m:02d}" for m in range(1, 13)]
     titles, streak = [], defaultdict(int)
     for index, m in enumerate(months):
         totals = {rep: v for (rep, mm), v in by_m.items() if mm == m}
         ranking = places(totals)
-        for rep, amount in prizes(ranking, [Decimal(2000)]).items():  # 6. champion
-            lines.append(line(rep, m, "monthly_champion", amount))
-            titles.append({"payee_id": rep, "period": m, "title": "monthly_champion"})
+        won = prizes(ranking, [Decimal(2000)])
+        for rep in ranking:  # 6. champion
+            lines.append(line(rep, m, "monthly_champion", won.get(rep, 0),
+                              None if rep in won else "not_placed"))
+            if rep in won:
+                titles.append({"payee_id": rep, "period": m, "title": "monthly_champion"})
         if index > 0:  # 7. best progress
             previous = {rep: v for (rep, mm), v in by_m.items() if mm == months[index - 1]}
             growth = {rep: totals.get(rep, Decimal(0)) / v - 1 for rep, v in previous.items()
@@ -132,13 +138,15 @@ def run(folder: Path) -> dict[str, list[dict]]:
             if growth:
                 best = max(growth.values())
                 winners = [rep for rep, g in growth.items() if g == best]
-                for rep in winners:
-                    lines.append(line(rep, m, "best_progress", Decimal(1000) / len(winners)))
+                for rep in growth:
+                    lines.append(line(rep, m, "best_progress", Decimal(1000) / len(winners),
+                                      None if rep in winners else "not_placed"))
         for rep in reps:  # 8. top five three months running
             if rep in ranking and ranking[rep][0] <= 5:
                 streak[rep] += 1
-                if streak[rep] % 3 == 0:
-                    lines.append(line(rep, m, "top5_streak", Decimal(3000)))
+                done = streak[rep] % 3 == 0
+                lines.append(line(rep, m, "top5_streak", Decimal(3000),
+                                  None if done else "streak_incomplete"))
             else:
                 streak[rep] = 0
     for s in read(folder, "scores"):  # 9. scores
@@ -175,7 +183,37 @@ def run(folder: Path) -> dict[str, list[dict]]:
         amount += Decimal("0.02") * value if sale["new"] else 0
         amount += Decimal("0.01") * value if team_paid[(rep, q)] else 0
         lines.append(line(rep, quarter(returned), "clawback", -amount, None, r["return_id"]))
+    every_period(lines, list(reps), sorted(set(manager.values())), months)
     return {"payouts": lines, "titles": titles}
+
+
+# The reason of a rep's (or manager's) 0.00 line where a measure gave none in a period.
+EMPTY = {"ladder": "no_sales", "new_product": "no_new_product_sales",
+         "new_customer": "no_new_customers", "team_member": "no_sales",
+         "quarterly_contest": "no_sales", "csat": "no_score", "training": "no_score",
+         "clawback": "no_returns", "monthly_champion": "no_sales",
+         "best_progress": "below_min_previous", "top5_streak": "not_in_top_5",
+         "annual_bonus": "no_sales"}
+MONTHLY = ("monthly_champion", "best_progress", "top5_streak")
+
+
+def every_period(lines: list[dict], reps: list[str], managers: list[str], months: list[str]) -> None:
+    """Each measure gives one line per rep per period of 2025 (its quarters, months or the
+    year): a 0.00 line with its reason where it gave none. Best progress has no previous
+    month in January; the team manager's line is per manager."""
+    have = {(r["payee_id"], r["period"], r["measure"]) for r in lines}
+    quarters = [f"{YEAR}-Q{q}" for q in range(1, 5)]
+    wanted = [(m, "team_manager", q, "no_team_sales") for m in managers for q in quarters]
+    for measure, reason in EMPTY.items():
+        periods = months if measure in MONTHLY else [str(YEAR)] if measure == "annual_bonus" \
+            else quarters
+        for period in periods:
+            why = "no_previous_period" if measure == "best_progress" and period == months[0] \
+                else reason
+            wanted += [(rep, measure, period, why) for rep in reps]
+    for payee, measure, period, reason in wanted:
+        if (payee, period, measure) not in have:
+            lines.append(line(payee, period, measure, 0, reason))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from paymaster.engine.blocks.screening import build_screening
 from paymaster.engine.budget import apply_budgets
 from paymaster.engine.context import BlockResult, Context
 from paymaster.engine.effect import effect
+from paymaster.engine.roster import with_roster_lines
 from paymaster.engine.lines import (
     CREDIT_SCHEMA,
     EVALUATION_SCHEMA,
@@ -222,6 +223,7 @@ def _assemble(ctx: Context, materialize: Materialize | None = None) -> Outputs:
                           lambda v, table: ctx.number(v, ctx.namespace(table), ("budgets",)))
     if materialize is not None:
         lines = materialize("lines", lines)
+    lines = with_roster_lines(ctx, lines)
     # Ties (one sale paid under two measures) broken by the plan's measure order, so the
     # same inputs always give the same files, row for row.
     places = ctx.places

@@ -247,6 +247,7 @@ def _cross_references(plan: Plan, source: Source) -> list[Problem]:
                 )
         problems += _earlier_measures(plan, source, index)
         problems += _period_kind(plan, source, index)
+        problems += _roster(plan, source, index)
     problems += _versions_in_order(plan, source)
     problems += _phases(plan, source)
     for name, table in plan.inputs.items():
@@ -342,6 +343,33 @@ def _period_kind(plan: Plan, source: Source, index: int) -> list[Problem]:
     return [source.problem(path, f"unknown period '{kind}'",
                            suggest(kind, list(PERIOD_KINDS))
                            or "use month, quarter, year, phases or column:<name>")]
+
+
+def _roster(plan: Plan, source: Source, index: int) -> list[Problem]:
+    """A roster names a column of an input table; its periods are those of the measure,
+    which a `column:` period does not say."""
+    roster = getattr(plan.measures[index], "roster", None)
+    if roster is None:
+        return []
+    path = ("measures", index, "roster")
+    table = plan.inputs.get(roster.table)
+    if table is None:
+        return [source.problem(path + ("table",), f"unknown input table '{roster.table}'",
+                               suggest(roster.table, list(plan.inputs)))]
+    problems = []
+    if roster.column not in table.columns:
+        problems.append(source.problem(
+            path + ("column",), f"'{roster.column}' is not a column of {roster.table}",
+            suggest(roster.column, list(table.columns))))
+    kind = getattr(roster, "period", None) or plan.measures[index].period
+    if kind.startswith("column:"):
+        problems.append(source.problem(
+            path, f"the measure's period is '{shown(kind)}': the roster cannot tell which "
+            "periods to fill", "add `period: month`, `quarter`, `year` or `phases` to the roster"))
+    elif kind == "phases" and not plan.phases:
+        problems.append(source.problem(path + ("period",), "period 'phases' but the plan "
+                                       "declares no phases", "add `phases:` or use month/quarter/year"))
+    return problems
 
 
 def _versions_in_order(plan: Plan, source: Source) -> list[Problem]:

@@ -248,6 +248,24 @@ class DurationRule(Strict):
     max_days: Number
 
 
+class Roster(Strict):
+    """Every payee of a roster gets a line for every period of the plan's scope: a payee
+    and period the measure gives no line get a 0.00 line, unpaid, with `reason`."""
+
+    table: Name = Field(description="the input table listing the payees (e.g. reps)")
+    column: Name = Field(description="its column holding the payee id (e.g. rep_id)")
+    reason: Reason = Field(description="the reason on a line the measure gave nothing for, "
+                           "e.g. no_sales, no_score")
+    period: Literal["month", "quarter", "year", "phases"] | None = Field(
+        None, description="the kind of the periods to fill, for a measure whose `period` is "
+        "column:<name> (its values must be written as the engine's labels: 2025-Q1, ...)")
+
+
+def _roster() -> Any:
+    return Field(None, description="one line per payee of `table` and period of the scope, "
+                 "a 0.00 line with `reason` where the measure gives none")
+
+
 class Refer(Strict):
     """Lines of an earlier measure for the same payee, in the period of `period_of`."""
 
@@ -285,6 +303,7 @@ class PerRecord(MeasureBase):
     source_id: Expr
     duration: DurationRule | None = None
     refers: list[Refer] = Field(default_factory=list)
+    roster: Roster | None = _roster()
 
     @model_validator(mode="after")
     def _amount_or_rate(self) -> PerRecord:
@@ -344,6 +363,7 @@ class Aggregate(MeasureBase):
     only_positive: bool = True
     source_id: Expr | None = Field(None, description="identifies each record summed, in the "
                                    "credits output (default: the source table's key)")
+    roster: Roster | None = _roster()
 
     @model_validator(mode="after")
     def _amount_or_tiers(self) -> Aggregate:
@@ -367,6 +387,7 @@ class Ranking(MeasureBase):
         "(1: the first; a number, e.g. param.progress_from_month); earlier periods pay nothing. "
         "Default: every period (with `growth`, from the second: the first has no previous one)")
     title: str | None = None
+    roster: Roster | None = _roster()
 
 
 class Streak(MeasureBase):
@@ -377,6 +398,7 @@ class Streak(MeasureBase):
     top: Number = Field(description="the number of places that count (a whole number)")
     length: Number = Field(description="consecutive periods that make a streak (a whole number)")
     amount: Number
+    roster: Roster | None = _roster()
 
 
 class GatedRebate(MeasureBase):

@@ -20,6 +20,7 @@ from babel.numbers import format_currency, format_decimal, format_percent
 from paymaster import cells
 from paymaster.errors import PaymasterError, Problem
 from paymaster.money import minor_units
+from paymaster.services.reason_labels import reason_text
 from paymaster.services.statement_labels import LABELS
 from paymaster.services.statement_model import GateProgress, LedgerEntry, Statement, StatementLine
 
@@ -127,7 +128,7 @@ def statement_view(statement: Statement, locale: str) -> dict[str, Any]:
         "lang": language,
         "words": words,
         "header": _header(statement, words, babel_locale),
-        "lines": [_line(line, words, money, babel_locale) for line in statement.lines],
+        "lines": [_line(line, words, money, babel_locale, language) for line in statement.lines],
         "gates": [_gate(gate, locale, statement.currency, babel_locale) for gate in statement.gates],
         "titles": [{"period": p, "title": t, "place": str(n)} for p, t, n in statement.titles],
         "entries": [_entry(entry, words, money, babel_locale) for entry in statement.entries],
@@ -154,7 +155,7 @@ def _header(statement: Statement, words: dict[str, str], babel_locale: str) -> d
 
 
 def _line(line: StatementLine, words: dict[str, str], money: Callable[[Decimal], str],
-          babel_locale: str) -> dict[str, Any]:
+          babel_locale: str, language: str) -> dict[str, Any]:
     return {
         "period": line.period,
         "label": line.label,
@@ -165,7 +166,7 @@ def _line(line: StatementLine, words: dict[str, str], money: Callable[[Decimal],
         "earns": line.earns,
         "state": line.state,
         "status": state_text(line.state, line.batches, line.paid_on, words, babel_locale),
-        "reason": line.reason or "",
+        "reason": reason_text(line.reason, language),
         "explanation": line.explanation,
     }
 
@@ -371,7 +372,7 @@ def render_excel(statement: Statement, locale: str) -> bytes:
                   words["reason"], words["explanation"]])
     for line, shown in zip(statement.lines, view["lines"], strict=True):
         lines.append([line.period, line.label, line.source_id, line.date, line.amount,
-                      shown["status"], line.reason, line.explanation])
+                      shown["status"], shown["reason"], line.explanation])
     _format_column(lines, "D", "yyyy-mm-dd")
     _format_column(lines, "E", money_format)
 

@@ -15,6 +15,8 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_percent
 from babel.support import NullTranslations, Translations
 
+from paymaster.services.reason_labels import reason_label
+
 LOCALES = {"en": "en_US", "pl": "pl_PL", "zh": "zh_Hans_CN"}
 
 
@@ -101,6 +103,10 @@ class Formatter:
     def datetime(self, value: dt.datetime | None) -> str:
         return "" if value is None else format_datetime(value, format="medium",
                                                         locale=self.locale)
+
+    def reason(self, code: str | None) -> str:
+        """A reason code's words (empty for a plan's own codes, shown as written)."""
+        return reason_label(code, self.language)
 
     def percent(self, ratio: Decimal | None) -> str:
         return "" if ratio is None else format_percent(ratio, format="#,##0.0%",

@@ -94,7 +94,7 @@ def _credits(ctx: Context, table: ir.Table, measure: Aggregate, keys: list[str])
     if measure.only_positive:
         counts = table["__value"].sum().over(group_by=keys) > 0
     return shape(table, CREDIT_SCHEMA, program=ctx.plan.program, measure=measure.id,
-                 value=money(table["__value"].fill_null(0)), counts=counts,
+                 value=money(table["__value"].fill_null(0), ctx.places), counts=counts,
                  reason=ibis.ifelse(counts, ibis.null().cast("string"), "not_above_zero"))
 
 

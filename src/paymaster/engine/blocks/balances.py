@@ -12,29 +12,15 @@ line pays the top-up max(0, G - C_t) less what it recovers, B_{t-1} + top-up - B
 
 from __future__ import annotations
 
-import datetime as dt
-
 import ibis
 
 from paymaster.engine.context import BlockResult, Context, join_left
+from paymaster.engine.roster import scope_periods
 from paymaster.engine.lines import LINE_SCHEMA, amount_text, join_text, money, shape
 from paymaster.plan.expressions import WIDE
 from paymaster.plan.model import Balance
 
 ZERO = ibis.literal(0, type=WIDE)
-
-
-def periods_of(start: dt.date, end: dt.date, kind: str) -> list[str]:
-    """The labels of the periods from `start` to `end`, in order (as the lines say them)."""
-    labels = []
-    year, month = start.year, start.month
-    while (year, month) <= (end.year, end.month):
-        label = {"month": f"{year}-{month:02d}", "quarter": f"{year}-Q{(month - 1) // 3 + 1}",
-                 "year": f"{year}"}[kind]
-        if not labels or labels[-1] != label:
-            labels.append(label)
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return labels
 
 
 def build_balance(ctx: Context, measure: Balance, path: tuple, seq: int) -> BlockResult:
@@ -45,7 +31,7 @@ def build_balance(ctx: Context, measure: Balance, path: tuple, seq: int) -> Bloc
                             __earned=ibis.ifelse(lines["eligible"], lines["earned"], 0).cast(WIDE))
         earned = part if earned is None else earned.union(part)
     earned = earned.group_by(["payee_id", "period"]).aggregate(__earned=earned["__earned"].sum())
-    labels = periods_of(ctx.plan.scope.start, ctx.plan.scope.end, measure.period)
+    labels = scope_periods(ctx.plan, measure.period)
     periods = ibis.memtable({"__period": labels, "__index": list(range(len(labels)))})
     payees = earned.select("payee_id")
     if measure.roster is not None:
@@ -77,23 +63,23 @@ def build_balance(ctx: Context, measure: Balance, path: tuple, seq: int) -> Bloc
                  if measure.recoverable else ZERO)
     raw = (grid["__topup"] - recovered).cast(WIDE)
     explanation = join_text([
-        ibis.literal("earned ").concat(amount_text(grid["__c"]), " of a guarantee of ",
-                                       amount_text(grid["__g"])),
+        ibis.literal("earned ").concat(amount_text(grid["__c"], ctx.places), " of a guarantee of ",
+                                       amount_text(grid["__g"], ctx.places)),
         ibis.ifelse(grid["__topup"] > 0,
-                    ibis.literal("topped up ").concat(amount_text(grid["__topup"])),
+                    ibis.literal("topped up ").concat(amount_text(grid["__topup"], ctx.places)),
                     ibis.null().cast("string")),
         ibis.ifelse(grid["__before"] > 0,
-                    ibis.literal("owed before ").concat(amount_text(grid["__before"])),
+                    ibis.literal("owed before ").concat(amount_text(grid["__before"], ctx.places)),
                     ibis.null().cast("string")),
-        ibis.ifelse(recovered > 0, ibis.literal("recovered ").concat(amount_text(recovered)),
+        ibis.ifelse(recovered > 0, ibis.literal("recovered ").concat(amount_text(recovered, ctx.places)),
                     ibis.null().cast("string")),
         ibis.ifelse(grid["__owed"] > 0,
-                    ibis.literal("owed after ").concat(amount_text(grid["__owed"])),
+                    ibis.literal("owed after ").concat(amount_text(grid["__owed"], ctx.places)),
                     ibis.null().cast("string")),
     ])
     out = shape(
         grid, LINE_SCHEMA, program=ctx.plan.program, measure=measure.id, seq=seq,
-        period=grid["__period"], source_id=None, date=None, raw=raw, earned=money(raw),
+        period=grid["__period"], source_id=None, date=None, raw=raw, earned=money(raw, ctx.places),
         eligible=True, reason=None, budget=None, base=grid["__before"], rate=None, band=None,
         value=grid["__c"], target=grid["__g"], cut_by_cap=None, cut_by_limit=None,
         version=ibis.literal("v1"), explanation=explanation, cancelled=None,

@@ -11,6 +11,10 @@ from paymaster.plan.expressions import WIDE, divide, multiply
 from paymaster.plan.model import Ranking, Streak, TitleRank
 from paymaster.plan.periods import period_index, period_label
 
+# Reasons of a roster's ranked payees who win nothing (see Ranking.roster, Streak.roster).
+NOT_PLACED = "not_placed"
+STREAK_INCOMPLETE = "streak_incomplete"
+
 
 def totals(ctx: Context, measure, path: tuple) -> ir.Table:
     """Each payee's total of `value` per period, over records in the plan's scope."""
@@ -49,7 +53,9 @@ def build_ranking(ctx: Context, measure: Ranking, path: tuple, seq: int) -> Bloc
     ns = ctx.namespace(table, ("line",))
     prizes = [ctx.number(p, ns, path + ("prizes", i)) for i, p in enumerate(measure.prizes)]
     share = _shared_prize(table["rank"], table["tied"], prizes)
-    winners = table.filter(share > 0).mutate(raw=share)
+    # With a roster, every payee ranked gets a line: 0.00 with `not_placed` below the prizes.
+    winners = (table if measure.roster else table.filter(share > 0)).mutate(raw=share)
+    placed = winners["raw"] > 0
     figure = "growth " if measure.metric == "growth" else "total "
     metric = winners["metric"] if measure.metric == "growth" else winners["value"]
     explanation = ibis.literal(figure).concat(
@@ -59,8 +65,9 @@ def build_ranking(ctx: Context, measure: Ranking, path: tuple, seq: int) -> Bloc
         " -> ", amount_text(winners["raw"], ctx.places),
     )
     lines = shape(winners, LINE_SCHEMA, program=ctx.plan.program, measure=measure.id, seq=seq,
-                  source_id="", earned=money(winners["raw"], ctx.places), eligible=True,
-                  reason=ibis.null().cast("string"), budget=measure.budget, version="v1",
+                  source_id="", earned=money(winners["raw"], ctx.places), eligible=placed,
+                  reason=ibis.ifelse(placed, ibis.null().cast("string"), NOT_PLACED),
+                  budget=measure.budget, version="v1",
                   band=ibis.literal("place ").concat(winners["rank"].cast("string")),
                   explanation=explanation)
     titles = None
@@ -158,11 +165,17 @@ def build_streak(ctx: Context, measure: Streak, path: tuple, seq: int) -> BlockR
     )
     ns = ctx.namespace(top, ("line",))
     amount = ctx.number(measure.amount, ns, path + ("amount",))
-    winners = top.filter(top["run"] % top["__length"] == 0).mutate(raw=amount.cast(WIDE))
+    due = top["run"] % top["__length"] == 0
+    # With a roster, every period in the top N gets a line: 0.00 with `streak_incomplete`
+    # until the run reaches its next multiple of `length`.
+    winners = (top if measure.roster else top.filter(due)).mutate(
+        raw=ibis.ifelse(due, amount.cast(WIDE), ibis.literal(0, type=WIDE)), __due=due)
     lines = shape(
         winners, LINE_SCHEMA, program=ctx.plan.program, measure=measure.id, seq=seq,
-        source_id="", earned=money(winners["raw"], ctx.places), eligible=True, version="v1",
-        reason=ibis.null().cast("string"), budget=measure.budget,
+        source_id="", earned=money(winners["raw"], ctx.places), eligible=winners["__due"],
+        version="v1",
+        reason=ibis.ifelse(winners["__due"], ibis.null().cast("string"), STREAK_INCOMPLETE),
+        budget=measure.budget,
         explanation=ibis.literal("in the top ").concat(
             winners["__places"].cast("string"), " for ",
             winners["run"].cast("string"), " periods running (place ",
