@@ -20,6 +20,7 @@ from paymaster import duckdb_config
 from paymaster.backends import Backend, open_backend
 from paymaster.datafiles import find_files, load_folder
 from paymaster.engine import Outputs, build
+from paymaster.explanations import explain_rows
 from paymaster.figures import Figures, figures
 from paymaster.outputs import Staging, check_format
 from paymaster.plan import LoadedPlan, load_plan
@@ -41,6 +42,13 @@ class RunResult:
     @property
     def rows(self) -> dict[str, int]:
         return {name: table.num_rows for name, table in self.tables.items()}
+
+    def explained(self, name: str, locale: str = "en") -> list[dict]:
+        """A table's rows (payouts or evaluations) with their explanation rendered from
+        the trace, in `locale`."""
+        rows = self.tables[name].to_pylist()
+        texts = explain_rows(self.loaded.plan, rows, name, locale)
+        return [{**row, "explanation": text} for row, text in zip(rows, texts, strict=True)]
 
 
 @dataclass

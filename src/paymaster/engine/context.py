@@ -14,11 +14,12 @@ import ibis
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
-from paymaster.engine.lines import memtable
+from paymaster.engine.lines import line_schema, memtable
 from paymaster.errors import Collector
 from paymaster.plan.expressions import WIDE, Compiler, Namespace, literal_value
 from paymaster.plan.loader import LoadedPlan
 from paymaster.plan.model import Lookup, MeasureBase, Plan
+from paymaster.plan.trace import trace_columns
 
 FAR_PAST = dt.date(1900, 1, 1)
 FAR_FUTURE = dt.date(9999, 12, 31)
@@ -70,6 +71,10 @@ class Context:
     @property
     def plan(self) -> Plan:
         return self.loaded.plan
+
+    def line_schema(self) -> dict[str, Any]:
+        """Every line's columns: LINE_SCHEMA and the plan's own trace columns."""
+        return line_schema(trace_columns(self.plan))
 
     # -- expressions
     def namespace(self, table: ir.Table, names: tuple[str, ...] = (), **qualified: Any) -> Namespace:

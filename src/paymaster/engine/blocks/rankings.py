@@ -6,9 +6,10 @@ import ibis
 import ibis.expr.types as ir
 
 from paymaster.engine.context import BlockResult, Context, period_index, period_label
-from paymaster.engine.lines import LINE_SCHEMA, TITLE_SCHEMA, amount_text, money, shape, text
+from paymaster.engine.lines import TITLE_SCHEMA, money, shape
 from paymaster.plan.expressions import WIDE, divide, multiply
 from paymaster.plan.model import Ranking, Streak, TitleRank
+from paymaster.plan.trace import RANKING_GROWTH, RANKING_PLACE, STREAK
 
 
 def totals(ctx: Context, measure, path: tuple) -> ir.Table:
@@ -42,19 +43,14 @@ def build_ranking(ctx: Context, measure: Ranking, path: tuple, seq: int) -> Bloc
     prizes = [ctx.number(p, ns, path + ("prizes", i)) for i, p in enumerate(measure.prizes)]
     share = _shared_prize(table["rank"], table["tied"], prizes)
     winners = table.filter(share > 0).mutate(raw=share)
-    figure = "growth " if measure.metric == "growth" else "total "
-    metric = winners["metric"] if measure.metric == "growth" else winners["value"]
-    explanation = ibis.literal(figure).concat(
-        text(metric), "; place ", winners["rank"].cast("string"),
-        ibis.ifelse(winners["tied"] > 1,
-                    ibis.literal(" shared by ").concat(winners["tied"].cast("string")), ""),
-        " -> ", amount_text(winners["raw"]),
-    )
-    lines = shape(winners, LINE_SCHEMA, program=ctx.plan.program, measure=measure.id, seq=seq,
-                  source_id="", earned=money(winners["raw"]), eligible=True,
+    growth = measure.metric == "growth"
+    lines = shape(winners, ctx.line_schema(), program=ctx.plan.program, measure=measure.id,
+                  seq=seq, source_id="", earned=money(winners["raw"]), eligible=True,
                   reason=ibis.null().cast("string"), budget=measure.budget, version="v1",
                   band=ibis.literal("place ").concat(winners["rank"].cast("string")),
-                  explanation=explanation)
+                  template=RANKING_GROWTH if growth else RANKING_PLACE,
+                  place=winners["rank"], tied=winners["tied"],
+                  growth=winners["metric"] if growth else None)
     titles = None
     if measure.title:
         top = table.filter(table["rank"] == 1)
@@ -148,12 +144,10 @@ def build_streak(ctx: Context, measure: Streak, path: tuple, seq: int) -> BlockR
     amount = ctx.number(measure.amount, ns, path + ("amount",))
     winners = top.filter(top["run"] % measure.length == 0).mutate(raw=amount.cast(WIDE))
     lines = shape(
-        winners, LINE_SCHEMA, program=ctx.plan.program, measure=measure.id, seq=seq,
+        winners, ctx.line_schema(), program=ctx.plan.program, measure=measure.id, seq=seq,
         source_id="", earned=money(winners["raw"]), eligible=True, version="v1",
         reason=ibis.null().cast("string"), budget=measure.budget,
-        explanation=ibis.literal(f"in the top {measure.top} for ").concat(
-            winners["run"].cast("string"), " periods running (place ",
-            winners["rank"].cast("string"), " this period) -> ", amount_text(winners["raw"])),
+        template=STREAK, place=winners["rank"], tied=winners["tied"], run=winners["run"],
     )
     return BlockResult(lines=lines)
 
