@@ -474,7 +474,7 @@ def statement(
     """A payee's statement: every line explained, every gate's progress, ledger totals."""
     from paymaster.services import statements
 
-    data = statements.build(_ws(workspace), program, payee, period)
+    data = statements.build(_ws(workspace), program, payee, period, locale)
     out = out or Path(f"statement-{payee}.{fmt}")
     out.write_bytes(statements.render(data, fmt, locale))
     state = "reconciles" if data.reconciles else "DOES NOT reconcile"

@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 
+import pyarrow as pa
 from babel.numbers import format_decimal, format_percent
 from sqlglot import exp
 
@@ -134,6 +135,25 @@ def explain_rows(plan: Plan, rows: Iterable[dict], kind: str = "payouts",
     explain: Callable[[Plan, dict, str], str] = (
         explain_evaluation if kind == "evaluations" else explain_line)
     return [explain(plan, row, locale) for row in rows]
+
+
+EXPLAINED = ("payouts", "evaluations")  # the tables `--explanations text` adds a column to
+CHOICES = ("none", "text")
+
+
+def with_explanations(data: pa.Table | pa.RecordBatchReader, plan: Plan, kind: str,
+                      locale: str = "en") -> pa.RecordBatchReader:
+    """`data` (a payouts or evaluations table, whole or streamed) with an `explanation`
+    column rendered from each row's trace, a batch at a time."""
+    schema = data.schema.append(pa.field("explanation", pa.string()))
+    pieces = data.to_batches() if isinstance(data, pa.Table) else data
+
+    def batches():
+        for batch in pieces:
+            texts = explain_rows(plan, batch.to_pylist(), kind, locale)
+            yield pa.RecordBatch.from_arrays([*batch.columns, pa.array(texts, pa.string())],
+                                             schema=schema)
+    return pa.RecordBatchReader.from_batches(schema, batches())
 
 
 # ------------------------------------------------------------------ per-record lines
