@@ -63,7 +63,8 @@ def test_demo_runs_the_three_examples(tmp_path: Path) -> None:
 def test_run_records_each_stage_and_its_time(data: Path, tmp_path: Path) -> None:
     import json
 
-    run = cli("run", str(PLAN), "--data", str(data), "--out", str(tmp_path / "out"))
+    run = cli("run", str(PLAN), "--data", str(data), "--out", str(tmp_path / "out"),
+              "--explanations", "text", "--locale", "pl")
     assert run.returncode == 0, run.stderr
     meta = json.loads((tmp_path / "out" / "run.json").read_text())
     assert meta["program"] == "generuj-leady"
@@ -74,6 +75,14 @@ def test_run_records_each_stage_and_its_time(data: Path, tmp_path: Path) -> None
     assert all(seconds >= 0 for seconds in stages.values())
     payouts = (tmp_path / "out" / "payouts.csv").read_text().splitlines()
     assert meta["rows"]["payouts"] == len(payouts) - 1
+    # the trace columns, and (asked for) each line's explanation rendered in Polish
+    header = payouts[0].split(",")
+    assert '"template"' in header and header[-1] == '"explanation"'
+    assert any("licences 620 ograniczone do 500" in line and "próg 251+" in line
+               for line in payouts)
+    evaluations = (tmp_path / "out" / "evaluations.csv").read_text().splitlines()
+    assert evaluations[0].endswith('"explanation"')
+    assert any("zaakceptowana: spełnia wszystkie warunki" in line for line in evaluations)
     # each finished stage is shown with its time while the run goes on
     assert "  read and validate input: " in run.stdout
 

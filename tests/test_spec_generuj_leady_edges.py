@@ -27,7 +27,7 @@ def dashed(nip: str) -> str:
 
 
 def rows(result, table: str) -> list[dict]:
-    return result.tables[table].to_pylist()
+    return result.explained(table)
 
 
 def payout(result, measure: str, source_id: str) -> dict:

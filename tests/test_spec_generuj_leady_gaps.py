@@ -11,7 +11,7 @@ from test_spec_generuj_leady import PAID, UNPAID, Case, lines, verdicts
 
 
 def payout(result, measure: str, source_id: str) -> dict:
-    [row] = [r for r in result.tables["payouts"].to_pylist()
+    [row] = [r for r in result.explained("payouts")
              if r["measure"] == measure and r["source_id"] == source_id]
     return row
 

@@ -87,8 +87,8 @@ class Run:
                [dict(zip(["case_id", "rma_number", "status", "resolved_on"], c, strict=True))
                 for c in cases])
         result = calculate(PLAN, data)
-        self.payouts = result.tables["payouts"].to_pylist()
-        self.evaluations = result.tables["evaluations"].to_pylist()
+        self.payouts = result.explained("payouts")
+        self.evaluations = result.explained("evaluations")
         self.credits = result.tables["credits"].to_pylist()
 
     def payout(self, partner: str, phase: int) -> tuple[Decimal, bool, str | None]:
@@ -368,7 +368,7 @@ def test_outcome_states_failed_gate_and_by_how_much() -> None:
     the 12 500 minimum."""
     result = calculate(PLAN, EXAMPLES / "trade-in-accelerator" / "data")
     rows = {(r["payee_id"], r["evaluation"]): r["explanation"]
-            for r in result.tables["evaluations"].to_pylist()}
+            for r in result.explained("evaluations")}
     assert "returns 81.2% of 85% required" in rows[("D", "1")]
     assert "returns_below_85" in rows[("D", "1")]
     assert "12499.99 of 12500.00 required" in rows[("B", "2")]

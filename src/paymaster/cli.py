@@ -17,6 +17,7 @@ from rich.table import Table
 from paymaster import cli_analytics, cli_registrations, cli_users, cli_workspace
 from paymaster.cli_common import (
     app,
+    check_locale,
     check_outputs,
     console,
     errors,
@@ -102,6 +103,9 @@ def run(
                                             "yarn, k8s://https://host:443"),
     incremental: bool = typer.Option(False, "--incremental", help="recompute only what the "
                                      "input's changes since the last run touch (state in OUT)"),
+    explanations: str = typer.Option("none", "--explanations", help="none (the trace "
+                                     "columns only) or text (adds each line's explanation)"),
+    locale: str = typer.Option("en", "--locale", help="with --explanations text: en, pl or zh"),
 ) -> None:
     """Calculate a program on a data folder and write payouts, summary, titles, evaluations,
     credits and effect."""
@@ -113,6 +117,11 @@ def run(
         console.print(f"[red]error[/red]: unknown format '{escape(fmt)}'; use one of "
                       f"{', '.join(FORMATS)}", markup=True)
         raise typer.Exit(2)
+    check_locale(locale)
+    if explanations not in ("none", "text"):
+        console.print(f"[red]error[/red]: unknown --explanations '{escape(explanations)}'; use "
+                      "none or text", markup=True)
+        raise typer.Exit(2)
     if incremental and backend != "duckdb":
         console.print("[red]error[/red]: --incremental keeps its state in DuckDB; "
                       "it cannot be combined with --backend spark", markup=True)
@@ -122,11 +131,17 @@ def run(
     out.mkdir(parents=True, exist_ok=True)  # a folder that cannot be made: said before calculating
     try:
         if incremental:
+            from paymaster.explanations import EXPLAINED, with_explanations
             from paymaster.figures import in_memory
             from paymaster.outputs import write_tables
 
             result = _calculate_incremental(plan, data, out)
-            paths = write_tables(result.tables, out, fmt,
+            tables = result.tables
+            if explanations == "text":
+                tables = {name: with_explanations(table, result.loaded.plan, name, locale)
+                          .read_all() if name in EXPLAINED else table
+                          for name, table in tables.items()}
+            paths = write_tables(tables, out, fmt,
                                  metadata=run_metadata(result, data, backend, spark_master))
             figures = in_memory(result.tables)
         else:
@@ -134,7 +149,8 @@ def run(
             # holds a whole table, so the size of the results does not bound a run.
             result = _calculate_into(
                 plan, data, out, fmt, backend=backend, spark_master=spark_master,
-                metadata=lambda done: run_metadata(done, data, backend, spark_master))
+                metadata=lambda done: run_metadata(done, data, backend, spark_master),
+                explanations=explanations, locale=locale)
             paths, figures = result.paths, result.figures
     except BaseException:
         # A refused plan or input leaves nothing behind: not even the folders made for it.
@@ -271,12 +287,15 @@ def explain(
     data: Path = typer.Option(..., "--data", help="folder of input tables"),
     payee: str = typer.Option(..., "--payee", help="payee id"),
     period: str | None = typer.Option(None, "--period", help="only this period"),
+    locale: str = typer.Option("en", "--locale", help="language of the explanations: en, pl "
+                               "or zh"),
 ) -> None:
     """Explain every line of one payee: the arithmetic in words and figures."""
     from paymaster.explain import explain_payee
 
+    check_locale(locale)
     result = _calculate(plan, data, to=errors)  # progress apart: stdout is the explanation
-    text = explain_payee(result.tables, payee, period, result.loaded.plan.currency)
+    text = explain_payee(result.tables, payee, period, result.loaded.plan, locale)
     if text is None:
         raise PaymasterError(Problem(f"payee '{payee}' has no lines"
                                      + (f" in period {period}" if period else ""),

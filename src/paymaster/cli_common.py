@@ -17,6 +17,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from paymaster.errors import Problem, UsageError
@@ -125,3 +126,13 @@ def compact(value: object) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def check_locale(locale: str) -> None:
+    """A language the explanations are rendered in, or exit 2 saying which there are."""
+    from paymaster.messages import LOCALES
+
+    if locale not in LOCALES:
+        console.print(f"[red]error[/red]: unknown locale '{escape(locale)}'; use one of "
+                      f"{', '.join(LOCALES)}", markup=True)
+        raise typer.Exit(2)

@@ -372,7 +372,7 @@ def statement(
     """A payee's statement: every line explained, every gate's progress, ledger totals."""
     from paymaster.services import statements
 
-    data = statements.build(open_ws(workspace), program, payee, period)
+    data = statements.build(open_ws(workspace), program, payee, period, locale)
     out = out or Path(f"statement-{program}-{payee}-{locale}.{fmt}")
     out.write_bytes(statements.render(data, fmt, locale))
     state = "reconciles" if data.reconciles else "DOES NOT reconcile"

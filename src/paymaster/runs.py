@@ -20,6 +20,7 @@ from paymaster import duckdb_config
 from paymaster.backends import Backend, open_backend
 from paymaster.datafiles import find_files, load_folder
 from paymaster.engine import Outputs, build
+from paymaster.explanations import EXPLAINED, explain_rows, with_explanations
 from paymaster.figures import Figures, figures
 from paymaster.outputs import Staging, check_format
 from paymaster.plan import LoadedPlan, load_plan
@@ -41,6 +42,13 @@ class RunResult:
     @property
     def rows(self) -> dict[str, int]:
         return {name: table.num_rows for name, table in self.tables.items()}
+
+    def explained(self, name: str, locale: str = "en") -> list[dict]:
+        """A table's rows (payouts or evaluations) with their explanation rendered from
+        the trace, in `locale`."""
+        rows = self.tables[name].to_pylist()
+        texts = explain_rows(self.loaded.plan, rows, name, locale)
+        return [{**row, "explanation": text} for row, text in zip(rows, texts, strict=True)]
 
 
 @dataclass
@@ -125,10 +133,13 @@ def calculate_into(plan: LoadedPlan | str | Path, data: Path, out: Path, fmt: st
                    progress: Progress | None = None, *, backend: str = "duckdb",
                    spark_master: str | None = None,
                    metadata: Callable[[WrittenRun], dict] | None = None,
-                   chunk_rows: int = CHUNK_ROWS) -> WrittenRun:
+                   chunk_rows: int = CHUNK_ROWS, explanations: str = "none",
+                   locale: str = "en") -> WrittenRun:
     """Run `plan` on `data` and write each output table to `out` in `fmt` as it streams
     from the backend, all or nothing (outputs.Staging). `metadata(result)`, called once the
-    tables are written (their rows and times known), goes beside them as run.json."""
+    tables are written (their rows and times known), goes beside them as run.json.
+    `explanations="text"` adds each payout line's and evaluation's explanation, rendered
+    from its trace in `locale` (the trace alone otherwise)."""
     check_format(fmt)
     say = progress or (lambda _stage: None)
     clock = StageClock()
@@ -145,6 +156,8 @@ def calculate_into(plan: LoadedPlan | str | Path, data: Path, out: Path, fmt: st
                 with clock.part(f"write {name}"):
                     stream = effect if name == "effect" else engine.to_pyarrow_batches(
                         expr, chunk_rows)
+                    if explanations == "text" and name in EXPLAINED:
+                        stream = with_explanations(stream, loaded.plan, name, locale)
                     result.rows[name] = staging.table(f"{name}.{fmt}", fmt, stream)
             clock.done("execute")
             if metadata is not None:

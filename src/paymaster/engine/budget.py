@@ -39,7 +39,7 @@ def apply_budgets(plan: Plan, parts: list[ir.Table], number) -> ir.Table:
 def _charge(parts: list[ir.Table], pool: str, limit, reason: str,
             places: int) -> list[ir.Table]:
     """Lines not charged to the pool pass through unchanged; only the others are sorted
-    (a running sum over every line would sort them all, explanations included)."""
+    (a running sum over every line would sort them all)."""
     passing, charging = [], []
     for part in parts:
         charged = _charged(part, pool)
@@ -82,11 +82,7 @@ def _charge_part(lines: ir.Table, pool: str, limit: ir.Value, reason: str,
         cut_by_budget=ibis.ifelse(charged, money(lines["earned"] - pay, places), lines["cut_by_budget"]),
         eligible=lines["eligible"] & ~exhausted,
         reason=ibis.ifelse(exhausted, ibis.literal(reason), lines["reason"]),
-        explanation=ibis.cases(
-            (exhausted, lines["explanation"].concat("; budget '", pool, "' exhausted")),
-            (charged & (pay < lines["earned"]),
-             lines["explanation"].concat("; budget '", pool, "' pays only the remaining ",
-                                         pay.cast("string"))),
-            else_=lines["explanation"],
-        ),
+        # What the pool had left before this line: its explanation's "pays only the
+        # remaining", and an auditor's check that it got min(earned, left).
+        budget_left=ibis.ifelse(charged, money(whole_units, places), lines["budget_left"]),
     )

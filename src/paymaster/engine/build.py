@@ -28,7 +28,6 @@ from paymaster.engine.roster import with_roster_lines
 from paymaster.engine.lines import (
     CREDIT_SCHEMA,
     EVALUATION_SCHEMA,
-    LINE_SCHEMA,
     TITLE_SCHEMA,
     memtable,
 )
@@ -36,6 +35,7 @@ from paymaster.errors import Collector, PlanError, ResourceError, suggest
 from paymaster.money import MONEY_TYPE, money_type
 from paymaster.plan.expressions import COLUMN_DTYPES, Compiler, hide_internal, plan_columns
 from paymaster.plan.loader import LoadedPlan
+from paymaster.plan.trace import trace_columns
 
 BLOCKS: dict[str, Callable[..., BlockResult]] = {
     "per_record": build_per_record,
@@ -52,8 +52,16 @@ BLOCKS: dict[str, Callable[..., BlockResult]] = {
 PAYOUT_COLUMNS = [
     "program", "payee_id", "period", "measure", "source_id", "earned", "amount", "paid",
     "reason", "base", "rate", "band", "value", "target", "cut_by_cap", "cut_by_limit",
-    "cut_by_budget", "budget", "version", "date", "explanation",
+    "cut_by_budget", "budget", "version", "date", "raw", "template", "claim", "claim_status",
+    "claim_reason", "claim_note", "claim_sale", "slot", "slot_limit", "budget_left", "place",
+    "tied", "run", "growth", "group_value", "group_target", "evaluation", "threshold", "ratio",
+    "required_ratio",
 ]
+
+
+def payout_columns(plan) -> list[str]:
+    """The payouts file's columns: PAYOUT_COLUMNS and the plan's own trace columns."""
+    return [*PAYOUT_COLUMNS, *trace_columns(plan)]
 
 
 @dataclass
@@ -218,7 +226,7 @@ def _store(result: BlockResult, name: str, materialize: Materialize) -> None:
 def _assemble(ctx: Context, materialize: Materialize | None = None) -> Outputs:
     results = list(ctx.results.values())
     program = ctx.plan.program
-    parts = [r.lines for r in results if r.lines is not None] or [memtable({}, LINE_SCHEMA)]
+    parts = [r.lines for r in results if r.lines is not None] or [memtable({}, ctx.line_schema())]
     lines = apply_budgets(ctx.plan, parts,
                           lambda v, table: ctx.number(v, ctx.namespace(table), ("budgets",)))
     if materialize is not None:
@@ -228,7 +236,7 @@ def _assemble(ctx: Context, materialize: Materialize | None = None) -> Outputs:
     # same inputs always give the same files, row for row.
     places = ctx.places
     payouts = lines.order_by(["payee_id", "period", "date", "source_id", "seq"]).select(
-        *PAYOUT_COLUMNS)
+        *payout_columns(ctx.plan))
     summary = lines.group_by(["program", "payee_id"]).aggregate(
         lines=lines.count(),
         paid_lines=lines["paid"].sum().cast("int64"),

@@ -16,7 +16,7 @@ import ibis
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
-from paymaster.engine.lines import memtable
+from paymaster.engine.lines import line_schema, memtable
 from paymaster.errors import Collector
 from paymaster.money import minor_units
 from paymaster.plan.expressions import WIDE, Compiler, Namespace, literal_value
@@ -29,6 +29,7 @@ from paymaster.plan.periods import (
     period_label,
     period_start,
 )
+from paymaster.plan.trace import trace_columns
 
 PERIOD_READ = re.compile(r"\bperiod\.[A-Za-z_]")
 FAR_PAST = dt.date(1900, 1, 1)
@@ -85,6 +86,10 @@ class Context:
     def places(self) -> int:
         """The plan currency's minor-unit places: every amount is rounded to these."""
         return minor_units(self.plan.currency)
+
+    def line_schema(self) -> dict[str, Any]:
+        """Every line's columns: LINE_SCHEMA and the plan's own trace columns."""
+        return line_schema(trace_columns(self.plan))
 
     # -- expressions
     def namespace(self, table: ir.Table, names: tuple[str, ...] = (), **qualified: Any) -> Namespace:

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import ibis
-import ibis.expr.operations as ops
 import pyarrow as pa
 import ibis.expr.types as ir
 
@@ -36,10 +32,27 @@ LINE_SCHEMA: dict[str, Any] = {
     "cut_by_cap": WIDE,
     "cut_by_limit": MONEY_TYPE,
     "version": "string",
-    "explanation": "string",
     # A closed record's cancelling rule (see Rule.cancels): read by a one_off, not an output.
     "cancelled": "string",
+    **{name: dtype for name, dtype in (
+        ("template", "string"),
+        ("claim", "string"), ("claim_status", "string"), ("claim_reason", "string"),
+        ("claim_note", "string"), ("claim_sale", "string"),
+        ("slot", "int64"), ("slot_limit", WIDE),
+        ("budget_left", MONEY_TYPE),
+        ("place", "int64"), ("tied", "int64"), ("run", "int64"), ("growth", WIDE),
+        ("group_value", WIDE), ("group_target", WIDE),
+        ("evaluation", "string"), ("threshold", WIDE), ("ratio", "decimal(18, 4)"),
+        ("required_ratio", "decimal(18, 4)"),
+        ("topped_up", WIDE), ("recovered", WIDE), ("owed", WIDE),
+    )},
 }
+# The trace columns (docs/traces.md) beside the figures every line has: set only where a
+# block says so, never picked up from a source column of the same name.
+TRACE_COLUMNS = ("template", "claim", "claim_status", "claim_reason", "claim_note",
+                 "claim_sale", "slot", "slot_limit", "budget_left", "place", "tied", "run",
+                 "growth", "group_value", "group_target", "evaluation", "threshold", "ratio",
+                 "required_ratio", "topped_up", "recovered", "owed")
 
 EVALUATION_SCHEMA: dict[str, Any] = {
     "program": "string",
@@ -54,7 +67,9 @@ EVALUATION_SCHEMA: dict[str, Any] = {
     "ratio": "decimal(18, 4)",
     "required_ratio": "decimal(18, 4)",
     "reason": "string",
-    "explanation": "string",
+    "template": "string",
+    "missing": "string",
+    "note": "string",
 }
 
 CREDIT_SCHEMA: dict[str, Any] = {
@@ -101,19 +116,30 @@ def memtable(columns: dict[str, list], schema: dict[str, Any]) -> ir.Table:
     return ibis.memtable(data)
 
 
+def line_schema(trace: list[str]) -> dict[str, Any]:
+    """LINE_SCHEMA with a plan's own trace columns (`plan.trace.trace_columns`)."""
+    return {**LINE_SCHEMA, **{name: WIDE for name in trace}}
+
+
 def shape(table: ir.Table, schema: dict[str, Any], **values: Any) -> ir.Table:
-    """Select exactly `schema`'s columns: from `values`, else the table, else typed NULL."""
+    """Select exactly `schema`'s columns: from `values`, else the table, else typed NULL.
+    Trace columns come from `values` only."""
     columns = {}
     for name, dtype in schema.items():
         if name in values:
             value = values[name]
             value = value if isinstance(value, ir.Value) else ibis.literal(value)
-        elif name in table.columns:
+        elif name in table.columns and not _trace_only(name, schema):
             value = table[name]
         else:
             value = ibis.null()
         columns[name] = value.cast(dtype)
     return table.select(**columns)
+
+
+def _trace_only(name: str, schema: dict[str, Any]) -> bool:
+    """A line schema's trace column (LINE_SCHEMA's, or the plan's own beyond it)."""
+    return "earned" in schema and (name in TRACE_COLUMNS or name not in LINE_SCHEMA)
 
 
 def money(value: ir.Value, places: int) -> ir.Value:
@@ -122,51 +148,6 @@ def money(value: ir.Value, places: int) -> ir.Value:
     from zero; the result is a DECIMAL of exactly those places (so its text is "50" in
     yen, "0.125" in dinars)."""
     return value.cast(WIDE).round(places).cast(money_type(places))
-
-
-def text(value: ir.Value) -> ir.Value:
-    """A number as short text: trailing zeros after the point dropped."""
-    raw = value.cast("string")
-    # One pass: the trailing zeros, and the point if nothing is left after it.
-    return ibis.ifelse(raw.contains("."), raw.re_replace(r"\.?0+$", ""), raw)
-
-
-def amount_text(value: ir.Value, places: int) -> ir.Value:
-    return money(value, places).cast("string")
-
-
-def percent(rate: ir.Value, known: Iterable[Decimal] = ()) -> ir.Value:
-    """A rate as a percentage. `known`: values the rate mostly takes (a rate table's
-    literal rates), whose text is written here once rather than computed on every row."""
-    shown = text((rate.cast(WIDE) * 100).cast(WIDE).round(4)).concat("%")
-    cases = [(rate == ibis.literal(v, type=WIDE), ibis.literal(percent_text(v)))
-             for v in dict.fromkeys(known) if _fits_wide(v)]
-    return ibis.cases(*cases, else_=shown) if cases else shown
-
-
-def percent_text(rate: Decimal) -> str:
-    """`percent`'s text in Python: x 100, rounded half away from zero to 4 places, trailing
-    zeros (and a bare point) dropped."""
-    shown = (rate * 100).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
-    digits = format(shown if shown else abs(shown), "f")
-    return (re.sub(r"\.?0+$", "", digits) if "." in digits else digits) + "%"
-
-
-def _fits_wide(value: Decimal) -> bool:
-    """Exact in WIDE (else the cast would round it first)."""
-    whole = Decimal(10) ** (WIDE.precision - WIDE.scale - 2)  # room for the x 100
-    return value.is_finite() and value.as_tuple().exponent >= -WIDE.scale and abs(value) < whole
-
-
-def literal_decimal(value: ir.Value) -> Decimal | None:
-    """The number a value is when it is a literal (possibly cast), else None."""
-    node = value.op()
-    while isinstance(node, ops.Cast):
-        node = node.arg
-    if isinstance(node, ops.Literal) and isinstance(node.value, (Decimal, int)) \
-            and not isinstance(node.value, bool):
-        return Decimal(node.value)
-    return None
 
 
 def join_text(parts: list[ir.Value], sep: str = "; ") -> ir.Value:

@@ -16,6 +16,7 @@ import ibis.expr.types as ir
 from paymaster.engine.context import Context
 from paymaster.engine.lines import memtable, money, shape
 from paymaster.plan.model import Plan
+from paymaster.plan.trace import EMPTY
 
 # A growth ranking's first period of the scope has no previous period to grow from.
 NO_PREVIOUS = "no_previous_period"
@@ -40,7 +41,7 @@ def with_roster_lines(ctx: Context, lines: ir.Table) -> ir.Table:
     empty = shape(missing, dict(lines.schema().items()), program=ctx.plan.program,
                   source_id="", earned=zero, amount=zero, cut_by_budget=zero,
                   eligible=False, paid=False, version="v1",
-                  explanation=ibis.literal("not paid: ").concat(missing["reason"]))
+                  template=EMPTY)
     return lines.union(empty)
 
 

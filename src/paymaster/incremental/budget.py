@@ -17,10 +17,11 @@ import ibis.expr.types as ir
 
 from paymaster.engine.budget import apply_budgets
 from paymaster.engine.context import Context
-from paymaster.engine.lines import LINE_SCHEMA, memtable
+from paymaster.engine.lines import line_schema, memtable
 from paymaster.errors import Collector
 from paymaster.incremental.splice import Splice
 from paymaster.plan.expressions import Compiler
+from paymaster.plan.trace import trace_columns
 from paymaster.sqlnames import quote
 
 CHARGED = "__charged_lines"
@@ -40,7 +41,7 @@ def budgeted_lines(splice: Splice) -> ir.Table:
     state, backend = splice.state, splice.state.backend
     loaded = state.loaded
     tables = [backend.table(name) for name in splice.lines]
-    lines = tables[0] if tables else memtable({}, LINE_SCHEMA)
+    lines = tables[0] if tables else memtable({}, line_schema(trace_columns(loaded.plan)))
     for table in tables[1:]:
         lines = lines.union(table)
     ctx = Context(loaded=loaded, tables={}, compiler=Compiler(loaded.source, Collector()))

@@ -139,7 +139,8 @@ def run_all(ws: Workspace, out: Path, say: Say) -> None:
             for fmt in statements.FORMATS:
                 path = out / f"statement-{name}-{payee}-{locale}.{fmt}"
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(statements.render(statements.build(ws, name, payee), fmt, locale))
+                statement = statements.build(ws, name, payee, locale=locale)
+                path.write_bytes(statements.render(statement, fmt, locale))
         say(f"  statements of {name}/{payee} in en, pl, zh (html, pdf, xlsx) in {out}")
 
 

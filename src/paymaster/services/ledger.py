@@ -270,8 +270,29 @@ def _lines(run_id: int, payouts: list[dict]) -> list[RunLine]:
             # an unpaid line's amount is the engine's 0 in the currency's places
             amount=row["amount"] if row["paid"] else row["amount"] * 0, paid=bool(row["paid"]),
             budget=row["budget"], band=row["band"], value=row["value"], reason=row["reason"],
-            explanation=row["explanation"]))
+            trace=line_trace(row)))
     return lines
+
+
+def line_trace(row: dict) -> dict:
+    """What a stored line keeps of its payout row to be explained later: the trace and
+    the figures its columns do not hold (JSON: Decimals and dates as text, blanks left out)."""
+    kept = {k: jsonable(v) for k, v in row.items() if k not in _LINE_COLUMNS and v is not None}
+    kept["earned"] = jsonable(row.get("earned"))
+    kept["amount"] = jsonable(row.get("amount"))
+    return kept
+
+
+# Payout columns a RunLine holds itself.
+_LINE_COLUMNS = frozenset({"program", "payee_id", "period", "measure", "source_id", "date",
+                           "paid", "budget", "band", "value", "reason", "explanation"})
+
+
+def line_row(line: RunLine) -> dict:
+    """A stored line as the renderer reads a payout row (`explanations.explain_line`)."""
+    return {**(line.trace or {}), "measure": line.measure, "source_id": line.source_id,
+            "date": line.date, "paid": line.paid, "budget": line.budget, "band": line.band,
+            "value": line.value, "reason": line.reason, "explanation": line.explanation}
 
 
 def pending_changes(session: Session, run: Run) -> list[Change]:

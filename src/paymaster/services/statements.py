@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from paymaster.errors import Problem
+from paymaster.explanations import explain_evaluation, explain_line
 from paymaster.plan.model import GatedRebate, Plan
 from paymaster.services import paid, payouts
 from paymaster.services import statement_model as model
 from paymaster.services.inputs import find_row
+from paymaster.services.ledger import line_row
 from paymaster.services.registrations import WorkflowError
 from paymaster.store.models import LedgerEntry, Run, RunLine
 
@@ -25,7 +27,9 @@ if TYPE_CHECKING:
 FORMATS = ("html", "pdf", "xlsx")
 
 
-def build(ws: Workspace, program: str, payee_id: str, period: str | None = None) -> model.Statement:
+def build(ws: Workspace, program: str, payee_id: str, period: str | None = None,
+          locale: str = "en") -> model.Statement:
+    """The statement, its explanations rendered from the stored traces in `locale`."""
     plan = ws.plan(program).plan
     labels = {m.id: getattr(m, "label", "") or m.id for m in plan.measures}
     with ws.store.reading() as session:
@@ -37,11 +41,11 @@ def build(ws: Workspace, program: str, payee_id: str, period: str | None = None)
             if period:
                 query = query.where(RunLine.period == period)
             money = paid.line_money(session, program, payee_id)
-            lines = [_line(r, labels, money.get(r.line_key))
+            lines = [_line(r, labels, money.get(r.line_key), plan, locale)
                      for r in session.scalars(query.order_by(RunLine.id))]
             gates = [g for r in run.evaluations["rows"]
                      if r["payee_id"] == payee_id and (not period or r["period"] == period)
-                     for g in gate_progress(r, plan)]
+                     for g in gate_progress(r, plan, locale)]
             titles = [(r["period"], r["title"], int(r["rank"])) for r in run.titles["rows"]
                       if r["payee_id"] == payee_id and (not period or r["period"] == period)]
         query = select(LedgerEntry).where(LedgerEntry.program == program,
@@ -77,18 +81,19 @@ def render(statement: model.Statement, fmt: str, locale: str) -> bytes:
                                 hint="one of: " + ", ".join(FORMATS)))
 
 
-def _line(row: RunLine, labels: dict[str, str],
-          money: paid.LineMoney | None) -> model.StatementLine:
+def _line(row: RunLine, labels: dict[str, str], money: paid.LineMoney | None, plan: Plan,
+          locale: str) -> model.StatementLine:
     where = paid.fields(row.paid, money)
     return model.StatementLine(
         period=row.period, measure=row.measure, label=labels.get(row.measure, row.measure),
         source_id=row.source_id, date=row.date, amount=row.amount, earns=row.paid,
-        reason=row.reason, explanation=row.explanation or "", state=where["state"],
+        reason=row.reason, explanation=explain_line(plan, line_row(row), locale),
+        state=where["state"],
         posted=where["posted"], paid=where["paid"], batches=tuple(where["batches"]),
         paid_on=where["paid_on"])
 
 
-def gate_progress(row: dict, plan: Plan) -> list[model.GateProgress]:
+def gate_progress(row: dict, plan: Plan, locale: str = "en") -> list[model.GateProgress]:
     """One evaluation row as the gates a payee reads: a gated rebate's row carries both
     its minimum (value of threshold) and its ratio (ratio of required), shown apart."""
     def number(key: str) -> Decimal | None:
@@ -97,7 +102,7 @@ def gate_progress(row: dict, plan: Plan) -> list[model.GateProgress]:
     common = dict(
         period=row["period"], evaluation=row["evaluation"],
         as_of=dt.date.fromisoformat(row["as_of"]) if row.get("as_of") else None,
-        explanation=row.get("explanation") or "")
+        explanation=explain_evaluation(plan, row, locale))
     value, threshold = number("value"), number("threshold")
     ratio, required = number("ratio"), number("required_ratio")
     rebate = next((m for m in plan.measures if isinstance(m, GatedRebate)), None)

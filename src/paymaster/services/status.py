@@ -33,6 +33,7 @@ from paymaster.services.statements import gate_progress
 from paymaster.services import paid
 from paymaster.services.ledger import line_key
 from paymaster.services.statement_labels import LABELS
+from paymaster.explanations import explain_line
 from paymaster.services.statements_render import gate_text, resolve_locale, state_text
 from paymaster.money import round_money
 
@@ -182,10 +183,12 @@ def payee_status(ws: Workspace, program: str, payee_id: str, locale: str = "en")
         money = paid.line_money(session, program, payee_id)
     words, babel_locale = _words(locale)
     currency = plan.currency
-    lines = [_line(row, plan, labels) | _money_fields(row, money, words, babel_locale, currency)
+    lines = [_line(row, plan, labels, locale)
+             | _money_fields(row, money, words, babel_locale, currency)
              for row in result.payouts if row["payee_id"] == payee_id]
     gates = [_gate(g, locale, plan.currency) for row in result.evaluations
-             if row["payee_id"] == payee_id for g in gate_progress(_text_row(row), plan)]
+             if row["payee_id"] == payee_id
+             for g in gate_progress(_text_row(row), plan, locale)]
     return {
         "program": program, "title": plan.title or program, "currency": plan.currency,
         "payee_id": payee_id, "fingerprint": result.fingerprint, "fresh": result.fresh,
@@ -209,13 +212,14 @@ def payee_status(ws: Workspace, program: str, payee_id: str, locale: str = "en")
 
 
 # ---------------------------------------------------------------- lines and tiers
-def _line(row: dict, plan: Plan, labels: dict[str, str]) -> dict:
+def _line(row: dict, plan: Plan, labels: dict[str, str], locale: str = "en") -> dict:
     measure = plan.measure(row["measure"])
     return {
         "period": row["period"], "measure": row["measure"],
         "label": labels.get(row["measure"], row["measure"]), "source_id": row["source_id"],
         "date": row["date"], "amount": _paid(row, plan.currency),
-        "earns": bool(row["paid"]), "reason": row["reason"], "explanation": row["explanation"],
+        "earns": bool(row["paid"]), "reason": row["reason"],
+        "explanation": explain_line(plan, row, locale),
         "value": _figure(row["value"]), "target": _figure(row["target"]), "band": row["band"],
         "next_tier": next_tier(measure, plan, row["value"], row["target"])
         if isinstance(measure, Aggregate) and measure.tiers else None,

@@ -192,7 +192,10 @@ class RunLine(Base):
     band: Mapped[str | None]    # the rate band or place ("place 2") the line reached
     value: Mapped[Decimal | None] = mapped_column(ExactDecimal(38, 8))  # measured value
     reason: Mapped[str | None] = mapped_column(Text)
-    explanation: Mapped[str | None] = mapped_column(Text)
+    explanation: Mapped[str | None] = mapped_column(Text)  # lines stored before traces only
+    # The line's trace (docs/traces.md): template key and figures, Decimals as text; its
+    # explanation is rendered from it where it is read.
+    trace: Mapped[dict | None]
 
 
 class LedgerEntry(Base):

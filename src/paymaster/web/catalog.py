@@ -9,12 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import extract_from_dir, extract_from_file
 from babel.messages.pofile import read_po, write_po
 
 from paymaster.web.i18n import CATALOGS
 
 WEB = Path(__file__).parent
+# Explanations are rendered outside the web (statements, `paymaster explain`), from the
+# same catalogs.
+EXPLANATIONS = WEB.parent / "explanations.py"
 LANGUAGES = ("pl", "zh")
 METHODS = [("templates/**.html", "jinja2"), ("**.py", "python")]
 
@@ -25,6 +28,9 @@ def messages() -> dict[str, list[tuple[str, int]]]:
     for filename, line, message, _comments, _context in extract_from_dir(WEB, METHODS):
         msgid = message if isinstance(message, str) else message[0]
         found.setdefault(msgid, []).append((filename, line))
+    for line, message, _comments, _context in extract_from_file("python", EXPLANATIONS):
+        msgid = message if isinstance(message, str) else message[0]
+        found.setdefault(msgid, []).append(("../explanations.py", line))
     return found
 
 

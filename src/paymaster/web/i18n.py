@@ -4,20 +4,13 @@ English is the source text. Money and dates in each locale's formats (Babel)."""
 from __future__ import annotations
 
 import datetime as dt
-import io
 from decimal import Decimal
-from functools import cache
-from pathlib import Path
 
 from babel.dates import format_date, format_datetime
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_percent
-from babel.support import NullTranslations, Translations
 
+from paymaster.messages import CATALOGS, LOCALES, translations  # noqa: F401 - re-exported
 from paymaster.services.reason_labels import reason_label
-
-LOCALES = {"en": "en_US", "pl": "pl_PL", "zh": "zh_Hans_CN"}
 
 
 def N_(message: str) -> str:  # noqa: N802 - gettext's name for "mark, translate later"
@@ -69,21 +62,6 @@ DATA_WORDS = (
     N_("plan added"),
     N_("plan changed"),
 )
-CATALOGS = Path(__file__).parent / "locales"
-
-
-@cache
-def translations(language: str) -> NullTranslations:
-    """The catalog, compiled in memory from its .po file (no build step, no .mo files)."""
-    path = CATALOGS / language / "LC_MESSAGES" / "messages.po"
-    if language == "en" or not path.is_file():
-        return NullTranslations()
-    with path.open("rb") as handle:
-        catalog = read_po(handle, locale=language)
-    buffer = io.BytesIO()
-    write_mo(buffer, catalog)
-    buffer.seek(0)
-    return Translations(fp=buffer)
 
 
 class Formatter:

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from paymaster import cells
 from paymaster.errors import Problem
+from paymaster.explanations import explain_line
 from paymaster.money import plain
 from paymaster.plan.model import OneOff, Plan, Ranking, Streak, TitleRank
 from paymaster.services import ledger, statements, status
@@ -116,8 +117,8 @@ def statement_data(ws: Workspace, user: Principal, program: str, payee: str,
     if not user.is_office:
         require_member(ws, user, program)
     ws.program(program)
-    statement = statements.build(ws, program, payee, period)
-    everything = statement if not period else statements.build(ws, program, payee)
+    statement = statements.build(ws, program, payee, period, locale)
+    everything = statement if not period else statements.build(ws, program, payee, locale=locale)
     plan = ws.plan(program).plan
     keys = _line_keys(ws, statement.run_id, payee, period)
     sources = _sources(ws, program, plan, statement.lines)
@@ -199,7 +200,8 @@ def _statement_response(request: Request, user: Principal, ws: Workspace, progra
         user.check_payee(payee)
         if not user.is_office:
             require_member(ws, user, program)
-        body = statements.render(statements.build(ws, program, payee, period), format, locale)
+        body = statements.render(statements.build(ws, program, payee, period, locale), format,
+                                 locale)
         name = f"statement-{program}-{payee}{'-' + period if period else ''}.{format}"
         return Response(body, media_type=DOWNLOADS[format],
                         headers=disposition(name, inline=format == "html"))
@@ -268,7 +270,7 @@ def _place(band: str | None) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def leaderboards_data(ws: Workspace, user: Principal, program: str) -> dict:
+def leaderboards_data(ws: Workspace, user: Principal, program: str, locale: str = "en") -> dict:
     """The latest posted run's rankings and titles, by board and period: public to
     everyone in the program."""
     require_member(ws, user, program)
@@ -293,7 +295,7 @@ def leaderboards_data(ws: Workspace, user: Principal, program: str) -> dict:
                 "measure": line.measure, "label": labels[line.measure],
                 "payee_id": line.payee_id, "name": names.get(line.payee_id, line.payee_id),
                 "place": _place(line.band), "amount": line.amount,
-                "explanation": line.explanation})
+                "explanation": explain_line(plan, ledger.line_row(line), locale)})
         for row in run.titles["rows"]:
             slot(row["period"])["titles"].append({
                 "payee_id": row["payee_id"], "name": names.get(row["payee_id"], row["payee_id"]),
@@ -312,10 +314,10 @@ def leaderboards_data(ws: Workspace, user: Principal, program: str) -> dict:
 @router.get("/programs/{program}/leaderboards", include_in_schema=False)
 def leaderboards_page(request: Request, user: User, ws: Ws, program: str) -> Response:
     return render.html(request, "payee_leaderboards.html", user,
-                       **leaderboards_data(ws, user, program))
+                       **leaderboards_data(ws, user, program, render.language(request, user)))
 
 
 @router.get("/api/programs/{program}/leaderboards", tags=["payee"])
-def leaderboards_api(user: User, ws: Ws, program: str) -> Response:
+def leaderboards_api(request: Request, user: User, ws: Ws, program: str) -> Response:
     """Monthly, quarterly and annual boards with prizes and titles (latest posted run)."""
-    return render.json(leaderboards_data(ws, user, program))
+    return render.json(leaderboards_data(ws, user, program, render.language(request, user)))

@@ -7,20 +7,16 @@ import ibis
 import ibis.expr.types as ir
 
 from paymaster.engine.context import BlockResult, Context, join_left, reads_period
-from paymaster.engine.lines import (
-    CREDIT_SCHEMA,
-    LINE_SCHEMA,
-    amount_text,
-    first_reason,
-    join_text,
-    money,
-    percent,
-    shape,
-    text,
-)
+from paymaster.engine.lines import CREDIT_SCHEMA, first_reason, money, shape
 from paymaster.plan.expressions import WIDE, multiply
 from paymaster.plan.model import Aggregate, TargetLookup, Tiers
 from paymaster.plan.periods import CALENDAR_KINDS
+from paymaster.plan.trace import (
+    AGGREGATE_AMOUNT,
+    AGGREGATE_GRADUATED,
+    AGGREGATE_RETROACTIVE,
+    band_label,
+)
 
 
 def build_aggregate(ctx: Context, measure: Aggregate, path: tuple, seq: int) -> BlockResult:
@@ -57,22 +53,22 @@ def build_aggregate(ctx: Context, measure: Aggregate, path: tuple, seq: int) -> 
         ok = ctx.expr(gate.require, ns, path + ("gates", i, "require"), "boolean").fill_null(False)
         checks.append((gate.name, ~ok))
     if measure.tiers is not None:
-        raw, band, figures = _tiers(ctx, lines, measure.tiers, ns, path + ("tiers",))
+        raw, band = _tiers(ctx, lines, measure.tiers, ns, path + ("tiers",))
+        template = AGGREGATE_GRADUATED if measure.tiers.mode == "graduated" else AGGREGATE_RETROACTIVE
     else:
         raw = ctx.expr(measure.amount, ns, path + ("amount",), "numeric").cast(WIDE)
-        band, figures = ibis.null().cast("string"), _amount_figures(lines, raw, ctx.places)
+        band, template = ibis.null().cast("string"), AGGREGATE_AMOUNT
     reason = first_reason(checks)
     eligible = reason.isnull()
     lines = lines.mutate(
         raw=raw, reason=reason, eligible=eligible, band=band,
         earned=ibis.ifelse(eligible, money(raw.fill_null(0), ctx.places),
-                             money(ibis.literal(0), ctx.places)),
-        explanation=join_text([figures, ibis.ifelse(eligible, ibis.null().cast("string"),
-                                                   ibis.literal("not paid: ").concat(reason))]),
+                           money(ibis.literal(0), ctx.places)),
     )
-    out = shape(lines, LINE_SCHEMA, program=ctx.plan.program, measure=measure.id, seq=seq,
-                source_id=ibis.literal(""), budget=measure.budget,
-                target=lines["target"] if "target" in lines.columns else None)
+    out = shape(lines, ctx.line_schema(), program=ctx.plan.program, measure=measure.id, seq=seq,
+                source_id=ibis.literal(""), budget=measure.budget, template=template,
+                **{name: lines[name] if name in lines.columns else None
+                   for name in ("target", "group_value", "group_target")})
     return BlockResult(lines=out, credits=credits)
 
 
@@ -124,46 +120,19 @@ def _tiers(ctx: Context, lines: ir.Table, tiers: Tiers, ns, path: tuple):
     scale = lines["target"] if tiers.relative_to == "target" else ibis.literal(1, type=WIDE)
     lower = ibis.literal(0, type=WIDE)
     total = ibis.literal(0, type=WIDE)
-    parts, band = [], ibis.null().cast("string")
+    band = ibis.null().cast("string")
     for i, tier in enumerate(tiers.tiers):
         rate = ctx.number(tier.rate, ns, path + ("tiers", i, "rate"))
         upper = multiply(ctx.number(tier.upto, ns, path + ("tiers", i, "upto")), scale) \
             if tier.upto is not None else None
-        label = tier.label or _band_label(tiers, tier, i)
+        label = tier.label or band_label(tiers, tier, i)
         top = value if upper is None else ibis.least(value, upper)
         inside = ibis.greatest(top - lower, 0).cast(WIDE)
         reached = value > lower if i else ibis.literal(True)
         if tiers.mode == "graduated":
-            piece = multiply(inside, rate)
-            total = (total + piece).cast(WIDE)
-            parts.append(ibis.ifelse(inside > 0, percent(rate).concat(" x ", text(inside), " (", label,
-                                                                      ") = ", text(piece)),
-                                     ibis.null().cast("string")))
+            total = (total + multiply(inside, rate)).cast(WIDE)
         else:
             total = ibis.ifelse(reached, multiply(value, rate), total)
         band = ibis.ifelse(reached, ibis.literal(label), band)
         lower = upper if upper is not None else lower
-    if tiers.mode == "retroactive":
-        parts = [ibis.literal("whole value ").concat(text(value), " at the rate of band ", band,
-                                                    " = ", text(total))]
-    head = ibis.literal("value ").concat(text(value))
-    if tiers.relative_to == "target":
-        head = head.concat(" against target ", text(lines["target"]))
-    return total, band, join_text([head, *parts, ibis.literal("total ").concat(amount_text(total, ctx.places))])
-
-
-def _band_label(tiers: Tiers, tier, index: int) -> str:
-    edge = f"{tier.upto}" if tier.upto is not None else "above"
-    unit = " of target" if tiers.relative_to == "target" else ""
-    return f"band {index + 1} up to {edge}{unit}" if tier.upto is not None else f"band {index + 1} above"
-
-
-def _amount_figures(lines: ir.Table, raw: ir.Value, places: int) -> ir.Value:
-    figures = ibis.literal("value ").concat(text(lines["value"]))
-    if "target" in lines.columns:
-        figures = figures.concat(" of target ", text(lines["target"]))
-    if "group_value" in lines.columns:
-        figures = figures.concat("; group ", text(lines["group_value"]))
-        if "group_target" in lines.columns:
-            figures = figures.concat(" of target ", text(lines["group_target"]))
-    return figures.concat(" -> ", amount_text(raw, places))
+    return total, band

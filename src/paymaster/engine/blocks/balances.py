@@ -16,9 +16,10 @@ import ibis
 
 from paymaster.engine.context import BlockResult, Context, join_left
 from paymaster.engine.roster import scope_periods
-from paymaster.engine.lines import LINE_SCHEMA, amount_text, join_text, money, shape
+from paymaster.engine.lines import money, shape
 from paymaster.plan.expressions import WIDE
 from paymaster.plan.model import Balance
+from paymaster.plan.trace import BALANCE
 
 ZERO = ibis.literal(0, type=WIDE)
 
@@ -62,26 +63,12 @@ def build_balance(ctx: Context, measure: Balance, path: tuple, seq: int) -> Bloc
     recovered = ((grid["__before"] + grid["__topup"] - grid["__owed"]).cast(WIDE)
                  if measure.recoverable else ZERO)
     raw = (grid["__topup"] - recovered).cast(WIDE)
-    explanation = join_text([
-        ibis.literal("earned ").concat(amount_text(grid["__c"], ctx.places), " of a guarantee of ",
-                                       amount_text(grid["__g"], ctx.places)),
-        ibis.ifelse(grid["__topup"] > 0,
-                    ibis.literal("topped up ").concat(amount_text(grid["__topup"], ctx.places)),
-                    ibis.null().cast("string")),
-        ibis.ifelse(grid["__before"] > 0,
-                    ibis.literal("owed before ").concat(amount_text(grid["__before"], ctx.places)),
-                    ibis.null().cast("string")),
-        ibis.ifelse(recovered > 0, ibis.literal("recovered ").concat(amount_text(recovered, ctx.places)),
-                    ibis.null().cast("string")),
-        ibis.ifelse(grid["__owed"] > 0,
-                    ibis.literal("owed after ").concat(amount_text(grid["__owed"], ctx.places)),
-                    ibis.null().cast("string")),
-    ])
     out = shape(
-        grid, LINE_SCHEMA, program=ctx.plan.program, measure=measure.id, seq=seq,
+        grid, ctx.line_schema(), program=ctx.plan.program, measure=measure.id, seq=seq,
         period=grid["__period"], source_id=None, date=None, raw=raw, earned=money(raw, ctx.places),
         eligible=True, reason=None, budget=None, base=grid["__before"], rate=None, band=None,
         value=grid["__c"], target=grid["__g"], cut_by_cap=None, cut_by_limit=None,
-        version=ibis.literal("v1"), explanation=explanation, cancelled=None,
+        version=ibis.literal("v1"), cancelled=None, template=BALANCE,
+        topped_up=grid["__topup"], recovered=recovered, owed=grid["__owed"],
     )
     return BlockResult(lines=out)

@@ -6,10 +6,11 @@ import ibis
 import ibis.expr.types as ir
 
 from paymaster.engine.context import BlockResult, Context
-from paymaster.engine.lines import LINE_SCHEMA, TITLE_SCHEMA, amount_text, money, shape, text
+from paymaster.engine.lines import TITLE_SCHEMA, money, shape
 from paymaster.plan.expressions import WIDE, divide, multiply
 from paymaster.plan.model import Ranking, Streak, TitleRank
 from paymaster.plan.periods import period_index, period_label
+from paymaster.plan.trace import RANKING_GROWTH, RANKING_PLACE, STREAK
 
 # Reasons of a roster's ranked payees who win nothing (see Ranking.roster, Streak.roster).
 NOT_PLACED = "not_placed"
@@ -56,20 +57,15 @@ def build_ranking(ctx: Context, measure: Ranking, path: tuple, seq: int) -> Bloc
     # With a roster, every payee ranked gets a line: 0.00 with `not_placed` below the prizes.
     winners = (table if measure.roster else table.filter(share > 0)).mutate(raw=share)
     placed = winners["raw"] > 0
-    figure = "growth " if measure.metric == "growth" else "total "
-    metric = winners["metric"] if measure.metric == "growth" else winners["value"]
-    explanation = ibis.literal(figure).concat(
-        text(metric), "; place ", winners["rank"].cast("string"),
-        ibis.ifelse(winners["tied"] > 1,
-                    ibis.literal(" shared by ").concat(winners["tied"].cast("string")), ""),
-        " -> ", amount_text(winners["raw"], ctx.places),
-    )
-    lines = shape(winners, LINE_SCHEMA, program=ctx.plan.program, measure=measure.id, seq=seq,
-                  source_id="", earned=money(winners["raw"], ctx.places), eligible=placed,
+    growth = measure.metric == "growth"
+    lines = shape(winners, ctx.line_schema(), program=ctx.plan.program, measure=measure.id,
+                  seq=seq, source_id="", earned=money(winners["raw"], ctx.places), eligible=placed,
                   reason=ibis.ifelse(placed, ibis.null().cast("string"), NOT_PLACED),
                   budget=measure.budget, version="v1",
                   band=ibis.literal("place ").concat(winners["rank"].cast("string")),
-                  explanation=explanation)
+                  template=RANKING_GROWTH if growth else RANKING_PLACE,
+                  place=winners["rank"], tied=winners["tied"],
+                  growth=winners["metric"] if growth else None)
     titles = None
     if measure.title:
         top = table.filter(table["rank"] == 1)
@@ -171,15 +167,13 @@ def build_streak(ctx: Context, measure: Streak, path: tuple, seq: int) -> BlockR
     winners = (top if measure.roster else top.filter(due)).mutate(
         raw=ibis.ifelse(due, amount.cast(WIDE), ibis.literal(0, type=WIDE)), __due=due)
     lines = shape(
-        winners, LINE_SCHEMA, program=ctx.plan.program, measure=measure.id, seq=seq,
+        winners, ctx.line_schema(), program=ctx.plan.program, measure=measure.id, seq=seq,
         source_id="", earned=money(winners["raw"], ctx.places), eligible=winners["__due"],
         version="v1",
         reason=ibis.ifelse(winners["__due"], ibis.null().cast("string"), STREAK_INCOMPLETE),
         budget=measure.budget,
-        explanation=ibis.literal("in the top ").concat(
-            winners["__places"].cast("string"), " for ",
-            winners["run"].cast("string"), " periods running (place ",
-            winners["rank"].cast("string"), " this period) -> ", amount_text(winners["raw"], ctx.places)),
+        template=STREAK, place=winners["rank"], tied=winners["tied"], run=winners["run"],
+        slot_limit=winners["__places"],
     )
     return BlockResult(lines=lines)
 

@@ -12,19 +12,17 @@ from paymaster.engine.context import BlockResult, Context
 from paymaster.engine.lines import (
     CREDIT_SCHEMA,
     EVALUATION_SCHEMA,
-    LINE_SCHEMA,
     all_reasons,
-    amount_text,
     first_reason,
     join_text,
     money,
-    percent,
     shape,
 )
 from paymaster.engine.rules import materialize, rule_checks
 from paymaster.plan.expressions import WIDE, divide, multiply
 from paymaster.plan.model import Cover, GatedRebate
 from paymaster.plan.periods import PERIOD_PREFIX
+from paymaster.plan.trace import GATE, REBATE_FAILED, REBATE_PASSED
 
 
 def build_gated_rebate(ctx: Context, measure: GatedRebate, path: tuple, seq: int) -> BlockResult:
@@ -55,7 +53,7 @@ def build_gated_rebate(ctx: Context, measure: GatedRebate, path: tuple, seq: int
     evaluation_rows = shape(
         evaluations.filter(evaluations["__shown"]), EVALUATION_SCHEMA,
         program=ctx.plan.program, subject="", value=money(evaluations["qualifying"], ctx.places),
-        threshold=money(evaluations["minimum"], ctx.places),
+        threshold=money(evaluations["minimum"], ctx.places), template=GATE, missing=None, note=None,
     )
     return BlockResult(lines=outcome, evaluations=evaluation_rows, credits=credits)
 
@@ -194,16 +192,7 @@ def _gates(ctx: Context, evals: ir.Table, measure: GatedRebate, path: tuple) -> 
         ibis.window(group_by=["payee_id", "period"]))
     evals = evals.mutate(__first_pass=first_pass)
     shown = evals["__first_pass"].isnull() | (evals["evaluation"] <= evals["__first_pass"])
-    explanation = join_text([
-        ibis.literal("qualifying ").concat(amount_text(evals["qualifying"], ctx.places), " of ",
-                                           amount_text(evals["minimum"], ctx.places), " required"),
-        ibis.ifelse(evals["ratio"].isnull(), ibis.literal("returns: no lines count yet"),
-                    ibis.literal("returns ").concat(percent(evals["ratio"]), " of ",
-                                                    percent(evals["required_ratio"]), " required")),
-        ibis.ifelse(evals["passed"], ibis.literal("passed"), ibis.literal("failed: ").concat(gates)),
-    ])
-    return evals.mutate(__shown=shown, explanation=explanation,
-                        evaluation=evals["evaluation"].cast("string"))
+    return evals.mutate(__shown=shown, evaluation=evals["evaluation"].cast("string"))
 
 
 def _outcome(ctx: Context, evals: ir.Table, measure: GatedRebate, path: tuple, seq: int):
@@ -214,18 +203,13 @@ def _outcome(ctx: Context, evals: ir.Table, measure: GatedRebate, path: tuple, s
     ns = ctx.namespace(last, ("evaluation",))
     rate = ctx.number(measure.rate, ns, path + ("rate",)).cast(WIDE)
     raw = ibis.ifelse(last["passed"], multiply(last["qualifying"], rate), ibis.literal(0, type=WIDE))
-    explanation = ibis.ifelse(
-        last["passed"],
-        ibis.literal("evaluation ").concat(last["evaluation"], " on ", last["as_of"].cast("string"),
-                                           " passed: ", percent(rate), " x ",
-                                           amount_text(last["qualifying"], ctx.places),
-                                           " = ", amount_text(raw, ctx.places)),
-        ibis.literal("no rebate: ").concat(last["explanation"]),
-    )
-    return shape(last, LINE_SCHEMA, program=ctx.plan.program, measure=measure.id, seq=seq,
-                 source_id="", raw=raw, earned=money(raw, ctx.places), eligible=last["passed"],
+    return shape(last, ctx.line_schema(), program=ctx.plan.program, measure=measure.id,
+                 seq=seq, source_id="", raw=raw, earned=money(raw, ctx.places), eligible=last["passed"],
                  reason=ibis.ifelse(last["passed"], ibis.null().cast("string"), last["reason"]),
                  budget=measure.budget, base=last["qualifying"], rate=rate,
                  value=last["qualifying"], date=last["as_of"], version="v1",
                  band=ibis.literal("evaluation ").concat(last["evaluation"]),
-                 explanation=explanation)
+                 template=ibis.ifelse(last["passed"], ibis.literal(REBATE_PASSED),
+                                      ibis.literal(REBATE_FAILED)),
+                 evaluation=last["evaluation"], threshold=last["minimum"], ratio=last["ratio"],
+                 required_ratio=last["required_ratio"])

@@ -2,30 +2,28 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import ibis
 import ibis.expr.types as ir
 
 from paymaster.engine.context import BlockResult, Context, join_left
 from paymaster.engine.groupchecks import held
-from paymaster.engine.lines import (
-    CREDIT_SCHEMA,
-    LINE_SCHEMA,
-    amount_text,
-    first_reason,
-    join_text,
-    literal_decimal,
-    money,
-    natural_order,
-    percent,
-    shape,
-    text,
-)
+from paymaster.engine.lines import CREDIT_SCHEMA, first_reason, money, natural_order, shape
 from paymaster.engine.rules import materialize, rule_checks
-from paymaster.plan.expressions import WIDE, explain, multiply
+from paymaster.plan.expressions import WIDE, multiply
 from paymaster.plan.model import OneOff, PerRecord, RateTable
 from paymaster.plan.periods import period_label
+from paymaster.plan.trace import (
+    CLAIM_CLOSED,
+    CLAIM_PENDING,
+    CLAIM_REJECTED,
+    CLAIM_USED,
+    ONE_OFF,
+    RECORD_AMOUNT,
+    RECORD_RATE,
+    base_inputs,
+    cap_columns,
+    input_column,
+)
 
 
 def build_per_record(ctx: Context, measure: PerRecord, path: tuple, seq: int) -> BlockResult:
@@ -58,10 +56,9 @@ def build_per_record(ctx: Context, measure: PerRecord, path: tuple, seq: int) ->
     if measure.amount is not None:
         raw = ctx.expr(measure.amount, ns, path + ("amount",), "numeric").cast(WIDE)
         base, rate, band = ibis.null().cast(WIDE), ibis.null().cast(WIDE), ibis.null().cast("string")
-        known_rates = []
     else:
         base = ctx.expr(measure.base, ns, path + ("base",), "numeric").cast(WIDE)
-        rate, band, known_rates = _rate(ctx, measure.rate, ns, path + ("rate",))
+        rate, band = _rate(ctx, measure.rate, ns, path + ("rate",))
         raw = multiply(base, rate)
         checks.append(("no_band", rate.isnull()))
     failed = first_reason(checks)
@@ -76,70 +73,77 @@ def build_per_record(ctx: Context, measure: PerRecord, path: tuple, seq: int) ->
         reason=failed, eligible=failed.isnull(), cancelled=cancelled,
         date=table["__date"] if measure.date else ibis.null().cast("date"),
     )
-    # The explanation is built after the limit, from the table's own columns: the
-    # limit's window then sorts no text.
-    note = None
     if measure.limit is not None:
-        table, note = _limit(ctx, table, measure, ns, path)
-    table = table.mutate(explanation=_explanation(ctx, table, measure, note, known_rates))
+        table = _limit(ctx, table, measure, ns, path)
     # The lines are the stage: the credits read nothing else, and a stored copy of the
     # lines' projection would be one more write of every line.
     lines = ctx.stage(f"{measure.id}__records", shape(
-        table, LINE_SCHEMA, program=ctx.plan.program, measure=measure.id, seq=seq,
-        budget=measure.budget, cut_by_cap=table["__cut"] if "__cut" in table.columns else None))
+        table, ctx.line_schema(), program=ctx.plan.program, measure=measure.id, seq=seq,
+        budget=measure.budget, cut_by_cap=table["__cut"] if "__cut" in table.columns else None,
+        **_trace(ctx, table, measure, path, refer_names)))
     credits = shape(lines, CREDIT_SCHEMA, value=money(lines["raw"].fill_null(0), ctx.places),
                     counts=lines["eligible"])
     return BlockResult(lines=lines, credits=credits)
 
 
-def _explanation(ctx: Context, table: ir.Table, measure: PerRecord, note, known_rates) -> ir.Value:
-    """The caps' notes, the figures, and the limit's note, read from `table`'s columns."""
-    refers = {r.measure: _refer_columns(table, r.measure) for r in measure.refers}
-    ns = ctx.namespace(table, (measure.source,), **refers)
-    # `earned` is the rounded `raw` already (the limit and budget have not touched it yet).
-    raw_text = ibis.ifelse(table["raw"].isnull(), ibis.null().cast("string"),
-                           table["earned"].cast("string"))
-    if measure.amount is not None:
-        figures = ibis.literal("amount ").concat(raw_text)
-    else:
-        band = table["band"]
-        figures = ibis.literal(f"{measure.base_label} ").concat(
-            explain(measure.base, ns), " = ", amount_text(table["base"], ctx.places), "; ",
-            percent(table["rate"], known_rates),
-            ibis.ifelse(band.isnull(), "", ibis.literal(" band ").concat(band.fill_null(""))),
-            " -> ", raw_text,
-        )
-    claimed = []
+def _trace(ctx: Context, table: ir.Table, measure: PerRecord, path: tuple, refers) -> dict:
+    """The line's trace (docs/traces.md): the base's named inputs, each cap's value and
+    maximum, the registration it closed (or the one that left it unclaimed), its slot
+    under the limit. Figures only: the text is rendered where a person reads it."""
+    trace: dict[str, ir.Value] = {
+        "template": ibis.literal(RECORD_AMOUNT if measure.amount is not None else RECORD_RATE)}
+    if measure.base is not None:
+        ns = ctx.namespace(table, (measure.source,), **refers)
+        for qualifier, name in base_inputs(measure.base):
+            figure = ctx.expr(f"{qualifier}.{name}" if qualifier else name, ns,
+                              path + ("base",), "numeric")
+            trace[input_column(qualifier, name)] = figure.cast(WIDE)
+    for i in range(len(measure.caps)):
+        value, maximum = cap_columns(i + 1)
+        trace[value], trace[maximum] = table[f"__capv{i}"].cast(WIDE), table[f"__capm{i}"].cast(WIDE)
     if measure.claim is not None:
-        # Which registration this sale closed: what a partner reads as "won"; or, left
-        # unclaimed, which one of its keys was rejected or already used.
-        claimed = [ibis.ifelse(table["__claimed_by"].isnull(), _unclaimed_note(table, measure.claim),
-                               ibis.literal(f"{measure.claim.screening} ").concat(
-                                   table["__claimed_by"].cast("string")))]
-    explanation = join_text([*claimed, *_cap_notes(table, measure), figures])
-    if note is None:
-        return explanation
-    return explanation.concat(ibis.ifelse(table["__over"], note, ""))
+        trace.update(_claim_trace(table, measure.claim))
+    if measure.limit is not None:
+        trace.update(slot=table["__slot"], slot_limit=table["__count"])
+    return trace
 
 
-def _rate(ctx: Context, rate: object, ns, path: tuple) -> tuple[ir.Value, ir.Value, list]:
-    """The rate, its band's label, and the literal rates it can take (for the text)."""
+def _claim_trace(table: ir.Table, claim) -> dict[str, ir.Value]:
+    """Which registration this sale closed: what a partner reads as "won"; or, left
+    unclaimed, which one of its keys was rejected, is pending or was already used."""
+    closed = table["__claimed_by"]
+    none = ibis.null().cast("string")
+    if not _explains(claim):
+        return {"claim": closed.cast("string"),
+                "claim_status": ibis.ifelse(closed.isnull(), none, ibis.literal(CLAIM_CLOSED))}
+    via = table["__via"]
+    status = ibis.cases(
+        (closed.notnull(), ibis.literal(CLAIM_CLOSED)),
+        (via.isnull(), none),
+        (table["__via_ok"].fill_null(False), ibis.literal(CLAIM_USED)),
+        (table["__via_pending"].fill_null(False), ibis.literal(CLAIM_PENDING)),
+        else_=ibis.literal(CLAIM_REJECTED))
+    unclaimed = closed.isnull()
+    return {
+        "claim": ibis.ifelse(unclaimed, via, closed.cast("string")),
+        "claim_status": status,
+        "claim_reason": ibis.ifelse(unclaimed, table["__via_reason"], none),
+        "claim_note": ibis.ifelse(unclaimed, table["__via_note"], none),
+        "claim_sale": ibis.ifelse(unclaimed, table["__via_sale"], none),
+    }
+
+
+def _rate(ctx: Context, rate: object, ns, path: tuple) -> tuple[ir.Value, ir.Value]:
+    """The rate, and its band's label."""
     if not isinstance(rate, RateTable):
-        value = ctx.number(rate, ns, path).cast(WIDE)
-        return value, ibis.null().cast("string"), _literals([value])
+        return ctx.number(rate, ns, path).cast(WIDE), ibis.null().cast("string")
     cases, labels = [], []
     for i, band in enumerate(rate.bands):
         when = ctx.expr(band.when, ns, path + ("bands", i, "when"), "boolean").fill_null(False)
         cases.append((when, ctx.number(band.rate, ns, path + ("bands", i, "rate")).cast(WIDE)))
         labels.append((when, ibis.literal(band.label)))
     return (ibis.cases(*cases, else_=ibis.null().cast(WIDE)),
-            ibis.cases(*labels, else_=ibis.null().cast("string")),
-            _literals([value for _, value in cases]))
-
-
-def _literals(values: list[ir.Value]) -> list[Decimal]:
-    found = (literal_decimal(v) for v in values)
-    return [v for v in found if v is not None]
+            ibis.cases(*labels, else_=ibis.null().cast("string")))
 
 
 def _apply_caps(ctx: Context, table: ir.Table, measure: PerRecord, names, path, refers):
@@ -158,21 +162,9 @@ def _apply_caps(ctx: Context, table: ir.Table, measure: PerRecord, names, path, 
     return table
 
 
-def _cap_notes(table: ir.Table, measure: PerRecord) -> list[ir.Value]:
-    notes = []
-    for i, cap in enumerate(measure.caps):
-        value, limit = table[f"__capv{i}"], table[f"__capm{i}"]
-        notes.append(ibis.ifelse(
-            value > limit,
-            ibis.literal(f"{cap.value} ").concat(text(value), " capped at ", text(limit)),
-            ibis.null().cast("string"),
-        ))
-    return notes
-
-
 def _limit(ctx: Context, table: ir.Table, measure: PerRecord, ns, path: tuple):
     """Only the first N eligible lines per group are paid; the rest get the limit's name.
-    Returns the table (with `__over` and `__slot`) and the note the explanation gets.
+    Each counted line keeps its slot (`__slot`) and the count (`__count`) in its trace.
 
     Only eligible lines are ranked (the others never count): the window sorts those, not
     every record."""
@@ -187,14 +179,11 @@ def _limit(ctx: Context, table: ir.Table, measure: PerRecord, ns, path: tuple):
     ranked = counted.union(others.mutate(__slot=ibis.null().cast("int64")))
     over = ranked["eligible"] & (ranked["__slot"] > ranked["__count"])
     ranked = ranked.mutate(
-        __over=over,
         eligible=ranked["eligible"] & ~over,
         reason=ibis.ifelse(over, ibis.literal(limit.name), ranked["reason"]),
         cut_by_limit=ibis.ifelse(over, ranked["earned"], 0),
     )
-    note = ibis.literal("; deal ").concat(ranked["__slot"].cast("string"), " of the month, only ",
-                                          text(ranked["__count"]), " are paid")
-    return ranked, note
+    return ranked
 
 
 def _claim(ctx: Context, table: ir.Table, measure: PerRecord) -> ir.Table:
@@ -251,18 +240,6 @@ def _claim_checks(table: ir.Table, claim) -> list[tuple[str, ir.Value]]:
     return [*checks, (claim.reason, unclaimed)]
 
 
-def _unclaimed_note(table: ir.Table, claim) -> ir.Value:
-    """'registration R02 rejected: already_registered', 'registration R22 already used by
-    S09' (NULL when no registration of its keys is dated on or before the record)."""
-    if not _explains(claim):
-        return ibis.null().cast("string")
-    via = ibis.literal(f"{claim.screening} ").concat(table["__via"].cast("string"), " ")
-    used = via.concat("already used by ", table["__via_sale"].fill_null("?"))
-    return ibis.ifelse(table["__via"].isnull(), ibis.null().cast("string"),
-                       ibis.ifelse(table["__via_ok"].fill_null(False), used,
-                                   via.concat(table["__via_verdict"].fill_null(""))))
-
-
 def _why_unclaimed(joined: ir.Table, screened: ir.Table, keys: list[str]) -> ir.Table:
     """For each unclaimed record: the latest screened record (in screening order) of the
     same keys dated on or before it, its verdict, and the record it claimed if accepted.
@@ -282,7 +259,7 @@ def _why_unclaimed(joined: ir.Table, screened: ir.Table, keys: list[str]) -> ir.
     info = screened.select(*[screened[k].name(f"__i_{k}") for k in keys],
                            __wo=screened["__order"], __via=screened["__claimant"].cast("string"),
                            __via_ok=screened["__accepted"], __via_pending=screened["__pending"],
-                           __via_verdict=screened["__verdict"])
+                           __via_reason=screened["__reason"], __via_note=screened["__note"])
     latest = join_left(latest, info, [(f"__u_{k}", f"__i_{k}") for k in keys] + [("__w", "__wo")])
     used = joined.filter(joined["__claimed_by"].notnull())
     used = used.select(*[used[k].name(f"__c_{k}") for k in keys],
@@ -336,16 +313,10 @@ def build_one_off(ctx: Context, measure: OneOff, path: tuple, seq: int) -> Block
     amount = ctx.number(measure.amount, ns, path + ("amount",)).cast(WIDE)
     chosen = first.filter(when).mutate(raw=amount)
     out = shape(
-        chosen, LINE_SCHEMA, program=ctx.plan.program, measure=measure.id, seq=seq,
+        chosen, ctx.line_schema(), program=ctx.plan.program, measure=measure.id, seq=seq,
         earned=money(chosen["raw"], ctx.places), eligible=chosen["cancelled"].isnull(),
         reason=chosen["cancelled"],
         budget=measure.budget, base=None, rate=None, band=None, cut_by_cap=None,
-        cut_by_limit=None, value=None, target=None,
-        explanation=ibis.literal("one-off ").concat(
-            amount_text(chosen["raw"], ctx.places),
-            ibis.ifelse(chosen["cancelled"].isnull(), " on first paid line ", " on first closed line "),
-            chosen["source_id"],
-            ibis.ifelse(chosen["cancelled"].isnull(), "",
-                        ibis.literal("; cancelled: ").concat(chosen["cancelled"].fill_null("")))),
+        cut_by_limit=None, value=None, target=None, template=ONE_OFF,
     )
     return BlockResult(lines=out)

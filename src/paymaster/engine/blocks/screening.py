@@ -21,6 +21,7 @@ from paymaster.engine.lines import (
 )
 from paymaster.engine.rules import TAX_ID_PARTS, rule_checks
 from paymaster.plan.model import Rule, Screening
+from paymaster.plan.trace import SCREENING
 
 
 def build_screening(ctx: Context, measure: Screening, path: tuple, seq: int) -> BlockResult:
@@ -91,34 +92,25 @@ def build_screening(ctx: Context, measure: Screening, path: tuple, seq: int) -> 
     reason = first_reason(ordered)
     table = ctx.stage(f"{measure.id}__screened",
                       table.mutate(__reason=reason, __accepted=reason.isnull()))
-    verdict = ibis.literal("rejected: ").concat(table["__reason"])
-    if pending is not None:
-        # Still with the owner: not accepted (yet), which is not a rejection.
-        verdict = ibis.ifelse(table["__reason"] == measure.decision.pending_reason,
-                              ibis.literal("not accepted yet: ").concat(table["__reason"]), verdict)
+    # The owner's stated reason for a rejection (their words, data): shown with it.
+    note = ibis.null().cast("string")
     if stated:
         said = table[stated].cast("string").strip()
-        verdict = ibis.ifelse(
-            (table["__reason"] == measure.decision.reason) & (said.length() > 0),
-            verdict.concat(" (", said, ")"), verdict)
-    explanation = join_text([
-        ibis.ifelse(table["__missing"].isnull(), ibis.null().cast("string"),
-                    ibis.literal("missing: ").concat(table["__missing"])),
-        ibis.ifelse(table["__accepted"], ibis.literal("accepted: passes every check"), verdict),
-    ])
+        note = ibis.ifelse((table["__reason"] == measure.decision.reason) & (said.length() > 0),
+                           said, ibis.null().cast("string"))
+    table = table.mutate(__note=note)
     evaluations = shape(
         table, EVALUATION_SCHEMA, program=ctx.plan.program, subject=table["source_id"],
         evaluation=measure.id, as_of=table["__date"], passed=table["__accepted"],
-        reason=table["__reason"], explanation=explanation,
+        reason=table["__reason"], template=SCREENING, missing=table["__missing"],
+        note=table["__note"],
     )
     # Every record, not only the accepted ones (the claimants): a record left unclaimed
     # is told which registration of its keys was rejected, or already used.
     is_pending = (table["__reason"] == measure.decision.pending_reason if pending is not None
                   else ibis.literal(False))
     screened = table.mutate(__claim_date=table["__date"], __claimant=table["source_id"],
-                            __pending=is_pending.fill_null(False),
-                            __verdict=ibis.ifelse(table["__accepted"],
-                                                  ibis.null().cast("string"), verdict))
+                            __pending=is_pending.fill_null(False))
     return BlockResult(evaluations=evaluations, verdicts=screened)
 
 
