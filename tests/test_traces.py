@@ -58,10 +58,19 @@ def evaluate(text: str, row: dict) -> Decimal:
             return value
         if isinstance(node, exp.Literal):
             return Decimal(node.this)
+        if isinstance(node, exp.Neg):
+            return -walk(node.this)
         ops = {exp.Mul: lambda a, b: a * b, exp.Add: lambda a, b: a + b,
                exp.Sub: lambda a, b: a - b, exp.Div: lambda a, b: a / b}
         return ops[type(node)](walk(node.this), walk(node.expression))
     return walk(parse(text))
+
+
+def _arithmetic(text) -> bool:
+    """Is the expression + - x / over columns and numbers only (what `evaluate` reads)?"""
+    plain = (exp.Paren, exp.Neg, exp.Mul, exp.Add, exp.Sub, exp.Div, exp.Column, exp.Literal,
+             exp.Identifier)
+    return isinstance(text, str) and all(isinstance(n, plain) for n in parse(text).walk())
 
 
 def earned_from_trace(plan: Plan, measure, row: dict) -> Decimal:
@@ -87,7 +96,11 @@ def earned_from_trace(plan: Plan, measure, row: dict) -> Decimal:
         assert row["base"] == base
         return cents(base * row["rate"])
     if template == t.RECORD_AMOUNT:
-        return cents(row["raw"]) if row["raw"] is not None else Decimal(0)
+        if row["raw"] is None:
+            return Decimal(0)
+        if _arithmetic(measure.amount):  # a formula of named inputs: rebuild it from them
+            assert cents(evaluate(measure.amount, row)) == cents(row["raw"]), measure.amount
+        return cents(row["raw"])
     if template == t.ONE_OFF:
         assert isinstance(measure, OneOff)
         return cents(number(plan, measure.amount, row))
@@ -101,9 +114,22 @@ def earned_from_trace(plan: Plan, measure, row: dict) -> Decimal:
         place, tied = row["place"], row["tied"]
         return cents(sum(prizes[place - 1:place - 1 + tied], Decimal(0)) / tied)
     if template == t.STREAK:
-        assert isinstance(measure, Streak) and row["run"] % measure.length == 0
-        assert row["place"] <= measure.top
+        assert isinstance(measure, Streak)
+        assert row["place"] <= number(plan, measure.top, row)
+        if row["run"] % number(plan, measure.length, row) != 0:  # a roster's unfinished run
+            assert row["reason"] == "streak_incomplete"
+            return Decimal(0)
         return cents(number(plan, measure.amount, row))
+    if template == t.BALANCE:
+        topped_up = max(Decimal(0), row["target"] - row["value"])
+        assert row["topped_up"] == topped_up
+        if measure.recoverable:
+            assert row["owed"] == row["base"] + topped_up - row["recovered"]
+            assert row["owed"] == max(Decimal(0), row["base"] + row["target"] - row["value"])
+        return cents(topped_up - row["recovered"])
+    if template == t.EMPTY:
+        assert row["reason"]
+        return Decimal(0)
     if template == t.REBATE_PASSED:
         assert isinstance(measure, GatedRebate)
         assert row["value"] >= row["threshold"] and row["ratio"] >= row["required_ratio"]

@@ -170,7 +170,13 @@ def _record(speak: Speaker, plan: Plan, measure: Any, row: dict) -> list[str]:
         parts += _claim(speak, measure, row)
         parts += _caps(speak, measure, row)
     if row.get("template") == t.RECORD_AMOUNT:
-        parts.append(speak.say(_("amount %(amount)s"), amount=speak.money(row.get("earned"))))
+        figures = _base_figures(speak, plan, measure, row, amount=True)
+        if figures and _number(row.get("raw")) is not None:
+            # the formula written out with the line's figures: -(3333.33 x 0.05) = -166.67
+            parts.append(speak.say(_("amount %(figures)s = %(amount)s"), figures=figures,
+                                   amount=speak.money(row.get("earned"))))
+        else:
+            parts.append(speak.say(_("amount %(amount)s"), amount=speak.money(row.get("earned"))))
     elif _number(row.get("rate")) is not None and _number(row.get("base")) is not None:
         label = measure.base_label if isinstance(measure, PerRecord) else "base"
         figures = _base_figures(speak, plan, measure, row)
@@ -221,14 +227,17 @@ def _caps(speak: Speaker, measure: PerRecord, row: dict) -> list[str]:
     return notes
 
 
-def _base_figures(speak: Speaker, plan: Plan, measure: Any, row: dict) -> str:
-    """The base written out with the line's figures: `57.10 x 12 x 500`."""
-    if not isinstance(measure, PerRecord) or measure.base is None:
+def _base_figures(speak: Speaker, plan: Plan, measure: Any, row: dict,
+                  amount: bool = False) -> str:
+    """The base (or the `amount` formula) written out with the line's figures:
+    `57.10 x 12 x 500`."""
+    formula = getattr(measure, "amount" if amount else "base", None)
+    if not isinstance(measure, PerRecord) or formula is None:
         return ""
     source = plan.inputs.get(measure.source)
     columns = source.columns if source is not None else {}
     out = []
-    for text, qualifier, name in _base_parts(measure.base):
+    for text, qualifier, name in _base_parts(formula):
         if name is None:
             out.append(text)
         else:
@@ -244,7 +253,10 @@ def _base_parts(text: str) -> tuple[tuple[str, str, str | None], ...]:
     parts: list[tuple[str, str, str | None]] = []
 
     def walk(node: exp.Expression) -> None:
-        if isinstance(node, exp.Paren):
+        if isinstance(node, exp.Neg):
+            parts.append(("-", "", None))
+            walk(node.this)
+        elif isinstance(node, exp.Paren):
             parts.append(("(", "", None))
             walk(node.this)
             parts.append((")", "", None))
@@ -354,7 +366,7 @@ def _ranking(speak: Speaker, plan: Plan, measure: Any, row: dict) -> list[str]:
 def _streak(speak: Speaker, plan: Plan, measure: Any, row: dict) -> list[str]:
     # the places that count, as the run had them (a parameter's value): slot_limit
     top = row.get("slot_limit")
-    top = int(top) if top is not None else (measure.top if isinstance(measure, Streak) else "?")
+    top = int(Decimal(str(top))) if top is not None else (measure.top if isinstance(measure, Streak) else "?")
     return [speak.say(
         _("in the top %(top)s for %(run)s periods running (place %(place)s this period) -> %(amount)s"),
         top=top, run=row.get("run"), place=row.get("place"), amount=speak.money(row.get("earned")))]

@@ -60,8 +60,11 @@ PAYOUT_COLUMNS = [
 
 
 def payout_columns(plan) -> list[str]:
-    """The payouts file's columns: PAYOUT_COLUMNS and the plan's own trace columns."""
-    return [*PAYOUT_COLUMNS, *trace_columns(plan)]
+    """The payouts file's columns: PAYOUT_COLUMNS and the plan's own trace columns (a
+    balance's only in a plan that has one: the file stays as narrow as the plan allows)."""
+    balances = ["topped_up", "recovered", "owed"] if any(
+        m.type == "balance" for m in plan.measures) else []
+    return [*PAYOUT_COLUMNS, *balances, *trace_columns(plan)]
 
 
 @dataclass

@@ -54,7 +54,7 @@ def base_inputs(text: Any) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
 
     def walk(node: exp.Expression) -> None:
-        if isinstance(node, exp.Paren):
+        if isinstance(node, (exp.Paren, exp.Neg)):
             walk(node.this)
         elif isinstance(node, _OPERATORS):
             walk(node.this)
@@ -76,8 +76,9 @@ def trace_columns(plan: Plan) -> list[str]:
     columns: list[str] = []
     for measure in plan.measures:
         if isinstance(measure, PerRecord):
-            if measure.base is not None:
-                columns += [input_column(q, n) for q, n in base_inputs(measure.base)]
+            formula = measure.base if measure.base is not None else measure.amount
+            if formula is not None:
+                columns += [input_column(q, n) for q, n in base_inputs(formula)]
             for i in range(1, len(measure.caps) + 1):
                 columns += cap_columns(i)
     return list(dict.fromkeys(columns))

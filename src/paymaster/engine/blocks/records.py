@@ -92,11 +92,13 @@ def _trace(ctx: Context, table: ir.Table, measure: PerRecord, path: tuple, refer
     under the limit. Figures only: the text is rendered where a person reads it."""
     trace: dict[str, ir.Value] = {
         "template": ibis.literal(RECORD_AMOUNT if measure.amount is not None else RECORD_RATE)}
-    if measure.base is not None:
+    # The named inputs of the base, or of a formula amount (a chargeback's, a draw's).
+    formula, key = (measure.base, "base") if measure.base is not None else (measure.amount, "amount")
+    if formula is not None:
         ns = ctx.namespace(table, (measure.source,), **refers)
-        for qualifier, name in base_inputs(measure.base):
+        for qualifier, name in base_inputs(formula):
             figure = ctx.expr(f"{qualifier}.{name}" if qualifier else name, ns,
-                              path + ("base",), "numeric")
+                              path + (key,), "numeric")
             trace[input_column(qualifier, name)] = figure.cast(WIDE)
     for i in range(len(measure.caps)):
         value, maximum = cap_columns(i + 1)
