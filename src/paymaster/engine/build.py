@@ -51,6 +51,9 @@ PAYOUT_COLUMNS = [
 ]
 
 
+OUTPUT_TABLES = ("payouts", "summary", "titles", "evaluations", "credits", "effect")
+
+
 @dataclass
 class Outputs:
     """The engine's result: one Ibis expression per output table."""
@@ -61,6 +64,8 @@ class Outputs:
     evaluations: ir.Table
     credits: ir.Table
     effect: ir.Table
+    # the payout lines unsorted, for totals, when `payouts` cannot be unsorted (a view)
+    totals: ir.Table | None = None
 
     def tables(self) -> dict[str, ir.Table]:
         return {
