@@ -9,6 +9,10 @@ what a run needs (`import ibis, duckdb` and `import paymaster.runs`). Prints the
 of wall time and of CPU time (user + system: what the run itself costs on a shared
 machine) and the load average; --json keeps every round. Target (issue 16): under 0.5 s
 wall each.
+
+Then, in one warm process (imports done, as in a running portal whose registration check
+runs the engine on the store's tables), `runs.calculate` on each example again and again,
+compiled and cached alternating: what a check or a what-if costs once the server is up.
 """
 
 from __future__ import annotations
@@ -42,6 +46,26 @@ def timed(command: list[str], env: dict[str, str]) -> dict:
     return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "load_average": load}
 
 
+def warm(examples: list[str], rounds: int, cache: Path) -> dict[str, list[dict]]:
+    """`runs.calculate` in this (warm) process, compiled and cached alternating."""
+    from paymaster.backends import sqlcache
+    from paymaster.runs import calculate
+
+    measured: dict[str, list[dict]] = {}
+    for example in examples:
+        folder = ROOT / "examples" / example
+        for round_ in range(rounds + 1):
+            for mode, setting in (("compiled", "off"), ("cached SQL", str(cache))):
+                os.environ[sqlcache.CACHE_ENV] = setting
+                load, wall, cpu = os.getloadavg(), time.perf_counter(), time.process_time()
+                calculate(folder / "plan.yaml", folder / "data")
+                if round_:  # the first round warms the process and the cache
+                    measured.setdefault(f"{example}: warm process, {mode}", []).append(
+                        {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu,
+                         "load_average": load})
+    return measured
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -68,6 +92,7 @@ def main() -> None:
                 runs.setdefault(name, []).append(timed(command, plain))
             for name, (command, env) in commands.items():
                 runs.setdefault(name, []).append(timed(command, env))
+        runs.update(warm(args.examples, args.rounds, Path(work) / "warm-cache"))
     rows = []
     for name, measured in runs.items():
         wall = statistics.median(m["wall"] for m in measured)
