@@ -56,3 +56,14 @@ def test_the_key_is_the_content_of_what_the_sql_depends_on() -> None:
     assert base != sqlcache.key({**plan, "measures": [2]}, schemas, {"stages_on_disk": False})
     assert base != sqlcache.key(plan, {"sales": {"id": "int64"}}, {"stages_on_disk": False})
     assert base != sqlcache.key(plan, schemas, {"stages_on_disk": True})
+
+
+def test_only_the_newest_entries_are_kept(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv(sqlcache.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setattr(sqlcache, "KEEP", 2)
+    for i in range(4):
+        sqlcache.save(f"k{i}", sqlcache.Entry())
+        os.utime(tmp_path / "cache" / f"k{i}.json", (1000 + i, 1000 + i))
+    sqlcache.save("k4", sqlcache.Entry())
+    assert sorted(p.stem for p in (tmp_path / "cache").glob("*.json")) == ["k3", "k4"]
+    assert sqlcache.load("k4") == sqlcache.Entry()

@@ -37,6 +37,7 @@ import pyarrow as pa
 
 CACHE_ENV = "PAYMASTER_SQL_CACHE"
 FORMAT = 1
+KEEP = 256  # entries kept (each plan, input shape and engine version has its own)
 PACKAGE = Path(__file__).resolve().parent.parent
 
 
@@ -115,6 +116,15 @@ def save(entry_key: str, entry: Entry) -> None:
         os.replace(temp, where / f"{entry_key}.json")  # whole or not at all
     finally:
         Path(temp).unlink(missing_ok=True)
+    _prune(where)
+
+
+def _prune(where: Path) -> None:
+    """Only the KEEP most recently written entries stay (an edited engine or plan leaves
+    its old entries unread for ever)."""
+    entries = sorted(where.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in entries[KEEP:]:
+        old.unlink(missing_ok=True)
 
 
 def _private(path: Path) -> bool:
