@@ -18,16 +18,29 @@ side in this one run:
   engine on the very same CSV files (so both parse the same text): the engine's speed-up;
   and the traced floor on the same CSV, the most any traced engine could gain on it.
 
+- hand SQL: the programs written by hand in DuckDB SQL, the yardstick outside the project
+  (`../shared/anchors/handsql/`, found in a parent folder of the project or named by
+  --handsql / PAYMASTER_HANDSQL; skipped with a note when absent), run as its README says
+  (`python handsql.py PROGRAM --data DIR --out OUT`, from its folder): the engine's
+  time over the hand SQL's, beside the floor ratios.
+
 Then the row "all three": the three floors in one process, the three calculations one
 after another in one process, the three references likewise. Every measurement runs in
-a fresh child process, so each peak memory (maximum resident set) is its own.
+a fresh child process, so each peak memory (maximum resident set) is its own. With
+--rounds N the floor, traced floor, engine and hand SQL are each measured N times,
+alternating (floor, traced, engine, hand SQL, floor, ...), and the medians are printed;
+every round is kept in the JSON (--json, or --save for benchmarks/results/DATE-...json)
+with the load average before each measurement.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,19 +69,46 @@ TRACE = {  # line id, explanation of the line's amount (the traced floor's one t
     "sales-team": ("sale_id", "format('{} sold {} on {}', rep_id, amount, order_date)"),
 }
 ALL = "all three"
+HANDSQL_ENV = "PAYMASTER_HANDSQL"
+HANDSQL_PLACE = Path("shared") / "anchors" / "handsql"
 
 
-def measure(kind: str, programs: list[str], folders: list[Path]) -> dict:
-    """Run one measurement in a child process; returns seconds and peak memory."""
+def find_handsql(given: Path | None = None) -> Path | None:
+    """The hand-SQL yardstick's folder: --handsql, else $PAYMASTER_HANDSQL, else
+    shared/anchors/handsql beside the project or beside one of its parent folders (a
+    worktree sits deeper than the main checkout); None when it is not there."""
+    named = given or (Path(os.environ[HANDSQL_ENV]) if os.environ.get(HANDSQL_ENV) else None)
+    if named is not None:
+        return named if (named / "handsql.py").is_file() else None
+    for parent in ROOT.parents:
+        if (parent / HANDSQL_PLACE / "handsql.py").is_file():
+            return parent / HANDSQL_PLACE
+    return None
+
+
+def measure(kind: str, programs: list[str], folders: list[Path], handsql: Path | None = None) -> dict:
+    """Run one measurement in a child process; returns seconds, peak memory and the
+    load average just before it."""
+    load = os.getloadavg()
     code = (f"import sys; sys.path.insert(0, {str(HERE)!r}); import run; "
-            f"run._child({kind!r}, {programs!r}, {[str(f) for f in folders]!r})")
+            f"run._child({kind!r}, {programs!r}, {[str(f) for f in folders]!r}, "
+            f"{str(handsql) if handsql else None!r})")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed"}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed",
+                "load_average": load}
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "load_average": load}
 
 
-def _child(kind: str, programs: list[str], folders: list[str]) -> None:
+def _handsql(folder: str, program: str, data: str) -> None:
+    """The hand SQL as its README runs it: from its own folder, a process of its own (its
+    peak memory is then this child's RUSAGE_CHILDREN)."""
+    with tempfile.TemporaryDirectory(prefix="paymaster-handsql-") as out:
+        subprocess.run([sys.executable, "handsql.py", program, "--data", str(Path(data).resolve()),
+                        "--out", out, "--quiet"], cwd=folder, check=True)
+
+
+def _child(kind: str, programs: list[str], folders: list[str], handsql: str | None = None) -> None:
     """One measurement: `kind` for each program on its folder, one after another."""
     started = time.perf_counter()
     stages: dict[str, float] = {}
@@ -102,13 +142,16 @@ def _child(kind: str, programs: list[str], folders: list[str]) -> None:
                                         Path(out), "parquet")
             for name, seconds in result.timings.items():
                 stages[f"{program}: {name}"] = seconds
+        elif kind == "handsql":
+            _handsql(handsql, program, data)
         else:
             import importlib
 
             sys.path.insert(0, str(HERE / "reference"))
             importlib.import_module(REFERENCE[program]).run(Path(data))
     seconds = time.perf_counter() - started
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mib = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                   resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
     print(json.dumps({"seconds": seconds, "peak_mib": peak_mib, "stages": stages}))
 
 
@@ -144,8 +187,21 @@ def main() -> None:
     parser.add_argument("--programs", nargs="*", default=list(PROGRAMS))
     parser.add_argument("--work", type=Path, default=Path("/tmp/paymaster-bench"))
     parser.add_argument("--json", type=Path, help="also write every measurement here")
+    parser.add_argument("--save", action="store_true",
+                        help="also write every measurement to benchmarks/results/DATE-LINES-handsql.json")
     parser.add_argument("--no-all", action="store_true", help="skip the 'all three' row")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure floor, traced floor, engine and hand SQL this many times, "
+                             "alternating; print the medians")
+    parser.add_argument("--handsql", type=Path, help=f"the hand-SQL folder (default: ${HANDSQL_ENV}, "
+                        f"else {HANDSQL_PLACE} in a parent folder of the project)")
     args = parser.parse_args()
+    handsql = find_handsql(args.handsql)
+    if handsql is None:
+        print(f"note: no hand SQL found ({args.handsql or os.environ.get(HANDSQL_ENV) or HANDSQL_PLACE}"
+              "): its comparison is skipped", flush=True)
+    if args.save and not args.json:
+        args.json = HERE / "results" / f"{datetime.date.today()}-{_size(args.lines)}-handsql.json"
     rows = []
     folders = {p: dataset(args.work, p, args.lines) for p in args.programs}
     small = {}
@@ -156,12 +212,17 @@ def main() -> None:
     groups = [[p] for p in args.programs]
     if len(args.programs) > 1 and not args.no_all:
         groups.append(list(args.programs))
+    kinds = ["floor", "traced", "engine"] + (["handsql"] if handsql else [])
     for group in groups:
         name = group[0] if len(group) == 1 else ALL
-        row = {"program": name, "lines": args.lines,
-               "floor": measure("floor", group, [folders[p] for p in group]),
-               "traced": measure("traced", group, [folders[p] for p in group]),
-               "engine": measure("engine", group, [folders[p] for p in group])}
+        rounds: dict[str, list[dict]] = {kind: [] for kind in kinds}
+        for _ in range(max(1, args.rounds)):
+            for kind in kinds:  # alternating: each round measures every kind once
+                rounds[kind].append(measure(kind, group, [folders[p] for p in group], handsql))
+        row = {"program": name, "lines": args.lines, "nproc": os.cpu_count(),
+               **{kind: _median(runs) for kind, runs in rounds.items()}}
+        if args.rounds > 1:
+            row["rounds"] = rounds
         if small:
             row["reference_lines"] = args.reference_lines
             row["reference"] = measure("reference", group, [small[p] for p in group])
@@ -171,6 +232,27 @@ def main() -> None:
         print(_line(row), flush=True)
         if args.json:  # after every row: a long run that is stopped keeps what it measured
             args.json.write_text(json.dumps(rows, indent=1))
+
+
+def _size(lines: int) -> str:
+    for unit, name in ((1_000_000, "m"), (1_000, "k")):
+        if lines >= unit and lines % unit == 0:
+            return f"{lines // unit}{name}"
+    return str(lines)
+
+
+def _median(runs: list[dict]) -> dict:
+    """The run of median time (an actual run, so its peak and stages go with it); an
+    error when any round failed."""
+    failed = [r for r in runs if "error" in r]
+    if failed:
+        return failed[0]
+    if len(runs) == 1:
+        return runs[0]
+    ordered = sorted(runs, key=lambda r: r["seconds"])
+    middle = ordered[(len(ordered) - 1) // 2]
+    return {**middle, "seconds": statistics.median(r["seconds"] for r in runs),
+            "load_average": [max(r["load_average"][i] for r in runs) for i in range(3)]}
 
 
 def _line(row: dict) -> str:
@@ -187,6 +269,15 @@ def _line(row: dict) -> str:
                  f"engine {engine['seconds'] / traced['seconds']:.1f}x traced floor")
     elif traced:
         text += f"  | traced floor: error {traced['error']}"
+    hand = row.get("handsql")
+    if hand and "error" not in hand:
+        text += (f"  | hand SQL {hand['seconds']:.2f}s (peak {hand['peak_mib']:,.0f} MiB): "
+                 f"engine {engine['seconds'] / hand['seconds']:.2f}x hand SQL")
+    elif hand:
+        text += f"  | hand SQL: error {hand['error']}"
+    load = engine.get("load_average")
+    if load:
+        text += f"  | load {load[0]:.1f}"
     reference, small = row.get("reference"), row.get("engine_small")
     if reference and small:
         if "error" in reference or "error" in small:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -10,6 +11,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
+# No SQL cache (backends/sqlcache.py) unless a test asks for one: a test that changes the
+# engine (a fault injected) must build it, and the user's cache is not the tests' to fill.
+os.environ["PAYMASTER_SQL_CACHE"] = "off"
 
 
 def normalise(value: object) -> str:

@@ -29,7 +29,7 @@ class Figures:
 def figures(payouts: ir.Table, effect: pa.Table, fetch: Callable[[ir.Table], pa.Table]) -> Figures:
     """Totals over `payouts` and its unpaid lines by reason, each fetched by `fetch` (a
     backend's to_pyarrow); `effect` is the (one-row) effect table."""
-    payouts = _unordered(payouts)
+    payouts = unordered(payouts)
     totals = fetch(payouts.aggregate(
         payees=payouts["payee_id"].nunique(),
         lines=payouts.count(),
@@ -47,11 +47,19 @@ def figures(payouts: ir.Table, effect: pa.Table, fetch: Callable[[ir.Table], pa.
     )
 
 
-def _unordered(table: ir.Table) -> ir.Table:
-    # Totals need no order, but DuckDB, which keeps insertion order, would still sort every
-    # payout line before counting them.
+def unordered(table: ir.Table) -> ir.Table:
+    """`table` without the sorts that order it (also below the columns chosen from them):
+    totals need no order, but DuckDB, which keeps insertion order, would still sort every
+    payout line before counting them."""
     op = table.op()
-    return op.parent.to_expr() if isinstance(op, ops.Sort) else table
+    if isinstance(op, ops.Sort):
+        return unordered(op.parent.to_expr())
+    if isinstance(op, ops.Project) and all(isinstance(v, ops.Field) and v.rel == op.parent
+                                           for v in op.values.values()):
+        below = unordered(op.parent.to_expr())
+        if below.op() != op.parent:
+            return below.select(**{name: below[v.name] for name, v in op.values.items()})
+    return table
 
 
 def in_memory(tables: dict[str, pa.Table]) -> Figures:

@@ -17,11 +17,13 @@ import duckdb
 import pyarrow as pa
 
 from paymaster import duckdb_config
-from paymaster.backends import Backend, open_backend
+from paymaster.backends import Backend, open_backend, sqlcache
+from paymaster.backends.duck import DuckDBBackend
 from paymaster.datafiles import find_files, load_folder
 from paymaster.engine import Outputs, build
+from paymaster.engine.build import OUTPUT_TABLES
 from paymaster.explanations import EXPLAINED, explain_rows, with_explanations
-from paymaster.figures import Figures, figures
+from paymaster.figures import Figures, figures, unordered
 from paymaster.outputs import Staging, check_format
 from paymaster.plan import LoadedPlan, load_plan
 
@@ -148,7 +150,8 @@ def calculate_into(plan: LoadedPlan | str | Path, data: Path, out: Path, fmt: st
         # The effect is one row: fetched once, printed and written from memory.
         effect = engine.to_pyarrow(outputs.effect)
         result = WrittenRun(loaded, fingerprint(loaded, Path(data)), clock.timings,
-                            figures(outputs.payouts, effect, engine.to_pyarrow))
+                            figures(outputs.payouts if outputs.totals is None else outputs.totals,
+                                    effect, engine.to_pyarrow))
         clock.done("summarize")
         with Staging(out) as staging:
             for name, expr in outputs.tables().items():
@@ -190,7 +193,7 @@ def _built(plan: LoadedPlan | str | Path, data: Path, say: Progress, clock: Stag
         duckdb_config.seal(con, [item.path for item in find_files(loaded.plan, Path(data))])
         stage("read_input")
 
-        outputs: Outputs = build(loaded, tables, clock.materializer(engine.materialize, say))
+        outputs = _outputs(loaded, engine, tables, clock, say)
         stage("calculate")
         for name, seconds in engine.retried.items():
             clock.timings[f"stage {name} ran out of memory"] = seconds
@@ -201,6 +204,27 @@ def _built(plan: LoadedPlan | str | Path, data: Path, say: Progress, clock: Stag
         say("close")
         engine.close()
         con.close()
+
+
+def _outputs(loaded: LoadedPlan, engine: Backend, tables: dict, clock: StageClock,
+             say: Progress) -> Outputs:
+    """The plan's outputs: built from Ibis expressions, or on DuckDB, when this plan ran
+    before on inputs of the same columns, its compiled SQL run again
+    (backends/sqlcache.py); a built run records its SQL for the next."""
+    key = engine.cache_key(loaded.plan, tables) if isinstance(engine, DuckDBBackend) else None
+    entry = sqlcache.load(key) if key else None
+    if entry is not None:
+        say("run the plan's compiled SQL (cached)")
+        tables = engine.replay(entry, clock.materializer(lambda _name, run: run(), say))
+        return Outputs(**{name: tables[name] for name in OUTPUT_TABLES}, totals=tables["totals"])
+    if key:
+        engine.recording = sqlcache.Entry()
+    outputs: Outputs = build(loaded, tables, clock.materializer(engine.materialize, say))
+    if key:
+        engine.record_outputs({**outputs.tables(), "totals": unordered(outputs.payouts)})
+        sqlcache.save(key, engine.recording)
+        engine.recording = None
+    return outputs
 
 
 def execute(outputs: Outputs, to_pyarrow: Callable[[object], pa.Table],

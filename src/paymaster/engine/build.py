@@ -65,6 +65,7 @@ def payout_columns(plan) -> list[str]:
     balances = ["topped_up", "recovered", "owed"] if any(
         m.type == "balance" for m in plan.measures) else []
     return [*PAYOUT_COLUMNS, *balances, *trace_columns(plan)]
+OUTPUT_TABLES = ("payouts", "summary", "titles", "evaluations", "credits", "effect")
 
 
 @dataclass
@@ -77,6 +78,8 @@ class Outputs:
     evaluations: ir.Table
     credits: ir.Table
     effect: ir.Table
+    # the payout lines unsorted, for totals, when `payouts` cannot be unsorted (a view)
+    totals: ir.Table | None = None
 
     def tables(self) -> dict[str, ir.Table]:
         return {

@@ -9,7 +9,8 @@ import pyarrow as pa
 import ibis.expr.types as ir
 
 from paymaster.money import MONEY_TYPE, money_type
-from paymaster.plan.expressions import WIDE, natural_key
+from paymaster.plan.expressions import WIDE
+from paymaster.plan.natural import natural_sort_key
 
 LINE_SCHEMA: dict[str, Any] = {
     "program": "string",
@@ -163,8 +164,9 @@ def natural_order(table: ir.Table, columns: list[str]) -> list[ir.Value]:
     S10 (`plan.expressions.natural_key`, as `id_before` compares ids).
 
     "Ties by sale id" must not depend on whether the ids happen to be written as numbers,
-    nor on how many digits they were given."""
-    return [natural_key(table[name]) if table[name].type().is_string() else table[name]
+    nor on how many digits they were given. Ids of one shape sort as they are
+    (`plan.natural.natural_sort_key`): the same order without a regular expression per row."""
+    return [natural_sort_key(table, name) if table[name].type().is_string() else table[name]
             for name in columns]
 
 

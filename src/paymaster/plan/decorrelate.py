@@ -27,6 +27,7 @@ import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
 from paymaster.plan.expressions import _id_before, natural_key
+from paymaster.plan.natural import natural_sort_key
 
 
 def decorrelate(table: ir.Table) -> ir.Table:
@@ -294,7 +295,10 @@ def _first_in_order(inner, equal, steps: list[_Step], local) -> _Probe:
         if step.op == ID_BEFORE:
             # The id with the least natural key: no other id of the group comes
             # before it (keys end with the id itself, so only equal ids tie).
-            least = {f"m{j}": column.argmin(natural_key(column))}
+            # (The id itself when every id has one shape: plan/natural.py.)
+            key = (natural_sort_key(rows, f"o{j}") if column.type().is_string()
+                   else natural_key(column))
+            least = {f"m{j}": column.argmin(key)}
         elif step.op in ("<", "<="):
             least = {f"m{j}": column.min()}
         else:

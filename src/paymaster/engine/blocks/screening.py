@@ -121,10 +121,16 @@ def _claim_keys(ctx: Context, measure: Screening) -> list[str]:
             for key in other.claim.on]
 
 
+# Only whitespace, as `strip()` sees it (Python's string.whitespace: space, tab, LF, CR,
+# VT, FF): a regular expression is ~6x faster than TRIM with a set of characters in DuckDB.
+# (\z, not $: Spark's Java regular expressions let $ match before a final line break.)
+BLANK = r"^[ \t\n\r\x0b\x0c]*\z"
+
+
 def _missing(table: ir.Table, required: list[str]) -> ir.Value:
     parts = [
         ibis.ifelse(
-            table[c].isnull() | (table[c].cast("string").strip() == ""),
+            table[c].isnull() | table[c].cast("string").re_search(BLANK),
             ibis.literal(c), ibis.null().cast("string"),
         )
         for c in required

@@ -1,0 +1,110 @@
+"""Interactive latency: `paymaster run` on the three examples, each in a fresh process.
+
+    python benchmarks/latency.py [--rounds 5] [--json benchmarks/results/DATE-latency.json]
+
+For each example, alternating within each round: the run compiling its plan (the SQL
+cache off, PAYMASTER_SQL_CACHE=off) and the run reusing the plan's compiled SQL (a cache
+folder warmed by one run first); and, as the floor under both, the interpreter importing
+what a run needs (`import ibis, duckdb` and `import paymaster.runs`). Prints the medians
+of wall time and of CPU time (user + system: what the run itself costs on a shared
+machine) and the load average; --json keeps every round. Target (issue 16): under 0.5 s
+wall each.
+
+Then, in one warm process (imports done, as in a running portal whose registration check
+runs the engine on the store's tables), `runs.calculate` on each example again and again,
+compiled and cached alternating: what a check or a what-if costs once the server is up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ("generuj-leady", "trade-in-accelerator", "sales-team")
+PAYMASTER = Path(sys.executable).parent / "paymaster"
+
+
+def timed(command: list[str], env: dict[str, str]) -> dict:
+    """Wall and CPU seconds of one fresh process."""
+    load = os.getloadavg()
+    started = time.perf_counter()
+    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+    error = child.stderr.read().decode() if child.stderr else ""
+    child.stderr.close()
+    if status != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{error}")
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "load_average": load}
+
+
+def warm(examples: list[str], rounds: int, cache: Path) -> dict[str, list[dict]]:
+    """`runs.calculate` in this (warm) process, compiled and cached alternating."""
+    from paymaster.backends import sqlcache
+    from paymaster.runs import calculate
+
+    measured: dict[str, list[dict]] = {}
+    for example in examples:
+        folder = ROOT / "examples" / example
+        for round_ in range(rounds + 1):
+            for mode, setting in (("compiled", "off"), ("cached SQL", str(cache))):
+                os.environ[sqlcache.CACHE_ENV] = setting
+                load, wall, cpu = os.getloadavg(), time.perf_counter(), time.process_time()
+                calculate(folder / "plan.yaml", folder / "data")
+                if round_:  # the first round warms the process and the cache
+                    measured.setdefault(f"{example}: warm process, {mode}", []).append(
+                        {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu,
+                         "load_average": load})
+    return measured
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--examples", nargs="*", default=list(EXAMPLES))
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    runs: dict[str, list[dict]] = {}
+    with tempfile.TemporaryDirectory(prefix="paymaster-latency-") as work:
+        cache = Path(work) / "cache"
+        plain = {**os.environ, "PAYMASTER_SQL_CACHE": "off"}
+        cached = {**os.environ, "PAYMASTER_SQL_CACHE": str(cache)}
+        imports = {"import ibis, duckdb": [sys.executable, "-c", "import ibis, duckdb"],
+                   "import paymaster.runs": [sys.executable, "-c", "import paymaster.runs"]}
+        commands = {}
+        for example in args.examples:
+            folder = ROOT / "examples" / example
+            run = [str(PAYMASTER), "run", str(folder / "plan.yaml"), "--data", str(folder / "data"),
+                   "--out", str(Path(work) / example)]
+            commands[f"{example}: compiled"] = (run, plain)
+            commands[f"{example}: cached SQL"] = (run, cached)
+            timed(run, cached)  # warms the cache
+        for _ in range(args.rounds):
+            for name, command in imports.items():
+                runs.setdefault(name, []).append(timed(command, plain))
+            for name, (command, env) in commands.items():
+                runs.setdefault(name, []).append(timed(command, env))
+        runs.update(warm(args.examples, args.rounds, Path(work) / "warm-cache"))
+    rows = []
+    for name, measured in runs.items():
+        wall = statistics.median(m["wall"] for m in measured)
+        cpu = statistics.median(m["cpu"] for m in measured)
+        load = max(m["load_average"][0] for m in measured)
+        rows.append({"name": name, "wall": wall, "cpu": cpu, "load_average_max": load,
+                     "rounds": measured})
+        print(f"{name:40} wall {wall:6.2f} s  cpu {cpu:5.2f} s  (median of {len(measured)}; "
+              f"load average up to {load:.1f} on {os.cpu_count()} cores)", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""Natural order's sort key, cheap when the ids allow it.
+
+`expressions.natural_key` (S9 before S10) costs five regular expressions per row, in every
+ordered window. When every id of a column has one shape (the same length, the same text
+before a trailing number: S000000001, S000000002, ...) the id itself sorts the same way,
+so the key is the id. Which of the two applies is decided in the SQL (a scalar query over
+the column's origin, a single pass with one regular expression per row), not in Python:
+the compiled SQL does not depend on the data, and a stage run on other data (an
+incremental recalculation, Spark) decides again.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.operations as ops
+import ibis.expr.types as ir
+
+from paymaster.plan.expressions import natural_key
+
+# An id of one shape: text without digits, then its number. (\z, not $: Spark's Java
+# regular expressions let $ match before a final line break.)
+SHAPED = r"^[^0-9]*[0-9]+\z"
+# Relations whose column values are a subset of their parent's (rows dropped, reordered
+# or repeated, never changed): the uniformity of the parent's column holds for them.
+PASS_THROUGH = (ops.Filter, ops.Sort, ops.Limit, ops.Distinct, ops.DropNull, ops.DropColumns,
+                ops.SelfReference, ops.JoinReference)
+
+
+def natural_sort_key(table: ir.Table, name: str) -> ir.Value:
+    """A sort key for `table[name]` (text) ordering as `natural_key` does: the id itself
+    when every id has one shape, else `natural_key`.
+
+    Why the same order: ids of one length with one prefix P before their digits compare,
+    as text, by their digits of one length, that is by their number; `natural_key` orders
+    by P, then the number, then the id. The check reads the column where its values come
+    from (`_origin`: through filters, joins and renames), as the rows of `table` are a
+    subset of those, so a stage's window does not compute its input twice; and one shape
+    is proved from the least and greatest id: every id lies between them as text, so
+    shares their prefix P, and a character other than a digit right after P would put it
+    outside them."""
+    value = table[name]
+    relation, column = _origin(table.op(), name)
+    ids = relation.to_expr()[column]
+    facts = relation.to_expr().aggregate(
+        __lo=ids.min(), __hi=ids.max(), __short=ids.length().min(), __long=ids.length().max(),
+        __shaped=ids.re_search(SHAPED).all())
+    one_shape = facts.select(
+        __one=(facts["__short"] == facts["__long"]) & facts["__shaped"]
+        & (_prefix(facts["__lo"]) == _prefix(facts["__hi"]))).as_scalar()
+    return ibis.ifelse(one_shape.fill_null(False), value, natural_key(value))
+
+
+def _prefix(text: ir.StringValue) -> ir.StringValue:
+    return text.re_replace(r"[0-9]+\z", "")
+
+
+def _origin(relation: ops.Relation, name: str) -> tuple[ops.Relation, str]:
+    """The earliest relation holding the same values as `relation`'s column `name` (or
+    more of them): followed through projections that pass it on (renamed, or cast to text
+    from text), filters, sorts and joins; stops at anything that makes new values."""
+    while True:
+        if isinstance(relation, PASS_THROUGH):
+            relation = relation.parent
+            continue
+        if isinstance(relation, ops.Project | ops.JoinChain | ops.Aggregate):
+            values = relation.groups if isinstance(relation, ops.Aggregate) else relation.values
+            value = values.get(name)
+            while isinstance(value, ops.Cast) and value.arg.dtype.is_string() and value.to.is_string():
+                value = value.arg
+            if isinstance(value, ops.Field):
+                relation, name = value.rel, value.name
+                continue
+        return relation, name
