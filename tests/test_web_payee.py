@@ -351,12 +351,15 @@ def test_trade_in_statement_after_the_correction(client):
 
 
 # ---------------------------------------------------------------- leaderboards
+def titles_of(data: dict) -> list[tuple[str, str, str]]:
+    return sorted((t["payee_id"], item["period"], t["title"])
+                  for board in data["boards"].values() for item in board for t in item["titles"])
+
+
 def test_leaderboards_show_titles_to_every_rep(client):
     login(client, "rep01")
     data = client.get(f"/api/programs/{SALES}/leaderboards").json()
-    titles = sorted((t["payee_id"], item["period"], t["title"])
-                    for board in data["boards"].values() for item in board
-                    for t in item["titles"])
+    titles = titles_of(data)
     assert titles == sorted((r["payee_id"], r["period"], r["title"])
                             for r in expected(SALES, "titles"))
     january = next(i for i in data["boards"]["monthly"] if i["period"] == "2025-01")
@@ -367,7 +370,14 @@ def test_leaderboards_show_titles_to_every_rep(client):
     assert any(e["measure"] == "quarterly_contest" for e in q1["entries"])
     page = client.get(f"/programs/{SALES}/leaderboards")
     assert page.status_code == 200
-    assert "sales_elite" in page.text and "Monthly champion" in page.text
+    # Measures and titles by their plan labels, without the rules' clause numbers ("(6)")
+    # and never by raw id; a title's figure is its sales total, in no "Prize" column.
+    assert "Monthly champion 销售冠军</td>" in page.text and "Honour title 销售精英" in page.text
+    assert not re.search(r"sales_elite|monthly_champion|\(\d+\)", page.text)
+    for titles in page.text.split('<table class="titles">')[1:]:
+        head = titles.split("</thead>")[0]
+        assert "Sales total" in head and "Prize" not in head
+    assert page.text.count('<table class="titles">') == len({t[1] for t in titles_of(data)})
 
 
 # ---------------------------------------------------------------- disputes

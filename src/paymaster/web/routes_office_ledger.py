@@ -19,12 +19,14 @@ from paymaster.analytics.budget import budget_forecast
 from paymaster.analytics.charts import burn_chart
 from paymaster.errors import DataError, PaymasterError, Problem
 from paymaster.services import disputes, ledger
+from paymaster.services.statement_labels import display_label
 from paymaster.store.models import (
     AuditEvent,
     Dispute,
     Run,
 )
 from paymaster.web import render
+from paymaster.web.payee_access import payee_names
 from paymaster.web.routes_auth import RecordId, Csrf, User, Ws
 from paymaster.web.security import Principal
 from paymaster.workspace import Workspace
@@ -66,6 +68,8 @@ def runs_data(ws: Workspace, user: Principal, program: str) -> dict:
 def run_data(ws: Workspace, user: Principal, run_id: int) -> dict:
     run = ledger.get_run(ws, run_id)
     info = office_program_info(ws, run.program)
+    names = payee_names(ws, run.program)
+    labels = {m.id: display_label(m.label, m.id) for m in ws.plan(run.program).plan.measures}
     # "earning": lines the calculation pays; whether money was paid is the batches' business
     payees: dict[str, dict] = defaultdict(lambda: {"amount": ZERO, "lines": 0, "earning": 0})
     measures: dict[str, dict] = defaultdict(lambda: {"amount": ZERO, "lines": 0, "earning": 0})
@@ -83,8 +87,10 @@ def run_data(ws: Workspace, user: Principal, run_id: int) -> dict:
                for e in ledger.entries(ws, run.program) if e.run_id == run_id]
     return info | {
         "run": fields_of(run, RUN_FIELDS),
-        "payees": [{"payee_id": k} | v for k, v in sorted(payees.items())],
-        "measures": [{"measure": k} | v for k, v in sorted(measures.items())],
+        "payees": [{"payee_id": k, "name": names.get(k, k)} | v
+                   for k, v in sorted(payees.items())],
+        "measures": [{"measure": k, "label": labels.get(k) or display_label(None, k)} | v
+                     for k, v in sorted(measures.items())],
         "changes": changes,
         "changes_total": sum((c["difference"] for c in changes), ZERO),
         "entries": entries,
