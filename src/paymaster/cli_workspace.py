@@ -179,7 +179,7 @@ def registrations_list(
     ws = _ws(workspace)
     regs = registrations.overdue(ws, program) if overdue else registrations.listing(
         ws, program, partner)
-    today = ws.today()
+    today = ws.today(program)
     _table("registrations", ["id", "partner", "submitted", "status", "reason", "due", "overdue"], [
         [r.registration_id, r.partner_id, r.submitted_at, r.status, r.reason, r.due_on,
          "OVERDUE" if r.status == "submitted" and r.due_on < today else ""] for r in regs])
@@ -265,7 +265,7 @@ def enrollment_list(
 
     ws = _ws(workspace)
     rows = enrollments.overdue(ws, program) if overdue else enrollments.listing(ws, program)
-    today = ws.today()
+    today = ws.today(program)
     _table("enrollments", ["id", "partner", "phase", "status", "submitted", "due", "reason", "overdue"], [
         [e.enrollment_id, e.partner_id, e.phase, e.status, e.submitted_on, e.due_on, e.reason,
          "OVERDUE" if e.status == "submitted" and e.due_on and e.due_on < today else ""]
