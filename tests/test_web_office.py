@@ -498,3 +498,34 @@ def test_posting_without_the_csrf_token_is_refused(demo_workspace, monkeypatch):
         answer = client.post(path, **body)
         assert answer.status_code == 403, (path, answer.status_code)
     assert _snapshot(ws) == before
+
+
+# ---------------------------------------------------------------- payee directory
+def test_the_payee_directory_finds_payees_by_id_name_or_tax_id_with_their_pages(demo_workspace):
+    client = login(demo_workspace, "viewer")
+    with (EXAMPLES / GL / "data" / "partners.csv").open(encoding="utf-8") as handle:
+        partners = {r["partner_id"]: r for r in csv.DictReader(handle)}
+    with (EXAMPLES / GL / "expected" / "payouts.csv").open(encoding="utf-8") as handle:
+        paid = [r for r in csv.DictReader(handle) if r["paid"] == "true"]
+    data = client.get(f"/api/office/{GL}/payees").json()
+    assert [(p["payee_id"], p["name"], p["tax_id"], p["status"]) for p in data["payees"]] == [
+        (k, r["name"], r["nip"], "removed" if r["removed_on"] else "active")
+        for k, r in sorted(partners.items())]
+    for p in data["payees"]:  # posted: the hand-computed payouts of the example
+        assert Decimal(p["posted"]) == sum(
+            (Decimal(r["amount"]) for r in paid if r["payee_id"] == p["payee_id"]), Decimal(0))
+    for q, found in (("beta", ["P2"]), (partners["P2"]["nip"][:3] + "-" + partners["P2"]["nip"][3:6]
+                                         + "-" + partners["P2"]["nip"][6:], ["P2"]),
+                     ("p1", ["P1"]), ("nobody", [])):
+        assert [p["payee_id"] for p in client.get(
+            f"/api/office/{GL}/payees", params={"q": q}).json()["payees"]] == found, q
+    page = client.get(f"/office/{GL}/payees", params={"q": "Beta"})
+    assert page.status_code == 200 and 'id="payee-P2"' in page.text and "payee-P1" not in page.text
+    p2 = next(p for p in data["payees"] if p["payee_id"] == "P2")
+    for url in (p2["status_url"], p2["statement_url"]):
+        assert client.get(url).status_code == 200, url
+    # Without a payee, the office's status and statement pages lead to the directory.
+    for url in (f"/programs/{GL}/status", f"/programs/{GL}/statement"):
+        response = client.get(url, follow_redirects=False)
+        assert (response.status_code, response.headers["location"]) == (
+            303, f"/office/{GL}/payees"), url
