@@ -4,6 +4,7 @@ id; each payee's status and statement one click away. JSON twin under /api/offic
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 
@@ -35,6 +36,12 @@ def _tax_column(columns: dict[str, ColumnSpec]) -> str | None:
     return next((name for name, spec in columns.items() if spec.tax_id), None)
 
 
+def _day(value: object) -> dt.date | None:
+    """An input table's date as stored (ISO text), as a date."""
+    return value if isinstance(value, dt.date) or value is None else (
+        dt.date.fromisoformat(str(value)[:10]) if str(value).strip() else None)
+
+
 def payees_data(ws: Workspace, user: Principal, program: str, q: str | None = None) -> dict:
     require_reader(user)
     info = office_program_info(ws, known_program(ws, program))
@@ -49,7 +56,7 @@ def payees_data(ws: Workspace, user: Principal, program: str, q: str | None = No
                     found.setdefault(str(row[key]), {
                         "payee_id": str(row[key]), "name": row.get("name") or "",
                         "tax_id": str(row[tax]) if tax and row.get(tax) else "",
-                        "removed_on": row.get("removed_on")})
+                        "removed_on": _day(row.get("removed_on"))})
         # Summed here, not in SQL: SQLite would add the amounts as binary floats.
         for payee, amount in session.execute(select(LedgerEntry.payee_id, LedgerEntry.amount)
                                              .where(LedgerEntry.program == program)):
