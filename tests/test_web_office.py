@@ -348,7 +348,7 @@ def test_disputes_are_listed_and_resolved(demo_workspace):
                       files={"file": ("returns.csv", b"rma_number,received_on\nRMA-X,nope\n",
                                       "text/csv")})
     assert bad.status_code == 400 and "received_on" in bad.text
-    assert disputes.listing(ws, TIA, status="open")[0].id == case.id
+    assert case.id in [d.id for d in disputes.listing(ws, TIA, status="open")]  # still open
 
     returns = example_rows(TIA, "returns") + [{"rma_number": "RMA-X",
                                                "received_on": "2008-07-01"}]

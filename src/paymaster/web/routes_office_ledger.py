@@ -79,7 +79,8 @@ def run_data(ws: Workspace, user: Principal, run_id: int) -> dict:
             group[key]["lines"] += 1
             group[key]["earning"] += int(line.paid)
     changes = [{"line_key": c.line_key, "payee_id": c.payee_id, "period": c.period,
-                "measure": c.measure, "source_id": c.source_id, "posted": c.posted,
+                "measure": c.measure, "label": labels.get(c.measure) or c.measure,
+                "source_id": c.source_id, "posted": c.posted,
                 "new": c.new, "difference": c.difference, "kind": c.kind}
                for c in ledger.changes(ws, run_id)] if run.status != "posted" else []
     entries = [fields_of(e, ("id", "line_key", "payee_id", "period", "measure", "kind", "amount",
