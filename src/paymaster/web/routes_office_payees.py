@@ -68,13 +68,13 @@ def payees_data(ws: Workspace, user: Principal, program: str, q: str | None = No
     for payee in posted.keys() - found.keys():  # paid once, no longer in a payee table
         found[payee] = {"payee_id": payee, "name": "", "tax_id": "", "removed_on": None}
     words = (q or "").strip().casefold()
+    # A tax id matches as typed, with or without its dashes and spaces.
+    compact = "".join(ch for ch in words if ch.isalnum())
     rows = []
     for payee in sorted(found.values(), key=lambda p: p["payee_id"]):
         text = " ".join((payee["payee_id"], payee["name"], payee["tax_id"])).casefold()
-        # A tax id matches as typed, with or without its dashes and spaces.
-        digits = "".join(ch for ch in words if ch.isalnum())
-        if words and words not in text and not (
-                digits and digits in payee["tax_id"].replace("-", "").replace(" ", "").casefold()):
+        tax = "".join(ch for ch in payee["tax_id"] if ch.isalnum()).casefold()
+        if words and words not in text and not (compact and compact in tax):
             continue
         rows.append(payee | {
             "status": "removed" if payee["removed_on"] else "active",
