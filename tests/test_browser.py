@@ -8,6 +8,7 @@ tests/test_browser.py`)."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -144,3 +145,111 @@ def test_a_partner_reads_its_statement_and_opens_a_dispute(site):
     partner.wait_for_url(lambda url: "/disputes/" in url)
     assert "RMA-L08" in partner.content()
     shoot(partner, "partner-dispute")
+
+
+# ---------------------------------------------------------------- layout of every page
+# Nothing may stick out of its box: a card's content stays inside the card (a wide table
+# scrolls inside a `.scroll` box, which must fit the card), cards do not overlap, the page is never wider
+# than the window, and a badge (a status pill) stays on one line.
+LAYOUT_CHECK = """() => {
+  const bad = [], slack = 1;
+  const name = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') +
+    (typeof e.className === 'string' && e.className.trim() ? '.' + e.className.trim().split(/\\s+/).join('.') : '') +
+    (e.innerText ? ' "' + e.innerText.trim().slice(0, 30).replace(/\\s+/g, ' ') + '"' : '');
+  const scrolls = e => ['auto', 'scroll'].includes(getComputedStyle(e).overflowX);
+  const width = document.documentElement.clientWidth;
+  if (document.documentElement.scrollWidth > width + slack)
+    bad.push(`the page is ${document.documentElement.scrollWidth}px wide in a ${width}px window`);
+  for (const el of document.querySelectorAll('.card *, header.top *')) {
+    let box = el.parentElement.closest('.card, header.top, .scroll');
+    if (box.matches('.scroll') && scrolls(box)) continue;  // a wide table scrolls inside its box
+    while (!box.matches('.card, header.top')) box = box.parentElement.closest('.card, header.top, .scroll');
+    const r = el.getBoundingClientRect(), b = box.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) continue;
+    if (r.left < b.left - slack || r.right > b.right + slack)
+      bad.push(`${name(el)} [${Math.round(r.left)}..${Math.round(r.right)}] sticks out of ` +
+               `${name(box).slice(0, 40)} [${Math.round(b.left)}..${Math.round(b.right)}]`);
+  }
+  const cards = [...document.querySelectorAll('.card')].map(c => [c, c.getBoundingClientRect()]);
+  for (const [i, [c, a]] of cards.entries())
+    for (const [d, b] of cards.slice(i + 1))
+      if (!c.contains(d) && a.left < b.right - slack && b.left < a.right - slack &&
+          a.top < b.bottom - slack && b.top < a.bottom - slack)
+        bad.push(`${name(c).slice(0, 40)} overlaps ${name(d).slice(0, 40)}`);
+  for (const pill of document.querySelectorAll('.badge')) {
+    const lines = pill.getClientRects().length;
+    if (lines > 1 || pill.getBoundingClientRect().height > 2.2 * parseFloat(getComputedStyle(pill).fontSize))
+      bad.push(`${name(pill)} wraps`);
+  }
+  return bad.slice(0, 8);
+}"""
+SNAPSHOT_BOXES = """() => {
+  const box = document.querySelector('input[name=snapshot]');
+  const text = [...box.closest('label').childNodes].find(n => n.nodeType === 3 && n.textContent.trim());
+  const range = document.createRange();
+  range.selectNodeContents(text);
+  return [box.getBoundingClientRect().toJSON(), range.getClientRects()[0].toJSON()];
+}"""
+SHOTS = {"/office": "office-dashboard", "/office/runs/5": "office-run-preview",
+         f"/office/{GL}/payees": "office-payees", "/programs/sales-team/leaderboards": "rep-leaderboards"}
+SKIP = ("/api", "/logout", "/static", "/file", ".csv", ".pdf", ".xlsx", ".parquet", ".svg",
+        "format=", "download")
+
+
+def same_page(link: str) -> str:
+    """One payee's status or statement stands for every payee's (the directory links all)."""
+    return re.sub(r"(\?payee=|/statement/)[^/?&]+", r"\1*", link)
+
+
+def check_every_page(page, base: str, user: str, problems: list[str], limit: int = 80) -> list[str]:
+    """Visit every page a user reaches by following the portal's links from its home page,
+    checking each at 1280 and 390 px; gives the pages visited."""
+    seen, queue, shapes = [], ["/"], set()
+    while queue and len(seen) < limit:
+        page.set_viewport_size({"width": 1280, "height": 900})
+        response = page.goto(base + queue.pop(0))
+        path = page.url.removeprefix(base)
+        if path in seen:
+            continue
+        seen.append(path)
+        if response.status != 200:
+            problems.append(f"{user} {path}: HTTP {response.status}")
+        if path in SHOTS:
+            shoot(page, SHOTS[path])
+        for width in (1280, 390):
+            page.set_viewport_size({"width": width, "height": 900})
+            problems += [f"{user} {path} @{width}px: {p}" for p in page.evaluate(LAYOUT_CHECK)]
+        links = page.eval_on_selector_all("a[href]", "as => as.map(a => a.getAttribute('href'))")
+        for link in (link.split("#")[0] for link in links):
+            if link.startswith("/") and not any(s in link for s in SKIP) and \
+                    link not in seen + queue and same_page(link) not in shapes:
+                queue.append(link)
+                shapes.add(same_page(link))
+    return seen
+
+
+def test_no_page_of_any_role_overflows_its_boxes_at_desktop_and_phone_widths(site):
+    base, browser = site
+    problems, visited = [], {}
+    admin = login(browser, base, "admin")
+    # The header names the role once, after the user's name.
+    assert admin.inner_text("header .who").lower().count("admin") == 1
+    # The Snapshot checkbox sits just before its words, on their line.
+    admin.goto(f"{base}/office/{GL}/imports")
+    box, words = admin.evaluate(SNAPSHOT_BOXES)
+    assert 0 <= words["left"] - box["right"] <= 16, (box, words)
+    assert box["top"] < words["bottom"] and words["top"] < box["bottom"], (box, words)
+    admin.context.close()
+    # Every role: the office (admin, a viewer sees the same pages with fewer forms) in
+    # Chinese, partners in Polish and Chinese, a rep in English.
+    for user, lang in (("admin", "zh"), ("alfa", "pl"), ("partner-d", "zh"), ("rep01", "en")):
+        page = login(browser, base, user)
+        page.select_option("header select[name=lang]", lang)
+        page.wait_for_function(f"document.documentElement.lang.startsWith('{lang}')")
+        visited[user] = check_every_page(page, base, user, problems)
+        page.context.close()
+    # The crawl reached the pages it must check, a run's page among them.
+    assert any(p.startswith("/office/runs/") for p in visited["admin"]), visited["admin"]
+    assert any(p.endswith("/leaderboards") for p in visited["alfa"]), visited["alfa"]
+    assert {"/office/users", f"/office/{GL}/payees"} <= set(visited["admin"])
+    assert not problems, "\n".join(problems)

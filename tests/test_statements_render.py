@@ -157,3 +157,24 @@ def test_missing_pdf_font(monkeypatch, tmp_path):
     monkeypatch.setattr(statements_render, "PDF_FONT", tmp_path / "missing.ttc")
     with pytest.raises(PaymasterError, match="fonts-wqy-microhei"):
         render_pdf(make_statement("USD"), "en")
+
+
+def test_pdf_puts_the_totals_on_the_first_page_and_no_heading_alone_at_a_page_bottom():
+    """However many lines push the sections down, a section heading is never the last
+    thing on a page, and the first page carries the totals (1 334.61 earned)."""
+    pypdf = pytest.importorskip("pypdf")
+    headings = ("Payout lines", "Gates and thresholds", "Titles", "Ledger entries", "Totals")
+    base = make_statement("USD")
+    # 4, 6 and 9 more lines left "Ledger entries", "Titles", "Gates and thresholds" alone
+    # at the bottom of page 1 when the totals came last.
+    for extra in (4, 6, 9):
+        filler = [StatementLine("2024-Q1", "deal", "Closed deal", f"Z-{i}", date(2024, 3, 9),
+                                Decimal("0.00"), False, "budget_exhausted", "budget used up")
+                  for i in range(extra)]
+        statement = Statement(**{**base.__dict__, "lines": base.lines + filler})
+        pages = pypdf.PdfReader(io.BytesIO(render_pdf(statement, "en"))).pages
+        first = pages[0].extract_text()
+        assert "Total earned" in first and "$1,334.61" in first, extra
+        for number, page in enumerate(pages, 1):
+            last = [ln.strip() for ln in page.extract_text().splitlines() if ln.strip()][-1]
+            assert last not in headings, f"{extra} extra lines: '{last}' ends page {number}"

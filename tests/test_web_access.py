@@ -18,6 +18,7 @@ from paymaster.web import (
     routes_auth,
     routes_office,
     routes_office_ledger,
+    routes_office_payees,
     routes_office_users,
     routes_payee,
     routes_results,
@@ -37,7 +38,7 @@ def routes(method: str) -> list[str]:
     found = []
     for router in (routes_auth.router, routes_payee.router, routes_results.router,
                    routes_office.router, routes_office_ledger.router,
-                   routes_office_users.router):
+                   routes_office_users.router, routes_office_payees.router):
         for route in router.routes:
             if method in route.methods and route.path not in OPEN:
                 found.append(route.path)

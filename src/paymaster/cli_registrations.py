@@ -88,7 +88,7 @@ def registrations_list(
     ws = open_ws(workspace)
     regs = registrations.overdue(ws, program) if overdue else registrations.listing(
         ws, program, partner)
-    today = ws.today()
+    today = ws.today(program)
     show_table("registrations", [*COLUMNS, "overdue"], [
         [r.registration_id, r.partner_id, r.submitted_at, r.status, r.reason, r.due_on,
          "OVERDUE" if r.status == "submitted" and r.due_on < today else ""] for r in regs])

@@ -158,7 +158,7 @@ def enrollment_list(
 
     ws = open_ws(workspace)
     rows = enrollments.overdue(ws, program) if overdue else enrollments.listing(ws, program)
-    today = ws.today()
+    today = ws.today(program)
     show_table("enrollments", ["id", "partner", "phase", "status", "submitted", "due", "reason", "overdue"], [
         [e.enrollment_id, e.partner_id, e.phase, e.status, e.submitted_on, e.due_on, e.reason,
          "OVERDUE" if e.status == "submitted" and e.due_on and e.due_on < today else ""]

@@ -50,6 +50,10 @@ class ProgramConfig(BaseModel):
     certified_levels: list[str] = Field(
         default_factory=lambda: ["Gold", "Silver", "Premier", "Select"],
         description="certification levels that qualify an enrollment at approval")
+    clock: dt.date | None = Field(
+        None, description="demo clock: the program's workflows (registrations, enrollments, "
+        "disputes, their deadlines) take this date, with the real time of day, as today; "
+        "runs, imports and the ledger keep the real date")
 
 
 class Config(BaseModel):
@@ -144,15 +148,20 @@ class Workspace:
         return hashlib.sha256(self.plan_path(name).read_bytes()).hexdigest()
 
     # ------------------------------------------------------------------ time
-    def now(self) -> dt.datetime:
-        """Wall-clock time, or PAYMASTER_TODAY (for demos and tests of deadlines)."""
+    def now(self, program: str | None = None) -> dt.datetime:
+        """Wall-clock time, or PAYMASTER_TODAY (for demos and tests of deadlines); a
+        program's workflows run on its demo clock when it has one."""
         fixed = os.environ.get(TODAY_VARIABLE)
         if fixed:
             return dt.datetime.fromisoformat(fixed)
-        return dt.datetime.now().replace(microsecond=0)
+        real = dt.datetime.now().replace(microsecond=0)
+        config = self.config.programs.get(program) if program else None
+        if config is not None and config.clock is not None:
+            return dt.datetime.combine(config.clock, real.time())
+        return real
 
-    def today(self) -> dt.date:
-        return self.now().date()
+    def today(self, program: str | None = None) -> dt.date:
+        return self.now(program).date()
 
 
 def _read_config(path: Path) -> Config:

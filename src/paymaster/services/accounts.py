@@ -30,14 +30,14 @@ _DUMMY = _hasher.hash("not a real password")
 
 # The demo workspace's accounts (printed by `paymaster serve`): not for real use.
 DEMO_ACCOUNTS = (
-    ("admin", "admin-demo-pass", "admin", None, "Program office (admin)", "en"),
-    ("approver", "approver-demo-pass", "approver", None, "Program office (approver)", "en"),
-    ("viewer", "viewer-demo-pass", "viewer", None, "Finance (viewer)", "en"),
-    ("alfa", "alfa-demo-pass", "partner", "P1", "Alfa sp. z o.o. (partner P1)", "pl"),
-    ("beta", "beta-demo-pass", "partner", "P2", "Beta (partner P2)", "pl"),
-    ("partner-d", "partner-d-demo-pass", "partner", "D", "Partner D (trade-in)", "zh"),
-    ("partner-a", "partner-a-demo-pass", "partner", "A", "Partner A (trade-in)", "en"),
-    ("rep01", "rep01-demo-pass", "rep", "R01", "Rep R01 (sales team)", "en"),
+    ("admin", "admin-demo-pass", "admin", None, "Anna Kowalczyk", "en"),
+    ("approver", "approver-demo-pass", "approver", None, "Piotr Nowak", "en"),
+    ("viewer", "viewer-demo-pass", "viewer", None, "Fiona Lee", "en"),
+    ("alfa", "alfa-demo-pass", "partner", "P1", "Alfa sp. z o.o.", "pl"),
+    ("beta", "beta-demo-pass", "partner", "P2", "Beta sp. z o.o.", "pl"),
+    ("partner-d", "partner-d-demo-pass", "partner", "D", "Partner D", "zh"),
+    ("partner-a", "partner-a-demo-pass", "partner", "A", "Partner A", "en"),
+    ("rep01", "rep01-demo-pass", "rep", "R01", "Rep R01", "en"),
 )
 
 

@@ -3,7 +3,13 @@
 Master data and transactions are imported, registrations and enrollments go through
 their workflows (with the times of the sample data), each program is run, approved and
 posted; then a correction is imported and the re-run posts only the difference, a
-dispute is opened and resolved, and statements are rendered in three languages.
+dispute is opened and resolved, and statements are rendered in three languages. Last,
+work is left for the office to try: registrations waiting for a decision (one overdue),
+a submitted enrollment, an open dispute and a preview run not yet approved.
+
+Each program's workflows run on a demo clock (`clock` in the workspace config, see
+DEMO_CLOCKS) inside the program, so a lead registered in the portal today is inside the
+promotion period and the deadlines read as they did then.
 """
 
 from __future__ import annotations
@@ -34,6 +40,12 @@ WORKFLOWS = {
     "trade-in-accelerator": {"enrollments": "enrollments"},
     "sales-team": {},
 }
+# Inside each program: Generuj Leady's promotion runs 2018-03-27..06-27 (after every
+# sample registration); Trade-in's phase 7 takes enrollments until 2008-09-30; the sales
+# team's year is 2025.
+DEMO_CLOCKS = {"generuj-leady": dt.date(2018, 6, 12),
+               "trade-in-accelerator": dt.date(2008, 9, 15),
+               "sales-team": dt.date(2025, 12, 15)}
 DISPUTE_FIELDS = {"trade-in-accelerator": ["items", "return_date", "rma_number", "tmp_quote",
                                            "sales_order"]}
 Say = Callable[[str], None]
@@ -51,7 +63,11 @@ def run_workspace_demo(folder: Path, say: Say, database: str | None = None) -> W
 
     ws = Workspace.init(folder, database)
     add_examples(ws, "office")
+    for name, day in DEMO_CLOCKS.items():
+        ws.config.programs[name].clock = day
+    ws.save_config()
     run_all(ws, folder / "out", say)
+    leave_work_for_the_office(ws, say)
     add_demo_accounts(ws)  # so `paymaster serve` on it can be tried at once
     return ws
 
@@ -168,3 +184,36 @@ def correction_and_dispute(ws: Workspace, out: Path, say: Say) -> None:
     ledger.approve(ws, run.id, actor="approver")
     result = ledger.post(ws, run.id, actor="office")
     say(f"  re-run {run.id}: {len(changes)} change(s) posted, {result.total}")
+
+
+def _lead(partner: str, name: str, nip: str, customer: str, customer_nip: str) -> dict[str, str]:
+    return {"partner_id": partner, "customer_name": customer, "customer_address": "Lodz",
+            "customer_nip": customer_nip, "family": "M365", "plan": "E3", "licences": "20",
+            "pcs": "20", "partner_name": name, "partner_address": "Warszawa",
+            "partner_nip": nip, "contact_name": "Jan Kowalski",
+            "contact_phone": "+48 600 000 000", "contact_email": "kontakt@partner.pl"}
+
+
+def leave_work_for_the_office(ws: Workspace, say: Say) -> None:
+    """What the office finds waiting: none of it changes a posted amount."""
+    gl, ti = "generuj-leady", "trade-in-accelerator"
+    for fields, at in (
+            # due 2018-06-11: overdue on the demo clock
+            (_lead("P1", "Alfa", "5208710903", "Client C42", "5203801127"),
+             dt.datetime(2018, 6, 4, 10, 0)),
+            (_lead("P2", "Beta", "5208790090", "Client C44", "5203959503"),
+             dt.datetime(2018, 6, 11, 14, 0))):
+        reg = registrations.register(ws, gl, fields, actor=fields["partner_id"], at=at)
+        say(f"  registration {reg.registration_id} by {reg.partner_id}: {reg.status}, "
+            f"due {reg.due_on}")
+    e = enrollments.create(ws, ti, "B", "7", dt.date(2008, 9, 15), actor="B", submit=True,
+                           at=dt.datetime(2008, 9, 12, 9, 0))
+    say(f"  enrollment {e.enrollment_id} of B in phase 7: {e.status}")
+    d = disputes.open_case(ws, ti, "A", "Trade-in of 2 routers returned but not counted",
+                           actor="A", at=dt.datetime(2008, 9, 10, 11, 0), details={
+                               "items": "2 x traded-in router", "return_date": "2008-08-20",
+                               "rma_number": "RMA-A77", "tmp_quote": "TMP-A77",
+                               "sales_order": "SO-A77"})
+    say(f"  dispute {d.id} opened by A: open")
+    run = ledger.create_run(ws, "sales-team", actor="office", period="2025-Q2")
+    say(f"  run {run.id} of sales-team for 2025-Q2: preview, waiting for approval")

@@ -47,7 +47,7 @@ def open_case(ws: Workspace, program: str, payee_id: str, description: str, *, a
             raise WorkflowError(Problem("say what is wrong", field="description"))
         dispute = Dispute(program=program, payee_id=payee_id, line_key=line_key,
                           details=details, description=description.strip(), status="open",
-                          opened_at=at or ws.now(), opened_by=actor)
+                          opened_at=at or ws.now(program), opened_by=actor)
         session.add(dispute)
         session.flush()
         audit.record(session, actor=actor, action="open", entity="dispute",
@@ -78,7 +78,7 @@ def resolve(ws: Workspace, program: str, dispute_id: int, *, accept: bool, resol
         before = audit.row_state(dispute, STATE)
         dispute.status = "accepted" if accept else "rejected"
         dispute.resolution, dispute.resolved_by = resolution.strip(), actor
-        dispute.resolved_at = ws.now()
+        dispute.resolved_at = ws.now(program)
         dispute.correction_import = result.import_id if result else None
         audit.record(session, actor=actor, action="accept" if accept else "reject",
                      entity="dispute", key=str(dispute_id), program=program, before=before,

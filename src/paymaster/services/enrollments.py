@@ -42,7 +42,7 @@ def create(ws: Workspace, program: str, partner_id: str, phase: str, effective_f
            *, actor: str, submit: bool = False, at: dt.datetime | None = None,
            enrollment_id: str | None = None) -> Enrollment:
     """Save an application as a draft (and submit it at once with `submit`)."""
-    when = at or ws.now()
+    when = at or ws.now(program)
     _phase(ws, program, phase)
     with ws.store.session() as session:
         partner = _partner(session, program, partner_id)
@@ -102,7 +102,7 @@ def move(ws: Workspace, program: str, enrollment_id: str, action: str, *, actor:
     allowed, target = MOVES[action]
     check_text(reason, "reason", ws.config.limits.description_chars,
                limit_name="description_chars", error=WorkflowError)
-    when = at or ws.now()
+    when = at or ws.now(program)
     with ws.store.session() as session:
         enrollment = _get(session, program, enrollment_id)
         if enrollment.status not in allowed:

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 def overdue(ws: Workspace, model: Any, program: str, on: dt.date | None) -> list:
     """Submitted and still undecided after their due date, the longest overdue first."""
-    on = on or ws.today()
+    on = on or ws.today(program)
     with ws.store.reading() as session:
         return list(session.scalars(select(model).where(
             model.program == program, model.status == "submitted",

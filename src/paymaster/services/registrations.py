@@ -144,14 +144,14 @@ def _register(ws: Workspace, program: str, s: Setup, check: _Check,
                     _refuse_unknown(session, program, partner, reg_id)
                     # Read after the snapshot began, so later than every registration the
                     # check sees: submission order stays the order decisions commit in.
-                    reg = candidate(at or ws.now())
+                    reg = candidate(at or ws.now(program))
                     seen = check.export(session, reg, Path(tmp) / "seen")
                 reason = check.verdict(Path(tmp) / "seen", reg)  # no transaction held
             with ws.store.session() as session:
                 _refuse_unknown(session, program, partner, reg_id)
                 _lock(session, program)
                 if locked:
-                    reg = candidate(at or ws.now())
+                    reg = candidate(at or ws.now(program))
                     check.export(session, reg, Path(tmp) / "now")
                     reason = check.verdict(Path(tmp) / "now", reg)
                 elif check.export(session, reg, Path(tmp) / "now") != seen:
@@ -294,7 +294,7 @@ def decide(ws: Workspace, program: str, registration_id: str, *, accept: bool, a
     check_text(reason, "reason", ws.config.limits.description_chars,
                limit_name="description_chars", error=WorkflowError)
     s = setup(ws, program)
-    when = at or ws.now()
+    when = at or ws.now(program)
     check = _Check.of(ws, program, s)
     with _turn(ws, program):
         return _decide(ws, program, s, check, registration_id, accept, actor, reason, when)

@@ -7,6 +7,8 @@ are shown as written there.
 
 from __future__ import annotations
 
+import re
+
 LABELS: dict[str, dict[str, str]] = {
     "en": {
         "document_title": "Payee statement",
@@ -171,3 +173,15 @@ LABELS: dict[str, dict[str, str]] = {
         "gate_marker": "{text}（{marker}）",
     },
 }
+
+
+# A plan's label may end with the number of the rule it implements ("Monthly champion (6)"):
+# useful to the plan's author, noise to a payee.
+_CLAUSE = re.compile(r"\s*[(（]\s*(?:§\s*)?\d+(?:[.,]\d+)*[a-z]?\s*[)）]\s*$")
+
+
+def display_label(label: str | None, fallback: str = "") -> str:
+    """A measure's or title's label as a reader sees it: no trailing clause number; a
+    raw id ("monthly_champion") only when the plan gives no label, made readable."""
+    text = _CLAUSE.sub("", label or "").strip()
+    return text or fallback.replace("_", " ").capitalize()

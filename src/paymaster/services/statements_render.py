@@ -243,6 +243,15 @@ def render_pdf(statement: Statement, locale: str) -> bytes:
     headings = FontFace(family="wqy", fill_color=(230, 230, 230))
 
     _pdf_header(pdf, view)
+    # The summary first: a reader looks for the total on the first page, not the last.
+    _pdf_section(pdf, words["totals"])
+    totals = view["totals"]
+    _pdf_table(pdf, headings, (90, 50), [words["totals"], words["amount"]],
+               [[words["total_earned"], totals["earned"]],
+                [words["total_posted"], totals["posted"]],
+                [words["total_paid"], totals["paid"]],
+                [words["total_unpaid"], totals["unpaid"]],
+                [words["reconciles"], totals["reconciles"]]], align="LEFT")
     _pdf_section(pdf, words["lines"])
     _pdf_table(pdf, headings, (20, 28, 18, 26, 28, 22, 32, 103),
                [words["period"], words["measure"], words["source"], words["date"],
@@ -269,14 +278,6 @@ def render_pdf(statement: Statement, locale: str) -> bytes:
                    [[e["entry_id"], e["run_id"], e["posted_at"], e["kind"], e["period"],
                      e["measure"], e["source_id"], e["amount"], e["corrects"], e["payment"]]
                     for e in view["entries"]])
-    _pdf_section(pdf, words["totals"])
-    totals = view["totals"]
-    for label, value in ((words["total_earned"], totals["earned"]),
-                         (words["total_posted"], totals["posted"]),
-                         (words["total_paid"], totals["paid"]),
-                         (words["total_unpaid"], totals["unpaid"]),
-                         (words["reconciles"], totals["reconciles"])):
-        pdf.cell(0, 6, f"{label}: {value}", new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
 
 
@@ -318,16 +319,24 @@ def _pdf_header(pdf, view: dict[str, Any]) -> None:
     pdf.set_font_size(9)
 
 
+# A heading is kept with what follows it: the heading, its table's header row and two
+# rows (in mm); with less room left, the section starts on a new page.
+KEEP_WITH_HEADING = 40
+
+
 def _pdf_section(pdf, title: str) -> None:
+    if pdf.get_y() + KEEP_WITH_HEADING > pdf.page_break_trigger:
+        pdf.add_page()
     pdf.ln(3)
     pdf.set_font_size(12)
     pdf.cell(0, 8, title, new_x="LMARGIN", new_y="NEXT")
     pdf.set_font_size(9)
 
 
-def _pdf_table(pdf, headings, widths, columns: list[str], rows: list[list[str]]) -> None:
-    with pdf.table(col_widths=widths, headings_style=headings, line_height=5,
-                   text_align="LEFT") as table:
+def _pdf_table(pdf, headings, widths, columns: list[str], rows: list[list[str]],
+               align: str = "CENTER") -> None:
+    with pdf.table(col_widths=widths, width=sum(widths), headings_style=headings,
+                   line_height=5, text_align="LEFT", align=align) as table:
         table.row(columns)
         for row in rows:
             table.row(row)

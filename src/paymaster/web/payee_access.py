@@ -49,7 +49,7 @@ def memberships(ws: Workspace, payee_id: str) -> dict[str, list[str]]:
                                                         column == payee_id))):
                     why.append(label)
             plan = ws.plan(program).plan
-            if any(row.get(key) == payee_id for table, key in _payee_tables(plan)
+            if any(row.get(key) == payee_id for table, key in payee_tables(plan)
                    for row in current_rows(session, program, table)):
                 why.append("payees")
             if why:
@@ -57,7 +57,7 @@ def memberships(ws: Workspace, payee_id: str) -> dict[str, list[str]]:
     return found
 
 
-def _payee_tables(plan: Plan) -> list[tuple[str, str]]:
+def payee_tables(plan: Plan) -> list[tuple[str, str]]:
     """Input tables listing payees: keyed by one column that a measure pays."""
     payees = {getattr(m, "payee", None) for m in plan.measures}
     return [(name, spec.key[0]) for name, spec in plan.inputs.items()
@@ -101,7 +101,7 @@ def require_workflow(ws: Workspace, program: str, workflow: str) -> None:
 def payee_names(ws: Workspace, program: str) -> dict[str, str]:
     plan = ws.plan(program).plan
     with ws.store.reading() as session:
-        return {row[key]: row.get("name") or row[key] for table, key in _payee_tables(plan)
+        return {row[key]: row.get("name") or row[key] for table, key in payee_tables(plan)
                 for row in current_rows(session, program, table) if row.get(key)}
 
 

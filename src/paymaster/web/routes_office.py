@@ -65,9 +65,9 @@ def dashboard_data(ws: Workspace, user: Principal) -> dict:
         for name, info in programs.items():
             config = ws.program(name)
             if config.registrations:
-                info["registrations"] = _waiting(session, Registration, name, today)
+                info["registrations"] = _waiting(session, Registration, name, ws.today(name))
             if config.enrollments:
-                info["enrollments"] = _waiting(session, Enrollment, name, today)
+                info["enrollments"] = _waiting(session, Enrollment, name, ws.today(name))
             info["open_disputes"] = len(session.scalars(select(Dispute.id).where(
                 Dispute.program == name, Dispute.status == "open")).all())
             run = session.scalars(select(Run).where(Run.program == name)
@@ -162,7 +162,7 @@ def queue_data(queue: Queue, ws: Workspace, program: str) -> dict:
     info = office_program_info(ws, known_program(ws, program))
     if not queue.enabled(ws, program):
         return info | {"enabled": False, queue.name: []}
-    today = ws.today()
+    today = ws.today(program)
     rows = sorted((queue.row(item, today) for item in queue.listing(ws, program)),
                   key=_queue_order)
     return info | {"enabled": True, "today": today, queue.name: rows}
@@ -194,7 +194,7 @@ def _decide_page(queue: Queue, request: Request, user: Principal, ws: Workspace,
         item = next(i for i in queue.listing(ws, program) if getattr(i, queue.key) == item_id)
         # htmx swaps only 2xx answers: the row comes back with its problems shown.
         return render.html(request, f"office_{queue.name}_row.html", user, program=program,
-                           row=queue.row(item, ws.today()), problems=problems, can_act=True)
+                           row=queue.row(item, ws.today(program)), problems=problems, can_act=True)
     if problems:
         return office_page(request, f"office_{queue.name}.html", user,
                            queue_data(queue, ws, program), status=400,
@@ -230,7 +230,7 @@ def registration_decide_api(user: User, ws: Ws, program: str, registration_id: s
     """Accept (the checks are re-run) or reject with a reason a submitted registration."""
     reg = _decide(REGISTRATIONS, ws, user, program, registration_id, decision.accept,
                   decision.reason)
-    return render.json({"registration": registration_row(reg, ws.today())})
+    return render.json({"registration": registration_row(reg, ws.today(program))})
 
 
 @router.get("/office/{program}/enrollments", include_in_schema=False)
@@ -259,7 +259,7 @@ def enrollment_decide_api(user: User, ws: Ws, program: str, enrollment_id: str,
                           decision: Decision) -> Response:
     """Approve (eligibility is checked again) or reject with a reason an application."""
     e = _decide(ENROLLMENTS, ws, user, program, enrollment_id, decision.accept, decision.reason)
-    return render.json({"enrollment": enrollment_row(e, ws.today())})
+    return render.json({"enrollment": enrollment_row(e, ws.today(program))})
 
 
 # ---------------------------------------------------------------- imports

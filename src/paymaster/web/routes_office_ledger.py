@@ -19,6 +19,7 @@ from paymaster.analytics.budget import budget_forecast
 from paymaster.analytics.charts import burn_chart
 from paymaster.errors import DataError, PaymasterError, Problem
 from paymaster.services import disputes, ledger
+from paymaster.services.statement_labels import display_label
 from paymaster.store.models import (
     AuditEvent,
     Dispute,
@@ -26,6 +27,7 @@ from paymaster.store.models import (
 )
 from paymaster.web import render
 from paymaster.web.deps import RecordId, Csrf, User, Ws
+from paymaster.web.payee_access import payee_names
 from paymaster.web.security import Principal
 from paymaster.workspace import Workspace
 from paymaster.web.office_common import (
@@ -66,6 +68,8 @@ def runs_data(ws: Workspace, user: Principal, program: str) -> dict:
 def run_data(ws: Workspace, user: Principal, run_id: int) -> dict:
     run = ledger.get_run(ws, run_id)
     info = office_program_info(ws, run.program)
+    names = payee_names(ws, run.program)
+    labels = {m.id: display_label(m.label, m.id) for m in ws.plan(run.program).plan.measures}
     # "earning": lines the calculation pays; whether money was paid is the batches' business
     payees: dict[str, dict] = defaultdict(lambda: {"amount": ZERO, "lines": 0, "earning": 0})
     measures: dict[str, dict] = defaultdict(lambda: {"amount": ZERO, "lines": 0, "earning": 0})
@@ -75,7 +79,8 @@ def run_data(ws: Workspace, user: Principal, run_id: int) -> dict:
             group[key]["lines"] += 1
             group[key]["earning"] += int(line.paid)
     changes = [{"line_key": c.line_key, "payee_id": c.payee_id, "period": c.period,
-                "measure": c.measure, "source_id": c.source_id, "posted": c.posted,
+                "measure": c.measure, "label": labels.get(c.measure) or c.measure,
+                "source_id": c.source_id, "posted": c.posted,
                 "new": c.new, "difference": c.difference, "kind": c.kind}
                for c in ledger.changes(ws, run_id)] if run.status != "posted" else []
     entries = [fields_of(e, ("id", "line_key", "payee_id", "period", "measure", "kind", "amount",
@@ -83,8 +88,10 @@ def run_data(ws: Workspace, user: Principal, run_id: int) -> dict:
                for e in ledger.entries(ws, run.program) if e.run_id == run_id]
     return info | {
         "run": fields_of(run, RUN_FIELDS),
-        "payees": [{"payee_id": k} | v for k, v in sorted(payees.items())],
-        "measures": [{"measure": k} | v for k, v in sorted(measures.items())],
+        "payees": [{"payee_id": k, "name": names.get(k, k)} | v
+                   for k, v in sorted(payees.items())],
+        "measures": [{"measure": k, "label": labels.get(k) or display_label(None, k)} | v
+                     for k, v in sorted(measures.items())],
         "changes": changes,
         "changes_total": sum((c["difference"] for c in changes), ZERO),
         "entries": entries,

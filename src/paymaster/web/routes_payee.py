@@ -149,7 +149,7 @@ def registrations_data(ws: Workspace, user: Principal, program: str,
     require_workflow(ws, program, "registrations")
     partner = payee_in_scope(ws, user, program, payee)
     country = registrations.setup(ws, program).country
-    today = ws.today()
+    today = ws.today(program)
     rows = [_registration(r, today, country)
             for r in registrations.listing(ws, program, partner)]
     return program_info(ws, program) | {
@@ -182,7 +182,7 @@ def _register(ws: Workspace, user: Principal, program: str, fields: dict[str, An
     clean = {k: (None if v is None else str(v)) for k, v in fields.items() if k in known}
     reg = registrations.register(ws, program, clean | {"partner_id": partner},
                                  actor=user.username)
-    return _registration(reg, ws.today(), registrations.setup(ws, program).country)
+    return _registration(reg, ws.today(program), registrations.setup(ws, program).country)
 
 
 @router.get("/programs/{program}/registrations", include_in_schema=False)
@@ -270,7 +270,7 @@ def enrollments_data(ws: Workspace, user: Principal, program: str,
                      payee: str | None = None) -> dict:
     require_workflow(ws, program, "enrollments")
     partner = payee_in_scope(ws, user, program, payee)
-    today = ws.today()
+    today = ws.today(program)
     country = _partner_country(ws, program, partner)
     phases = [{"phase": str(getattr(p, "phase", p.id)), "id": p.id, "start": p.start,
                "end": p.end, "enrollment_deadline": getattr(p, "enrollment_deadline", None)}
@@ -294,7 +294,7 @@ def _create_enrollment(ws: Workspace, user: Principal, program: str, phase: str,
     partner = acting_payee(ws, user, program)
     e = enrollments.create(ws, program, partner, phase, effective_from, actor=user.username,
                            submit=submit)
-    return _enrollment(e, ws.today(), _partner_country(ws, program, partner))
+    return _enrollment(e, ws.today(program), _partner_country(ws, program, partner))
 
 
 def _move_enrollment(ws: Workspace, user: Principal, program: str, enrollment_id: str,
@@ -304,7 +304,7 @@ def _move_enrollment(ws: Workspace, user: Principal, program: str, enrollment_id
         raise Forbidden(f"a partner may only {' or '.join(PARTNER_ACTIONS)} an application")
     _own_enrollment(ws, user, program, enrollment_id)
     e = enrollments.move(ws, program, enrollment_id, action, actor=user.username)
-    return _enrollment(e, ws.today(), _partner_country(ws, program, e.partner_id))
+    return _enrollment(e, ws.today(program), _partner_country(ws, program, e.partner_id))
 
 
 def _parse_date(text: str | None, field: str) -> dt.date:

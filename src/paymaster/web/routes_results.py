@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from paymaster import cells
@@ -21,6 +21,7 @@ from paymaster.services import ledger, statements, status
 from paymaster.services.audit import jsonable
 from paymaster.services.inputs import current_rows, registration_rows
 from paymaster.services.registrations import WorkflowError
+from paymaster.services.statement_labels import display_label
 from paymaster.services.statements_render import gate_text, statement_view
 from paymaster.store.models import RunLine
 from paymaster.web import render
@@ -95,6 +96,9 @@ def _status_csv(data: dict) -> Response:
 @router.get("/programs/{program}/status", include_in_schema=False)
 def status_page(request: Request, user: User, ws: Ws, program: str,
                 payee: str | None = None, format: str | None = None) -> Response:
+    if user.is_office and not payee:  # whose? the payee directory says
+        ws.program(program)  # an unknown program is a 404
+        return RedirectResponse(f"/office/{program}/payees", status_code=303)
     data = status_data(ws, user, program, payee, render.language(request, user))
     if format == "csv":
         return _status_csv(data)
@@ -227,6 +231,9 @@ def _own(user: Principal) -> str:
 @router.get("/programs/{program}/statement", include_in_schema=False)
 def statement_page(request: Request, user: User, ws: Ws, program: str,
                    period: str | None = None, format: str | None = None) -> Response:
+    if user.is_office:  # the office reads a payee's statement: the directory says whose
+        ws.program(program)  # an unknown program is a 404
+        return RedirectResponse(f"/office/{program}/payees", status_code=303)
     return _statement_response(request, user, ws, program, _own(user), period or None,
                                format, False)
 
@@ -277,7 +284,7 @@ def leaderboards_data(ws: Workspace, user: Principal, program: str, locale: str 
     plan = ws.plan(program).plan
     ranked = [m for m in plan.measures if isinstance(m, (Ranking, Streak, TitleRank))]
     order = {m.id: i for i, m in enumerate(ranked)}
-    labels = {m.id: m.label or m.id for m in ranked}
+    labels = {m.id: display_label(m.label, m.id) for m in plan.measures}
     run = posted_run(ws, program)
     names = payee_names(ws, program)
     periods: dict[str, dict] = {}
@@ -300,6 +307,8 @@ def leaderboards_data(ws: Workspace, user: Principal, program: str, locale: str 
             slot(row["period"])["titles"].append({
                 "payee_id": row["payee_id"], "name": names.get(row["payee_id"], row["payee_id"]),
                 "title": row["title"], "rank": int(row["rank"]),
+                # A title is named after the measure that awards it, when one does.
+                "label": labels.get(row["title"]) or display_label(None, row["title"]),
                 "value": Decimal(str(row["value"])) if row.get("value") is not None else None})
     boards: dict[str, list] = {name: [] for name, _ in BOARDS}
     for period in sorted(periods):
