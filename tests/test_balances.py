@@ -98,3 +98,47 @@ def test_a_negative_month_is_carried_forward(tmp_path):
         assert got[rep] == expected, rep
         net = [e + d for e, d in zip(months, expected, strict=True)]
         assert all(n >= 0 for n in net), rep  # no month is paid below zero
+
+
+ADVANCE_PLAN = """
+program: advances
+currency: USD
+scope: {start: 2026-01-01, end: 2026-04-30}
+inputs:
+  lines:
+    key: [line_id]
+    columns: {line_id: string, rep_id: string, amount: decimal, booked_on: date}
+measures:
+  - id: commission
+    type: per_record
+    source: lines
+    payee: rep_id
+    source_id: line_id
+    date: booked_on
+    amount: amount
+  - id: advance
+    type: balance
+    of: [commission]
+    advance: IF(period.start = scope.start, 3000, 0)
+"""
+
+
+def test_an_advance_is_paid_and_recovered_from_later_commission(tmp_path):
+    """Worked by hand: 3,000.00 advanced in January, recovered from commission as it is
+    earned. Jan earns 1,000: the line pays 2,000 (3,000 in all), 2,000 still owed; Feb
+    earns 1,500, all taken back (-1,500), 500 owed; Mar earns 800: -500, nothing owed;
+    Apr earns 2,000: 0.00."""
+    (tmp_path / "lines.csv").write_text(
+        "line_id,rep_id,amount,booked_on\nL1,R1,1000,2026-01-10\nL2,R1,1500,2026-02-10\n"
+        "L3,R1,800,2026-03-10\nL4,R1,2000,2026-04-10\n", encoding="utf-8")
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(ADVANCE_PLAN, encoding="utf-8")
+    rows = [r for r in calculate(plan, tmp_path).tables["payouts"].to_pylist()
+            if r["measure"] == "advance"]
+    got = {r["period"]: (r["amount"], r["advanced"], r["owed"]) for r in rows}
+    assert got == {
+        "2026-01": (Decimal("2000.00"), Decimal(3000), Decimal(2000)),
+        "2026-02": (Decimal("-1500.00"), Decimal(0), Decimal(500)),
+        "2026-03": (Decimal("-500.00"), Decimal(0), Decimal(0)),
+        "2026-04": (Decimal("0.00"), Decimal(0), Decimal(0)),
+    }

@@ -123,10 +123,12 @@ def earned_from_trace(plan: Plan, measure, row: dict) -> Decimal:
     if template == t.BALANCE:
         topped_up = max(Decimal(0), row["target"] - row["value"])
         assert row["topped_up"] == topped_up
+        advanced = row["advanced"] or Decimal(0)
         if measure.recoverable:
-            assert row["owed"] == row["base"] + topped_up - row["recovered"]
-            assert row["owed"] == max(Decimal(0), row["base"] + row["target"] - row["value"])
-        return cents(topped_up - row["recovered"])
+            assert row["owed"] == row["base"] + topped_up + advanced - row["recovered"]
+            assert row["owed"] == max(Decimal(0),
+                                      row["base"] + row["target"] + advanced - row["value"])
+        return cents(topped_up + advanced - row["recovered"])
     if template == t.EMPTY:
         assert row["reason"]
         return Decimal(0)

@@ -377,6 +377,7 @@ def _balance(speak: Speaker, plan: Plan, measure: Any, row: dict) -> list[str]:
     parts = [speak.say(_("earned %(earned)s of a guarantee of %(guarantee)s"),
                        earned=speak.money(row.get("value")), guarantee=speak.money(row.get("target")))]
     for column, message in (("topped_up", _("topped up %(amount)s")),
+                            ("advanced", _("advance %(amount)s")),
                             ("base", _("owed before %(amount)s")),
                             ("recovered", _("recovered %(amount)s")),
                             ("owed", _("owed after %(amount)s"))):

@@ -62,7 +62,7 @@ PAYOUT_COLUMNS = [
 def payout_columns(plan) -> list[str]:
     """The payouts file's columns: PAYOUT_COLUMNS and the plan's own trace columns (a
     balance's only in a plan that has one: the file stays as narrow as the plan allows)."""
-    balances = ["topped_up", "recovered", "owed"] if any(
+    balances = ["topped_up", "advanced", "recovered", "owed"] if any(
         m.type == "balance" for m in plan.measures) else []
     return [*PAYOUT_COLUMNS, *balances, *trace_columns(plan)]
 OUTPUT_TABLES = ("payouts", "summary", "titles", "evaluations", "credits", "effect")

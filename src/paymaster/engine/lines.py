@@ -45,7 +45,7 @@ LINE_SCHEMA: dict[str, Any] = {
         ("group_value", WIDE), ("group_target", WIDE),
         ("evaluation", "string"), ("threshold", WIDE), ("ratio", "decimal(18, 4)"),
         ("required_ratio", "decimal(18, 4)"),
-        ("topped_up", WIDE), ("recovered", WIDE), ("owed", WIDE),
+        ("topped_up", WIDE), ("advanced", WIDE), ("recovered", WIDE), ("owed", WIDE),
     )},
 }
 # The trace columns (docs/traces.md) beside the figures every line has: set only where a
@@ -53,7 +53,7 @@ LINE_SCHEMA: dict[str, Any] = {
 TRACE_COLUMNS = ("template", "claim", "claim_status", "claim_reason", "claim_note",
                  "claim_sale", "slot", "slot_limit", "budget_left", "place", "tied", "run",
                  "growth", "group_value", "group_target", "evaluation", "threshold", "ratio",
-                 "required_ratio", "topped_up", "recovered", "owed")
+                 "required_ratio", "topped_up", "advanced", "recovered", "owed")
 
 EVALUATION_SCHEMA: dict[str, Any] = {
     "program": "string",

@@ -446,6 +446,9 @@ class Balance(Strict):
     period: Literal["month", "quarter", "year"] = "month"
     guarantee: Number = Field(Decimal(0), description="the least a payee is paid per period")
     recoverable: bool = Field(True, description="a top-up is owed and recovered later")
+    advance: Number = Field(Decimal(0), description="paid in a period on top of what is "
+                            "earned, and owed back like a top-up: a number, or an expression "
+                            "of the period (IF(period.start = scope.start, 5000, 0))")
 
 
 class PayeesFrom(Strict):
