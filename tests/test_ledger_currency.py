@@ -10,7 +10,7 @@ import datetime as dt
 from pathlib import Path
 
 from conftest import ROOT
-from paymaster.services import imports, ledger, payouts, statements
+from paymaster.services import imports, ledger, payouts, programs, statements
 from paymaster.workspace import Workspace
 
 CASES = ROOT / "tests" / "cases"
@@ -22,7 +22,7 @@ def test_yen_and_dinars_keep_their_places_from_run_to_payout_file(tmp_path: Path
     ws = Workspace.init(tmp_path / "ws", database=store_url)
     try:
         for case, program in (("currency-jpy", YEN), ("currency-bhd", DINAR)):
-            ws.add_program(CASES / case / "plan.yaml", "office")
+            programs.add_program(ws, CASES / case / "plan.yaml", "office")
             imports.import_file(ws, program, "sales", CASES / case / "data" / "sales.csv",
                                 actor="office", as_of=dt.date(2026, 1, 1))
             run = ledger.create_run(ws, program, actor="office")

@@ -94,7 +94,8 @@ def one_of(flags: dict[str, bool], what: str, hint: str) -> str:
 
 def amount(value: Decimal | None) -> str:
     """Money as `run` prints it: thousands separated, two places (12,345.60)."""
-    return "" if value is None else f"{value:,.2f}"
+    # totals may come as exact text from the store (each with its currency's places)
+    return "" if value is None else f"{Decimal(str(value)):,.2f}"
 
 
 def cell(value: object) -> str:

@@ -117,7 +117,8 @@ def test_run_outputs_hold_imported_formulas_as_text(fmt, tmp_path, monkeypatch, 
 
 
 def test_numbers_stay_numbers_and_text_is_quoted():
-    assert safe(Decimal("-5.00")) == Decimal("-5.00")
+    # a Decimal is written as the same number in fixed-point text, never quoted, never 0E-8
+    assert safe(Decimal("-5.00")) == "-5.00" and safe(Decimal("0E-8")) == "0.00000000"
     assert safe("-5.00") == "-5.00" and safe("+3") == "+3"
     assert safe("-5.00+A1") == "'-5.00+A1"
     assert [safe(v) for v in ("=1", "+cmd", "-x", "@SUM(1)", "\tx", "\rx", "ok")] == \
