@@ -59,7 +59,7 @@ def test_streamed_run_writes_the_tables_duckdb_returns(spark, tmp_path: Path) ->
     spark.conf.set("spark.sql.adaptive.coalescePartitions.enabled", "false")
     try:
         done = calculate_into(plan / "plan.yaml", plan / "data", tmp_path, "parquet",
-                              backend="spark", spark_master=MASTER, chunk_rows=7)
+                              backend="spark", spark_master=MASTER, chunk_rows=100)
     finally:
         spark.conf.unset("spark.sql.adaptive.coalescePartitions.enabled")
     written = {name: pq.read_table(tmp_path / f"{name}.parquet") for name in expected}

@@ -183,8 +183,8 @@ def audit(plan: Plan, rows: list[dict]) -> None:
 def results(tmp_path_factory) -> list:
     # The examples' runs are the golden tests' own (one run each per session).
     out = [golden_result(p, EXAMPLES / p, "plan.yaml") for p in PROGRAMS]
-    for program, lines in (("generuj-leady", 2000), ("trade-in-accelerator", 2000),
-                           ("sales-team", 800)):
+    for program, lines in (("generuj-leady", 1000), ("trade-in-accelerator", 1000),
+                           ("sales-team", 400)):
         folder = tmp_path_factory.mktemp(program)
         generate.generate(program, lines, folder, seed=11)
         out.append(calculate(EXAMPLES / program / "plan.yaml", folder))
