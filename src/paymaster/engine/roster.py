@@ -8,14 +8,13 @@ nothing, so no later measure, budget or partial recalculation reads them.
 
 from __future__ import annotations
 
-import datetime as dt
 
 import ibis
 import ibis.expr.types as ir
 
 from paymaster.engine.context import Context
 from paymaster.engine.lines import memtable, money, shape
-from paymaster.plan.model import Plan
+from paymaster.plan.periods import scope_periods
 from paymaster.plan.trace import EMPTY
 
 # A growth ranking's first period of the scope has no previous period to grow from.
@@ -59,27 +58,3 @@ def _wanted(ctx: Context, index: int, measure) -> ir.Table:
                       {"period": "string", "reason": "string"})
     return payees.cross_join(labels).mutate(measure=ibis.literal(measure.id),
                                             seq=ibis.literal(index, type="int64"))
-
-
-def scope_periods(plan: Plan, kind: str) -> list[str]:
-    """The labels of the periods of `kind` the plan's scope touches, in order."""
-    if kind == "phases":
-        return [p.id for p in plan.phases
-                if p.start <= plan.scope.end and p.end >= plan.scope.start]
-    start, end = plan.scope.start, plan.scope.end
-    step = {"month": 1, "quarter": 3, "year": 12}[kind]
-    month = (start.month - 1) // step * step + 1 if kind != "year" else 1
-    day, labels = dt.date(start.year, month, 1), []
-    while day <= end:
-        labels.append(_label(day, kind))
-        months = day.month - 1 + step
-        day = dt.date(day.year + months // 12, months % 12 + 1, 1)
-    return labels
-
-
-def _label(day: dt.date, kind: str) -> str:
-    if kind == "month":
-        return f"{day.year}-{day.month:02d}"
-    if kind == "quarter":
-        return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
-    return str(day.year)

@@ -44,7 +44,7 @@ def record_columns(plan: Plan, measure) -> list[str] | None:
     return columns + list(measure.fields) + list(ENGINE_COLUMNS)
 
 
-def _unknown(source: Source, path: tuple, names: Iterable[tuple[object, str]], table: str,
+def unknown_columns(source: Source, path: tuple, names: Iterable[tuple[object, str]], table: str,
              columns: list[str]) -> list[Problem]:
     """A problem for each (key, name) whose name is not one of `columns`, at path + key."""
     problems = []
@@ -67,11 +67,11 @@ def _measure_names(plan: Plan, source: Source, index: int) -> list[Problem]:
     own = measure.source
 
     def named(where: tuple, names: Iterable[str]) -> None:
-        problems.extend(_unknown(source, path + where, enumerate(names), own, columns))
+        problems.extend(unknown_columns(source, path + where, enumerate(names), own, columns))
 
     def one(where: tuple, name: str | None) -> None:
         if name is not None:
-            problems.extend(_unknown(source, path + where, [(None, name)], own, columns))
+            problems.extend(unknown_columns(source, path + where, [(None, name)], own, columns))
 
     kind = measure.period
     if kind.startswith("column:"):
@@ -97,18 +97,18 @@ def _measure_names(plan: Plan, source: Source, index: int) -> list[Problem]:
                           and m.type == "screening"), None)
         theirs = record_columns(plan, screening) if screening is not None else None
         if theirs is not None:
-            problems += _unknown(source, path + ("claim", "on"), enumerate(measure.claim.on),
+            problems += unknown_columns(source, path + ("claim", "on"), enumerate(measure.claim.on),
                                  screening.source, theirs)
     if measure.type == "per_record" and measure.limit is not None:
         # (the line's own figures are there by then too)
         counted = [*columns, *(cap.name for cap in measure.caps), *LINE_FIGURES]
-        problems += _unknown(source, path + ("limit", "order_by"),
+        problems += unknown_columns(source, path + ("limit", "order_by"),
                              enumerate(measure.limit.order_by), own, counted)
     if measure.type == "aggregate":
         named(("keys",), measure.keys)
         line = ["payee_id", "period", *measure.keys]
         if measure.group is not None:
-            problems += _unknown(source, path + ("group", "by"), [(None, measure.group.by)],
+            problems += unknown_columns(source, path + ("group", "by"), [(None, measure.group.by)],
                                  f"the lines of {measure.id} (payee_id, period or a key)", line)
         for where, target in (("target",), measure.target), (("group", "target"),
                                                               getattr(measure.group, "target", None)):
@@ -128,7 +128,7 @@ def _measure_names(plan: Plan, source: Source, index: int) -> list[Problem]:
                                            f"unknown input table '{cover.table}'",
                                            suggest(cover.table, list(plan.inputs))))
         else:
-            problems += _unknown(source, path + ("cover",),
+            problems += unknown_columns(source, path + ("cover",),
                                  [("start", cover.start), ("end", cover.end)],
                                  cover.table, list(table.columns))
     return problems
@@ -186,9 +186,9 @@ def _lookups(plan: Plan, source: Source, index: int) -> list[Problem]:
                                         source.file, line, col, hint=suggest(their, theirs)))
             # a computed key (period_of(closed_on, 'month')) is compiled as an expression
             if our not in ours and _plain_name(our):
-                problems += _unknown(source, path + (i, "on", their), [(None, our)],
+                problems += unknown_columns(source, path + (i, "on", their), [(None, our)],
                                      measure.source, ours)
-        problems += _unknown(source, path + (i, "columns"), enumerate(lookup.columns),
+        problems += unknown_columns(source, path + (i, "columns"), enumerate(lookup.columns),
                              lookup.table, theirs)
         ours += [lookup.prefix + c for c in lookup.columns]
     return problems
@@ -202,7 +202,7 @@ def _target(plan: Plan, source: Source, path: tuple, target, line: list[str],
                                suggest(target.table, list(plan.inputs)))]
     theirs = list(table.columns) + [lk.prefix + c for lk in target.lookups for c in lk.columns]
     # a quota formula is compiled as an expression; a plain name must be a column
-    problems = (_unknown(source, path, [("column", target.column)], target.table, theirs)
+    problems = (unknown_columns(source, path, [("column", target.column)], target.table, theirs)
                 if _plain_name(target.column) else [])
     theirs = list(table.columns)
     for their, our in target.on.items():
@@ -210,7 +210,7 @@ def _target(plan: Plan, source: Source, path: tuple, target, line: list[str],
             line_no, col = source.where(path + ("on", their, "<key>"))
             problems.append(Problem(f"'{their}' is not a column of {target.table}",
                                     source.file, line_no, col, hint=suggest(their, theirs)))
-        problems += _unknown(source, path + ("on", their), [(None, our)],
+        problems += unknown_columns(source, path + ("on", their), [(None, our)],
                              f"the lines of {measure} (payee_id, period or a key)", line)
     return problems
 

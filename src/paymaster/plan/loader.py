@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from paymaster.errors import PlanError, Problem, suggest
-from paymaster.plan.checks import check_names
+from paymaster.plan.checks import check_names, unknown_columns
 from paymaster.plan.partial import leave_out, measures_with, salvage
 from paymaster.plan.model import (
     NAME_PATTERN,
@@ -279,17 +279,13 @@ def _cross_references(plan: Plan, source: Source) -> list[Problem]:
 def _group_checks(name: str, table, source: Source) -> list[Problem]:
     """A group check names declared columns, and totals a number."""
     problems = []
+    columns = list(table.columns)
     for i, check in enumerate(table.checks):
         at = ("inputs", name, "checks", i)
-        for j, column in enumerate(check.by):
-            if column not in table.columns:
-                problems.append(source.problem(at + ("by", j), f"'{column}' is not a column of {name}",
-                                               suggest(column, table.columns)))
+        problems += unknown_columns(source, at + ("by",), enumerate(check.by), name, columns)
+        problems += unknown_columns(source, at, [("sum", check.sum)], name, columns)
         spec = table.columns.get(check.sum)
-        if spec is None:
-            problems.append(source.problem(at + ("sum",), f"'{check.sum}' is not a column of {name}",
-                                           suggest(check.sum, table.columns)))
-        elif spec.type not in ("integer", "decimal"):
+        if spec is not None and spec.type not in ("integer", "decimal"):
             problems.append(source.problem(at + ("sum",), f"'{check.sum}' is a {spec.type} column: "
                                            "a group check totals numbers",
                                            hint="sum an integer or decimal column"))

@@ -10,6 +10,7 @@ import ibis
 import ibis.expr.types as ir
 
 from paymaster.calendar import business_days_between
+from paymaster.plan.model import Plan
 
 PERIOD_PREFIX = "period__"
 CALENDAR_KINDS = ("month", "quarter", "year")
@@ -40,25 +41,51 @@ def period_index(day: ir.Value, kind: str) -> ir.Value:
     return day.year()
 
 
+STEP_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+
+
+def label_of(day: dt.date, kind: str) -> str:
+    """The label of the calendar period containing `day`, as `period_label` writes it."""
+    if kind == "month":
+        return f"{day.year}-{day.month:02d}"
+    if kind == "quarter":
+        return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+    return str(day.year)
+
+
+def _starts(first: dt.date, last: dt.date, kind: str) -> list[dt.date]:
+    """The first days of the periods of `kind` from the one containing `first` to the one
+    containing `last`."""
+    step = STEP_MONTHS[kind]
+    day, out = dt.date(first.year, (first.month - 1) // step * step + 1, 1), []
+    while day <= last:
+        out.append(day)
+        months = day.month - 1 + step
+        day = dt.date(day.year + months // 12, months % 12 + 1, 1)
+    return out
+
+
+def scope_periods(plan: Plan, kind: str) -> list[str]:
+    """The labels of the periods of `kind` the plan's scope touches, in order."""
+    if kind == "phases":
+        return [p.id for p in plan.phases
+                if p.start <= plan.scope.end and p.end >= plan.scope.start]
+    return [label_of(day, kind) for day in _starts(plan.scope.start, plan.scope.end, kind)]
+
+
 def calendar_periods(kind: str, first: dt.date, last: dt.date, country: str) -> ir.Table:
     """One row per period of `kind` from the year of `first` to the year of `last`:
     `period__label` and the attributes. Business days are Monday to Friday less the
     country's public holidays (plus its make-up working days); without a country,
     Monday to Friday."""
-    months = {"month": 1, "quarter": 3, "year": 12}[kind]
     rows: dict[str, list] = {PERIOD_PREFIX + a: [] for a in ("label", *ATTRIBUTES)}
-    start = dt.date(first.year, 1, 1)
-    while start.year <= last.year:
-        month = start.month + months
-        following = dt.date(start.year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
-        end = following - dt.timedelta(days=1)
-        label = {"month": f"{start:%Y-%m}", "quarter": f"{start.year}-Q{(start.month + 2) // 3}",
-                 "year": f"{start.year}"}[kind]
-        for name, value in (("label", label), ("start", start), ("end", end),
+    for start in _starts(dt.date(first.year, 1, 1), dt.date(last.year, 12, 31), kind):
+        months = start.month - 1 + STEP_MONTHS[kind]
+        end = dt.date(start.year + months // 12, months % 12 + 1, 1) - dt.timedelta(days=1)
+        for name, value in (("label", label_of(start, kind)), ("start", start), ("end", end),
                             ("days", (end - start).days + 1),
                             ("business_days", _business_days(start, end, country))):
             rows[PERIOD_PREFIX + name].append(value)
-        start = following
     return ibis.memtable(rows, schema={
         PERIOD_PREFIX + "label": "string", PERIOD_PREFIX + "start": "date",
         PERIOD_PREFIX + "end": "date", PERIOD_PREFIX + "days": "int64",

@@ -18,10 +18,10 @@ from __future__ import annotations
 import ibis
 
 from paymaster.engine.context import BlockResult, Context, join_left, reads_period
-from paymaster.engine.roster import scope_periods
 from paymaster.engine.lines import money, shape
 from paymaster.plan.expressions import WIDE
 from paymaster.plan.model import Balance
+from paymaster.plan.periods import scope_periods
 from paymaster.plan.trace import BALANCE
 
 ZERO = ibis.literal(0, type=WIDE)
