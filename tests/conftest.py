@@ -8,12 +8,20 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 # No SQL cache (backends/sqlcache.py) unless a test asks for one: a test that changes the
 # engine (a fault injected) must build it, and the user's cache is not the tests' to fill.
 os.environ["PAYMASTER_SQL_CACHE"] = "off"
+
+# Property tests draw the same examples on every run of the suite (a red CI run is about
+# the change, never the dice); HYPOTHESIS_PROFILE=explore draws new ones each run, to hunt.
+settings.register_profile("suite", derandomize=True, print_blob=True)
+settings.register_profile("explore", print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 
 def normalise(value: object) -> str:
