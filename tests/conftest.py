@@ -154,16 +154,50 @@ def check_demo_workspace(folder: Path) -> None:
             assert (folder / "out" / f"statement-trade-in-accelerator-D-{locale}.{fmt}").stat().st_size
 
 
-@pytest.fixture(scope="session")
-def demo_workspace_master(tmp_path_factory) -> Path:
-    """The demo workspace (three programs through their workflows, runs posted, demo
-    accounts), built once per test session on SQLite. Do not change it: use
-    `demo_workspace`, a private copy."""
-    from paymaster.services.demo import run_workspace_demo
+def shared_once(tmp_path_factory, name: str, build) -> Path:
+    """A folder built once for the whole test session, whichever pytest-xdist worker asks
+    first (the others wait on a lock and reuse it): `build(folder)` fills it. Expensive
+    set-ups such as the demo cost their time once, not once per worker."""
+    import fcntl
 
-    folder = tmp_path_factory.mktemp("demo") / "workspace"
-    run_workspace_demo(folder, lambda _line: None).close()
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the folder all workers' temporary folders share
+    folder, done = root / name, root / f"{name}.done"
+    with (root / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            build(folder)
+            done.touch()
     return folder
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> tuple[Path, str]:
+    """`paymaster demo` run once for the session, as a user runs it (the CLI in its own
+    process): the examples' results and the demo workspace (three programs through their
+    workflows, runs posted, demo accounts) in the returned folder, with what it printed.
+    Tests that need the workspace use `demo_workspace`, a private copy."""
+    import subprocess
+    import sys
+
+    def build(folder: Path) -> None:
+        done = subprocess.run([sys.executable, "-m", "paymaster.cli", "demo", "--out", str(folder)],
+                              capture_output=True, text=True)
+        (folder.parent / "demo.log").write_text(f"{done.returncode}\n{done.stdout}\n{done.stderr}")
+
+    folder = shared_once(tmp_path_factory, "demo", build)
+    log = (folder.parent / "demo.log").read_text()
+    return folder, log
+
+
+@pytest.fixture(scope="session")
+def demo_workspace_master(demo_run) -> Path:
+    """The demo's workspace on SQLite. Do not change it: use `demo_workspace`."""
+    folder, log = demo_run
+    if not log.startswith("0\n"):
+        pytest.fail(f"paymaster demo failed:\n{log}")
+    return folder / "workspace"
 
 
 @pytest.fixture

@@ -31,7 +31,8 @@ def _same_on_both(plan: Path, data: Path) -> None:
     assert expected.tables["payouts"].num_rows > 0
 
 
-@pytest.mark.parametrize("program", ["generuj-leady", "trade-in-accelerator", "sales-team"])
+# sales-team (the longest on Spark) is compared table by table in the streamed-run test below
+@pytest.mark.parametrize("program", ["generuj-leady", "trade-in-accelerator"])
 def test_examples_equal_duckdb_to_the_cent(spark, program: str) -> None:
     _same_on_both(EXAMPLES / program / "plan.yaml", EXAMPLES / program / "data")
 
