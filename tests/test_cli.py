@@ -285,3 +285,15 @@ def test_effect_shows_ratios_to_four_places_and_money_as_run_does() -> None:
     cells = [c.strip() for c in row.split("│")]
     assert cells[-2] == str(share) and len(totals) == 5
     assert f"{max(totals.values()):,.2f}" in cells  # the largest payee total, as `run` shows money
+
+
+def test_cli_amounts_have_their_currencys_places() -> None:
+    from decimal import Decimal
+
+    from paymaster.cli_common import amount
+
+    assert amount(Decimal("282")) == "282.00"  # currency not known: two places
+    assert amount(Decimal("1234567"), "JPY") == "1,234,567"
+    assert amount(Decimal("1.25"), "BHD") == "1.250"
+    assert amount(Decimal("12345.6"), "PLN") == "12,345.60"
+    assert amount(None, "PLN") == ""

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from paymaster import cli_analytics, cli_registrations, cli_users, cli_workspace
 from paymaster.cli_common import (
+    amount,
     app,
     check_locale,
     check_outputs,
@@ -257,14 +258,14 @@ def _print_summary(result, figures) -> None:
     table = Table(title=f"{result.program} ({result.loaded.plan.currency})")
     for column in ("payees", "lines", "paid", "unpaid", "total"):
         table.add_column(column, justify="right")
-    total = figures.total
+    total, currency = figures.total, result.loaded.plan.currency
     table.add_row(str(figures.payees), str(figures.lines), str(figures.paid),
-                  str(figures.unpaid), f"{total:,.2f}")
+                  str(figures.unpaid), amount(total, currency))
     print_table(table)
     budget = result.loaded.plan.annual_budget
     if budget:
-        console.print(f"budget {budget:,.2f}: spent {total:,.2f} ({total / budget:.1%}), "
-                      f"remaining {budget - total:,.2f}")
+        console.print(f"budget {amount(budget, currency)}: spent {amount(total, currency)} "
+                      f"({total / budget:.1%}), remaining {amount(budget - total, currency)}")
     for row in figures.effect:
         growth = "n/a" if row["growth"] is None else f"{row['growth']:+.1%}"
         share = "n/a" if row["cost_share"] is None else f"{row['cost_share']:.1%}"

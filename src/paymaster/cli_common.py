@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from paymaster.errors import Problem, UsageError
+from paymaster.money import minor_units
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Paymaster: sales incentive programs, calculated exactly and explained.")
@@ -92,10 +93,14 @@ def one_of(flags: dict[str, bool], what: str, hint: str) -> str:
     return given[0]
 
 
-def amount(value: Decimal | None) -> str:
-    """Money as `run` prints it: thousands separated, two places (12,345.60)."""
+def amount(value: Decimal | None, currency: str | None = None) -> str:
+    """Money as `run` prints it: thousands separated, in the currency's minor-unit places
+    (12,345.60 PLN, 1,234 JPY, 1.250 BHD); two places where the currency is not known."""
+    if value is None:
+        return ""
+    places = minor_units(currency) if currency else 2
     # totals may come as exact text from the store (each with its currency's places)
-    return "" if value is None else f"{Decimal(str(value)):,.2f}"
+    return f"{Decimal(str(value)):,.{places}f}"
 
 
 def cell(value: object) -> str:

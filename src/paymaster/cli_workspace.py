@@ -274,7 +274,7 @@ def _required_out(out: Path | None) -> Path:
 
 
 def _totals(batch) -> str:
-    return ", ".join(f"{amount(total)} {currency}".strip()
+    return ", ".join(f"{amount(total, currency)} {currency}".strip()
                      for currency, total in batch.totals.items())
 
 
