@@ -1,4 +1,4 @@
-"""Period close (issue 18, item 9) on SQLite and PostgreSQL: the office closes a period;
+"""Period close (issue 18, item 9): the office closes a period;
 a run of it is refused and changes nothing; a correction after the close is posted into
 the next open period as an adjustment pointing at what it corrects, so the closed
 period's posted total never changes; statements show both; accruals agree.
@@ -11,6 +11,7 @@ Q1 ladder 3% of 5 000 = 150.00 instead of 90.00; R10's January sale 5 000 -> 4 0
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from collections import defaultdict
 from decimal import Decimal
@@ -25,7 +26,8 @@ from paymaster.services import closes, imports, ledger, programs, statements
 from paymaster.services.demo import EXAMPLES
 from paymaster.services.registrations import WorkflowError
 from paymaster.services.statements_render import render_excel, render_html
-from paymaster.store.models import AuditEvent
+from paymaster.services.calc import fingerprint_stored
+from paymaster.store.models import AuditEvent, Run, RunLine
 from paymaster.workspace import Workspace
 from test_ledger import (
     CORRECTION,
@@ -39,6 +41,9 @@ from test_ledger import (
     write_sales,
 )
 
+LEADS = "generuj-leady"
+AS_OF = dt.date(2026, 1, 2)
+NOW = dt.datetime(2026, 1, 2, 9, 0)
 Q1, Q2 = "2025-Q1", "2025-Q2"
 R11, R10 = "R11|2025-Q1|ladder|", "R10|2025-Q1|ladder|"
 
@@ -89,17 +94,6 @@ def test_a_closed_period_keeps_its_total_and_a_correction_goes_to_the_next(tmp_p
             {"S-R11-03": "3000.00", "S-R10-01": "4000.00"}))
         imports.import_file(ws, SALES, "sales", path, actor="office", as_of=CORRECTION)
 
-        # a run of the closed period itself is refused, naming it; nothing changes
-        only_q1 = ledger.create_run(ws, SALES, actor="office", period=Q1)
-        ledger.approve(ws, only_q1.id, actor="approver")
-        with pytest.raises(WorkflowError) as refused:
-            ledger.post(ws, only_q1.id, actor="office")
-        problem = refused.value.problems[0]
-        assert f"period {Q1} of {SALES} is closed" in problem.message
-        assert Q2 in problem.hint and "runs new" in problem.hint
-        assert len(ledger.entries(ws, SALES)) == len(original)
-        assert ledger.get_run(ws, only_q1.id).status == "approved"
-
         # a run of every period posts the Q1 differences into Q2, pointing at Q1's entries
         run, result = run_approve_post(ws, SALES)
         new = {e.line_key: e for e in result.entries}
@@ -149,20 +143,52 @@ def test_a_closed_period_keeps_its_total_and_a_correction_goes_to_the_next(tmp_p
         ws.close()
 
 
-def test_period_closes_are_append_only(tmp_path, store_url):
+def approved_run(ws: Workspace, period: str | None = None) -> int:
+    """An approved generuj-leady run of April and May 2018 (or one of them), as `runs new`
+    and `runs approve` leave it: its lines are written here (a test of the ledger, not of
+    the engine), its fingerprint is that of the store's data."""
+    with ws.store.session() as session:
+        run = Run(program=LEADS, period=period, as_of=AS_OF, plan_sha=ws.plan_sha(LEADS),
+                  fingerprint=fingerprint_stored(ws, session, LEADS, AS_OF), ledger_mark=0,
+                  status="approved", created_at=NOW, created_by="office", approved_at=NOW,
+                  approved_by="approver", total=Decimal("0.00"), timings={},
+                  evaluations={"rows": []}, titles={"rows": []})
+        session.add(run)
+        session.flush()
+        session.add_all(RunLine(
+            run_id=run.id, line_key=f"P{n % 3}|{month}|deal|S{n}", payee_id=f"P{n % 3}",
+            period=month, measure="deal", source_id=f"S{n}", date=None,
+            amount=Decimal("10.05") * n, paid=True, budget=None, band=None, value=None,
+            reason=None, trace=None)
+            for n in range(1, 41) for month in ["2018-04" if n <= 20 else "2018-05"]
+            if period in (None, month))
+        return run.id
+
+
+def test_a_run_of_a_closed_period_is_refused_and_closes_stay(tmp_path, store_url):
     ws = Workspace.init(tmp_path / "ws", database=store_url)
     try:
-        programs.add_program(ws, EXAMPLES / SALES / "plan.yaml", "office")
-        closes.close(ws, SALES, "2025-01", actor="office")
+        programs.add_program(ws, EXAMPLES / LEADS / "plan.yaml", "office")
+        run_id = approved_run(ws, "2018-04")
+        closes.close(ws, LEADS, "2018-04", actor="office")
+        with pytest.raises(WorkflowError) as refused:
+            ledger.post(ws, run_id, actor="office")
+        problem = refused.value.problems[0]
+        assert problem.message.startswith(f"period 2018-04 of {LEADS} is closed (")
+        assert "nothing was posted" in problem.message
+        assert "2018-05, the next open period" in problem.hint and "runs new" in problem.hint
+        assert ledger.entries(ws, LEADS) == []
+        assert ledger.get_run(ws, run_id).status == "approved"
+
         for sql in ("UPDATE period_closes SET closed_by = 'x'", "DELETE FROM period_closes"):
             with pytest.raises(sqlalchemy.exc.DBAPIError, match="append-only"), \
                     ws.store.session() as session:
                 session.execute(text(sql))
-        assert [c.period for c in closes.list_closed(ws, SALES)] == ["2025-01"]
+        assert [c.period for c in closes.list_closed(ws, LEADS)] == ["2018-04"]
         # the next open period steps over closed ones, and goes on past the plan's end
-        assert closes.next_open(ws, SALES, "2025-12", set()) == "2026-01"
-        assert closes.next_open(ws, SALES, "2025-Q3", {"2025-Q4", "2026-Q1"}) == "2026-Q2"
-        assert closes.next_open(ws, SALES, "2025", set()) == "2026"
+        assert closes.next_open(ws, LEADS, "2018-12", set()) == "2019-01"
+        assert closes.next_open(ws, LEADS, "2025-Q3", {"2025-Q4", "2026-Q1"}) == "2026-Q2"
+        assert closes.next_open(ws, LEADS, "2025", set()) == "2026"
     finally:
         ws.close()
 

@@ -6,41 +6,17 @@ total for good."""
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 from decimal import Decimal
 
 from sqlalchemy import select
 
 from paymaster.services import closes, ledger, programs
-from paymaster.services.calc import fingerprint_stored
 from paymaster.services.demo import EXAMPLES
-from paymaster.store.models import AuditEvent, Run, RunLine
+from paymaster.store.models import AuditEvent
 from paymaster.workspace import Workspace
-
-PROGRAM = "generuj-leady"
-AS_OF = dt.date(2026, 1, 2)
-NOW = dt.datetime(2026, 1, 2, 9, 0)
-
-
-def _approved_run(ws: Workspace) -> int:
-    """An approved run of April and May 2018, as `runs new` + `runs approve` leave it
-    (lines written here: the race is about the ledger, not the engine)."""
-    with ws.store.session() as session:
-        run = Run(program=PROGRAM, period=None, as_of=AS_OF, plan_sha=ws.plan_sha(PROGRAM),
-                  fingerprint=fingerprint_stored(ws, session, PROGRAM, AS_OF), ledger_mark=0,
-                  status="approved", created_at=NOW, created_by="office", approved_at=NOW,
-                  approved_by="approver", total=Decimal("0.00"), timings={},
-                  evaluations={"rows": []}, titles={"rows": []})
-        session.add(run)
-        session.flush()
-        session.add_all(RunLine(
-            run_id=run.id, line_key=f"P{n % 3}|{period}|deal|S{n}", payee_id=f"P{n % 3}",
-            period=period, measure="deal", source_id=f"S{n}", date=None,
-            amount=Decimal("10.05") * n, paid=True, budget=None, band=None, value=None,
-            reason=None, trace=None)
-            for n in range(1, 41) for period in ["2018-04" if n <= 20 else "2018-05"])
-        return run.id
+from test_period_close import LEADS as PROGRAM
+from test_period_close import approved_run
 
 
 def test_close_and_post_at_once_leave_the_closed_total_alone(tmp_path, store_url,
@@ -49,7 +25,7 @@ def test_close_and_post_at_once_leave_the_closed_total_alone(tmp_path, store_url
     ws = Workspace.init(tmp_path / "ws", store_url)
     try:
         programs.add_program(ws, EXAMPLES / PROGRAM / "plan.yaml", "office")
-        run_id = _approved_run(ws)
+        run_id = approved_run(ws)
         barrier = threading.Barrier(2)
         errors: list[BaseException] = []
 
