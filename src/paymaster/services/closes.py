@@ -82,6 +82,26 @@ def list_closed(ws: Workspace, program: str) -> list[ClosedPeriod]:
                 for c in sorted(closed(session, program).values(), key=lambda c: c.period)]
 
 
+def overview(ws: Workspace, program: str) -> list[dict]:
+    """Every period of the program, open or closed, with what is posted into it."""
+    ws.program(program)
+    with ws.store.reading() as session:
+        done = closed(session, program)
+        posted: dict[str, list[Decimal]] = {}
+        for period, amount in session.execute(select(LedgerEntry.period, LedgerEntry.amount)
+                                              .where(LedgerEntry.program == program)):
+            posted.setdefault(period, []).append(amount)
+        out = []
+        for period in sorted(known_periods(ws, session, program) | set(done)):
+            was = done.get(period)
+            amounts = posted.get(period, [])
+            out.append({"period": period, "status": "closed" if was else "open",
+                        "entries": len(amounts), "total": sum(amounts, ZERO),
+                        "closed_at": was.closed_at if was else None,
+                        "closed_by": was.closed_by if was else None})
+        return out
+
+
 def closed(session: Session, program: str) -> dict[str, PeriodClose]:
     return {c.period: c for c in session.scalars(
         select(PeriodClose).where(PeriodClose.program == program))}
