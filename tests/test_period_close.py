@@ -29,6 +29,7 @@ from paymaster.services.statements_render import render_excel, render_html
 from paymaster.services.calc import fingerprint_stored
 from paymaster.store.models import AuditEvent, Run, RunLine
 from paymaster.workspace import Workspace
+from test_workspace_flows import invoke
 from test_ledger import (
     CORRECTION,
     SALES,
@@ -170,7 +171,16 @@ def test_a_run_of_a_closed_period_is_refused_and_closes_stay(tmp_path, store_url
     try:
         programs.add_program(ws, EXAMPLES / LEADS / "plan.yaml", "office")
         run_id = approved_run(ws, "2018-04")
-        closes.close(ws, LEADS, "2018-04", actor="office")
+        folder = ("-w", ws.folder)
+        code, out, _ = invoke("close", LEADS, "2018-04", *folder, "--as", "office")
+        assert code == 0 and f"{LEADS} period 2018-04 closed: 0 ledger entries" in out
+        code, _, problems = invoke("close", LEADS, "2018-04", *folder)
+        assert code == 1 and "period 2018-04 of generuj-leady was closed already" in problems
+        assert "next open period: 2018-05" in problems
+        code, out, _ = invoke("close", "list", LEADS, *folder)
+        assert code == 0 and "2018-04" in out and "office" in out
+        code, _, problems = invoke("close", LEADS, *folder)
+        assert code == 1 and "expected close PROGRAM PERIOD or close list PROGRAM" in problems
         with pytest.raises(WorkflowError) as refused:
             ledger.post(ws, run_id, actor="office")
         problem = refused.value.problems[0]
