@@ -139,7 +139,8 @@ def test_a_closed_period_keeps_its_total_and_a_correction_goes_to_the_next(tmp_p
         assert "zamkniętego okresu 2025-Q1" in render_html(q1, "pl")
         ledger_sheet = [[c.value for c in row] for row in
                         _sheet(render_excel(q1, "en"), "Ledger").iter_rows()]
-        assert [row[-1] for row in ledger_sheet[1:]] == [None, Q1]
+        assert ledger_sheet[0][9] == "Adjusts closed period"
+        assert [row[9] for row in ledger_sheet[1:]] == [None, Q1]
     finally:
         ws.close()
 

@@ -408,11 +408,11 @@ def render_excel(statement: Statement, locale: str) -> bytes:
     ledger.append([words["entry"], words["run"], words["posted_at"], words["kind"],
                    words["period"], words["measure"], words["source"],
                    f"{words['amount']} ({statement.currency})", words["corrects"],
-                   words["payment"], words["adjusts"]])
+                   words["adjusts"], words["payment"]])
     for entry, shown in zip(statement.entries, view["entries"], strict=True):
         ledger.append([entry.entry_id, entry.run_id, entry.posted_at, shown["kind"],
                        entry.period, entry.measure, entry.source_id, entry.amount,
-                       entry.corrects, shown["payment"], entry.adjusts_period])
+                       entry.corrects, entry.adjusts_period, shown["payment"]])
     _format_column(ledger, "C", "yyyy-mm-dd hh:mm:ss")
     _format_column(ledger, "H", money_format)
 
