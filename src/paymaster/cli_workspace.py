@@ -307,6 +307,31 @@ def ledger(
          e.corrects, e.reason, e.posted_at] for e in ledger_.entries(open_ws(workspace), program, payee)])
 
 
+@app.command()
+def close(
+    what: list[str] = typer.Argument(..., metavar="PROGRAM PERIOD | list PROGRAM",
+                                     help="PROGRAM PERIOD: close it; list PROGRAM: its closed "
+                                     "periods"),
+    workspace: Path = WS_OPTION, actor: str = ACTOR_OPTION,
+) -> None:
+    """Close a period of a program: nothing more is posted into it (final, audited); a
+    later correction of its lines is posted into the next open period as an adjustment."""
+    from paymaster.services import closes
+
+    if what[0] == "list" and len(what) == 2:
+        show_table("closed periods", ["period", "closed", "by", "entries", "posted total"], [
+            [c.period, c.closed_at, c.closed_by, c.entries, amount(c.total)]
+            for c in closes.list_closed(open_ws(workspace), what[1])],
+            right=("entries", "posted total"))
+        return
+    if len(what) != 2:
+        raise UsageError(Problem(f"close {' '.join(what)}: expected close PROGRAM PERIOD "
+                                 "or close list PROGRAM"))
+    done = closes.close(open_ws(workspace), what[0], what[1], actor=actor)
+    console.print(f"{done.program} period {done.period} closed: {done.entries} ledger "
+                  f"entries, posted total {amount(done.total)}")
+
+
 # ---------------------------------------------------------------- disputes, statements, audit
 @dispute_app.command("open")
 def dispute_open(

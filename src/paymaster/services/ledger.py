@@ -4,6 +4,8 @@ A run is the plan version + the input fingerprint + a period. Posting writes, in
 transaction, only the difference between the run and what the ledger already holds for
 each payout line: the first amount as a `payout`, later changes as an `adjustment` (up)
 or `clawback` (down) pointing to the entry they correct. Posting a run twice is a no-op.
+A closed period takes no more entries (services.closes): a run of it is refused, and a
+change to one of its lines is posted into the next open period, marked `adjusts_period`.
 The ledger is append-only (the database refuses UPDATE and DELETE on it).
 """
 
@@ -17,17 +19,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from paymaster.errors import Problem
 from paymaster.money import round_money
 from paymaster.runs import Progress
-from paymaster.services import audit, programs
+from paymaster.services import audit, closes, programs
 from paymaster.services.audit import jsonable
 from paymaster.services.calc import calculate_stored, fingerprint_stored
 from paymaster.services.registrations import WorkflowError
-from paymaster.store.models import LedgerEntry, Payment, Program, Run, RunLine
+from paymaster.store.models import LedgerEntry, Payment, Run, RunLine
 
 if TYPE_CHECKING:
     from paymaster.workspace import Workspace
@@ -143,18 +145,24 @@ def post(ws: Workspace, run_id: int, *, actor: str) -> PostResult:
         if run.status != "approved":
             raise WorkflowError(Problem(f"run {run_id} is {run.status}: approve it first",
                                         hint=f"paymaster runs approve {run_id}"))
-        # One poster per program at a time: two runs must not both post one difference.
-        session.scalars(select(Program).where(Program.name == run.program)
-                        .with_for_update()).one()
+        # One poster per program at a time (two runs must not both post one difference),
+        # and no close in between: a closed period is closed for this post too.
+        closes.lock_program(session, run.program)
+        done = closes.closed(session, run.program)
+        if run.period in done:
+            closes.refuse_closed_run(run, done, closes.next_open(ws, run.program, run.period,
+                                                                 set(done)))
         _refuse_if_stale(ws, session, run)
         now = ws.now()
         last = _last_entries(session, run.program)
         entries = []
         for change in pending_changes(session, run):
+            booked, adjusts = _booking(ws, run.program, change.period, done)
             entries.append(LedgerEntry(
                 program=run.program, run_id=run.id, line_key=change.line_key,
-                payee_id=change.payee_id, period=change.period, measure=change.measure,
-                source_id=change.source_id, kind=change.kind, amount=change.difference,
+                payee_id=change.payee_id, period=booked, adjusts_period=adjusts,
+                measure=change.measure, source_id=change.source_id,
+                kind=_kind(change, adjusts), amount=change.difference,
                 corrects=last.get(change.line_key), posted_at=now, posted_by=actor))
         session.add_all(entries)
         session.flush()
@@ -165,6 +173,22 @@ def post(ws: Workspace, run_id: int, *, actor: str) -> PostResult:
                      after={"status": "posted", "entries": len(entries),
                             "total": sum((e.amount for e in entries), ZERO)})
         return PostResult(run, entries)
+
+
+def _booking(ws: Workspace, program: str, period: str,
+             done: dict) -> tuple[str, str | None]:
+    """Where an entry for a line of `period` is posted: its own period, or, when that is
+    closed, the next open one (and the closed period it adjusts)."""
+    if period not in done:
+        return period, None
+    return closes.next_open(ws, program, period, set(done)), period
+
+
+def _kind(change: Change, adjusts: str | None) -> str:
+    if adjusts is None:
+        return change.kind
+    # in a later period even a line's first amount corrects the closed period's total
+    return "adjustment" if change.difference > 0 else "clawback"
 
 
 def _refuse_if_stale(ws: Workspace, session: Session, run: Run) -> None:
@@ -197,7 +221,10 @@ def _mark_after(session: Session, run: Run) -> int:
 
 def cancel_unpaid(ws: Workspace, session: Session, program: str, payee_id: str, *,
                   reason: str, actor: str) -> list[LedgerEntry]:
-    """Cancel what is posted but not yet paid to a payee (kept on record, with the reason)."""
+    """Cancel what is posted but not yet paid to a payee (kept on record, with the reason);
+    a line of a closed period is cancelled in the next open period."""
+    closes.lock_program(session, program)
+    done = closes.closed(session, program)
     paid = set(session.scalars(select(Payment.entry_id)))
     unpaid: dict[str, Decimal] = defaultdict(lambda: ZERO)
     meta: dict[str, LedgerEntry] = {}
@@ -208,13 +235,16 @@ def cancel_unpaid(ws: Workspace, session: Session, program: str, payee_id: str, 
             unpaid[entry.line_key] += entry.amount
         meta[entry.line_key] = entry
     now = ws.now()
-    entries = [
-        LedgerEntry(program=program, run_id=None, line_key=key, payee_id=payee_id,
-                    period=meta[key].period, measure=meta[key].measure,
-                    source_id=meta[key].source_id, kind="cancellation", amount=-amount,
-                    corrects=meta[key].id, reason=reason, posted_at=now, posted_by=actor)
-        for key, amount in unpaid.items() if amount != 0
-    ]
+    entries = []
+    for key, amount in unpaid.items():
+        if amount == 0:
+            continue
+        booked, adjusts = _booking(ws, program, meta[key].line_period, done)
+        entries.append(LedgerEntry(
+            program=program, run_id=None, line_key=key, payee_id=payee_id, period=booked,
+            adjusts_period=adjusts, measure=meta[key].measure, source_id=meta[key].source_id,
+            kind="cancellation", amount=-amount, corrects=meta[key].id, reason=reason,
+            posted_at=now, posted_by=actor))
     session.add_all(entries)
     return entries
 
@@ -308,7 +338,7 @@ def pending_changes(session: Session, run: Run) -> list[Change]:
                               line.source_id, posted, line.amount, first=entry is None))
     for key, (posted, entry) in balances.items():
         if key not in seen and posted != 0:  # the line is gone from the new run
-            out.append(Change(key, entry.payee_id, entry.period, entry.measure,
+            out.append(Change(key, entry.payee_id, entry.line_period, entry.measure,
                               entry.source_id, posted, ZERO, first=False))
     return out
 
@@ -316,10 +346,13 @@ def pending_changes(session: Session, run: Run) -> list[Change]:
 def _balances(session: Session, program: str,
               period: str | None) -> dict[str, tuple[Decimal, LedgerEntry]]:
     query = select(LedgerEntry).where(LedgerEntry.program == program)
-    if period is not None:
-        query = query.where(LedgerEntry.period == period)
+    if period is not None:  # a line's entries, wherever they were posted
+        query = query.where(or_(LedgerEntry.period == period,
+                                LedgerEntry.adjusts_period == period))
     out: dict[str, tuple[Decimal, LedgerEntry]] = {}
     for entry in session.scalars(query.order_by(LedgerEntry.id)):
+        if period is not None and entry.line_period != period:
+            continue  # posted into this period, but a correction of a closed one
         total, _ = out.get(entry.line_key, (ZERO, entry))
         out[entry.line_key] = (total + entry.amount, entry)
     return out

@@ -67,6 +67,14 @@ class LedgerEntry:
     corrects: int | None    # entry id this one corrects
     batch: str | None = None        # the payout batch that paid it; None: posted, not paid
     paid_at: datetime | None = None
+    # A correction of a closed period posted into `period`: the closed period whose line
+    # it corrects, and the run that posted the entry it corrects.
+    adjusts_period: str | None = None
+    corrects_run: int | None = None
+
+    @property
+    def line_period(self) -> str:
+        return self.adjusts_period or self.period
 
 
 @dataclass(frozen=True)
@@ -82,7 +90,12 @@ class Statement:
     lines: list[StatementLine] = field(default_factory=list)
     gates: list[GateProgress] = field(default_factory=list)
     titles: list[tuple[str, str, int]] = field(default_factory=list)  # (period, title, place)
+    # Of a period's statement: the entries posted into the period and, with their
+    # reference, later corrections of its lines posted into the next open period.
     entries: list[LedgerEntry] = field(default_factory=list)
+
+    def _posted_here(self) -> list[LedgerEntry]:
+        return [e for e in self.entries if self.period is None or e.period == self.period]
 
     @property
     def total_earned(self) -> Decimal:
@@ -91,13 +104,14 @@ class Statement:
 
     @property
     def total_posted(self) -> Decimal:
-        return round_money(sum((entry.amount for entry in self.entries), Decimal(0)),
+        """Posted into the statement's period: a closed period's total never changes."""
+        return round_money(sum((entry.amount for entry in self._posted_here()), Decimal(0)),
                            self.currency)
 
     @property
     def total_paid(self) -> Decimal:
         """Of what is posted, what is in a payout batch: money that has left."""
-        return round_money(sum((entry.amount for entry in self.entries if entry.batch),
+        return round_money(sum((entry.amount for entry in self._posted_here() if entry.batch),
                                Decimal(0)), self.currency)
 
     @property
@@ -106,4 +120,7 @@ class Statement:
 
     @property
     def reconciles(self) -> bool:
-        return self.total_earned == self.total_posted
+        """The lines' earnings equal what the ledger holds for them, wherever posted."""
+        held = sum((e.amount for e in self.entries
+                    if self.period is None or e.line_period == self.period), Decimal(0))
+        return self.total_earned == round_money(held, self.currency)

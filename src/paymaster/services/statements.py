@@ -9,7 +9,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from paymaster.errors import Problem
 from paymaster.explanations import explain_evaluation, explain_line
@@ -50,11 +50,13 @@ def build(ws: Workspace, program: str, payee_id: str, period: str | None = None,
                       if r["payee_id"] == payee_id and (not period or r["period"] == period)]
         query = select(LedgerEntry).where(LedgerEntry.program == program,
                                           LedgerEntry.payee_id == payee_id)
-        if period:
-            query = query.where(LedgerEntry.period == period)
+        if period:  # posted into the period, or a later correction of one of its lines
+            query = query.where(or_(LedgerEntry.period == period,
+                                    LedgerEntry.adjusts_period == period))
         found = list(session.scalars(query.order_by(LedgerEntry.id)))
         payments = payouts.paid_entries(session, [e.id for e in found])
-        entries = [_entry(e, payments.get(e.id)) for e in found]
+        runs = _runs_of(session, found)
+        entries = [_entry(e, payments.get(e.id), runs) for e in found]
         name = _payee_name(session, program, payee_id)
     if not (lines or entries or gates):
         raise WorkflowError(Problem(
@@ -127,12 +129,23 @@ def gate_progress(row: dict, plan: Plan, locale: str = "en") -> list[model.GateP
     return gates
 
 
-def _entry(e: LedgerEntry, payment: payouts.PaidState | None) -> model.LedgerEntry:
+def _runs_of(session, found: list[LedgerEntry]) -> dict[int, int | None]:
+    """The run of each entry a correction of a closed period points at."""
+    wanted = {e.corrects for e in found if e.adjusts_period and e.corrects}
+    if not wanted:
+        return {}
+    return dict(session.execute(select(LedgerEntry.id, LedgerEntry.run_id)
+                                .where(LedgerEntry.id.in_(wanted))).all())
+
+
+def _entry(e: LedgerEntry, payment: payouts.PaidState | None,
+           runs: dict[int, int | None]) -> model.LedgerEntry:
     return model.LedgerEntry(
         entry_id=e.id, run_id=e.run_id or 0, posted_at=e.posted_at, kind=e.kind,
         period=e.period, measure=e.measure, source_id=e.source_id, amount=e.amount,
         corrects=e.corrects, batch=payment.batch if payment else None,
-        paid_at=payment.paid_at if payment else None)
+        paid_at=payment.paid_at if payment else None, adjusts_period=e.adjusts_period,
+        corrects_run=runs.get(e.corrects) if e.corrects else None)
 
 
 def _payee_name(session, program: str, payee_id: str) -> str | None:

@@ -187,7 +187,12 @@ def _gate(gate: GateProgress, locale: str, currency: str, babel_locale: str) -> 
 def _entry(entry: LedgerEntry, words: dict[str, str], money: Callable[[Decimal], str],
            babel_locale: str) -> dict[str, Any]:
     corrects = ""
-    if entry.corrects is not None:
+    if entry.adjusts_period and entry.corrects is not None:
+        corrects = words["adjusts_closed"].format(entry=entry.corrects, period=entry.adjusts_period,
+                                                  run=entry.corrects_run or "-")
+    elif entry.adjusts_period:
+        corrects = words["adjusts_closed_line"].format(period=entry.adjusts_period)
+    elif entry.corrects is not None:
         corrects = words["corrects_entry"].format(entry=entry.corrects)
     return {
         "entry_id": str(entry.entry_id),
@@ -403,11 +408,11 @@ def render_excel(statement: Statement, locale: str) -> bytes:
     ledger.append([words["entry"], words["run"], words["posted_at"], words["kind"],
                    words["period"], words["measure"], words["source"],
                    f"{words['amount']} ({statement.currency})", words["corrects"],
-                   words["payment"]])
+                   words["adjusts"], words["payment"]])
     for entry, shown in zip(statement.entries, view["entries"], strict=True):
         ledger.append([entry.entry_id, entry.run_id, entry.posted_at, shown["kind"],
                        entry.period, entry.measure, entry.source_id, entry.amount,
-                       entry.corrects, shown["payment"]])
+                       entry.corrects, entry.adjusts_period, shown["payment"]])
     _format_column(ledger, "C", "yyyy-mm-dd hh:mm:ss")
     _format_column(ledger, "H", money_format)
 

@@ -216,6 +216,28 @@ class LedgerEntry(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     posted_at: Mapped[datetime]
     posted_by: Mapped[str]
+    # `period` is the period the entry is posted into (its totals, its payout). A
+    # correction of a closed period goes into the next open one: `adjusts_period` is the
+    # closed period whose line it corrects (None: the entry's own period).
+    adjusts_period: Mapped[str | None]
+
+    @property
+    def line_period(self) -> str:
+        """The period of the payout line the entry belongs to."""
+        return self.adjusts_period or self.period
+
+
+class PeriodClose(Base):
+    """A closed period of a program: nothing more is posted into it. Final: a correction
+    after the close is posted into the next open period, pointing at what it corrects."""
+
+    __tablename__ = "period_closes"
+    __table_args__ = (UniqueConstraint("program", "period", name="uq_period_close"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program: Mapped[str]
+    period: Mapped[str]
+    closed_at: Mapped[datetime]
+    closed_by: Mapped[str]
 
 
 class PayoutBatch(Base):
@@ -295,4 +317,5 @@ class User(Base):
     active: Mapped[bool]
 
 
-APPEND_ONLY = ("records", "ledger_entries", "audit", "payments")
+APPEND_ONLY = ("records", "ledger_entries", "audit", "payments")  # triggers of migration 0001
+# period_closes is append-only too: its triggers come with its table (migration 0008)

@@ -29,6 +29,7 @@ from paymaster.web import (
     routes_office_ledger,
     routes_office_payees,
     routes_office_payouts,
+    routes_office_periods,
     routes_office_users,
     routes_payee,
     routes_results,
@@ -97,6 +98,7 @@ def create_app(ws: Workspace, *, secure_cookies: bool = False,
     app.include_router(routes_office_users.router)
     app.include_router(routes_office_payouts.router)
     app.include_router(routes_office_payees.router)
+    app.include_router(routes_office_periods.router)
     # Outermost, around Starlette's own error middleware: even a 500 gets the headers.
     inner = app.build_middleware_stack
     app.build_middleware_stack = lambda: SecurityHeaders(inner())

@@ -127,6 +127,12 @@ def statement_data(ws: Workspace, user: Principal, program: str, payee: str,
     keys = _line_keys(ws, statement.run_id, payee, period)
     sources = _sources(ws, program, plan, statement.lines)
     view = statement_view(statement, locale)
+    # where later corrections of a closed period's line were posted (the next open period)
+    adjusted: dict[tuple, list[str]] = {}
+    for e in statement.entries:
+        if e.adjusts_period:
+            adjusted.setdefault((e.adjusts_period, e.measure, e.source_id or ""), []).append(
+                e.period)
     lines = []
     for index, (line, shown) in enumerate(zip(statement.lines, view["lines"], strict=True)):
         lines.append({
@@ -137,6 +143,8 @@ def statement_data(ws: Workspace, user: Principal, program: str, payee: str,
             "paid": line.paid, "batches": list(line.batches), "paid_on": line.paid_on,
             "reason": line.reason, "explanation": line.explanation,
             "source": sources.get((line.measure, line.source_id or "")),
+            "adjusted_in": sorted(set(adjusted.get(
+                (line.period, line.measure, line.source_id or ""), []))),
         })
     gates = [{"period": g.period, "evaluation": g.evaluation, "subject": g.subject,
               "passed": g.passed, "value": g.value, "threshold": g.threshold, "ratio": g.ratio,
@@ -193,7 +201,7 @@ def _sources(ws: Workspace, program: str, plan: Plan, lines: list) -> dict:
 
 STATEMENT_CSV = ["line_key", "period", "measure", "label", "source_id", "date", "amount",
                  "earns", "state", "posted", "paid", "batches", "paid_on", "reason",
-                 "explanation"]
+                 "explanation", "adjusted_in"]
 
 
 def _statement_response(request: Request, user: Principal, ws: Workspace, program: str,
@@ -211,7 +219,8 @@ def _statement_response(request: Request, user: Principal, ws: Workspace, progra
                         headers=disposition(name, inline=format == "html"))
     data = statement_data(ws, user, program, payee, period, locale)
     if format == "csv":
-        rows = [line | {"batches": ";".join(line["batches"])} for line in data["lines"]]
+        rows = [line | {"batches": ";".join(line["batches"]),
+                        "adjusted_in": ";".join(line["adjusted_in"])} for line in data["lines"]]
         return _csv(rows, STATEMENT_CSV, f"statement-{program}-{payee}.csv")
     if format:
         raise WorkflowError(Problem(f"unknown statement format '{format}'",
