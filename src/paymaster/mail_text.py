@@ -88,7 +88,7 @@ def _figures(payload: dict, language: str) -> dict[str, str]:
     locale = LOCALES[language]
     ident = next((payload[k] for k in ("registration_id", "enrollment_id", "dispute_id",
                                        "run_id", "id") if payload.get(k) is not None), "")
-    figures = {"id": str(ident), "program": str(payload.get("title") or payload.get("program")),
+    figures = {"id": str(ident), "program": str(payload.get("title") or payload.get("program") or ""),
                "phase": str(payload.get("phase") or ""), "period": str(payload.get("period")
                                                                       or ""),
                "lines": str(payload.get("lines") or ""), "date": "", "total": ""}
