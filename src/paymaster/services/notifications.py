@@ -131,11 +131,21 @@ def _deliver_after_commit(ws: Workspace, session: Session, ids: list[int]) -> No
     pending = session.info.setdefault(_PENDING, [])
     if not pending:
         # Once the decision is committed, and only then; never while it holds the lock.
-        event.listen(session, "after_commit", lambda s: deliver(ws, s.info.pop(_PENDING, [])),
-                     once=True)
+        event.listen(session, "after_commit",
+                     lambda s: _deliver_committed(ws, s.info.pop(_PENDING, [])), once=True)
         event.listen(session, "after_rollback", lambda s: s.info.pop(_PENDING, None),
                      once=True)
     pending.extend(ids)
+
+
+def _deliver_committed(ws: Workspace, ids: list[int]) -> None:
+    """The decision is committed: whatever happens to its mail now must not undo or hide
+    that (the caller would report a failure for a decision made). A fault here (the store
+    unreachable a moment later) is logged; the messages wait in the outbox for `notify send`."""
+    try:
+        deliver(ws, ids)
+    except Exception:  # noqa: BLE001 - logged, and the outbox keeps the messages
+        log.exception("messages %s queued but not sent; `paymaster notify send` retries", ids)
 
 
 # ---------------------------------------------------------------- delivery
