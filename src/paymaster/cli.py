@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from paymaster import cli_analytics, cli_registrations, cli_users, cli_workspace
+from paymaster import cli_analytics, cli_notify, cli_registrations, cli_users, cli_workspace
 from paymaster.cli_common import (
     amount,
     app,
@@ -30,7 +30,7 @@ from paymaster.errors import PaymasterError, Problem
 
 # The command modules register themselves on `app` when imported (above); this module adds
 # the calculation commands and is the entry point.
-COMMAND_MODULES = (cli_workspace, cli_registrations, cli_analytics, cli_users)
+COMMAND_MODULES = (cli_workspace, cli_registrations, cli_analytics, cli_users, cli_notify)
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DEMO_PROGRAMS = ("generuj-leady", "trade-in-accelerator", "sales-team")
 

@@ -47,6 +47,7 @@ def user_add(
     role: str = typer.Option(..., "--role", help="admin, approver, partner, rep or viewer"),
     payee: str = typer.Option(None, "--payee", help="the partner or rep this user is"),
     name: str = typer.Option("", "--name"), locale: str = typer.Option("en", "--locale"),
+    email: str = typer.Option(None, "--email", help="where the user's notifications go"),
     password_file: Path = PASSWORD_FILE, password_stdin: bool = PASSWORD_STDIN,
     workspace: Path = WS_OPTION, actor: str = ACTOR_OPTION,
 ) -> None:
@@ -55,7 +56,7 @@ def user_add(
 
     password = _password(password_file, password_stdin)
     accounts.create_user(open_ws(workspace), username, password, role, actor=actor,
-                         payee_id=payee, display_name=name, locale=locale)
+                         payee_id=payee, display_name=name, locale=locale, email=email)
     _print(f"user {username} ({role}) added")
 
 
@@ -64,9 +65,11 @@ def user_list(workspace: Path = WS_OPTION) -> None:
     """Every user: role, payee, active or not, live sessions."""
     from paymaster.services import accounts
 
-    show_table("users", ["username", "role", "payee", "active", "sessions", "name"],
+    show_table("users", ["username", "role", "payee", "active", "sessions", "name", "e-mail",
+                         "notifications off"],
            [[u["username"], u["role"], u["payee_id"], "yes" if u["active"] else "no",
-             u["sessions"], u["display_name"]] for u in accounts.list_users(open_ws(workspace))])
+             u["sessions"], u["display_name"], u["email"] or "", ", ".join(u["notify_off"])]
+            for u in accounts.list_users(open_ws(workspace))])
 
 
 @user_app.command("deactivate")

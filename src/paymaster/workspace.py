@@ -22,6 +22,7 @@ from ruamel.yaml import YAML
 
 from paymaster.errors import PaymasterError, Problem, suggest
 from paymaster.limits import Limits
+from paymaster.mail_config import NotificationsConfig
 from paymaster.plan import LoadedPlan, load_plan
 from paymaster.store import Store, sqlite_url
 
@@ -62,6 +63,8 @@ class Config(BaseModel):
     programs: dict[str, ProgramConfig] = Field(default_factory=dict)
     limits: Limits = Field(default_factory=Limits,
                            description="size limits on imported files and form fields")
+    notifications: NotificationsConfig = Field(
+        default_factory=NotificationsConfig, description="e-mail notifications (SMTP)")
 
 
 class Workspace:
@@ -99,6 +102,8 @@ class Workspace:
         data = self.config.model_dump(exclude_defaults=False)
         data["programs"] = {name: p.model_dump(exclude_none=True)
                             for name, p in self.config.programs.items()}
+        data["notifications"] = self.config.notifications.model_dump(by_alias=True,
+                                                                     exclude_none=True)
         with (self.folder / CONFIG).open("w", encoding="utf-8") as handle:
             handle.write("# Paymaster workspace. PAYMASTER_DATABASE_URL overrides `database`.\n")
             YAML().dump(data, handle)

@@ -9,6 +9,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
 from paymaster.errors import Problem
+from paymaster.mail_config import valid_address
 from paymaster.services import audit, sessions
 from paymaster.services.payees import known_payee
 from paymaster.services.registrations import WorkflowError
@@ -43,8 +44,12 @@ DEMO_ACCOUNTS = (
 
 def create_user(ws: Workspace, username: str, password: str, role: str, *, actor: str,
                 payee_id: str | None = None, display_name: str = "",
-                locale: str = "en", check_payee: bool = True) -> User:
+                locale: str = "en", check_payee: bool = True,
+                email: str | None = None) -> User:
     problems = []
+    if email and not valid_address(email):
+        problems.append(Problem(f"'{email}' is not an e-mail address", field="email",
+                                hint="e.g. anna@example.com"))
     if not username.strip() or len(username) > MAX_NAME:
         problems.append(Problem(f"a username has 1 to {MAX_NAME} characters"))
     problems += _role_problems(ws, role, payee_id, check_payee)
@@ -59,10 +64,11 @@ def create_user(ws: Workspace, username: str, password: str, role: str, *, actor
         user = User(username=username, password_hash=_hasher.hash(password), role=role,
                     payee_id=payee_id if role in ("partner", "rep") else None,
                     display_name=display_name or username, locale=locale,
-                    created_at=ws.now(), active=True)
+                    created_at=ws.now(), active=True, email=email or None)
         session.add(user)
         audit.record(session, actor=actor, action="create", entity="user", key=username,
-                     after={"role": role, "payee_id": payee_id, "locale": locale})
+                     after={"role": role, "payee_id": payee_id, "locale": locale,
+                            "email": email or None})
         return user
 
 
@@ -140,7 +146,8 @@ def list_users(ws: Workspace) -> list[dict]:
         users = session.scalars(select(User).order_by(User.username)).all()
     return [{"username": u.username, "role": u.role, "payee_id": u.payee_id,
              "display_name": u.display_name, "locale": u.locale, "active": u.active,
-             "created_at": u.created_at, "sessions": live.get(u.id, 0)} for u in users]
+             "created_at": u.created_at, "sessions": live.get(u.id, 0), "email": u.email,
+             "notify_off": u.notify_off or []} for u in users]
 
 
 def _change(ws: Workspace, username: str, actor: str, action: str, change) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from paymaster.errors import Problem
 from paymaster.limits import check_text
-from paymaster.services import audit, imports
+from paymaster.services import audit, imports, notifications
 from paymaster.services.registrations import WorkflowError
 from paymaster.store.models import Dispute, Run, RunLine
 
@@ -83,6 +83,7 @@ def resolve(ws: Workspace, program: str, dispute_id: int, *, accept: bool, resol
         audit.record(session, actor=actor, action="accept" if accept else "reject",
                      entity="dispute", key=str(dispute_id), program=program, before=before,
                      after=audit.row_state(dispute, STATE))
+        notifications.dispute_answered(ws, session, dispute)
         return dispute
 
 

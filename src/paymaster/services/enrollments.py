@@ -20,7 +20,7 @@ from paymaster.calendar import add_business_days
 from paymaster.errors import Problem
 from paymaster.limits import check_text
 from paymaster.plan.model import Phase
-from paymaster.services import audit, queues
+from paymaster.services import audit, notifications, queues
 from paymaster.services.inputs import current_rows, find_row
 from paymaster.services.registrations import WorkflowError
 from paymaster.store.models import Enrollment
@@ -124,6 +124,7 @@ def move(ws: Workspace, program: str, enrollment_id: str, action: str, *, actor:
         audit.record(session, actor=actor, action=action, entity="enrollment",
                      key=enrollment_id, program=program, before=before,
                      after=audit.row_state(enrollment, STATE), at=when)
+        notifications.enrollment_decided(ws, session, enrollment)
         return enrollment
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from paymaster.errors import Problem
 from paymaster.money import round_money
 from paymaster.runs import Progress
-from paymaster.services import audit, closes, programs
+from paymaster.services import audit, closes, notifications, programs
 from paymaster.services.audit import jsonable
 from paymaster.services.calc import calculate_stored, fingerprint_stored
 from paymaster.services.registrations import WorkflowError
@@ -172,6 +172,7 @@ def post(ws: Workspace, run_id: int, *, actor: str) -> PostResult:
                      program=run.program, before={"status": "approved"},
                      after={"status": "posted", "entries": len(entries),
                             "total": sum((e.amount for e in entries), ZERO)})
+        notifications.statement_published(ws, session, run)
         return PostResult(run, entries)
 
 

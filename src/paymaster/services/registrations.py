@@ -34,7 +34,7 @@ from paymaster.errors import PaymasterError, Problem, suggest
 from paymaster.limits import check_text
 from paymaster.plan import LoadedPlan
 from paymaster.plan.model import Plan, Screening
-from paymaster.services import audit, engine_pool, queues
+from paymaster.services import audit, engine_pool, notifications, queues
 from paymaster.services.calc import calculate_exported, export_stored, folder_digest
 from paymaster.services.inputs import DECISION, current, registration_row
 from paymaster.store.models import Opportunity, Registration
@@ -333,10 +333,12 @@ def _decide(ws: Workspace, program: str, s: Setup, check: _Check, registration_i
                         _set(reg, "rejected", failed, actor, when)
                     else:
                         _set(reg, "accepted", None, actor, when)
-                        _supersede(session, s, reg, actor, when)
+                        for other in _supersede(session, s, reg, actor, when):
+                            notifications.registration_decided(ws, session, other)
                 audit.record(session, actor=actor, action="accept" if accept else "reject",
                              entity="registration", key=registration_id, program=program,
                              before=before, after=audit.row_state(reg, STATE), at=when)
+                notifications.registration_decided(ws, session, reg)
                 return reg
     raise AssertionError("unreachable: the last try holds the lock")
 
@@ -512,7 +514,9 @@ def _order(reg: Registration) -> tuple:
 
 
 def _supersede(session: Session, s: Setup, winner: Registration, actor: str,
-               when: dt.datetime) -> None:
+               when: dt.datetime) -> list[Registration]:
+    """Reject the later accepted registrations of the winner's opportunity; returns them."""
+    superseded = []
     later = session.scalars(select(Registration).where(
         Registration.program == winner.program, Registration.opportunity == winner.opportunity,
         Registration.status == "accepted", Registration.partner_id != winner.partner_id,
@@ -525,3 +529,5 @@ def _supersede(session: Session, s: Setup, winner: Registration, actor: str,
                          key=other.registration_id, program=other.program, before=before,
                          after=audit.row_state(other, STATE)
                          | {"by": winner.registration_id}, at=when)
+            superseded.append(other)
+    return superseded

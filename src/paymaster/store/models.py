@@ -315,6 +315,8 @@ class User(Base):
     locale: Mapped[str] = mapped_column(String(10))
     created_at: Mapped[datetime]
     active: Mapped[bool]
+    email: Mapped[str | None] = mapped_column(String(320))  # where notifications go
+    notify_off: Mapped[list | None] = mapped_column(JSON)  # kinds turned off, or ["all"]
 
 
 APPEND_ONLY = ("records", "ledger_entries", "audit", "payments")  # triggers of migration 0001

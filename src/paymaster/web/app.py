@@ -24,6 +24,7 @@ from paymaster.errors import PaymasterError, Problem
 from paymaster.services.sessions import SESSION_HOURS
 from paymaster.web import (
     api_docs,
+    routes_account,
     routes_auth,
     routes_office,
     routes_office_ledger,
@@ -91,6 +92,7 @@ def create_app(ws: Workspace, *, secure_cookies: bool = False,
     api_docs.add(app)
     _error_handlers(app)
     app.include_router(routes_auth.router)
+    app.include_router(routes_account.router)
     app.include_router(routes_payee.router)
     app.include_router(routes_results.router)
     app.include_router(routes_office.router)

@@ -18,6 +18,8 @@ WEB = Path(__file__).parent
 # Explanations are rendered outside the web (statements, `paymaster explain`), from the
 # same catalogs.
 EXPLANATIONS = WEB.parent / "explanations.py"
+# Notification e-mails are put in words where they are sent (paymaster.mail_text).
+MAIL_TEXT = WEB.parent / "mail_text.py"
 LANGUAGES = ("pl", "zh")
 METHODS = [("templates/**.html", "jinja2"), ("**.py", "python")]
 
@@ -28,9 +30,10 @@ def messages() -> dict[str, list[tuple[str, int]]]:
     for filename, line, message, _comments, _context in extract_from_dir(WEB, METHODS):
         msgid = message if isinstance(message, str) else message[0]
         found.setdefault(msgid, []).append((filename, line))
-    for line, message, _comments, _context in extract_from_file("python", EXPLANATIONS):
-        msgid = message if isinstance(message, str) else message[0]
-        found.setdefault(msgid, []).append(("../explanations.py", line))
+    for path in (EXPLANATIONS, MAIL_TEXT):
+        for line, message, _comments, _context in extract_from_file("python", path):
+            msgid = message if isinstance(message, str) else message[0]
+            found.setdefault(msgid, []).append((f"../{path.name}", line))
     return found
 
 

@@ -70,20 +70,22 @@ class NewUser(BaseModel):
     payee_id: str | None = Field(None, max_length=accounts.MAX_NAME)
     display_name: str = Field("", max_length=accounts.MAX_NAME)
     locale: str = Field("en", max_length=10)
+    email: str | None = Field(None, max_length=320)
 
 
 def _create(ws: Workspace, user: Principal, new: NewUser) -> None:
     accounts.create_user(ws, new.username.strip(), new.password, new.role, actor=user.username,
                          payee_id=(new.payee_id or "").strip() or None,
-                         display_name=new.display_name.strip(), locale=new.locale)
+                         display_name=new.display_name.strip(), locale=new.locale,
+                         email=(new.email or "").strip() or None)
 
 
 @router.post("/office/users", include_in_schema=False, dependencies=[Csrf])
 def create_page(request: Request, user: User, ws: Ws, username: Text, password: Secret,
                 role: Text, payee_id: Text = "", display_name: Text = "",
-                locale: Text = "en") -> Response:
+                locale: Text = "en", email: Text = "") -> Response:
     new = NewUser(username=username, password=password, role=role, payee_id=payee_id,
-                  display_name=display_name, locale=locale)
+                  display_name=display_name, locale=locale, email=email)
     return _page_action(request, user, ws, lambda: _create(ws, user, new))
 
 
