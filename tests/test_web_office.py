@@ -628,6 +628,16 @@ def test_a_queue_filters_sorts_pages_and_exports_exactly_those_rows(demo_workspa
     assert [r["registration_id"] for r in lines] == by_licences
     assert [r["licences"] for r in lines] == [given[i]["licences"] for i in by_licences]
     assert lines[0]["customer_name"] == given["R19"]["customer_name"]
+    # a run's totals per payee link where the payee directory does
+    run = client.get("/api/office/runs/1").json()
+    directory = {p["payee_id"]: p for p in client.get(
+        f"/api/office/{run['program']}/payees").json()["payees"]}
+    run_page = client.get("/office/runs/1").text
+    assert run["payees"]
+    for p in run["payees"]:
+        assert (p["status_url"], p["statement_url"]) == (
+            directory[p["payee_id"]]["status_url"], directory[p["payee_id"]]["statement_url"])
+        assert f'href="{p["status_url"]}"' in run_page
 
 
 def test_hostile_listing_values_are_refused_with_what_to_give(demo_workspace):
