@@ -185,10 +185,10 @@ def test_the_office_filters_sorts_pages_exports_and_rejects_in_bulk(site):
     office.check("#queue thead input[data-check-all]")
     assert all(waiting.nth(i).is_checked() for i in range(2))
     office.fill("form#bulk input[name=reason]", "no budget this quarter")
+    shoot(office, "office-bulk")
     office.click("form#bulk button[value=false]")
     office.wait_for_selector("#bulk-result")
     assert "2 decided" in office.inner_text("#bulk-result")
-    shoot(office, "office-bulk")
     office.goto(f"{base}/office/{GL}/registrations?state=rejected&q=no+budget")
     assert sorted(office.locator("#queue tbody tr td:nth-child(2)").all_inner_texts()) == ids
 

@@ -728,6 +728,7 @@ def test_bulk_decisions_report_rows_decided_meanwhile_and_decide_the_others(
                        data={"ids": open_ids, "accept": "false", "reason": "no proof of return"})
     assert page.status_code == 200 and 'id="bulk-result"' in page.text
     assert "2 decided." in page.text
+    assert re.search(r'class="decided-ids">(.*?)<', page.text).group(1) == ", ".join(open_ids)
     closed = {d.id: (d.status, d.resolution, d.resolved_by) for d in disputes.listing(ws, TIA)}
     assert {closed[int(i)] for i in open_ids} == {("rejected", "no proof of return", "approver")}
     again = client.post(f"/api/office/{TIA}/disputes/bulk",

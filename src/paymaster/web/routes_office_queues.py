@@ -134,6 +134,9 @@ def _page(view: QueueView, request: Request, user: Principal, ws: Workspace, pro
     require_reader(user)
     data, filters = queue_data(view, ws, program, params)
     extra = {"errors": {}, "bulk": None, "bulk_problems": []} | extra
+    # the bulk form where there is something to decide (or its outcome to show)
+    extra["bulk_form"] = bool(extra["bulk"] or extra["bulk_problems"] or any(
+        row["status"] == view.waiting for row in data[view.name]))
     return office_page(request, f"office_{view.name}.html", user, data, status=status,
                        **_links(view, program, filters), **extra)
 
