@@ -155,13 +155,11 @@ def _whole(value: str | None, name: str, low: int, high: int | None,
            problems: list[Problem]) -> int | None:
     if value is None:
         return None
-    top = f" and {high}" if high else ""
     if not re.fullmatch(r"[0-9]{1,9}", value) or int(value) < low or \
             (high is not None and int(value) > high):
-        problems.append(Problem(f"{name} '{value[:20]}' is not a whole number from {low}"
-                                + (top and f" to {high}"), field=name,
-                                hint=f"{name} is at least {low}"
-                                + (f" and at most {high}" if high else "")))
+        span = f"from {low} to {high}" if high else f"from {low}"
+        problems.append(Problem(f"{name} '{value[:20]}' is not a whole number {span}",
+                                field=name, hint=f"give {name} as a whole number {span}"))
         return None
     return int(value)
 
