@@ -147,6 +147,52 @@ def test_a_partner_reads_its_statement_and_opens_a_dispute(site):
     shoot(partner, "partner-dispute")
 
 
+def test_the_office_filters_sorts_pages_exports_and_rejects_in_bulk(site):
+    base, browser = site
+    office = login(browser, base, "approver")
+    office.goto(f"{base}/office/{GL}/registrations?size=10")
+    # 35 leads of the example and the demo's 2 waiting: 4 pages of 10
+    assert "37" in office.inner_text("nav.pager") and "4" in office.inner_text("nav.pager")
+    office.click("nav.pager a[rel=next]")
+    office.wait_for_url(lambda url: "page=2" in url)
+    assert office.locator("#queue tbody tr").count() == 10
+    # filter: P2's leads of 2018-04-04..04-08 (13 in the example's input), then by
+    # licences, most first (a second click on the header reverses)
+    office.fill("form.filters input[name=party]", "P2")
+    office.fill("form.filters input[name=from]", "2018-04-04")
+    office.fill("form.filters input[name=to]", "2018-04-08")
+    office.click("form.filters button[type=submit]")
+    office.wait_for_url(lambda url: "party=P2" in url)
+    assert "13" in office.inner_text("nav.pager")
+    office.click("#queue th a.sort:has-text('Licences')")
+    office.wait_for_url(lambda url: "sort=licences" in url and "order=asc" in url)
+    office.click("#queue th a.sort:has-text('Licences')")
+    office.wait_for_url(lambda url: "order=desc" in url)
+    assert office.inner_text("#queue tbody tr:first-child td:nth-child(2)") == "R19"
+    assert office.get_attribute("#queue th[aria-sort=descending]", "aria-sort")
+    # the two leads waiting: download them, then reject both with one reason
+    office.goto(f"{base}/office/{GL}/registrations")
+    office.select_option("form.filters select[name=state]", "submitted")
+    office.click("form.filters button[type=submit]")
+    office.wait_for_url(lambda url: "state=submitted" in url)
+    waiting = office.locator("#queue tbody input[name=ids]")
+    assert waiting.count() == 2
+    with office.expect_download() as download:
+        office.click("a[download]")
+    rows = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
+    assert rows[0].startswith("registration_id,") and len(rows) == 3
+    ids = sorted(line.split(",")[0] for line in rows[1:])
+    office.check("#queue thead input[data-check-all]")
+    assert all(waiting.nth(i).is_checked() for i in range(2))
+    office.fill("form#bulk input[name=reason]", "no budget this quarter")
+    shoot(office, "office-bulk")
+    office.click("form#bulk button[value=false]")
+    office.wait_for_selector("#bulk-result")
+    assert "2 decided" in office.inner_text("#bulk-result")
+    office.goto(f"{base}/office/{GL}/registrations?state=rejected&q=no+budget")
+    assert sorted(office.locator("#queue tbody tr td:nth-child(2)").all_inner_texts()) == ids
+
+
 # ---------------------------------------------------------------- layout of every page
 # Nothing may stick out of its box: a card's content stays inside the card (a wide table
 # scrolls inside a `.scroll` box, which must fit the card), cards do not overlap, the page is never wider
@@ -193,7 +239,7 @@ SNAPSHOT_BOXES = """() => {
 SHOTS = {"/office": "office-dashboard", "/office/runs/5": "office-run-preview",
          f"/office/{GL}/payees": "office-payees", "/programs/sales-team/leaderboards": "rep-leaderboards"}
 SKIP = ("/api", "/logout", "/static", "/file", ".csv", ".pdf", ".xlsx", ".parquet", ".svg",
-        "format=", "download")
+        "format=", "download", "sort=", "page=")  # a sorted or later page: the same layout
 
 
 def same_page(link: str) -> str:

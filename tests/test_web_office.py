@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from paymaster.services import disputes, enrollments, ledger, registrations
 from paymaster.services.accounts import DEMO_ACCOUNTS
 from paymaster.store.models import (
+    AuditEvent,
     Dispute,
     Enrollment,
     ImportBatch,
@@ -335,10 +336,11 @@ def test_disputes_are_listed_and_resolved(demo_workspace):
     client = login(ws, "admin")
     data = client.get(f"/api/office/{TIA}/disputes").json()
     # the demo leaves A's case about RMA-A77 open for the office; this test's comes after
-    assert [(d["payee_id"], d["details"]["rma_number"]) for d in data["open"]] == [
-        ("A", "RMA-A77"), ("A", "RMA-X")]
-    assert data["open"][-1]["id"] == case.id
-    assert [d["status"] for d in data["closed"]] == ["accepted"]  # the demo's case
+    # open cases first, oldest first, then the closed ones
+    assert [(d["payee_id"], d["status"], d["details"].get("rma_number"))
+            for d in data["disputes"]][:2] == [("A", "open", "RMA-A77"), ("A", "open", "RMA-X")]
+    assert data["disputes"][1]["id"] == case.id
+    assert [d["status"] for d in data["disputes"][2:]] == ["accepted"]  # the demo's case
     page = client.get(f"/office/{TIA}/disputes")
     assert "RMA-X" in page.text and f"/disputes/{case.id}/resolve" in page.text
 
@@ -403,7 +405,8 @@ READ_PAGES = ["/office", "/api/office"] + [
     f"{prefix}/office/{program}/{page}" for prefix in ("", "/api")
     for program in (GL, "trade-in-accelerator", "sales-team")
     for page in ("registrations", "enrollments", "imports", "runs", "disputes", "plan",
-                 "budget")] + ["/office/runs/1", "/api/office/runs/1"]
+                 "budget", "registrations.csv", "disputes.csv")] + [
+    "/office/runs/1", "/api/office/runs/1"]
 
 
 def actions(ws, run_id: int, reg_id: str, dispute_id: int) -> list[tuple[str, dict]]:
@@ -426,6 +429,13 @@ def actions(ws, run_id: int, reg_id: str, dispute_id: int) -> list[tuple[str, di
         (f"/api/office/runs/{run_id}/post", {}),
         (f"/office/{TIA}/disputes/{dispute_id}/resolve", resolve),
         (f"/api/office/{TIA}/disputes/{dispute_id}/resolve", resolve),
+        (f"/office/{GL}/registrations/bulk", {"data": {"ids": [reg_id], "accept": "false",
+                                                       "reason": "no"}}),
+        (f"/api/office/{GL}/registrations/bulk", {"json": {"ids": [reg_id], "accept": False,
+                                                           "reason": "no"}}),
+        (f"/api/office/{TIA}/enrollments/bulk", {"json": {"ids": ["E-L"], "accept": True}}),
+        (f"/api/office/{TIA}/disputes/bulk", {"json": {"ids": [str(dispute_id)],
+                                                       "accept": False, "reason": "no"}}),
     ]
 
 
@@ -564,3 +574,164 @@ def test_the_demo_runs_on_its_clock_and_leaves_work_for_the_office(demo_workspac
     assert (reg["status"], reg["reason"]) == ("submitted", None)
     assert reg["submitted_at"].startswith("2018-06-12")
     assert reg["due_on"] == "2018-06-19"  # 5 Polish business days later
+
+
+# ---------------------------------------------------------------- queue listings and bulk
+def _input_registrations() -> dict[str, dict]:
+    return {r["registration_id"]: r for r in example_rows(GL, "registrations")}
+
+
+def test_a_queue_filters_sorts_pages_and_exports_exactly_those_rows(demo_workspace):
+    client = login(demo_workspace, "viewer")
+    api = f"/api/office/{GL}/registrations"
+    given = _input_registrations()
+    # P2's leads submitted 2018-04-04..04-08 (the example's input file), by licences, most
+    # first; equal licences in id order: 620, 501, 500, 251, 250, 100, six of 10, then 3.
+    chosen = sorted((r for r in given.values() if r["partner_id"] == "P2"
+                     and "2018-04-04" <= r["submitted_at"][:10] <= "2018-04-08"),
+                    key=lambda r: r["registration_id"])
+    by_licences = [r["registration_id"] for r in
+                   sorted(chosen, key=lambda r: int(r["licences"]), reverse=True)]
+    assert by_licences == ["R19", "R18", "R15", "R16", "R06", "R14", "R05", "R07", "R08",
+                           "R09", "R11", "R12", "R17"]
+    query = {"party": "P2", "from": "2018-04-04", "to": "2018-04-08", "sort": "licences",
+             "order": "desc", "size": "5"}
+    pages = [client.get(api, params=query | {"page": str(n)}).json() for n in (1, 2, 3)]
+    assert [p["listing"]["total"] for p in pages] == [13, 13, 13]
+    assert [p["listing"]["pages"] for p in pages] == [3, 3, 3]
+    assert [r["registration_id"] for p in pages for r in p["registrations"]] == by_licences
+    # ascending: the same rows the other way round, ties still in id order
+    up = client.get(api, params=query | {"order": "asc", "size": "50"}).json()
+    assert [r["registration_id"] for r in up["registrations"]] == [
+        "R17", "R05", "R07", "R08", "R09", "R11", "R12", "R14", "R06", "R16", "R15", "R18",
+        "R19"]
+    # free text: a tax id with or without its dashes, a customer's name
+    nip_c02 = given["R03"]["customer_nip"]
+    for q in (nip_c02, f"{nip_c02[:3]}-{nip_c02[3:6]}-{nip_c02[6:8]}-{nip_c02[8:]}",
+              "client c02"):
+        assert [r["registration_id"] for r in client.get(api, params={"q": q}).json()[
+            "registrations"]] == ["R03"], q
+    # a state filter: the demo's two leads wait for the office, overdue first
+    waiting = client.get(api, params={"state": "submitted"}).json()
+    assert [(r["partner_id"], r["overdue"]) for r in waiting["registrations"]] == [
+        ("P1", True), ("P2", False)]
+    # the page shows the same rows, with sort links keeping the filters
+    page = client.get(f"/office/{GL}/registrations", params=query | {"page": "2"})
+    assert page.status_code == 200
+    assert re.findall(r'<tr id="reg-(R\d+)"', page.text) == by_licences[5:10]
+    assert "sort=due_on" in page.text and "party=P2" in page.text
+    # CSV: every page of the same query, in the same order, cells made inert
+    export = client.get(f"/office/{GL}/registrations.csv", params=query | {"page": "3"})
+    assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
+    assert "attachment" in export.headers["content-disposition"]
+    lines = list(csv.DictReader(io.StringIO(export.text)))
+    assert [r["registration_id"] for r in lines] == by_licences
+    assert [r["licences"] for r in lines] == [given[i]["licences"] for i in by_licences]
+    assert lines[0]["customer_name"] == given["R19"]["customer_name"]
+    # a run's totals per payee link where the payee directory does
+    run = client.get("/api/office/runs/1").json()
+    directory = {p["payee_id"]: p for p in client.get(
+        f"/api/office/{run['program']}/payees").json()["payees"]}
+    run_page = client.get("/office/runs/1").text
+    assert run["payees"]
+    for p in run["payees"]:
+        assert (p["status_url"], p["statement_url"]) == (
+            directory[p["payee_id"]]["status_url"], directory[p["payee_id"]]["statement_url"])
+        assert f'href="{p["status_url"]}"' in run_page
+
+
+def test_hostile_listing_values_are_refused_with_what_to_give(demo_workspace):
+    client = login(demo_workspace, "viewer")
+    api = f"/api/office/{GL}/registrations"
+    for params, field, words in (
+            ({"sort": "customer_nip; DROP TABLE registrations"}, "sort", "cannot sort by"),
+            ({"order": "sideways"}, "order", "neither asc nor desc"),
+            ({"page": "0"}, "page", "is not a whole number"),
+            ({"page": "-1"}, "page", "is not a whole number"),
+            ({"size": "501"}, "size", "is not a whole number"),
+            ({"size": "1e3"}, "size", "is not a whole number"),
+            ({"from": "2018-02-30"}, "from", "is not a date"),
+            ({"from": "2018-05-01", "to": "2018-04-01"}, "to", "ends before it starts"),
+            ({"state": "approved"}, "state", "no state 'approved'"),
+            ({"q": "a\x00b"}, "q", "control character")):
+        for url in (api, f"/office/{GL}/registrations", f"/office/{GL}/registrations.csv"):
+            answer = client.get(url, params=params)
+            assert answer.status_code == 400, (url, params, answer.status_code)
+        problems = client.get(api, params=params).json()["error"]["problems"]
+        assert problems[0]["field"] == field and words in problems[0]["message"], problems
+    sort_problem = client.get(api, params={"sort": "nope"}).json()["error"]["problems"][0]
+    assert "registration_id" in sort_problem["hint"] and "due_on" in sort_problem["hint"]
+    # every bad value at once
+    many = client.get(api, params={"sort": "x", "page": "0", "size": "0"}).json()
+    assert [p["field"] for p in many["error"]["problems"]] == ["sort", "page", "size"]
+    # a partner id is a value, never SQL: nothing matches and the table is still there
+    odd = client.get(api, params={"party": "P1' OR '1'='1"}).json()
+    assert odd["registrations"] == [] and odd["listing"]["total"] == 0
+    assert client.get(api).json()["listing"]["total"] == 37
+    # a page past the last is empty, not an error
+    assert client.get(api, params={"page": "99"}).json()["registrations"] == []
+
+
+def test_bulk_decisions_report_rows_decided_meanwhile_and_decide_the_others(
+        demo_workspace, monkeypatch):
+    ws = demo_workspace
+    first = new_registration(ws, monkeypatch)
+    second = new_registration(ws, monkeypatch, "5200950281", "Client C12")
+    client = login(ws, "approver")
+    url = f"/api/office/{GL}/registrations/bulk"
+    # refused whole, nothing changes: no reason for a rejection, or nothing chosen
+    before = _snapshot(ws)
+    for body in ({"ids": [first.registration_id, second.registration_id], "accept": False},
+                 {"ids": [], "accept": True, "reason": "x"}):
+        answer = client.post(url, json=body)
+        assert answer.status_code == 400, answer.text
+    assert "needs a reason" in client.post(url, json={
+        "ids": [first.registration_id], "accept": False, "reason": "  "}).text
+    assert _snapshot(ws) == before
+    # someone rejects the first meanwhile
+    registrations.decide(ws, GL, first.registration_id, accept=False, actor="admin",
+                         reason="duplicate")
+    answer = client.post(url, json={
+        "ids": [first.registration_id, second.registration_id, "R-NONE"], "accept": False,
+        "reason": "outside the partner's territory"})
+    assert answer.status_code == 200, answer.text
+    outcome = answer.json()
+    assert [(r["registration_id"], r["status"], r["reason"]) for r in outcome["decided"]] == [
+        (second.registration_id, "rejected", "outside the partner's territory")]
+    refused = {r["id"]: r["problems"][0]["message"] for r in outcome["refused"]}
+    assert list(refused) == [first.registration_id, "R-NONE"]
+    assert "rejected already" in refused[first.registration_id]
+    assert "unknown registration" in refused["R-NONE"]
+    states = {r.registration_id: (r.status, r.reason, r.decided_by)
+              for r in registrations.listing(ws, GL)}
+    assert states[first.registration_id] == ("rejected", "duplicate", "admin")  # unchanged
+    assert states[second.registration_id] == ("rejected", "outside the partner's territory",
+                                              "approver")
+    with ws.store.reading() as session:  # the single decision's audit entry, by the approver
+        events = session.scalars(select(AuditEvent).where(
+            AuditEvent.entity == "registration",
+            AuditEvent.entity_key == second.registration_id)).all()
+    assert [(e.action, e.actor) for e in events][-1] == ("reject", "approver")
+
+    # disputes: the demo's open case and a new one; the page's form, one reason for both
+    case = disputes.open_case(ws, TIA, "B", "=HYPERLINK(\"http://x\")", actor="B",
+                              details={"items": "1", "return_date": "2008-07-01",
+                                       "rma_number": "RMA-B1", "tmp_quote": "T",
+                                       "sales_order": "S"})
+    open_ids = [str(d.id) for d in disputes.listing(ws, TIA, status="open")]
+    assert len(open_ids) == 2 and str(case.id) in open_ids
+    export = client.get(f"/office/{TIA}/disputes.csv", params={"q": "hyperlink"})
+    rows = list(csv.DictReader(io.StringIO(export.text)))
+    assert [r["id"] for r in rows] == [str(case.id)]
+    assert rows[0]["description"] == "'=HYPERLINK(\"http://x\")"  # inert in a spreadsheet
+    page = client.post(f"/office/{TIA}/disputes/bulk?state=open",
+                       data={"ids": open_ids, "accept": "false", "reason": "no proof of return"})
+    assert page.status_code == 200 and 'id="bulk-result"' in page.text
+    assert "2 decided." in page.text
+    assert re.search(r'class="decided-ids">(.*?)<', page.text).group(1) == ", ".join(open_ids)
+    closed = {d.id: (d.status, d.resolution, d.resolved_by) for d in disputes.listing(ws, TIA)}
+    assert {closed[int(i)] for i in open_ids} == {("rejected", "no proof of return", "approver")}
+    again = client.post(f"/api/office/{TIA}/disputes/bulk",
+                        json={"ids": open_ids[:1], "accept": True, "reason": "ok"}).json()
+    assert again["decided"] == [] and "rejected already" in again["refused"][0]["problems"][0][
+        "message"]

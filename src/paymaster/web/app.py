@@ -29,6 +29,7 @@ from paymaster.web import (
     routes_office,
     routes_office_ledger,
     routes_office_payees,
+    routes_office_queues,
     routes_office_payouts,
     routes_office_periods,
     routes_office_users,
@@ -96,6 +97,7 @@ def create_app(ws: Workspace, *, secure_cookies: bool = False,
     app.include_router(routes_payee.router)
     app.include_router(routes_results.router)
     app.include_router(routes_office.router)
+    app.include_router(routes_office_queues.router)
     app.include_router(routes_office_ledger.router)
     app.include_router(routes_office_users.router)
     app.include_router(routes_office_payouts.router)

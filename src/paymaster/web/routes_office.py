@@ -1,5 +1,6 @@
-"""Pages of the program office: the dashboard, the registration and enrollment queues,
-imports, runs and the ledger, disputes, plan versions and the budget.
+"""Pages of the program office: the dashboard and imports (the queues are in
+routes_office_queues.py; runs, plan versions and the budget in
+routes_office_ledger.py).
 
 Office roles only: admin, approver and viewer read; only admin and approver act. A
 partner or rep user gets 403 on every route here, before any record is looked up, so a
@@ -10,19 +11,16 @@ HTML or returned as JSON by its /api twin.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import RedirectResponse, Response
-from pydantic import BaseModel
+from fastapi.responses import Response
 from sqlalchemy import select
 
 from paymaster.errors import DataError, PaymasterError, Problem
-from paymaster.services import enrollments, imports, registrations
+from paymaster.services import imports
 from paymaster.store.models import (
     Dispute,
     Enrollment,
@@ -43,7 +41,6 @@ from paymaster.web.office_common import (
     ZERO,
     fields_of,
     form_problems,
-    is_htmx,
     known_program,
     office_page,
     parse_date,
@@ -98,168 +95,6 @@ def dashboard_api(user: User, ws: Ws) -> Response:
     """Every program: queues waiting (and overdue), open disputes, latest run, ledger total."""
     require_reader(user)
     return render.json(dashboard_data(ws, user))
-
-
-# ---------------------------------------------------------------- queues
-# Registrations and enrollments wait for the office the same way: a queue of rows with a
-# due date, overdue first, each decided (accept/approve or reject with a reason) in place.
-class Decision(BaseModel):
-    accept: bool
-    reason: str | None = None
-
-
-@dataclass(frozen=True)
-class Queue:
-    name: str                      # registrations / enrollments: the path and the JSON key
-    key: str                       # the row's id field
-    enabled: Callable[[Workspace, str], bool]
-    listing: Callable[[Workspace, str], list]
-    row: Callable[[Any, dt.date], dict]
-    decide: Callable[[Workspace, str, str, bool, str, str | None], Any]
-
-
-REG_FIELDS = ("registration_id", "partner_id", "status", "reason", "submitted_at", "due_on",
-              "decided_at", "decided_by")
-ENR_FIELDS = ("enrollment_id", "partner_id", "phase", "status", "submitted_on",
-              "effective_from", "due_on", "decided_at", "decided_by", "reason")
-
-
-def registration_row(reg: Registration, today: dt.date) -> dict:
-    data = reg.data or {}
-    return fields_of(reg, REG_FIELDS) | {
-        "customer_name": data.get("customer_name"), "customer_nip": data.get("customer_nip"),
-        "family": data.get("family"), "plan": data.get("plan"), "licences": data.get("licences"),
-        "overdue": reg.status == "submitted" and reg.due_on < today}
-
-
-def enrollment_row(e: Enrollment, today: dt.date) -> dict:
-    return fields_of(e, ENR_FIELDS) | {
-        "overdue": e.status == "submitted" and e.due_on is not None and e.due_on < today}
-
-
-REGISTRATIONS = Queue(
-    "registrations", "registration_id",
-    enabled=lambda ws, program: bool(ws.program(program).registrations),
-    listing=registrations.listing, row=registration_row,
-    decide=lambda ws, program, item, accept, actor, reason: registrations.decide(
-        ws, program, item, accept=accept, actor=actor, reason=reason))
-ENROLLMENTS = Queue(
-    "enrollments", "enrollment_id",
-    enabled=lambda ws, program: bool(ws.program(program).enrollments),
-    listing=enrollments.listing, row=enrollment_row,
-    decide=lambda ws, program, item, accept, actor, reason: enrollments.move(
-        ws, program, item, "approve" if accept else "reject", actor=actor, reason=reason))
-
-
-def _queue_order(row: dict) -> tuple:
-    """Overdue first, then the rest waiting by due date, then decided ones."""
-    waiting = row["status"] == "submitted"
-    rank = 0 if row["overdue"] else 1 if waiting else 2
-    return rank, (row["due_on"] or dt.date.max) if waiting else dt.date.max
-
-
-def queue_data(queue: Queue, ws: Workspace, program: str) -> dict:
-    info = office_program_info(ws, known_program(ws, program))
-    if not queue.enabled(ws, program):
-        return info | {"enabled": False, queue.name: []}
-    today = ws.today(program)
-    rows = sorted((queue.row(item, today) for item in queue.listing(ws, program)),
-                  key=_queue_order)
-    return info | {"enabled": True, "today": today, queue.name: rows}
-
-
-def _queue_page(queue: Queue, request: Request, user: Principal, ws: Workspace,
-                program: str) -> Response:
-    require_reader(user)
-    return office_page(request, f"office_{queue.name}.html", user, queue_data(queue, ws, program),
-                       errors={})
-
-
-def _decide(queue: Queue, ws: Workspace, user: Principal, program: str, item_id: str,
-            accept: bool, reason: str | None):
-    require_writer(user)
-    known_program(ws, program)
-    return queue.decide(ws, program, item_id, accept, user.username,
-                        (reason or "").strip() or None)
-
-
-def _decide_page(queue: Queue, request: Request, user: Principal, ws: Workspace, program: str,
-                 item_id: str, accept: bool, reason: str) -> Response:
-    problems: list[Problem] = []
-    try:
-        _decide(queue, ws, user, program, item_id, accept, reason)
-    except PaymasterError as err:
-        problems = form_problems(err)
-    if is_htmx(request):
-        item = next(i for i in queue.listing(ws, program) if getattr(i, queue.key) == item_id)
-        # htmx swaps only 2xx answers: the row comes back with its problems shown.
-        return render.html(request, f"office_{queue.name}_row.html", user, program=program,
-                           row=queue.row(item, ws.today(program)), problems=problems, can_act=True)
-    if problems:
-        return office_page(request, f"office_{queue.name}.html", user,
-                           queue_data(queue, ws, program), status=400,
-                           errors={item_id: problems})
-    return RedirectResponse(f"/office/{program}/{queue.name}", status_code=303)
-
-
-@router.get("/office/{program}/registrations", include_in_schema=False)
-def registrations_page(request: Request, user: User, ws: Ws, program: str) -> Response:
-    return _queue_page(REGISTRATIONS, request, user, ws, program)
-
-
-@router.get("/api/office/{program}/registrations", tags=TAGS)
-def registrations_api(user: User, ws: Ws, program: str) -> Response:
-    """Registrations with due dates; overdue ones first."""
-    require_reader(user)
-    return render.json(queue_data(REGISTRATIONS, ws, program))
-
-
-@router.post("/office/{program}/registrations/{registration_id}/decision",
-             include_in_schema=False, dependencies=[Csrf])
-def registration_decide_page(request: Request, user: User, ws: Ws, program: str,
-                             registration_id: str, accept: Annotated[bool, Form()],
-                             reason: Annotated[str, Form()] = "") -> Response:
-    return _decide_page(REGISTRATIONS, request, user, ws, program, registration_id, accept,
-                        reason)
-
-
-@router.post("/api/office/{program}/registrations/{registration_id}/decision", tags=TAGS,
-             dependencies=[Csrf])
-def registration_decide_api(user: User, ws: Ws, program: str, registration_id: str,
-                            decision: Decision) -> Response:
-    """Accept (the checks are re-run) or reject with a reason a submitted registration."""
-    reg = _decide(REGISTRATIONS, ws, user, program, registration_id, decision.accept,
-                  decision.reason)
-    return render.json({"registration": registration_row(reg, ws.today(program))})
-
-
-@router.get("/office/{program}/enrollments", include_in_schema=False)
-def enrollments_page(request: Request, user: User, ws: Ws, program: str) -> Response:
-    return _queue_page(ENROLLMENTS, request, user, ws, program)
-
-
-@router.get("/api/office/{program}/enrollments", tags=TAGS)
-def enrollments_api(user: User, ws: Ws, program: str) -> Response:
-    """Enrollment applications with due dates; overdue ones first."""
-    require_reader(user)
-    return render.json(queue_data(ENROLLMENTS, ws, program))
-
-
-@router.post("/office/{program}/enrollments/{enrollment_id}/decision",
-             include_in_schema=False, dependencies=[Csrf])
-def enrollment_decide_page(request: Request, user: User, ws: Ws, program: str,
-                           enrollment_id: str, accept: Annotated[bool, Form()],
-                           reason: Annotated[str, Form()] = "") -> Response:
-    return _decide_page(ENROLLMENTS, request, user, ws, program, enrollment_id, accept, reason)
-
-
-@router.post("/api/office/{program}/enrollments/{enrollment_id}/decision", tags=TAGS,
-             dependencies=[Csrf])
-def enrollment_decide_api(user: User, ws: Ws, program: str, enrollment_id: str,
-                          decision: Decision) -> Response:
-    """Approve (eligibility is checked again) or reject with a reason an application."""
-    e = _decide(ENROLLMENTS, ws, user, program, enrollment_id, decision.accept, decision.reason)
-    return render.json({"enrollment": enrollment_row(e, ws.today(program))})
 
 
 # ---------------------------------------------------------------- imports

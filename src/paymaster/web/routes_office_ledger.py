@@ -1,39 +1,35 @@
-"""Program office pages about money: runs (preview, approve, post), disputes, plan
-versions and budget. Each has a JSON twin under /api/office."""
+"""Program office pages about money: runs (preview, approve, post), plan versions and
+budget (disputes are a queue: routes_office_queues.py). Each has a JSON twin under
+/api/office."""
 
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
 from collections import defaultdict
 from decimal import Decimal
-from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import select
 
 from paymaster.analytics.budget import budget_forecast
 from paymaster.analytics.charts import burn_chart
-from paymaster.errors import DataError, PaymasterError, Problem
-from paymaster.services import disputes, ledger
+from paymaster.errors import PaymasterError, Problem
+from paymaster.services import ledger
 from paymaster.services.statement_labels import display_label
 from paymaster.store.models import (
     AuditEvent,
-    Dispute,
     Run,
 )
 from paymaster.web import render
 from paymaster.web.deps import RecordId, Csrf, User, Ws
 from paymaster.web.payee_access import payee_names
+from paymaster.web.routes_office_payees import payee_links
 from paymaster.web.security import Principal
 from paymaster.workspace import Workspace
 from paymaster.web.office_common import (
-    importable_tables,
-    save_upload,
-    upload_name,
     TAGS,
     ZERO,
     fields_of,
@@ -88,7 +84,7 @@ def run_data(ws: Workspace, user: Principal, run_id: int) -> dict:
                for e in ledger.entries(ws, run.program) if e.run_id == run_id]
     return info | {
         "run": fields_of(run, RUN_FIELDS),
-        "payees": [{"payee_id": k, "name": names.get(k, k)} | v
+        "payees": [{"payee_id": k, "name": names.get(k, k)} | payee_links(run.program, k) | v
                    for k, v in sorted(payees.items())],
         "measures": [{"measure": k, "label": labels.get(k) or display_label(None, k)} | v
                      for k, v in sorted(measures.items())],
@@ -192,86 +188,6 @@ def post_api(user: User, ws: Ws, run_id: RecordId) -> Response:
     """Post an approved run: its differences go to the ledger (refused when out of date)."""
     _run_action(ws, user, run_id, "post")
     return render.json(run_data(ws, user, run_id))
-
-
-# ---------------------------------------------------------------- disputes
-DISPUTE_FIELDS = ("id", "payee_id", "line_key", "details", "description", "status",
-                  "opened_at", "opened_by", "resolved_at", "resolved_by", "resolution",
-                  "correction_import")
-
-
-def disputes_data(ws: Workspace, user: Principal, program: str) -> dict:
-    info = office_program_info(ws, known_program(ws, program))
-    rows = [fields_of(d, DISPUTE_FIELDS) for d in disputes.listing(ws, program)]
-    return info | {"open": [r for r in rows if r["status"] == "open"],
-                   "closed": [r for r in rows if r["status"] != "open"],
-                   "tables": importable_tables(ws, program)}
-
-
-def resolve_dispute(ws: Workspace, user: Principal, program: str, dispute_id: int, *,
-                    accept: bool, resolution: str, table: str = "",
-                    file: UploadFile | None = None, as_of: str = "") -> Dispute:
-    """Close a case; an accepted one may bring a correction file for a table, imported
-    in the same step (the file is saved to a temporary file of the same suffix)."""
-    require_writer(user)
-    known_program(ws, program)
-    if file is None or not file.filename:
-        return disputes.resolve(ws, program, dispute_id, accept=accept, resolution=resolution,
-                                actor=user.username)
-    allowed = importable_tables(ws, program)
-    if table not in allowed:
-        raise DataError(Problem("choose the table the correction is for", field="table",
-                                hint="tables: " + ", ".join(allowed)))
-    day = parse_date(as_of, "as_of")
-    with tempfile.TemporaryDirectory(prefix="paymaster-upload-") as folder:
-        path = Path(folder) / upload_name(file.filename, table)
-        save_upload(file.file, path, ws)
-        return disputes.resolve(ws, program, dispute_id, accept=accept, resolution=resolution,
-                                actor=user.username, correction=(table, path), as_of=day)
-
-
-@router.get("/office/{program}/disputes", include_in_schema=False)
-def disputes_page(request: Request, user: User, ws: Ws, program: str) -> Response:
-    require_reader(user)
-    return office_page(request, "office_disputes.html", user, disputes_data(ws, user, program),
-                 errors={})
-
-
-@router.get("/api/office/{program}/disputes", tags=TAGS)
-def disputes_api(user: User, ws: Ws, program: str) -> Response:
-    """Open and closed cases of the program."""
-    require_reader(user)
-    return render.json(disputes_data(ws, user, program))
-
-
-@router.post("/office/{program}/disputes/{dispute_id:int}/resolve", include_in_schema=False,
-             dependencies=[Csrf])
-def resolve_page(request: Request, user: User, ws: Ws, program: str, dispute_id: RecordId,
-                 accept: Annotated[bool, Form()], resolution: Annotated[str, Form()] = "",
-                 table: Annotated[str, Form()] = "",
-                 file: Annotated[UploadFile | None, File()] = None,
-                 as_of: Annotated[str, Form()] = "") -> Response:
-    try:
-        resolve_dispute(ws, user, program, dispute_id, accept=accept, resolution=resolution,
-                        table=table, file=file, as_of=as_of)
-    except PaymasterError as err:
-        return office_page(request, "office_disputes.html", user, disputes_data(ws, user, program),
-                     status=400, errors={dispute_id: form_problems(err)})
-    return RedirectResponse(f"/office/{program}/disputes", status_code=303)
-
-
-@router.post("/api/office/{program}/disputes/{dispute_id:int}/resolve", tags=TAGS,
-             dependencies=[Csrf])
-def resolve_api(user: User, ws: Ws, program: str, dispute_id: RecordId,
-                accept: Annotated[bool, Form()], resolution: Annotated[str, Form()],
-                table: Annotated[str, Form()] = "",
-                file: Annotated[UploadFile | None, File()] = None,
-                as_of: Annotated[str, Form()] = "") -> Response:
-    """Accept (optionally with a correction file for a table) or reject a case, with a
-    reason. Multipart form, since a correction is a file."""
-    dispute = resolve_dispute(ws, user, program, dispute_id, accept=accept,
-                              resolution=resolution, table=table, file=file, as_of=as_of)
-    return render.json({"dispute": fields_of(dispute, DISPUTE_FIELDS)})
 
 
 # ---------------------------------------------------------------- plan versions

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -40,6 +41,14 @@ def _day(value: object) -> dt.date | None:
     """An input table's date as stored (ISO text), as a date."""
     return value if isinstance(value, dt.date) or value is None else (
         dt.date.fromisoformat(str(value)[:10]) if str(value).strip() else None)
+
+
+def payee_links(program: str, payee_id: str) -> dict[str, str]:
+    """Where the office reads a payee's status and statement (the directory and a run's
+    totals link there)."""
+    payee = quote(payee_id, safe="")
+    return {"status_url": f"/programs/{program}/status?payee={payee}",
+            "statement_url": f"/programs/{program}/statement/{payee}"}
 
 
 def payees_data(ws: Workspace, user: Principal, program: str, q: str | None = None) -> dict:
@@ -80,8 +89,7 @@ def payees_data(ws: Workspace, user: Principal, program: str, q: str | None = No
             "status": "removed" if payee["removed_on"] else "active",
             "posted": posted.get(payee["payee_id"], ZERO),
             "open_disputes": open_disputes.get(payee["payee_id"], 0),
-            "status_url": f"/programs/{program}/status?payee={payee['payee_id']}",
-            "statement_url": f"/programs/{program}/statement/{payee['payee_id']}"})
+            **payee_links(program, payee["payee_id"])})
     return info | {"q": q or "", "payees": rows, "count": len(found)}
 
 

@@ -6,3 +6,15 @@ document.addEventListener("change", function (event) {
     target.form.submit();
   }
 });
+
+// A header box <input data-check-all="TABLE"> ticks every row box of that table (the rows
+// on this page) for the bulk decision.
+document.addEventListener("change", function (event) {
+  var target = event.target;
+  if (!(target.matches && target.matches("input[data-check-all]"))) return;
+  var table = document.getElementById(target.getAttribute("data-check-all"));
+  if (!table) return;
+  table.querySelectorAll("tbody input[type=checkbox][name=ids]").forEach(function (box) {
+    box.checked = target.checked;
+  });
+});
