@@ -150,6 +150,8 @@ def test_accruals_bank_reference_and_the_audit_log_around_a_payout(demo_workspac
     assert not [r for r in after["rows"] if r["program"] == GL]  # all of it paid
     assert {r["program"] for r in after["rows"]} == {r["program"] for r in before["rows"]} - {GL}
     assert (finance.get("/api/office/accruals", params={"program": GL}).json()["rows"]) == []
+    last = finance.get("/api/office/accruals", params={"as_of": "9999-12-31"})  # no overflow
+    assert last.status_code == 200 and last.json()["rows"] == after["rows"]
 
     audit = finance.get("/api/office/audit", params={"actor": "finance"}).json()
     assert [e["action"] for e in audit["events"]] == ["pay", "import"]  # newest first
@@ -164,6 +166,8 @@ def test_accruals_bank_reference_and_the_audit_log_around_a_payout(demo_workspac
                for e in runs)
     tomorrow = ws.today().replace(year=ws.today().year + 1).isoformat()
     assert finance.get("/api/office/audit", params={"start": tomorrow}).json()["count"] == 0
+    assert finance.get("/api/office/audit", params={"end": "9999-12-31"}).json()["count"] == (
+        finance.get("/api/office/audit").json()["count"])
     paged = finance.get("/api/office/audit", params={"size": 25, "page": 2}).json()
     assert paged["page"] == 2 and len(paged["events"]) == min(25, paged["count"] - 25)
 

@@ -173,7 +173,7 @@ def audit_page(ws: Workspace, f: AuditFilter) -> Page:
     if f.start:
         query = query.where(when >= dt.datetime.combine(f.start, dt.time()))
     if f.end:
-        query = query.where(when < dt.datetime.combine(f.end + dt.timedelta(days=1), dt.time()))
+        query = query.where(when <= dt.datetime.combine(f.end, dt.time.max))
     with ws.store.reading() as session:
         count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
         events = session.scalars(query.order_by(AuditEvent.id.desc())
