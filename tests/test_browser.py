@@ -193,6 +193,53 @@ def test_the_office_filters_sorts_pages_exports_and_rejects_in_bulk(site):
     assert sorted(office.locator("#queue tbody tr td:nth-child(2)").all_inner_texts()) == ids
 
 
+def test_finance_filters_the_ledger_then_reads_accruals_and_the_audit_log_in_polish(site):
+    """Finance (a Polish user) from the header: the ledger filtered to one partner, its
+    total in Polish money format; accruals at a chosen date; the audit log of approvals,
+    before and after as a table. Each page fits at 1280 and 390 px."""
+    base, browser = site
+    page = login(browser, base, "finance", locale="pl-PL")
+    page.click("header a[href='/office/ledger']")
+    page.wait_for_url(lambda url: url.endswith("/office/ledger"))
+    everything = int(page.inner_text("#ledger-count"))
+    page.select_option("#ledger-filters select[name=program]", GL)
+    page.fill("#ledger-filters input[name=payee]", "P1")
+    page.click("#ledger-filters button[type=submit]")
+    page.wait_for_url(lambda url: "payee=P1" in url)
+    payees = page.eval_on_selector_all("#ledger tr.entry", "rs => rs.map(r => r.dataset.payee)")
+    assert payees and set(payees) == {"P1"} and len(payees) < everything
+    total = page.inner_text("#ledger-totals tr.total td.num")
+    assert total.endswith("zł") and "," in total, total  # Polish: 1 234,56 zł
+    assert "Księga" in page.inner_text("main")
+    shoot(page, "finance-ledger")
+    checked = [(page.url, page.evaluate(LAYOUT_CHECK))]
+
+    page.click("nav a[href='/office/accruals']")
+    page.fill("#accrual-filters input[name=as_of]", "2018-12-31")
+    page.click("#accrual-filters button[type=submit]")
+    page.wait_for_url(lambda url: "as_of=2018-12-31" in url)
+    assert "2018" in page.inner_text("#accruals-as-of")
+    assert page.locator("#accruals thead").count() or "nic nie jest należne" in page.content()
+    shoot(page, "finance-accruals")
+    checked.append((page.url, page.evaluate(LAYOUT_CHECK)))
+
+    page.click("nav a[href='/office/audit']")
+    page.select_option("#audit-filters select[name=action]", "approve")
+    page.click("#audit-filters button[type=submit]")
+    page.wait_for_url(lambda url: "action=approve" in url)
+    event = page.locator(".audit-event[data-entity=run]").first
+    assert event.locator("table.changes td.before").inner_text() == "preview"
+    assert event.locator("table.changes td.after").inner_text() == "approved"
+    assert "Dziennik zdarzeń" in page.inner_text("main")
+    shoot(page, "finance-audit")
+    checked.append((page.url, page.evaluate(LAYOUT_CHECK)))
+    page.set_viewport_size({"width": 390, "height": 900})
+    for url in [u for u, _ in checked]:
+        page.goto(url)
+        checked.append((url + " @390px", page.evaluate(LAYOUT_CHECK)))
+    assert not [c for c in checked if c[1]], checked
+
+
 # ---------------------------------------------------------------- layout of every page
 # Nothing may stick out of its box: a card's content stays inside the card (a wide table
 # scrolls inside a `.scroll` box, which must fit the card), cards do not overlap, the page is never wider
@@ -238,6 +285,8 @@ SNAPSHOT_BOXES = """() => {
 }"""
 SHOTS = {"/office": "office-dashboard", "/office/runs/5": "office-run-preview",
          f"/office/{GL}/payees": "office-payees", "/programs/sales-team/leaderboards": "rep-leaderboards"}
+# Sort and page links of a list show the same page in another order: the page itself is
+# checked once.
 SKIP = ("/api", "/logout", "/static", "/file", ".csv", ".pdf", ".xlsx", ".parquet", ".svg",
         "format=", "download", "sort=", "page=")  # a sorted or later page: the same layout
 

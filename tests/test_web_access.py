@@ -3,7 +3,8 @@ the ids of other partners' records put in the URLs. The rules, on the server:
 - nobody logged in: pages send to the login form, the API answers 401;
 - partner and rep users: nothing under /office or /api/office (403); nothing of another
   payee (403 or 404), whichever id they guess;
-- viewer: reads everything, changes nothing (403);
+- viewer: reads everything but user administration and the finance pages, changes
+  nothing (403);
 - every change needs the CSRF token (403 without)."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from starlette.testclient import TestClient
 from paymaster.services import accounts
 from paymaster.web import (
     routes_auth,
+    routes_finance,
     routes_office,
     routes_office_ledger,
     routes_office_payees,
@@ -38,7 +40,8 @@ def routes(method: str) -> list[str]:
     found = []
     for router in (routes_auth.router, routes_payee.router, routes_results.router,
                    routes_office.router, routes_office_ledger.router,
-                   routes_office_users.router, routes_office_payees.router):
+                   routes_office_users.router, routes_office_payees.router,
+                   routes_finance.router):
         for route in router.routes:
             if method in route.methods and route.path not in OPEN:
                 found.append(route.path)
@@ -109,8 +112,12 @@ def test_the_viewer_reads_everything_and_changes_nothing(app) -> None:
     for path in routes("GET"):
         if "/office" in path:
             answer = client.get(fill(path))
-            # user administration is the admin's alone
-            allowed = (403,) if "/office/users" in path else (200, 404)
+            # user administration is the admin's alone; the finance pages finance's
+            finance = path.startswith(("/office/ledger", "/api/office/ledger",
+                                       "/office/accruals", "/api/office/accruals",
+                                       "/office/audit", "/api/office/audit",
+                                       "/office/{program}/ledger"))
+            allowed = (403,) if "/office/users" in path or finance else (200, 404)
             assert answer.status_code in allowed, (path, answer.status_code)
     for path in routes("POST"):
         if "/office" in path:

@@ -44,7 +44,7 @@ def _print(text: str) -> None:
 @user_app.command("add")
 def user_add(
     username: str = typer.Argument(...),
-    role: str = typer.Option(..., "--role", help="admin, approver, partner, rep or viewer"),
+    role: str = typer.Option(..., "--role", help="admin, approver, finance, partner, rep or viewer"),
     payee: str = typer.Option(None, "--payee", help="the partner or rep this user is"),
     name: str = typer.Option("", "--name"), locale: str = typer.Option("en", "--locale"),
     email: str = typer.Option(None, "--email", help="where the user's notifications go"),
@@ -109,7 +109,7 @@ def user_password(
 @user_app.command("role")
 def user_role(
     username: str = typer.Argument(...),
-    role: str = typer.Argument(..., help="admin, approver, partner, rep or viewer"),
+    role: str = typer.Argument(..., help="admin, approver, finance, partner, rep or viewer"),
     payee: str = typer.Option(None, "--payee", help="the payee of a partner or rep user"),
     workspace: Path = WS_OPTION, actor: str = ACTOR_OPTION,
 ) -> None:

@@ -29,24 +29,25 @@ COLUMNS = ("program", "payee_id", "currency", "posted", "paid", "accrued", "unpo
 def accruals(ws: Workspace, as_of: dt.date | None = None,
              program: str | None = None) -> list[dict]:
     as_of = as_of or ws.today()
-    end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
+    # the end of the day, inclusive (the day after would overflow at 9999-12-31)
+    end = dt.datetime.combine(as_of, dt.time.max)
     names = [program] if program else list(ws.config.programs)
     if program:
         ws.program(program)  # an unknown name is an error, not an empty report
     rows: list[dict] = []
     with ws.store.reading() as session:
-        paid_ids = set(session.scalars(select(Payment.entry_id).where(Payment.paid_at < end)))
+        paid_ids = set(session.scalars(select(Payment.entry_id).where(Payment.paid_at <= end)))
         for name in names:
             currency = ws.plan(name).plan.currency
             figures: dict[str, dict[str, Decimal]] = defaultdict(
                 lambda: {"posted": ZERO, "paid": ZERO, "unposted": ZERO})
             for entry in session.scalars(select(LedgerEntry).where(
-                    LedgerEntry.program == name, LedgerEntry.posted_at < end)):
+                    LedgerEntry.program == name, LedgerEntry.posted_at <= end)):
                 figures[entry.payee_id]["posted"] += entry.amount
                 if entry.id in paid_ids:
                     figures[entry.payee_id]["paid"] += entry.amount
             run = session.scalars(select(Run).where(
-                Run.program == name, Run.created_at < end).order_by(Run.id.desc())).first()
+                Run.program == name, Run.created_at <= end).order_by(Run.id.desc())).first()
             if run is not None and run.status != "posted":
                 for change in pending_changes(session, run):
                     figures[change.payee_id]["unposted"] += change.difference

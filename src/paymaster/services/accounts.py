@@ -18,8 +18,10 @@ from paymaster.store.models import User
 if TYPE_CHECKING:
     from paymaster.workspace import Workspace
 
-ROLES = ("admin", "approver", "partner", "rep", "viewer")
-OFFICE = ("admin", "approver", "viewer")  # see every payee of every program
+ROLES = ("admin", "approver", "finance", "partner", "rep", "viewer")
+# see every payee of every program; finance reads the office pages, pays, and has its own
+# pages (ledger, accruals, audit log)
+OFFICE = ("admin", "approver", "finance", "viewer")
 LOCALES = ("en", "pl", "zh")
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1000  # argon2 hashes any length; a megabyte of password is an attack
@@ -34,6 +36,7 @@ DEMO_ACCOUNTS = (
     ("admin", "admin-demo-pass", "admin", None, "Anna Kowalczyk", "en"),
     ("approver", "approver-demo-pass", "approver", None, "Piotr Nowak", "en"),
     ("viewer", "viewer-demo-pass", "viewer", None, "Fiona Lee", "en"),
+    ("finance", "finance-demo-pass", "finance", None, "Zofia Wiśniewska", "pl"),
     ("alfa", "alfa-demo-pass", "partner", "P1", "Alfa sp. z o.o.", "pl"),
     ("beta", "beta-demo-pass", "partner", "P2", "Beta sp. z o.o.", "pl"),
     ("partner-d", "partner-d-demo-pass", "partner", "D", "Partner D", "zh"),

@@ -42,8 +42,11 @@ if TYPE_CHECKING:
     from paymaster.workspace import Workspace
 
 ZERO = Decimal("0.00")
-COLUMNS = ["batch", "batch_date", "program", "payee_id", "payee_name", "tax_id", "periods",
-           "currency", "amount", "entries"]
+# What accounts payable needs per payee. A batch keeps its own columns, so a batch made
+# before a column was added is written again as it was.
+COLUMNS = ["batch", "batch_date", "program", "payee_id", "payee_name", "tax_id",
+           "bank_reference", "periods", "currency", "amount", "entries"]
+BANK_REFERENCE = "bank_reference"  # an optional column of a payee table (IBAN, vendor no.)
 
 
 @dataclass
@@ -181,23 +184,26 @@ def _new_id(session: Session, program: str, now) -> str:
 
 def _rows(session: Session, plan: Plan, program: str, batch_id: str, now,
           owed: dict[str, list[LedgerEntry]]) -> list[list]:
-    names, tax_ids = _payee_master(session, plan, program)
+    names, tax_ids, banks = _payee_master(session, plan, program)
     rows = []
     for payee, entries in sorted(owed.items()):
         amount = round_money(sum((e.amount for e in entries), ZERO), plan.currency)
         rows.append([batch_id, now.date().isoformat(), program, payee, names.get(payee, ""),
-                     tax_ids.get(payee, ""), ";".join(sorted({e.period for e in entries})),
+                     tax_ids.get(payee, ""), banks.get(payee, ""),
+                     ";".join(sorted({e.period for e in entries})),
                      plan.currency, plain(amount), len(entries)])
     return rows
 
 
-def _payee_master(session: Session, plan: Plan,
-                  program: str) -> tuple[dict[str, str], dict[str, str]]:
-    """Each payee's name and tax id, from the input tables that list payees (keyed by the
-    column a measure pays): `name`, and the first column declared as a tax id."""
+def _payee_master(session: Session, plan: Plan, program: str
+                  ) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """Each payee's name, tax id and bank reference, from the input tables that list
+    payees (keyed by the column a measure pays): `name`, the first column declared as a
+    tax id, and `bank_reference` where the table has it (empty where unknown)."""
     payees = {getattr(m, "payee", None) for m in plan.measures}
     names: dict[str, str] = {}
     tax_ids: dict[str, str] = {}
+    banks: dict[str, str] = {}
     for table, spec in plan.inputs.items():
         if len(spec.key) != 1 or spec.key[0] not in payees:
             continue
@@ -208,7 +214,9 @@ def _payee_master(session: Session, plan: Plan,
                 names.setdefault(row[key], row.get("name") or "")
                 if tax and row.get(tax):
                     tax_ids.setdefault(row[key], row[tax])
-    return names, tax_ids
+                if row.get(BANK_REFERENCE):
+                    banks.setdefault(row[key], str(row[BANK_REFERENCE]))
+    return names, tax_ids, banks
 
 
 def _write_rows(batch: PayoutBatch, path: Path) -> Path:

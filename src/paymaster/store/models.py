@@ -309,7 +309,7 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(unique=True)
     password_hash: Mapped[str] = mapped_column(Text)
-    role: Mapped[str] = mapped_column(String(20))  # admin, approver, partner, rep, viewer
+    role: Mapped[str] = mapped_column(String(20))  # admin, approver, finance, partner, rep, viewer
     payee_id: Mapped[str | None]
     display_name: Mapped[str]
     locale: Mapped[str] = mapped_column(String(10))

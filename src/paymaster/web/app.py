@@ -26,6 +26,7 @@ from paymaster.web import (
     api_docs,
     routes_account,
     routes_auth,
+    routes_finance,
     routes_office,
     routes_office_ledger,
     routes_office_payees,
@@ -52,7 +53,9 @@ from paymaster.workspace import Workspace
 STATIC = Path(__file__).parent / "static"
 PUBLIC = ("/login", "/api/login", "/static/", "/api/openapi.json", "/api/docs")
 OFFICE = ("/office", "/api/office")
-ACTORS = ("admin", "approver")  # of the office roles, those who may change things
+# Of the office roles, those who may change something (each route checks which change:
+# finance may only pay a batch).
+ACTORS = ("admin", "approver", "finance")
 
 
 def create_app(ws: Workspace, *, secure_cookies: bool = False,
@@ -103,6 +106,7 @@ def create_app(ws: Workspace, *, secure_cookies: bool = False,
     app.include_router(routes_office_payouts.router)
     app.include_router(routes_office_payees.router)
     app.include_router(routes_office_periods.router)
+    app.include_router(routes_finance.router)
     # Outermost, around Starlette's own error middleware: even a 500 gets the headers.
     inner = app.build_middleware_stack
     app.build_middleware_stack = lambda: SecurityHeaders(inner())

@@ -17,8 +17,11 @@ from paymaster.web import render
 from paymaster.web.security import Principal
 from paymaster.workspace import Workspace
 
-READERS = ("admin", "approver", "viewer")
+READERS = ("admin", "approver", "finance", "viewer")
 WRITERS = ("admin", "approver")
+# The finance pages (ledger, accruals, audit log); paying a batch is also finance's.
+FINANCE = ("admin", "finance")
+PAYERS = ("admin", "approver", "finance")
 UPLOAD_SUFFIXES = (".csv", ".xlsx", ".parquet")
 ZERO = Decimal("0.00")
 TAGS = ["office"]
@@ -31,6 +34,10 @@ def require_reader(user: Principal) -> None:
 
 def require_writer(user: Principal) -> None:
     user.require(*WRITERS)
+
+
+def require_finance(user: Principal) -> None:
+    user.require(*FINANCE)
 
 
 def known_program(ws: Workspace, program: str) -> str:

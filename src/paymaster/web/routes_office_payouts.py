@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from paymaster.errors import PaymasterError, Problem
-from paymaster.services import payouts
+from paymaster.services import finance_views, payouts
 from paymaster.services.registrations import WorkflowError
 from paymaster.store.models import PayoutBatch
 from paymaster.web import render
@@ -22,7 +22,7 @@ from paymaster.web.office_common import (
     office_page,
     office_program_info,
     require_reader,
-    require_writer,
+    PAYERS,
 )
 from paymaster.web.deps import Csrf, User, Ws
 from paymaster.web.security import Principal
@@ -37,9 +37,16 @@ BATCH_FIELDS = ("id", "program", "created_at", "created_by", "payees", "entries"
 
 
 def batches_data(ws: Workspace, user: Principal, program: str) -> dict:
+    """The batches, newest first, and what the next batch would pay (`unpaid`)."""
     info = office_program_info(ws, known_program(ws, program))
     batches = [_fields(b) for b in reversed(payouts.batches(ws, program))]
-    return info | {"batches": batches}
+    return info | {"batches": batches, "unpaid": finance_views.unpaid(ws, program)}
+
+
+def _page(request: Request, user: Principal, ws: Workspace, program: str, *,
+          status: int = 200, problems: list[Problem]) -> Response:
+    return office_page(request, "office_payouts.html", user, batches_data(ws, user, program),
+                       status=status, problems=problems, can_pay=user.role in PAYERS)
 
 
 def _fields(batch: PayoutBatch) -> dict:
@@ -59,20 +66,19 @@ def _batch(ws: Workspace, program: str, batch_id: str) -> PayoutBatch:
 @router.get("/office/{program}/payouts", include_in_schema=False)
 def batches_page(request: Request, user: User, ws: Ws, program: str) -> Response:
     require_reader(user)
-    return office_page(request, "office_payouts.html", user, batches_data(ws, user, program),
-                       problems=[])
+    return _page(request, user, ws, program, problems=[])
 
 
 @router.get("/api/office/{program}/payouts", tags=TAGS)
 def batches_api(user: User, ws: Ws, program: str) -> Response:
     """The program's payout batches, newest first: who paid, when, how many payees and
-    entries, totals per currency."""
+    entries, totals per currency; `unpaid`: what is posted and in no batch yet."""
     require_reader(user)
     return render.json(batches_data(ws, user, program))
 
 
 def _pay(ws: Workspace, user: Principal, program: str) -> PayoutBatch | None:
-    require_writer(user)
+    user.require(*PAYERS)
     return payouts.create_batch(ws, known_program(ws, program), actor=user.username)
 
 
@@ -81,13 +87,10 @@ def pay_page(request: Request, user: User, ws: Ws, program: str) -> Response:
     try:
         batch = _pay(ws, user, program)
     except PaymasterError as err:
-        return office_page(request, "office_payouts.html", user,
-                           batches_data(ws, user, program), status=400,
-                           problems=form_problems(err))
+        return _page(request, user, ws, program, status=400, problems=form_problems(err))
     if batch is None:
-        return office_page(request, "office_payouts.html", user,
-                           batches_data(ws, user, program), status=200,
-                           problems=[Problem("nothing to pay: every posted entry is paid")])
+        return _page(request, user, ws, program,
+                     problems=[Problem("nothing to pay: every posted entry is paid")])
     return RedirectResponse(f"/office/{program}/payouts", status_code=303)
 
 
