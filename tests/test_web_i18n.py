@@ -175,3 +175,23 @@ def test_every_page_of_every_role_speaks_polish_and_chinese(demo_workspace) -> N
     assert any(p.endswith("/statement") for p in visited["alfa", "pl"])
     assert any(p.endswith("/leaderboards") for p in visited["rep01", "pl"])
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:60])
+
+    # A form's errors in the reader's language: the NIP check as a Polish partner types,
+    # a Chinese partner's dispute without its line.
+    for user, language in (("alfa", "pl"), ("partner-d", "zh")):
+        client.cookies.clear()
+        token = client.post("/api/login", json={"username": user, "password": passwords[user]}
+                            ).json()["csrf_token"]
+        client.post("/language", data={"lang": language, "back": "/me", "csrf_token": token})
+        if user == "alfa":
+            fragment = client.post("/programs/generuj-leady/registrations/validate",
+                                   data={"customer_nip": "5200316763", "licences": "-2",
+                                         "csrf_token": token}, headers={"HX-Request": "true"})
+            assert "Nieprawidłowy NIP (sprawdź cyfry)." in fragment.text
+            assert "Liczba całkowita, co najmniej 0." in fragment.text
+        else:
+            refused = client.post("/programs/trade-in-accelerator/disputes",
+                                  data={"kind": "line", "description": "RMA-L08 missing",
+                                        "csrf_token": token})
+            assert refused.status_code == 400
+            assert "请选择争议涉及的支付明细" in refused.text

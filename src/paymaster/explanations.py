@@ -465,8 +465,8 @@ def _gate(speak: Speaker, plan: Plan, row: dict) -> list[str]:
                                required=speak.percent(row.get("required_ratio"))))
     passed = row.get("passed") in (True, 1, "true", "True")
     parts.append(speak.say(_("passed")) if passed
-                 else speak.say(_("failed: %(reasons)s"), reasons=", ".join(
-                     _why(speak, plan, r.strip()) for r in (row.get("reason") or "").split(",")
+                 else speak.say(_("failed: %(reasons)s"), reasons=SEP.join(  # engine: "a; b"
+                     _why(speak, plan, r.strip()) for r in (row.get("reason") or "").split(";")
                      if r.strip())))
     return parts
 
