@@ -138,7 +138,7 @@ def test_a_partner_reads_its_statement_and_opens_a_dispute(site):
     partner.fill("textarea[name=description]", "The rebate should include RMA-L08 earlier.")
     partner.click("form[action$='/disputes'] button[type=submit]")  # no line chosen yet
     partner.wait_for_load_state()
-    assert "choose the payout line" in partner.inner_text("main")
+    assert "请选择争议涉及的支付明细" in partner.inner_text("main")  # "choose the payout line"
     line = partner.locator("select[name=line_key] option").nth(1).get_attribute("value")
     partner.select_option("select[name=line_key]", line)
     partner.click("form[action$='/disputes'] button[type=submit]")

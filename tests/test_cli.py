@@ -84,7 +84,7 @@ def test_run_records_each_stage_and_its_time(data: Path, tmp_path: Path) -> None
     # the trace columns, and (asked for) each line's explanation rendered in Polish
     header = payouts[0].split(",")
     assert '"template"' in header and header[-1] == '"explanation"'
-    assert any("licences 620 ograniczone do 500" in line and "próg 251+" in line
+    assert any("licencje 620 ograniczone do 500" in line and "próg 251+" in line
                for line in payouts)
     evaluations = (tmp_path / "out" / "evaluations.csv").read_text().splitlines()
     assert evaluations[0].endswith('"explanation"')

@@ -227,9 +227,12 @@ def test_every_row_renders_in_each_language(results) -> None:
     # WORKSHEET: S07 has 501 licences, capped at 500: 10.00 x 12 x 500 = 60 000 at 2%.
     assert explain_line(plan, s07) == ("registration R18; licences 501 capped at 500; annual "
                                        "value 10.00 x 12 x 500 = 60000.00; 2% band 251+ -> 1200.00")
+    # Polish and Chinese: the plan's own words (its translations:) and grouped figures
     assert explain_line(plan, s07, "pl") == (
-        "registration R18; licences 501 ograniczone do 500; annual value 10,00 x 12 x 500 = "
-        "60000,00; 2% próg 251+ -> 1200,00")
+        "rejestracja R18; licencje 501 ograniczone do 500; wartość roczna 10,00 x 12 x 500 = "
+        "60\xa0000,00; 2% próg 251+ -> 1\xa0200,00")
+    assert explain_line(plan, s07, "zh").startswith("登记 R18; 许可数 501")
+    assert "年度金额 10.00 x 12 x 500 = 60,000.00" in explain_line(plan, s07, "zh")
 
 
 def test_the_store_keeps_the_trace_and_statements_render_it(demo_workspace) -> None:
@@ -253,7 +256,7 @@ def test_the_store_keeps_the_trace_and_statements_render_it(demo_workspace) -> N
         and line.measure == "deal") for locale in ("en", "pl", "zh")}
     assert texts["en"] == ("registration R01; annual value 50.00 x 12 x 10 = 6000.00; 20% band "
                            "3-250 M365 annual -> 1200.00")
-    assert "próg" in texts["pl"] and "6000,00" in texts["pl"] and "档位" in texts["zh"]
+    assert "próg" in texts["pl"] and "6\xa0000,00" in texts["pl"] and "档位" in texts["zh"]
     with ws.store.session() as session:
         old = session.get(RunLine, stored_id)
         old.trace, old.explanation = None, "written by an older version"

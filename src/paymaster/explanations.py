@@ -10,19 +10,23 @@ Rows are dicts as the result tables give them (Decimals) or as the store keeps t
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 
 import pyarrow as pa
 from babel import Locale
-from babel.numbers import get_decimal_symbol, get_minus_sign_symbol
+from babel.dates import format_date
+from babel.numbers import get_decimal_symbol, get_group_symbol, get_minus_sign_symbol
 from sqlglot import exp
 
 from paymaster.messages import LOCALES, translations
 from paymaster.plan.expressions import parse
 from paymaster.plan.model import Aggregate, PerRecord, Plan, Screening, Streak
 from paymaster.plan import trace as t
+from paymaster.plan.words import word
+from paymaster.reasons import reason_words
 
 SEP = "; "
 CENT = Decimal("0.01")
@@ -36,9 +40,10 @@ def _(message: str) -> str:
 
 
 class Speaker:
-    """One language's words and number formats. Numbers are written ungrouped, with the
-    locale's decimal point, minus and percent signs (Babel's symbols); formatted here
-    rather than through Babel's pattern engine, which costs a millisecond a line."""
+    """One language's words and number formats: the locale's decimal point, minus and
+    percent signs and digit groups (Babel's symbols); formatted here rather than through
+    Babel's pattern engine, which costs a millisecond a line. English numbers stay
+    ungrouped: the programs' specs write its explanations so (15000.00 of 12500.00)."""
 
     def __init__(self, locale: str = "en") -> None:
         language = locale.split("_")[0].split("-")[0] if locale else "en"
@@ -48,12 +53,15 @@ class Speaker:
         self._point = get_decimal_symbol(self.babel)
         self._minus = get_minus_sign_symbol(self.babel)
         self._percent = Locale.parse(self.babel).number_symbols["latn"]["percentSign"]
+        self._group = "" if self.language == "en" else get_group_symbol(self.babel)
 
     def say(self, message: str, **values: Any) -> str:
         return self._gettext(message) % values if values else self._gettext(message)
 
     def _local(self, number: Decimal) -> str:
         text = format(number, "f")
+        if self._group:
+            text = _grouped(text, self._group)
         if self._point != ".":
             text = text.replace(".", self._point)
         return text.replace("-", self._minus) if self._minus != "-" else text
@@ -80,12 +88,34 @@ class Speaker:
             trimmed = trimmed.quantize(CENT)
         return self._local(trimmed)
 
+    def day(self, value: Any) -> str:
+        """A date in the locale's medium form (2018年5月10日); English keeps ISO (specs)."""
+        if not hasattr(value, "isoformat"):
+            try:
+                value = dt.date.fromisoformat(str(value))
+            except ValueError:
+                return str(value or "")
+        if self.language == "en":
+            return value.isoformat()
+        return format_date(value, format="medium", locale=self.babel)
+
     def percent(self, value: Any) -> str:
         number = _number(value)
         if number is None:
             return "NULL"
         shown = (number * 100).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
         return self._local(_trimmed(shown)) + self._percent
+
+
+def _grouped(text: str, group: str) -> str:
+    """'-1234567.50' -> '-1,234,567.50' (with `group` between thousands)."""
+    sign, rest = ("-", text[1:]) if text.startswith("-") else ("", text)
+    whole, point, fraction = rest.partition(".")
+    if len(whole) <= 3:
+        return text
+    head = len(whole) % 3 or 3
+    groups = [whole[:head]] + [whole[i:i + 3] for i in range(head, len(whole), 3)]
+    return sign + group.join(groups) + point + fraction
 
 
 def _number(value: Any) -> Decimal | None:
@@ -122,7 +152,7 @@ def explain_line(plan: Plan, row: dict, locale: str = "en") -> str:
     # No target: nothing was calculated, so only why it is not paid (no made-up figures).
     render = _empty if row.get("reason") == NO_TARGET else _LINES.get(template)
     parts = render(speak, plan, measure, row) if render is not None else []
-    return SEP.join(p for p in [*parts, *_budget(speak, row)] if p)
+    return SEP.join(p for p in [*parts, *_budget(speak, plan, row)] if p)
 
 
 def explain_evaluation(plan: Plan, row: dict, locale: str = "en") -> str:
@@ -132,7 +162,7 @@ def explain_evaluation(plan: Plan, row: dict, locale: str = "en") -> str:
     if template == t.SCREENING:
         return _screening(speak, plan, row)
     if template == t.GATE:
-        return SEP.join(_gate(speak, row))
+        return SEP.join(_gate(speak, plan, row))
     return row.get("explanation") or ""
 
 
@@ -167,8 +197,8 @@ def with_explanations(data: pa.Table | pa.RecordBatchReader, plan: Plan, kind: s
 def _record(speak: Speaker, plan: Plan, measure: Any, row: dict) -> list[str]:
     parts = []
     if isinstance(measure, PerRecord):
-        parts += _claim(speak, measure, row)
-        parts += _caps(speak, measure, row)
+        parts += _claim(speak, plan, measure, row)
+        parts += _caps(speak, plan, measure, row)
     if row.get("template") == t.RECORD_AMOUNT:
         figures = _base_figures(speak, plan, measure, row, amount=True)
         if figures and _number(row.get("raw")) is not None:
@@ -178,14 +208,14 @@ def _record(speak: Speaker, plan: Plan, measure: Any, row: dict) -> list[str]:
         else:
             parts.append(speak.say(_("amount %(amount)s"), amount=speak.money(row.get("earned"))))
     elif _number(row.get("rate")) is not None and _number(row.get("base")) is not None:
-        label = measure.base_label if isinstance(measure, PerRecord) else "base"
+        label = _word(speak, plan, measure.base_label if isinstance(measure, PerRecord) else "base")
         figures = _base_figures(speak, plan, measure, row)
         values = dict(label=label, figures=figures, base=speak.money(row.get("base")),
                       rate=speak.percent(row.get("rate")), amount=speak.money(row.get("earned")))
         if row.get("band"):
             parts.append(speak.say(
                 _("%(label)s %(figures)s = %(base)s; %(rate)s band %(band)s -> %(amount)s"),
-                band=row["band"], **values))
+                band=_word(speak, plan, row["band"]), **values))
         else:
             parts.append(speak.say(_("%(label)s %(figures)s = %(base)s; %(rate)s -> %(amount)s"),
                                    **values))
@@ -197,14 +227,16 @@ def _record(speak: Speaker, plan: Plan, measure: Any, row: dict) -> list[str]:
     return [text]
 
 
-def _claim(speak: Speaker, measure: PerRecord, row: dict) -> list[str]:
+def _claim(speak: Speaker, plan: Plan, measure: PerRecord, row: dict) -> list[str]:
     claim, status = measure.claim, row.get("claim_status")
     if claim is None or not status or not row.get("claim"):
         return []
-    values = dict(screening=claim.screening, registration=row["claim"],
-                  reason=row.get("claim_reason") or "", sale=row.get("claim_sale") or "?")
+    screening = _word(speak, plan, claim.screening)
+    values = dict(screening=screening, registration=row["claim"],
+                  reason=_why(speak, plan, row.get("claim_reason")),
+                  sale=row.get("claim_sale") or "?")
     if status == t.CLAIM_CLOSED:
-        return [f"{claim.screening} {row['claim']}"]
+        return [f"{screening} {row['claim']}"]
     if status == t.CLAIM_USED:
         return [speak.say(_("%(screening)s %(registration)s already used by %(sale)s"), **values)]
     if status == t.CLAIM_PENDING:
@@ -216,13 +248,14 @@ def _claim(speak: Speaker, measure: PerRecord, row: dict) -> list[str]:
     return [speak.say(_("%(screening)s %(registration)s rejected: %(reason)s"), **values)]
 
 
-def _caps(speak: Speaker, measure: PerRecord, row: dict) -> list[str]:
+def _caps(speak: Speaker, plan: Plan, measure: PerRecord, row: dict) -> list[str]:
     notes = []
     for i, cap in enumerate(measure.caps, start=1):
         value_column, max_column = t.cap_columns(i)
         value, maximum = _number(row.get(value_column)), _number(row.get(max_column))
         if value is not None and maximum is not None and value > maximum:
-            notes.append(speak.say(_("%(what)s %(value)s capped at %(max)s"), what=cap.value,
+            notes.append(speak.say(_("%(what)s %(value)s capped at %(max)s"),
+                                   what=_word(speak, plan, cap.value),
                                    value=speak.figure(value), max=speak.figure(maximum)))
     return notes
 
@@ -236,8 +269,12 @@ def _base_figures(speak: Speaker, plan: Plan, measure: Any, row: dict,
         return ""
     source = plan.inputs.get(measure.source)
     columns = source.columns if source is not None else {}
+    parts = _base_parts(formula)
+    if speak.language != "en" and any(name is None and text.strip() not in _ARITHMETIC
+                                      and not _is_number(text) for text, _q, name in parts):
+        return ""  # a formula beyond arithmetic (CASE WHEN ...) is SQL, not the reader's words
     out = []
-    for text, qualifier, name in _base_parts(formula):
+    for text, qualifier, name in parts:
         if name is None:
             out.append(text)
         else:
@@ -245,6 +282,13 @@ def _base_figures(speak: Speaker, plan: Plan, measure: Any, row: dict,
             out.append(speak.input(row.get(t.input_column(qualifier, name)),
                                    getattr(spec, "type", spec) == "decimal"))
     return "".join(out)
+
+
+_ARITHMETIC = {"x", "+", "-", "/", "(", ")", ""}
+
+
+def _is_number(text: str) -> bool:
+    return _number(text) is not None
 
 
 @cache
@@ -280,7 +324,7 @@ def _one_off(speak: Speaker, plan: Plan, measure: Any, row: dict) -> list[str]:
     cancelled = row.get("reason") and not _number(row.get("cut_by_budget"))
     if cancelled:
         return [speak.say(_("one-off %(amount)s on first closed line %(line)s; cancelled: %(reason)s"),
-                          amount=amount, line=line, reason=row["reason"])]
+                          amount=amount, line=line, reason=_why(speak, plan, row["reason"]))]
     return [speak.say(_("one-off %(amount)s on first paid line %(line)s"), amount=amount, line=line)]
 
 
@@ -300,14 +344,14 @@ def _aggregate(speak: Speaker, plan: Plan, measure: Any, row: dict) -> list[str]
     amount = row.get("earned") if _number(row.get("raw")) is None else row.get("raw")
     if not row.get("reason") or _number(row.get("raw")) is not None:
         text = speak.say(_("%(figures)s -> %(amount)s"), figures=text, amount=speak.money(amount))
-    return [text, *_not_paid(speak, row)]
+    return [text, *_not_paid(speak, plan, row)]
 
 
 def _tiered(speak: Speaker, plan: Plan, measure: Any, row: dict) -> list[str]:
     value, target = _number(row.get("value")), _number(row.get("target"))
     tiers = measure.tiers if isinstance(measure, Aggregate) else None
     if tiers is None or value is None:
-        return [*_not_paid(speak, row)]
+        return [*_not_paid(speak, plan, row)]
     head = speak.say(_("value %(value)s"), value=speak.figure(value))
     if tiers.relative_to == "target":
         head = speak.say(_("value %(value)s against target %(target)s"),
@@ -318,7 +362,7 @@ def _tiered(speak: Speaker, plan: Plan, measure: Any, row: dict) -> list[str]:
         rate = t.plan_number(plan, tier.rate, row.get("version"))
         upto = t.plan_number(plan, tier.upto, row.get("version")) if tier.upto is not None else None
         if rate is None or (tier.upto is not None and (upto is None or scale is None)):
-            return [head, *_not_paid(speak, row)]
+            return [head, *_not_paid(speak, plan, row)]
         upper = upto * scale if upto is not None else None
         label = tier.label or t.band_label(tiers, tier, i)
         if tiers.mode == "graduated":
@@ -328,23 +372,31 @@ def _tiered(speak: Speaker, plan: Plan, measure: Any, row: dict) -> list[str]:
                 total += piece
                 parts.append(speak.say(_("%(rate)s x %(part)s (%(band)s) = %(amount)s"),
                                        rate=speak.percent(rate), part=speak.figure(inside),
-                                       band=label, amount=speak.figure(piece)))
+                                       band=_word(speak, plan, label), amount=speak.figure(piece)))
         elif label == row.get("band"):
             total = value * rate
         lower = upper if upper is not None else lower
     if tiers.mode == "retroactive":
         parts.append(speak.say(_("whole value %(value)s at the rate of band %(band)s = %(amount)s"),
-                               value=speak.figure(value), band=row.get("band") or "",
+                               value=speak.figure(value), band=_word(speak, plan, row.get("band")),
                                amount=speak.figure(total)))
     parts.append(speak.say(_("total %(amount)s"), amount=speak.money(total)))
-    return [*parts, *_not_paid(speak, row)]
+    return [*parts, *_not_paid(speak, plan, row)]
 
 
-def _not_paid(speak: Speaker, row: dict) -> list[str]:
+def _not_paid(speak: Speaker, plan: Plan, row: dict) -> list[str]:
     """An aggregate's failed gate (a budget's reason is said by `_budget`)."""
     if not row.get("reason") or _number(row.get("cut_by_budget")):
         return []
-    return [speak.say(_("not paid: %(reason)s"), reason=row["reason"])]
+    return [speak.say(_("not paid: %(reason)s"), reason=_why(speak, plan, row["reason"]))]
+
+
+def _why(speak: Speaker, plan: Plan, code: str | None) -> str:
+    return reason_words(code, speak.language, plan)
+
+
+def _word(speak: Speaker, plan: Plan, text: str | None) -> str:
+    return word(plan, text, speak.language)
 
 
 # ------------------------------------------------------------------ rankings, streaks
@@ -388,21 +440,21 @@ def _balance(speak: Speaker, plan: Plan, measure: Any, row: dict) -> list[str]:
 
 def _empty(speak: Speaker, plan: Plan, measure: Any, row: dict) -> list[str]:
     """A roster's line for a payee and period the measure had nothing for: only why."""
-    return [*_not_paid(speak, row)]
+    return [*_not_paid(speak, plan, row)]
 
 
 # ------------------------------------------------------------------ gated rebates
 def _rebate(speak: Speaker, plan: Plan, measure: Any, row: dict) -> list[str]:
     if row.get("template") == t.REBATE_PASSED:
         return [speak.say(_("evaluation %(evaluation)s on %(date)s passed: %(rate)s x %(base)s = %(amount)s"),
-                          evaluation=row.get("evaluation"), date=_day(row.get("date")),
+                          evaluation=row.get("evaluation"), date=speak.day(row.get("date")),
                           rate=speak.percent(row.get("rate")), base=speak.money(row.get("base")),
                           amount=speak.money(row.get("earned")))]
-    gates = _gate(speak, {**row, "passed": False, "threshold": row.get("threshold")})
+    gates = _gate(speak, plan, {**row, "passed": False, "threshold": row.get("threshold")})
     return [speak.say(_("no rebate: %(gates)s"), gates=SEP.join(gates))]
 
 
-def _gate(speak: Speaker, row: dict) -> list[str]:
+def _gate(speak: Speaker, plan: Plan, row: dict) -> list[str]:
     parts = [speak.say(_("qualifying %(value)s of %(minimum)s required"),
                        value=speak.money(row.get("value")), minimum=speak.money(row.get("threshold")))]
     if _number(row.get("ratio")) is None:
@@ -413,12 +465,10 @@ def _gate(speak: Speaker, row: dict) -> list[str]:
                                required=speak.percent(row.get("required_ratio"))))
     passed = row.get("passed") in (True, 1, "true", "True")
     parts.append(speak.say(_("passed")) if passed
-                 else speak.say(_("failed: %(reasons)s"), reasons=row.get("reason") or ""))
+                 else speak.say(_("failed: %(reasons)s"), reasons=SEP.join(  # engine: "a; b"
+                     _why(speak, plan, r.strip()) for r in (row.get("reason") or "").split(";")
+                     if r.strip())))
     return parts
-
-
-def _day(value: Any) -> str:
-    return value.isoformat() if hasattr(value, "isoformat") else str(value or "")
 
 
 # ------------------------------------------------------------------ screening, budgets
@@ -436,16 +486,17 @@ def _screening(speak: Speaker, plan: Plan, row: dict) -> str:
         parts.append(speak.say(_("accepted: passes every check")))
     elif decision is not None and decision.pending_value is not None \
             and reason == decision.pending_reason:
-        parts.append(speak.say(_("not accepted yet: %(reason)s"), reason=reason))
+        parts.append(speak.say(_("not accepted yet: %(reason)s"), reason=_why(speak, plan, reason)))
     elif row.get("note"):
-        parts.append(speak.say(_("rejected: %(reason)s (%(note)s)"), reason=reason, note=row["note"]))
+        parts.append(speak.say(_("rejected: %(reason)s (%(note)s)"), reason=_why(speak, plan, reason),
+                               note=row["note"]))
     else:
-        parts.append(speak.say(_("rejected: %(reason)s"), reason=reason))
+        parts.append(speak.say(_("rejected: %(reason)s"), reason=_why(speak, plan, reason)))
     return SEP.join(parts)
 
 
-def _budget(speak: Speaker, row: dict) -> list[str]:
-    cut, pool = _number(row.get("cut_by_budget")), row.get("budget")
+def _budget(speak: Speaker, plan: Plan, row: dict) -> list[str]:
+    cut, pool = _number(row.get("cut_by_budget")), _word(speak, plan, row.get("budget"))
     if not cut or not pool:
         return []
     if not _number(row.get("amount")):

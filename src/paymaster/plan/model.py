@@ -547,6 +547,11 @@ class Plan(Strict):
     budgets: list[Budget] = Field(default_factory=list)
     annual_budget: Decimal | None = None
     effect: Effect | None = None
+    translations: dict[Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")], dict[str, str]] = Field(
+        default_factory=dict,
+        description="the plan's own words in other languages: language -> {the text as "
+                    "written in the plan (a label, a rule or reason name, a title): its "
+                    "translation}; what is not listed is shown as written")
 
     def measure(self, measure_id: str) -> Any:
         for measure in self.measures:

@@ -14,10 +14,12 @@ from sqlalchemy import or_, select
 from paymaster.errors import Problem
 from paymaster.explanations import explain_evaluation, explain_line
 from paymaster.plan.model import GatedRebate, Plan
+from paymaster.plan.words import measure_labels, word
 from paymaster.services import paid, payouts
 from paymaster.services import statement_model as model
 from paymaster.services.inputs import find_row
 from paymaster.services.ledger import line_row
+from paymaster.services.statement_labels import display_label
 from paymaster.services.registrations import WorkflowError
 from paymaster.store.models import LedgerEntry, Run, RunLine
 
@@ -31,7 +33,7 @@ def build(ws: Workspace, program: str, payee_id: str, period: str | None = None,
           locale: str = "en") -> model.Statement:
     """The statement, its explanations rendered from the stored traces in `locale`."""
     plan = ws.plan(program).plan
-    labels = {m.id: getattr(m, "label", "") or m.id for m in plan.measures}
+    labels = measure_labels(plan, locale)
     with ws.store.reading() as session:
         run = session.scalars(select(Run).where(
             Run.program == program, Run.status == "posted").order_by(Run.id.desc())).first()
@@ -46,7 +48,9 @@ def build(ws: Workspace, program: str, payee_id: str, period: str | None = None,
             gates = [g for r in run.evaluations["rows"]
                      if r["payee_id"] == payee_id and (not period or r["period"] == period)
                      for g in gate_progress(r, plan, locale)]
-            titles = [(r["period"], r["title"], int(r["rank"])) for r in run.titles["rows"]
+            # A title is named after the measure that awards it, when one does.
+            titles = [(r["period"], display_label(labels.get(r["title"]) or word(
+                plan, r["title"], locale), r["title"]), int(r["rank"])) for r in run.titles["rows"]
                       if r["payee_id"] == payee_id and (not period or r["period"] == period)]
         query = select(LedgerEntry).where(LedgerEntry.program == program,
                                           LedgerEntry.payee_id == payee_id)
@@ -117,13 +121,13 @@ def gate_progress(row: dict, plan: Plan, locale: str = "en") -> list[model.GateP
     if threshold is not None:
         ok = value is not None and value >= threshold
         gates.append(model.GateProgress(
-            subject=rebate.minimum.label or rebate.minimum.name, passed=ok, value=value,
+            subject=word(plan, rebate.minimum.label or rebate.minimum.name, locale), passed=ok, value=value,
             threshold=threshold, ratio=None, required_ratio=None,
             reason=None if ok else rebate.minimum.name, **common))
     if required is not None:
         ok = ratio is not None and ratio >= required
         gates.append(model.GateProgress(
-            subject=rebate.ratio.label or rebate.ratio.name, passed=ok, value=None,
+            subject=word(plan, rebate.ratio.label or rebate.ratio.name, locale), passed=ok, value=None,
             threshold=None, ratio=ratio, required_ratio=required,
             reason=None if ok else rebate.ratio.name, **common))
     return gates

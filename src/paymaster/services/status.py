@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 
 from paymaster.plan.model import Aggregate, GatedRebate, Plan, Tiers
 from paymaster.plan import LoadedPlan
+from paymaster.plan.words import measure_labels, word
 from paymaster.runs import fingerprint as run_fingerprint
 from paymaster.services import engine_pool
 from paymaster.services.calc import calculate_exported, export_stored
@@ -178,7 +179,7 @@ def payee_status(ws: Workspace, program: str, payee_id: str, locale: str = "en")
     """Everything the status page shows for one payee, as plain data."""
     plan = ws.plan(program).plan
     result = live(ws, program)
-    labels = {m.id: getattr(m, "label", "") or m.id for m in plan.measures}
+    labels = measure_labels(plan, locale)
     with ws.store.session() as session:
         money = paid.line_money(session, program, payee_id)
     words, babel_locale = _words(locale)
@@ -221,9 +222,13 @@ def _line(row: dict, plan: Plan, labels: dict[str, str], locale: str = "en") -> 
         "earns": bool(row["paid"]), "reason": row["reason"],
         "explanation": explain_line(plan, row, locale),
         "value": _figure(row["value"]), "target": _figure(row["target"]), "band": row["band"],
-        "next_tier": next_tier(measure, plan, row["value"], row["target"])
-        if isinstance(measure, Aggregate) and measure.tiers else None,
+        "next_tier": _next_tier_in(locale, plan, next_tier(measure, plan, row["value"], row["target"])
+                                   if isinstance(measure, Aggregate) and measure.tiers else None),
     }
+
+
+def _next_tier_in(locale: str, plan: Plan, tier: dict | None) -> dict | None:
+    return tier if tier is None else tier | {"label": word(plan, tier["label"], locale)}
 
 
 def next_tier(measure: Aggregate, plan: Plan, value: Decimal | None,

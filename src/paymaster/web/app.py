@@ -167,7 +167,7 @@ def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CsrfFailed)
     async def _csrf(request: Request, _exc: CsrfFailed) -> Response:
         return error_response(request, 403, N_("the form's security token is missing or old"),
-                              [Problem("reload the page and try again")])
+                              [Problem(N_("reload the page and try again"))])
 
     @app.exception_handler(TooManyAttempts)
     async def _too_many(request: Request, exc: TooManyAttempts) -> Response:
@@ -189,8 +189,8 @@ def _error_handlers(app: FastAPI) -> None:
         logging.getLogger("paymaster.web").warning("database unavailable on %s %s: %s",
                                                    request.method, request.url.path, exc.orig)
         return error_response(request, 503, N_("the database is unavailable"),
-                              [Problem("the request was not carried out: try again in a "
-                                       "moment")], {"Retry-After": "5"})
+                              [Problem(N_("the request was not carried out: try again in a "
+                                          "moment"))], {"Retry-After": "5"})
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:

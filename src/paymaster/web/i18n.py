@@ -4,13 +4,19 @@ English is the source text. Money and dates in each locale's formats (Babel)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency, format_percent
+from babel.numbers import format_currency, format_decimal, format_percent
 
 from paymaster.messages import CATALOGS, LOCALES, translations  # noqa: F401 - re-exported
-from paymaster.services.reason_labels import reason_label
+from paymaster.plan.model import Plan
+from paymaster.plan.words import measure_labels, word
+from paymaster.reasons import reason_label
+from paymaster.services.statement_labels import display_label
 
 
 def N_(message: str) -> str:  # noqa: N802 - gettext's name for "mark, translate later"
@@ -67,24 +73,77 @@ DATA_WORDS = (
 class Formatter:
     """What a template needs to speak one language: `_`, money, dates, percentages."""
 
-    def __init__(self, language: str):
+    def __init__(self, language: str, plan: Plan | None = None,
+                 plans: Callable[[str], Any] | None = None):
         self.language = language if language in LOCALES else "en"
         self.locale = LOCALES[self.language]
         self._ = translations(self.language).gettext
+        self.plan = plan  # the page's program: its own words (labels, reasons) translated
+        self._plans = plans  # any program's loaded plan, by name (pages listing programs)
 
     def money(self, amount: Decimal | None, currency: str) -> str:
         return "" if amount is None else format_currency(amount, currency, locale=self.locale)
 
-    def date(self, value: dt.date | None) -> str:
+    def date(self, value: dt.date | str | None) -> str:
+        if isinstance(value, str):  # a date column of an input row, kept as ISO text
+            try:
+                value = dt.date.fromisoformat(value[:10])
+            except ValueError:
+                return value
         return "" if value is None else format_date(value, format="medium", locale=self.locale)
+
+    def number(self, value: Decimal | str | None) -> str:
+        return "" if value is None or value == "" else format_decimal(
+            Decimal(str(value)), locale=self.locale)
 
     def datetime(self, value: dt.datetime | None) -> str:
         return "" if value is None else format_datetime(value, format="medium",
                                                         locale=self.locale)
 
     def reason(self, code: str | None) -> str:
-        """A reason code's words (empty for a plan's own codes, shown as written)."""
-        return reason_label(code, self.language)
+        """A reason code's words (empty for a code nobody translates, shown as written)."""
+        return reason_label(code, self.language, self.plan)
+
+    def field_error(self, error: str) -> str:
+        """A form field's error (web.routes_payee.FieldError) in the reader's language."""
+        message, values = getattr(error, "message", error), getattr(error, "values", None)
+        return self._(message) % values if values else self._(message)
+
+    def program_title(self, program: str, title: str) -> str:
+        """A program's title in the reader's language (a page listing programs)."""
+        return word(self._plans(program).plan, title, self.language) if self._plans else title
+
+    def measure(self, measure_id: str | None) -> str:
+        """A measure of the page's plan by its label in the reader's language, without the
+        rules' clause number; the id itself when the plan has no such measure."""
+        labels = measure_labels(self.plan, self.language) if self.plan is not None else {}
+        return display_label(labels[measure_id], measure_id) if measure_id in labels \
+            else (measure_id or "")
+
+    def word(self, text: str | None) -> str:
+        """A word of the page's plan (a label, a band, a title) in the reader's language;
+        a ranking's band ("place 2") in the catalog's words."""
+        numbered = re.fullmatch(r"(place|evaluation) (\d+)", text or "")
+        if numbered:  # the engine's bands of rankings and gated rebates
+            kind = self._("place") if numbered.group(1) == "place" else self._("Evaluation")
+            return f"{kind} {numbered.group(2)}"
+        return word(self.plan, text, self.language) if self.plan is not None else (text or "")
+
+    def cell(self, value):
+        """An input record's value: dates and numbers in the locale's form, text as is."""
+        if isinstance(value, dt.date):
+            return self.date(value)
+        if isinstance(value, Decimal | int | float) and not isinstance(value, bool):
+            return self.number(value)
+        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            return self.date(value)
+        return "" if value is None else value
+
+    def problem(self, problem) -> str:
+        """A problem's message and hint in the reader's language, when the catalogs have
+        them (a message with figures in it is shown as written)."""
+        text = self._(problem.message)
+        return f"{text} ({self._(problem.hint)})" if problem.hint else text
 
     def percent(self, ratio: Decimal | None) -> str:
         return "" if ratio is None else format_percent(ratio, format="#,##0.0%",

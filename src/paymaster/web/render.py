@@ -24,7 +24,11 @@ def language(request: Request, user: Principal | None) -> str:
 
 def html(request: Request, template: str, user: Principal | None, status: int = 200,
          **context: Any) -> HTMLResponse:
-    fmt = Formatter(language(request, user))
+    program = context.get("program")
+    plan = request.app.state.ws.plan(program).plan if isinstance(program, str) and user else None
+    fmt = Formatter(language(request, user), plan, request.app.state.ws.plan)
+    if plan is not None and isinstance(context.get("title"), str):
+        context["title"] = fmt.word(context["title"])  # the program's title
     body = _env.get_template(template).render(
         request=request, user=user, csrf_token=csrf_token(request), fmt=fmt, _=fmt._,
         lang=fmt.language, **context)

@@ -21,12 +21,14 @@ from sqlalchemy import select
 
 from paymaster.calendar import business_days_between
 from paymaster.errors import PaymasterError, Problem
+from paymaster.plan.words import measure_labels, word
 from paymaster.services import disputes, enrollments, ledger, registrations
 from paymaster.services.inputs import find_row
 from paymaster.services.registrations import WorkflowError
 from paymaster.store.models import AuditEvent, Enrollment, Registration
 from paymaster.web import render
 from paymaster.web.deps import RecordId, Csrf, User, Ws
+from paymaster.web.i18n import N_
 from paymaster.web.security import Forbidden, Principal
 from paymaster.workspace import Workspace
 from paymaster.web.payee_access import (
@@ -45,7 +47,7 @@ router = APIRouter()
 
 
 # ================================================================ 1. my programs
-def me_data(ws: Workspace, user: Principal) -> dict:
+def me_data(ws: Workspace, user: Principal, locale: str = "en") -> dict:
     found = ({p: ["office"] for p in ws.config.programs} if user.is_office
              else memberships(ws, user.payee_id) if user.payee_id else {})
     programs = []
@@ -58,13 +60,15 @@ def me_data(ws: Workspace, user: Principal) -> dict:
             links["registrations"] = f"{base}/registrations"
         if info["enrollments"]:
             links["enrollments"] = f"{base}/enrollments"
-        programs.append(info | {"appears_in": why, "links": links})
+        title = word(ws.plan(program).plan, info["title"], locale)
+        programs.append(info | {"title": title, "appears_in": why, "links": links})
     return {"account": user.as_json(), "programs": programs}
 
 
 @router.get("/me", include_in_schema=False)
 def me_page(request: Request, user: User, ws: Ws) -> Response:
-    return render.html(request, "payee_me.html", user, **me_data(ws, user))
+    return render.html(request, "payee_me.html", user,
+                       **me_data(ws, user, render.language(request, user)))
 
 
 @router.get("/api/me/programs", tags=["payee"])
@@ -102,18 +106,30 @@ def registration_problems(ws: Workspace, program: str, fields: dict[str, Any], *
         value = "" if value is None else str(value).strip()
         if not value:
             if field["required"] and not partial:
-                errors[name] = "This field is required."
+                errors[name] = FieldError(N_("This field is required."))
             continue
         if field["tax_id"] and not _valid_tax_id(field["tax_id"], value):
-            errors[name] = f"Not a valid {field['tax_id'].split('.')[-1].upper()} " \
-                           "(check the digits)."
+            errors[name] = FieldError(N_("Not a valid %(kind)s (check the digits)."),
+                                      kind=field["tax_id"].split(".")[-1].upper())
         elif field["type"] == "integer":
             low = field["min"]
             if not re.fullmatch(r"[+-]?\d+", value) or (low is not None and int(value) < low):
-                errors[name] = f"A whole number of at least {low if low is not None else 0}."
+                errors[name] = FieldError(N_("A whole number of at least %(low)s."),
+                                          low=low if low is not None else 0)
         elif field["values"] and value not in field["values"]:
-            errors[name] = "Choose one of: " + ", ".join(field["values"]) + "."
+            errors[name] = FieldError(N_("Choose one of: %(values)s."),
+                                      values=", ".join(field["values"]))
     return errors
+
+
+class FieldError(str):
+    """A form field's error: English text (the API's), and its message and figures for
+    the page to say it in the reader's language (`Formatter.field_error`)."""
+
+    def __new__(cls, message: str, **values: Any) -> FieldError:
+        text = super().__new__(cls, message % values if values else message)
+        text.message, text.values = message, values
+        return text
 
 
 def _valid_tax_id(kind: str, value: str) -> bool:
@@ -206,7 +222,9 @@ def registrations_post(request: Request, user: User, ws: Ws, program: str,
     except PaymasterError as err:
         data = registrations_data(ws, user, program)
         names = {f["name"] for f in data["fields"]}
-        errors = {p.field: p.message.partition(": ")[2] or p.message
+        # the field checks again, as messages the page says in the reader's language
+        checked = registration_problems(ws, program, form)
+        errors = {p.field: checked.get(p.field) or p.message.partition(": ")[2] or p.message
                   for p in err.problems if p.field in names}
         general = [p for p in err.problems if p.field not in names]
         return render.html(request, "payee_registrations.html", user, status=400, **data,
@@ -398,12 +416,12 @@ def _dispute(d, history: list[dict]) -> dict:
             "resolution": d.resolution, "history": history}
 
 
-def _dispute_lines(ws: Workspace, program: str, payee: str) -> list[dict]:
+def _dispute_lines(ws: Workspace, program: str, payee: str, locale: str = "en") -> list[dict]:
     """The payee's lines of the latest posted run: what a dispute can be about."""
     run = posted_run(ws, program)
     if run is None:
         return []
-    labels = {m.id: getattr(m, "label", "") or m.id for m in ws.plan(program).plan.measures}
+    labels = measure_labels(ws.plan(program).plan, locale)
     return [{"line_key": r.line_key, "period": r.period, "measure": r.measure,
              "label": labels.get(r.measure, r.measure), "source_id": r.source_id,
              "amount": r.amount, "earns": r.paid, "reason": r.reason}
@@ -411,13 +429,13 @@ def _dispute_lines(ws: Workspace, program: str, payee: str) -> list[dict]:
 
 
 def disputes_data(ws: Workspace, user: Principal, program: str,
-                  payee: str | None = None) -> dict:
+                  payee: str | None = None, locale: str = "en") -> dict:
     payee_id = payee_in_scope(ws, user, program, payee)
     cases = disputes.listing(ws, program, payee_id)
     with ws.store.reading() as session:
         rows = [_dispute(d, _history(session, program, d.id)) for d in cases]
     return program_info(ws, program) | {
-        "payee_id": payee_id, "disputes": rows, "lines": _dispute_lines(ws, program, payee_id),
+        "payee_id": payee_id, "disputes": rows, "lines": _dispute_lines(ws, program, payee_id, locale),
         "dispute_fields": ws.program(program).dispute_fields}
 
 
@@ -435,7 +453,7 @@ def _open_dispute(ws: Workspace, user: Principal, program: str, description: str
     payee = acting_payee(ws, user, program)
     if line_key and line_key not in {x["line_key"] for x in _dispute_lines(ws, program, payee)}:
         raise WorkflowError(Problem(f"no payout line '{line_key}' for {payee}", field="line_key",
-                                    hint="choose one of your statement's lines"))
+                                    hint=N_("choose one of your statement's lines")))
     fields = ws.program(program).dispute_fields
     d = disputes.open_case(ws, program, payee, description, actor=user.username,
                            line_key=line_key or None,
@@ -448,7 +466,8 @@ def _open_dispute(ws: Workspace, user: Principal, program: str, description: str
 def disputes_page(request: Request, user: User, ws: Ws, program: str,
                   payee: str | None = None) -> Response:
     return render.html(request, "payee_disputes.html", user,
-                       **disputes_data(ws, user, program, payee), problems=[], values={})
+                       **disputes_data(ws, user, program, payee, render.language(request, user)),
+                       problems=[], values={})
 
 
 @router.post("/programs/{program}/disputes", include_in_schema=False, dependencies=[Csrf])
@@ -457,14 +476,15 @@ def disputes_post(request: Request, user: User, ws: Ws, program: str, form: Form
     details = {k.removeprefix("detail_"): v for k, v in form.items() if k.startswith("detail_")}
     try:
         if form.get("kind", "line") == "line" and not line_key:
-            raise WorkflowError(Problem("choose the payout line the dispute is about",
+            raise WorkflowError(Problem(N_("choose the payout line the dispute is about"),
                                         field="line_key"))
         d = _open_dispute(ws, user, program, form.get("description", ""), line_key, details)
     except Forbidden:
         raise
     except PaymasterError as err:
         return render.html(request, "payee_disputes.html", user, status=400,
-                           **disputes_data(ws, user, program), problems=err.problems,
+                           **disputes_data(ws, user, program, None,
+                                           render.language(request, user)), problems=err.problems,
                            values=form)
     return RedirectResponse(f"/programs/{quote(program)}/disputes/{d['id']}", status_code=303)
 

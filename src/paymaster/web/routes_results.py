@@ -17,6 +17,7 @@ from paymaster.errors import Problem
 from paymaster.explanations import explain_line
 from paymaster.money import plain
 from paymaster.plan.model import OneOff, Plan, Ranking, Streak, TitleRank
+from paymaster.plan.words import measure_labels, word
 from paymaster.services import ledger, statements, status
 from paymaster.services.audit import jsonable
 from paymaster.services.inputs import current_rows, registration_rows
@@ -293,7 +294,7 @@ def leaderboards_data(ws: Workspace, user: Principal, program: str, locale: str 
     plan = ws.plan(program).plan
     ranked = [m for m in plan.measures if isinstance(m, (Ranking, Streak, TitleRank))]
     order = {m.id: i for i, m in enumerate(ranked)}
-    labels = {m.id: display_label(m.label, m.id) for m in plan.measures}
+    labels = {m: display_label(label, m) for m, label in measure_labels(plan, locale).items()}
     run = posted_run(ws, program)
     names = payee_names(ws, program)
     periods: dict[str, dict] = {}
@@ -317,7 +318,8 @@ def leaderboards_data(ws: Workspace, user: Principal, program: str, locale: str 
                 "payee_id": row["payee_id"], "name": names.get(row["payee_id"], row["payee_id"]),
                 "title": row["title"], "rank": int(row["rank"]),
                 # A title is named after the measure that awards it, when one does.
-                "label": labels.get(row["title"]) or display_label(None, row["title"]),
+                "label": labels.get(row["title"]) or display_label(
+                    word(plan, row["title"], locale), row["title"]),
                 "value": Decimal(str(row["value"])) if row.get("value") is not None else None})
     boards: dict[str, list] = {name: [] for name, _ in BOARDS}
     for period in sorted(periods):
