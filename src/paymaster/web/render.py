@@ -25,8 +25,11 @@ def language(request: Request, user: Principal | None) -> str:
 def html(request: Request, template: str, user: Principal | None, status: int = 200,
          **context: Any) -> HTMLResponse:
     program = context.get("program")
-    plan = request.app.state.ws.plan(program).plan if isinstance(program, str) and user else None
-    fmt = Formatter(language(request, user), plan, request.app.state.ws.plan)
+    ws = request.app.state.ws
+    # `program` may also be a page's filter value (empty, or not a program): no plan then
+    known = isinstance(program, str) and program in ws.config.programs
+    plan = ws.plan(program).plan if known and user else None
+    fmt = Formatter(language(request, user), plan, ws.plan)
     if plan is not None and isinstance(context.get("title"), str):
         context["title"] = fmt.word(context["title"])  # the program's title
     body = _env.get_template(template).render(
