@@ -7,7 +7,7 @@ import datetime as dt
 from decimal import Decimal
 
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency, format_percent
+from babel.numbers import format_currency, format_decimal, format_percent
 
 from paymaster.messages import CATALOGS, LOCALES, translations  # noqa: F401 - re-exported
 from paymaster.services.reason_labels import reason_label
@@ -85,6 +85,11 @@ class Formatter:
     def reason(self, code: str | None) -> str:
         """A reason code's words (empty for a plan's own codes, shown as written)."""
         return reason_label(code, self.language)
+
+    def number(self, value: Decimal | None) -> str:
+        """A measured figure that is not money (a count, a score, sales as a value)."""
+        return "" if value is None else format_decimal(value, format="#,##0.00",
+                                                       locale=self.locale)
 
     def percent(self, ratio: Decimal | None) -> str:
         return "" if ratio is None else format_percent(ratio, format="#,##0.0%",
