@@ -49,6 +49,27 @@ def test_an_uneven_burn_gives_an_interval() -> None:
     assert f.exhaustion_high == as_of + dt.timedelta(days=71)
 
 
+def test_the_forecast_stops_at_the_programs_end_date() -> None:
+    # 400 used of 1 000 at 100 a week would run out 42 days on; the program ends 28 days
+    # on: nothing runs out, and by its end 400 + 100 x 28 / 7 = 800 is used. An end after
+    # the 42 days changes nothing; an end between the dates of the interval (30 .. 71
+    # days) keeps the early ones and drops the late one.
+    as_of = MONDAY + dt.timedelta(days=27)
+    f = forecast("p", "fund", "PLN", D(1000), weekly_lines(["100"] * 4), as_of,
+                 ends_on=as_of + dt.timedelta(days=28))
+    assert (f.exhaustion, f.exhaustion_low, f.exhaustion_high) == (None, None, None)
+    assert f.used_at_end == D("800.00") and f.ends_on == as_of + dt.timedelta(days=28)
+    later = forecast("p", "fund", "PLN", D(1000), weekly_lines(["100"] * 4), as_of,
+                     ends_on=as_of + dt.timedelta(days=42))
+    assert later.exhaustion == as_of + dt.timedelta(days=42) and later.used_at_end is None
+    uneven = forecast("p", "fund", "PLN", D(1000), weekly_lines(["50", "150", "100", "100"]),
+                      as_of, ends_on=as_of + dt.timedelta(days=50))
+    assert (uneven.exhaustion_low, uneven.exhaustion, uneven.exhaustion_high) == (
+        as_of + dt.timedelta(days=30), as_of + dt.timedelta(days=42), None)
+    svg = burn_chart(f, "svg").decode()
+    assert "projected to the program" in svg and "projected: out on" not in svg
+
+
 def test_posted_lines_are_spent_and_the_rest_committed() -> None:
     lines = [Line(MONDAY, D(300), D(300)), Line(MONDAY + dt.timedelta(days=8), D(200), D(0))]
     f = forecast("p", "fund", "PLN", D(1000), lines, MONDAY + dt.timedelta(days=13))

@@ -348,3 +348,30 @@ def test_no_page_of_any_role_overflows_its_boxes_at_desktop_and_phone_widths(sit
     assert any(p.endswith("/leaderboards") for p in visited["alfa"]), visited["alfa"]
     assert {"/office/users", f"/office/{GL}/payees"} <= set(visited["admin"])
     assert not problems, "\n".join(problems)
+
+
+def test_a_rep_home_has_a_gauge_and_charts_with_tooltips_and_fits_a_phone(site):
+    """The payee home's attainment gauge and interactive charts (vendored uPlot), and the
+    office's burn chart: drawn in the page, a tooltip with the locale's amounts on hover,
+    nothing sticking out at 390 px."""
+    base, browser = site
+    for user, url, currency in (("rep01", "/programs/sales-team/status", "¥"),
+                                ("viewer", f"/office/{GL}/budget", "PLN")):
+        page = login(browser, base, user)
+        page.set_viewport_size({"width": 390, "height": 900})
+        page.goto(base + url)
+        page.wait_for_selector(".chart.drawn canvas")
+        if user == "rep01":
+            gauge = page.locator("#home meter").first
+            assert float(gauge.get_attribute("value")) > 0
+            assert "%" in page.locator("#home .gauge-text").first.inner_text()
+        over = page.locator(".chart.drawn .u-over").first
+        over.scroll_into_view_if_needed()
+        box = over.bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 0.9, box["y"] + box["height"] / 2)
+        tip = page.locator(".chart.drawn .chart-tip").first
+        tip.wait_for(state="visible")
+        assert currency in tip.inner_text(), tip.inner_text()
+        assert page.evaluate(LAYOUT_CHECK) == []
+        shoot(page, "rep-home" if user == "rep01" else "office-budget")
+        page.context.close()

@@ -51,8 +51,11 @@ def budget(
         [f.pool, f.limit, f.spent, f.committed, f.remaining,
          f"{amount(f.rate_per_week)} ({amount(f.rate_low)} .. {amount(f.rate_high)})"
          if f.rate_per_week is not None else "",
-         f"ran out on {f.exhausted_on}" if f.exhausted_on else (f.exhaustion or "not in sight"),
-         "" if f.exhausted_on else f"{f.exhaustion_low or '-'} .. {f.exhaustion_high or 'not in sight'}"]
+         f"ran out on {f.exhausted_on}" if f.exhausted_on else (
+             f.exhaustion or (f"lasts: {amount(f.used_at_end)} used by the end {f.ends_on}"
+                              if f.used_at_end is not None else "not in sight")),
+         "" if f.exhausted_on else f"{f.exhaustion_low or '-'} .. "
+         f"{f.exhaustion_high or ('not before the end' if f.ends_on else 'not in sight')}"]
         for f in found])
     if chart:
         for f in found:

@@ -51,6 +51,10 @@ class ProgramConfig(BaseModel):
     certified_levels: list[str] = Field(
         default_factory=lambda: ["Gold", "Silver", "Premier", "Select"],
         description="certification levels that qualify an enrollment at approval")
+    payout_day: int | None = Field(
+        None, ge=1, le=31, description="day of the month posted amounts are paid out (the "
+        "month's last day when it is shorter); payee pages show the next payout date. "
+        "Unset: no payout date is shown")
     clock: dt.date | None = Field(
         None, description="demo clock: the program's workflows (registrations, enrollments, "
         "disputes, their deadlines) take this date, with the real time of day, as today; "

@@ -2,8 +2,11 @@
 
 The projection is the run rate of the recent weeks (mean weekly charge, by the date of
 each line) with an interval of two standard errors either side; the exhaustion date is
-the remaining amount divided by that rate. Every figure comes from the engine's lines
-(charged amounts) and the ledger (what is posted): nothing is calculated a second way.
+the remaining amount divided by that rate. The projection stops at the program's end
+date: a pool that would run out only after the program ended does not run out (the
+forecast says what it would have used by the end instead). Every figure comes from the
+engine's lines (charged amounts) and the ledger (what is posted): nothing is calculated a
+second way.
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ class BudgetForecast:
     exhaustion_low: dt.date | None = None   # earliest, at the high rate
     exhaustion_high: dt.date | None = None  # latest, at the low rate (None: not in sight)
     exhausted_on: dt.date | None = None     # the date it actually ran out
+    ends_on: dt.date | None = None          # the program's end: no projection past it
+    used_at_end: Decimal | None = None      # projected use by ends_on, when it lasts till then
 
     @property
     def used(self) -> Decimal:
@@ -60,7 +65,8 @@ class BudgetForecast:
 
 
 def forecast(program: str, pool: str, currency: str, limit: Decimal, lines: list[Line],
-             as_of: dt.date, recent_weeks: int = RECENT_WEEKS) -> BudgetForecast:
+             as_of: dt.date, recent_weeks: int = RECENT_WEEKS,
+             ends_on: dt.date | None = None) -> BudgetForecast:
     seen = [ln for ln in lines if ln.date <= as_of]
     spent = sum((ln.posted for ln in seen), ZERO)
     committed = sum((ln.amount for ln in seen), ZERO) - spent
@@ -68,7 +74,7 @@ def forecast(program: str, pool: str, currency: str, limit: Decimal, lines: list
     weekly = _weekly(seen, as_of)
     exhausted_on = _crossing(seen, limit) if remaining == 0 else None
     base = BudgetForecast(program, pool, currency, limit, spent, committed, remaining, as_of,
-                          weekly, exhausted_on=exhausted_on)
+                          weekly, exhausted_on=exhausted_on, ends_on=ends_on)
     if exhausted_on is not None:
         return _with(base, exhaustion=exhausted_on, exhaustion_low=exhausted_on,
                      exhaustion_high=exhausted_on)
@@ -80,10 +86,16 @@ def forecast(program: str, pool: str, currency: str, limit: Decimal, lines: list
     spread = (2 * statistics.stdev(recent) / Decimal(len(recent)).sqrt()
               if len(recent) > 1 else ZERO)
     low, high = max(ZERO, rate - spread), rate + spread
+    exhaustion = _before(_when(as_of, remaining, rate), ends_on)
+    used_at_end = None
+    if exhaustion is None and ends_on is not None and ends_on > as_of:
+        # It lasts the program: the use projected at the run rate up to its last day.
+        used_at_end = round_money(base.used + rate * (ends_on - as_of).days / 7, currency)
     return _with(base, rate_per_week=round_money(rate, currency),
                  rate_low=round_money(low, currency), rate_high=round_money(high, currency),
-                 exhaustion=_when(as_of, remaining, rate), exhaustion_low=_when(as_of, remaining, high),
-                 exhaustion_high=_when(as_of, remaining, low))
+                 exhaustion=exhaustion, used_at_end=used_at_end,
+                 exhaustion_low=_before(_when(as_of, remaining, high), ends_on),
+                 exhaustion_high=_before(_when(as_of, remaining, low), ends_on))
 
 
 def budget_forecast(ws: Workspace, program: str, as_of: dt.date | None = None,
@@ -112,7 +124,7 @@ def budget_forecast(ws: Workspace, program: str, as_of: dt.date | None = None,
                 Decimal(posted.get(row.line_key) or 0)))
     day = as_of or min(ws.today(), plan.scope.end)
     return [forecast(program, pool.id, plan.currency, Decimal(pool.amount), by_pool.get(pool.id, []),
-                     day, recent_weeks) for pool in plan.budgets]
+                     day, recent_weeks, plan.scope.end) for pool in plan.budgets]
 
 
 def _weekly(lines: list[Line], as_of: dt.date) -> list[tuple[dt.date, Decimal]]:
@@ -143,6 +155,11 @@ def _when(as_of: dt.date, remaining: Decimal, rate: Decimal) -> dt.date | None:
         return None
     days = (remaining / rate * 7).to_integral_value(rounding=ROUND_HALF_UP)
     return as_of + dt.timedelta(days=int(days))
+
+
+def _before(day: dt.date | None, ends_on: dt.date | None) -> dt.date | None:
+    """A projected date, or None when it falls after the program's end (it never comes)."""
+    return None if day is None or (ends_on is not None and day > ends_on) else day
 
 
 def _monday(day: dt.date) -> dt.date:

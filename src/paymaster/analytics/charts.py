@@ -58,10 +58,15 @@ def burn_chart(forecast, fmt: str = "svg") -> bytes:
         ax.plot([forecast.as_of, forecast.exhaustion], [start, limit], color="#9a6700",
                 linestyle=":", label=f"projected: out on {forecast.exhaustion}")
         if forecast.exhaustion_low:
-            end = forecast.exhaustion_high or forecast.exhaustion
+            # The latest date is not in sight or past the program's end: shade up to the end.
+            end = forecast.exhaustion_high or forecast.ends_on or forecast.exhaustion
             ax.fill_between([forecast.as_of, forecast.exhaustion_low, end],
                             [start, limit, limit], [start, start, limit], color="#9a6700",
                             alpha=0.12, label="interval")
+    elif forecast.used_at_end is not None and forecast.ends_on:
+        ax.plot([forecast.as_of, forecast.ends_on], [start, float(forecast.used_at_end)],
+                color="#9a6700", linestyle=":",
+                label=f"projected to the program's end {forecast.ends_on}")
     elif forecast.exhausted_on:
         ax.axvline(forecast.exhausted_on, color="#cf222e", alpha=0.5,
                    label=f"ran out on {forecast.exhausted_on}")

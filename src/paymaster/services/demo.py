@@ -46,6 +46,9 @@ WORKFLOWS = {
 DEMO_CLOCKS = {"generuj-leady": dt.date(2018, 6, 12),
                "trade-in-accelerator": dt.date(2008, 9, 15),
                "sales-team": dt.date(2025, 12, 15)}
+# The demo programs pay out on the 10th of each month (`payout_day`): a payee's home shows
+# the next payout date.
+DEMO_PAYOUT_DAY = 10
 DISPUTE_FIELDS = {"trade-in-accelerator": ["items", "return_date", "rma_number", "tmp_quote",
                                            "sales_order"]}
 Say = Callable[[str], None]
@@ -65,6 +68,7 @@ def run_workspace_demo(folder: Path, say: Say, database: str | None = None) -> W
     add_examples(ws, "office")
     for name, day in DEMO_CLOCKS.items():
         ws.config.programs[name].clock = day
+        ws.config.programs[name].payout_day = DEMO_PAYOUT_DAY
     ws.save_config()
     run_all(ws, folder / "out", say)
     leave_work_for_the_office(ws, say)

@@ -31,7 +31,7 @@ from paymaster.services.calc import calculate_exported, export_stored
 from paymaster.services.inputs import current_rows
 from paymaster.services.statement_model import GateProgress
 from paymaster.services.statements import gate_progress
-from paymaster.services import paid
+from paymaster.services import home, paid
 from paymaster.services.ledger import line_key
 from paymaster.services.statement_labels import LABELS
 from paymaster.explanations import explain_line
@@ -190,7 +190,7 @@ def payee_status(ws: Workspace, program: str, payee_id: str, locale: str = "en")
     gates = [_gate(g, locale, plan.currency) for row in result.evaluations
              if row["payee_id"] == payee_id
              for g in gate_progress(_text_row(row), plan, locale)]
-    return {
+    data = {
         "program": program, "title": plan.title or program, "currency": plan.currency,
         "payee_id": payee_id, "fingerprint": result.fingerprint, "fresh": result.fresh,
         "lines": lines,
@@ -210,6 +210,8 @@ def payee_status(ws: Workspace, program: str, payee_id: str, locale: str = "en")
         "titles": [{"period": t["period"], "title": t["title"], "rank": t["rank"],
                     "value": t["value"]} for t in result.titles if t["payee_id"] == payee_id],
     }
+    return data | {"home": home.summary(plan, payee_id, ws.today(program),
+                                        ws.program(program).payout_day, data, result.payouts)}
 
 
 # ---------------------------------------------------------------- lines and tiers

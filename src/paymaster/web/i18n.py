@@ -145,6 +145,11 @@ class Formatter:
         text = self._(problem.message)
         return f"{text} ({self._(problem.hint)})" if problem.hint else text
 
+    def number(self, value: Decimal | None) -> str:
+        """A measured figure that is not money (a count, a score, sales as a value)."""
+        return "" if value is None else format_decimal(value, format="#,##0.00",
+                                                       locale=self.locale)
+
     def percent(self, ratio: Decimal | None) -> str:
         return "" if ratio is None else format_percent(ratio, format="#,##0.0%",
                                                        locale=self.locale)

@@ -24,7 +24,9 @@ from paymaster.store.models import (
     Run,
 )
 from paymaster.web import render
+from paymaster.web.charts import burn_chart_data
 from paymaster.web.deps import RecordId, Csrf, User, Ws
+from paymaster.web.i18n import Formatter
 from paymaster.web.payee_access import payee_names
 from paymaster.web.routes_office_payees import payee_links
 from paymaster.web.security import Principal
@@ -236,7 +238,8 @@ def plan_api(user: User, ws: Ws, program: str) -> Response:
 
 # ---------------------------------------------------------------- budget
 FORECAST_FIELDS = ("pool", "currency", "limit", "spent", "committed", "remaining", "weekly",
-                   "rate_per_week", "exhaustion", "exhaustion_low", "exhaustion_high", "as_of")
+                   "rate_per_week", "exhaustion", "exhaustion_low", "exhaustion_high", "as_of",
+                   "ends_on", "used_at_end")
 
 
 def budget_data(ws: Workspace, user: Principal, program: str) -> dict:
@@ -255,6 +258,7 @@ def budget_data(ws: Workspace, user: Principal, program: str) -> dict:
     for forecast in found:
         row = {name: getattr(forecast, name, None) for name in FORECAST_FIELDS}
         row["weekly"] = [{"week_start": w, "amount": a} for w, a in (row["weekly"] or [])]
+        row["projected_to_end"] = row["used_at_end"] is not None
         forecasts.append(row)
     return info | {"available": True, "pools": forecasts, "problems": []}
 
@@ -262,7 +266,10 @@ def budget_data(ws: Workspace, user: Principal, program: str) -> dict:
 @router.get("/office/{program}/budget", include_in_schema=False)
 def budget_page(request: Request, user: User, ws: Ws, program: str) -> Response:
     require_reader(user)
-    return office_page(request, "office_budget.html", user, budget_data(ws, user, program))
+    data = budget_data(ws, user, program)
+    fmt = Formatter(render.language(request, user))
+    charts = {p["pool"]: burn_chart_data(p, fmt) for p in data["pools"]} if data["available"] else {}
+    return office_page(request, "office_budget.html", user, data, charts=charts)
 
 
 @router.get("/api/office/{program}/budget", tags=TAGS)

@@ -464,10 +464,12 @@ def _open_dispute(ws: Workspace, user: Principal, program: str, description: str
 
 @router.get("/programs/{program}/disputes", include_in_schema=False)
 def disputes_page(request: Request, user: User, ws: Ws, program: str,
-                  payee: str | None = None) -> Response:
+                  payee: str | None = None, line: str | None = None) -> Response:
+    # ?line=KEY: a statement line's "dispute" link opens the form with that line chosen.
+    values = {"kind": "line", "line_key": line} if line else {}
     return render.html(request, "payee_disputes.html", user,
                        **disputes_data(ws, user, program, payee, render.language(request, user)),
-                       problems=[], values={})
+                       problems=[], values=values)
 
 
 @router.post("/programs/{program}/disputes", include_in_schema=False, dependencies=[Csrf])

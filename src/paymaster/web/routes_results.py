@@ -26,6 +26,8 @@ from paymaster.services.statement_labels import display_label
 from paymaster.services.statements_render import gate_text, statement_view
 from paymaster.store.models import RunLine
 from paymaster.web import render
+from paymaster.web.charts import attainment_chart, earnings_chart
+from paymaster.web.i18n import Formatter
 from paymaster.web.downloads import disposition
 from paymaster.web.deps import User, Ws
 from paymaster.web.security import Principal
@@ -103,7 +105,10 @@ def status_page(request: Request, user: User, ws: Ws, program: str,
     data = status_data(ws, user, program, payee, render.language(request, user))
     if format == "csv":
         return _status_csv(data)
-    return render.html(request, "payee_status.html", user, **data)
+    fmt = Formatter(render.language(request, user))
+    charts = {"earnings": earnings_chart(data["home"]["earnings"], data["currency"], fmt),
+              "attainment": attainment_chart(data["home"]["attainment"], data["currency"], fmt)}
+    return render.html(request, "payee_status.html", user, **data, charts=charts)
 
 
 @router.get("/api/programs/{program}/status", tags=["payee"])
