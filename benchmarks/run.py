@@ -102,10 +102,11 @@ def measure(kind: str, programs: list[str], folders: list[Path], handsql: Path |
 
 def _handsql(folder: str, program: str, data: str) -> None:
     """The hand SQL as its README runs it: from its own folder, a process of its own (its
-    peak memory is then this child's RUSAGE_CHILDREN)."""
+    peak memory is then this child's RUSAGE_CHILDREN). With `--tables all` it writes the
+    tables the engine's run writes (evaluations and credits too), so both do the same work."""
     with tempfile.TemporaryDirectory(prefix="paymaster-handsql-") as out:
         subprocess.run([sys.executable, "handsql.py", program, "--data", str(Path(data).resolve()),
-                        "--out", out, "--quiet"], cwd=folder, check=True)
+                        "--out", out, "--quiet", "--tables", "all"], cwd=folder, check=True)
 
 
 def _child(kind: str, programs: list[str], folders: list[str], handsql: str | None = None) -> None:

@@ -225,6 +225,24 @@ def test_sales_team_new_customer_is_read_from_the_least_values() -> None:
     assert "MIN(" in sql and "DISTINCT" not in sql and "EXISTS" not in sql
 
 
+def test_exists_over_the_same_rows_share_one_join() -> None:
+    """A gated rebate's `returned_when` at each evaluation date: EXISTS that differ only in
+    the value of the record they compare with read their table through one join."""
+    texts = ("EXISTS (SELECT 1 FROM h WHERE h.cid = sales.cid AND h.since <= sales.day)",
+             "EXISTS (SELECT 1 FROM h WHERE h.cid = sales.cid AND h.since <= add_days(sales.day, 1))",
+             "NOT EXISTS (SELECT 1 FROM h WHERE h.cid = sales.cid AND h.since <= add_days(sales.day, -1))",
+             "EXISTS (SELECT 1 FROM h WHERE h.cid = sales.cid)")
+    native, rewritten = queries(texts)
+    # the least `since` per customer, and the customers: two joins for four EXISTS
+    assert rewritten.count("LEFT OUTER JOIN") == 2
+    tables(EDGE_ROWS, EDGE_HOLDINGS + [{"cid": "b", "since": DAY + dt.timedelta(days=2)},
+                                       {"cid": "a", "since": DAY - dt.timedelta(days=1)}])
+    con = connection().con
+    got = con.execute(rewritten).fetchall()
+    assert got == con.execute(native).fetchall()
+    assert {row[-4:] for row in got} >= {(True, True, False, True), (False, True, True, True)}
+
+
 @pytest.mark.parametrize("text", GENERAL)
 def test_other_shapes_keep_the_general_semi_join(text: str) -> None:
     sql = _sql(text)

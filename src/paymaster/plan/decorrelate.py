@@ -76,6 +76,9 @@ def _flatten_exists(node: ops.Project | ops.Filter, names: Iterator[str]) -> ops
     parent = node.parent
     current = parent.to_expr()
     flags: dict[ops.Node, str] = {}
+    # EXISTS that differ only in what they compare the joined figures with (a gated
+    # rebate's `returned_when` at each evaluation date) share one join.
+    joins: dict[tuple, str] = {}
     for sub in _own_exists(node):
         probe = _probe(parent, sub)
         if probe is None:
@@ -83,18 +86,29 @@ def _flatten_exists(node: ops.Project | ops.Filter, names: Iterator[str]) -> ops
         flag = next(names)
         while flag in current.columns:
             flag = next(names)
-        hits = probe.hits.rename({f"{flag}_{c}": c for c in probe.hits.columns})
+        key = (_unaliased(probe.hits.op()), tuple(probe.links))
+        prefix = joins.get(key)
+        if prefix is None:
+            prefix = joins[key] = flag
+            hits = probe.hits.rename({f"{prefix}_{c}": c for c in probe.hits.columns})
+            rebind = {ops.Field(parent, c): ops.Field(current.op(), c) for c in parent.schema}
+            conditions = []
+            for outer_value, column, null_safe in probe.links:
+                value = outer_value.replace(rebind, filter=ops.Value).to_expr()
+                key_column = hits[f"{prefix}_{column}"]
+                conditions.append(value.identical_to(key_column) if null_safe else value == key_column)
+            joined = current.left_join(hits, conditions)
+            current = joined.select(*current.columns, *hits.columns)
         rebind = {ops.Field(parent, c): ops.Field(current.op(), c) for c in parent.schema}
-        conditions = []
-        for outer_value, column, null_safe in probe.links:
-            value = outer_value.replace(rebind, filter=ops.Value).to_expr()
-            key = hits[f"{flag}_{column}"]
-            conditions.append(value.identical_to(key) if null_safe else value == key)
-        joined = current.left_join(hits, conditions)
-        found = probe.flag({c: joined[f"{flag}_{c}"] for c in probe.hits.columns},
+        found = probe.flag({c: current[f"{prefix}_{c}"] for c in probe.hits.columns},
                            [v.replace(rebind, filter=ops.Value).to_expr() for v in probe.reads])
-        current = joined.select(*current.columns, **{flag: found})
+        current = current.mutate(**{flag: found})
         flags[sub] = flag
+    joined_columns = [c for c in current.columns
+                      if any(c.startswith(f"{prefix}_") for prefix in joins.values())
+                      and c not in parent.schema]
+    if joined_columns:
+        current = current.drop(*joined_columns)
     if not flags:
         return node
     new_parent = current.op()
@@ -107,6 +121,13 @@ def _flatten_exists(node: ops.Project | ops.Filter, names: Iterator[str]) -> ops
         return ops.Project(new_parent, values)
     kept = ops.Filter(new_parent, tuple(p.replace(replaced, filter=ops.Value) for p in node.predicates))
     return ops.Project(kept, {c: ops.Field(kept, c) for c in parent.schema})
+
+
+def _unaliased(node: ops.Node) -> ops.Node:
+    """`node` with each table's own alias (every EXISTS reads its table through a
+    `view()` of its own) numbered alike: equal for subqueries over the same rows."""
+    aliases = {ref: ops.SelfReference(ref.parent, 0) for ref in node.find(ops.SelfReference)}
+    return node.replace(aliases) if aliases else node
 
 
 def _conjuncts(value: ops.Value) -> list[ops.Value]:

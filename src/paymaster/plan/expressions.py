@@ -111,6 +111,11 @@ class Namespace:
         raise ExprError(f"unknown table or qualifier '{qualifier}'", node, suggest(qualifier, known))
 
 
+# Whitespace at either end, as `strip()` sees it (space, tab, LF, CR, VT, FF). (\z, not
+# $: Spark's Java regular expressions let $ match before a final line break.)
+EDGE_SPACE = r"^[ \t\n\r\x0b\x0c]|[ \t\n\r\x0b\x0c]\z"
+
+
 # The engine's own columns (`__date`, `period__start`, `param__rate`): never offered or
 # shown to a person, whose plan cannot name them.
 INTERNAL = re.compile(r"\b(__|period__|param__)[A-Za-z0-9_]*")
@@ -394,7 +399,10 @@ class Compiler:
         return self._node(node.this, ns).lower()
 
     def _n_trim(self, node: exp.Trim, ns: Namespace) -> ir.Value:
-        return self._node(node.this, ns).strip()
+        # TRIM with a set of characters costs about 1 s per million rows in DuckDB, a
+        # regular expression a fifth of that: only text with whitespace at an end is trimmed.
+        value = self._node(node.this, ns)
+        return ibis.ifelse(value.re_search(EDGE_SPACE), value.strip(), value)
 
     def _n_length(self, node: exp.Length, ns: Namespace) -> ir.Value:
         return self._node(node.this, ns).length()

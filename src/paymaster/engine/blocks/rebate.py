@@ -3,6 +3,7 @@ phase's evaluation dates at which every gate passes; a pass is final."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 
 import ibis
@@ -19,7 +20,7 @@ from paymaster.engine.lines import (
     shape,
 )
 from paymaster.engine.rules import materialize, rule_checks
-from paymaster.plan.expressions import WIDE, divide, multiply
+from paymaster.plan.expressions import WIDE, Namespace, divide, multiply
 from paymaster.plan.model import Cover, GatedRebate
 from paymaster.plan.periods import PERIOD_PREFIX
 from paymaster.plan.trace import GATE, REBATE_FAILED, REBATE_PASSED
@@ -132,33 +133,47 @@ def _cover(ctx: Context, payees: ir.Table, cover: Cover, path: tuple) -> ir.Tabl
 
 
 def _evaluate(ctx: Context, lines: ir.Table, payees: ir.Table, measure, path: tuple) -> ir.Table:
-    """Qualifying value and returned share per payee, phase and evaluation date."""
+    """Qualifying value and returned share per payee, phase and evaluation date.
+
+    One pass over the qualifying lines: `counts_when` and `returned_when` are compiled
+    once per evaluation date with `as_of` bound to that date of the line's phase (the
+    plan knows how many dates a phase has), and summed per payee and phase in one
+    aggregate; pairing every line with every date would write each line once per date."""
     dates = payees.select("payee_id", "period", __dates=payees[PERIOD_PREFIX + "evaluations"])
     dates = dates.mutate(as_of=dates["__dates"].unnest()).drop("__dates")
     dates = dates.mutate(
         evaluation=(ibis.row_number().over(group_by=["payee_id", "period"], order_by="as_of") + 1)
     )
     qualifying = lines.filter(lines["__qualifies"])
-    when = dates.select(__dp=dates["payee_id"], __dq=dates["period"], as_of=dates["as_of"],
-                        evaluation=dates["evaluation"])
-    at = qualifying.inner_join(
-        when, [qualifying["payee_id"] == when["__dp"], qualifying["period"] == when["__dq"]]
-    ).drop("__dp", "__dq")
-    ns = ctx.namespace(at, (measure.source,))
-    counts = ctx.expr(measure.counts_when, ns, path + ("counts_when",), "boolean").fill_null(False)
-    returned = ctx.expr(measure.returned_when, ns, path + ("returned_when",), "boolean").fill_null(False)
-    at = at.mutate(__counts=counts, __returned=returned)
     zero = ibis.literal(0, type=WIDE)
-    sums = at.group_by(["payee_id", "period", "evaluation"]).aggregate(
-        qualifying=ibis.ifelse(at["__counts"], at["__value"], zero).sum().cast(WIDE),
-        returned=ibis.ifelse(at["__counts"] & at["__returned"], at["__value"], zero).sum().cast(WIDE),
-    )
-    sums = sums.select(__sp="payee_id", __sq="period", __se="evaluation",
-                       qualifying="qualifying", returned="returned")
-    evals = dates.left_join(
-        sums, [dates["payee_id"] == sums["__sp"], dates["period"] == sums["__sq"],
-               dates["evaluation"] == sums["__se"]],
-    ).drop("__sp", "__sq", "__se")
+    sums: dict[str, ir.Value] = {}
+    flags: dict[str, ir.Value] = {}
+    for k in range(max((len(p.evaluations) for p in ctx.plan.phases), default=0)):
+        ns = _at_date(ctx, qualifying, measure, k)
+        flags[f"__c{k}"] = ctx.expr(measure.counts_when, ns, path + ("counts_when",),
+                                    "boolean").fill_null(False)
+        flags[f"__r{k}"] = ctx.expr(measure.returned_when, ns, path + ("returned_when",),
+                                    "boolean").fill_null(False)
+    at = qualifying.mutate(**flags)
+    for k in range(len(flags) // 2):
+        counts, returned = at[f"__c{k}"], at[f"__r{k}"]
+        sums[f"__q{k}"] = ibis.ifelse(counts, at["__value"], zero).sum().cast(WIDE)
+        sums[f"__t{k}"] = ibis.ifelse(counts & returned, at["__value"], zero).sum().cast(WIDE)
+    if sums:
+        per_payee = at.group_by(["payee_id", "period"]).aggregate(**sums)
+        per_payee = per_payee.rename(__sp="payee_id", __sq="period")
+        evals = dates.left_join(per_payee, [dates["payee_id"] == per_payee["__sp"],
+                                            dates["period"] == per_payee["__sq"]])
+        evals = evals.drop("__sp", "__sq")
+    else:
+        evals = dates.mutate(__q0=zero, __t0=zero)
+    n = len(sums) // 2 or 1
+    pick = {
+        name: ibis.cases(*((evals["evaluation"] == k + 1, evals[f"{prefix}{k}"]) for k in range(n)),
+                         else_=ibis.null().cast(WIDE))
+        for name, prefix in (("qualifying", "__q"), ("returned", "__t"))
+    }
+    evals = evals.mutate(**pick).drop(*[f"{p}{k}" for p in ("__q", "__t") for k in range(n)])
     carried = [c for c in payees.columns if c.startswith(PERIOD_PREFIX) or c == "__static"]
     static = payees.select(*carried, __pp="payee_id", __pq="period")
     evals = evals.inner_join(
@@ -167,6 +182,27 @@ def _evaluate(ctx: Context, lines: ir.Table, payees: ir.Table, measure, path: tu
     evals = evals.mutate(qualifying=evals["qualifying"].fill_null(zero),
                          returned=evals["returned"].fill_null(zero))
     return _gates(ctx, evals, measure, path)
+
+
+@dataclass
+class _AtDate(Namespace):
+    """A line's namespace in which `as_of` and `evaluation` are the k-th evaluation date
+    of its phase and its number (the plan's expressions read them as columns)."""
+
+    at: dict[str, ir.Value] = field(default_factory=dict)
+
+    def column(self, name: str) -> ir.Value | None:
+        return self.at[name] if name in self.at else super().column(name)
+
+
+def _at_date(ctx: Context, lines: ir.Table, measure, k: int) -> Namespace:
+    # the k-th in date order, as `dates` numbers them
+    day = ibis.cases(*((lines["period"] == p.id, ibis.literal(sorted(p.evaluations)[k], type="date"))
+                       for p in ctx.plan.phases if len(p.evaluations) > k),
+                     else_=ibis.null().cast("date"))
+    ns = ctx.namespace(lines, (measure.source,))
+    values = {f.name: getattr(ns, f.name) for f in fields(ns)}
+    return _AtDate(**values, at={"as_of": day, "evaluation": ibis.literal(k + 1, type="int64")})
 
 
 def _gates(ctx: Context, evals: ir.Table, measure: GatedRebate, path: tuple) -> ir.Table:
