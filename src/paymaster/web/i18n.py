@@ -92,10 +92,6 @@ class Formatter:
                 return value
         return "" if value is None else format_date(value, format="medium", locale=self.locale)
 
-    def number(self, value: Decimal | str | None) -> str:
-        return "" if value is None or value == "" else format_decimal(
-            Decimal(str(value)), locale=self.locale)
-
     def datetime(self, value: dt.datetime | None) -> str:
         return "" if value is None else format_datetime(value, format="medium",
                                                         locale=self.locale)
