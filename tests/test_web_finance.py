@@ -174,6 +174,8 @@ def test_accruals_bank_reference_and_the_audit_log_around_a_payout(demo_workspac
     finance.post("/language", data={"lang": "zh", "back": "/office/audit",
                                     "csrf_token": finance.headers["X-CSRF-Token"]})
     html = finance.get("/office/audit", params={"action": "approve"}).text
-    assert '<td class="before">preview</td>' in html and '<td class="after">approved</td>' in html
+    # the states in the reader's language, the field's name as data
+    assert '<td class="before">预览</td>' in html and '<td class="after">已批准</td>' in html
+    assert '<td><code>status</code></td>' in html
     assert '"status": "preview"' not in html and "{" not in html.split("<main>")[1]
     assert "审计日志" in html and f'href="/office/{GL}/payouts"' in html

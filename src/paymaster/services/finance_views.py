@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -158,8 +159,11 @@ class AuditFilter:
     size: int = 50
 
 
-def audit_page(ws: Workspace, f: AuditFilter) -> Page:
-    """Audit events matching the filter, newest first, each with its changed fields."""
+def audit_page(ws: Workspace, f: AuditFilter,
+               show: Callable[[Any], Any] | None = None) -> Page:
+    """Audit events matching the filter, newest first, each with its changed fields, their
+    values as `show` gives them (default: `readable`, short text; a page passes its own to
+    show them in the reader's language)."""
     _check_page(f.page, f.size)
     if f.start and f.end and f.start > f.end:
         raise DataError(Problem(f"the range starts ({f.start}) after it ends ({f.end})",
@@ -180,7 +184,7 @@ def audit_page(ws: Workspace, f: AuditFilter) -> Page:
                                  .offset((f.page - 1) * f.size).limit(f.size))
         rows = [{"id": e.id, "at": e.at, "recorded_at": e.recorded_at, "actor": e.actor,
                  "action": e.action, "entity": e.entity, "key": e.entity_key,
-                 "program": e.program, "changes": changed_fields(e.before, e.after)}
+                 "program": e.program, "changes": changed_fields(e.before, e.after, show or readable)}
                 for e in events]
         choices = {"actors": sorted(session.scalars(select(AuditEvent.actor).distinct())),
                    "actions": sorted(session.scalars(select(AuditEvent.action).distinct())),
@@ -189,11 +193,13 @@ def audit_page(ws: Workspace, f: AuditFilter) -> Page:
     return Page(rows, count, f.page, f.size, [], choices)
 
 
-def changed_fields(before: Any, after: Any) -> list[dict]:
+def changed_fields(before: Any, after: Any,
+                   show: Callable[[Any], Any] | None = None) -> list[dict]:
     """Before and after as rows of a small table: each field that differs, with its value
     before and after (None: not there). A new thing lists its fields with nothing before;
     a removed one what it had. Values that are not fields (a list, a scalar) are one row
     under the field name "value"."""
+    show = show or readable
     if not isinstance(before, dict) or not isinstance(after, dict):
         if before is None and isinstance(after, dict):
             before = {}
@@ -202,9 +208,9 @@ def changed_fields(before: Any, after: Any) -> list[dict]:
         else:
             if before == after:
                 return []
-            return [{"field": "value", "before": readable(before), "after": readable(after)}]
+            return [{"field": "value", "before": show(before), "after": show(after)}]
     names = list(after) + [k for k in before if k not in after]
-    return [{"field": k, "before": readable(before.get(k)), "after": readable(after.get(k))}
+    return [{"field": k, "before": show(before.get(k)), "after": show(after.get(k))}
             for k in names if before.get(k) != after.get(k)]
 
 

@@ -23,8 +23,9 @@ from paymaster.money import plain
 from paymaster.services import finance_views
 from paymaster.services.finance_views import AuditFilter, LedgerFilter
 from paymaster.web import render
+from paymaster.web.audit_values import shower
 from paymaster.web.downloads import disposition
-from paymaster.web.i18n import N_
+from paymaster.web.i18n import N_, Formatter
 from paymaster.web.deps import User, Ws
 from paymaster.web.office_common import TAGS, known_program, office_page, parse_date, require_finance
 from paymaster.workspace import Workspace
@@ -180,8 +181,8 @@ def accruals_api(user: User, ws: Ws, as_of: Text = None, program: Text = None) -
 
 
 # ---------------------------------------------------------------- audit log
-def audit_data(ws: Workspace, f: AuditFilter) -> dict:
-    page = finance_views.audit_page(ws, f)
+def audit_data(ws: Workspace, f: AuditFilter, show=None) -> dict:
+    page = finance_views.audit_page(ws, f, show)
     filters = {"actor": f.actor or "", "action": f.action or "", "program": f.program or "",
                "start": f.start.isoformat() if f.start else "",
                "end": f.end.isoformat() if f.end else ""}
@@ -203,7 +204,10 @@ def audit_page(request: Request, user: User, ws: Ws, actor: Text = None, action:
                program: Text = None, start: Text = None, end: Text = None,
                page: PageNo = 1, size: Size = 50) -> Response:
     require_finance(user)
-    data = audit_data(ws, _audit_filter(actor, action, program, start, end, page, size))
+    # the page shows values in the reader's language; the JSON twin as stored
+    show = shower(Formatter(render.language(request, user)),
+                  [ws.plan(name).plan for name in ws.config.programs])
+    data = audit_data(ws, _audit_filter(actor, action, program, start, end, page, size), show)
     return office_page(request, "finance_audit.html", user, data,
                        sizes=finance_views.PAGE_SIZES)
 
