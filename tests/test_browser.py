@@ -228,8 +228,9 @@ def test_finance_filters_the_ledger_then_reads_accruals_and_the_audit_log_in_pol
     page.click("#audit-filters button[type=submit]")
     page.wait_for_url(lambda url: "action=approve" in url)
     event = page.locator(".audit-event[data-entity=run]").first
-    assert event.locator("table.changes td.before").inner_text() == "preview"
-    assert event.locator("table.changes td.after").inner_text() == "approved"
+    # the run's states in Polish
+    assert event.locator("table.changes td.before").inner_text() == "podgląd"
+    assert event.locator("table.changes td.after").inner_text() == "zatwierdzono"
     assert "Dziennik zdarzeń" in page.inner_text("main")
     shoot(page, "finance-audit")
     checked.append((page.url, page.evaluate(LAYOUT_CHECK)))
