@@ -78,7 +78,7 @@ def workspace_latency(rounds: int, work: Path) -> dict[str, list[dict]]:
     process (module docstring)."""
     import csv
 
-    from registrations import EXAMPLE, PROGRAM, registrations_file, workspace
+    from registrations import PROGRAM, registrations_file, workspace
 
     from paymaster.services import registrations as regs
     from paymaster.services import status
@@ -106,7 +106,7 @@ def workspace_latency(rounds: int, work: Path) -> dict[str, list[dict]]:
         with tempfile.TemporaryDirectory() as tmp, ws.store.reading() as session:
             check.export(session, reg, Path(tmp))
             timed_call("registration: the check alone (screening run)",
-                       lambda tmp=tmp: check.verdict(Path(tmp), reg))
+                       lambda tmp=tmp, reg=reg: check.verdict(Path(tmp), reg))
         if i == 0:  # the first of each warms the process and the cache
             measured.clear()
     partner = rows[0]["partner_id"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,13 +125,15 @@ class StageClock:
 
 
 def calculate(plan: LoadedPlan | str | Path, data: Path, progress: Progress | None = None, *,
-              backend: str = "duckdb", spark_master: str | None = None) -> RunResult:
+              backend: str = "duckdb", spark_master: str | None = None,
+              only: Collection[str] | None = None) -> RunResult:
     """Run `plan` on the input folder `data`, on DuckDB (the default) or Spark, and fetch
-    every output table into memory."""
+    every output table into memory (`only` those named: a registration check reads the
+    evaluations alone)."""
     say = progress or (lambda _stage: None)
     clock = StageClock()
     with _built(plan, data, say, clock, backend, spark_master) as (loaded, engine, outputs):
-        results = execute(outputs, engine.to_pyarrow, say)
+        results = execute(outputs, engine.to_pyarrow, say, only)
         clock.done("execute")
     return RunResult(loaded, results, fingerprint(loaded, Path(data)), clock.timings)
 
@@ -258,10 +260,12 @@ def _figures(outputs: Outputs | ReplayedOutputs, effect: pa.Table, fetch) -> Fig
 
 
 def execute(outputs: Outputs, to_pyarrow: Callable[[object], pa.Table],
-            say: Progress) -> dict[str, pa.Table]:
-    """Fetch each output table, saying which."""
+            say: Progress, only: Collection[str] | None = None) -> dict[str, pa.Table]:
+    """Fetch each output table (`only` those named), saying which."""
     results = {}
     for name, expr in outputs.tables().items():
+        if only is not None and name not in only:
+            continue
         say(f"execute {name}")
         results[name] = to_pyarrow(expr)
     return results
