@@ -33,15 +33,14 @@ MASTER = ("partners", "customers", "holdings", "vendor_registry")
 
 
 def workspace(folder: Path, database: str | None, auto_accept: bool):
-    from paymaster.services import imports
+    from paymaster.services import imports, programs
     from paymaster.workspace import Workspace
 
     if folder.exists():
         shutil.rmtree(folder)
     ws = Workspace.init(folder, database)
-    ws.add_program(EXAMPLE / "plan.yaml", "bench", registrations="registrations")
-    ws.config.programs[PROGRAM].auto_accept = auto_accept
-    ws.save_config()
+    programs.add_program(ws, EXAMPLE / "plan.yaml", "bench", registrations="registrations",
+                         auto_accept=auto_accept)
     for table in MASTER:
         imports.import_file(ws, PROGRAM, table, EXAMPLE / "data" / f"{table}.csv",
                             actor="bench", as_of=dt.date(2018, 3, 1))

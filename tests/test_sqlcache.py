@@ -4,8 +4,12 @@ is never run (issue 16)."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import subprocess
+import sys
+from decimal import Decimal
 from pathlib import Path
 
 from conftest import ROOT
@@ -17,9 +21,11 @@ EXAMPLE = ROOT / "examples" / "trade-in-accelerator"
 CACHED = "run the plan's compiled SQL (cached)"
 
 
-def _run(out: Path) -> tuple[dict[str, bytes], list[str]]:
+def _run(out: Path, figures: list | None = None) -> tuple[dict[str, bytes], list[str]]:
     said: list[str] = []
-    calculate_into(EXAMPLE / "plan.yaml", EXAMPLE / "data", out, "csv", said.append)
+    result = calculate_into(EXAMPLE / "plan.yaml", EXAMPLE / "data", out, "csv", said.append)
+    if figures is not None:
+        figures.append(result.figures)
     return {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.name != "run.json"}, said
 
 
@@ -27,12 +33,21 @@ def test_cached_sql_gives_the_same_outputs_and_a_bad_entry_is_compiled_again(
         tmp_path: Path, monkeypatch) -> None:
     cache = tmp_path / "cache"
     monkeypatch.setenv(sqlcache.CACHE_ENV, str(cache))
-    compiled, said = _run(tmp_path / "a")
+    figures: list = []
+    compiled, said = _run(tmp_path / "a", figures)
     assert CACHED not in said
     entries = list(cache.glob("*.json"))
     assert len(entries) == 1 and oct(cache.stat().st_mode & 0o777) == "0o700"
-    again, said = _run(tmp_path / "b")
+    again, said = _run(tmp_path / "b", figures)
     assert CACHED in said and again == compiled
+    # the printed figures, from the recorded queries: those of the example's checked payouts
+    with (EXAMPLE / "expected" / "payouts.csv").open() as handle:
+        expected = list(csv.DictReader(handle))
+    assert figures[1] == figures[0]
+    assert (figures[1].lines, figures[1].payees, figures[1].total) == (
+        len(expected), len({row["payee_id"] for row in expected}),
+        sum(Decimal(row["amount"]) for row in expected))
+    assert figures[1].paid == sum(row["paid"] == "true" for row in expected)
     assert any(s.startswith("calculate ") for s in said)  # its stages still ran, timed
     # An edited entry (its hash no longer matches) is a miss: compiled, then rewritten.
     stored = json.loads(entries[0].read_text())
@@ -67,3 +82,23 @@ def test_only_the_newest_entries_are_kept(tmp_path: Path, monkeypatch) -> None:
     sqlcache.save("k4", sqlcache.Entry())
     assert sorted(p.stem for p in (tmp_path / "cache").glob("*.json")) == ["k3", "k4"]
     assert sqlcache.load("k4") == sqlcache.Entry()
+
+
+def test_a_cached_run_imports_neither_ibis_nor_pandas(tmp_path: Path) -> None:
+    """What makes `paymaster run` of an example fast (issue 16): its cached SQL runs on
+    DuckDB and Arrow alone (importing Ibis with pandas costs more than the whole run)."""
+    cache = tmp_path / "cache"
+    script = ("import sys\nfrom paymaster.cli import main\ntry:\n    main()\nfinally:\n"
+              "    print('imported', sorted({m.split('.')[0] for m in sys.modules} & "
+              "{'ibis', 'pandas'}))")
+    command = [sys.executable, "-c", script, "run", str(EXAMPLE / "plan.yaml"), "--data",
+               str(EXAMPLE / "data"), "--out"]
+    env = {**os.environ, sqlcache.CACHE_ENV: str(cache)}
+    first = subprocess.run([*command, str(tmp_path / "a")], env=env, capture_output=True,
+                           text=True, check=False)
+    assert first.returncode == 0, first.stderr
+    second = subprocess.run([*command, str(tmp_path / "b")], env=env, capture_output=True,
+                            text=True, check=False)
+    assert second.returncode == 0, second.stderr
+    assert "imported ['ibis', 'pandas']" in first.stdout  # (compiled: the test can tell)
+    assert "imported []" in second.stdout

@@ -65,6 +65,11 @@ class DataError(PaymasterError):
     kind = "data"
 
 
+# The start of every error the engine's own checks raise inside a query (plan/exact.py),
+# so the backend's error can be told from a bug (backends.arithmetic_errors).
+ARITHMETIC_MARK = "paymaster-arithmetic: "
+
+
 class EngineError(PaymasterError):
     kind = "engine"
 

@@ -6,13 +6,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-import ibis
-import ibis.expr.operations as ops
-import ibis.expr.types as ir
 import pyarrow as pa
 
 from paymaster import duckdb_config
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+# Ibis is imported by the functions that build expressions, not here: a run of cached SQL
+# (backends/duckstages.py) makes its figures from recorded queries (`from_rows`) and
+# imports no Ibis at all (0.6 s of CPU).
 
 
 @dataclass
@@ -29,16 +34,30 @@ class Figures:
 def figures(payouts: ir.Table, effect: pa.Table, fetch: Callable[[ir.Table], pa.Table]) -> Figures:
     """Totals over `payouts` and its unpaid lines by reason, each fetched by `fetch` (a
     backend's to_pyarrow); `effect` is the (one-row) effect table."""
+    asked = queries(payouts)
+    return from_rows(fetch(asked["totals"]).to_pylist(), fetch(asked["reasons"]).to_pylist(),
+                     effect)
+
+
+def queries(payouts: ir.Table) -> dict[str, ir.Table]:
+    """The two queries of the figures: totals (one row) and unpaid lines by reason."""
+    import ibis
+
     payouts = unordered(payouts)
-    totals = fetch(payouts.aggregate(
+    totals = payouts.aggregate(
         payees=payouts["payee_id"].nunique(),
         lines=payouts.count(),
         paid=payouts["paid"].sum(),
         total=payouts["amount"].sum(),
-    )).to_pylist()[0]
+    )
     unpaid = payouts.filter(~payouts["paid"])
     reasons = unpaid.group_by("reason").aggregate(lines=unpaid.count())
-    by_reason = fetch(reasons.order_by([ibis.desc("lines"), "reason"])).to_pylist()
+    return {"totals": totals, "reasons": reasons.order_by([ibis.desc("lines"), "reason"])}
+
+
+def from_rows(totals: list[dict], by_reason: list[dict], effect: pa.Table) -> Figures:
+    """The figures from the rows of `queries` (fetched now, or run from the SQL cache)."""
+    totals = totals[0]
     return Figures(
         payees=totals["payees"], lines=totals["lines"], paid=totals["paid"] or 0,
         unpaid=sum(row["lines"] for row in by_reason), total=totals["total"] or Decimal(0),
@@ -51,6 +70,8 @@ def unordered(table: ir.Table) -> ir.Table:
     """`table` without the sorts that order it (also below the columns chosen from them):
     totals need no order, but DuckDB, which keeps insertion order, would still sort every
     payout line before counting them."""
+    import ibis.expr.operations as ops
+
     op = table.op()
     if isinstance(op, ops.Sort):
         return unordered(op.parent.to_expr())
@@ -64,6 +85,8 @@ def unordered(table: ir.Table) -> ir.Table:
 
 def in_memory(tables: dict[str, pa.Table]) -> Figures:
     """The figures of tables already fetched (an incremental run's), by the same queries."""
+    import ibis
+
     con = ibis.duckdb.connect()
     duckdb_config.seal(con.con)  # (it reads only the tables fetched into memory)
     try:

@@ -2,30 +2,36 @@
 
 `calculate` returns the output tables in memory; `calculate_into` streams each one from
 the backend to its file, so a run of any size holds no more than a batch of rows in Python.
+
+A plan compiled before on inputs of the same columns runs its cached SQL
+(backends/sqlcache.py) on DuckDB alone: such a run imports neither Ibis nor pandas (0.6 s
+of CPU, more than the rest of an example's run), so the engine, the Ibis backend and the
+explanations are imported where a run needs them, not here.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
 
 from paymaster import duckdb_config
 from paymaster.backends import Backend, open_backend, sqlcache
-from paymaster.backends.duck import DuckDBBackend
+from paymaster.backends.duckstages import DuckDBStages, ReplayedOutputs, cache_key
 from paymaster.datafiles import find_files, load_folder
-from paymaster.engine import Outputs, build
-from paymaster.engine.build import OUTPUT_TABLES
-from paymaster.explanations import EXPLAINED, explain_rows, with_explanations
-from paymaster.figures import Figures, figures, unordered
+from paymaster.figures import Figures, figures, from_rows, queries
 from paymaster.outputs import Staging, check_format
 from paymaster.plan import LoadedPlan, load_plan
+
+if TYPE_CHECKING:
+    from paymaster.engine import Outputs
 
 Progress = Callable[[str], None]
 
@@ -48,6 +54,8 @@ class RunResult:
     def explained(self, name: str, locale: str = "en") -> list[dict]:
         """A table's rows (payouts or evaluations) with their explanation rendered from
         the trace, in `locale`."""
+        from paymaster.explanations import explain_rows  # (Ibis: see the module's docstring)
+
         rows = self.tables[name].to_pylist()
         texts = explain_rows(self.loaded.plan, rows, name, locale)
         return [{**row, "explanation": text} for row, text in zip(rows, texts, strict=True)]
@@ -117,13 +125,15 @@ class StageClock:
 
 
 def calculate(plan: LoadedPlan | str | Path, data: Path, progress: Progress | None = None, *,
-              backend: str = "duckdb", spark_master: str | None = None) -> RunResult:
+              backend: str = "duckdb", spark_master: str | None = None,
+              only: Collection[str] | None = None) -> RunResult:
     """Run `plan` on the input folder `data`, on DuckDB (the default) or Spark, and fetch
-    every output table into memory."""
+    every output table into memory (`only` those named: a registration check reads the
+    evaluations alone)."""
     say = progress or (lambda _stage: None)
     clock = StageClock()
     with _built(plan, data, say, clock, backend, spark_master) as (loaded, engine, outputs):
-        results = execute(outputs, engine.to_pyarrow, say)
+        results = execute(outputs, engine.to_pyarrow, say, only)
         clock.done("execute")
     return RunResult(loaded, results, fingerprint(loaded, Path(data)), clock.timings)
 
@@ -150,9 +160,10 @@ def calculate_into(plan: LoadedPlan | str | Path, data: Path, out: Path, fmt: st
         # The effect is one row: fetched once, printed and written from memory.
         effect = engine.to_pyarrow(outputs.effect)
         result = WrittenRun(loaded, fingerprint(loaded, Path(data)), clock.timings,
-                            figures(outputs.payouts if outputs.totals is None else outputs.totals,
-                                    effect, engine.to_pyarrow))
+                            _figures(outputs, effect, engine.to_pyarrow))
         clock.done("summarize")
+        if explanations == "text":  # (imports Ibis: see the module's docstring)
+            from paymaster.explanations import EXPLAINED, with_explanations
         with Staging(out) as staging:
             for name, expr in outputs.tables().items():
                 say(f"write {name}")
@@ -178,22 +189,33 @@ def _built(plan: LoadedPlan | str | Path, data: Path, say: Progress, clock: Stag
     loaded = plan if isinstance(plan, LoadedPlan) else load_plan(plan)
     say("load plan")
     stage("load_plan")
+    engine: Backend | None = None
     if backend != "duckdb":
         say(f"start {backend}")
-    engine = open_backend(backend, spark_master, say)
-    if backend != "duckdb":
+        engine = open_backend(backend, spark_master, say)
         stage(f"start_{backend}")
     con = duckdb.connect(config=duckdb_config.config())
     try:
         say("read and validate input")
         with duckdb_config.out_of_memory("reading the input"):
             load_folder(loaded.plan, Path(data), con)
-        tables = engine.bind(con, list(loaded.plan.inputs))
+        names = list(loaded.plan.inputs)
+        key = entry = None
+        if backend == "duckdb":
+            key = cache_key(con, loaded.plan, names) if sqlcache.folder() else None
+            entry = sqlcache.load(key) if key else None
+            # The plan's cached SQL needs no expressions, hence no Ibis (DuckDBStages).
+            engine = DuckDBStages(say) if entry is not None else open_backend(backend, None, say)
+        tables = engine.bind(con, names)
         # From here on the connection reads the input files only (its Parquet views).
         duckdb_config.seal(con, [item.path for item in find_files(loaded.plan, Path(data))])
         stage("read_input")
 
-        outputs = _outputs(loaded, engine, tables, clock, say)
+        if entry is not None:
+            say("run the plan's compiled SQL (cached)")
+            outputs = engine.replay(entry, clock.materializer(lambda _name, run: run(), say))
+        else:
+            outputs = _outputs(loaded, engine, tables, clock, say, key)
         stage("calculate")
         for name, seconds in engine.retried.items():
             clock.timings[f"stage {name} ran out of memory"] = seconds
@@ -202,36 +224,48 @@ def _built(plan: LoadedPlan | str | Path, data: Path, say: Progress, clock: Stag
         # Dropping the stored stages and their spill files takes seconds at 10M lines:
         # done here, said, rather than whenever the connection is collected.
         say("close")
-        engine.close()
+        if engine is not None:
+            engine.close()
         con.close()
 
 
 def _outputs(loaded: LoadedPlan, engine: Backend, tables: dict, clock: StageClock,
-             say: Progress) -> Outputs:
-    """The plan's outputs: built from Ibis expressions, or on DuckDB, when this plan ran
-    before on inputs of the same columns, its compiled SQL run again
-    (backends/sqlcache.py); a built run records its SQL for the next."""
-    key = engine.cache_key(loaded.plan, tables) if isinstance(engine, DuckDBBackend) else None
-    entry = sqlcache.load(key) if key else None
-    if entry is not None:
-        say("run the plan's compiled SQL (cached)")
-        tables = engine.replay(entry, clock.materializer(lambda _name, run: run(), say))
-        return Outputs(**{name: tables[name] for name in OUTPUT_TABLES}, totals=tables["totals"])
+             say: Progress, key: str | None) -> Outputs:
+    """The plan's outputs built from Ibis expressions; on DuckDB (`key`), the SQL it
+    executed recorded for the next run of the same plan on inputs of the same columns
+    (backends/sqlcache.py)."""
+    from paymaster.engine import build  # (imports Ibis: see the module's docstring)
+
     if key:
         engine.recording = sqlcache.Entry()
     outputs: Outputs = build(loaded, tables, clock.materializer(engine.materialize, say))
     if key:
-        engine.record_outputs({**outputs.tables(), "totals": unordered(outputs.payouts)})
+        engine.record_outputs(outputs.tables(), queries(_totals(outputs)))
         sqlcache.save(key, engine.recording)
         engine.recording = None
     return outputs
 
 
+def _totals(outputs: Outputs):
+    return outputs.payouts if outputs.totals is None else outputs.totals
+
+
+def _figures(outputs: Outputs | ReplayedOutputs, effect: pa.Table, fetch) -> Figures:
+    """The figures `paymaster run` prints: queried now, or by the cached run's recorded
+    queries."""
+    if isinstance(outputs, ReplayedOutputs):
+        return from_rows(fetch(outputs.figures["totals"]).to_pylist(),
+                         fetch(outputs.figures["reasons"]).to_pylist(), effect)
+    return figures(_totals(outputs), effect, fetch)
+
+
 def execute(outputs: Outputs, to_pyarrow: Callable[[object], pa.Table],
-            say: Progress) -> dict[str, pa.Table]:
-    """Fetch each output table, saying which."""
+            say: Progress, only: Collection[str] | None = None) -> dict[str, pa.Table]:
+    """Fetch each output table (`only` those named), saying which."""
     results = {}
     for name, expr in outputs.tables().items():
+        if only is not None and name not in only:
+            continue
         say(f"execute {name}")
         results[name] = to_pyarrow(expr)
     return results

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import duckdb
-import ibis.expr.types as ir
 import pyarrow as pa
 
+from paymaster.errors import ARITHMETIC_MARK as MARK
 from paymaster.errors import EngineError, PaymasterError, Problem
+
+if TYPE_CHECKING:  # (a run of cached SQL imports no Ibis: backends/duckstages.py)
+    import ibis.expr.types as ir
 
 BACKENDS = ("duckdb", "spark")
 
@@ -94,8 +97,6 @@ MAGNITUDES_HINT = ("the engine computes exactly within DECIMAL(38, 8): products 
 def arithmetic_errors(stage: str) -> Iterator[None]:
     """A number out of the engine's range, raised inside a query by the backend, as a
     located EngineError (the plan expression when the engine's own check caught it)."""
-    from paymaster.plan.exact import MARK
-
     try:
         yield
     except PaymasterError:

@@ -36,7 +36,7 @@ from pathlib import Path
 import pyarrow as pa
 
 CACHE_ENV = "PAYMASTER_SQL_CACHE"
-FORMAT = 1
+FORMAT = 2  # 2: input types as DuckDB has them, outputs with Arrow schemas, figures
 KEEP = 256  # entries kept (each plan, input shape and engine version has its own)
 PACKAGE = Path(__file__).resolve().parent.parent
 
@@ -48,7 +48,8 @@ class Entry:
 
     stages: list[dict] = field(default_factory=list)  # {"name", "statements", "table"}
     memtables: dict[str, pa.Table] = field(default_factory=dict)
-    outputs: dict[str, dict] = field(default_factory=dict)  # name: {"sql", "schema"}
+    outputs: dict[str, dict] = field(default_factory=dict)  # name: {"sql", "arrow"}
+    figures: dict[str, dict] = field(default_factory=dict)  # the printed figures' queries
 
 
 def folder() -> Path | None:
@@ -93,7 +94,7 @@ def load(entry_key: str) -> Entry | None:
         if stored.get("key") != entry_key or stored.get("sha256") != _hash(body):
             return None
         data = json.loads(body)
-        return Entry(stages=data["stages"], outputs=data["outputs"],
+        return Entry(stages=data["stages"], outputs=data["outputs"], figures=data["figures"],
                      memtables={name: _table(text) for name, text in data["memtables"].items()})
     except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
         return None  # a miss: compiled again, and the entry rewritten
@@ -106,7 +107,7 @@ def save(entry_key: str, entry: Entry) -> None:
     where.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not _private(where):
         return  # someone else's or shared folder: never written (nor read)
-    body = json.dumps({"stages": entry.stages, "outputs": entry.outputs,
+    body = json.dumps({"stages": entry.stages, "outputs": entry.outputs, "figures": entry.figures,
                        "memtables": {n: _text(t) for n, t in entry.memtables.items()}})
     stored = json.dumps({"key": entry_key, "sha256": _hash(body), "body": body})
     handle, temp = tempfile.mkstemp(dir=where, prefix=".entry-", suffix=".tmp")
@@ -149,3 +150,11 @@ def _text(table: pa.Table) -> str:
 
 def _table(text: str) -> pa.Table:
     return pa.ipc.open_stream(base64.b64decode(text)).read_all()
+
+
+def schema_text(schema: pa.Schema) -> str:
+    return base64.b64encode(schema.serialize().to_pybytes()).decode()
+
+
+def schema_of(text: str) -> pa.Schema:
+    return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(text)))

@@ -39,14 +39,17 @@ from ibis.backends.sql.compilers.duckdb import DuckDBCompiler
 from ibis.backends.sql.compilers.pyspark import PySparkCompiler
 from ibis.common.annotations import attribute
 
+from paymaster.errors import ARITHMETIC_MARK
+
 WIDE = dtypes.Decimal(38, 8)
 # The engine's limits, one place (tests and docs read them from here).
 VALUE_LIMIT = Decimal(10) ** 30
 OPERAND_LIMIT = Decimal(10) ** 22  # a product, a numerator, a divisor
 QUOTIENT_LIMIT = Decimal(10) ** 20
 # Every error raised inside a query starts with this, so the backend's error can be told
-# from a bug and said in the engine's words (backends.arithmetic_errors).
-MARK = "paymaster-arithmetic: "
+# from a bug and said in the engine's words (backends.arithmetic_errors, which reads it
+# from errors.py: a run of cached SQL imports no Ibis, hence not this module).
+MARK = ARITHMETIC_MARK
 
 # Where the expression being compiled is written (file:line:column and its text), so a
 # quotient out of range names it in its error. Set by plan.expressions.Compiler.

@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import re
 import tempfile
+from collections.abc import Collection
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -56,10 +57,12 @@ def export_stored(ws: Workspace, session: Session, program: str, as_of: dt.date 
 
 
 def calculate_exported(loaded: LoadedPlan, folder: Path,
-                       progress: Progress | None = None) -> RunResult:
-    """The engine on inputs `export_stored` wrote; no transaction is needed, or held."""
+                       progress: Progress | None = None,
+                       only: Collection[str] | None = None) -> RunResult:
+    """The engine on inputs `export_stored` wrote (`only` these output tables fetched); no
+    transaction is needed, or held."""
     try:
-        return calculate(loaded, folder, progress)
+        return calculate(loaded, folder, progress, only=only)
     except DataError as err:
         exported = re.compile(re.escape(str(folder)) + r"/([\w-]+)\.csv")
         raise DataError([_in_store_terms(p, exported) for p in err.problems]) from err

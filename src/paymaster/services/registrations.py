@@ -481,7 +481,7 @@ def _screened(loaded: LoadedPlan, folder: Path, measure: str,
     """(passed, reason) by the screening `measure` on the exported inputs, of each of
     `subjects` the screening gave a verdict (run by engine_pool: in a worker process under
     `paymaster serve`)."""
-    result = calculate_exported(loaded, folder)
+    result = calculate_exported(loaded, folder, only=("evaluations",))
     wanted = set(subjects)
     return {ev["subject"]: (bool(ev["passed"]), ev["reason"])
             for ev in result.tables["evaluations"].to_pylist()

@@ -141,7 +141,8 @@ def _refresh(ws: Workspace, program: str, where: tuple[str, str]) -> None:
 def _calculated(loaded: LoadedPlan, folder: Path, fingerprint: str) -> Live:
     """The engine on the exported inputs, as the rows the status pages read (run by
     engine_pool: in a worker process under `paymaster serve`)."""
-    result = calculate_exported(loaded, folder)
+    result = calculate_exported(loaded, folder,
+                                only=("payouts", "evaluations", "titles", "credits"))
     tables = {name: result.tables[name].to_pylist() for name in ("payouts", "evaluations",
                                                                   "titles")}
     # Only the gated rebates' credits: the ones that count hold RMAs outstanding, the

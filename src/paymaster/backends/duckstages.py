@@ -1,0 +1,194 @@
+"""DuckDB stages without Ibis: where a run's stages are stored, the memory-limit retry, and
+running a plan's cached SQL (backends/sqlcache.py) to Arrow.
+
+A run whose plan was compiled before needs no expression at all: its stages are SQL
+statements and its outputs SQL queries with the Arrow types the compiled run gave them.
+This module imports neither Ibis nor pandas (0.6 s of CPU before a run starts, more than
+the whole cached run of an example); `backends/duck.py` builds on it when a plan must be
+compiled.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from paymaster.backends import arithmetic_errors, sqlcache
+from paymaster.duckdb_config import (
+    large_input_limit,
+    lock,
+    memory_bytes,
+    out_of_memory,
+    retry_limit,
+    stages_file,
+    stages_on_disk,
+)
+from paymaster.errors import ResourceError
+from paymaster.plan.model import Plan
+from paymaster.sqlnames import literal, quote
+
+
+def input_rows(con: duckdb.DuckDBPyConnection, names: list[str]) -> int:
+    return sum(con.execute(f"SELECT count(*) FROM {quote(name)}").fetchall()[0][0]
+               for name in names)
+
+
+def cache_key(con: duckdb.DuckDBPyConnection, plan: Plan, names: list[str]) -> str:
+    """The key of a run's SQL (backends/sqlcache.py): the plan, the input columns' DuckDB
+    types (Ibis's follow from them), where the stages are kept."""
+    schemas = {}
+    for name in names:
+        relation = con.table(quote(name))
+        schemas[name] = {c: str(t) for c, t in zip(relation.columns, relation.types, strict=True)}
+    return sqlcache.key(plan.model_dump(mode="json"), schemas,
+                        {"stages_on_disk": stages_on_disk(input_rows(con, names))})
+
+
+@dataclass(frozen=True)
+class Query:
+    """A cached output: its SQL and the Arrow schema the compiled run fetched it as."""
+
+    sql: str
+    schema: pa.Schema
+
+
+@dataclass
+class ReplayedOutputs:
+    """The outputs of a cached run, as `engine.Outputs` has them (in the same order), and
+    the two queries of the figures `paymaster run` prints."""
+
+    queries: dict[str, Query]
+    figures: dict[str, Query] = field(default_factory=dict)
+
+    def tables(self) -> dict[str, Query]:
+        return dict(self.queries)
+
+    @property
+    def payouts(self) -> Query:
+        return self.queries["payouts"]
+
+    @property
+    def effect(self) -> Query:
+        return self.queries["effect"]
+
+
+class DuckDBStages:
+    """A run's stages on its DuckDB connection: stored as temporary tables (or in a
+    compressed file for a large input), each retried once with a larger memory limit."""
+
+    name = "duckdb"
+
+    def __init__(self, progress: Callable[[str], None] | None = None) -> None:
+        self.con: duckdb.DuckDBPyConnection | None = None
+        self.say = progress or (lambda _message: None)
+        # seconds spent on a stage before it ran out of memory, by stage (run metadata)
+        self.retried: dict[str, float] = {}
+        # the database file the stages are stored in, when not in memory
+        self.stages: Path | None = None
+
+    def bind(self, con: duckdb.DuckDBPyConnection, names: list[str]):
+        """Where the stages go and the memory limit, from the input's size."""
+        self.con = con
+        rows = input_rows(con, names)
+        if stages_on_disk(rows):
+            temp = con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0]
+            self.stages = stages_file(temp)
+            self.stages.unlink(missing_ok=True)
+            con.execute(f"ATTACH {literal(str(self.stages))} AS stages")
+            self.say(f"stages stored compressed in {self.stages} ({rows:,} input rows)")
+        larger = large_input_limit(rows)
+        if larger is not None and memory_bytes(larger) > self._limit():
+            con.execute(f"SET memory_limit = {literal(larger)}")
+            self.say(f"DuckDB's memory limit raised to {larger} for {rows:,} input rows "
+                     f"(PAYMASTER_DUCKDB_MEMORY_MAX)")
+        return names
+
+    def _run(self, statements: list[str]) -> None:
+        for statement in statements:
+            self.con.execute(statement).fetchall()
+
+    def _stored(self, name: str, create: Callable[[], object]):
+        larger = retry_limit()
+        started = time.perf_counter()
+        try:
+            with out_of_memory(f"calculating {name}"), arithmetic_errors(name):
+                return create()
+        except ResourceError:
+            if larger is None or self._limit() >= memory_bytes(larger):
+                raise
+        # The table is created before it is filled: the failed one is dropped. The larger
+        # limit stays for the rest of the run (later stages and outputs read this one).
+        self.retried[name] = round(time.perf_counter() - started, 4)
+        where = "temp" if self.stages is None else "stages"
+        self.con.execute(f"DROP TABLE IF EXISTS {where}.main.{quote(f'stage_{name}')}").fetchall()
+        self.con.execute(f"SET memory_limit = {literal(larger)}").fetchall()
+        if not self._external_access():  # sealed by the run: the limit is final now, so
+            lock(self.con)  # nothing needs to change a setting again (duckdb_config.seal)
+        self.say(f"calculate {name} again: it needed more than DuckDB's memory limit, "
+                 f"now {larger} (PAYMASTER_DUCKDB_MEMORY_MAX)")
+        with out_of_memory(f"calculating {name} with the memory limit raised to {larger}"), \
+                arithmetic_errors(name):
+            return create()
+
+    def _external_access(self) -> bool:
+        return bool(self.con.execute(
+            "SELECT current_setting('enable_external_access')").fetchall()[0][0])
+
+    def _limit(self) -> int:
+        return memory_bytes(self.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+
+    # ------------------------------------------------------------- the SQL cache
+
+    def replay(self, entry: sqlcache.Entry,
+               store: Callable[[str, Callable[[], object]], object]) -> ReplayedOutputs:
+        """Run a cached entry's stages (each through `store`, which times it); its outputs'
+        queries."""
+        for name, table in entry.memtables.items():
+            self.con.register(name, table)
+        for stage in entry.stages:
+            store(stage["name"], lambda stage=stage: self._stored(
+                stage["name"], lambda: self._run(stage["statements"])))
+
+        def queries(recorded: dict[str, dict]) -> dict[str, Query]:
+            return {name: Query(output["sql"], sqlcache.schema_of(output["arrow"]))
+                    for name, output in recorded.items()}
+
+        return ReplayedOutputs(queries(entry.outputs), queries(entry.figures))
+
+    def to_pyarrow(self, query: Query) -> pa.Table:
+        with out_of_memory("writing the outputs"), arithmetic_errors("the outputs"):
+            return typed(self.con.sql(query.sql).to_arrow_table(), query.schema)
+
+    def to_pyarrow_batches(self, query: Query, chunk_rows: int) -> pa.RecordBatchReader:
+        reader = self.con.sql(query.sql).to_arrow_reader(batch_size=chunk_rows)
+
+        def batches():
+            with reader, out_of_memory("writing the outputs"), arithmetic_errors("the outputs"):
+                for batch in reader:
+                    yield from typed(pa.Table.from_batches([batch]), query.schema).to_batches()
+
+        return pa.RecordBatchReader.from_batches(query.schema, batches())
+
+    def close(self) -> None:
+        """The connection goes with the run; so does the stages' file."""
+        if self.stages is None:
+            return
+        self.con.execute("DETACH stages")
+        for path in (self.stages, self.stages.with_name(self.stages.name + ".wal")):
+            path.unlink(missing_ok=True)
+        self.stages = None
+
+
+def typed(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """DuckDB's Arrow result in the types the compiled run gave it (a count DuckDB sums to
+    a decimal is an int64 there): what Ibis's DuckDBPyArrowData.convert_table does."""
+    if table.schema == schema:
+        return table
+    columns = [pa.nulls(len(table), pa.null()) if wanted.type == pa.null()
+               else table[wanted.name].cast(wanted.type) for wanted in schema]
+    return pa.Table.from_arrays(columns, schema=schema)
