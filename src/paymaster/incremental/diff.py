@@ -41,7 +41,14 @@ def load_changes(state: State, folder: Path) -> dict[str, Diff]:
             # are read into a table (with their line numbers, as a full read numbers them).
             source = (f"read_parquet({literal(str(item.path))}, "
                       "file_row_number = true)")
-            lines = f"file_row_number + 2 AS __line, * EXCLUDE (file_row_number) FROM {source}"
+            lines = "file_row_number + 2 AS __line, * EXCLUDE (file_row_number)"
+            # An optional column the file does not have reads as NULL text, as a full
+            # read gives it (a view over the file cannot take ALTER TABLE ADD COLUMN).
+            present = {row[0] for row in state.con.execute(
+                f"DESCRIBE SELECT * FROM {source}").fetchall()}
+            lines += "".join(f", NULL::VARCHAR AS {quote(c)}" for c, column in spec.columns.items()
+                             if c not in present and column.optional)
+            lines += f" FROM {source}"
             state.con.execute(f'CREATE OR REPLACE TEMP VIEW {quote(raw)} AS SELECT {lines}')
             groups = _row_groups_to_read(state, table, item.path)
             if groups is not None:
