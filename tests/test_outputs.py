@@ -219,3 +219,15 @@ def test_no_number_is_written_in_exponent_notation(tmp_path: Path) -> None:
     assert jsonable({"v": [zero, hundred]}) == {"v": ["0.00000000", "100"]}  # API, audit
     write_tables({}, tmp_path / "run", metadata={"total": zero})
     assert json.loads((tmp_path / "run" / "run.json").read_text()) == {"total": "0.00000000"}
+
+
+def test_the_same_run_writes_the_same_bytes(tmp_path: Path) -> None:
+    """Every table in a stated order: a run of the same plan and data writes the same files
+    (credits came out in a different row order from run to run)."""
+    plan = EXAMPLES / "generuj-leady"
+    for n in (1, 2):
+        calculate_into(plan / "plan.yaml", plan / "data", tmp_path / str(n), "csv")
+    written = sorted(p.name for p in (tmp_path / "1").glob("*.csv"))
+    assert "credits.csv" in written
+    for name in written:
+        assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes(), name

@@ -259,7 +259,7 @@ def _assemble(ctx: Context, materialize: Materialize | None = None) -> Outputs:
             _union([r.evaluations for r in results], EVALUATION_SCHEMA, program), places)
         .order_by(["payee_id", "period", "subject", "as_of", "evaluation"]),
         credits=_in_currency(_union([r.credits for r in results], CREDIT_SCHEMA, program),
-                             places),
+                             places).order_by(["payee_id", "period", "measure", "source_id"]),
         effect=_in_currency(effect(ctx, lines), places),
     )
 
