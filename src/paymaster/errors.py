@@ -57,6 +57,12 @@ class PaymasterError(Exception):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+class WorkflowError(PaymasterError):
+    """A workspace action refused (an unknown user, a decided registration, a closed period)."""
+
+    kind = "workflow"
+
+
 class PlanError(PaymasterError):
     kind = "plan"
 

@@ -8,11 +8,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
-from paymaster.errors import Problem
+from paymaster.errors import Problem, WorkflowError
 from paymaster.mail_config import valid_address
 from paymaster.services import audit, sessions
 from paymaster.services.payees import known_payee
-from paymaster.services.registrations import WorkflowError
 from paymaster.store.models import User
 
 if TYPE_CHECKING:
@@ -153,12 +152,18 @@ def list_users(ws: Workspace) -> list[dict]:
              "notify_off": u.notify_off or []} for u in users]
 
 
+def user_named(session, username: str) -> User:
+    """The user called `username`, or a WorkflowError saying there is none."""
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        raise WorkflowError(Problem(f"unknown user '{username}'",
+                                    hint="paymaster user list shows the users"))
+    return user
+
+
 def _change(ws: Workspace, username: str, actor: str, action: str, change) -> None:
     with ws.store.session() as session:
-        user = session.scalars(select(User).where(User.username == username)).first()
-        if user is None:
-            raise WorkflowError(Problem(f"unknown user '{username}'",
-                                        hint="paymaster user list shows the users"))
+        user = user_named(session, username)
         before = {"role": user.role, "payee_id": user.payee_id, "active": user.active}
         change(user)
         session.flush()

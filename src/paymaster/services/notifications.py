@@ -20,10 +20,10 @@ from sqlalchemy import event, or_, select
 from sqlalchemy.orm import Session
 
 from paymaster import mail
-from paymaster.errors import PaymasterError, Problem
+from paymaster.errors import Problem, WorkflowError
 from paymaster.mail_config import KINDS, valid_address
 from paymaster.money import plain
-from paymaster.services import audit
+from paymaster.services import accounts, audit
 from paymaster.store.models import Dispute, Enrollment, Registration, Run, RunLine, User
 from paymaster.store.outbox_models import OutboxMessage
 
@@ -34,10 +34,6 @@ log = logging.getLogger(__name__)
 PAYEE_ROLES = ("partner", "rep")
 OFFICE_ROLES = ("admin", "approver")
 _PENDING = "paymaster_mail_pending"
-
-
-class WorkflowError(PaymasterError):
-    kind = "workflow"
 
 
 # ---------------------------------------------------------------- the decisions' hooks
@@ -268,10 +264,7 @@ def save_settings(ws: Workspace, username: str, *, email: str | None, off: list[
 
 def _update(ws: Workspace, username: str, actor: str, action: str, change) -> None:
     with ws.store.session() as session:
-        user = session.scalars(select(User).where(User.username == username)).first()
-        if user is None:
-            raise WorkflowError(Problem(f"unknown user '{username}'",
-                                        hint="paymaster user list shows the users"))
+        user = accounts.user_named(session, username)
         before = {"email": user.email, "notify_off": user.notify_off}
         change(user)
         audit.record(session, actor=actor, action=action, entity="user", key=username,

@@ -30,7 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from paymaster.calendar import add_business_days
-from paymaster.errors import PaymasterError, Problem, suggest
+from paymaster.errors import Problem, WorkflowError, suggest
 from paymaster.limits import check_text
 from paymaster.plan import LoadedPlan
 from paymaster.plan.model import Plan, Screening
@@ -55,10 +55,6 @@ _TURNS_GUARD = threading.Lock()
 
 STATE = ("program", "registration_id", "partner_id", "status", "reason", "submitted_at",
          "due_on", "decided_at", "decided_by")
-
-
-class WorkflowError(PaymasterError):
-    kind = "workflow"
 
 
 @dataclass(frozen=True)
