@@ -4,9 +4,12 @@ and a broken mail server leaves the decision made and the message in the outbox.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import email
 import socket
+import threading
+import time
 from decimal import Decimal
 from email import policy
 
@@ -288,4 +291,66 @@ def test_the_outbox_on_each_database_sends_a_message_once(store_url, tmp_path, s
         assert row.sent_at is not None and row.attempts == 1 and row.last_error is None
         assert notifications.deliver(ws).sent == 0
     finally:
+        ws.close()
+
+
+class HeldInbox(Inbox):
+    """An SMTP server that holds each message until the test lets it through."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.arrived = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        self.arrived.set()
+        while not self.release.is_set():
+            await asyncio.sleep(0.02)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_decision_in_the_portal_answers_before_a_slow_mail_server_takes_its_mail(
+        demo_workspace) -> None:
+    """The portal's courier sends after the response: the approver's decision returns
+    while the SMTP server still holds the message (its timeout is 5 s), and the mail
+    arrives once the server lets it through; the outbox marks it sent."""
+    from starlette.testclient import TestClient
+
+    from paymaster.services import notifications
+    from paymaster.services.accounts import DEMO_ACCOUNTS
+    from paymaster.web.app import create_app
+
+    inbox = HeldInbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    ws = _use_smtp(demo_workspace, controller.port)
+    try:
+        notifications.set_email(ws, "beta", "beta@example.pl", actor="test")
+        ident = _registration(ws, "P2").registration_id
+        with TestClient(create_app(ws)) as client:  # `with`: the app's lifespan runs
+            password = next(a[1] for a in DEMO_ACCOUNTS if a[0] == "approver")
+            login = client.post("/api/login", json={"username": "approver",
+                                                    "password": password})
+            client.headers["X-CSRF-Token"] = login.json()["csrf_token"]
+            started = time.monotonic()
+            answer = client.post(f"/api/office/{GL}/registrations/{ident}/decision",
+                                 json={"accept": False, "reason": "duplicate lead"})
+            took = time.monotonic() - started
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["registration"]["status"] == "rejected"
+            # The server has the message in hand and holds it: the user was not held.
+            assert inbox.arrived.wait(10) and inbox.mail == {}
+            assert took < 4, took
+            (row,) = notifications.outbox(ws)
+            assert row.sent_at is None and row.recipient == "beta@example.pl"
+            inbox.release.set()
+            deadline = time.monotonic() + 10
+            while not inbox.mail and time.monotonic() < deadline:
+                time.sleep(0.02)
+        (pl,) = inbox.take()["beta@example.pl"]
+        assert pl["Subject"] == f"Rejestracja {ident} odrzucona"
+        assert notifications.outbox(ws) == []  # sent: nothing waits
+    finally:
+        inbox.release.set()
+        controller.stop()
         ws.close()

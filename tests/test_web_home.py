@@ -84,10 +84,23 @@ def test_a_partner_home_from_the_figures_to_a_dispute_on_a_statement_line(demo_w
     assert money == {"earned": year, "posted": year, "paid": 0, "pending": year,
                      "not_posted": 0}
     assert home["payout_date"] == "2018-07-10"
+    # Landing on /me: the same home, for each program Alfa takes part in (one here).
+    me = {p["program"]: p for p in client.get("/api/me/programs").json()["programs"]}
+    assert list(me) == [GL] and me[GL]["home"] == home
     # The page says it in the reader's language and formats: Polish here.
     login(client, "alfa", "pl")
-    page = client.get(f"/programs/{GL}/status").text
     pl = Formatter("pl")
+    page = client.get("/me").text
+    for tile, amount in (("earned-period", month), ("earned-year", year),
+                         ("money-posted", year), ("money-paid", D(0)),
+                         ("money-pending", year)):
+        assert re.search(rf'id="{GL}-{tile}".*?<strong>' + re.escape(pl.money(amount, "PLN")),
+                         page, re.S), tile
+    assert re.search(rf'id="{GL}-payout-date".*?<strong>' + re.escape(
+        pl.date(dt.date(2018, 7, 10))), page, re.S)
+    assert f'href="/programs/{GL}/status"' in page and f'href="/programs/{GL}/statement"' in page
+    assert "Zarobione w tym okresie" in page and "Earned this period" not in page
+    page = client.get(f"/programs/{GL}/status").text
     assert re.search(r'id="earned-period".*?<strong>' + re.escape(pl.money(month, "PLN")),
                      page, re.S)
     assert pl.money(year, "PLN") in page and pl.date(dt.date(2018, 7, 10)) in page
@@ -179,6 +192,11 @@ def test_a_rep_home_shows_attainment_the_next_tier_and_the_next_place(demo_works
     assert words in page, words
     attainment = chart(page, "attainment")
     assert attainment["series"][1]["values"][0] == 100.0
+    # The rep lands on /me: the same gauge under its program; the office's /me has none.
+    me = client.get("/me").text
+    assert re.search(rf'<meter id="{SALES}-gauge-1" min="0"', me) and words in me
+    login(client, "viewer")
+    assert 'class="tiles"' not in client.get("/me").text
 
 
 def test_the_budget_page_draws_the_burn_chart_from_the_forecast(demo_workspace):

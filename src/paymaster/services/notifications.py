@@ -1,8 +1,9 @@
 """Notifications: who hears of a decision, the outbox they are queued in, and delivery.
 
 A decision queues its messages in the transaction that makes it (so the message exists
-exactly when the decision does) and they are delivered once that transaction commits; a
-delivery that fails leaves the message in the outbox with its error, for `paymaster notify
+exactly when the decision does) and they are delivered once that transaction commits: at
+once on the command line, and in the portal by its Courier, a thread that sends after the
+response has gone (a slow mail server never holds a user's request). A delivery that fails leaves the message in the outbox with its error, for `paymaster notify
 send` to try again and the office to see (`paymaster notify outbox`). Nothing is queued
 when the workspace has no SMTP server configured. A message holds codes and figures only;
 it is put in words in the reader's language when it is sent (paymaster.mail_text).
@@ -12,6 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import queue as queues
+import threading
+import weakref
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -135,6 +139,14 @@ def _deliver_after_commit(ws: Workspace, session: Session, ids: list[int]) -> No
 
 
 def _deliver_committed(ws: Workspace, ids: list[int]) -> None:
+    courier = _COURIERS.get(ws)
+    if courier is not None:
+        courier.hand(ids)
+    else:
+        _deliver_now(ws, ids)
+
+
+def _deliver_now(ws: Workspace, ids: list[int]) -> None:
     """The decision is committed: whatever happens to its mail now must not undo or hide
     that (the caller would report a failure for a decision made). A fault here (the store
     unreachable a moment later) is logged; the messages wait in the outbox for `notify send`."""
@@ -142,6 +154,44 @@ def _deliver_committed(ws: Workspace, ids: list[int]) -> None:
         deliver(ws, ids)
     except Exception:  # noqa: BLE001 - logged, and the outbox keeps the messages
         log.exception("messages %s queued but not sent; `paymaster notify send` retries", ids)
+
+
+# ---------------------------------------------------------------- the portal's courier
+class Courier:
+    """One thread that delivers a workspace's committed messages in the background (the
+    portal starts it with the app and stops it at shutdown). Nothing is lost by handing a
+    message over: it stays in the outbox until the server takes it; one still waiting when
+    the process ends is sent by `paymaster notify send`."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self._queue: queues.SimpleQueue[list[int] | None] = queues.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="paymaster-mail", daemon=True)
+
+    def start(self) -> Courier:
+        self._thread.start()
+        _COURIERS[self.ws] = self
+        return self
+
+    def hand(self, ids: list[int]) -> None:
+        self._queue.put(list(ids))
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Send what was handed over, waiting at most `timeout` seconds (by default as
+        long as one attempt at the mail server may take)."""
+        if _COURIERS.get(self.ws) is self:
+            del _COURIERS[self.ws]
+        self._queue.put(None)
+        smtp = self.ws.config.notifications.smtp
+        self._thread.join(timeout if timeout is not None
+                          else (smtp.timeout * 3 + 5 if smtp else 5))
+
+    def _run(self) -> None:
+        while (ids := self._queue.get()) is not None:
+            _deliver_now(self.ws, ids)
+
+
+_COURIERS: weakref.WeakKeyDictionary[Workspace, Courier] = weakref.WeakKeyDictionary()
 
 
 # ---------------------------------------------------------------- delivery

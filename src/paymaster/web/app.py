@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
@@ -21,6 +23,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from paymaster.errors import PaymasterError, Problem
+from paymaster.services.notifications import Courier
 from paymaster.services.sessions import SESSION_HOURS
 from paymaster.web import (
     api_docs,
@@ -60,7 +63,16 @@ ACTORS = ("admin", "approver", "finance")
 
 def create_app(ws: Workspace, *, secure_cookies: bool = False,
                secret: str | None = None) -> FastAPI:
-    app = FastAPI(title="Paymaster", version="0.1.0", openapi_url="/api/openapi.json",
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        # The mail of a decision goes out after the response, from one thread of the app's.
+        courier = Courier(ws).start()
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(courier.stop)
+
+    app = FastAPI(lifespan=lifespan,title="Paymaster", version="0.1.0", openapi_url="/api/openapi.json",
                   docs_url=None, redoc_url=None,
                   description="Sales incentive programs: registrations, enrollments, runs, "
                               "ledger, statements, disputes. Money is exact decimal text.",

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from paymaster.calendar import business_days_between
 from paymaster.errors import PaymasterError, Problem
 from paymaster.plan.words import measure_labels, word
-from paymaster.services import disputes, enrollments, ledger, registrations
+from paymaster.services import disputes, enrollments, ledger, registrations, status
 from paymaster.services.inputs import find_row
 from paymaster.services.registrations import WorkflowError
 from paymaster.store.models import AuditEvent, Enrollment, Registration
@@ -62,6 +62,10 @@ def me_data(ws: Workspace, user: Principal, locale: str = "en") -> dict:
             links["enrollments"] = f"{base}/enrollments"
         title = word(ws.plan(program).plan, info["title"], locale)
         programs.append(info | {"title": title, "appears_in": why, "links": links})
+        if not user.is_office and user.payee_id:
+            # the program's home, as its status page has it (the office has no home)
+            programs[-1]["home"] = status.payee_status(ws, program, user.payee_id,
+                                                       locale)["home"]
     return {"account": user.as_json(), "programs": programs}
 
 
@@ -72,9 +76,10 @@ def me_page(request: Request, user: User, ws: Ws) -> Response:
 
 
 @router.get("/api/me/programs", tags=["payee"])
-def me_api(user: User, ws: Ws) -> Response:
-    """The programs the user's payee takes part in, with links to their pages."""
-    return render.json(me_data(ws, user))
+def me_api(request: Request, user: User, ws: Ws) -> Response:
+    """The programs the user's payee takes part in, with links to their pages and, for a
+    partner or rep, each program's home (the figures its status page starts with)."""
+    return render.json(me_data(ws, user, render.language(request, user)))
 
 
 # ================================================================ 2. lead registration
