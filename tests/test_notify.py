@@ -21,7 +21,8 @@ from typer.testing import CliRunner
 
 from paymaster.cli import app
 from paymaster.mail_config import NotificationsConfig, SmtpConfig
-from paymaster.services import accounts, disputes, enrollments, ledger, registrations
+from paymaster.services import (accounts, disputes, enrollments, ledger, registrations,
+                                statements)
 from paymaster.store.models import Dispute, Registration, RunLine, User
 from paymaster.workspace import Workspace, WorkspaceError
 
@@ -158,8 +159,17 @@ def test_notifications_end_to_end(demo_workspace, smtp_server) -> None:
         assert "The program office says: RMA-A77 is not in our records" in _texts(a)[0]
         total = _lines_total(ws, run.id, "R01")
         currency = ws.plan(ST).plan.currency
+        # What the rep reads is its published statement (the run posted is the one its
+        # statement shows), in a payee's words: period, program, lines, total; no run id.
         assert rep["Subject"] == "Your statement for 2025-Q2 is published"
-        assert f"{format_currency(total, currency, locale='en_US')} in total" in _texts(rep)[0]
+        text, html = _texts(rep)
+        lines = _lines_count(ws, run.id, "R01")
+        title = ws.plan(ST).plan.title
+        money = format_currency(total, currency, locale="en_US")
+        assert (f"Your statement for 2025-Q2 in {title} is published: {lines} line(s), "
+                f"{money} in total. Read it on the Statement page of the portal.") in text
+        assert f"Run {run.id}" not in text and "is published" in html
+        assert statements.build(ws, ST, "R01").run_id == run.id
         assert "sent" in _cli("notify", "send", "-w", folder)  # nothing left: nothing again
         assert inbox.take() == {}
 
@@ -194,6 +204,12 @@ def _registration(ws: Workspace, partner: str) -> Registration:
 
 def _submitted(ws: Workspace, partner: str):
     return next(e for e in enrollments.listing(ws, TI, partner) if e.status == "submitted")
+
+
+def _lines_count(ws: Workspace, run_id: int, payee: str) -> int:
+    with ws.store.reading() as session:
+        return len(session.scalars(select(RunLine.id).where(
+            RunLine.run_id == run_id, RunLine.payee_id == payee)).all())
 
 
 def _lines_total(ws: Workspace, run_id: int, payee: str) -> Decimal:

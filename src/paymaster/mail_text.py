@@ -41,10 +41,15 @@ SENTENCES: dict[tuple[str, str], tuple[str, str]] = {
     ("dispute", "rejected"): (
         N_("Dispute %(id)s rejected"),
         N_("Your dispute %(id)s in %(program)s was answered: it is rejected.")),
+    # A payee reads its statement, not a run: the run's number stays out of the words.
     ("statement", "posted"): (
         N_("Your statement for %(period)s is published"),
-        N_("Run %(id)s of %(program)s was posted: %(lines)s line(s) for you, "
-           "%(total)s in total.")),
+        N_("Your statement for %(period)s in %(program)s is published: %(lines)s line(s), "
+           "%(total)s in total. Read it on the Statement page of the portal.")),
+    ("statement", "posted_whole"): (  # a run of no one period: the program's whole statement
+        N_("Your statement in %(program)s is published"),
+        N_("Your statement in %(program)s is published: %(lines)s line(s), %(total)s in "
+           "total. Read it on the Statement page of the portal.")),
     ("reminder", "registration_decision"): (
         N_("Registration %(id)s is due for a decision by %(date)s"),
         N_("Lead registration %(id)s in %(program)s is waiting for a decision, due by "

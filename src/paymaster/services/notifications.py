@@ -76,6 +76,7 @@ def statement_published(ws: Workspace, session: Session, run: Run) -> None:
     currency = ws.plan(run.program).plan.currency
     for payee, (total, count) in sorted(totals.items()):
         _queue_payee(ws, session, "statement", run.program, payee, str(run.id), {
+            "what": "posted" if run.period else "posted_whole",
             "run_id": run.id, "period": run.period, "payee_id": payee,
             "total": plain(total), "currency": currency, "lines": count})
 
