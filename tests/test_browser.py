@@ -241,6 +241,78 @@ def test_finance_filters_the_ledger_then_reads_accruals_and_the_audit_log_in_pol
     assert not [c for c in checked if c[1]], checked
 
 
+def test_an_admin_adds_a_user_changes_its_role_resets_its_password_and_deactivates_it(site):
+    """The admin (in Polish) adds Kasia, a viewer who reads Chinese; she sees the office in
+    Chinese and may not change anything; made an approver she logs in again (every change
+    ends her sessions), then only with the password the admin set; deactivated, not at
+    all. The users page fits at 1280 and 390 px."""
+    base, browser = site
+    admin = login(browser, base, "admin", locale="pl-PL")
+    admin.select_option("header select[name=lang]", "pl")
+    admin.wait_for_function("document.documentElement.lang.startsWith('pl')")
+    admin.click("a[href='/office/users']")
+    admin.wait_for_url(lambda url: url.endswith("/office/users"))
+    assert "Użytkownicy" in admin.inner_text("main h1")
+    new = admin.locator("form[action='/office/users']")
+    for field, value in (("username", "kasia"), ("password", "kasia-first-pass"),
+                         ("display_name", "Katarzyna Zielińska"),
+                         ("email", "kasia@example.com")):
+        new.locator(f"[name={field}]").fill(value)
+    new.locator("select[name=role]").select_option("viewer")
+    new.locator("select[name=locale]").select_option("zh")
+    new.locator("button[type=submit]").click()
+    admin.wait_for_load_state()
+    row = admin.locator("tbody tr", has=admin.locator("code", has_text="kasia"))
+    assert "przeglądający" in row.inner_text() and "aktywny" in row.inner_text()
+    PASSWORDS["kasia"] = "kasia-first-pass"
+    kasia = login(browser, base, "kasia", locale="zh-CN")
+    assert kasia.url.endswith("/office") and kasia.evaluate("document.documentElement.lang") == "zh"
+    assert "查看者" in kasia.inner_text("header .who")
+    assert kasia.goto(f"{base}/office/users").status == 403  # the admin's page only
+
+    row.locator("form[action$='/kasia/role'] select[name=role]").select_option("approver")
+    row.locator("form[action$='/kasia/role'] button").click()
+    admin.wait_for_load_state()
+    assert "zatwierdzający" in row.inner_text()
+    kasia.reload()  # her session ended with the change
+    assert "/login" in kasia.url
+    kasia.context.close()
+    kasia = login(browser, base, "kasia", locale="zh-CN")
+    assert "审批人" in kasia.inner_text("header .who")
+    kasia.context.close()
+
+    row.locator("form[action$='/kasia/password'] input[name=password]").fill("kasia-new-pass-2")
+    row.locator("form[action$='/kasia/password'] button").click()
+    admin.wait_for_load_state()
+    assert _login_fails(browser, base, "kasia", "kasia-first-pass")
+    PASSWORDS["kasia"] = "kasia-new-pass-2"
+    login(browser, base, "kasia", locale="zh-CN").context.close()
+
+    row.locator("form[action$='/kasia/deactivate'] button").click()
+    admin.wait_for_load_state()
+    assert "dezaktywowany" in row.inner_text()
+    assert row.locator("form[action$='/kasia/reactivate']").count() == 1
+    assert _login_fails(browser, base, "kasia", "kasia-new-pass-2")
+    del PASSWORDS["kasia"]
+    shoot(admin, "admin-users")
+    for width in (1280, 390):
+        admin.set_viewport_size({"width": width, "height": 900})
+        assert admin.evaluate(LAYOUT_CHECK) == [], width
+    admin.context.close()
+
+
+def _login_fails(browser, base: str, username: str, password: str) -> bool:
+    page = browser.new_context().new_page()
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    failed = "/login" in page.url and page.locator("p.error[role=alert]").count() == 1
+    page.context.close()
+    return failed
+
+
 # ---------------------------------------------------------------- layout of every page
 # Nothing may stick out of its box: a card's content stays inside the card (a wide table
 # scrolls inside a `.scroll` box, which must fit the card), cards do not overlap, the page is never wider
@@ -285,7 +357,8 @@ SNAPSHOT_BOXES = """() => {
   return [box.getBoundingClientRect().toJSON(), range.getClientRects()[0].toJSON()];
 }"""
 SHOTS = {"/office": "office-dashboard", "/office/runs/5": "office-run-preview",
-         f"/office/{GL}/payees": "office-payees", "/programs/sales-team/leaderboards": "rep-leaderboards"}
+         f"/office/{GL}/payees": "office-payees", "/programs/sales-team/leaderboards": "rep-leaderboards",
+         "alfa /me": "partner-me"}
 # Sort and page links of a list show the same page in another order: the page itself is
 # checked once.
 SKIP = ("/api", "/logout", "/static", "/file", ".csv", ".pdf", ".xlsx", ".parquet", ".svg",
@@ -310,8 +383,9 @@ def check_every_page(page, base: str, user: str, problems: list[str], limit: int
         seen.append(path)
         if response.status != 200:
             problems.append(f"{user} {path}: HTTP {response.status}")
-        if path in SHOTS:
-            shoot(page, SHOTS[path])
+        shot = SHOTS.get(path) or SHOTS.get(f"{user} {path}")
+        if shot:
+            shoot(page, shot)
         for width in (1280, 390):
             page.set_viewport_size({"width": width, "height": 900})
             problems += [f"{user} {path} @{width}px: {p}" for p in page.evaluate(LAYOUT_CHECK)]
@@ -337,8 +411,9 @@ def test_no_page_of_any_role_overflows_its_boxes_at_desktop_and_phone_widths(sit
     assert box["top"] < words["bottom"] and words["top"] < box["bottom"], (box, words)
     admin.context.close()
     # Every role: the office (admin, a viewer sees the same pages with fewer forms) in
-    # Chinese, partners in Polish and Chinese, a rep in English.
-    for user, lang in (("admin", "zh"), ("alfa", "pl"), ("partner-d", "zh"), ("rep01", "en")):
+    # Chinese, partners in Polish and Chinese, a rep in Polish (in Chinese below, and the
+    # office in English in the journeys above).
+    for user, lang in (("admin", "zh"), ("alfa", "pl"), ("partner-d", "zh"), ("rep01", "pl")):
         page = login(browser, base, user)
         page.select_option("header select[name=lang]", lang)
         page.wait_for_function(f"document.documentElement.lang.startsWith('{lang}')")
@@ -354,11 +429,14 @@ def test_no_page_of_any_role_overflows_its_boxes_at_desktop_and_phone_widths(sit
 def test_a_rep_home_has_a_gauge_and_charts_with_tooltips_and_fits_a_phone(site):
     """The payee home's attainment gauge and interactive charts (vendored uPlot), and the
     office's burn chart: drawn in the page, a tooltip with the locale's amounts on hover,
-    nothing sticking out at 390 px."""
+    nothing sticking out at 390 px. The rep reads Chinese here, the office English."""
     base, browser = site
     for user, url, currency in (("rep01", "/programs/sales-team/status", "¥"),
                                 ("viewer", f"/office/{GL}/budget", "PLN")):
         page = login(browser, base, user)
+        if user == "rep01":
+            page.select_option("header select[name=lang]", "zh")
+            page.wait_for_function("document.documentElement.lang.startsWith('zh')")
         page.set_viewport_size({"width": 390, "height": 900})
         page.goto(base + url)
         page.wait_for_selector(".chart.drawn canvas")
