@@ -49,7 +49,7 @@ COLUMN_TYPES = ("string", "integer", "decimal", "date", "timestamp", "boolean")
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 # ---------------------------------------------------------------- inputs
@@ -560,7 +560,7 @@ class Plan(Strict):
         raise KeyError(measure_id)
 
 
-Rule.model_rebuild()
-Screening.model_rebuild()
-GatedRebate.model_rebuild()
-Plan.model_rebuild()
+#Rule.model_rebuild()
+#Screening.model_rebuild()
+#GatedRebate.model_rebuild()
+#Plan.model_rebuild()
