@@ -29,6 +29,7 @@ from paymaster.datafiles import find_files, load_folder
 from paymaster.figures import Figures, figures, from_rows, queries
 from paymaster.outputs import Staging, check_format
 from paymaster.plan import LoadedPlan
+from paymaster.plan.narrowing import Narrowing
 from paymaster.runcache import CachedPlan
 
 if TYPE_CHECKING:
@@ -127,13 +128,16 @@ class StageClock:
 
 def calculate(plan: LoadedPlan | CachedPlan | str | Path, data: Path, progress: Progress | None = None, *,
               backend: str = "duckdb", spark_master: str | None = None,
-              only: Collection[str] | None = None) -> RunResult:
+              only: Collection[str] | None = None,
+              narrow: Narrowing | None = None) -> RunResult:
     """Run `plan` on the input folder `data`, on DuckDB (the default) or Spark, and fetch
     every output table into memory (`only` those named: a registration check reads the
-    evaluations alone)."""
+    evaluations alone; `narrow`: of its source table the records its subjects' verdicts
+    depend on, plan/narrowing.py)."""
     say = progress or (lambda _stage: None)
     clock = StageClock()
-    with _built(plan, data, say, clock, backend, spark_master) as (loaded, engine, outputs):
+    with _built(plan, data, say, clock, backend, spark_master, narrow) as (
+            loaded, engine, outputs):
         results = execute(outputs, engine.to_pyarrow, say, only)
         clock.done("execute")
     return RunResult(loaded, results, fingerprint(loaded, Path(data)), clock.timings)
@@ -183,7 +187,8 @@ def calculate_into(plan: LoadedPlan | CachedPlan | str | Path, data: Path, out: 
 
 @contextmanager
 def _built(plan: LoadedPlan | CachedPlan | str | Path, data: Path, say: Progress, clock: StageClock,
-           backend: str, spark_master: str | None) -> Iterator[tuple[LoadedPlan, Backend, Outputs]]:
+           backend: str, spark_master: str | None, narrow: Narrowing | None = None,
+           ) -> Iterator[tuple[LoadedPlan, Backend, Outputs]]:
     """Load the plan and the input, build the outputs on an open backend; the backend (and
     what it stored) closes when the block ends."""
     stage = clock.done
@@ -205,6 +210,8 @@ def _built(plan: LoadedPlan | CachedPlan | str | Path, data: Path, say: Progress
             verdicts = runcache.Verdicts(cached.digest, files)
         with duckdb_config.out_of_memory("reading the input"):
             load_folder(loaded.plan, Path(data), con, verdicts=verdicts)
+        if narrow is not None and narrow.apply(con):
+            say(f"screen {narrow.table} of {', '.join(narrow.subjects)}'s groups alone")
         names = list(loaded.plan.inputs)
         key = entry = None
         if backend == "duckdb":

@@ -49,7 +49,11 @@ COLUMN_TYPES = ("string", "integer", "decimal", "date", "timestamp", "boolean")
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
+    # defer_build: pydantic builds a model's validator when it first validates, not when
+    # this module is imported (0.13 s of CPU): a run whose plan comes from the run cache
+    # (paymaster.runcache) validates nothing. The forward references resolve then too.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              defer_build=True)
 
 
 # ---------------------------------------------------------------- inputs
@@ -558,9 +562,3 @@ class Plan(Strict):
             if measure.id == measure_id:
                 return measure
         raise KeyError(measure_id)
-
-
-#Rule.model_rebuild()
-#Screening.model_rebuild()
-#GatedRebate.model_rebuild()
-#Plan.model_rebuild()
