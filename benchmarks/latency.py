@@ -5,10 +5,12 @@
 For each example, alternating within each round: the run compiling its plan (the SQL
 cache off, PAYMASTER_SQL_CACHE=off) and the run reusing the plan's compiled SQL (a cache
 folder warmed by one run first); and, as the floor under both, the interpreter importing
-what a run needs (`import ibis, duckdb` and `import paymaster.runs`). Prints the medians
+what a run needs (`import ibis, duckdb`, `import paymaster.runs` and the command line's
+own `import paymaster.cli`). Prints the medians
 of wall time and of CPU time (user + system: what the run itself costs on a shared
-machine) and the load average; --json keeps every round. Target (issue 16): under 0.5 s
-wall each.
+machine) and the load average; --json keeps every round (and the load average at the
+end). Target (issue 16): under 0.5 s wall each. Run it with bytecode written (no
+PYTHONDONTWRITEBYTECODE), as an installed package is.
 
 Then, in one warm process (imports done, as in a running portal whose registration check
 runs the engine on the store's tables), `runs.calculate` on each example again and again,
@@ -130,7 +132,8 @@ def main() -> None:
         plain = {**os.environ, "PAYMASTER_SQL_CACHE": "off"}
         cached = {**os.environ, "PAYMASTER_SQL_CACHE": str(cache)}
         imports = {"import ibis, duckdb": [sys.executable, "-c", "import ibis, duckdb"],
-                   "import paymaster.runs": [sys.executable, "-c", "import paymaster.runs"]}
+                   "import paymaster.runs": [sys.executable, "-c", "import paymaster.runs"],
+                   "import paymaster.cli": [sys.executable, "-c", "import paymaster.cli"]}
         commands = {}
         for example in args.examples:
             folder = ROOT / "examples" / example
@@ -159,7 +162,8 @@ def main() -> None:
         print(f"{name:40} wall {wall:6.2f} s  cpu {cpu:5.2f} s  (median of {len(measured)}; "
               f"load average up to {load:.1f} on {os.cpu_count()} cores)", flush=True)
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=1))
+        args.json.write_text(json.dumps({"load_average_at_end": os.getloadavg(),
+                                         "cores": os.cpu_count(), "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":

@@ -65,10 +65,10 @@ def test_cached_sql_gives_the_same_outputs_and_a_bad_entry_is_compiled_again(
 
 
 def test_the_key_is_the_content_of_what_the_sql_depends_on() -> None:
-    plan, schemas = {"program": "p", "measures": [1]}, {"sales": {"id": "string"}}
+    plan, schemas = "digest-of-the-plan", {"sales": {"id": "string"}}
     base = sqlcache.key(plan, schemas, {"stages_on_disk": False})
-    assert base == sqlcache.key(dict(plan), dict(schemas), {"stages_on_disk": False})
-    assert base != sqlcache.key({**plan, "measures": [2]}, schemas, {"stages_on_disk": False})
+    assert base == sqlcache.key(plan, dict(schemas), {"stages_on_disk": False})
+    assert base != sqlcache.key("another-plan", schemas, {"stages_on_disk": False})
     assert base != sqlcache.key(plan, {"sales": {"id": "int64"}}, {"stages_on_disk": False})
     assert base != sqlcache.key(plan, schemas, {"stages_on_disk": True})
 
@@ -90,7 +90,10 @@ def test_a_cached_run_imports_neither_ibis_nor_pandas(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     script = ("import sys\nfrom paymaster.cli import main\ntry:\n    main()\nfinally:\n"
               "    print('imported', sorted({m.split('.')[0] for m in sys.modules} & "
-              "{'ibis', 'pandas'}))")
+              "{'ibis', 'pandas'}))\n"
+              # nor reads the plan's YAML again, nor sqlglot, nor Parquet for a CSV run
+              "    print('also', sorted(set(sys.modules) & {'ruamel.yaml', 'sqlglot', "
+              "'paymaster.plan.loader', 'pyarrow.parquet', 'ssl'}))")
     command = [sys.executable, "-c", script, "run", str(EXAMPLE / "plan.yaml"), "--data",
                str(EXAMPLE / "data"), "--out"]
     env = {**os.environ, sqlcache.CACHE_ENV: str(cache)}
@@ -102,3 +105,4 @@ def test_a_cached_run_imports_neither_ibis_nor_pandas(tmp_path: Path) -> None:
     assert second.returncode == 0, second.stderr
     assert "imported ['ibis', 'pandas']" in first.stdout  # (compiled: the test can tell)
     assert "imported []" in second.stdout
+    assert "also []" in second.stdout, second.stdout

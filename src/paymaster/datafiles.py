@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
 
@@ -64,11 +65,22 @@ def find_files(plan: Plan, folder: Path) -> list[InputFile]:
     return found
 
 
+class Verdicts(Protocol):
+    """Tables known clean by their files' bytes (paymaster.runcache.Verdicts): `clean(table)`
+    (None: the references between the tables), and `passed(table)` once they are."""
+
+    def clean(self, table: str | None) -> bool: ...
+
+    def passed(self, table: str | None) -> None: ...
+
+
 def load_folder(plan: Plan, folder: Path, con: duckdb.DuckDBPyConnection, *,
-                keep_raw: bool = False) -> dict[str, str]:
+                keep_raw: bool = False, verdicts: Verdicts | None = None) -> dict[str, str]:
     """Validate and load every input table; returns {table: duckdb table name}. The raw
     text tables (`raw_<table>`) are dropped once parsed, unless `keep_raw` (incremental
-    runs hash the raw rows)."""
+    runs hash the raw rows). A table `verdicts` knows clean, as read from the very bytes
+    that passed before, is loaded without its checks."""
+    known = verdicts or _NoVerdicts()
     problems = Collector()
     loaded: dict[str, str] = {}
     files = find_files(plan, folder)
@@ -93,7 +105,7 @@ def load_folder(plan: Plan, folder: Path, con: duckdb.DuckDBPyConnection, *,
                 if problems:
                     continue
                 raise
-        found = check_table(con, raw, item, spec)
+        found = [] if known.clean(item.table) else check_table(con, raw, item, spec)
         if found and item.path is not None and _misread(con, raw, spec):
             found = _bad_width(item.path) or found
         problems.extend(found)
@@ -103,11 +115,24 @@ def load_folder(plan: Plan, folder: Path, con: duckdb.DuckDBPyConnection, *,
         raw = f"raw_{item.table}"
         load_typed(con, item.table, raw, plan.inputs[item.table], raw_types(con, raw),
                keep_raw=keep_raw)
-    problems.extend(_check_references(con, plan, files))
+    if not known.clean(None):
+        problems.extend(_check_references(con, plan, files))
     for item in files:
-        problems.extend(check_groups(con, item.table, item.name, plan.inputs[item.table]))
+        if not known.clean(item.table):
+            problems.extend(check_groups(con, item.table, item.name, plan.inputs[item.table]))
     problems.raise_if_any(DataError)
+    for table in (*plan.inputs, None):
+        if not known.clean(table):
+            known.passed(table)
     return {table: table for table in plan.inputs}
+
+
+class _NoVerdicts:
+    def clean(self, table: str | None) -> bool:
+        return False
+
+    def passed(self, table: str | None) -> None:
+        pass
 
 
 def _misread(con: duckdb.DuckDBPyConnection, raw: str, spec: InputTable) -> bool:

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from paymaster import cells
 from paymaster.errors import PaymasterError, Problem, UsageError
@@ -123,6 +122,10 @@ def _open(path: Path, fmt: str, schema: pa.Schema):
     if fmt == "csv":
         return pacsv.CSVWriter(path, schema)
     if fmt == "parquet":
+        # Imported for Parquet alone: pyarrow.parquet brings pyarrow.fs and ssl, 0.1 s of a
+        # CSV run of an example (docs/performance.md).
+        import pyarrow.parquet as pq
+
         return pq.ParquetWriter(path, schema)
     return _Sheet(path, schema)
 

@@ -22,13 +22,15 @@ from typing import TYPE_CHECKING
 import duckdb
 import pyarrow as pa
 
-from paymaster import duckdb_config
+from paymaster import duckdb_config, runcache
 from paymaster.backends import Backend, open_backend, sqlcache
 from paymaster.backends.duckstages import DuckDBStages, ReplayedOutputs, cache_key
 from paymaster.datafiles import find_files, load_folder
 from paymaster.figures import Figures, figures, from_rows, queries
 from paymaster.outputs import Staging, check_format
-from paymaster.plan import LoadedPlan, load_plan
+from paymaster.plan import LoadedPlan
+from paymaster.plan.narrowing import Narrowing
+from paymaster.runcache import CachedPlan
 
 if TYPE_CHECKING:
     from paymaster.engine import Outputs
@@ -124,15 +126,18 @@ class StageClock:
         return materialize
 
 
-def calculate(plan: LoadedPlan | str | Path, data: Path, progress: Progress | None = None, *,
+def calculate(plan: LoadedPlan | CachedPlan | str | Path, data: Path, progress: Progress | None = None, *,
               backend: str = "duckdb", spark_master: str | None = None,
-              only: Collection[str] | None = None) -> RunResult:
+              only: Collection[str] | None = None,
+              narrow: Narrowing | None = None) -> RunResult:
     """Run `plan` on the input folder `data`, on DuckDB (the default) or Spark, and fetch
     every output table into memory (`only` those named: a registration check reads the
-    evaluations alone)."""
+    evaluations alone; `narrow`: of its source table the records its subjects' verdicts
+    depend on, plan/narrowing.py)."""
     say = progress or (lambda _stage: None)
     clock = StageClock()
-    with _built(plan, data, say, clock, backend, spark_master) as (loaded, engine, outputs):
+    with _built(plan, data, say, clock, backend, spark_master, narrow) as (
+            loaded, engine, outputs):
         results = execute(outputs, engine.to_pyarrow, say, only)
         clock.done("execute")
     return RunResult(loaded, results, fingerprint(loaded, Path(data)), clock.timings)
@@ -141,7 +146,7 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, progress: Progress | No
 CHUNK_ROWS = 100_000  # rows per batch written: a few tens of MB of payout lines
 
 
-def calculate_into(plan: LoadedPlan | str | Path, data: Path, out: Path, fmt: str = "csv",
+def calculate_into(plan: LoadedPlan | CachedPlan | str | Path, data: Path, out: Path, fmt: str = "csv",
                    progress: Progress | None = None, *, backend: str = "duckdb",
                    spark_master: str | None = None,
                    metadata: Callable[[WrittenRun], dict] | None = None,
@@ -181,12 +186,14 @@ def calculate_into(plan: LoadedPlan | str | Path, data: Path, out: Path, fmt: st
 
 
 @contextmanager
-def _built(plan: LoadedPlan | str | Path, data: Path, say: Progress, clock: StageClock,
-           backend: str, spark_master: str | None) -> Iterator[tuple[LoadedPlan, Backend, Outputs]]:
+def _built(plan: LoadedPlan | CachedPlan | str | Path, data: Path, say: Progress, clock: StageClock,
+           backend: str, spark_master: str | None, narrow: Narrowing | None = None,
+           ) -> Iterator[tuple[LoadedPlan, Backend, Outputs]]:
     """Load the plan and the input, build the outputs on an open backend; the backend (and
     what it stored) closes when the block ends."""
     stage = clock.done
-    loaded = plan if isinstance(plan, LoadedPlan) else load_plan(plan)
+    cached = _plan(plan)
+    loaded = cached.loaded
     say("load plan")
     stage("load_plan")
     engine: Backend | None = None
@@ -197,12 +204,18 @@ def _built(plan: LoadedPlan | str | Path, data: Path, say: Progress, clock: Stag
     con = duckdb.connect(config=duckdb_config.config())
     try:
         say("read and validate input")
+        verdicts = None
+        if cached.digest is not None:
+            files = {item.table: item.path for item in find_files(loaded.plan, Path(data))}
+            verdicts = runcache.Verdicts(cached.digest, files)
         with duckdb_config.out_of_memory("reading the input"):
-            load_folder(loaded.plan, Path(data), con)
+            load_folder(loaded.plan, Path(data), con, verdicts=verdicts)
+        if narrow is not None and narrow.apply(con):
+            say(f"screen {narrow.table} of {', '.join(narrow.subjects)}'s groups alone")
         names = list(loaded.plan.inputs)
         key = entry = None
         if backend == "duckdb":
-            key = cache_key(con, loaded.plan, names) if sqlcache.folder() else None
+            key = cache_key(con, cached.digest, names) if cached.digest else None
             entry = sqlcache.load(key) if key else None
             # The plan's cached SQL needs no expressions, hence no Ibis (DuckDBStages).
             engine = DuckDBStages(say) if entry is not None else open_backend(backend, None, say)
@@ -227,6 +240,21 @@ def _built(plan: LoadedPlan | str | Path, data: Path, say: Progress, clock: Stag
         if engine is not None:
             engine.close()
         con.close()
+
+
+def _plan(plan: LoadedPlan | CachedPlan | str | Path) -> CachedPlan:
+    """The plan with the digest of its content (None: no cache, nothing to key)."""
+    if isinstance(plan, CachedPlan):
+        return plan
+    if sqlcache.folder() is None:
+        if isinstance(plan, LoadedPlan):
+            return CachedPlan(plan, None)
+        from paymaster.plan import load_plan  # (the loader's cost: paymaster.runcache)
+
+        return CachedPlan(load_plan(plan), None)
+    if isinstance(plan, LoadedPlan):
+        return runcache.with_digest(plan)
+    return runcache.load_plan(plan)
 
 
 def _outputs(loaded: LoadedPlan, engine: Backend, tables: dict, clock: StageClock,

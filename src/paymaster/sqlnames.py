@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import re
 
-from sqlglot import exp
-
 # Letters, digits and underscores, starting with a letter, at most 63 characters (the
 # longest identifier PostgreSQL keeps). Names starting with "__" are the engine's own.
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}")
@@ -24,8 +22,22 @@ def is_name(text: str) -> bool:
     return NAME.fullmatch(text) is not None
 
 
+# Where sqlglot's quoting of a plain name or text is known without asking it: importing
+# sqlglot costs 0.15-0.3 s, more than a cached run of an example (docs/performance.md).
+# For these dialects it writes a name that matches NAME between double quotes, and text
+# without a quote, a backslash or a control character between single quotes, as is (the
+# same output, property-tested against sqlglot in tests/test_sqlnames.py); anything else
+# is quoted by sqlglot itself.
+_PLAIN_DIALECTS = ("duckdb", "postgres", "sqlite")
+_PLAIN_TEXT = re.compile(r"[^'\\\x00-\x1f\x7f]*")
+
+
 def quote(name: str, dialect: str = "duckdb") -> str:
     """`name` as a quoted SQL identifier, any embedded quote escaped by sqlglot."""
+    if dialect in _PLAIN_DIALECTS and NAME.fullmatch(name):
+        return f'"{name}"'
+    from sqlglot import exp  # (cost: see _PLAIN_DIALECTS)
+
     return exp.to_identifier(name, quoted=True).sql(dialect=dialect)
 
 
@@ -37,4 +49,8 @@ def quote_all(names, dialect: str = "duckdb") -> str:
 def literal(value: str, dialect: str = "duckdb") -> str:
     """A string literal escaped by sqlglot, for the rare statement that cannot take a
     bound parameter (DuckDB's COPY ... TO 'path', ATTACH 'path')."""
+    if dialect in _PLAIN_DIALECTS and _PLAIN_TEXT.fullmatch(value):
+        return f"'{value}'"
+    from sqlglot import exp  # (cost: see _PLAIN_DIALECTS)
+
     return exp.Literal.string(value).sql(dialect=dialect)

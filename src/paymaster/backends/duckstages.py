@@ -29,7 +29,6 @@ from paymaster.duckdb_config import (
     stages_on_disk,
 )
 from paymaster.errors import ResourceError
-from paymaster.plan.model import Plan
 from paymaster.sqlnames import literal, quote
 
 
@@ -38,14 +37,15 @@ def input_rows(con: duckdb.DuckDBPyConnection, names: list[str]) -> int:
                for name in names)
 
 
-def cache_key(con: duckdb.DuckDBPyConnection, plan: Plan, names: list[str]) -> str:
-    """The key of a run's SQL (backends/sqlcache.py): the plan, the input columns' DuckDB
-    types (Ibis's follow from them), where the stages are kept."""
+def cache_key(con: duckdb.DuckDBPyConnection, plan: str, names: list[str]) -> str:
+    """The key of a run's SQL (backends/sqlcache.py): the plan (the digest of its validated
+    content, runcache.plan_digest), the input columns' DuckDB types (Ibis's follow from
+    them), where the stages are kept."""
     schemas = {}
     for name in names:
         relation = con.table(quote(name))
         schemas[name] = {c: str(t) for c, t in zip(relation.columns, relation.types, strict=True)}
-    return sqlcache.key(plan.model_dump(mode="json"), schemas,
+    return sqlcache.key(plan, schemas,
                         {"stages_on_disk": stages_on_disk(input_rows(con, names))})
 
 

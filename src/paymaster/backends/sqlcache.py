@@ -36,7 +36,8 @@ from pathlib import Path
 import pyarrow as pa
 
 CACHE_ENV = "PAYMASTER_SQL_CACHE"
-FORMAT = 2  # 2: input types as DuckDB has them, outputs with Arrow schemas, figures
+FORMAT = 3  # 2: input types as DuckDB has them, outputs with Arrow schemas, figures;
+# 3: the plan by the digest of its validated content (runcache.plan_digest)
 KEEP = 256  # entries kept (each plan, input shape and engine version has its own)
 PACKAGE = Path(__file__).resolve().parent.parent
 
@@ -74,7 +75,7 @@ def engine_version() -> str:
     return digest.hexdigest()
 
 
-def key(plan: dict, schemas: dict[str, dict[str, str]], settings: dict) -> str:
+def key(plan: str, schemas: dict[str, dict[str, str]], settings: dict) -> str:
     text = json.dumps({"format": FORMAT, "engine": engine_version(), "plan": plan,
                        "schemas": schemas, "settings": settings}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
@@ -86,7 +87,7 @@ def load(entry_key: str) -> Entry | None:
     if where is None:
         return None
     path = where / f"{entry_key}.json"
-    if not (_private(where) and path.is_file() and _private(path)):
+    if not (private(where) and path.is_file() and private(path)):
         return None
     try:
         stored = json.loads(path.read_text())
@@ -105,7 +106,7 @@ def save(entry_key: str, entry: Entry) -> None:
     if where is None:
         return
     where.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if not _private(where):
+    if not private(where):
         return  # someone else's or shared folder: never written (nor read)
     body = json.dumps({"stages": entry.stages, "outputs": entry.outputs, "figures": entry.figures,
                        "memtables": {n: _text(t) for n, t in entry.memtables.items()}})
@@ -128,7 +129,7 @@ def _prune(where: Path) -> None:
         old.unlink(missing_ok=True)
 
 
-def _private(path: Path) -> bool:
+def private(path: Path) -> bool:
     """Owned by this user, and neither its group nor others may write it."""
     try:
         info = path.stat()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from paymaster.errors import PlanError, Problem, suggest
 from paymaster.plan.checks import check_names, unknown_columns
+from paymaster.plan.loaded import LoadedPlan
 from paymaster.plan.partial import leave_out, measures_with, salvage
 from paymaster.plan.model import (
     NAME_PATTERN,
@@ -21,18 +21,6 @@ from paymaster.plan.model import (
 )
 from paymaster.plan.yamlsource import Source, load_yaml, parse_yaml
 from paymaster.sqlnames import NAME_RULE, is_name
-
-
-@dataclass(frozen=True)
-class LoadedPlan:
-    plan: Plan
-    source: Source
-    # Loaded with `partial`: the problems found, and `plan` is what could still be checked.
-    problems: tuple[Problem, ...] = ()
-
-    @property
-    def path(self) -> str:
-        return self.source.file
 
 
 def load_plan(path: str | Path, partial: bool = False) -> LoadedPlan:

@@ -49,7 +49,13 @@ COLUMN_TYPES = ("string", "integer", "decimal", "date", "timestamp", "boolean")
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # defer_build: pydantic builds a model's validator when it first validates, not when
+    # this module is imported (0.13 s of CPU): a run whose plan comes from the run cache
+    # (paymaster.runcache) validates nothing. Every model is defined before a field names
+    # it, so its fields are complete (annotations resolved) without a model_rebuild(),
+    # which would build the validators at once.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              defer_build=True)
 
 
 # ---------------------------------------------------------------- inputs
@@ -121,6 +127,13 @@ class Lookup(Strict):
     prefix: str = Field("", pattern=PREFIX_PATTERN)
 
 
+class FirstWins(Strict):
+    """Duplicate check: an earlier accepted record with the same key by another payee blocks."""
+
+    key: list[Name]
+    other: Name = Field(description="column that must differ for the earlier record to block")
+
+
 class Rule(Strict):
     """A named eligibility rule; its name is the reason a record is not paid."""
 
@@ -141,13 +154,6 @@ class Rule(Strict):
         if len(kinds) != 1:
             raise ValueError("a rule needs exactly one of fail_when, require, first_wins")
         return self
-
-
-class FirstWins(Strict):
-    """Duplicate check: an earlier accepted record with the same key by another payee blocks."""
-
-    key: list[Name]
-    other: Name = Field(description="column that must differ for the earlier record to block")
 
 
 class Cap(Strict):
@@ -325,18 +331,6 @@ class OneOff(Strict):
     budget: Name | None = None
 
 
-class Screening(MeasureBase):
-    """Checks records (e.g. lead registrations) in order; first failing rule is the reason."""
-
-    type: Literal["screening"]
-    source_id: Expr
-    order_by: list[Name]
-    required: list[Name] = Field(default_factory=list)
-    tax_ids: dict[Name, str] = Field(default_factory=dict)
-    rules: list[Rule] = Field(default_factory=list)
-    decision: Decision | None = None
-
-
 class Decision(Strict):
     column: Name
     rejected_value: str = "rejected"
@@ -347,6 +341,18 @@ class Decision(Strict):
     pending_reason: Reason = "awaiting_decision"
     reason_column: Name | None = Field(
         None, description="the column with the owner's stated reason, shown with a rejection")
+
+
+class Screening(MeasureBase):
+    """Checks records (e.g. lead registrations) in order; first failing rule is the reason."""
+
+    type: Literal["screening"]
+    source_id: Expr
+    order_by: list[Name]
+    required: list[Name] = Field(default_factory=list)
+    tax_ids: dict[Name, str] = Field(default_factory=dict)
+    rules: list[Rule] = Field(default_factory=list)
+    decision: Decision | None = None
 
 
 class Aggregate(MeasureBase):
@@ -401,6 +407,34 @@ class Streak(MeasureBase):
     roster: Roster | None = _roster()
 
 
+class PayeesFrom(Strict):
+    table: Name
+    payee: Expr
+    period: Expr
+
+
+class Cover(Strict):
+    """The union of matching intervals of `table` must cover every day of the period."""
+
+    name: Reason
+    table: Name
+    match: Expr
+    start: Name
+    end: Name
+
+
+class Minimum(Strict):
+    name: Reason
+    threshold: Number
+    label: str = Field("", description="what statements call this gate (default: name)")
+
+
+class RatioGate(Strict):
+    name: Reason
+    required: Number
+    label: str = Field("", description="what statements call this gate (default: name)")
+
+
 class GatedRebate(MeasureBase):
     """Rate x qualifying value per payee and phase, paid at the first evaluation it passes."""
 
@@ -449,34 +483,6 @@ class Balance(Strict):
     advance: Number = Field(Decimal(0), description="paid in a period on top of what is "
                             "earned, and owed back like a top-up: a number, or an expression "
                             "of the period (IF(period.start = scope.start, 5000, 0))")
-
-
-class PayeesFrom(Strict):
-    table: Name
-    payee: Expr
-    period: Expr
-
-
-class Cover(Strict):
-    """The union of matching intervals of `table` must cover every day of the period."""
-
-    name: Reason
-    table: Name
-    match: Expr
-    start: Name
-    end: Name
-
-
-class Minimum(Strict):
-    name: Reason
-    threshold: Number
-    label: str = Field("", description="what statements call this gate (default: name)")
-
-
-class RatioGate(Strict):
-    name: Reason
-    required: Number
-    label: str = Field("", description="what statements call this gate (default: name)")
 
 
 class TitleRank(MeasureBase):
@@ -558,9 +564,3 @@ class Plan(Strict):
             if measure.id == measure_id:
                 return measure
         raise KeyError(measure_id)
-
-
-Rule.model_rebuild()
-Screening.model_rebuild()
-GatedRebate.model_rebuild()
-Plan.model_rebuild()

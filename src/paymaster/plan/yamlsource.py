@@ -15,7 +15,6 @@ second, not minutes of CPU, gigabytes of memory or a traceback.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,31 +31,10 @@ from ruamel.yaml.events import (
 )
 
 from paymaster.errors import PlanError, Problem
+from paymaster.plan.loaded import Path_, Source
 
-Path_ = tuple[str | int, ...]
+__all__ = ["Path_", "Source", "load_yaml", "parse_yaml"]
 
-
-@dataclass
-class Source:
-    """A loaded YAML document: data, and where each path came from (1-based)."""
-
-    file: str
-    data: Any
-    positions: dict[Path_, tuple[int, int]] = field(default_factory=dict)
-    styles: dict[Path_, str] = field(default_factory=dict)
-
-    def where(self, path: Path_) -> tuple[int | None, int | None]:
-        """Position of `path`, or of its nearest ancestor that has one."""
-        path = tuple(path)
-        while path:
-            if path in self.positions:
-                return self.positions[path]
-            path = path[:-1]
-        return self.positions.get((), (1, 1))
-
-    def problem(self, path: Path_, message: str, hint: str | None = None) -> Problem:
-        line, col = self.where(path)
-        return Problem(message, file=self.file, line=line, column=col, hint=hint)
 
 
 MAX_BYTES = 128 << 10

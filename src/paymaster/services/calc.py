@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 
 from paymaster.errors import DataError, Problem
 from paymaster.plan import LoadedPlan
+from paymaster.plan.narrowing import Narrowing
+from paymaster.runcache import CachedPlan
 from paymaster.runs import Progress, RunResult, calculate, fingerprint
 from paymaster.services.inputs import export_inputs
 
@@ -56,13 +58,14 @@ def export_stored(ws: Workspace, session: Session, program: str, as_of: dt.date 
                          plan.plan if plan else None)
 
 
-def calculate_exported(loaded: LoadedPlan, folder: Path,
+def calculate_exported(loaded: LoadedPlan | CachedPlan, folder: Path,
                        progress: Progress | None = None,
-                       only: Collection[str] | None = None) -> RunResult:
-    """The engine on inputs `export_stored` wrote (`only` these output tables fetched); no
-    transaction is needed, or held."""
+                       only: Collection[str] | None = None,
+                       narrow: Narrowing | None = None) -> RunResult:
+    """The engine on inputs `export_stored` wrote (`only` these output tables fetched,
+    `narrow`: runs.calculate); no transaction is needed, or held."""
     try:
-        return calculate(loaded, folder, progress, only=only)
+        return calculate(loaded, folder, progress, only=only, narrow=narrow)
     except DataError as err:
         exported = re.compile(re.escape(str(folder)) + r"/([\w-]+)\.csv")
         raise DataError([_in_store_terms(p, exported) for p in err.problems]) from err

@@ -34,6 +34,8 @@ from paymaster.errors import Problem, WorkflowError, suggest
 from paymaster.limits import check_text
 from paymaster.plan import LoadedPlan
 from paymaster.plan.model import Plan, Screening
+from paymaster.plan.narrowing import narrowing
+from paymaster.runcache import CachedPlan, with_digest
 from paymaster.services import audit, engine_pool, notifications, queues
 from paymaster.services.calc import calculate_exported, export_stored, folder_digest
 from paymaster.services.inputs import DECISION, current, registration_row
@@ -430,16 +432,16 @@ class _Check:
     loaded: LoadedPlan
     measure: str
     pending: str | None  # the screening's reason for a record awaiting the owner
+    # the screening's plan with its digest (the run cache's key), made once per plan
+    cached: CachedPlan | None = None
 
     @classmethod
     def of(cls, ws: Workspace, program: str, s: Setup) -> _Check:
         loaded = ws.plan(program)
-        only = loaded.plan.model_copy(update={
-            "measures": [s.measure], "budgets": [], "effect": None, "annual_budget": None,
-            "inputs": _inputs_used(loaded.plan, s.measure)})
         decision = s.measure.decision
         pending = decision.pending_reason if decision and decision.pending_value else None
-        return cls(ws, program, type(loaded)(only, loaded.source), s.measure.id, pending)
+        cached = _screening_plan(loaded, s.measure)
+        return cls(ws, program, cached.loaded, s.measure.id, pending, cached)
 
     def export(self, session: Session, regs: Registration | list[Registration], folder: Path,
                decision: str | None = None) -> str:
@@ -462,7 +464,8 @@ class _Check:
         owner's decision, as a batch's registrations are exported, is no failure), from
         one engine run."""
         subjects = [reg.registration_id for reg in regs]
-        found = engine_pool.run(_screened, self.loaded, folder, self.measure, subjects)
+        found = engine_pool.run(_screened, self.cached or self.loaded, folder, self.measure,
+                                subjects)
         missing = [subject for subject in subjects if subject not in found]
         if missing:
             raise WorkflowError(Problem(
@@ -472,16 +475,38 @@ class _Check:
                 for passed, reason in (found[subject] for subject in subjects)]
 
 
-def _screened(loaded: LoadedPlan, folder: Path, measure: str,
-              subjects: list[str]) -> dict[str, tuple[bool, str | None]]:
+def _screened(loaded: LoadedPlan | CachedPlan, folder: Path, measure: str,
+              subjects: list[str], narrow: bool = True) -> dict[str, tuple[bool, str | None]]:
     """(passed, reason) by the screening `measure` on the exported inputs, of each of
     `subjects` the screening gave a verdict (run by engine_pool: in a worker process under
-    `paymaster serve`)."""
-    result = calculate_exported(loaded, folder, only=("evaluations",))
+    `paymaster serve`). With `narrow`, only the subjects' groups are screened where the
+    plan's rules allow it (plan/narrowing.py: the same verdicts)."""
+    plan = loaded.loaded.plan if isinstance(loaded, CachedPlan) else loaded.plan
+    narrowed = narrowing(plan, plan.measure(measure), subjects) if narrow else None
+    result = calculate_exported(loaded, folder, only=("evaluations",), narrow=narrowed)
     wanted = set(subjects)
     return {ev["subject"]: (bool(ev["passed"]), ev["reason"])
             for ev in result.tables["evaluations"].to_pylist()
             if ev["evaluation"] == measure and ev["subject"] in wanted}
+
+
+_SCREENING_PLANS: dict[int, tuple[LoadedPlan, Screening, CachedPlan]] = {}
+
+
+def _screening_plan(loaded: LoadedPlan, measure: Screening) -> CachedPlan:
+    """The program's plan cut to its screening, with its digest: made once per loaded plan
+    (the workspace keeps one per program) rather than on every check."""
+    known = _SCREENING_PLANS.get(id(loaded))
+    if known is not None and known[0] is loaded and known[1] is measure:
+        return known[2]
+    only = loaded.plan.model_copy(update={
+        "measures": [measure], "budgets": [], "effect": None, "annual_budget": None,
+        "inputs": _inputs_used(loaded.plan, measure)})
+    cached = with_digest(type(loaded)(only, loaded.source))
+    if len(_SCREENING_PLANS) > 64:  # plans edited many times in a long-running server
+        _SCREENING_PLANS.clear()
+    _SCREENING_PLANS[id(loaded)] = (loaded, measure, cached)  # (holds `loaded`: ids stay)
+    return cached
 
 
 def _inputs_used(plan: Plan, measure: Screening) -> dict:

@@ -1,0 +1,231 @@
+"""What a run of an unchanged plan on unchanged input need not do again: validate the plan
+and check the input.
+
+A cached `paymaster run` of an example costs less than reading its plan (ruamel is pure
+Python) and validating it (pydantic), and checking its input (a run of queries per
+table) was the largest part of the rest. Both verdicts depend only on bytes we can hash:
+
+- **The validated plan**, kept as a pickle under a key of the plan file's bytes and path,
+  the plan limits' settings (PAYMASTER_PLAN_MAX_*) and the engine's code version
+  (`sqlcache.engine_version`), with the digest of its validated content (the SQL cache's
+  key, so a cached run never dumps the model either). Only a plan that loaded without a
+  problem is kept.
+- **A clean input table**: a marker under a key of the plan's digest, the table and its
+  file's SHA-256, written once every check of that table passed; the references between
+  tables likewise under all the files' digests. A table (or the references) with its
+  marker is loaded without its checks (`datafiles.load_folder(verdicts=...)`).
+
+Entries live beside the SQL cache (PAYMASTER_SQL_CACHE, `off` disables both) and are
+trusted as it is (docs/security.md, "Cached SQL is only ever ours"): read only from a
+private folder and file of this user, the pickle only when it names its key and its body
+matches its hash, and unpickled with nothing but the plan's own classes and plain values.
+Anything else (absent, torn, foreign, older) is a miss: the plan is read and validated,
+the input checked, and the entry written again. Never a wrong result from a bad entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from paymaster.backends import sqlcache
+from paymaster.plan import LoadedPlan
+
+FORMAT = 1
+LIMITS = ("MAX_BYTES", "MAX_DEPTH", "MAX_NODES")  # plan/yamlsource.py's settings
+# What a pickled plan may name: the plan's own classes and the plain values they hold.
+_ALLOWED = {("builtins", name) for name in ("dict", "list", "tuple", "set", "frozenset",
+                                           "str", "int", "float", "bool", "bytes", "getattr")}
+_ALLOWED |= {("decimal", "Decimal"), ("datetime", "date"), ("datetime", "datetime"),
+             ("datetime", "time"), ("datetime", "timedelta"), ("copyreg", "_reconstructor"),
+             ("copyreg", "__newobj__"), ("builtins", "object")}
+_OURS = ("paymaster.plan.model", "paymaster.plan.loaded", "paymaster.errors", "paymaster.runcache")
+
+
+@dataclass(frozen=True)
+class CachedPlan:
+    loaded: LoadedPlan
+    digest: str | None  # of the validated plan's content, the SQL cache's key (None: no cache)
+
+
+def plan_digest(loaded: LoadedPlan) -> str:
+    """The digest of a plan's validated content (every value, as the engine reads it)."""
+    import json  # (json's import is small; kept beside its only use)
+
+    text = json.dumps(loaded.plan.model_dump(mode="json"), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def load_plan(path: str | Path) -> CachedPlan:
+    """The plan at `path`, validated: from the cache when its file, its limits and the
+    engine are unchanged; else read and validated (and kept for the next run)."""
+    where = _folder("plans")
+    key = _plan_key(Path(path)) if where is not None else None
+    if key is not None:
+        cached = _read_plan(where, key)
+        if cached is not None:
+            return cached
+    from paymaster.plan import load_plan as read_and_validate  # (cost: module docstring)
+
+    loaded = read_and_validate(path)
+    cached = CachedPlan(loaded, plan_digest(loaded))
+    if key is not None:
+        _write(where, key, pickle.dumps((FORMAT, key, cached), protocol=pickle.HIGHEST_PROTOCOL))
+    return cached
+
+
+def _plan_key(path: Path) -> str | None:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None  # said by the loader, located
+    digest = hashlib.sha256(data)
+    limits = {name: os.environ.get(f"PAYMASTER_PLAN_{name}", "") for name in LIMITS}
+    digest.update(repr((FORMAT, str(path), limits, sqlcache.engine_version())).encode())
+    return digest.hexdigest()
+
+
+class _PlanUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if (module, name) in _ALLOWED or (module in _OURS and not name.startswith("_")):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"{module}.{name} is not part of a plan")
+
+
+def _read_plan(where: Path, key: str) -> CachedPlan | None:
+    body = _read(where, key)
+    if body is None:
+        return None
+    try:
+        stored = _PlanUnpickler(io.BytesIO(body)).load()
+        fmt, stored_key, cached = stored
+        if fmt != FORMAT or stored_key != key or not isinstance(cached, CachedPlan):
+            return None
+        return cached
+    except Exception:  # noqa: BLE001 - any unreadable entry is a miss, rebuilt and rewritten
+        return None
+
+
+# ------------------------------------------------------------------ input verdicts
+
+
+class Verdicts:
+    """Which input tables (and references) of a plan are known clean, by their files'
+    digests (the module's docstring); `datafiles.load_folder` asks and reports."""
+
+    def __init__(self, digest: str, files: dict[str, Path | None]) -> None:
+        self.where = _folder("verdicts")
+        self.digest = digest
+        self.files = {table: _file_state(path) for table, path in files.items()}
+        self._known: dict[str | None, bool] = {}
+
+    def _key(self, what: str, tables: list[str]) -> str | None:
+        states = [self.files.get(t) for t in tables]
+        if self.where is None or any(s is None for s in states):
+            return None
+        text = repr((FORMAT, sqlcache.engine_version(), self.digest, what,
+                     [(t, s[0]) for t, s in zip(tables, states, strict=True)]))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def clean(self, table: str | None) -> bool:
+        """Known clean: the table (None: the references between all tables)?"""
+        if table not in self._known:
+            key = self._key(*self._what(table))
+            self._known[table] = key is not None and _read(self.where, key) == key.encode()
+        return self._known[table] and self._unchanged(table)
+
+    def passed(self, table: str | None) -> None:
+        """Every check of the table (None: the references) passed on these files."""
+        key = self._key(*self._what(table))
+        if key is not None and self._unchanged(table):
+            _write(self.where, key, key.encode())
+
+    def _what(self, table: str | None) -> tuple[str, list[str]]:
+        return ("references", sorted(self.files)) if table is None else ("table", [table])
+
+    def _unchanged(self, table: str | None) -> bool:
+        """The files still as they were hashed (a file rewritten meanwhile: no verdict)."""
+        tables = sorted(self.files) if table is None else [table]
+        return all(self.files[t] is not None and self.files[t][1] == _stat(self.files[t][2])
+                   for t in tables)
+
+
+def _file_state(path: Path | None) -> tuple[str, tuple, Path] | None:
+    """(SHA-256, stat, path) of a file; a missing file has the empty digest."""
+    if path is None:
+        return ("", (), Path())
+    before = _stat(path)
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            while piece := handle.read(1 << 20):
+                digest.update(piece)
+    except OSError:
+        return None
+    return (digest.hexdigest(), before, path) if _stat(path) == before else None
+
+
+def _stat(path: Path) -> tuple:
+    if path == Path():
+        return ()
+    try:
+        info = path.stat()
+    except OSError:
+        return ("gone",)
+    return (info.st_size, info.st_mtime_ns, info.st_ino)
+
+
+# ------------------------------------------------------------------ entries
+
+
+def _folder(kind: str) -> Path | None:
+    base = sqlcache.folder()
+    return None if base is None else base / kind
+
+
+def _read(where: Path, key: str) -> bytes | None:
+    path = where / key
+    if not (sqlcache.private(where.parent) and sqlcache.private(where) and path.is_file()
+            and sqlcache.private(path)):
+        return None
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    digest, _, body = data.partition(b"\n")
+    return body if digest == hashlib.sha256(body).hexdigest().encode() else None
+
+
+def _write(where: Path, key: str, body: bytes) -> None:
+    try:
+        where.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # (the SQL cache's)
+        where.mkdir(mode=0o700, exist_ok=True)
+    except OSError:
+        return  # a cache that cannot be written is only slower
+    if not (sqlcache.private(where.parent) and sqlcache.private(where)):
+        return
+    handle, temp = tempfile.mkstemp(dir=where, prefix=".entry-", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(hashlib.sha256(body).hexdigest().encode() + b"\n" + body)
+        os.replace(temp, where / key)
+    finally:
+        Path(temp).unlink(missing_ok=True)
+    _prune(where)
+
+
+def _prune(where: Path) -> None:
+    entries = sorted((p for p in where.iterdir() if not p.name.startswith(".")),
+                     key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in entries[sqlcache.KEEP * 4:]:
+        old.unlink(missing_ok=True)
+
+
+def with_digest(loaded: LoadedPlan) -> CachedPlan:
+    """A plan made in memory (a registration check's screening alone): its digest once."""
+    return CachedPlan(loaded, plan_digest(loaded))
