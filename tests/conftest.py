@@ -180,7 +180,8 @@ def shared_once(tmp_path_factory, name: str, build) -> Path:
     return folder
 
 
-def start_shared(tmp_path_factory, name: str, command: list[str]) -> subprocess.Popen | None:
+def start_shared(tmp_path_factory, name: str, command: list[str],
+                 env: dict[str, str] | None = None) -> subprocess.Popen | None:
     """Start building `shared_once`'s folder `name` in the background: `command` (given
     the folder as its last argument) in a process of its own, which holds the folder's
     lock until it has written NAME.log (exit code, stdout, stderr) and NAME.done. The
@@ -200,7 +201,7 @@ def start_shared(tmp_path_factory, name: str, command: list[str]) -> subprocess.
         # The child inherits the locked file: the lock stays held (after this `with`
         # closes our copy) until the child exits.
         return subprocess.Popen([sys.executable, "-c", _BUILD, str(root), name, *command,
-                                 str(root / name)], pass_fds=[lock.fileno()])
+                                 str(root / name)], pass_fds=[lock.fileno()], env=env)
 
 
 # A shared folder's build: the command's exit code and output in NAME.log, then NAME.done.
@@ -215,6 +216,13 @@ done = subprocess.run(command, capture_output=True, text=True)
 DEMO_COMMAND = [sys.executable, "-m", "paymaster.cli", "demo", "--out"]
 
 
+def demo_env(tmp_path_factory) -> dict[str, str]:
+    """The demo runs as a user runs it, with the SQL cache on (in the session's own
+    folder, not the user's): its workspace part runs the plans its first part compiled,
+    less than half the demo's CPU time (43 s instead of 95 s, measured)."""
+    return {**os.environ, "PAYMASTER_SQL_CACHE": str(_shared_root(tmp_path_factory) / "sql-cache")}
+
+
 @pytest.fixture(scope="session", autouse=True)
 def demo_in_background(request, tmp_path_factory):
     """When any test of the session needs the demo, its build starts with the session's
@@ -223,7 +231,7 @@ def demo_in_background(request, tmp_path_factory):
     if not any("demo_run" in getattr(item, "fixturenames", ()) for item in request.session.items):
         yield
         return
-    build = start_shared(tmp_path_factory, "demo", DEMO_COMMAND)
+    build = start_shared(tmp_path_factory, "demo", DEMO_COMMAND, demo_env(tmp_path_factory))
     yield
     if build is not None:
         build.wait()  # the other worker may still be waiting for it: never cut it short
@@ -238,7 +246,7 @@ def demo_run(tmp_path_factory) -> tuple[Path, str]:
 
     def build(folder: Path) -> None:  # when no background build was started (or it died)
         subprocess.run([sys.executable, "-c", _BUILD, str(folder.parent), folder.name,
-                        *DEMO_COMMAND, str(folder)], check=True)
+                        *DEMO_COMMAND, str(folder)], check=True, env=demo_env(tmp_path_factory))
 
     folder = shared_once(tmp_path_factory, "demo", build)
     log = (folder.parent / "demo.log").read_text()
