@@ -223,6 +223,16 @@ def demo_env(tmp_path_factory) -> dict[str, str]:
     return {**os.environ, "PAYMASTER_SQL_CACHE": str(_shared_root(tmp_path_factory) / "sql-cache")}
 
 
+@pytest.fixture
+def shared_sql_cache(tmp_path_factory, monkeypatch) -> Path:
+    """The SQL cache on for this test, in the folder the session's demo build fills: for a
+    test that runs the example plans as the demo does and changes nothing in the engine
+    (a hit runs the SQL the engine compiled for that plan and input shape)."""
+    folder = _shared_root(tmp_path_factory) / "sql-cache"
+    monkeypatch.setenv("PAYMASTER_SQL_CACHE", str(folder))
+    return folder
+
+
 @pytest.fixture(scope="session", autouse=True)
 def demo_in_background(request, tmp_path_factory):
     """When any test of the session needs the demo, its build starts with the session's
