@@ -27,11 +27,19 @@ NEW_LEAD = {  # Client C43 is on the internal list and registered by nobody yet
 PARTNER = {"alfa": ("Alfa", "5208710903"), "beta": ("Beta", "5208790090")}
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium (and Playwright driver) for the module: each test's logins open their
+    own browser contexts (cookies, storage), so tests share nothing else."""
+    with chromium() as browser:
+        yield browser
+
+
 @pytest.fixture
-def site(demo_workspace, monkeypatch):
+def site(demo_workspace, browser, monkeypatch):
     # A day inside the Generuj Leady promotion, so new registrations are in time.
     monkeypatch.setenv("PAYMASTER_TODAY", "2018-05-10T10:00:00")
-    with serve(create_app(demo_workspace)) as base, chromium() as browser:
+    with serve(create_app(demo_workspace)) as base:
         yield base, browser
 
 

@@ -10,7 +10,8 @@ from conftest import check_demo_workspace
 from paymaster.services.demo import run_workspace_demo
 
 
-def test_workspace_journey_on_postgresql(postgres_server, tmp_path: Path) -> None:
+def test_workspace_journey_on_postgresql(postgres_server, tmp_path: Path,
+                                         shared_sql_cache) -> None:
     url = postgres_server.create_database("journey")
     said: list[str] = []
     run_workspace_demo(tmp_path / "ws", said.append, url).close()
