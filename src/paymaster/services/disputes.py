@@ -35,7 +35,7 @@ def open_case(ws: Workspace, program: str, payee_id: str, description: str, *, a
                 RunLine.payee_id == payee_id).limit(1)).first()
             if known is None:
                 raise WorkflowError(Problem.of(
-                    N_("no payout line '%(line)s' for %(payee)s"), field="line", line=line_key,
+                    N_("no payout line '%(key)s' for %(payee)s"), field="line", key=line_key,
                     payee=payee_id, hint=N_("choose one of your statement's lines")))
         else:
             missing = [f for f in ws.program(program).dispute_fields if f not in details]

@@ -353,11 +353,13 @@ def _require_submitted(reg: Registration) -> None:
     if reg.status != "submitted":
         hint = N_("only a submitted registration can be accepted or rejected")
         if reg.decided_by and reg.decided_at:
+            template = N_("registration %(registration)s is %(status)s already (%(reason)s): "
+                          "decided by %(by)s on %(at)s") if reg.reason else \
+                N_("registration %(registration)s is %(status)s already: decided by %(by)s "
+                   "on %(at)s")
             raise WorkflowError(Problem.of(
-                N_("registration %(registration)s is %(status)s already (%(reason)s): "
-                   "decided by %(by)s on %(at)s"), registration=reg.registration_id,
-                status=Word(reg.status), reason=reg.reason or "-", by=reg.decided_by,
-                at=reg.decided_at, hint=hint))
+                template, registration=reg.registration_id, status=Word(reg.status),
+                reason=reg.reason, by=reg.decided_by, at=reg.decided_at, hint=hint))
         raise WorkflowError(Problem.of(
             N_("registration %(registration)s is %(status)s already"),
             registration=reg.registration_id, status=Word(reg.status), hint=hint))

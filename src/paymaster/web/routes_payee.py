@@ -456,8 +456,8 @@ def _open_dispute(ws: Workspace, user: Principal, program: str, description: str
                   line_key: str | None, details: dict[str, str]) -> dict:
     payee = acting_payee(ws, user, program)
     if line_key and line_key not in {x["line_key"] for x in _dispute_lines(ws, program, payee)}:
-        raise WorkflowError(Problem.of(N_("no payout line '%(line)s' for %(payee)s"),
-                                       field="line_key", line=line_key, payee=payee,
+        raise WorkflowError(Problem.of(N_("no payout line '%(key)s' for %(payee)s"),
+                                       field="line_key", key=line_key, payee=payee,
                                        hint=N_("choose one of your statement's lines")))
     fields = ws.program(program).dispute_fields
     d = disputes.open_case(ws, program, payee, description, actor=user.username,
