@@ -34,6 +34,13 @@ class Word(str):
     __slots__ = ()
 
 
+class Count(int):
+    """A figure that is a quantity (bytes, rows), shown with its digits grouped; a plain
+    int (a run or case number) is shown as written."""
+
+    __slots__ = ()
+
+
 @dataclass(frozen=True)
 class Problem:
     message: str
@@ -107,6 +114,8 @@ def _said(value: Any) -> Any:
     """A figure in the English message: a time to the minute, a list joined."""
     if isinstance(value, dt.datetime):
         return f"{value:%Y-%m-%d %H:%M}"
+    if isinstance(value, Count):
+        return f"{value:,}"
     if isinstance(value, tuple | list):
         return ", ".join(str(_said(v)) for v in value)
     return _english(value)

@@ -94,7 +94,8 @@ def _role_problems(ws: Workspace, role: str, payee_id: str | None,
     if role in ("partner", "rep"):
         if not payee_id:
             return [Problem.of(N_("a %(role)s user belongs to one payee"), field="payee",
-                               role=Word(role), hint=N_("give the payee's id"))]
+                               role=Word(role), hint=N_("give the payee's id"),
+                               cli_hint="give --payee ID")]
         if check_payee and not known_payee(ws, payee_id):
             return [Problem.of(N_("payee %(payee)s is in no program of this workspace"),
                                field="payee", payee=payee_id,

@@ -70,8 +70,10 @@ def setup(ws: Workspace, program: str) -> Setup:
     config = ws.program(program)
     plan = ws.plan(program).plan
     if not config.registrations:
-        raise WorkflowError(Problem(f"program '{program}' takes no registrations",
-                                    hint="set `registrations: TABLE` for it in paymaster.yaml"))
+        raise WorkflowError(Problem.of(N_("program '%(program)s' takes no registrations"),
+                                       program=program,
+                                       hint=N_("set registrations: TABLE for it in "
+                                               "paymaster.yaml")))
     measure = next((m for m in plan.measures
                     if isinstance(m, Screening) and m.source == config.registrations), None)
     if measure is None:
@@ -377,8 +379,10 @@ def listing(ws: Workspace, program: str, partner: str | None = None) -> list[Reg
 # ---------------------------------------------------------------- internals
 def _check_fields(fields: dict, spec, table: str) -> None:
     problems = [
-        Problem(f"unknown field '{name}' for {table}", field=name,
-                hint=suggest(name, spec.columns) or "fields: " + ", ".join(spec.columns))
+        Problem.of(N_("unknown field '%(name)s' for %(table)s"), field=name, name=name,
+                   table=table, columns=tuple(spec.columns),
+                   cli_hint=suggest(name, spec.columns),
+                   hint=N_("fields: %(columns)s"))
         for name in fields if name not in spec.columns and name != "partner_id"
     ]
     if problems:

@@ -87,8 +87,8 @@ def render(statement: model.Statement, fmt: str, locale: str) -> bytes:
         return render_.render_pdf(statement, locale)
     if fmt == "xlsx":
         return render_.render_excel(statement, locale)
-    raise WorkflowError(Problem(f"unknown statement format '{fmt}'",
-                                hint="one of: " + ", ".join(FORMATS)))
+    raise WorkflowError(Problem.of(N_("unknown statement format '%(format)s'"), format=fmt,
+                                   formats=tuple(FORMATS), hint=N_("one of: %(formats)s")))
 
 
 def _line(row: RunLine, labels: dict[str, str], money: paid.LineMoney | None, plan: Plan,

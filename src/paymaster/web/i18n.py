@@ -13,7 +13,7 @@ from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal, format_percent
 from markupsafe import Markup, escape
 
-from paymaster.errors import N_, Word  # noqa: F401 - N_ re-exported
+from paymaster.errors import N_, Count, Word  # noqa: F401 - N_ re-exported
 from paymaster.messages import CATALOGS, LOCALES, translations  # noqa: F401 - re-exported
 from paymaster.plan.model import Plan
 from paymaster.plan.words import measure_labels, word
@@ -66,6 +66,9 @@ DATA_WORDS = (
     N_("Sales order"),
     N_("plan added"),
     N_("plan changed"),
+    # Starlette's titles of an error page (an unknown address, a wrong method)
+    N_("Not Found"),
+    N_("Method Not Allowed"),
     # the queues, as errors name them (errors.Word)
     N_("registrations"),
     N_("enrollments"),
@@ -183,8 +186,10 @@ class Formatter:
             return escape(self.date(value))
         if isinstance(value, Decimal):
             return escape(self.number(value))
+        if isinstance(value, Count):
+            return escape(format_decimal(value, locale=self.locale))
         if isinstance(value, int):
-            return escape(str(value))  # a count, a case or run number: no grouping
+            return escape(str(value))  # a case or run number, a small count: as written
         if isinstance(value, list | tuple):  # a list of ids
             return Markup(", ").join(self._figure(v) for v in value)
         return Markup("<code>{}</code>").format(value)

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 
-from paymaster.errors import N_, DataError, PaymasterError, Problem
+from paymaster.errors import N_, Count, DataError, PaymasterError, Problem
 from paymaster.web import render
 from paymaster.web.security import Principal
 from paymaster.workspace import Workspace
@@ -115,7 +115,7 @@ def save_upload(source, path: Path, ws: Workspace) -> None:
             if written > limit:
                 raise DataError(Problem.of(
                     N_("the file is larger than %(limit)s bytes"), field="file",
-                    limit=limit,
+                    limit=Count(limit),
                     hint=N_("split it, or raise limits: upload_bytes in the workspace's "
                             "paymaster.yaml")))
             out.write(block)
