@@ -97,7 +97,7 @@ def _role_problems(ws: Workspace, role: str, payee_id: str | None,
                                role=Word(role), hint=N_("give the payee's id"),
                                cli_hint="give --payee ID")]
         if check_payee and not known_payee(ws, payee_id):
-            return [Problem.of(N_("payee %(payee)s is in no program of this workspace"),
+            return [Problem.of(N_("payee '%(payee)s' is in no program of this workspace"),
                                field="payee", payee=payee_id,
                                hint=N_("check the id, or import the payee's master data "
                                        "(partners, reps) first"))]
