@@ -268,7 +268,9 @@ def test_each_user_sets_address_and_kinds_on_the_account_page(demo_workspace) ->
     assert not notifications.wants(beta, "statement") and notifications.wants(beta, "dispute")
 
     bad = client.post("/account/notifications", data={"email": "not an address"})
-    assert bad.status_code == 400 and "not an e-mail address" in bad.text
+    # beta reads Polish: the refusal in Polish, the address as given in <code>
+    assert bad.status_code == 400 and \
+        "<code>not an address</code> nie jest adresem e-mail" in bad.text
     off = client.post("/api/account/notifications", json={"email": "beta@example.pl",
                                                           "off": ["all"]})
     assert off.status_code == 200

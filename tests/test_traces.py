@@ -227,12 +227,20 @@ def test_every_row_renders_in_each_language(results) -> None:
     # WORKSHEET: S07 has 501 licences, capped at 500: 10.00 x 12 x 500 = 60 000 at 2%.
     assert explain_line(plan, s07) == ("registration R18; licences 501 capped at 500; annual "
                                        "value 10.00 x 12 x 500 = 60000.00; 2% band 251+ -> 1200.00")
-    # Polish and Chinese: the plan's own words (its translations:) and grouped figures
+    # Polish and Chinese: the plan's own words (its translations:), grouped figures, and
+    # amounts with the plan's currency (PLN) where CLDR puts it: after in Polish (zł),
+    # before in Chinese (the code, no space)
     assert explain_line(plan, s07, "pl") == (
         "rejestracja R18; licencje 501 ograniczone do 500; wartość roczna 10,00 x 12 x 500 = "
-        "60\xa0000,00; 2% próg 251+ -> 1\xa0200,00")
+        "60\xa0000,00\xa0zł; 2% próg 251+ -> 1\xa0200,00\xa0zł")
     assert explain_line(plan, s07, "zh").startswith("登记 R18; 许可数 501")
-    assert "年度金额 10.00 x 12 x 500 = 60,000.00" in explain_line(plan, s07, "zh")
+    assert "年度金额 10.00 x 12 x 500 = PLN60,000.00" in explain_line(plan, s07, "zh")
+    assert explain_line(plan, s07, "zh").endswith("-> PLN1,200.00")
+    # a program paying in CNY: its Chinese explanations carry ¥ before the grouped amount
+    cny = next(r for r in results if r.loaded.plan.currency == "CNY")
+    paid = [r for r in cny.tables["payouts"].to_pylist() if r["earned"] and r["earned"] >= 1000]
+    assert paid and any(f"¥{r['earned']:,.2f}" in explain_line(cny.loaded.plan, r, "zh")
+                        for r in paid)
 
 
 def test_the_store_keeps_the_trace_and_statements_render_it(demo_workspace) -> None:

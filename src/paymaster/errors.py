@@ -1,13 +1,44 @@
 """Errors for people: every problem located (file, line, column or row) and actionable.
 
 Problems are values collected along the way; a stage raises once, with all of them.
+
+A problem a portal user can meet is data first: `Problem.of(N_("unknown dispute
+%(dispute)s"), dispute=7)` keeps the English template and its figures (`template`,
+`args`) beside the finished English `message` the CLI, the logs and the JSON show, so each
+edge can say it in its reader's language (web/i18n.Formatter.problem). Its hint is a
+template too (`hint`, filled from the same figures), or a `cli_hint`: a command to type,
+English like the commands themselves, shown by the CLI and the JSON but never on a page
+(given both, the CLI says the command and a page the hint).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import difflib
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+
+def N_(message: str) -> str:  # noqa: N802 - gettext's name for "mark, translate later"
+    """Mark a text for the catalogs where it is defined; it is translated where shown."""
+    return message
+
+
+class Word(str):
+    """A figure that is a word of the catalogs (a role, a state, a kind of queue): the
+    edge translates it, where an id is shown as written."""
+
+    __slots__ = ()
+
+
+class Count(int):
+    """A figure that is a quantity (bytes, rows), shown with its digits grouped; a plain
+    int (a run or case number) is shown as written."""
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True)
@@ -19,6 +50,27 @@ class Problem:
     row: int | None = None
     field: str | None = None
     hint: str | None = None
+    template: str | None = None  # the message's msgid, with %(name)s placeholders
+    hint_template: str | None = None  # the hint's msgid; None: a hint for the CLI only
+    args: tuple[tuple[str, Any], ...] = ()  # the figures, typed (date, Decimal, Word, id)
+
+    @classmethod
+    def of(cls, template: str, *, hint: str | None = None, cli_hint: str | None = None,
+           file: str = "", line: int | None = None, column: int | None = None,
+           row: int | None = None, field: str | None = None, **args: Any) -> Problem:
+        """A problem from a catalog template and its figures: the English message now,
+        the reader's language at the edge."""
+        if field is not None and "%(field)s" in template + (hint or ""):
+            args["field"] = field  # the field it is located at, named in the text too
+        english = {name: _said(value) for name, value in args.items()}
+        return cls(template % english, file=file, line=line, column=column, row=row,
+                   field=field, hint=cli_hint or (hint % english if hint else None),
+                   template=template, hint_template=hint,
+                   args=tuple(sorted(args.items())))
+
+    def at(self, **where: Any) -> Problem:
+        """The same problem, located (a row of a file, a field)."""
+        return dataclasses.replace(self, **where)
 
     def location(self) -> str:
         parts = [self.file or "<input>"]
@@ -39,7 +91,34 @@ class Problem:
         return f"{text} ({self.hint})" if self.hint else text
 
     def to_json(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        """The English text and where; for a templated problem also its msgid, the hint's,
+        and the figures as text (dates ISO, amounts exact), so a client can translate."""
+        data = {k: getattr(self, k) for k in ("message", "file", "line", "column", "row",
+                                               "field", "hint", "template", "hint_template")}
+        data = {k: v for k, v in data.items() if v is not None}
+        if self.args:
+            data["args"] = {name: _english(value) for name, value in self.args}
+        return data
+
+
+def _english(value: Any) -> Any:
+    """A figure in the JSON: dates ISO, amounts exact text, a list as a list."""
+    if isinstance(value, dt.date | Decimal):
+        return str(value) if isinstance(value, Decimal) else value.isoformat()
+    if isinstance(value, tuple | list):
+        return [_english(v) for v in value]
+    return value
+
+
+def _said(value: Any) -> Any:
+    """A figure in the English message: a time to the minute, a list joined."""
+    if isinstance(value, dt.datetime):
+        return f"{value:%Y-%m-%d %H:%M}"
+    if isinstance(value, Count):
+        return f"{value:,}"
+    if isinstance(value, tuple | list):
+        return ", ".join(str(_said(v)) for v in value)
+    return _english(value)
 
 
 class PaymasterError(Exception):

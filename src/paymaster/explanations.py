@@ -18,7 +18,12 @@ from typing import Any
 import pyarrow as pa
 from babel import Locale
 from babel.dates import format_date
-from babel.numbers import get_decimal_symbol, get_group_symbol, get_minus_sign_symbol
+from babel.numbers import (
+    format_currency,
+    get_decimal_symbol,
+    get_group_symbol,
+    get_minus_sign_symbol,
+)
 from sqlglot import exp
 
 from paymaster.messages import LOCALES, translations
@@ -43,9 +48,11 @@ class Speaker:
     """One language's words and number formats: the locale's decimal point, minus and
     percent signs and digit groups (Babel's symbols); formatted here rather than through
     Babel's pattern engine, which costs a millisecond a line. English numbers stay
-    ungrouped: the programs' specs write its explanations so (15000.00 of 12500.00)."""
+    ungrouped and bare: the programs' specs write its explanations so (15000.00 of
+    12500.00). Other languages show an amount with the plan's currency as CLDR places it
+    (1 234,50 zł, ¥1,234.50): the sign and its side taken once from Babel."""
 
-    def __init__(self, locale: str = "en") -> None:
+    def __init__(self, locale: str = "en", currency: str | None = None) -> None:
         language = locale.split("_")[0].split("-")[0] if locale else "en"
         self.language = language if language in LOCALES else "en"
         self.babel = LOCALES[self.language]
@@ -54,6 +61,21 @@ class Speaker:
         self._minus = get_minus_sign_symbol(self.babel)
         self._percent = Locale.parse(self.babel).number_symbols["latn"]["percentSign"]
         self._group = "" if self.language == "en" else get_group_symbol(self.babel)
+        self._currency = self._currency_sides(currency) \
+            if currency and self.language != "en" else None
+
+    def _currency_sides(self, currency: str) -> tuple[tuple[str, str], tuple[str, str]]:
+        """What stands before and after an amount, positive and negative, in this locale
+        (CLDR's currency pattern, read off Babel's formatting of one unit)."""
+        one = self._local(Decimal("1.00"))
+        sides = []
+        for unit in (Decimal("1.00"), Decimal("-1.00")):
+            text = format_currency(unit, currency, locale=self.babel)
+            before, found, after = text.partition(one)
+            if not found:  # a currency without cents: Babel wrote 1 (or ¥1); keep bare
+                return (("", ""), (self._minus, ""))
+            sides.append((before, after))
+        return sides[0], sides[1]
 
     def say(self, message: str, **values: Any) -> str:
         return self._gettext(message) % values if values else self._gettext(message)
@@ -70,7 +92,11 @@ class Speaker:
         number = _number(value)
         if number is None:
             return "NULL"
-        return self._local(number.quantize(CENT, rounding=ROUND_HALF_UP))
+        number = number.quantize(CENT, rounding=ROUND_HALF_UP)
+        if self._currency is None:
+            return self._local(number)
+        before, after = self._currency[1 if number < 0 else 0]
+        return before + self._local(abs(number)) + after
 
     def figure(self, value: Any) -> str:
         """A number as short text: trailing zeros after the point dropped."""
@@ -135,13 +161,13 @@ def _trimmed(number: Decimal) -> Decimal:
 
 
 @cache
-def _speaker(locale: str) -> Speaker:
-    return Speaker(locale)
+def _speaker(locale: str, currency: str | None = None) -> Speaker:
+    return Speaker(locale, currency)
 
 
 def explain_line(plan: Plan, row: dict, locale: str = "en") -> str:
     """A payout line's explanation, rendered from its trace."""
-    speak = _speaker(locale or "en")
+    speak = _speaker(locale or "en", plan.currency)
     template = row.get("template")
     if not template:  # an old stored line: its text was kept as it was written
         return row.get("explanation") or ""
@@ -157,7 +183,7 @@ def explain_line(plan: Plan, row: dict, locale: str = "en") -> str:
 
 def explain_evaluation(plan: Plan, row: dict, locale: str = "en") -> str:
     """An evaluation row's explanation (a screened record, a gate at an evaluation date)."""
-    speak = _speaker(locale or "en")
+    speak = _speaker(locale or "en", plan.currency)
     template = row.get("template")
     if template == t.SCREENING:
         return _screening(speak, plan, row)

@@ -20,7 +20,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from paymaster.errors import DataError, PaymasterError, Problem
+from paymaster.errors import N_, DataError, PaymasterError, Problem
 
 CONFIG_HINT = "raise it in the workspace's paymaster.yaml under limits: {name}: N"
 
@@ -64,11 +64,15 @@ def check_text(value: str | None, field: str, max_chars: int, *, limit_name: str
     if value is None:
         return None
     if len(value) > max_chars:
-        raise error(Problem(f"{field} is {len(value)} characters long; at most {max_chars} are accepted",
-                            field=field, hint=hint(limit_name)))
+        raise error(Problem.of(
+            N_("%(field)s is %(length)s characters long; at most %(limit)s are accepted"),
+            field=field, length=len(value), limit=max_chars,
+            hint=N_("raise it in the workspace's paymaster.yaml under limits: %(name)s: N"),
+            name=limit_name))
     bad = control_char(value)
     if bad is not None:
-        raise error(Problem(f"{field} contains the control character {bad}, which is not accepted "
-                            "in text", field=field,
-                            hint="remove it (only tab and line breaks are allowed)"))
+        raise error(Problem.of(
+            N_("%(field)s contains the control character %(char)s, which is not accepted in "
+               "text"), field=field, char=bad,
+            hint=N_("remove it (only tab and line breaks are allowed)")))
     return value

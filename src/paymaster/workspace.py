@@ -20,7 +20,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ruamel.yaml import YAML
 
-from paymaster.errors import PaymasterError, Problem, suggest
+from paymaster.errors import N_, PaymasterError, Problem, suggest
 from paymaster.limits import Limits
 from paymaster.mail_config import NotificationsConfig
 from paymaster.plan import LoadedPlan, load_plan
@@ -134,9 +134,9 @@ class Workspace:
         try:
             return self.config.programs[name]
         except KeyError:
-            raise WorkspaceError(Problem(
-                f"unknown program '{name}'",
-                hint=suggest(name, self.config.programs)
+            raise WorkspaceError(Problem.of(
+                N_("unknown program '%(program)s'"), program=name,
+                cli_hint=suggest(name, self.config.programs)
                 or "programs: " + (", ".join(self.config.programs) or "none yet; add one with "
                                    "paymaster program add PLAN"))) from None
 

@@ -8,7 +8,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
-from paymaster.errors import Problem, WorkflowError
+from paymaster.errors import N_, Word, Problem, WorkflowError
 from paymaster.mail_config import valid_address
 from paymaster.services import audit, sessions
 from paymaster.services.payees import known_payee
@@ -50,19 +50,21 @@ def create_user(ws: Workspace, username: str, password: str, role: str, *, actor
                 email: str | None = None) -> User:
     problems = []
     if email and not valid_address(email):
-        problems.append(Problem(f"'{email}' is not an e-mail address", field="email",
-                                hint="e.g. anna@example.com"))
+        problems.append(Problem.of(N_("'%(email)s' is not an e-mail address"), field="email",
+                                   email=email, hint=N_("e.g. anna@example.com")))
     if not username.strip() or len(username) > MAX_NAME:
-        problems.append(Problem(f"a username has 1 to {MAX_NAME} characters"))
+        problems.append(Problem.of(N_("a username has 1 to %(limit)s characters"),
+                                   field="username", limit=MAX_NAME))
     problems += _role_problems(ws, role, payee_id, check_payee)
     problems += _password_problems(password)
     if locale not in LOCALES:
-        problems.append(Problem(f"unknown language '{locale}'", hint="one of: en, pl, zh"))
+        problems.append(Problem.of(N_("unknown language '%(language)s'"), language=locale,
+                                   languages=tuple(LOCALES), hint=N_("one of: %(languages)s")))
     if problems:
         raise WorkflowError(problems)
     with ws.store.session() as session:
         if session.scalars(select(User).where(User.username == username)).first():
-            raise WorkflowError(Problem(f"user '{username}' exists already"))
+            raise WorkflowError(Problem.of(N_("user '%(user)s' exists already"), user=username))
         user = User(username=username, password_hash=_hasher.hash(password), role=role,
                     payee_id=payee_id if role in ("partner", "rep") else None,
                     display_name=display_name or username, locale=locale,
@@ -76,23 +78,29 @@ def create_user(ws: Workspace, username: str, password: str, role: str, *, actor
 
 def _password_problems(password: str) -> list[Problem]:
     if len(password) < MIN_PASSWORD:
-        return [Problem(f"the password needs at least {MIN_PASSWORD} characters")]
+        return [Problem.of(N_("the password needs at least %(limit)s characters"),
+                           field="password", limit=MIN_PASSWORD)]
     if len(password) > MAX_PASSWORD:
-        return [Problem(f"the password has more than {MAX_PASSWORD} characters")]
+        return [Problem.of(N_("the password has more than %(limit)s characters"),
+                           field="password", limit=MAX_PASSWORD)]
     return []
 
 
 def _role_problems(ws: Workspace, role: str, payee_id: str | None,
                    check_payee: bool = True) -> list[Problem]:
     if role not in ROLES:
-        return [Problem(f"unknown role '{role}'", hint="one of: " + ", ".join(ROLES))]
+        return [Problem.of(N_("unknown role '%(role)s'"), role=role,
+                           roles=tuple(Word(r) for r in ROLES), hint=N_("one of: %(roles)s"))]
     if role in ("partner", "rep"):
         if not payee_id:
-            return [Problem(f"a {role} user belongs to one payee", hint="give --payee ID")]
+            return [Problem.of(N_("a %(role)s user belongs to one payee"), field="payee",
+                               role=Word(role), hint=N_("give the payee's id"),
+                               cli_hint="give --payee ID")]
         if check_payee and not known_payee(ws, payee_id):
-            return [Problem(f"payee '{payee_id}' is in no program of this workspace",
-                            field="payee", hint="check the id, or import the payee's "
-                            "master data (partners, reps) first")]
+            return [Problem.of(N_("payee '%(payee)s' is in no program of this workspace"),
+                               field="payee", payee=payee_id,
+                               hint=N_("check the id, or import the payee's master data "
+                                       "(partners, reps) first"))]
     return []
 
 
@@ -112,7 +120,9 @@ def authenticate(ws: Workspace, username: str, password: str) -> User | None:
 
 def set_locale(ws: Workspace, user_id: int, locale: str) -> None:
     if locale not in LOCALES:
-        raise WorkflowError(Problem(f"unknown language '{locale}'", hint="one of: en, pl, zh"))
+        raise WorkflowError(Problem.of(N_("unknown language '%(language)s'"), language=locale,
+                                       languages=tuple(LOCALES),
+                                       hint=N_("one of: %(languages)s")))
     with ws.store.session() as session:
         user = session.get(User, user_id)
         if user is not None:
@@ -156,8 +166,8 @@ def user_named(session, username: str) -> User:
     """The user called `username`, or a WorkflowError saying there is none."""
     user = session.scalars(select(User).where(User.username == username)).first()
     if user is None:
-        raise WorkflowError(Problem(f"unknown user '{username}'",
-                                    hint="paymaster user list shows the users"))
+        raise WorkflowError(Problem.of(N_("unknown user '%(user)s'"), user=username,
+                                       cli_hint="paymaster user list shows the users"))
     return user
 
 
@@ -169,8 +179,9 @@ def _change(ws: Workspace, username: str, actor: str, action: str, change) -> No
         session.flush()
         if not session.scalar(select(User.id).where(User.role == "admin",
                                                     User.active.is_(True)).limit(1)):
-            raise WorkflowError(Problem(f"'{username}' is the last active admin",
-                                        hint="make another user admin first"))
+            raise WorkflowError(Problem.of(N_("'%(user)s' is the last active admin"),
+                                           user=username,
+                                           hint=N_("make another user admin first")))
         sessions.revoke_all(session, user.id)
         audit.record(session, actor=actor, action=action, entity="user", key=username,
                      before=before, after={"role": user.role, "payee_id": user.payee_id,
@@ -179,8 +190,8 @@ def _change(ws: Workspace, username: str, actor: str, action: str, change) -> No
 
 def set_active(ws: Workspace, username: str, active: bool, *, actor: str) -> None:
     if not active and username == actor:
-        raise WorkflowError(Problem("you cannot deactivate yourself",
-                                    hint="ask another admin"))
+        raise WorkflowError(Problem.of(N_("you cannot deactivate yourself"),
+                                       hint=N_("ask another admin")))
     _change(ws, username, actor, "reactivate" if active else "deactivate",
             lambda user: setattr(user, "active", active))
 

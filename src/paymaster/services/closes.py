@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from paymaster.errors import Problem
+from paymaster.errors import N_, Problem
 from paymaster.plan.periods import scope_periods
 from paymaster.services import audit
 from paymaster.services.registrations import WorkflowError
@@ -54,17 +54,19 @@ def close(ws: Workspace, program: str, period: str, *, actor: str) -> ClosedPeri
         lock_program(session, program)
         known = known_periods(ws, session, program)
         if period not in known:
-            raise WorkflowError(Problem(
-                f"'{period}' is not a period of {program}",
-                hint="its periods: " + (", ".join(sorted(known)) or "none yet")))
+            raise WorkflowError(Problem.of(
+                N_("'%(period)s' is not a period of %(program)s"), period=period,
+                program=program, periods=tuple(sorted(known)) or ("-",),
+                hint=N_("its periods: %(periods)s")))
         done = closed(session, program)
         if period in done:
             was = done[period]
-            raise WorkflowError(Problem(
-                f"period {period} of {program} was closed already "
-                f"({was.closed_at:%Y-%m-%d %H:%M} by {was.closed_by})",
-                hint=f"a correction of it posts into the next open period: "
-                f"{next_open(ws, program, period, set(done))}"))
+            raise WorkflowError(Problem.of(
+                N_("period %(period)s of %(program)s was closed already (%(at)s by %(by)s)"),
+                period=period, program=program, at=was.closed_at, by=was.closed_by,
+                following=next_open(ws, program, period, set(done)),
+                hint=N_("a correction of it posts into the next open period: "
+                        "%(following)s")))
         now = ws.now()
         session.add(PeriodClose(program=program, period=period, closed_at=now, closed_by=actor))
         entries, total = _posted(session, program, period)
@@ -116,10 +118,14 @@ def refuse_closed_run(run: Run, done: dict[str, PeriodClose], next_period: str) 
     if run.period is None or run.period not in done:
         return
     was = done[run.period]
-    raise WorkflowError(Problem(
-        f"period {run.period} of {run.program} is closed ({was.closed_at:%Y-%m-%d} by "
-        f"{was.closed_by}): run {run.id} cannot post into it; nothing was posted",
-        hint=f"make a run of all periods (paymaster runs new {run.program}): its changes "
+    raise WorkflowError(Problem.of(
+        N_("period %(period)s of %(program)s is closed (%(at)s by %(by)s): run %(run)s "
+           "cannot post into it; nothing was posted"), period=run.period,
+        program=run.program, at=was.closed_at.date(), by=was.closed_by, run=run.id,
+        following=next_period,
+        hint=N_("make a run of all periods: its changes to %(period)s post into "
+                "%(following)s, the next open period, as adjustments"),
+        cli_hint=f"make a run of all periods (paymaster runs new {run.program}): its changes "
         f"to {run.period} post into {next_period}, the next open period, as adjustments"))
 
 
@@ -129,10 +135,11 @@ def next_open(ws: Workspace, program: str, period: str, done: set[str]) -> str:
     for label in following:
         if label not in done:
             return label
-    raise WorkflowError(Problem(
-        f"no open period after {period} of {program} to post its correction into",
-        hint="every later period of the plan is closed: correct the amount outside "
-        "the program, or add the correction to a later plan"))
+    raise WorkflowError(Problem.of(
+        N_("no open period after %(period)s of %(program)s to post its correction into"),
+        period=period, program=program,
+        hint=N_("every later period of the plan is closed: correct the amount outside "
+                "the program, or add the correction to a later plan")))
 
 
 def known_periods(ws: Workspace, session: Session, program: str) -> set[str]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from paymaster.errors import Problem
+from paymaster.errors import N_, Problem, Word
 from paymaster.limits import check_text
 from paymaster.services import audit, imports, notifications
 from paymaster.services.registrations import WorkflowError
@@ -34,17 +34,17 @@ def open_case(ws: Workspace, program: str, payee_id: str, description: str, *, a
                 Run.program == program, RunLine.line_key == line_key,
                 RunLine.payee_id == payee_id).limit(1)).first()
             if known is None:
-                raise WorkflowError(Problem(
-                    f"no payout line '{line_key}' for {payee_id}", field="line",
-                    hint="copy the line key from the statement (payee|period|measure|source)"))
+                raise WorkflowError(Problem.of(
+                    N_("no payout line '%(key)s' for %(payee)s"), field="line", key=line_key,
+                    payee=payee_id, hint=N_("choose one of your statement's lines")))
         else:
             missing = [f for f in ws.program(program).dispute_fields if f not in details]
             if missing:
-                raise WorkflowError(Problem(
-                    "a missing-record case needs: " + ", ".join(missing),
-                    hint="give each as --detail NAME=VALUE"))
+                raise WorkflowError(Problem.of(
+                    N_("a missing-record case needs: %(fields)s"), fields=tuple(missing),
+                    cli_hint="give each as --detail NAME=VALUE"))
         if not description.strip():
-            raise WorkflowError(Problem("say what is wrong", field="description"))
+            raise WorkflowError(Problem.of(N_("say what is wrong"), field="description"))
         dispute = Dispute(program=program, payee_id=payee_id, line_key=line_key,
                           details=details, description=description.strip(), status="open",
                           opened_at=at or ws.now(program), opened_by=actor)
@@ -62,11 +62,11 @@ def resolve(ws: Workspace, program: str, dispute_id: int, *, accept: bool, resol
     """Close a case. An accepted case may bring a correction file (table, path), imported
     in the same step; the next run then pays (or claws back) the difference."""
     if not resolution.strip():
-        raise WorkflowError(Problem("say why: a resolution needs a reason",
-                                    hint="give --reason TEXT"))
+        raise WorkflowError(Problem.of(N_("say why: a resolution needs a reason"),
+                                       cli_hint="give --reason TEXT"))
     _check_texts(ws, resolution=resolution)
     if correction is not None and not accept:
-        raise WorkflowError(Problem("a rejected case takes no correction"))
+        raise WorkflowError(Problem.of(N_("a rejected case takes no correction")))
     with ws.store.session() as session:  # refuse before importing anything
         _open(session, program, dispute_id)
     result = None
@@ -115,7 +115,8 @@ def listing(ws: Workspace, program: str, payee_id: str | None = None,
 def _open(session, program: str, dispute_id: int) -> Dispute:
     dispute = _get(session, program, dispute_id)
     if dispute.status != "open":
-        raise WorkflowError(Problem(f"dispute {dispute_id} is {dispute.status} already"))
+        raise WorkflowError(Problem.of(N_("dispute %(dispute)s is %(status)s already"),
+                                       dispute=dispute_id, status=Word(dispute.status)))
     return dispute
 
 
@@ -123,8 +124,8 @@ def _get(session, program: str, dispute_id: int) -> Dispute:
     dispute = session.scalars(select(Dispute).where(
         Dispute.program == program, Dispute.id == dispute_id).with_for_update()).one_or_none()
     if dispute is None:
-        raise WorkflowError(Problem(f"unknown dispute {dispute_id}",
-                                    hint="list them with: paymaster dispute list PROGRAM"))
+        raise WorkflowError(Problem.of(N_("unknown dispute %(dispute)s"), dispute=dispute_id,
+                                       cli_hint="list them with: paymaster dispute list PROGRAM"))
     return dispute
 
 

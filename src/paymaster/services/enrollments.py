@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from paymaster.calendar import add_business_days
-from paymaster.errors import Problem
+from paymaster.errors import N_, Word, Problem
 from paymaster.limits import check_text
 from paymaster.plan.model import Phase
 from paymaster.services import audit, notifications, queues
@@ -47,8 +47,9 @@ def create(ws: Workspace, program: str, partner_id: str, phase: str, effective_f
     with ws.store.session() as session:
         partner = _partner(session, program, partner_id)
         if partner is None:
-            raise WorkflowError(Problem(f"unknown partner '{partner_id}'", field="partner_id",
-                                        hint="import the partner first (paymaster import)"))
+            raise WorkflowError(Problem.of(N_("unknown partner '%(partner)s'"), field="partner_id",
+                                           partner=partner_id,
+                                           cli_hint="import the partner first (paymaster import)"))
         # Submitting what a draft already holds (a refused late submission tried again)
         # submits that draft: it does not pile up another.
         enrollment = _same_draft(session, program, partner_id, str(phase), effective_from) \
@@ -61,10 +62,11 @@ def create(ws: Workspace, program: str, partner_id: str, phase: str, effective_f
             return move(ws, program, enrollment.enrollment_id, "submit", actor=actor, at=at)
         except WorkflowError as err:
             # The draft is saved all the same: say so, and how to submit it once possible.
-            err.problems.append(Problem(
-                f"the application is kept as draft {enrollment.enrollment_id}",
-                hint=f"submit it later: paymaster enrollment move {program} "
-                     f"{enrollment.enrollment_id} submit"))
+            err.problems.append(Problem.of(
+                N_("the application is kept as draft %(enrollment)s"),
+                enrollment=enrollment.enrollment_id,
+                cli_hint=f"submit it later: paymaster enrollment move {program} "
+                         f"{enrollment.enrollment_id} submit"))
             raise
     return enrollment
 
@@ -97,8 +99,8 @@ def _new_draft(session: Session, program: str, partner_id: str, phase: str,
 def move(ws: Workspace, program: str, enrollment_id: str, action: str, *, actor: str,
          reason: str | None = None, at: dt.datetime | None = None) -> Enrollment:
     if action not in MOVES:
-        raise WorkflowError(Problem(f"unknown action '{action}'",
-                                    hint="one of: " + ", ".join(MOVES)))
+        raise WorkflowError(Problem.of(N_("unknown action '%(action)s'"), action=action,
+                                       actions=tuple(MOVES), hint=N_("one of: %(actions)s")))
     allowed, target = MOVES[action]
     check_text(reason, "reason", ws.config.limits.description_chars,
                limit_name="description_chars", error=WorkflowError)
@@ -106,15 +108,18 @@ def move(ws: Workspace, program: str, enrollment_id: str, action: str, *, actor:
     with ws.store.session() as session:
         enrollment = _get(session, program, enrollment_id)
         if enrollment.status not in allowed:
-            raise WorkflowError(Problem(
-                f"enrollment {enrollment_id} is {enrollment.status}: it cannot {action}",
-                hint=f"{action} applies to: {', '.join(sorted(allowed))}"))
+            raise WorkflowError(Problem.of(
+                N_("enrollment %(enrollment)s is %(status)s: it cannot %(action)s"),
+                enrollment=enrollment_id, status=Word(enrollment.status), action=Word(action),
+                allowed=tuple(Word(a) for a in sorted(allowed)),
+                hint=N_("%(action)s applies to: %(allowed)s")))
         before = audit.row_state(enrollment, STATE)
         phase = _phase(ws, program, enrollment.phase)
         if action == "submit":
             _submit(ws, session, program, enrollment, phase, when)
         elif action == "reject" and not reason:
-            raise WorkflowError(Problem("a rejection needs a reason", hint="give --reason TEXT"))
+            raise WorkflowError(Problem.of(N_("a rejection needs a reason"),
+                                           cli_hint="give --reason TEXT"))
         else:
             failed = _approval_check(ws, session, program, enrollment, phase) \
                 if action == "approve" else None
@@ -141,9 +146,10 @@ def _submit(ws: Workspace, session: Session, program: str, enrollment: Enrollmen
             phase: Phase, when: dt.datetime) -> None:
     deadline = getattr(phase, "enrollment_deadline", None)
     if deadline is not None and when.date() > deadline:
-        raise WorkflowError(Problem(
-            f"the enrollment deadline of phase {enrollment.phase} was {deadline}; "
-            f"it is {when.date()}", hint="applications can no longer be submitted"))
+        raise WorkflowError(Problem.of(
+            N_("the enrollment deadline of phase %(phase)s was %(deadline)s; it is %(today)s"),
+            phase=enrollment.phase, deadline=deadline, today=when.date(),
+            hint=N_("applications can no longer be submitted")))
     country = (_partner(session, program, enrollment.partner_id) or {}).get("country") or ""
     enrollment.status = "submitted"
     enrollment.submitted_on = when.date()
@@ -180,8 +186,9 @@ def _phase(ws: Workspace, program: str, phase: str) -> Phase:
     for p in phases:
         if str(getattr(p, "phase", p.id)) == str(phase) or p.id == str(phase):
             return p
-    raise WorkflowError(Problem(f"unknown phase '{phase}'", field="phase", hint="phases: " + ", ".join(
-        str(getattr(p, "phase", p.id)) for p in phases)))
+    raise WorkflowError(Problem.of(N_("unknown phase '%(phase)s'"), field="phase", phase=phase,
+                                   phases=tuple(str(getattr(p, "phase", p.id)) for p in phases),
+                                   hint=N_("phases: %(phases)s")))
 
 
 def _partner(session: Session, program: str, partner_id: str) -> dict | None:
@@ -193,6 +200,7 @@ def _get(session: Session, program: str, enrollment_id: str) -> Enrollment:
         Enrollment.program == program,
         Enrollment.enrollment_id == enrollment_id)).one_or_none()
     if enrollment is None:
-        raise WorkflowError(Problem(f"unknown enrollment '{enrollment_id}'",
-                                    hint="list them with: paymaster enrollment list PROGRAM"))
+        raise WorkflowError(Problem.of(N_("unknown enrollment '%(enrollment)s'"),
+                                       enrollment=enrollment_id,
+                                       cli_hint="list them with: paymaster enrollment list PROGRAM"))
     return enrollment

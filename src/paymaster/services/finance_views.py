@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from paymaster.errors import DataError, Problem
+from paymaster.errors import N_, DataError, Problem
 from paymaster.store.models import AuditEvent, LedgerEntry, Payment
 
 if TYPE_CHECKING:
@@ -60,11 +60,12 @@ class Page:
 
 def _check_page(page: int, size: int) -> None:
     if page < 1:
-        raise DataError(Problem(f"page {page} does not exist", field="page",
-                                hint="pages count from 1"))
+        raise DataError(Problem.of(N_("page %(page)s does not exist"), field="page", page=page,
+                                   hint=N_("pages count from 1")))
     if size not in PAGE_SIZES:
-        raise DataError(Problem(f"{size} rows a page is not offered", field="size",
-                                hint="one of: " + ", ".join(map(str, PAGE_SIZES))))
+        raise DataError(Problem.of(N_("%(size)s rows a page is not offered"), field="size",
+                                   size=size, sizes=tuple(PAGE_SIZES),
+                                   hint=N_("one of: %(sizes)s")))
 
 
 def ledger_page(ws: Workspace, f: LedgerFilter) -> Page:
@@ -86,8 +87,8 @@ def ledger_rows(ws: Workspace, f: LedgerFilter) -> tuple[list[dict], dict[str, l
     if f.program:
         ws.program(f.program)  # an unknown program is an error, not an empty ledger
     if f.sort not in SORTS:
-        raise DataError(Problem(f"cannot sort by '{f.sort}'", field="sort",
-                                hint="one of: " + ", ".join(SORTS)))
+        raise DataError(Problem.of(N_("cannot sort by '%(sort)s'"), field="sort", sort=f.sort,
+                                   columns=tuple(SORTS), hint=N_("sort by one of: %(columns)s")))
     currencies = {name: ws.plan(name).plan.currency for name in ws.config.programs}
     query = (select(LedgerEntry, Payment.batch, Payment.paid_at)
              .outerjoin(Payment, Payment.entry_id == LedgerEntry.id))
@@ -166,8 +167,9 @@ def audit_page(ws: Workspace, f: AuditFilter,
     show them in the reader's language)."""
     _check_page(f.page, f.size)
     if f.start and f.end and f.start > f.end:
-        raise DataError(Problem(f"the range starts ({f.start}) after it ends ({f.end})",
-                                field="start", hint="swap the two dates"))
+        raise DataError(Problem.of(N_("the range starts (%(start)s) after it ends (%(end)s)"),
+                                   field="start", start=f.start, end=f.end,
+                                   hint=N_("swap the two dates")))
     when = func.coalesce(AuditEvent.recorded_at, AuditEvent.at)
     query = select(AuditEvent)
     for column, value in ((AuditEvent.actor, f.actor), (AuditEvent.action, f.action),

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from paymaster.datafiles import load_table
 from paymaster.duckdb_config import seal
-from paymaster.errors import DataError, Problem
+from paymaster.errors import N_, DataError, Problem
 from paymaster.limits import Limits, hint
 from paymaster.services import audit
 from paymaster.services.inputs import canonical, content_sha, current, row_key
@@ -76,8 +76,10 @@ def import_file(ws: Workspace, program: str, table: str, path: Path, *, actor: s
                 f"apply with: paymaster enroll {program} --partner P --phase N "
                 "--effective-from DATE --submit")
         workflow = "register" if table == config.registrations else "enroll"
-        raise DataError(Problem(f"'{table}' is kept by the {workflow} workflow, not imported",
-                                file=str(path), hint=hint))
+        raise DataError(Problem.of(
+            N_("'%(table)s' is kept by the %(workflow)s workflow, not imported"), table=table,
+            workflow=workflow, file=str(path), cli_hint=hint,
+            hint=N_("submit them through their own pages, not as an import")))
     as_of = as_of or ws.today()
     check_size(path, ws.config.limits)
     sha = _file_sha(path)

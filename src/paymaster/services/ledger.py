@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from paymaster.errors import Problem
+from paymaster.errors import N_, Word, Problem
 from paymaster.money import round_money
 from paymaster.runs import Progress
 from paymaster.services import audit, closes, notifications, programs
@@ -88,8 +88,9 @@ def create_run(ws: Workspace, program: str, *, actor: str, period: str | None = 
                if period is None or r["period"] == period]
     if period is not None and not payouts:
         periods = sorted({r["period"] for r in result.tables["payouts"].to_pylist()})
-        raise WorkflowError(Problem(f"no payout lines in period '{period}'",
-                                    hint="periods: " + ", ".join(periods)))
+        raise WorkflowError(Problem.of(N_("no payout lines in period '%(period)s'"),
+                                       period=period, periods=tuple(periods) or ("-",),
+                                       hint=N_("periods: %(periods)s")))
     sha = ws.plan_sha(program)
     with ws.store.session() as session:
         same = session.scalars(select(Run).where(
@@ -128,7 +129,8 @@ def approve(ws: Workspace, run_id: int, *, actor: str) -> Run:
     with ws.store.session() as session:
         run = _get(session, run_id, lock=True)
         if run.status != "preview":
-            raise WorkflowError(Problem(f"run {run_id} is {run.status}, not a preview"))
+            raise WorkflowError(Problem.of(N_("run %(run)s is %(status)s, not a preview"),
+                                           run=run_id, status=Word(run.status)))
         run.status, run.approved_at, run.approved_by = "approved", ws.now(), actor
         audit.record(session, actor=actor, action="approve", entity="run", key=str(run_id),
                      program=run.program, before={"status": "preview"},
@@ -143,8 +145,9 @@ def post(ws: Workspace, run_id: int, *, actor: str) -> PostResult:
         if run.status == "posted":
             return PostResult(run, already=True)
         if run.status != "approved":
-            raise WorkflowError(Problem(f"run {run_id} is {run.status}: approve it first",
-                                        hint=f"paymaster runs approve {run_id}"))
+            raise WorkflowError(Problem.of(N_("run %(run)s is %(status)s: approve it first"),
+                                           run=run_id, status=Word(run.status),
+                                           cli_hint=f"paymaster runs approve {run_id}"))
         # One poster per program at a time (two runs must not both post one difference),
         # and no close in between: a closed period is closed for this post too.
         closes.lock_program(session, run.program)
@@ -198,15 +201,17 @@ def _refuse_if_stale(ws: Workspace, session: Session, run: Run) -> None:
     imported, a registration decided), posting it would be wrong; make a new run."""
     why = None
     if _ledger_mark(session, run.program) != run.ledger_mark:
-        why = "the ledger has changed since it was made"
+        why = N_("run %(run)s is out of date: the ledger has changed since it was made")
     elif ws.plan_sha(run.program) != run.plan_sha:
-        why = "the plan has changed since it was made"
+        why = N_("run %(run)s is out of date: the plan has changed since it was made")
     elif fingerprint_stored(ws, session, run.program, run.as_of) != run.fingerprint:
-        why = f"its input (as of {run.as_of}) has changed since it was made"
+        why = N_("run %(run)s is out of date: its input (as of %(as_of)s) has changed since "
+                 "it was made")
     if why:
-        raise WorkflowError(Problem(f"run {run.id} is out of date: {why}",
-                                    hint=f"make a new run (paymaster runs new {run.program}): "
-                                    "it posts only what changed"))
+        raise WorkflowError(Problem.of(why, run=run.id, as_of=run.as_of,
+                                       hint=N_("make a new run: it posts only what changed"),
+                                       cli_hint=f"make a new run (paymaster runs new "
+                                       f"{run.program}): it posts only what changed"))
 
 
 def _ledger_mark(session: Session, program: str) -> int:
@@ -367,7 +372,8 @@ def _get(session: Session, run_id: int, lock: bool = False) -> Run:
     query = select(Run).where(Run.id == run_id)
     run = session.scalars(query.with_for_update() if lock else query).one_or_none()
     if run is None:
-        raise WorkflowError(Problem(f"unknown run {run_id}", hint="list them with: paymaster runs list PROGRAM"))
+        raise WorkflowError(Problem.of(N_("unknown run %(run)s"), run=run_id,
+                                       cli_hint="list them with: paymaster runs list PROGRAM"))
     return run
 
 

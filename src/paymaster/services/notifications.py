@@ -24,7 +24,7 @@ from sqlalchemy import event, or_, select
 from sqlalchemy.orm import Session
 
 from paymaster import mail
-from paymaster.errors import Problem, WorkflowError
+from paymaster.errors import N_, Problem, WorkflowError
 from paymaster.mail_config import KINDS, valid_address
 from paymaster.money import plain
 from paymaster.services import accounts, audit
@@ -255,8 +255,9 @@ def outbox(ws: Workspace, unsent: bool = True) -> list[OutboxMessage]:
 # ---------------------------------------------------------------- users' settings
 def set_email(ws: Workspace, username: str, email: str | None, *, actor: str) -> None:
     if email and not valid_address(email):
-        raise WorkflowError(Problem(f"'{email}' is not an e-mail address", field="email",
-                                    hint="e.g. anna@example.com"))
+        raise WorkflowError(Problem.of(N_("'%(email)s' is not an e-mail address"),
+                                       field="email", email=email,
+                                       hint=N_("e.g. anna@example.com")))
     _update(ws, username, actor, "set email", lambda u: setattr(u, "email", email or None))
 
 
@@ -265,8 +266,9 @@ def set_notifications(ws: Workspace, username: str, *, actor: str, off: list[str
     """Turn kinds (or "all") off or on; returns the kinds now off."""
     unknown = [k for k in (*off, *on) if k not in (*KINDS, "all")]
     if unknown:
-        raise WorkflowError(Problem(f"'{unknown[0]}' is not a kind of notification",
-                                    hint="one of: " + ", ".join((*KINDS, "all"))))
+        raise WorkflowError(Problem.of(N_("'%(kind)s' is not a kind of notification"),
+                                       kind=unknown[0], kinds=(*KINDS, "all"),
+                                       hint=N_("one of: %(kinds)s")))
     result: list[str] = []
 
     def change(user: User) -> None:
@@ -298,10 +300,10 @@ def save_settings(ws: Workspace, username: str, *, email: str | None, off: list[
     email = (email or "").strip() or None
     problems = []
     if email and not valid_address(email):
-        problems.append(Problem(f"'{email}' is not an e-mail address", field="email",
-                                hint="e.g. anna@example.com"))
-    problems += [Problem(f"'{k}' is not a kind of notification", field="off",
-                         hint="one of: " + ", ".join((*KINDS, "all")))
+        problems.append(Problem.of(N_("'%(email)s' is not an e-mail address"), field="email",
+                                   email=email, hint=N_("e.g. anna@example.com")))
+    problems += [Problem.of(N_("'%(kind)s' is not a kind of notification"), field="off",
+                            kind=k, kinds=(*KINDS, "all"), hint=N_("one of: %(kinds)s"))
                  for k in off if k not in (*KINDS, "all")]
     if problems:
         raise WorkflowError(problems)

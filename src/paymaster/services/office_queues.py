@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from paymaster.errors import Problem
+from paymaster.errors import N_, Problem
 from paymaster.services import disputes, enrollments, registrations
 from paymaster.services.queues import QueueView, listing
 from paymaster.services.registrations import WorkflowError
@@ -56,7 +56,8 @@ def waiting_first(row: dict) -> tuple:
 def _resolve(ws: Workspace, program: str, item: str, accept: bool, actor: str,
              reason: str | None) -> Any:
     if not item.isdigit():
-        raise WorkflowError(Problem(f"'{item}' is not a case number", field="ids"))
+        raise WorkflowError(Problem.of(N_("'%(item)s' is not a case number"), field="ids",
+                                       item=item))
     return disputes.resolve(ws, program, int(item), accept=accept, resolution=reason or "",
                             actor=actor)
 

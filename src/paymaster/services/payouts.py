@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from paymaster.errors import Problem, UsageError
+from paymaster.errors import N_, Problem, UsageError
 from paymaster.money import plain, round_money
 from paymaster.services import audit
 from paymaster.services.inputs import current_rows
@@ -150,8 +150,8 @@ def get_batch(ws: Workspace, batch_id: str) -> PayoutBatch:
     with ws.store.session() as session:
         batch = session.get(PayoutBatch, batch_id)
     if batch is None:
-        raise WorkflowError(Problem(f"unknown payout batch '{batch_id}'",
-                                    hint="list them with: paymaster pay list PROGRAM"))
+        raise WorkflowError(Problem.of(N_("unknown payout batch '%(batch)s'"), batch=batch_id,
+                                       cli_hint="list them with: paymaster pay list PROGRAM"))
     return batch
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from paymaster.errors import DataError, PaymasterError, Problem
+from paymaster.errors import N_, Word, DataError, PaymasterError, Problem
 
 if TYPE_CHECKING:
     from paymaster.workspace import Workspace
@@ -117,33 +117,39 @@ def parse_filters(view: QueueView, params: Mapping[str, str]) -> Filters:
 
     state = text("state")
     if state is not None and state not in view.states:
-        problems.append(Problem(f"no state '{state}' in {view.name}", field="state",
-                                hint="state is one of: " + ", ".join(view.states)))
+        problems.append(Problem.of(N_("no state '%(state)s' in %(queue)s"), field="state",
+                                   state=state, queue=Word(view.name),
+                                   states=tuple(Word(s) for s in view.states),
+                                   hint=N_("state is one of: %(states)s")))
     sort = text("sort")
     if sort is not None and sort not in view.columns:
-        problems.append(Problem(f"cannot sort by '{sort}'", field="sort",
-                                hint="sort by one of: " + ", ".join(view.columns)))
+        problems.append(Problem.of(N_("cannot sort by '%(sort)s'"), field="sort", sort=sort,
+                                   columns=view.columns,
+                                   hint=N_("sort by one of: %(columns)s")))
     order = text("order") or "asc"
     if order not in ORDERS:
-        problems.append(Problem(f"order '{order}' is neither asc nor desc", field="order",
-                                hint="order=asc or order=desc"))
+        problems.append(Problem.of(N_("order '%(order)s' is neither asc nor desc"),
+                                   field="order", order=order,
+                                   hint=N_("order=asc or order=desc")))
     days = {}
     for name in ("from", "to"):
         value = text(name)
         try:
             days[name] = dt.date.fromisoformat(value) if value else None
         except ValueError:
-            problems.append(Problem(f"'{value}' is not a date", field=name,
-                                    hint="write it as YYYY-MM-DD"))
+            problems.append(Problem.of(N_("'%(value)s' is not a date"), field=name, value=value,
+                                       hint=N_("write it as YYYY-MM-DD")))
             days[name] = None
     if days["from"] and days["to"] and days["from"] > days["to"]:
-        problems.append(Problem("the date range ends before it starts", field="to",
-                                hint=f"give a 'to' on or after {days['from']}"))
+        problems.append(Problem.of(N_("the date range ends before it starts"), field="to",
+                                   start=days["from"],
+                                   hint=N_("give a 'to' on or after %(start)s")))
     page = _whole(text("page"), "page", 1, None, problems)
     size = _whole(text("size"), "size", 1, MAX_PAGE_SIZE, problems)
     q = text("q") or ""
     if len(q) > 200:
-        problems.append(Problem("the search text is longer than 200 characters", field="q"))
+        problems.append(Problem.of(N_("the search text is longer than %(limit)s characters"),
+                                   field="q", limit=200))
     if problems:
         raise DataError(problems)
     return Filters(state=state, party=text("party"), date_from=days["from"],
@@ -157,9 +163,16 @@ def _whole(value: str | None, name: str, low: int, high: int | None,
         return None
     if not re.fullmatch(r"[0-9]{1,9}", value) or int(value) < low or \
             (high is not None and int(value) > high):
-        span = f"from {low} to {high}" if high else f"from {low}"
-        problems.append(Problem(f"{name} '{value[:20]}' is not a whole number {span}",
-                                field=name, hint=f"give {name} as a whole number {span}"))
+        if high:
+            problems.append(Problem.of(
+                N_("%(name)s '%(value)s' is not a whole number from %(low)s to %(high)s"),
+                field=name, name=name, value=value[:20], low=low, high=high,
+                hint=N_("give %(name)s as a whole number from %(low)s to %(high)s")))
+        else:
+            problems.append(Problem.of(
+                N_("%(name)s '%(value)s' is not a whole number from %(low)s"),
+                field=name, name=name, value=value[:20], low=low,
+                hint=N_("give %(name)s as a whole number from %(low)s")))
         return None
     return int(value)
 
@@ -235,10 +248,12 @@ class BulkOutcome:
 
     accept: bool
     decided: list[dict] = field(default_factory=list)     # rows after their decision
-    refused: list[dict] = field(default_factory=list)     # {"id", "problems"}
+    refused: list[dict] = field(default_factory=list)     # {"id", "problems": [Problem]}
 
     def to_json(self) -> dict:
-        return {"accept": self.accept, "decided": self.decided, "refused": self.refused}
+        return {"accept": self.accept, "decided": self.decided,
+                "refused": [{"id": r["id"], "problems": [p.to_json() for p in r["problems"]]}
+                            for r in self.refused]}
 
 
 def decide_many(ws: Workspace, view: QueueView, program: str, ids: list[str], *,
@@ -251,15 +266,18 @@ def decide_many(ws: Workspace, view: QueueView, program: str, ids: list[str], *,
     reason = (reason or "").strip() or None
     problems = []
     if not ids:
-        problems.append(Problem(f"choose the {view.name} to decide", field="ids",
-                                hint="tick their boxes (or all on this page)"))
+        problems.append(Problem.of(N_("choose the %(queue)s to decide"), field="ids",
+                                   queue=Word(view.name),
+                                   hint=N_("tick their boxes (or all on this page)")))
     if len(ids) > MAX_PAGE_SIZE:
-        problems.append(Problem(f"{len(ids)} rows is more than {MAX_PAGE_SIZE} at once",
-                                field="ids", hint="decide them a page at a time"))
+        problems.append(Problem.of(N_("%(count)s rows is more than %(limit)s at once"),
+                                   field="ids", count=len(ids), limit=MAX_PAGE_SIZE,
+                                   hint=N_("decide them a page at a time")))
     if reason is None and view.reason_needed[0 if accept else 1]:
-        problems.append(Problem("one reason for all: a " + (
-            "resolution" if accept else "rejection") + " needs a reason", field="reason",
-            hint="write the reason once; every chosen row gets it"))
+        problems.append(Problem.of(
+            N_("one reason for all: a resolution needs a reason") if accept
+            else N_("one reason for all: a rejection needs a reason"), field="reason",
+            hint=N_("write the reason once; every chosen row gets it")))
     if problems:
         raise DataError(problems)
     outcome = BulkOutcome(accept)
@@ -268,7 +286,7 @@ def decide_many(ws: Workspace, view: QueueView, program: str, ids: list[str], *,
         try:
             done = view.decide(ws, program, item, accept, actor, reason)
         except PaymasterError as err:
-            outcome.refused.append({"id": item, "problems": [p.to_json() for p in err.problems]})
+            outcome.refused.append({"id": item, "problems": err.problems})
         else:
             outcome.decided.append(view.row(done, today))
     return outcome

@@ -30,8 +30,7 @@ def read_submissions(path: Path, limits: Limits) -> list[Submission]:
             try:
                 batch.append(Submission(values, submission_time(values), row))
             except DataError as err:
-                problems += [Problem(p.message, file=str(path), row=row, field=p.field,
-                                     hint=p.hint) for p in err.problems]
+                problems += [p.at(file=str(path), row=row) for p in err.problems]
     if problems:
         raise DataError(problems)
     return sorted(batch, key=lambda sub: sub.at or dt.datetime.max)

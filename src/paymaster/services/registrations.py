@@ -30,7 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from paymaster.calendar import add_business_days
-from paymaster.errors import Problem, WorkflowError, suggest
+from paymaster.errors import N_, Word, Problem, WorkflowError, suggest
 from paymaster.limits import check_text
 from paymaster.plan import LoadedPlan
 from paymaster.plan.model import Plan, Screening
@@ -72,8 +72,10 @@ def setup(ws: Workspace, program: str) -> Setup:
     config = ws.program(program)
     plan = ws.plan(program).plan
     if not config.registrations:
-        raise WorkflowError(Problem(f"program '{program}' takes no registrations",
-                                    hint="set `registrations: TABLE` for it in paymaster.yaml"))
+        raise WorkflowError(Problem.of(N_("program '%(program)s' takes no registrations"),
+                                       program=program,
+                                       hint=N_("set registrations: TABLE for it in "
+                                               "paymaster.yaml")))
     measure = next((m for m in plan.measures
                     if isinstance(m, Screening) and m.source == config.registrations), None)
     if measure is None:
@@ -114,7 +116,7 @@ def prepare(ws: Workspace, program: str, s: Setup,
                    limit_name="text_chars", error=WorkflowError)
     partner = fields.pop("partner_id", None)
     if not partner:
-        raise WorkflowError(Problem("partner_id is required", field="partner_id"))
+        raise WorkflowError(Problem.of(N_("partner_id is required"), field="partner_id"))
     reg_id = fields.pop("registration_id", None)
     for reserved in ("submitted_at", "decision", "decision_reason"):
         fields.pop(reserved, None)
@@ -318,8 +320,9 @@ def _decide(ws: Workspace, program: str, s: Setup, check: _Check, registration_i
                 before = audit.row_state(reg, STATE)
                 if not accept:
                     if not reason:
-                        raise WorkflowError(Problem("a rejection needs a reason",
-                                                    field="reason", hint="give --reason TEXT"))
+                        raise WorkflowError(Problem.of(N_("a rejection needs a reason"),
+                                                       field="reason",
+                                                       cli_hint="give --reason TEXT"))
                     _set(reg, "rejected", reason, actor, when)
                 else:
                     if locked:
@@ -352,12 +355,18 @@ def _turn(ws: Workspace, program: str) -> threading.Lock:
 
 def _require_submitted(reg: Registration) -> None:
     if reg.status != "submitted":
-        how = f" ({reg.reason})" if reg.reason else ""
-        by = f" by {reg.decided_by}" if reg.decided_by else ""
-        when = f" on {reg.decided_at:%Y-%m-%d %H:%M}" if reg.decided_at else ""
-        raise WorkflowError(Problem(
-            f"registration {reg.registration_id} is {reg.status} already{how}: decided{by}{when}",
-            hint="only a submitted registration can be accepted or rejected"))
+        hint = N_("only a submitted registration can be accepted or rejected")
+        if reg.decided_by and reg.decided_at:
+            template = N_("registration %(registration)s is %(status)s already (%(reason)s): "
+                          "decided by %(by)s on %(at)s") if reg.reason else \
+                N_("registration %(registration)s is %(status)s already: decided by %(by)s "
+                   "on %(at)s")
+            raise WorkflowError(Problem.of(
+                template, registration=reg.registration_id, status=Word(reg.status),
+                reason=reg.reason, by=reg.decided_by, at=reg.decided_at, hint=hint))
+        raise WorkflowError(Problem.of(
+            N_("registration %(registration)s is %(status)s already"),
+            registration=reg.registration_id, status=Word(reg.status), hint=hint))
 
 
 def overdue(ws: Workspace, program: str, on: dt.date | None = None) -> list[Registration]:
@@ -372,8 +381,10 @@ def listing(ws: Workspace, program: str, partner: str | None = None) -> list[Reg
 # ---------------------------------------------------------------- internals
 def _check_fields(fields: dict, spec, table: str) -> None:
     problems = [
-        Problem(f"unknown field '{name}' for {table}", field=name,
-                hint=suggest(name, spec.columns) or "fields: " + ", ".join(spec.columns))
+        Problem.of(N_("unknown field '%(name)s' for %(table)s"), field=name, name=name,
+                   table=table, columns=tuple(spec.columns),
+                   cli_hint=suggest(name, spec.columns),
+                   hint=N_("fields: %(columns)s"))
         for name in fields if name not in spec.columns and name != "partner_id"
     ]
     if problems:
@@ -386,12 +397,14 @@ def _partner_ids(session: Session, program: str) -> set[str]:
 
 def _refuse_unknown(session: Session, program: str, partner: str, reg_id: str | None) -> None:
     if partner not in _partner_ids(session, program):
-        raise WorkflowError(Problem(f"unknown partner '{partner}'", field="partner_id",
-                                    hint="import the partner first (paymaster import)"))
+        raise WorkflowError(Problem.of(N_("unknown partner '%(partner)s'"), field="partner_id",
+                                       partner=partner,
+                                       cli_hint="import the partner first (paymaster import)"))
     if reg_id and session.scalars(select(Registration.id).where(
             Registration.program == program,
             Registration.registration_id == reg_id)).first() is not None:
-        raise WorkflowError(Problem(f"registration {reg_id} exists already"))
+        raise WorkflowError(Problem.of(N_("registration %(registration)s exists already"),
+                                       registration=reg_id))
 
 
 def _lock(session: Session, program: str) -> None:
@@ -412,8 +425,9 @@ def _get(session: Session, program: str, registration_id: str) -> Registration:
         Registration.program == program,
         Registration.registration_id == registration_id)).one_or_none()
     if reg is None:
-        raise WorkflowError(Problem(f"unknown registration '{registration_id}'",
-                                    hint="list them with: paymaster registrations PROGRAM"))
+        raise WorkflowError(Problem.of(N_("unknown registration '%(registration)s'"),
+                                       registration=registration_id,
+                                       cli_hint="list them with: paymaster registrations PROGRAM"))
     return reg
 
 

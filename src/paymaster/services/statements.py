@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
 
-from paymaster.errors import Problem
+from paymaster.errors import N_, Problem
 from paymaster.explanations import explain_evaluation, explain_line
 from paymaster.plan.model import GatedRebate, Plan
 from paymaster.plan.words import measure_labels, word
@@ -63,10 +63,14 @@ def build(ws: Workspace, program: str, payee_id: str, period: str | None = None,
         entries = [_entry(e, payments.get(e.id), runs) for e in found]
         name = _payee_name(session, program, payee_id)
     if not (lines or entries or gates):
-        raise WorkflowError(Problem(
-            f"nothing for payee '{payee_id}' in {program}"
-            + (f" period {period}" if period else ""),
-            hint="post a run first (paymaster runs new PROGRAM, runs approve RUN, post RUN), or check the payee id"))
+        hints = {"hint": N_("post a run first, or check the payee id"),
+                 "cli_hint": "post a run first (paymaster runs new PROGRAM, runs approve RUN, "
+                             "post RUN), or check the payee id"}
+        raise WorkflowError(Problem.of(
+            N_("nothing for payee '%(payee)s' in %(program)s period %(period)s"), payee=payee_id,
+            program=program, period=period, **hints) if period else Problem.of(
+            N_("nothing for payee '%(payee)s' in %(program)s"), payee=payee_id, program=program,
+            **hints))
     return model.Statement(
         program=program, program_title=plan.title or program, payee_id=payee_id,
         payee_name=name or payee_id, period=period, currency=plan.currency,
@@ -83,8 +87,8 @@ def render(statement: model.Statement, fmt: str, locale: str) -> bytes:
         return render_.render_pdf(statement, locale)
     if fmt == "xlsx":
         return render_.render_excel(statement, locale)
-    raise WorkflowError(Problem(f"unknown statement format '{fmt}'",
-                                hint="one of: " + ", ".join(FORMATS)))
+    raise WorkflowError(Problem.of(N_("unknown statement format '%(format)s'"), format=fmt,
+                                   formats=tuple(FORMATS), hint=N_("one of: %(formats)s")))
 
 
 def _line(row: RunLine, labels: dict[str, str], money: paid.LineMoney | None, plan: Plan,

@@ -22,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from paymaster.errors import PaymasterError, Problem
+from paymaster.errors import PaymasterError, Problem, Word
 from paymaster.services.notifications import Courier
 from paymaster.services.sessions import SESSION_HOURS
 from paymaster.web import (
@@ -59,6 +59,18 @@ OFFICE = ("/office", "/api/office")
 # Of the office roles, those who may change something (each route checks which change:
 # finance may only pay a batch).
 ACTORS = ("admin", "approver", "finance")
+# An error page's title by the kind of error (PaymasterError.kind), in the catalogs.
+KIND_TITLES = {
+    "error": N_("error problem"),
+    "workflow": N_("workflow problem"),
+    "plan": N_("plan problem"),
+    "data": N_("data problem"),
+    "engine": N_("engine problem"),
+    "usage": N_("usage problem"),
+    "resource": N_("resource problem"),
+    "output": N_("output problem"),
+    "workspace": N_("workspace problem"),
+}
 
 
 def create_app(ws: Workspace, *, secure_cookies: bool = False,
@@ -91,13 +103,13 @@ def create_app(ws: Workspace, *, secure_cookies: bool = False,
             if user is None:
                 return await _login(request, NotLoggedIn())
             if not user.is_office:
-                return error_response(request, 403, N_("not allowed"), [Problem(
-                    f"{user.username} is a {user.role} user: the program office's pages "
-                    "are for the office")])
+                return error_response(request, 403, N_("not allowed"), [Problem.of(
+                    N_("%(user)s is a %(role)s user: the program office's pages are for "
+                       "the office"), user=user.username, role=Word(user.role))])
             if request.method not in ("GET", "HEAD") and user.role not in ACTORS:
-                return error_response(request, 403, N_("not allowed"), [Problem(
-                    f"{user.username} may read, not change: that needs the role "
-                    + " or ".join(ACTORS))])
+                return error_response(request, 403, N_("not allowed"), [Problem.of(
+                    N_("%(user)s may read, not change: that needs the role %(roles)s"),
+                    user=user.username, roles=tuple(Word(r) for r in ACTORS))])
         return await call_next(request)
 
     # Added after, so it runs first: the session is read before the check above.
@@ -174,7 +186,7 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden) -> Response:
-        return error_response(request, 403, N_("not allowed"), [Problem(exc.message)])
+        return error_response(request, 403, N_("not allowed"), [exc.problem])
 
     @app.exception_handler(CsrfFailed)
     async def _csrf(request: Request, _exc: CsrfFailed) -> Response:
@@ -184,13 +196,15 @@ def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(TooManyAttempts)
     async def _too_many(request: Request, exc: TooManyAttempts) -> Response:
         return error_response(request, 429, N_("too many failed logins"),
-                              [Problem(f"try again in {exc.retry_after} seconds")],
+                              [Problem.of(N_("try again in %(seconds)s seconds"),
+                                          seconds=exc.retry_after)],
                               {"Retry-After": str(exc.retry_after)})
 
     @app.exception_handler(PaymasterError)
     async def _ours(request: Request, exc: PaymasterError) -> Response:
         status = 404 if any(p.message.startswith("unknown") for p in exc.problems) else 400
-        return error_response(request, status, f"{exc.kind} problem", exc.problems)
+        return error_response(request, status, KIND_TITLES.get(exc.kind, N_("error problem")),
+                              exc.problems)
 
     @app.exception_handler(OperationalError)
     async def _database_unavailable(request: Request, exc: OperationalError) -> Response:

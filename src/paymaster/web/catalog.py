@@ -1,5 +1,7 @@
-"""The portal's message catalogs: extract every `_("...")` from the templates and the
-web code, and merge them into the Polish and Chinese .po files (translations kept).
+"""The portal's message catalogs: extract every `_("...")` and `N_("...")` from the
+templates, the web code, and the services and modules whose errors a portal user meets
+(errors.Problem.of templates), and merge them into the Polish and Chinese .po files
+(translations kept).
 
     python -m paymaster.web.catalog      # after adding or changing texts
 """
@@ -20,6 +22,10 @@ WEB = Path(__file__).parent
 EXPLANATIONS = WEB.parent / "explanations.py"
 # Notification e-mails are put in words where they are sent (paymaster.mail_text).
 MAIL_TEXT = WEB.parent / "mail_text.py"
+# Errors a portal user meets are raised below the web: the services, and the checks of
+# text limits (limits.py) and of program names (workspace.py).
+SERVICES = WEB.parent / "services"
+ERROR_MODULES = (WEB.parent / "limits.py", WEB.parent / "workspace.py")
 LANGUAGES = ("pl", "zh")
 METHODS = [("templates/**.html", "jinja2"), ("**.py", "python")]
 
@@ -30,10 +36,11 @@ def messages() -> dict[str, list[tuple[str, int]]]:
     for filename, line, message, _comments, _context in extract_from_dir(WEB, METHODS):
         msgid = message if isinstance(message, str) else message[0]
         found.setdefault(msgid, []).append((filename, line))
-    for path in (EXPLANATIONS, MAIL_TEXT):
+    for path in (EXPLANATIONS, MAIL_TEXT, *ERROR_MODULES, *sorted(SERVICES.glob("*.py"))):
         for line, message, _comments, _context in extract_from_file("python", path):
             msgid = message if isinstance(message, str) else message[0]
-            found.setdefault(msgid, []).append((f"../{path.name}", line))
+            where = f"../{path.relative_to(WEB.parent).as_posix()}"
+            found.setdefault(msgid, []).append((where, line))
     return found
 
 

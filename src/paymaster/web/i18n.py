@@ -11,7 +11,9 @@ from typing import Any
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal, format_percent
+from markupsafe import Markup, escape
 
+from paymaster.errors import N_, Count, Word  # noqa: F401 - N_ re-exported
 from paymaster.messages import CATALOGS, LOCALES, translations  # noqa: F401 - re-exported
 from paymaster.plan.model import Plan
 from paymaster.plan.words import measure_labels, word
@@ -19,9 +21,6 @@ from paymaster.reasons import reason_label
 from paymaster.services.statement_labels import display_label
 
 
-def N_(message: str) -> str:  # noqa: N802 - gettext's name for "mark, translate later"
-    """Mark a text for the catalogs where it is defined; it is translated where shown."""
-    return message
 
 
 # Words the pages show from data (roles, states, ledger kinds, actions, the labels made
@@ -67,6 +66,13 @@ DATA_WORDS = (
     N_("Sales order"),
     N_("plan added"),
     N_("plan changed"),
+    # Starlette's titles of an error page (an unknown address, a wrong method)
+    N_("Not Found"),
+    N_("Method Not Allowed"),
+    # the queues, as errors name them (errors.Word)
+    N_("registrations"),
+    N_("enrollments"),
+    N_("disputes"),
 )
 
 
@@ -135,11 +141,58 @@ class Formatter:
             return self.date(value)
         return "" if value is None else value
 
-    def problem(self, problem) -> str:
-        """A problem's message and hint in the reader's language, when the catalogs have
-        them (a message with figures in it is shown as written)."""
-        text = self._(problem.message)
-        return f"{text} ({self._(problem.hint)})" if problem.hint else text
+    def problem(self, problem) -> Markup:
+        """A problem's message and hint in the reader's language (`problem_text` with the
+        hint in brackets)."""
+        text, hint = self.problem_message(problem), self.problem_hint(problem)
+        if not hint:
+            return text
+        return Markup(escape(self._(N_("%(message)s (%(hint)s)")))
+                      % {"message": text, "hint": hint})
+
+    def problem_message(self, problem) -> Markup:
+        """A templated problem's (errors.Problem.of) translated template with its figures
+        in the locale's form: ids in <code>, words of the catalogs translated, dates and
+        figures formatted, all escaped. An older, finished text is translated when the
+        catalogs have it whole, else shown as written."""
+        if problem.template is None:
+            return escape(self._(problem.message))
+        return self._fill(problem.template, problem.args)
+
+    def problem_hint(self, problem) -> Markup | None:
+        """The hint in the reader's language; a command-line hint (a templated problem's
+        `cli_hint`: a command to type) is not shown on a page. An untemplated hint only
+        when the catalogs have it or the reader reads English."""
+        if problem.template is not None:
+            return self._fill(problem.hint_template, problem.args) \
+                if problem.hint_template else None
+        if not problem.hint:
+            return None
+        said = self._(problem.hint)
+        return escape(said) if said != problem.hint or self.language == "en" else None
+
+    def _fill(self, template: str, args) -> Markup:
+        return Markup(escape(self._(template)) % {name: self._figure(value)
+                                                  for name, value in args})
+
+    def _figure(self, value) -> Markup:
+        if isinstance(value, Word):
+            return escape(self._(value))
+        if isinstance(value, bool) or value is None:
+            return escape(str(value))
+        if isinstance(value, dt.datetime):
+            return escape(self.datetime(value))
+        if isinstance(value, dt.date):
+            return escape(self.date(value))
+        if isinstance(value, Decimal):
+            return escape(self.number(value))
+        if isinstance(value, Count):
+            return escape(format_decimal(value, locale=self.locale))
+        if isinstance(value, int):
+            return escape(str(value))  # a case or run number, a small count: as written
+        if isinstance(value, list | tuple):  # a list of ids
+            return Markup(", ").join(self._figure(v) for v in value)
+        return Markup("<code>{}</code>").format(value)
 
     def number(self, value: Decimal | None) -> str:
         """A measured figure that is not money (a count, a score, sales as a value)."""

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 
-from paymaster.errors import DataError, PaymasterError, Problem
+from paymaster.errors import N_, Count, DataError, PaymasterError, Problem
 from paymaster.web import render
 from paymaster.web.security import Principal
 from paymaster.workspace import Workspace
@@ -72,8 +72,8 @@ def parse_date(text: str | None, field: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(text.strip())
     except ValueError:
-        raise DataError(Problem(f"'{text}' is not a date", field=field,
-                                hint="write it as YYYY-MM-DD")) from None
+        raise DataError(Problem.of(N_("'%(value)s' is not a date"), field=field, value=text,
+                                   hint=N_("write it as YYYY-MM-DD"))) from None
 
 
 def office_program_info(ws: Workspace, program: str) -> dict:
@@ -98,8 +98,9 @@ def upload_name(filename: str | None, table: str) -> str:
     name = Path(filename or "").name
     suffix = Path(name).suffix.lower()
     if suffix not in UPLOAD_SUFFIXES:
-        raise DataError(Problem(f"unsupported file type '{suffix or name}'", field="file",
-                                hint="give a .csv, .xlsx or .parquet file"))
+        raise DataError(Problem.of(N_("unsupported file type '%(kind)s'"), field="file",
+                                   kind=suffix or name,
+                                   hint=N_("give a .csv, .xlsx or .parquet file")))
     stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(name).stem).strip("_") or table
     return stem + suffix
 
@@ -112,8 +113,9 @@ def save_upload(source, path: Path, ws: Workspace) -> None:
         while block := source.read(1 << 20):
             written += len(block)
             if written > limit:
-                raise DataError(Problem(
-                    f"the file is larger than {limit:,} bytes", field="file",
-                    hint="split it, or raise limits: upload_bytes in the workspace's "
-                         "paymaster.yaml"))
+                raise DataError(Problem.of(
+                    N_("the file is larger than %(limit)s bytes"), field="file",
+                    limit=Count(limit),
+                    hint=N_("split it, or raise limits: upload_bytes in the workspace's "
+                            "paymaster.yaml")))
             out.write(block)

@@ -8,12 +8,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy import exists, select
 
-from paymaster.errors import Problem
+from paymaster.errors import N_, Problem, Word
 from paymaster.plan.model import Plan
 from paymaster.services.inputs import current_rows
 from paymaster.services.registrations import WorkflowError
 from paymaster.store.models import Enrollment, LedgerEntry, Registration, Run
-from paymaster.web.security import Forbidden, Principal
+from paymaster.web.security import Forbidden, Principal, may_not_see
 from paymaster.workspace import Workspace
 
 
@@ -70,7 +70,8 @@ def require_member(ws: Workspace, user: Principal, program: str) -> None:
     if user.is_office:
         return
     if not user.payee_id or program not in memberships(ws, user.payee_id):
-        raise Forbidden(f"{user.username} takes no part in {program}")
+        raise Forbidden(Problem.of(N_("%(user)s takes no part in %(program)s"),
+                                   user=user.username, program=program))
 
 
 def payee_in_scope(ws: Workspace, user: Principal, program: str, payee: str | None) -> str:
@@ -78,11 +79,11 @@ def payee_in_scope(ws: Workspace, user: Principal, program: str, payee: str | No
     require_member(ws, user, program)
     if user.is_office:
         if not payee:
-            raise WorkflowError(Problem("choose a payee", field="payee",
-                                        hint="add ?payee=ID to the address"))
+            raise WorkflowError(Problem.of(N_("choose a payee"), field="payee",
+                                           hint=N_("add ?payee=ID to the address")))
         return payee
     if payee and payee != user.payee_id:
-        raise Forbidden(f"{user.username} may not see payee {payee}")
+        raise Forbidden(may_not_see(user.username, payee))
     return user.payee_id
 
 
@@ -95,7 +96,8 @@ def acting_payee(ws: Workspace, user: Principal, program: str) -> str:
 
 def require_workflow(ws: Workspace, program: str, workflow: str) -> None:
     if not getattr(ws.program(program), workflow):
-        raise WorkflowError(Problem(f"unknown page: program '{program}' has no {workflow}"))
+        raise WorkflowError(Problem.of(N_("unknown page: program '%(program)s' has no %(workflow)s"),
+                                       program=program, workflow=Word(workflow)))
 
 
 def payee_names(ws: Workspace, program: str) -> dict[str, str]:

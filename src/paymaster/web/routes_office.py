@@ -19,7 +19,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from paymaster.errors import DataError, PaymasterError, Problem
+from paymaster.errors import N_, DataError, PaymasterError, Problem
 from paymaster.services import imports
 from paymaster.store.models import (
     Dispute,
@@ -130,10 +130,11 @@ def import_upload(ws: Workspace, user: Principal, program: str, table: str,
     nothing); the temporary folder is removed whatever happens."""
     allowed = importable_tables(ws, program) if allowed is None else allowed
     if table not in allowed:
-        raise DataError(Problem(f"'{table}' cannot be imported here", field="table",
-                                hint="tables: " + ", ".join(allowed)))
+        raise DataError(Problem.of(N_("'%(table)s' cannot be imported here"), field="table",
+                                   table=table, tables=tuple(allowed),
+                                   hint=N_("tables: %(tables)s")))
     if upload is None or not upload.filename:
-        raise DataError(Problem("choose a file to import", field="file"))
+        raise DataError(Problem.of(N_("choose a file to import"), field="file"))
     day = parse_date(as_of, "as_of")
     name = upload_name(upload.filename, table)
     with tempfile.TemporaryDirectory(prefix="paymaster-upload-") as folder:

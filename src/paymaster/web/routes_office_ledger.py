@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from paymaster.analytics.budget import budget_forecast
 from paymaster.analytics.charts import burn_chart
-from paymaster.errors import PaymasterError, Problem
+from paymaster.errors import N_, PaymasterError, Problem
 from paymaster.services import ledger
 from paymaster.services.statement_labels import display_label
 from paymaster.store.models import (
@@ -286,6 +286,7 @@ def budget_chart(user: User, ws: Ws, program: str, pool: str) -> Response:
     known_program(ws, program)
     forecast = next((f for f in budget_forecast(ws, program) if f.pool == pool), None)
     if forecast is None:
-        raise PaymasterError(Problem(f"unknown budget pool '{pool}' in {program}"))
+        raise PaymasterError(Problem.of(N_("unknown budget pool '%(pool)s' in %(program)s"),
+                                        pool=pool, program=program))
     return Response(burn_chart(forecast, fmt="svg"), media_type="image/svg+xml",
                     headers={"Cache-Control": "no-store"})

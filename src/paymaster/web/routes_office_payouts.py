@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from paymaster.errors import PaymasterError, Problem
+from paymaster.errors import N_, PaymasterError, Problem
 from paymaster.services import finance_views, payouts
 from paymaster.services.registrations import WorkflowError
 from paymaster.store.models import PayoutBatch
@@ -59,7 +59,8 @@ def _fields(batch: PayoutBatch) -> dict:
 def _batch(ws: Workspace, program: str, batch_id: str) -> PayoutBatch:
     batch = payouts.get_batch(ws, batch_id)
     if batch.program != known_program(ws, program):
-        raise WorkflowError(Problem(f"unknown payout batch '{batch_id}' in {program}"))
+        raise WorkflowError(Problem.of(N_("unknown payout batch '%(batch)s' in %(program)s"),
+                                       batch=batch_id, program=program))
     return batch
 
 
@@ -90,7 +91,7 @@ def pay_page(request: Request, user: User, ws: Ws, program: str) -> Response:
         return _page(request, user, ws, program, status=400, problems=form_problems(err))
     if batch is None:
         return _page(request, user, ws, program,
-                     problems=[Problem("nothing to pay: every posted entry is paid")])
+                     problems=[Problem.of(N_("nothing to pay: every posted entry is paid"))])
     return RedirectResponse(f"/office/{program}/payouts", status_code=303)
 
 

@@ -22,7 +22,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from paymaster import cells
-from paymaster.errors import DataError, PaymasterError, Problem
+from paymaster.errors import N_, Word, DataError, PaymasterError, Problem
 from paymaster.services import disputes
 from paymaster.services.office_queues import (
     DISPUTES,
@@ -92,8 +92,8 @@ def filter_params(
     values = {k: v for k, v in given.items() if v is not None}
     for name, value in values.items():
         if any(ord(ch) < 32 or ch == "\x7f" for ch in value):
-            raise DataError(Problem(f"{name} holds a control character", field=name,
-                                    hint="type the value as text"))
+            raise DataError(Problem.of(N_("%(name)s holds a control character"), field=name,
+                                       name=name, hint=N_("type the value as text")))
     return values
 
 
@@ -178,7 +178,8 @@ def _bulk(view: QueueView, ws: Workspace, user: Principal, program: str, ids: li
     require_writer(user)
     known_program(ws, program)
     if not enabled(ws, view, program):
-        raise DataError(Problem(f"this program takes no {view.name}"))
+        raise DataError(Problem.of(N_("this program takes no %(queue)s"),
+                                   queue=Word(view.name)))
     return decide_many(ws, view, program, ids, accept=accept, reason=reason,
                        actor=user.username)
 
@@ -193,7 +194,8 @@ def _bulk_page(view: QueueView, request: Request, user: Principal, ws: Workspace
     except PaymasterError as err:
         return _page(view, request, user, ws, program, params, status=400,
                      bulk_problems=form_problems(err), reason=reason)
-    return _page(view, request, user, ws, program, params, bulk=outcome.to_json())
+    # the outcome itself: its refused rows' problems said in the reader's language
+    return _page(view, request, user, ws, program, params, bulk=outcome)
 
 
 def _bulk_api(view: QueueView, user: Principal, ws: Workspace, program: str,
@@ -332,8 +334,8 @@ def resolve_dispute(ws: Workspace, user: Principal, program: str, dispute_id: in
                                 actor=user.username)
     allowed = importable_tables(ws, program)
     if table not in allowed:
-        raise DataError(Problem("choose the table the correction is for", field="table",
-                                hint="tables: " + ", ".join(allowed)))
+        raise DataError(Problem.of(N_("choose the table the correction is for"), field="table",
+                                   tables=tuple(allowed), hint=N_("tables: %(tables)s")))
     day = parse_date(as_of, "as_of")
     with tempfile.TemporaryDirectory(prefix="paymaster-upload-") as folder:
         path = Path(folder) / upload_name(file.filename, table)

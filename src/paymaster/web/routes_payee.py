@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from paymaster.calendar import business_days_between
-from paymaster.errors import PaymasterError, Problem
+from paymaster.errors import PaymasterError, Problem, Word
 from paymaster.plan.words import measure_labels, word
 from paymaster.services import disputes, enrollments, ledger, registrations, status
 from paymaster.services.inputs import find_row
@@ -187,7 +187,8 @@ def _own_registration(ws: Workspace, user: Principal, program: str, registration
         if row["registration_id"] == registration_id:
             return row
     # Another partner's registration is as unknown as one that does not exist.
-    raise WorkflowError(Problem(f"unknown registration '{registration_id}'"))
+    raise WorkflowError(Problem.of(N_("unknown registration '%(registration)s'"),
+                                   registration=registration_id))
 
 
 def _register(ws: Workspace, user: Principal, program: str, fields: dict[str, Any]) -> dict:
@@ -197,9 +198,10 @@ def _register(ws: Workspace, user: Principal, program: str, fields: dict[str, An
     unknown = [k for k in fields if k not in known and k not in RESERVED]
     errors = registration_problems(ws, program, fields)
     if errors or unknown:
-        raise WorkflowError([Problem(f"{name}: {text}", field=name)
-                             for name, text in errors.items()]
-                            + [Problem(f"unknown field '{k}'", field=k) for k in unknown])
+        raise WorkflowError([Problem.of(error.message, field=name, **error.values)
+                             for name, error in errors.items()]
+                            + [Problem.of(N_("unknown field '%(field)s'"), field=k)
+                               for k in unknown])
     clean = {k: (None if v is None else str(v)) for k, v in fields.items() if k in known}
     reg = registrations.register(ws, program, clean | {"partner_id": partner},
                                  actor=user.username)
@@ -308,7 +310,8 @@ def _own_enrollment(ws: Workspace, user: Principal, program: str, enrollment_id:
     partner = acting_payee(ws, user, program)
     if not any(e.enrollment_id == enrollment_id
                for e in enrollments.listing(ws, program, partner)):
-        raise WorkflowError(Problem(f"unknown enrollment '{enrollment_id}'"))
+        raise WorkflowError(Problem.of(N_("unknown enrollment '%(enrollment)s'"),
+                                       enrollment=enrollment_id))
 
 
 def _create_enrollment(ws: Workspace, user: Principal, program: str, phase: str,
@@ -324,7 +327,8 @@ def _move_enrollment(ws: Workspace, user: Principal, program: str, enrollment_id
                      action: str) -> dict:
     require_workflow(ws, program, "enrollments")
     if action not in PARTNER_ACTIONS:
-        raise Forbidden(f"a partner may only {' or '.join(PARTNER_ACTIONS)} an application")
+        raise Forbidden(Problem.of(N_("a partner may only %(actions)s an application"),
+                                   actions=tuple(Word(a) for a in PARTNER_ACTIONS)))
     _own_enrollment(ws, user, program, enrollment_id)
     e = enrollments.move(ws, program, enrollment_id, action, actor=user.username)
     return _enrollment(e, ws.today(program), _partner_country(ws, program, e.partner_id))
@@ -334,7 +338,7 @@ def _parse_date(text: str | None, field: str) -> dt.date:
     try:
         return dt.date.fromisoformat((text or "").strip())
     except ValueError:
-        raise WorkflowError(Problem("give a date as YYYY-MM-DD", field=field)) from None
+        raise WorkflowError(Problem.of(N_("give a date as YYYY-MM-DD"), field=field)) from None
 
 
 @router.get("/programs/{program}/enrollments", include_in_schema=False)
@@ -450,15 +454,16 @@ def _own_dispute(ws: Workspace, user: Principal, program: str, dispute_id: int,
     for row in data["disputes"]:
         if row["id"] == dispute_id:
             return data | {"dispute": row}
-    raise WorkflowError(Problem(f"unknown dispute {dispute_id}"))
+    raise WorkflowError(Problem.of(N_("unknown dispute %(dispute)s"), dispute=dispute_id))
 
 
 def _open_dispute(ws: Workspace, user: Principal, program: str, description: str,
                   line_key: str | None, details: dict[str, str]) -> dict:
     payee = acting_payee(ws, user, program)
     if line_key and line_key not in {x["line_key"] for x in _dispute_lines(ws, program, payee)}:
-        raise WorkflowError(Problem(f"no payout line '{line_key}' for {payee}", field="line_key",
-                                    hint=N_("choose one of your statement's lines")))
+        raise WorkflowError(Problem.of(N_("no payout line '%(key)s' for %(payee)s"),
+                                       field="line_key", key=line_key, payee=payee,
+                                       hint=N_("choose one of your statement's lines")))
     fields = ws.program(program).dispute_fields
     d = disputes.open_case(ws, program, payee, description, actor=user.username,
                            line_key=line_key or None,
@@ -483,7 +488,7 @@ def disputes_post(request: Request, user: User, ws: Ws, program: str, form: Form
     details = {k.removeprefix("detail_"): v for k, v in form.items() if k.startswith("detail_")}
     try:
         if form.get("kind", "line") == "line" and not line_key:
-            raise WorkflowError(Problem(N_("choose the payout line the dispute is about"),
+            raise WorkflowError(Problem.of(N_("choose the payout line the dispute is about"),
                                         field="line_key"))
         d = _open_dispute(ws, user, program, form.get("description", ""), line_key, details)
     except Forbidden:

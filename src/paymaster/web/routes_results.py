@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from paymaster import cells
-from paymaster.errors import Problem
+from paymaster.errors import N_, Problem
 from paymaster.explanations import explain_line
 from paymaster.money import plain
 from paymaster.plan.model import OneOff, Plan, Ranking, Streak, TitleRank
@@ -229,8 +229,9 @@ def _statement_response(request: Request, user: Principal, ws: Workspace, progra
                         "adjusted_in": ";".join(line["adjusted_in"])} for line in data["lines"]]
         return _csv(rows, STATEMENT_CSV, f"statement-{program}-{payee}.csv")
     if format:
-        raise WorkflowError(Problem(f"unknown statement format '{format}'",
-                                    hint="one of: csv, html, pdf, xlsx"))
+        raise WorkflowError(Problem.of(N_("unknown statement format '%(format)s'"),
+                                       format=format, formats=("csv", "html", "pdf", "xlsx"),
+                                       hint=N_("one of: %(formats)s")))
     if as_json:
         return render.json(data)
     return render.html(request, "payee_statement.html", user, **data)
@@ -238,8 +239,9 @@ def _statement_response(request: Request, user: Principal, ws: Workspace, progra
 
 def _own(user: Principal) -> str:
     if not user.payee_id:
-        raise WorkflowError(Problem("choose a payee",
-                                    hint="office users open /programs/PROGRAM/statement/PAYEE"))
+        raise WorkflowError(Problem.of(N_("choose a payee"),
+                                       hint=N_("office users open "
+                                               "/programs/PROGRAM/statement/PAYEE")))
     return user.payee_id
 
 

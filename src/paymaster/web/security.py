@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from paymaster.errors import N_, Problem, Word
 from paymaster.services.accounts import OFFICE
 from paymaster.store.models import User
 
@@ -24,9 +25,12 @@ class NotLoggedIn(Exception):
 
 
 class Forbidden(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+    """A 403: who may not do what, as a templated problem (said in the reader's language)."""
+
+    def __init__(self, problem: Problem):
+        super().__init__(problem.message)
+        self.problem = problem
+        self.message = problem.message
 
 
 class CsrfFailed(Exception):
@@ -62,16 +66,21 @@ class Principal:
 
     def check_payee(self, payee_id: str) -> None:
         if not self.may_see(payee_id):
-            raise Forbidden(f"{self.username} may not see payee {payee_id}")
+            raise Forbidden(may_not_see(self.username, payee_id))
 
     def require(self, *roles: str) -> None:
         if self.role not in roles:
-            raise Forbidden(f"this needs the role {' or '.join(roles)}; "
-                            f"{self.username} is {self.role}")
+            raise Forbidden(Problem.of(N_("this needs the role %(roles)s; %(user)s is %(role)s"),
+                                       roles=tuple(Word(r) for r in roles),
+                                       user=self.username, role=Word(self.role)))
 
     def as_json(self) -> dict:
         return {"username": self.username, "role": self.role, "payee_id": self.payee_id,
                 "display_name": self.display_name, "locale": self.locale}
+
+
+def may_not_see(username: str, payee_id: str) -> Problem:
+    return Problem.of(N_("%(user)s may not see payee %(payee)s"), user=username, payee=payee_id)
 
 
 def csrf_token(request: Request) -> str:
