@@ -97,7 +97,8 @@ def measure(kind: str, programs: list[str], folders: list[Path], handsql: Path |
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed",
                 "load_average": load}
-    return {**json.loads(done.stdout.strip().splitlines()[-1]), "load_average": load}
+    # (DuckDB's progress bar, on a long query, may share the child's last line)
+    return {**json.loads(done.stdout[done.stdout.rindex('{"seconds"'):]), "load_average": load}
 
 
 def _handsql(folder: str, program: str, data: str) -> None:

@@ -42,6 +42,13 @@ def test_totals_do_not_sort_the_payout_lines() -> None:
     totals = figures(plain, pa.table({"x": [1]}), connection().to_pyarrow)
     assert (totals.payees, totals.lines, totals.paid, totals.total) == (2, 3, 2, 6)
     assert totals.unpaid_by_reason == [("cap", 1)]
+    # the payouts as the engine gives them: the money columns cast to the currency's
+    # places above the chosen columns (build._in_currency); still no sort
+    in_currency = payouts.mutate(amount=payouts["amount"].cast("decimal(18, 2)"))
+    plain = unordered(in_currency)
+    assert "ORDER BY" not in ibis.to_sql(plain) and plain.schema() == in_currency.schema()
+    totals = figures(plain, pa.table({"x": [1]}), connection().to_pyarrow)
+    assert (totals.payees, totals.lines, totals.paid, totals.total) == (2, 3, 2, 6)
 
 
 @given(st.lists(st.none() | st.text(ALPHABET, max_size=6), min_size=1, max_size=30))

@@ -75,11 +75,18 @@ def unordered(table: ir.Table) -> ir.Table:
     op = table.op()
     if isinstance(op, ops.Sort):
         return unordered(op.parent.to_expr())
-    if isinstance(op, ops.Project) and all(isinstance(v, ops.Field) and v.rel == op.parent
-                                           for v in op.values.values()):
+
+    def column(value):  # a column of the parent, or one cast (the payouts' money places)
+        return value.arg if isinstance(value, ops.Cast) else value
+
+    if isinstance(op, ops.Project) and all(
+            isinstance(column(v), ops.Field) and column(v).rel == op.parent
+            for v in op.values.values()):
         below = unordered(op.parent.to_expr())
         if below.op() != op.parent:
-            return below.select(**{name: below[v.name] for name, v in op.values.items()})
+            return below.select(**{
+                name: below[v.arg.name].cast(v.to) if isinstance(v, ops.Cast) else below[v.name]
+                for name, v in op.values.items()})
     return table
 
 

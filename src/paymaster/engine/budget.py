@@ -14,14 +14,17 @@ from paymaster.plan.expressions import WIDE
 from paymaster.plan.model import Plan
 
 
-def apply_budgets(plan: Plan, parts: list[ir.Table], number) -> ir.Table:
+def apply_budgets(plan: Plan, parts: list[ir.Table], number, stage=None) -> ir.Table:
     """Add `amount`, `paid`, `cut_by_budget` to the union of `parts` (each measure's
     lines); lines in no pool are paid what they earned. `number(value, table)` compiles a
     budget's amount over the lines it charges.
 
     The parts stay apart until the end: each is split into the lines a pool charges and
     the rest straight from its own stored table, so the union of every line is never
-    stored twice (a table read by both branches would be materialised whole)."""
+    stored twice (a table read by both branches would be materialised whole).
+    `stage(name, table)`, when given, stores each pool's charged lines: then only those
+    (a few percent of the lines) are written, and the result is a union of stored tables
+    that the outputs read without a copy of every line."""
     places = minor_units(plan.currency)
     zero = money(ibis.literal(0), places)
     parts = [p.mutate(amount=ibis.ifelse(p["eligible"], p["earned"], zero), cut_by_budget=zero)
@@ -29,6 +32,8 @@ def apply_budgets(plan: Plan, parts: list[ir.Table], number) -> ir.Table:
     for budget in plan.budgets:
         parts = _charge(parts, budget.id, lambda t, b=budget: number(b.amount, t), budget.reason,
                         places)
+        if stage is not None:
+            parts[-1] = stage(f"budget_{budget.id}", parts[-1])
     lines = _union(parts)
     return lines.mutate(
         paid=lines["eligible"],

@@ -199,7 +199,8 @@ def build(loaded: LoadedPlan, tables: dict[str, ir.Table],
                 ctx.compiler.report(path, *_said(err, measure))
             ctx.results[measure.id] = whole[measure.id] = BlockResult()
     collector.raise_if_any(PlanError)
-    return _assemble(replace(ctx, results=whole, scope=None), materialize)
+    return _assemble(replace(ctx, results=whole, scope=None), materialize,
+                     all_lines=scope is not None)
 
 
 MISSING_COLUMN = re.compile(r"Column '([^']*)' is not found in table\. Existing columns: (.*)")
@@ -229,13 +230,18 @@ def _store(result: BlockResult, name: str, materialize: Materialize) -> None:
             setattr(result, attr, materialize(f"{name}__{attr}", table))
 
 
-def _assemble(ctx: Context, materialize: Materialize | None = None) -> Outputs:
+def _assemble(ctx: Context, materialize: Materialize | None = None,
+              all_lines: bool = False) -> Outputs:
+    """The output tables over every measure's lines. A full run stores only the lines a
+    budget charges (the rest are read from the measures' own stages); a partial
+    recalculation (`all_lines`) stores every line as the stage "lines", which it keeps."""
     results = list(ctx.results.values())
     program = ctx.plan.program
     parts = [r.lines for r in results if r.lines is not None] or [memtable({}, ctx.line_schema())]
     lines = apply_budgets(ctx.plan, parts,
-                          lambda v, table: ctx.number(v, ctx.namespace(table), ("budgets",)))
-    if materialize is not None:
+                          lambda v, table: ctx.number(v, ctx.namespace(table), ("budgets",)),
+                          stage=materialize if materialize is not None and not all_lines else None)
+    if materialize is not None and all_lines:
         lines = materialize("lines", lines)
     lines = with_roster_lines(ctx, lines)
     # Ties (one sale paid under two measures) broken by the plan's measure order, so the

@@ -267,6 +267,12 @@ def _order(cond: ops.Value, parent: ops.Relation, inner: ops.Relation) -> list[_
 
 
 def _step(cond: ops.Value, parent: ops.Relation, inner: ops.Relation) -> _Step | None:
+    # id_before first: it is itself a `<` of two natural keys, and read as that the least
+    # of the group would be a natural key (five regular expressions per row) rather than
+    # the id whose key is least (the id itself when ids have one shape: plan/natural.py).
+    pair = _id_before_args(cond)
+    if pair is not None and _relations(pair[0]) == {inner} and _relations(pair[1]) == {parent}:
+        return _Step(pair[0], pair[1], ID_BEFORE)
     kind = COMPARE.get(type(cond))
     if kind is not None:
         left, right = _relations(cond.left), _relations(cond.right)
@@ -274,10 +280,6 @@ def _step(cond: ops.Value, parent: ops.Relation, inner: ops.Relation) -> _Step |
             return _Step(cond.left, cond.right, kind)
         if left == {parent} and right == {inner}:
             return _Step(cond.right, cond.left, MIRRORED[kind])
-        return None
-    pair = _id_before_args(cond)
-    if pair is not None and _relations(pair[0]) == {inner} and _relations(pair[1]) == {parent}:
-        return _Step(pair[0], pair[1], ID_BEFORE)
     return None
 
 

@@ -197,6 +197,13 @@ def _claim(ctx: Context, table: ir.Table, measure: PerRecord) -> ir.Table:
     screened = ctx.results[claim.screening].verdicts
     claimants = screened.filter(screened["__accepted"])
     keys = claim.on
+    # Only records of a key some accepted record has can be claimed: only those are
+    # numbered (a window sorting every record was the largest part of the stage); the
+    # rest join them unclaimed. (A NULL key matches nothing, as in the joins below.)
+    claimed_keys = claimants.select(*[claimants[k].name(f"__ck_{k}") for k in keys]).distinct()
+    same_key = [table[k] == claimed_keys[f"__ck_{k}"] for k in keys]
+    rest = table.anti_join(claimed_keys, same_key)
+    table = table.semi_join(claimed_keys, same_key)
     records = table.mutate(
         __ridx=ibis.row_number().over(group_by=keys, order_by=natural_order(table, claim.order_by)) + 1
     )
@@ -215,10 +222,12 @@ def _claim(ctx: Context, table: ir.Table, measure: PerRecord) -> ir.Table:
     matched = r.select(*[r[k].name(f"__m_{k}") for k in keys], __m_j=r["__j"],
                        __claimed_by=r["__claimant"])
     joined = join_left(records, matched,
-                       [(k, f"__m_{k}") for k in keys] + [("__ridx", "__m_j")])
+                       [(k, f"__m_{k}") for k in keys] + [("__ridx", "__m_j")]).drop("__ridx")
+    joined = joined.union(rest.mutate(__claimed_by=ibis.null().cast(joined["__claimed_by"].type()))
+                          .select(*joined.columns))
     if _explains(claim):
         joined = _why_unclaimed(joined, screened, keys)
-    return joined.drop("__ridx")
+    return joined
 
 
 def _explains(claim) -> bool:
@@ -246,15 +255,19 @@ def _why_unclaimed(joined: ir.Table, screened: ir.Table, keys: list[str]) -> ir.
     """For each unclaimed record: the latest screened record (in screening order) of the
     same keys dated on or before it, its verdict, and the record it claimed if accepted.
     (An accepted one dated on or before an unclaimed record always claimed an earlier
-    record: this one was still free when its turn came.)"""
+    record: this one was still free when its turn came.)
+
+    That latest record depends only on the keys and the date, so it is found per key and
+    day and joined back on them: no record needs a number for it (only the records of a
+    key with a claimant are numbered). A claimed record of the same key and day gets the
+    same columns; they are read only where the record is unclaimed."""
     open_ = joined.filter(joined["__claimed_by"].isnull())
-    open_ = open_.select(*[open_[k].name(f"__u_{k}") for k in keys],
-                         __u_ridx=open_["__ridx"], __u_date=open_["__date"])
+    open_ = open_.select(*[open_[k].name(f"__u_{k}") for k in keys], __u_date=open_["__date"])
     regs = screened.select(*[screened[k].name(f"__g_{k}") for k in keys],
                            __g_order=screened["__order"], __g_date=screened["__claim_date"])
     pairs = open_.inner_join(regs, [open_[f"__u_{k}"] == regs[f"__g_{k}"] for k in keys]
                              + [regs["__g_date"] <= open_["__u_date"]])
-    latest = pairs.group_by([*[f"__u_{k}" for k in keys], "__u_ridx"]).aggregate(
+    latest = pairs.group_by([*[f"__u_{k}" for k in keys], "__u_date"]).aggregate(
         __w=pairs["__g_order"].max())
     # `__order` is unique within a key group only (a partial recalculation screens part
     # of the records): matched with the keys.
@@ -268,7 +281,7 @@ def _why_unclaimed(joined: ir.Table, screened: ir.Table, keys: list[str]) -> ir.
                        __uc=used["__claimed_by"].cast("string"), __via_sale=used["source_id"])
     latest = join_left(latest, used, [(f"__u_{k}", f"__c_{k}") for k in keys]
                        + [("__via", "__uc")]).drop("__w")
-    return join_left(joined, latest, [(k, f"__u_{k}") for k in keys] + [("__ridx", "__u_ridx")])
+    return join_left(joined, latest, [(k, f"__u_{k}") for k in keys] + [("__date", "__u_date")])
 
 
 def _attach_refers(ctx: Context, table: ir.Table, measure: PerRecord, path: tuple) -> ir.Table:
