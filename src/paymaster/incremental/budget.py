@@ -25,6 +25,7 @@ from paymaster.plan.trace import trace_columns
 from paymaster.sqlnames import quote
 
 CHARGED = "__charged_lines"
+CANDIDATES = "__candidate_lines"
 KEPT = "st___charged_lines"  # the previous run's charged lines
 
 
@@ -54,7 +55,12 @@ def budgeted_lines(splice: Splice) -> ir.Table:
     may = candidate(lines, [b.id for b in loaded.plan.budgets])
     state.say("charge the budgets")
     state.con.execute(f"DROP TABLE IF EXISTS {quote(CHARGED)}")
-    charged = backend.create_table(CHARGED, charge(lines.filter(may), loaded.plan), temp=True)
+    # The candidates first, on their own: charged straight from the union of every line,
+    # the union is read by each pool's branches and DuckDB materialises it whole (a CTE
+    # of every line, every column: most of the run after a small change).
+    state.con.execute(f"DROP TABLE IF EXISTS {quote(CANDIDATES)}")
+    candidates = backend.create_table(CANDIDATES, lines.filter(may), temp=True)
+    charged = backend.create_table(CHARGED, charge(candidates, loaded.plan), temp=True)
     # The charged lines are kept for the next run's delta: a change can move the budget
     # columns of another payee's charged lines (the pool runs out earlier or later).
     if not splice.full:

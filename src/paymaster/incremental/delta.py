@@ -1,15 +1,18 @@
 """The delta of an incremental run: only the output rows that changed.
 
 The state keeps the previous run's output tables (`out_<table>`). After a change, only
-the payees whose results may differ are compared (the *candidates*: the payees a measure
-recomputed, those whose budget-charged lines or global results (rankings, titles)
-changed, those a changed roster row names): their rows are computed from the engine's
-outputs (a filter on the payee, which DuckDB pushes down to the stored results' row
-groups) and compared with the stored ones as multisets. The payees whose rows differ in
-any table are the *changed* payees; the delta holds their new rows (each table is
-ordered by payee first, so their row ranges splice into the previous tables exactly,
-order included), the rows added and removed, and the new `effect` row. The stored
-outputs are updated the same way: only the changed payees' rows are rewritten.
+the rows that may differ are compared: those of the *candidates*, whole payees or some
+periods of a payee (what a measure recomputed, the payee-periods whose budget-charged
+lines or global results (rankings, titles) changed, the payees a changed roster row
+names). They are computed from the engine's outputs (a filter on the payee, which DuckDB
+pushes down to the stored results' row groups) and compared with the stored ones as
+multisets. The (payee, period) pairs with a row added or removed in any table are the
+*changed* units; the delta holds their new rows (payouts, titles, evaluations and
+credits are ordered by payee and period first, so these row ranges splice into the
+previous tables exactly, order included), the rows added and removed, the changed
+payees' summary rows (the stored ones plus the lines added, minus those removed: no line
+of a payee is read again to total it) and the new `effect` row. The stored outputs are
+updated the same way: only the changed rows are rewritten.
 """
 
 from __future__ import annotations
@@ -24,15 +27,19 @@ import pyarrow.compute as pc
 
 from paymaster.engine import Outputs
 from paymaster.incremental.base import Progress
-from paymaster.sqlnames import quote, quote_all
+from paymaster.sqlnames import literal, quote, quote_all
 
-# The output tables with a payee_id (ordered by it first); `effect` is one row, replaced.
-BY_PAYEE = ("payouts", "summary", "titles", "evaluations", "credits")
+# The output tables by payee and period (each ordered by them first); `summary` is one
+# row per payee, `effect` one row.
+BY_PERIOD = ("payouts", "titles", "evaluations", "credits")
+BY_PAYEE = (*BY_PERIOD, "summary")
 # What identifies a line across two runs (for `changed`: a removed and an added row with
 # the same key are one line changed).
 LINE_KEY = ["payee_id", "period", "measure", "source_id"]
 LITERAL_MAX = 2000
-PAYEES = "__delta_payees"
+SEP = "\x1f"
+NUL = "\x00"  # a NULL payee or period in a unit's key (in neither)
+WHOLE, UNITS, PAYEES = "__delta_whole", "__delta_units", "__delta_payees"
 
 
 def out_name(table: str) -> str:
@@ -40,41 +47,68 @@ def out_name(table: str) -> str:
 
 
 @dataclass
+class Candidates:
+    """The rows that may have changed: every row of `payees`, the rows of `periods`."""
+
+    payees: set[str] = field(default_factory=set)
+    periods: set[tuple[str, str]] = field(default_factory=set)
+
+    def units(self) -> list[str]:
+        return sorted(unit_key(p, q) for p, q in self.periods if p not in self.payees)
+
+    def everyone(self) -> list[str]:
+        return sorted(self.payees | {p for p, _ in self.periods})
+
+
+def unit_key(payee: str | None, period: str | None) -> str:
+    return f"{NUL if payee is None else payee}{SEP}{NUL if period is None else period}"
+
+
+def payee_key(payee: str | None) -> str:
+    return f"{NUL if payee is None else payee}{SEP}"
+
+
+@dataclass
 class Delta:
     """What an incremental run changed in the output tables.
 
-    `full`: the run was a full one and `rows` holds every table whole. Otherwise `payees`
-    are the changed payees, `rows[table]` their new rows (in the table's order),
-    `added[table]` / `removed[table]` the rows added and removed (a changed row is in
-    both), and `effect` the new effect table."""
+    `full`: the run was a full one and `rows` holds every table whole. Otherwise `units`
+    are the changed (payee, period) pairs, `payees` their payees, `rows[table]` their new
+    rows (in the table's order; `summary`: the changed payees' rows), `added[table]` /
+    `removed[table]` the rows added and removed (a changed row is in both), and `effect`
+    the new effect table when it changed."""
 
     full: bool
+    units: list[tuple[str | None, str | None]] = field(default_factory=list)
     payees: list[str | None] = field(default_factory=list)
-    candidates: int = 0  # payees compared
+    candidates: int = 0  # payees compared (-1: all)
     rows: dict[str, pa.Table] = field(default_factory=dict)
     added: dict[str, pa.Table] = field(default_factory=dict)
     removed: dict[str, pa.Table] = field(default_factory=dict)
     effect: pa.Table | None = None
 
     def apply(self, previous: dict[str, pa.Table]) -> dict[str, pa.Table]:
-        """The previous run's tables with this delta applied: the changed payees' row
-        ranges replaced by their new rows (the same rows, in the same order, as a full
-        run)."""
+        """The previous run's tables with this delta applied: the changed row ranges
+        replaced by their new rows (the same rows, in the same order, as a full run)."""
         if self.full:
             return dict(self.rows)
+        keys = pa.array([unit_key(p, q) for p, q in self.units], pa.string())
         out = {}
         for name, table in previous.items():
             if name == "effect":
                 out[name] = self.effect if self.effect is not None else table
+            elif name == "summary":
+                payees = pa.array([payee_key(p) for p in self.payees], pa.string())
+                out[name] = _splice(table, self.rows[name], payees, ["payee_id"])
             elif name in self.rows:
-                out[name] = _splice(table, self.rows[name], self.payees)
+                out[name] = _splice(table, self.rows[name], keys, ["payee_id", "period"])
             else:
                 out[name] = table
         return out
 
     def payouts_changed(self) -> pa.Table:
         """The changed payees' new summary rows (a payee with no lines left has none)."""
-        return self.rows["summary"] if "summary" in self.rows else pa.table({})
+        return self.rows["summary"]
 
     def lines(self) -> dict[str, pa.Table]:
         """Payout lines added (a key not there before), removed (a key gone) and changed
@@ -82,18 +116,14 @@ class Delta:
         if self.full:
             return {"lines_added": self.rows["payouts"]}
         added, removed = self.added["payouts"], self.removed["payouts"]
-        was, now = _keys(removed), _keys(added)
+        was, now = _keys(removed, LINE_KEY), _keys(added, LINE_KEY)
         return {"lines_added": added.filter(pc.invert(pc.is_in(now, value_set=was))),
                 "lines_removed": removed.filter(pc.invert(pc.is_in(was, value_set=now))),
                 "lines_changed": added.filter(pc.is_in(now, value_set=was))}
 
-    def count(self) -> int:
-        """Rows added and removed over every table."""
-        return sum(t.num_rows for t in (*self.added.values(), *self.removed.values()))
-
     def write(self, folder: Path, write_tables) -> list[Path]:
         """OUT/delta/: lines_added, lines_removed, lines_changed, payouts_changed (the
-        changed payees' summary rows), and effect."""
+        changed payees' summary rows), and effect when it changed."""
         tables = dict(self.lines())
         if not self.full:
             tables["payouts_changed"] = self.payouts_changed()
@@ -102,22 +132,23 @@ class Delta:
         return write_tables(tables, folder)
 
 
-def _keys(table: pa.Table) -> pa.Array:
-    parts = [pc.fill_null(pc.cast(table[c], pa.string()), "\x00") for c in LINE_KEY
-             if c in table.column_names]
-    return pc.binary_join_element_wise(*parts, "\x1f") if parts else pa.array([], pa.string())
+def _keys(table: pa.Table, columns: list[str]) -> pa.Array:
+    """Each row's `columns` as one text, NULL as NUL (`unit_key` for payee and period)."""
+    parts = [pc.fill_null(pc.cast(table[c], pa.string()), NUL) for c in columns]
+    if table.num_rows == 0:
+        return pa.array([], pa.string())
+    if len(parts) == 1:
+        return pc.binary_join_element_wise(parts[0], pa.scalar("", pa.string()), SEP)
+    return pc.binary_join_element_wise(*parts, SEP)
 
 
-def _splice(table: pa.Table, rows: pa.Table, payees: list[str | None]) -> pa.Table:
-    values = pa.array([p for p in payees if p is not None], pa.string())
-    gone = pc.is_in(table["payee_id"], value_set=values)
-    if None in payees:
-        gone = pc.or_kleene(gone, pc.is_null(table["payee_id"]))
-    kept = table.filter(pc.invert(pc.fill_null(gone, False)))
+def _splice(table: pa.Table, rows: pa.Table, keys: pa.Array, by: list[str]) -> pa.Table:
+    gone = pc.is_in(_keys(table, by), value_set=keys) if table.num_rows else pa.array([], pa.bool_())
+    kept = table.filter(pc.invert(gone)) if table.num_rows else table
     both = pa.concat_tables([kept, rows.cast(kept.schema)])
-    # A stable sort on the payee (NULLs last, as DuckDB orders them): each payee's rows
-    # come whole from one side, in their own order.
-    return both.take(pc.sort_indices(both, [("payee_id", "ascending", "at_end")]))
+    # A stable sort on the range's columns (NULLs last, as DuckDB orders them): each
+    # range's rows come whole from one side, in their own order.
+    return both.take(pc.sort_indices(both, [(c, "ascending", "at_end") for c in by]))
 
 
 def store_outputs(con, results: dict[str, pa.Table]) -> None:
@@ -128,56 +159,87 @@ def store_outputs(con, results: dict[str, pa.Table]) -> None:
         con.unregister("__out")
 
 
-def _member(expr: ir.Table, payees: list[str] | None, backend) -> ir.Table:
-    if payees is None:
+def _sql_key(by: list[str]) -> str:
+    parts = [f"coalesce(CAST({quote(c)} AS VARCHAR), {literal(NUL)})" for c in by]
+    return f" || {literal(SEP)} || ".join(parts) if len(by) > 1 else f"{parts[0]} || {literal(SEP)}"
+
+
+def _member(expr: ir.Table, found: Candidates | None, backend) -> ir.Table:
+    """The candidates' rows of an output table (by payee and period)."""
+    if found is None:
         return expr
-    if len(payees) <= LITERAL_MAX:  # a literal list: a filter the scans apply
-        test = expr["payee_id"].isin(payees) if payees else ibis.literal(False)
+    payee = expr["payee_id"]
+    everyone = found.everyone()
+    if len(everyone) <= LITERAL_MAX:  # a literal list: a filter the scans apply
+        test = payee.isin(everyone) if everyone else ibis.literal(False)
     else:
-        test = expr["payee_id"].isin(backend.table(PAYEES)["v"])
-    return expr.filter(test | expr["payee_id"].isnull())
+        test = payee.isin(backend.table(PAYEES)["v"])
+    units = found.units()
+    if units:
+        key = (payee.fill_null(NUL) + SEP + expr["period"].cast("string").fill_null(NUL))
+        whole = payee.isin(backend.table(WHOLE)["v"])
+        test = test & (whole | key.isin(backend.table(UNITS)["v"]))
+    return expr.filter(test | payee.isnull())
 
 
-def compute_delta(state, outputs: Outputs, candidates: set[str] | None,
-                  say: Progress) -> Delta:
+def _where(found: Candidates | None, by_period: bool) -> str:
+    if found is None:
+        return "TRUE"
+    test = f"payee_id IN (SELECT v FROM {quote(PAYEES)})"
+    if by_period and found.units():
+        test += (f" AND (payee_id IN (SELECT v FROM {quote(WHOLE)}) OR "
+                 f"{_sql_key(['payee_id', 'period'])} IN (SELECT v FROM {quote(UNITS)}))")
+    return f"({test} OR payee_id IS NULL)"
+
+
+def _temp(con, name: str, values: list[str]) -> None:
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(name)} (v VARCHAR)")
+    if values:
+        con.execute(f"INSERT INTO {quote(name)} SELECT unnest(?::VARCHAR[])", [values])
+
+
+def compute_delta(state, outputs: Outputs, found: Candidates | None, say: Progress) -> Delta:
     """Compare the candidates' rows (None: every row) of each output table with the
-    stored ones, keep the differences and rewrite the changed payees' stored rows."""
+    stored ones, keep the differences and rewrite the changed rows of the stored ones."""
     con, backend = state.con, state.backend
-    payees = sorted(candidates) if candidates is not None else None
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(PAYEES)} (v VARCHAR)")
-    if payees is not None and len(payees) > LITERAL_MAX:
-        con.execute(f"INSERT INTO {quote(PAYEES)} SELECT unnest(?)", [payees])
-    delta = Delta(full=False, candidates=-1 if payees is None else len(payees))
+    if found is not None:
+        _temp(con, PAYEES, found.everyone())
+        _temp(con, WHOLE, sorted(found.payees))
+        _temp(con, UNITS, found.units())
+    delta = Delta(full=False, candidates=-1 if found is None else len(found.everyone()))
     new: dict[str, pa.Table] = {}
-    changed: set[str | None] = set()
-    for name in BY_PAYEE:
+    for name in BY_PERIOD:
         say(f"compare {name}")
-        table = new[name] = backend.to_pyarrow(_member(getattr(outputs, name), payees, backend))
-        stored = quote(out_name(name))
-        where = _where(payees)
+        table = new[name] = backend.to_pyarrow(_member(getattr(outputs, name), found, backend))
         con.register("__new", table)
         columns = quote_all(table.column_names)
-        old_rows = f"(SELECT {columns} FROM {stored} WHERE {where})"
+        old_rows = f"(SELECT {columns} FROM {quote(out_name(name))} WHERE {_where(found, True)})"
         new_rows = f"(SELECT {columns} FROM __new)"
         delta.removed[name] = con.sql(
-            f"SELECT * FROM {old_rows} EXCEPT ALL SELECT * FROM {new_rows}",
-            params=_params(payees)).to_arrow_table()
+            f"SELECT * FROM {old_rows} EXCEPT ALL SELECT * FROM {new_rows}").to_arrow_table()
         delta.added[name] = con.sql(
-            f"SELECT * FROM {new_rows} EXCEPT ALL SELECT * FROM {old_rows}",
-            params=_params(payees)).to_arrow_table()
+            f"SELECT * FROM {new_rows} EXCEPT ALL SELECT * FROM {old_rows}").to_arrow_table()
         con.unregister("__new")
+    units = set()
+    for name in BY_PERIOD:
         for part in (delta.removed[name], delta.added[name]):
-            changed.update(part["payee_id"].to_pylist())
-    delta.payees = sorted(changed, key=lambda p: (p is None, p or ""))
-    values = pa.array([p for p in delta.payees if p is not None], pa.string())
-    for name in BY_PAYEE:
+            units.update(zip(part["payee_id"].to_pylist(), part["period"].to_pylist(),
+                             strict=True))
+    delta.units = sorted(units, key=lambda u: (u[0] is None, u[0] or "", u[1] is None, u[1] or ""))
+    delta.payees = sorted({p for p, _ in units}, key=lambda p: (p is None, p or ""))
+    keys = pa.array([unit_key(p, q) for p, q in delta.units], pa.string())
+    _temp(con, UNITS, keys.to_pylist())
+    for name in BY_PERIOD:
         table = new[name]
-        mask = pc.is_in(table["payee_id"], value_set=values)
-        if None in changed:
-            mask = pc.or_kleene(mask, pc.is_null(table["payee_id"]))
-        delta.rows[name] = table.filter(pc.fill_null(mask, False))
-        if delta.payees:
-            _rewrite(con, name, delta.payees, delta.rows[name])
+        delta.rows[name] = table.filter(pc.is_in(_keys(table, ["payee_id", "period"]),
+                                                 value_set=keys)) if table.num_rows else table
+        if delta.units:
+            _rewrite(con, name, delta.rows[name], ["payee_id", "period"])
+    say("compare summary")
+    delta.rows["summary"] = _summary(con, delta)
+    if delta.payees:
+        _temp(con, UNITS, [payee_key(p) for p in delta.payees])
+        _rewrite(con, "summary", delta.rows["summary"], ["payee_id"])
     say("execute effect")
     effect = backend.to_pyarrow(outputs.effect)
     con.register("__new", effect)
@@ -192,28 +254,39 @@ def compute_delta(state, outputs: Outputs, candidates: set[str] | None,
     return delta
 
 
-def _params(payees: list[str] | None) -> list[str]:
-    return payees if payees is not None and len(payees) <= LITERAL_MAX else []
+def _summary(con, delta: Delta) -> pa.Table:
+    """The changed payees' summary rows: their stored rows, plus the payout lines added,
+    minus those removed (exact: counts and sums of Decimals)."""
+    stored = quote(out_name("summary"))
+    types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                             "WHERE table_name = ? AND table_catalog = current_database()",
+                             [out_name("summary")]).fetchall())
+    con.register("__added", delta.added["payouts"])
+    con.register("__removed", delta.removed["payouts"])
+    _temp(con, PAYEES, [p for p in delta.payees if p is not None])
+    counted = ", ".join([
+        "program", "payee_id", "{sign}count(*) AS lines",
+        "{sign}sum(CASE WHEN paid THEN 1 ELSE 0 END) AS paid_lines",
+        "{sign}sum(CASE WHEN NOT paid THEN 1 ELSE 0 END) AS unpaid_lines",
+        "{sign}sum(earned) AS earned", "{sign}sum(amount) AS amount"])
+    totals = ", ".join(f"CAST(sum({quote(c)}) AS {types[c]}) AS {quote(c)}"
+                       for c in ("lines", "paid_lines", "unpaid_lines", "earned", "amount"))
+    table = con.sql(
+        f"SELECT program, payee_id, {totals} FROM ("
+        f"SELECT program, payee_id, lines, paid_lines, unpaid_lines, earned, amount FROM {stored}"
+        f" WHERE payee_id IN (SELECT v FROM {quote(PAYEES)})"
+        f" UNION ALL SELECT {counted.format(sign='')} FROM __added GROUP BY ALL"
+        f" UNION ALL SELECT {counted.format(sign='-')} FROM __removed GROUP BY ALL)"
+        f" GROUP BY program, payee_id HAVING sum(lines) <> 0 ORDER BY payee_id").to_arrow_table()
+    con.unregister("__added")
+    con.unregister("__removed")
+    return table
 
 
-def _where(payees: list[str] | None) -> str:
-    if payees is None:
-        return "TRUE"
-    if len(payees) > LITERAL_MAX:
-        test = f"payee_id IN (SELECT v FROM {quote(PAYEES)})"
-    else:
-        test = f"payee_id IN ({', '.join('?' * len(payees))})" if payees else "FALSE"
-    return f"({test} OR payee_id IS NULL)"
-
-
-def _rewrite(con, name: str, payees: list[str | None], rows: pa.Table) -> None:
-    """The changed payees' stored rows replaced by their new ones."""
-    known = [p for p in payees if p is not None]
+def _rewrite(con, name: str, rows: pa.Table, by: list[str]) -> None:
+    """The changed ranges (the keys in UNITS) of a stored output replaced by `rows`."""
     stored = quote(out_name(name))
-    test = f"payee_id IN (SELECT unnest(?::VARCHAR[]))" if known else "FALSE"
-    if None in payees:
-        test += " OR payee_id IS NULL"
-    con.execute(f"DELETE FROM {stored} WHERE {test}", [known] if known else [])
+    con.execute(f"DELETE FROM {stored} WHERE {_sql_key(by)} IN (SELECT v FROM {quote(UNITS)})")
     con.register("__rows", rows)
     con.execute(f"INSERT INTO {stored} BY NAME SELECT * FROM __rows")
     con.unregister("__rows")

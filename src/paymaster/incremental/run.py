@@ -11,7 +11,14 @@ from paymaster.engine import build
 from paymaster.incremental.affected import affected_payees
 from paymaster.incremental.base import Affected, Fallback, Progress
 from paymaster.incremental.budget import budgeted_lines
-from paymaster.incremental.delta import BY_PAYEE, Delta, compute_delta, out_name, store_outputs
+from paymaster.incremental.delta import (
+    BY_PAYEE,
+    Candidates,
+    Delta,
+    compute_delta,
+    out_name,
+    store_outputs,
+)
 from paymaster.incremental.diff import load_changes
 from paymaster.incremental.output import fetch_outputs
 from paymaster.incremental.splice import Splice
@@ -127,8 +134,7 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
             report.payees = results["summary"].num_rows
             report.delta = Delta(full=True, rows=results)
         else:
-            report.delta = compute_delta(state, built, _candidates(state, scope, report),
-                                         say)
+            report.delta = compute_delta(state, built, _candidates(state, scope), say)
             stage("delta")
             results = fetch_outputs(built, backend, say) if outputs == "all" else {}
             stage("execute")
@@ -147,11 +153,19 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
         state.con.close()
 
 
-def _candidates(state: State, scope: Splice, report: Report) -> set[str] | None:
-    """The payees whose output rows may have changed (None: any payee's)."""
+def _candidates(state: State, scope: Splice) -> Candidates | None:
+    """The payees, or payee-periods, whose output rows may have changed (None: any)."""
     if scope.changed is None or not all(out_name(t) in state.names() for t in BY_PAYEE):
         return None
-    found = set(report.affected) | scope.changed
+    found = Candidates()
+    for affected in scope.scopes.values():
+        found.payees |= affected.payees | affected.others
+        found.periods |= affected.periods
+    for payee, period in scope.changed:
+        if period is None:
+            found.payees.add(payee)
+        else:
+            found.periods.add((payee, period))
     for measure in state.loaded.plan.measures:
         roster = getattr(measure, "roster", None)
         if roster is None or measure.type == "balance":
@@ -160,8 +174,7 @@ def _candidates(state: State, scope: Splice, report: Report) -> set[str] | None:
         if diff is not None and (diff.old_count or diff.new_count):  # a payee in or out
             column = quote(roster.column)
             for side in ("old", "new"):
-                found.update(r[0] for r in state.con.execute(
+                found.payees.update(r[0] for r in state.con.execute(
                     f"SELECT DISTINCT CAST({column} AS VARCHAR) FROM "
-                    f"{quote(f'{side}_{roster.table}')}").fetchall())
-    found.discard(None)
+                    f"{quote(f'{side}_{roster.table}')}").fetchall() if r[0] is not None)
     return found

@@ -48,9 +48,10 @@ class Splice:
         self.full = full
         self.diffs = diffs or {}
         self.compacted: set[str] = set()
-        # Payees whose results changed beyond the recomputed ones (a global measure's,
-        # charged budgets'), for the delta; None: any payee's may have.
-        self.changed: set[str] | None = set()
+        # (payee, period) whose results changed beyond the recomputed ones (a global
+        # measure's, charged budgets'; period None: every period), for the delta; None:
+        # any payee's may have.
+        self.changed: set[tuple[str, str | None]] | None = set()
         plan = state.loaded.plan
         self.scopes = {m: affected for m, affected in scopes.items() if affected}
         # The payees each measure's results are read for, by the measures reading them.
@@ -298,9 +299,10 @@ class Splice:
         return whole, view
 
 
-def note_changes(con, old: str, new: str, changed: set[str] | None) -> set[str] | None:
-    """`changed` with the payees whose rows differ between the tables `old` and `new`
-    (None, any payee, when they have no payee_id or `old` is missing)."""
+def note_changes(con, old: str, new: str, changed: set | None) -> set | None:
+    """`changed` with the (payee, period) whose rows differ between the tables `old` and
+    `new` (period None: the whole payee; `changed` None: any payee, as when the tables
+    have no payee_id or `old` is missing)."""
     columns = [r[0] for r in con.execute(f"DESCRIBE {quote(new)}").fetchall()]
     if changed is None or "payee_id" not in columns:
         return None
@@ -311,12 +313,13 @@ def note_changes(con, old: str, new: str, changed: set[str] | None) -> set[str] 
     if before != columns:
         return None
     a, b = quote(old), quote(new)
-    found = con.execute(f"SELECT DISTINCT payee_id FROM ((SELECT * FROM {a} EXCEPT ALL "
+    period = "period" if "period" in columns else "NULL"
+    found = con.execute(f"SELECT DISTINCT payee_id, {period} FROM ((SELECT * FROM {a} EXCEPT ALL "
                         f"SELECT * FROM {b}) UNION ALL (SELECT * FROM {b} EXCEPT ALL "
                         f"SELECT * FROM {a}))").fetchall()
     if any(r[0] is None for r in found):
         return None
-    return changed | {r[0] for r in found}
+    return changed | {(r[0], r[1]) for r in found}
 
 
 def _clustered(table: ir.Table) -> ir.Table:
