@@ -48,16 +48,19 @@ def out_name(table: str) -> str:
 
 @dataclass
 class Candidates:
-    """The rows that may have changed: every row of `payees`, the rows of `periods`."""
+    """The rows that may have changed: every row of `payees`, the rows of `periods`, and
+    the rows of a measure (`measures`: measure id -> payees) that recomputed them."""
 
     payees: set[str] = field(default_factory=set)
     periods: set[tuple[str, str]] = field(default_factory=set)
+    measures: dict[str, set[str]] = field(default_factory=dict)
 
     def units(self) -> list[str]:
         return sorted(unit_key(p, q) for p, q in self.periods if p not in self.payees)
 
     def everyone(self) -> list[str]:
-        return sorted(self.payees | {p for p, _ in self.periods})
+        return sorted(self.payees | {p for p, _ in self.periods}
+                      | {p for found in self.measures.values() for p in found})
 
 
 def unit_key(payee: str | None, period: str | None) -> str:
@@ -164,32 +167,55 @@ def _sql_key(by: list[str]) -> str:
     return f" || {literal(SEP)} || ".join(parts) if len(by) > 1 else f"{parts[0]} || {literal(SEP)}"
 
 
-def _member(expr: ir.Table, found: Candidates | None, backend) -> ir.Table:
-    """The candidates' rows of an output table (by payee and period)."""
+# Temporary tables of the candidates: every payee (a prefilter), whole payees, payee-period
+# keys, measure-payee keys, and per table without a measure column its measures' payees.
+MEASURES = "__delta_measures"
+
+
+def _measured(name: str) -> str:
+    return f"__delta_of_{name}"
+
+
+def _member(expr: ir.Table, name: str, found: Candidates | None, backend) -> ir.Table:
+    """The candidates' rows of an output table."""
     if found is None:
         return expr
-    payee = expr["payee_id"]
+    payee, table = expr["payee_id"], backend.table
     everyone = found.everyone()
     if len(everyone) <= LITERAL_MAX:  # a literal list: a filter the scans apply
-        test = payee.isin(everyone) if everyone else ibis.literal(False)
+        first = payee.isin(everyone) if everyone else ibis.literal(False)
     else:
-        test = payee.isin(backend.table(PAYEES)["v"])
-    units = found.units()
-    if units:
-        key = (payee.fill_null(NUL) + SEP + expr["period"].cast("string").fill_null(NUL))
-        whole = payee.isin(backend.table(WHOLE)["v"])
-        test = test & (whole | key.isin(backend.table(UNITS)["v"]))
-    return expr.filter(test | payee.isnull())
+        first = payee.isin(table(PAYEES)["v"])
+    key = payee.fill_null(NUL) + SEP + expr["period"].cast("string").fill_null(NUL)
+    test = payee.isin(table(WHOLE)["v"]) | key.isin(table(UNITS)["v"])
+    if "measure" in expr.columns:
+        test |= (expr["measure"] + SEP + payee).isin(table(MEASURES)["v"])
+    else:
+        test |= payee.isin(table(_measured(name))["v"])
+    return expr.filter((first & test) | payee.isnull())
 
 
-def _where(found: Candidates | None, by_period: bool) -> str:
+def _where(name: str, columns: list[str], found: Candidates | None) -> str:
     if found is None:
         return "TRUE"
-    test = f"payee_id IN (SELECT v FROM {quote(PAYEES)})"
-    if by_period and found.units():
-        test += (f" AND (payee_id IN (SELECT v FROM {quote(WHOLE)}) OR "
-                 f"{_sql_key(['payee_id', 'period'])} IN (SELECT v FROM {quote(UNITS)}))")
-    return f"({test} OR payee_id IS NULL)"
+    tests = [f"payee_id IN (SELECT v FROM {quote(WHOLE)})",
+             f"{_sql_key(['payee_id', 'period'])} IN (SELECT v FROM {quote(UNITS)})"]
+    if "measure" in columns:
+        tests.append(f"measure || {literal(SEP)} || payee_id IN (SELECT v FROM {quote(MEASURES)})")
+    else:
+        tests.append(f"payee_id IN (SELECT v FROM {quote(_measured(name))})")
+    return (f"((payee_id IN (SELECT v FROM {quote(PAYEES)}) AND ({' OR '.join(tests)}))"
+            " OR payee_id IS NULL)")
+
+
+def _changed_rows(expr: ir.Table, payees: list[str | None], backend) -> ir.Table:
+    """The rows of the changed units (keys in UNITS) of an output table."""
+    payee = expr["payee_id"]
+    known = [p for p in payees if p is not None]
+    first = payee.isin(known) if len(known) <= LITERAL_MAX else payee.isin(
+        backend.table(PAYEES)["v"])
+    key = payee.fill_null(NUL) + SEP + expr["period"].cast("string").fill_null(NUL)
+    return expr.filter((first | payee.isnull()) & key.isin(backend.table(UNITS)["v"]))
 
 
 def _temp(con, name: str, values: list[str]) -> None:
@@ -206,14 +232,21 @@ def compute_delta(state, outputs: Outputs, found: Candidates | None, say: Progre
         _temp(con, PAYEES, found.everyone())
         _temp(con, WHOLE, sorted(found.payees))
         _temp(con, UNITS, found.units())
+        _temp(con, MEASURES, sorted(f"{m}{SEP}{p}" for m, ps in found.measures.items()
+                                    for p in ps))
+        names = state.names()
+        for name, attr in (("titles", "titles"), ("evaluations", "evaluations")):
+            _temp(con, _measured(name), sorted({p for m, ps in found.measures.items()
+                                                if f"st_{m}__{attr}" in names for p in ps}))
     delta = Delta(full=False, candidates=-1 if found is None else len(found.everyone()))
-    new: dict[str, pa.Table] = {}
     for name in BY_PERIOD:
         say(f"compare {name}")
-        table = new[name] = backend.to_pyarrow(_member(getattr(outputs, name), found, backend))
+        expr = getattr(outputs, name)
+        table = backend.to_pyarrow(_member(expr, name, found, backend))
         con.register("__new", table)
         columns = quote_all(table.column_names)
-        old_rows = f"(SELECT {columns} FROM {quote(out_name(name))} WHERE {_where(found, True)})"
+        old_rows = (f"(SELECT {columns} FROM {quote(out_name(name))} "
+                    f"WHERE {_where(name, table.column_names, found)})")
         new_rows = f"(SELECT {columns} FROM __new)"
         delta.removed[name] = con.sql(
             f"SELECT * FROM {old_rows} EXCEPT ALL SELECT * FROM {new_rows}").to_arrow_table()
@@ -227,12 +260,15 @@ def compute_delta(state, outputs: Outputs, found: Candidates | None, say: Progre
                              strict=True))
     delta.units = sorted(units, key=lambda u: (u[0] is None, u[0] or "", u[1] is None, u[1] or ""))
     delta.payees = sorted({p for p, _ in units}, key=lambda p: (p is None, p or ""))
-    keys = pa.array([unit_key(p, q) for p, q in delta.units], pa.string())
-    _temp(con, UNITS, keys.to_pylist())
+    _temp(con, UNITS, [unit_key(p, q) for p, q in delta.units])
+    _temp(con, PAYEES, [p for p in delta.payees if p is not None])
     for name in BY_PERIOD:
-        table = new[name]
-        delta.rows[name] = table.filter(pc.is_in(_keys(table, ["payee_id", "period"]),
-                                                 value_set=keys)) if table.num_rows else table
+        # The changed units whole (their rows that were no candidates are the same as
+        # before, but a unit's rows are given together, in the table's order).
+        say(f"execute {name} of the changed periods")
+        expr = getattr(outputs, name)
+        delta.rows[name] = (backend.to_pyarrow(_changed_rows(expr, delta.payees, backend))
+                            if delta.units else backend.to_pyarrow(expr.limit(0)))
         if delta.units:
             _rewrite(con, name, delta.rows[name], ["payee_id", "period"])
     say("compare summary")

@@ -158,8 +158,8 @@ def _candidates(state: State, scope: Splice) -> Candidates | None:
     if scope.changed is None or not all(out_name(t) in state.names() for t in BY_PAYEE):
         return None
     found = Candidates()
-    for affected in scope.scopes.values():
-        found.payees |= affected.payees | affected.others
+    for measure_id, affected in scope.scopes.items():
+        found.measures.setdefault(measure_id, set()).update(affected.payees | affected.others)
         found.periods |= affected.periods
     for payee, period in scope.changed:
         if period is None:
