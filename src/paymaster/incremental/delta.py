@@ -176,23 +176,30 @@ def _measured(name: str) -> str:
     return f"__delta_of_{name}"
 
 
-def _member(expr: ir.Table, name: str, found: Candidates | None, backend) -> ir.Table:
+def _in(value: ir.Value, values: list[str], name: str, backend) -> ir.Value:
+    """`value` in `values`: a literal list when short (a filter DuckDB pushes below the
+    outputs' sort to the scans), else the temporary table `name` holding them."""
+    if len(values) <= LITERAL_MAX:
+        return value.isin(values) if values else ibis.literal(False)
+    return value.isin(backend.table(name)["v"])
+
+
+def _member(expr: ir.Table, name: str, found: Candidates | None, backend,
+            measured: dict[str, list[str]]) -> ir.Table:
     """The candidates' rows of an output table."""
     if found is None:
         return expr
-    payee, table = expr["payee_id"], backend.table
-    everyone = found.everyone()
-    if len(everyone) <= LITERAL_MAX:  # a literal list: a filter the scans apply
-        first = payee.isin(everyone) if everyone else ibis.literal(False)
-    else:
-        first = payee.isin(table(PAYEES)["v"])
+    payee = expr["payee_id"]
     key = payee.fill_null(NUL) + SEP + expr["period"].cast("string").fill_null(NUL)
-    test = payee.isin(table(WHOLE)["v"]) | key.isin(table(UNITS)["v"])
+    test = (_in(payee, sorted(found.payees), WHOLE, backend)
+            | _in(key, found.units(), UNITS, backend))
     if "measure" in expr.columns:
-        test |= (expr["measure"] + SEP + payee).isin(table(MEASURES)["v"])
+        test |= _in(expr["measure"] + SEP + payee, measured[MEASURES], MEASURES, backend)
     else:
-        test |= payee.isin(table(_measured(name))["v"])
-    return expr.filter((first & test) | payee.isnull())
+        test |= _in(payee, measured[_measured(name)], _measured(name), backend)
+    # Conjuncts: each is pushed below the sort on its own (an OR of them would not be).
+    first = _in(payee, found.everyone(), PAYEES, backend)
+    return expr.filter(first | payee.isnull(), test | payee.isnull())
 
 
 def _where(name: str, columns: list[str], found: Candidates | None) -> str:
@@ -204,8 +211,17 @@ def _where(name: str, columns: list[str], found: Candidates | None) -> str:
         tests.append(f"measure || {literal(SEP)} || payee_id IN (SELECT v FROM {quote(MEASURES)})")
     else:
         tests.append(f"payee_id IN (SELECT v FROM {quote(_measured(name))})")
-    return (f"((payee_id IN (SELECT v FROM {quote(PAYEES)}) AND ({' OR '.join(tests)}))"
-            " OR payee_id IS NULL)")
+    everyone = found.everyone()
+    first = (f"payee_id IN ({', '.join('?' * len(everyone))})" if everyone else "FALSE") \
+        if len(everyone) <= LITERAL_MAX else f"payee_id IN (SELECT v FROM {quote(PAYEES)})"
+    return f"({first} OR payee_id IS NULL) AND ({' OR '.join(tests)} OR payee_id IS NULL)"
+
+
+def _where_params(found: Candidates | None) -> list[str]:
+    """The bound values of `_where` (the payees, when listed)."""
+    if found is None or len(found.everyone()) > LITERAL_MAX:
+        return []
+    return found.everyone()
 
 
 def _changed_rows(expr: ir.Table, payees: list[str | None], backend) -> ir.Table:
@@ -228,30 +244,36 @@ def compute_delta(state, outputs: Outputs, found: Candidates | None, say: Progre
     """Compare the candidates' rows (None: every row) of each output table with the
     stored ones, keep the differences and rewrite the changed rows of the stored ones."""
     con, backend = state.con, state.backend
+    measured: dict[str, list[str]] = {}
     if found is not None:
         _temp(con, PAYEES, found.everyone())
         _temp(con, WHOLE, sorted(found.payees))
         _temp(con, UNITS, found.units())
-        _temp(con, MEASURES, sorted(f"{m}{SEP}{p}" for m, ps in found.measures.items()
-                                    for p in ps))
+        measured[MEASURES] = sorted(f"{m}{SEP}{p}" for m, ps in found.measures.items()
+                                    for p in ps)
         names = state.names()
-        for name, attr in (("titles", "titles"), ("evaluations", "evaluations")):
-            _temp(con, _measured(name), sorted({p for m, ps in found.measures.items()
-                                                if f"st_{m}__{attr}" in names for p in ps}))
+        for name in ("titles", "evaluations"):
+            measured[_measured(name)] = sorted({p for m, ps in found.measures.items()
+                                                if f"st_{m}__{name}" in names for p in ps})
+        for name, values in measured.items():
+            _temp(con, name, values)
     delta = Delta(full=False, candidates=-1 if found is None else len(found.everyone()))
     for name in BY_PERIOD:
         say(f"compare {name}")
         expr = getattr(outputs, name)
-        table = backend.to_pyarrow(_member(expr, name, found, backend))
+        table = backend.to_pyarrow(_member(expr, name, found, backend, measured))
         con.register("__new", table)
         columns = quote_all(table.column_names)
         old_rows = (f"(SELECT {columns} FROM {quote(out_name(name))} "
                     f"WHERE {_where(name, table.column_names, found)})")
         new_rows = f"(SELECT {columns} FROM __new)"
+        params = _where_params(found)
         delta.removed[name] = con.sql(
-            f"SELECT * FROM {old_rows} EXCEPT ALL SELECT * FROM {new_rows}").to_arrow_table()
+            f"SELECT * FROM {old_rows} EXCEPT ALL SELECT * FROM {new_rows}",
+            params=params or None).to_arrow_table()
         delta.added[name] = con.sql(
-            f"SELECT * FROM {new_rows} EXCEPT ALL SELECT * FROM {old_rows}").to_arrow_table()
+            f"SELECT * FROM {new_rows} EXCEPT ALL SELECT * FROM {old_rows}",
+            params=params or None).to_arrow_table()
         con.unregister("__new")
     units = set()
     for name in BY_PERIOD:
