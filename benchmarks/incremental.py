@@ -7,17 +7,19 @@ Generates (or reuses) seeded Parquet input with benchmarks/generate.py, copies i
 working folder, then times in one process: the full run (`paymaster.runs.calculate`), the
 first incremental run (a full run that also writes the state), and an incremental run
 after each kind of small change of the program (`paymaster.changes.CHANGES`), each as a
-ratio to the full run. Each run also reports its CPU seconds (all threads): on a shared
-machine they vary less than the wall clock. With --verify, the last incremental result
-is compared with a fresh full run, table by table: same schema, same number of rows and
-the same sum of row hashes (as multisets: the order of rows aside), which needs no
-sorted copies of tables of millions of rows.
+ratio to the full run. Each incremental run returns only its delta (`outputs="delta"`;
+`--outputs all` fetches every table as well). Each run also reports its CPU seconds (all
+threads): on a shared machine they vary less than the wall clock. With --verify, the
+first run's tables with every delta applied are compared with a fresh full run, table by
+table: same schema, same number of rows and the same sum of row hashes (as multisets: the
+order of rows aside), which needs no sorted copies of tables of millions of rows.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import sys
@@ -71,6 +73,9 @@ def main() -> None:
     parser.add_argument("--changes", nargs="*", help="kinds of change (default: all)")
     parser.add_argument("--verify", action="store_true",
                         help="compare the last incremental result with a fresh full run")
+    parser.add_argument("--outputs", choices=("delta", "all"), default="delta",
+                        help="what each incremental run returns")
+    parser.add_argument("--json", type=Path, help="also write the result to this file")
     parser.add_argument("--steps", action="store_true",
                         help="print each step of an incremental run taking 0.2 s or more")
     args = parser.parse_args()
@@ -95,29 +100,34 @@ def main() -> None:
     del full
 
     started = time.perf_counter()
-    _, report = incremental.calculate(plan, data, state)
+    first, report = incremental.calculate(plan, data, state)
+    applied = first.tables if args.verify else None
+    del first
     seconds = time.perf_counter() - started
     print(f"first incremental run (full + state): {seconds:.2f} s "
           f"({seconds / full_seconds:.0%} of full)", flush=True)
 
     folder = Folder(data, seed=args.seed)
     results = []
-    last = None
     for kind, change in CHANGES[args.program].items():
         if args.changes and kind not in args.changes:
             continue
         what = change(folder)
-        last = None  # (the previous result's tables: gigabytes at 10M lines)
         steps: list[tuple[float, str]] = []
         started, cpu = time.perf_counter(), _cpu()
-        last, report = incremental.calculate(plan, data, state, progress=_recorder(steps))
+        _, report = incremental.calculate(plan, data, state, progress=_recorder(steps),
+                                          outputs=args.outputs)
         seconds, cpu = time.perf_counter() - started, _cpu() - cpu
         steps.append((time.perf_counter(), "end"))
         ratio = seconds / full_seconds
+        if applied is not None:
+            applied = report.delta.apply(applied)
+        delta = {k: v.num_rows for k, v in report.delta.lines().items()}
         results.append({"change": kind, "what": what, "seconds": round(seconds, 2),
                         "ratio": round(ratio, 4), "cpu_seconds": round(cpu, 2),
                         "cpu_ratio": round(cpu / full_cpu, 4), "mode": report.mode,
                         "affected": len(report.affected), "payees": report.payees,
+                        "delta_payees": len(report.delta.payees), "delta_lines": delta,
                         "stages": report.seconds})
         print(f"{kind}: {seconds:.2f} s = {ratio:.1%} of full; {cpu:.1f} s CPU = "
               f"{cpu / full_cpu:.1%} of full; {what}", flush=True)
@@ -128,16 +138,19 @@ def main() -> None:
             print("    steps: " + ", ".join(
                 f"{step} {after - at:.1f} s" for (at, step), (after, _) in zip(steps, steps[1:], strict=False)
                 if after - at >= 0.2), flush=True)
-    if args.verify and last is not None:
-        got = _fingerprints(last.tables)
-        del last
+    if applied is not None and results:
+        got = _fingerprints(applied)
+        del applied
         same = got == _fingerprints(calculate(plan, data).tables)
-        print(f"verify: incremental == full for every table: {same}")
+        print(f"verify: first run + every delta == full for every table: {same}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
-    print(json.dumps({"program": args.program, "lines": args.lines,
-                      "full_seconds": round(full_seconds, 2), "full_cpu_seconds": round(full_cpu, 2),
-                      "peak_gib": round(peak, 2),
-                      "changes": results}))
+    found = {"program": args.program, "lines": args.lines, "outputs": args.outputs,
+             "full_seconds": round(full_seconds, 2), "full_cpu_seconds": round(full_cpu, 2),
+             "peak_gib": round(peak, 2), "load_average": list(os.getloadavg()),
+             "changes": results}
+    print(json.dumps(found))
+    if args.json:
+        args.json.write_text(json.dumps(found, indent=1) + "\n")
 
 
 if __name__ == "__main__":

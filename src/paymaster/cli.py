@@ -6,6 +6,7 @@ Every command maps our errors to located messages and exit code 1 in one place.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -136,7 +137,7 @@ def run(
             from paymaster.figures import in_memory
             from paymaster.outputs import write_tables
 
-            result = _calculate_incremental(plan, data, out)
+            result, delta = _calculate_incremental(plan, data, out)
             tables = result.tables
             if explanations == "text":
                 tables = {name: with_explanations(table, result.loaded.plan, name, locale)
@@ -144,6 +145,7 @@ def run(
                           for name, table in tables.items()}
             paths = write_tables(tables, out, fmt,
                                  metadata=run_metadata(result, data, backend, spark_master))
+            _write_delta(delta, out / "delta", fmt, write_tables)
             figures = in_memory(result.tables)
         else:
             # The tables go from the backend to their files a batch at a time: Python never
@@ -251,7 +253,18 @@ def _calculate_incremental(plan: Path, data: Path, out: Path):
         progress.finish()
     for line in report.lines():
         console.print(line, markup=False, highlight=False)
-    return result
+    return result, report.delta
+
+
+def _write_delta(delta, folder: Path, fmt: str, write_tables) -> None:
+    """OUT/delta/: what an incremental run changed (lines added, removed and changed,
+    the changed payees' totals); after a full run there is none (a stale one is removed)."""
+    if delta is None or delta.full:
+        if folder.is_dir():
+            shutil.rmtree(folder)
+        return
+    delta.write(folder, lambda tables, to: write_tables(tables, to, fmt))
+    console.print(f"wrote the delta to {folder}")
 
 
 def _print_summary(result, figures) -> None:

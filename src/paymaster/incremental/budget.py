@@ -19,12 +19,14 @@ from paymaster.engine.budget import apply_budgets
 from paymaster.engine.context import Context
 from paymaster.engine.lines import line_schema, memtable
 from paymaster.errors import Collector
-from paymaster.incremental.splice import Splice
+from paymaster.incremental.splice import Splice, note_changes
 from paymaster.plan.expressions import Compiler
 from paymaster.plan.trace import trace_columns
 from paymaster.sqlnames import quote
 
 CHARGED = "__charged_lines"
+CANDIDATES = "__candidate_lines"
+KEPT = "st___charged_lines"  # the previous run's charged lines
 
 
 def candidate(lines: ir.Table, pools: list[str]) -> ir.Value:
@@ -53,7 +55,17 @@ def budgeted_lines(splice: Splice) -> ir.Table:
     may = candidate(lines, [b.id for b in loaded.plan.budgets])
     state.say("charge the budgets")
     state.con.execute(f"DROP TABLE IF EXISTS {quote(CHARGED)}")
-    charged = backend.create_table(CHARGED, charge(lines.filter(may), loaded.plan), temp=True)
+    # The candidates first, on their own: charged straight from the union of every line,
+    # the union is read by each pool's branches and DuckDB materialises it whole (a CTE
+    # of every line, every column: most of the run after a small change).
+    state.con.execute(f"DROP TABLE IF EXISTS {quote(CANDIDATES)}")
+    candidates = backend.create_table(CANDIDATES, lines.filter(may), temp=True)
+    charged = backend.create_table(CHARGED, charge(candidates, loaded.plan), temp=True)
+    # The charged lines are kept for the next run's delta: a change can move the budget
+    # columns of another payee's charged lines (the pool runs out earlier or later).
+    if not splice.full:
+        splice.changed = note_changes(state.con, KEPT, CHARGED, splice.changed)
+    state.con.execute(f"CREATE OR REPLACE TABLE {quote(KEPT)} AS SELECT * FROM {quote(CHARGED)}")
     # No pool touches the other lines: charged with none, they are a projection (with the
     # pools, each line would be split into passing and charged, and read twice).
     unpooled = loaded.plan.model_copy(update={"budgets": []})

@@ -11,6 +11,14 @@ from paymaster.engine import build
 from paymaster.incremental.affected import affected_payees
 from paymaster.incremental.base import Affected, Fallback, Progress
 from paymaster.incremental.budget import budgeted_lines
+from paymaster.incremental.delta import (
+    BY_PAYEE,
+    Candidates,
+    Delta,
+    compute_delta,
+    out_name,
+    store_outputs,
+)
 from paymaster.incremental.diff import load_changes
 from paymaster.incremental.output import fetch_outputs
 from paymaster.incremental.splice import Splice
@@ -33,6 +41,7 @@ class Report:
     affected: list[str] = field(default_factory=list)
     payees: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
+    delta: Delta | None = None  # the output rows that changed
 
     def lines(self) -> list[str]:
         out = []
@@ -47,13 +56,23 @@ class Report:
             shown = ", ".join(self.affected[:10]) + (" ..." if len(self.affected) > 10 else "")
             out.append(f"incremental: recomputed {len(self.affected)} of {self.payees} payees"
                        + (f" ({shown})" if self.affected else ""))
+            if self.delta is not None:
+                lines = {k: v.num_rows for k, v in self.delta.lines().items()}
+                out.append(f"delta: {len(self.delta.payees)} payees changed; payout lines "
+                           f"+{lines['lines_added']} -{lines['lines_removed']} "
+                           f"~{lines['lines_changed']}")
         return out
 
 
 def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
-              progress: Progress | None = None, full: bool = False) -> tuple[RunResult, Report]:
+              progress: Progress | None = None, full: bool = False,
+              outputs: str = "all") -> tuple[RunResult, Report]:
     """Calculate `plan` on `data`, incrementally against the state at `state_path` when it
-    can (else in full), and leave the new state there."""
+    can (else in full), and leave the new state there. `Report.delta` says which output
+    rows changed; with `outputs="delta"` an incremental run returns only that (the
+    RunResult's tables are empty: `delta.apply(previous tables)` gives them)."""
+    if outputs not in ("all", "delta"):
+        raise ValueError(f"outputs must be 'all' or 'delta', not {outputs!r}")
     say = progress or (lambda _stage: None)
     report = Report()
     clock = StageClock(report.seconds)
@@ -107,14 +126,24 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
                 return backend.create_table(f"stage_{name}", schema=expr.schema(), temp=True)
             return backend.create_table(f"stage_{name}", expr, temp=True)
 
-        outputs = build(loaded, new, clock.materializer(store, say), scope=scope)
+        built = build(loaded, new, clock.materializer(store, say), scope=scope)
         stage("calculate")
-        results = fetch_outputs(outputs, backend, say)
-        stage("execute")
-        report.payees = results["summary"].num_rows
+        if diffs is None:
+            results = fetch_outputs(built, backend, say)
+            stage("execute")
+            report.payees = results["summary"].num_rows
+            report.delta = Delta(full=True, rows=results)
+        else:
+            report.delta = compute_delta(state, built, _candidates(state, scope), say)
+            stage("delta")
+            results = fetch_outputs(built, backend, say) if outputs == "all" else {}
+            stage("execute")
+            report.payees = state.con.execute(
+                f"SELECT count(*) FROM {quote(out_name('summary'))}").fetchone()[0]
         say("store the state")
         if diffs is None:
             state.save_all(Path(data))
+            store_outputs(state.con, results)
         state.mark(complete=True)
         state.con.execute("CHECKPOINT")
         stage("store_state")
@@ -122,3 +151,30 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
                          dict(report.seconds)), report
     finally:
         state.con.close()
+
+
+def _candidates(state: State, scope: Splice) -> Candidates | None:
+    """The payees, or payee-periods, whose output rows may have changed (None: any)."""
+    if scope.changed is None or not all(out_name(t) in state.names() for t in BY_PAYEE):
+        return None
+    found = Candidates()
+    for measure_id, affected in scope.scopes.items():
+        found.measures.setdefault(measure_id, set()).update(affected.payees | affected.others)
+        found.periods |= affected.periods
+    for payee, period in scope.changed:
+        if period is None:
+            found.payees.add(payee)
+        else:
+            found.periods.add((payee, period))
+    for measure in state.loaded.plan.measures:
+        roster = getattr(measure, "roster", None)
+        if roster is None or measure.type == "balance":
+            continue
+        diff = scope.diffs.get(roster.table)
+        if diff is not None and (diff.old_count or diff.new_count):  # a payee in or out
+            column = quote(roster.column)
+            for side in ("old", "new"):
+                found.payees.update(r[0] for r in state.con.execute(
+                    f"SELECT DISTINCT CAST({column} AS VARCHAR) FROM "
+                    f"{quote(f'{side}_{roster.table}')}").fetchall() if r[0] is not None)
+    return found

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import duckdb
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
@@ -47,6 +48,10 @@ class Splice:
         self.full = full
         self.diffs = diffs or {}
         self.compacted: set[str] = set()
+        # (payee, period) whose results changed beyond the recomputed ones (a global
+        # measure's, charged budgets'; period None: every period), for the delta; None:
+        # any payee's may have.
+        self.changed: set[tuple[str, str | None]] | None = set()
         plan = state.loaded.plan
         self.scopes = {m: affected for m, affected in scopes.items() if affected}
         # The payees each measure's results are read for, by the measures reading them.
@@ -240,6 +245,16 @@ class Splice:
                 con.execute(f"DELETE FROM {stored} WHERE __n = 0")
         return self.state.backend.table(name)
 
+    def _replaced(self, name: str, table: ir.Table) -> ir.Table:
+        """A global measure's stored results replaced by `table`, noting whose differ."""
+        con, fresh = self.state.con, f"new_{name}"
+        con.execute(f"DROP TABLE IF EXISTS {quote(fresh)}")
+        self.state.backend.create_table(fresh, _clustered(table))
+        self.changed = note_changes(con, name, fresh, self.changed)
+        con.execute(f"DROP TABLE IF EXISTS {quote(name)}")
+        con.execute(f"ALTER TABLE {quote(fresh)} RENAME TO {quote(name)}")
+        return self.state.backend.table(name)
+
     def splice(self, measure, result: BlockResult) -> tuple[BlockResult, BlockResult]:
         whole, view = BlockResult(), BlockResult()
         backend, con = self.state.backend, self.state.con
@@ -254,8 +269,11 @@ class Splice:
                 self.lines.append(name)
             if self.full or measure.type in GLOBAL and self._reads_changes(measure):
                 self.state.say(f"calculate {measure.id} {attr}")
-                con.execute(f"DROP TABLE IF EXISTS {quote(name)}")
-                stored = backend.create_table(name, _clustered(table))
+                if self.full:
+                    con.execute(f"DROP TABLE IF EXISTS {quote(name)}")
+                    stored = backend.create_table(name, _clustered(table))
+                else:
+                    stored = self._replaced(name, table)
                 setattr(whole, attr, stored)
                 setattr(view, attr, stored)
                 continue
@@ -279,6 +297,29 @@ class Splice:
             setattr(view, attr, part if set(readers) <= affected.payees
                     else self.member(measure, stored, readers))
         return whole, view
+
+
+def note_changes(con, old: str, new: str, changed: set | None) -> set | None:
+    """`changed` with the (payee, period) whose rows differ between the tables `old` and
+    `new` (period None: the whole payee; `changed` None: any payee, as when the tables
+    have no payee_id or `old` is missing)."""
+    columns = [r[0] for r in con.execute(f"DESCRIBE {quote(new)}").fetchall()]
+    if changed is None or "payee_id" not in columns:
+        return None
+    try:
+        before = [r[0] for r in con.execute(f"DESCRIBE {quote(old)}").fetchall()]
+    except duckdb.CatalogException:
+        return None
+    if before != columns:
+        return None
+    a, b = quote(old), quote(new)
+    period = "period" if "period" in columns else "NULL"
+    found = con.execute(f"SELECT DISTINCT payee_id, {period} FROM ((SELECT * FROM {a} EXCEPT ALL "
+                        f"SELECT * FROM {b}) UNION ALL (SELECT * FROM {b} EXCEPT ALL "
+                        f"SELECT * FROM {a}))").fetchall()
+    if any(r[0] is None for r in found):
+        return None
+    return changed | {(r[0], r[1]) for r in found}
 
 
 def _clustered(table: ir.Table) -> ir.Table:

@@ -1,0 +1,350 @@
+"""The delta of an incremental run: only the output rows that changed.
+
+The state keeps the previous run's output tables (`out_<table>`). After a change, only
+the rows that may differ are compared: those of the *candidates*, whole payees or some
+periods of a payee (what a measure recomputed, the payee-periods whose budget-charged
+lines or global results (rankings, titles) changed, the payees a changed roster row
+names). They are computed from the engine's outputs (a filter on the payee, which DuckDB
+pushes down to the stored results' row groups) and compared with the stored ones as
+multisets. The (payee, period) pairs with a row added or removed in any table are the
+*changed* units; the delta holds their new rows (payouts, titles, evaluations and
+credits are ordered by payee and period first, so these row ranges splice into the
+previous tables exactly, order included), the rows added and removed, the changed
+payees' summary rows (the stored ones plus the lines added, minus those removed: no line
+of a payee is read again to total it) and the new `effect` row. The stored outputs are
+updated the same way: only the changed rows are rewritten.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from paymaster.engine import Outputs
+from paymaster.incremental.base import Progress
+from paymaster.sqlnames import literal, quote, quote_all
+
+# The output tables by payee and period (each ordered by them first); `summary` is one
+# row per payee, `effect` one row.
+BY_PERIOD = ("payouts", "titles", "evaluations", "credits")
+BY_PAYEE = (*BY_PERIOD, "summary")
+# What identifies a line across two runs (for `changed`: a removed and an added row with
+# the same key are one line changed).
+LINE_KEY = ["payee_id", "period", "measure", "source_id"]
+LITERAL_MAX = 2000
+SEP = "\x1f"
+NUL = "\x00"  # a NULL payee or period in a unit's key (in neither)
+WHOLE, UNITS, PAYEES = "__delta_whole", "__delta_units", "__delta_payees"
+
+
+def out_name(table: str) -> str:
+    return f"out_{table}"
+
+
+@dataclass
+class Candidates:
+    """The rows that may have changed: every row of `payees`, the rows of `periods`, and
+    the rows of a measure (`measures`: measure id -> payees) that recomputed them."""
+
+    payees: set[str] = field(default_factory=set)
+    periods: set[tuple[str, str]] = field(default_factory=set)
+    measures: dict[str, set[str]] = field(default_factory=dict)
+
+    def units(self) -> list[str]:
+        return sorted(unit_key(p, q) for p, q in self.periods if p not in self.payees)
+
+    def everyone(self) -> list[str]:
+        return sorted(self.payees | {p for p, _ in self.periods}
+                      | {p for found in self.measures.values() for p in found})
+
+
+def unit_key(payee: str | None, period: str | None) -> str:
+    return f"{NUL if payee is None else payee}{SEP}{NUL if period is None else period}"
+
+
+def payee_key(payee: str | None) -> str:
+    return f"{NUL if payee is None else payee}{SEP}"
+
+
+@dataclass
+class Delta:
+    """What an incremental run changed in the output tables.
+
+    `full`: the run was a full one and `rows` holds every table whole. Otherwise `units`
+    are the changed (payee, period) pairs, `payees` their payees, `rows[table]` their new
+    rows (in the table's order; `summary`: the changed payees' rows), `added[table]` /
+    `removed[table]` the rows added and removed (a changed row is in both), and `effect`
+    the new effect table when it changed."""
+
+    full: bool
+    units: list[tuple[str | None, str | None]] = field(default_factory=list)
+    payees: list[str | None] = field(default_factory=list)
+    candidates: int = 0  # payees compared (-1: all)
+    rows: dict[str, pa.Table] = field(default_factory=dict)
+    added: dict[str, pa.Table] = field(default_factory=dict)
+    removed: dict[str, pa.Table] = field(default_factory=dict)
+    effect: pa.Table | None = None
+
+    def apply(self, previous: dict[str, pa.Table]) -> dict[str, pa.Table]:
+        """The previous run's tables with this delta applied: the changed row ranges
+        replaced by their new rows (the same rows, in the same order, as a full run)."""
+        if self.full:
+            return dict(self.rows)
+        keys = pa.array([unit_key(p, q) for p, q in self.units], pa.string())
+        out = {}
+        for name, table in previous.items():
+            if name == "effect":
+                out[name] = self.effect if self.effect is not None else table
+            elif name == "summary":
+                payees = pa.array([payee_key(p) for p in self.payees], pa.string())
+                out[name] = _splice(table, self.rows[name], payees, ["payee_id"])
+            elif name in self.rows:
+                out[name] = _splice(table, self.rows[name], keys, ["payee_id", "period"])
+            else:
+                out[name] = table
+        return out
+
+    def payouts_changed(self) -> pa.Table:
+        """The changed payees' new summary rows (a payee with no lines left has none)."""
+        return self.rows["summary"]
+
+    def lines(self) -> dict[str, pa.Table]:
+        """Payout lines added (a key not there before), removed (a key gone) and changed
+        (the new version of a line whose key stays), with their trace columns."""
+        if self.full:
+            return {"lines_added": self.rows["payouts"]}
+        added, removed = self.added["payouts"], self.removed["payouts"]
+        was, now = _keys(removed, LINE_KEY), _keys(added, LINE_KEY)
+        return {"lines_added": added.filter(pc.invert(pc.is_in(now, value_set=was))),
+                "lines_removed": removed.filter(pc.invert(pc.is_in(was, value_set=now))),
+                "lines_changed": added.filter(pc.is_in(now, value_set=was))}
+
+    def write(self, folder: Path, write_tables) -> list[Path]:
+        """OUT/delta/: lines_added, lines_removed, lines_changed, payouts_changed (the
+        changed payees' summary rows), and effect when it changed."""
+        tables = dict(self.lines())
+        if not self.full:
+            tables["payouts_changed"] = self.payouts_changed()
+            if self.effect is not None:
+                tables["effect"] = self.effect
+        return write_tables(tables, folder)
+
+
+def _keys(table: pa.Table, columns: list[str]) -> pa.Array:
+    """Each row's `columns` as one text, NULL as NUL (`unit_key` for payee and period)."""
+    parts = [pc.fill_null(pc.cast(table[c], pa.string()), NUL) for c in columns]
+    if table.num_rows == 0:
+        return pa.array([], pa.string())
+    if len(parts) == 1:
+        return pc.binary_join_element_wise(parts[0], pa.scalar("", pa.string()), SEP)
+    return pc.binary_join_element_wise(*parts, SEP)
+
+
+def _splice(table: pa.Table, rows: pa.Table, keys: pa.Array, by: list[str]) -> pa.Table:
+    gone = pc.is_in(_keys(table, by), value_set=keys) if table.num_rows else pa.array([], pa.bool_())
+    kept = table.filter(pc.invert(gone)) if table.num_rows else table
+    both = pa.concat_tables([kept, rows.cast(kept.schema)])
+    # A stable sort on the range's columns (NULLs last, as DuckDB orders them): each
+    # range's rows come whole from one side, in their own order.
+    return both.take(pc.sort_indices(both, [(c, "ascending", "at_end") for c in by]))
+
+
+def store_outputs(con, results: dict[str, pa.Table]) -> None:
+    """After a full run: the output tables, for the next run's delta."""
+    for name, table in results.items():
+        con.register("__out", table)
+        con.execute(f"CREATE OR REPLACE TABLE {quote(out_name(name))} AS SELECT * FROM __out")
+        con.unregister("__out")
+
+
+def _sql_key(by: list[str]) -> str:
+    parts = [f"coalesce(CAST({quote(c)} AS VARCHAR), {literal(NUL)})" for c in by]
+    return f" || {literal(SEP)} || ".join(parts) if len(by) > 1 else f"{parts[0]} || {literal(SEP)}"
+
+
+# Temporary tables of the candidates: every payee (a prefilter), whole payees, payee-period
+# keys, measure-payee keys, and per table without a measure column its measures' payees.
+MEASURES = "__delta_measures"
+
+
+def _measured(name: str) -> str:
+    return f"__delta_of_{name}"
+
+
+def _in(value: ir.Value, values: list[str], name: str, backend) -> ir.Value:
+    """`value` in `values`: a literal list when short (a filter DuckDB pushes below the
+    outputs' sort to the scans), else the temporary table `name` holding them."""
+    if len(values) <= LITERAL_MAX:
+        return value.isin(values) if values else ibis.literal(False)
+    return value.isin(backend.table(name)["v"])
+
+
+def _member(expr: ir.Table, name: str, found: Candidates | None, backend,
+            measured: dict[str, list[str]]) -> ir.Table:
+    """The candidates' rows of an output table."""
+    if found is None:
+        return expr
+    payee = expr["payee_id"]
+    key = payee.fill_null(NUL) + SEP + expr["period"].cast("string").fill_null(NUL)
+    test = (_in(payee, sorted(found.payees), WHOLE, backend)
+            | _in(key, found.units(), UNITS, backend))
+    if "measure" in expr.columns:
+        test |= _in(expr["measure"] + SEP + payee, measured[MEASURES], MEASURES, backend)
+    else:
+        test |= _in(payee, measured[_measured(name)], _measured(name), backend)
+    # Conjuncts: each is pushed below the sort on its own (an OR of them would not be).
+    first = _in(payee, found.everyone(), PAYEES, backend)
+    return expr.filter(first | payee.isnull(), test | payee.isnull())
+
+
+def _where(name: str, columns: list[str], found: Candidates | None) -> str:
+    if found is None:
+        return "TRUE"
+    tests = [f"payee_id IN (SELECT v FROM {quote(WHOLE)})",
+             f"{_sql_key(['payee_id', 'period'])} IN (SELECT v FROM {quote(UNITS)})"]
+    if "measure" in columns:
+        tests.append(f"measure || {literal(SEP)} || payee_id IN (SELECT v FROM {quote(MEASURES)})")
+    else:
+        tests.append(f"payee_id IN (SELECT v FROM {quote(_measured(name))})")
+    everyone = found.everyone()
+    first = (f"payee_id IN ({', '.join('?' * len(everyone))})" if everyone else "FALSE") \
+        if len(everyone) <= LITERAL_MAX else f"payee_id IN (SELECT v FROM {quote(PAYEES)})"
+    return f"({first} OR payee_id IS NULL) AND ({' OR '.join(tests)} OR payee_id IS NULL)"
+
+
+def _where_params(found: Candidates | None) -> list[str]:
+    """The bound values of `_where` (the payees, when listed)."""
+    if found is None or len(found.everyone()) > LITERAL_MAX:
+        return []
+    return found.everyone()
+
+
+def _changed_rows(expr: ir.Table, payees: list[str | None], backend) -> ir.Table:
+    """The rows of the changed units (keys in UNITS) of an output table."""
+    payee = expr["payee_id"]
+    known = [p for p in payees if p is not None]
+    first = payee.isin(known) if len(known) <= LITERAL_MAX else payee.isin(
+        backend.table(PAYEES)["v"])
+    key = payee.fill_null(NUL) + SEP + expr["period"].cast("string").fill_null(NUL)
+    return expr.filter((first | payee.isnull()) & key.isin(backend.table(UNITS)["v"]))
+
+
+def _temp(con, name: str, values: list[str]) -> None:
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(name)} (v VARCHAR)")
+    if values:
+        con.execute(f"INSERT INTO {quote(name)} SELECT unnest(?::VARCHAR[])", [values])
+
+
+def compute_delta(state, outputs: Outputs, found: Candidates | None, say: Progress) -> Delta:
+    """Compare the candidates' rows (None: every row) of each output table with the
+    stored ones, keep the differences and rewrite the changed rows of the stored ones."""
+    con, backend = state.con, state.backend
+    measured: dict[str, list[str]] = {}
+    if found is not None:
+        _temp(con, PAYEES, found.everyone())
+        _temp(con, WHOLE, sorted(found.payees))
+        _temp(con, UNITS, found.units())
+        measured[MEASURES] = sorted(f"{m}{SEP}{p}" for m, ps in found.measures.items()
+                                    for p in ps)
+        names = state.names()
+        for name in ("titles", "evaluations"):
+            measured[_measured(name)] = sorted({p for m, ps in found.measures.items()
+                                                if f"st_{m}__{name}" in names for p in ps})
+        for name, values in measured.items():
+            _temp(con, name, values)
+    delta = Delta(full=False, candidates=-1 if found is None else len(found.everyone()))
+    for name in BY_PERIOD:
+        say(f"compare {name}")
+        expr = getattr(outputs, name)
+        table = backend.to_pyarrow(_member(expr, name, found, backend, measured))
+        con.register("__new", table)
+        columns = quote_all(table.column_names)
+        old_rows = (f"(SELECT {columns} FROM {quote(out_name(name))} "
+                    f"WHERE {_where(name, table.column_names, found)})")
+        new_rows = f"(SELECT {columns} FROM __new)"
+        params = _where_params(found)
+        delta.removed[name] = con.sql(
+            f"SELECT * FROM {old_rows} EXCEPT ALL SELECT * FROM {new_rows}",
+            params=params or None).to_arrow_table()
+        delta.added[name] = con.sql(
+            f"SELECT * FROM {new_rows} EXCEPT ALL SELECT * FROM {old_rows}",
+            params=params or None).to_arrow_table()
+        con.unregister("__new")
+    units = set()
+    for name in BY_PERIOD:
+        for part in (delta.removed[name], delta.added[name]):
+            units.update(zip(part["payee_id"].to_pylist(), part["period"].to_pylist(),
+                             strict=True))
+    delta.units = sorted(units, key=lambda u: (u[0] is None, u[0] or "", u[1] is None, u[1] or ""))
+    delta.payees = sorted({p for p, _ in units}, key=lambda p: (p is None, p or ""))
+    _temp(con, UNITS, [unit_key(p, q) for p, q in delta.units])
+    _temp(con, PAYEES, [p for p in delta.payees if p is not None])
+    for name in BY_PERIOD:
+        # The changed units whole (their rows that were no candidates are the same as
+        # before, but a unit's rows are given together, in the table's order).
+        say(f"execute {name} of the changed periods")
+        expr = getattr(outputs, name)
+        delta.rows[name] = (backend.to_pyarrow(_changed_rows(expr, delta.payees, backend))
+                            if delta.units else backend.to_pyarrow(expr.limit(0)))
+        if delta.units:
+            _rewrite(con, name, delta.rows[name], ["payee_id", "period"])
+    say("compare summary")
+    delta.rows["summary"] = _summary(con, delta)
+    if delta.payees:
+        _temp(con, UNITS, [payee_key(p) for p in delta.payees])
+        _rewrite(con, "summary", delta.rows["summary"], ["payee_id"])
+    say("execute effect")
+    effect = backend.to_pyarrow(outputs.effect)
+    con.register("__new", effect)
+    stored = quote(out_name("effect"))
+    differs = con.execute(f"SELECT count(*) FROM ((SELECT * FROM {stored} EXCEPT ALL SELECT * "
+                          f"FROM __new) UNION ALL (SELECT * FROM __new EXCEPT ALL SELECT * "
+                          f"FROM {stored}))").fetchall()[0][0]
+    if differs:
+        delta.effect = effect
+        con.execute(f"CREATE OR REPLACE TABLE {stored} AS SELECT * FROM __new")
+    con.unregister("__new")
+    return delta
+
+
+def _summary(con, delta: Delta) -> pa.Table:
+    """The changed payees' summary rows: their stored rows, plus the payout lines added,
+    minus those removed (exact: counts and sums of Decimals)."""
+    stored = quote(out_name("summary"))
+    types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                             "WHERE table_name = ? AND table_catalog = current_database()",
+                             [out_name("summary")]).fetchall())
+    con.register("__added", delta.added["payouts"])
+    con.register("__removed", delta.removed["payouts"])
+    _temp(con, PAYEES, [p for p in delta.payees if p is not None])
+    counted = ", ".join([
+        "program", "payee_id", "{sign}count(*) AS lines",
+        "{sign}sum(CASE WHEN paid THEN 1 ELSE 0 END) AS paid_lines",
+        "{sign}sum(CASE WHEN NOT paid THEN 1 ELSE 0 END) AS unpaid_lines",
+        "{sign}sum(earned) AS earned", "{sign}sum(amount) AS amount"])
+    totals = ", ".join(f"CAST(sum({quote(c)}) AS {types[c]}) AS {quote(c)}"
+                       for c in ("lines", "paid_lines", "unpaid_lines", "earned", "amount"))
+    table = con.sql(
+        f"SELECT program, payee_id, {totals} FROM ("
+        f"SELECT program, payee_id, lines, paid_lines, unpaid_lines, earned, amount FROM {stored}"
+        f" WHERE payee_id IN (SELECT v FROM {quote(PAYEES)})"
+        f" UNION ALL SELECT {counted.format(sign='')} FROM __added GROUP BY ALL"
+        f" UNION ALL SELECT {counted.format(sign='-')} FROM __removed GROUP BY ALL)"
+        f" GROUP BY program, payee_id HAVING sum(lines) <> 0 ORDER BY payee_id").to_arrow_table()
+    con.unregister("__added")
+    con.unregister("__removed")
+    return table
+
+
+def _rewrite(con, name: str, rows: pa.Table, by: list[str]) -> None:
+    """The changed ranges (the keys in UNITS) of a stored output replaced by `rows`."""
+    stored = quote(out_name(name))
+    con.execute(f"DELETE FROM {stored} WHERE {_sql_key(by)} IN (SELECT v FROM {quote(UNITS)})")
+    con.register("__rows", rows)
+    con.execute(f"INSERT INTO {stored} BY NAME SELECT * FROM __rows")
+    con.unregister("__rows")
