@@ -48,6 +48,15 @@ def test_the_plan_and_the_input_verdicts_are_reused_and_never_trusted_blindly(
     # A pickle naming anything but the plan's classes is refused before it runs.
     stored(pickle.dumps((runcache.FORMAT, entry.name, _Boom())))
     assert runcache._read_plan(cache / "plans", entry.name) is None
+    # Nor a gadget through what our modules import (runcache's `os`) and getattr: the
+    # unpickler gives only classes defined in the plan's modules.
+    pwned = tmp_path / "pwned"
+    for gadget in (b"cpaymaster.runcache\nos\n.",
+                   b"cbuiltins\ngetattr\n(cpaymaster.runcache\nos\nVsystem\ntR(V"
+                   + f"touch {pwned}".encode() + b"\ntR."):
+        stored(gadget)
+        assert runcache._read_plan(cache / "plans", entry.name) is None
+    assert not pwned.exists()
     # A torn entry (its hash no longer matches), or one others may write: a miss.
     entry.write_bytes(entry.read_bytes()[:-10])
     assert runcache._read_plan(cache / "plans", entry.name) is None

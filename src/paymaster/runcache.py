@@ -39,11 +39,12 @@ from paymaster.plan import LoadedPlan
 FORMAT = 1
 LIMITS = ("MAX_BYTES", "MAX_DEPTH", "MAX_NODES")  # plan/yamlsource.py's settings
 # What a pickled plan may name: the plan's own classes and the plain values they hold.
+# No function (getattr, copyreg's helpers) and no module-level name that is not a class
+# defined in our plan modules: either would let a crafted entry reach os or pickle itself.
 _ALLOWED = {("builtins", name) for name in ("dict", "list", "tuple", "set", "frozenset",
-                                           "str", "int", "float", "bool", "bytes", "getattr")}
+                                           "str", "int", "float", "bool", "bytes")}
 _ALLOWED |= {("decimal", "Decimal"), ("datetime", "date"), ("datetime", "datetime"),
-             ("datetime", "time"), ("datetime", "timedelta"), ("copyreg", "_reconstructor"),
-             ("copyreg", "__newobj__"), ("builtins", "object")}
+             ("datetime", "time"), ("datetime", "timedelta")}
 _OURS = ("paymaster.plan.model", "paymaster.plan.loaded", "paymaster.errors", "paymaster.runcache")
 
 
@@ -92,8 +93,12 @@ def _plan_key(path: Path) -> str | None:
 
 class _PlanUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
-        if (module, name) in _ALLOWED or (module in _OURS and not name.startswith("_")):
+        if (module, name) in _ALLOWED:
             return super().find_class(module, name)
+        if module in _OURS and not name.startswith("_"):
+            found = super().find_class(module, name)
+            if isinstance(found, type) and found.__module__ == module:
+                return found
         raise pickle.UnpicklingError(f"{module}.{name} is not part of a plan")
 
 
