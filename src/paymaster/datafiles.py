@@ -24,7 +24,7 @@ from typing import Protocol
 import duckdb
 
 from paymaster import filecheck
-from paymaster.errors import Collector, DataError, Problem, suggest
+from paymaster.errors import N_, Collector, DataError, Problem, Word, suggest
 from paymaster.limits import DEFAULT, Limits
 from paymaster.money import plain
 from paymaster.plan.model import ColumnSpec, InputTable, Plan
@@ -163,10 +163,11 @@ def load_table(plan: Plan, table: str, path: Path, con: duckdb.DuckDBPyConnectio
             hint=suggest(table, plan.inputs) or "tables: " + ", ".join(plan.inputs),
         ))
     if not path.is_file():
-        raise DataError(Problem(f"file not found: {path}"))
+        raise DataError(Problem.of(N_("file not found: %(path)s"), path=str(path)))
     if path.suffix.lower() not in EXTENSIONS:
-        raise DataError(Problem(f"unsupported file type '{path.suffix}'", file=str(path),
-                                hint="give a .csv, .parquet or .xlsx file"))
+        raise DataError(Problem.of(N_("unsupported file type '%(suffix)s'"), file=str(path),
+                                   suffix=path.suffix,
+                                   hint=N_("give a .csv, .parquet or .xlsx file")))
     spec = plan.inputs[table]
     raw = f"raw_{table}"
     filecheck.check_file(path, limits)
@@ -183,8 +184,9 @@ def load_table(plan: Plan, table: str, path: Path, con: duckdb.DuckDBPyConnectio
             raise DataError(problems)
     except (duckdb.IOException, duckdb.InvalidInputException) as err:
         # What the checks above cannot foresee (a corrupt page inside a Parquet file).
-        raise DataError(Problem(f"the file cannot be read: {str(err).splitlines()[0]}",
-                                file=str(path), hint="export it again")) from err
+        raise DataError(Problem.of(N_("the file cannot be read: %(reason)s"), file=str(path),
+                                   reason=str(err).splitlines()[0],
+                                   hint=N_("export it again"))) from err
     return table
 
 
@@ -287,19 +289,20 @@ def check_table(con, raw: str, item: InputFile, spec: InputTable) -> list[Proble
     problems = []
     for column, col in spec.columns.items():
         if column not in present and not col.optional:
-            problems.append(Problem(
-                f"missing column '{column}'", file=item.name, row=1, field=column,
-                hint=suggest(column, [p for p in present if p not in spec.columns])
-                or f"add a column '{column}' ({col.type})",
-            ))
+            close = suggest(column, [p for p in present if p not in spec.columns])
+            problems.append(Problem.of(
+                N_("missing column '%(heading)s'"), file=item.name, row=1, field=column,
+                heading=column, kind=Word(col.type),
+                close=close and close.removeprefix("did you mean '").removesuffix("'?"),
+                hint=N_("did you mean '%(close)s'?") if close
+                else N_("add a column '%(heading)s' (%(kind)s)")))
     if problems:
         return problems
     checks: list[tuple[str, str, str]] = []
     for column, col in spec.columns.items():
         if column in present:
             native = _native(col.type, types[column])
-            checks.extend((column, condition, message)
-                          for condition, message in _column_checks(column, col, native))
+            checks.extend((column, *check) for check in _column_checks(column, col, native))
     problems.extend(_run_checks(con, raw, item.name, checks))
     problems.extend(_check_key(con, raw, item.name, spec))
     for column, col in spec.columns.items():
@@ -340,42 +343,72 @@ def _check_tax_ids(con, raw: str, file: str, column: str, kind: str) -> list[Pro
         try:
             module.validate(value)
         except ValidationError as err:
-            problems.append(Problem(
-                f"'{value}' is not a valid {kind} ({module.__doc__.splitlines()[0]}): "
-                f"{err.message.rstrip('.')}", file=file, row=int(line), field=column,
-                hint="check the digits against the registration document"))
+            problems.append(Problem.of(
+                N_("'%(value)s' is not a valid %(kind)s (%(name)s): %(reason)s"), file=file,
+                row=int(line), field=column, value=value, kind=kind,
+                name=Word(module.__doc__.splitlines()[0]), reason=Word(err.message.rstrip(".")),
+                hint=N_("check the digits against the registration document")))
             if len(problems) >= MAX_PROBLEMS_PER_CHECK:
                 break
     return problems
 
 
-def _column_checks(column: str, col: ColumnSpec, native: bool = False) -> list[tuple[str, str]]:
-    """(condition true on a bad row, message) for one column, in reporting order."""
+# Words a file problem names (errors.Word): the column types, and stdnum's name of a
+# tax id and its reasons for refusing one.
+WORDS = (
+    N_("string"), N_("integer"), N_("decimal"), N_("date"), N_("timestamp"), N_("boolean"),
+    N_("NIP (Numer Identyfikacji Podatkowej, Polish VAT number)."),
+    N_("The number's checksum or check digit is invalid"),
+    N_("One of the parts of the number are invalid or unknown"),
+    N_("The number has an invalid format"),
+    N_("The number has an invalid length"),
+)
+
+# A failed check's message, as catalog templates: the value shown in front ('x' is ...)
+# or, when the cell is blank, not.
+EMPTY = (N_("'%(value)s' is empty; a value is required"), N_("is empty; a value is required"))
+NOT_VALID = {
+    "date": N_("'%(value)s' is not a valid date (write dates as YYYY-MM-DD)"),
+    "timestamp": N_("'%(value)s' is not a valid timestamp (write YYYY-MM-DD HH:MM:SS)"),
+    "boolean": N_("'%(value)s' is not a valid boolean (write true or false)"),
+    "decimal": N_("'%(value)s' is not a valid decimal (write 1234.56, no thousands separators)"),
+    "integer": N_("'%(value)s' is not a valid integer (a whole number)"),
+    "string": N_("'%(value)s' is not a valid string"),
+}
+PLACES = N_("'%(value)s' has more than 4 decimal places")
+AT_LEAST = N_("'%(value)s' must be at least %(limit)s")
+AT_MOST = N_("'%(value)s' must be at most %(limit)s")
+ONE_OF = N_("'%(value)s' must be one of %(values)s")
+
+
+def _column_checks(column: str, col: ColumnSpec, native: bool = False
+                   ) -> list[tuple[str, str, dict]]:
+    """(condition true on a bad row, message template, its figures) for one column, in
+    reporting order."""
     value = _cleaned(column) if not native or col.type == "string" else quote(column)
-    checks: list[tuple[str, str]] = []
+    checks: list[tuple[str, str, dict]] = []
     if not col.optional:
-        checks.append((f"{value} IS NULL", "is empty; a value is required"))
+        checks.append((f"{value} IS NULL", EMPTY[0], {}))
     parsed = f"CAST({value} AS {SQL_TYPES[col.type]})" if native else _parse(value, col.type)
     if not native:
-        checks.append((f"{value} IS NOT NULL AND ({parsed}) IS NULL",
-                       f"is not a valid {col.type}" + _format_hint(col.type)))
+        checks.append((f"{value} IS NOT NULL AND ({parsed}) IS NULL", NOT_VALID[col.type], {}))
     if col.type == "decimal" and not native:
         checks.append((
             f"{value} IS NOT NULL AND regexp_full_match({value}, '-?[0-9]*\\.[0-9]{{5,}}')",
-            "has more than 4 decimal places",
-        ))
+            PLACES, {}))
     if col.min is not None:
-        checks.append((f"({parsed}) < {col.min}", f"must be at least {col.min}"))
+        checks.append((f"({parsed}) < {col.min}", AT_LEAST, {"limit": col.min}))
     if col.max is not None:
-        checks.append((f"({parsed}) > {col.max}", f"must be at most {col.max}"))
+        checks.append((f"({parsed}) > {col.max}", AT_MOST, {"limit": col.max}))
     if col.values:
         allowed = ", ".join(sql_string(v.lower()) for v in col.values)
-        checks.append((f"{value} IS NOT NULL AND lower({value}) NOT IN ({allowed})",
-                       f"must be one of {', '.join(col.values)}"))
+        checks.append((f"{value} IS NOT NULL AND lower({value}) NOT IN ({allowed})", ONE_OF,
+                       {"values": tuple(col.values)}))
     return checks
 
 
-def _run_checks(con, raw: str, file: str, checks: list[tuple[str, str, str]]) -> list[Problem]:
+def _run_checks(con, raw: str, file: str, checks: list[tuple[str, str, str, dict]]
+                ) -> list[Problem]:
     """Count every check's bad rows in one pass over the table; read the first bad rows
     (for the messages) only of the checks that found any."""
     if not checks:
@@ -383,9 +416,9 @@ def _run_checks(con, raw: str, file: str, checks: list[tuple[str, str, str]]) ->
     # Each column's cleaned text is computed once (DuckDB evaluates a repeated expression
     # once per use), in a subquery the conditions then refer to.
     cleaned = {_cleaned(column): quote(f"__clean_{i}")
-               for i, column in enumerate(dict.fromkeys(c for c, _, _ in checks))}
+               for i, column in enumerate(dict.fromkeys(c for c, *_ in checks))}
     conditions = []
-    for _, condition, _ in checks:
+    for _, condition, *_ in checks:
         for text, alias in cleaned.items():
             condition = condition.replace(text, alias)
         conditions.append(condition)
@@ -395,7 +428,7 @@ def _run_checks(con, raw: str, file: str, checks: list[tuple[str, str, str]]) ->
         + f" FROM (SELECT *, {inner} FROM {quote(raw)})"
     ).fetchall()[0]
     problems = []
-    for (column, condition, message), count in zip(checks, counts, strict=True):
+    for (column, condition, template, args), count in zip(checks, counts, strict=True):
         if not count:
             continue
         rows = con.execute(
@@ -403,19 +436,11 @@ def _run_checks(con, raw: str, file: str, checks: list[tuple[str, str, str]]) ->
             f"ORDER BY __line LIMIT {MAX_PROBLEMS_PER_CHECK}"
         ).fetchall()
         for line, shown in rows:
-            text = f"'{shown}' {message}" if shown not in (None, "") else message
-            problems.append(Problem(text, file=file, row=int(line), field=column))
+            if shown in (None, ""):  # a blank cell: the message without the value
+                template = template.removeprefix("'%(value)s' ")
+            problems.append(Problem.of(template, file=file, row=int(line), field=column,
+                                       value=shown, **args))
     return problems
-
-
-def _format_hint(kind: str) -> str:
-    return {
-        "date": " (write dates as YYYY-MM-DD)",
-        "timestamp": " (write YYYY-MM-DD HH:MM:SS)",
-        "boolean": " (write true or false)",
-        "decimal": " (write 1234.56, no thousands separators)",
-        "integer": " (a whole number)",
-    }.get(kind, "")
 
 
 def _parse(value: str, kind: str) -> str:
@@ -440,10 +465,10 @@ def _check_key(con, raw: str, file: str, spec: InputTable) -> list[Problem]:
         f"SELECT min(__line), max(__line), {keys} FROM {quote(raw)} GROUP BY {keys} "
         f"HAVING count(*) > 1 ORDER BY 1 LIMIT {MAX_PROBLEMS_PER_CHECK}"
     ).fetchall()
-    label = ", ".join(spec.key)
     return [
-        Problem(f"duplicate key ({label}) = ({', '.join(map(str, r[2:]))}); first on row {r[0]}",
-                file=file, row=int(r[1]), field=spec.key[0])
+        Problem.of(N_("duplicate key (%(key)s) = (%(values)s); first on row %(first)s"),
+                   file=file, row=int(r[1]), field=spec.key[0], key=tuple(spec.key),
+                   values=tuple(map(str, r[2:])), first=int(r[0]))
         for r in rows
     ]
 
@@ -514,11 +539,11 @@ def _check_references(con, plan: Plan, files: list[InputFile]) -> list[Problem]:
                 f"ORDER BY __line LIMIT {MAX_PROBLEMS_PER_CHECK}"
             ).fetchall()
             for line, value in rows:
-                problems.append(Problem(
-                    f"unknown {ref_col} '{value}': not in {ref_table}",
-                    file=names[table], row=int(line), field=column,
-                    hint=f"add it to {names[ref_table]} or correct the id",
-                ))
+                problems.append(Problem.of(
+                    N_("unknown %(heading)s '%(value)s': not in %(table)s"),
+                    file=names[table], row=int(line), field=column, heading=ref_col,
+                    value=value, table=ref_table, names=names[ref_table],
+                    hint=N_("add it to %(names)s or correct the id")))
     return problems
 
 

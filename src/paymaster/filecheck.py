@@ -18,37 +18,46 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from paymaster.errors import DataError, Problem
-from paymaster.limits import CONTROL, CONTROL_SQL, Limits, control_char, hint
+from paymaster.errors import N_, Count, DataError, Problem
+from paymaster.limits import CONTROL, CONTROL_SQL, Limits, control_char
 from paymaster.sqlnames import literal, quote
 
-UTF8_HINT = "save the file as CSV UTF-8 (comma delimited)"
+UTF8_HINT = N_("save the file as CSV UTF-8 (comma delimited)")
+# A limit's hint names the setting to raise (limits.CONFIG_HINT, as a template).
+LIMIT_HINT = N_("raise it in the workspace's paymaster.yaml under limits: %(name)s: N")
+SPLIT_HINT = N_("split the file, or raise it in the workspace's paymaster.yaml under "
+                "limits: %(name)s: N")
+QUOTES_HINT = N_("a value containing commas, quotes or line breaks is written between "
+                 'double quotes, with each quote inside doubled ("")')
 BOMS = {codecs.BOM_UTF32_LE: "UTF-32", codecs.BOM_UTF32_BE: "UTF-32",
         codecs.BOM_UTF16_LE: "UTF-16", codecs.BOM_UTF16_BE: "UTF-16"}
 
 
-def refuse(message: str, path: Path, *, row: int | None = None, field: str | None = None,
-           line: int | None = None, hint_text: str | None = None) -> DataError:
-    return DataError(Problem(message, file=str(path), row=row, field=field, line=line,
-                             hint=hint_text))
+def refuse(template: str, path: Path, *, row: int | None = None, field: str | None = None,
+           line: int | None = None, hint_text: str | None = None, **args) -> DataError:
+    """A refusal of the file as a catalog template with its figures (errors.Problem.of):
+    English for the CLI, the reader's language on the imports page."""
+    return DataError(Problem.of(template, file=str(path), row=row, field=field, line=line,
+                                hint=hint_text, **args))
 
 
 def check_file(path: Path, limits: Limits) -> None:
     """Refuse a file that is too big or cannot be what its suffix says, before reading it."""
     size = path.stat().st_size
     if size > limits.upload_bytes:
-        raise refuse(f"the file is {size:,} bytes; at most {limits.upload_bytes:,} are accepted",
-                     path, hint_text=hint("upload_bytes"))
+        raise refuse(N_("the file is %(size)s bytes; at most %(limit)s are accepted"), path,
+                     size=Count(size), limit=Count(limits.upload_bytes), hint_text=LIMIT_HINT,
+                     name="upload_bytes")
     if size == 0:
-        raise refuse("the file is empty", path, hint_text="give a file with a header row")
+        raise refuse(N_("the file is empty"), path, hint_text=N_("give a file with a header row"))
     suffix = path.suffix.lower()
     if suffix == ".csv":
         check_csv(path, limits)
     elif suffix == ".parquet":
         check_parquet(path, limits)
     elif suffix == ".xlsx" and not zipfile.is_zipfile(path):
-        raise refuse("is not an Excel workbook (an .xlsx file is a zip archive)", path,
-                     hint_text="save it from Excel as Excel Workbook (.xlsx) or CSV UTF-8")
+        raise refuse(N_("is not an Excel workbook (an .xlsx file is a zip archive)"), path,
+                     hint_text=N_("save it from Excel as Excel Workbook (.xlsx) or CSV UTF-8"))
 
 
 # ---------------------------------------------------------------- CSV
@@ -57,13 +66,14 @@ def check_csv(path: Path, limits: Limits) -> None:
         start = handle.read(4)
         for bom, name in BOMS.items():
             if start.startswith(bom):
-                raise refuse(f"is {name} text, not UTF-8", path, line=1, hint_text=UTF8_HINT)
+                raise refuse(N_("is %(encoding)s text, not UTF-8"), path, line=1,
+                             hint_text=UTF8_HINT, encoding=name)
         handle.seek(0)
         header = handle.readline()
         if b"\x00" in header:
             # NUL in the header: UTF-16 without its byte order mark, or not text at all.
             # (A NUL further down is reported with its row and column by the cell checks.)
-            raise refuse("contains NUL bytes (a binary file, or text saved as UTF-16)", path,
+            raise refuse(N_("contains NUL bytes (a binary file, or text saved as UTF-16)"), path,
                          line=1, hint_text=UTF8_HINT)
         handle.seek(0)
         controls = _check_utf8(handle, path)
@@ -94,9 +104,10 @@ def _decode(block: bytes, lines_before: int, path: Path) -> bool:
     except UnicodeDecodeError as err:
         line_start = block.rfind(b"\n", 0, err.start) + 1
         line = lines_before + block.count(b"\n", 0, err.start) + 1
-        raise refuse(f"is not UTF-8 text: byte 0x{block[err.start]:02x} at character "
-                     f"{err.start - line_start + 1} (a binary file, or text saved as Latin-1 "
-                     "or UTF-16)", path, line=line, hint_text=UTF8_HINT) from None
+        raise refuse(N_("is not UTF-8 text: byte %(byte)s at character %(character)s (a binary "
+                        "file, or text saved as Latin-1 or UTF-16)"), path, line=line,
+                     hint_text=UTF8_HINT, byte=f"0x{block[err.start]:02x}",
+                     character=Count(err.start - line_start + 1)) from None
 
 
 def check_rows(rows: Iterable[list[str]], path: Path, limits: Limits, *,
@@ -108,8 +119,8 @@ def check_rows(rows: Iterable[list[str]], path: Path, limits: Limits, *,
     try:
         header = next(iterator, None)
         if not header:
-            raise refuse("has no header row", path, row=1,
-                         hint_text="the first row names the columns")
+            raise refuse(N_("has no header row"), path, row=1,
+                         hint_text=N_("the first row names the columns"))
         check_header(header, path, limits)
         width = len(header)
         # The loop runs a million times: its tests are inlined, the rare failure explained.
@@ -122,23 +133,27 @@ def check_rows(rows: Iterable[list[str]], path: Path, limits: Limits, *,
             if row > most_rows:
                 _check_count(row, width, path, limits)
             if len(values) != width:
-                raise refuse(width_message(values, header), path, row=row,
-                             hint_text="check the commas and quotes of this row")
+                raise DataError(width_problem(values, header, path, row))
             if max(map(len, values)) > longest or (search and search("\t".join(values))):
                 _check_values(values, header, row, path, limits)
     except csv.Error as err:
-        raise refuse(_csv_message(str(err), limits), path, row=row + 1,
-                     hint_text="a value containing commas, quotes or line breaks is written "
-                               'between double quotes, with each quote inside doubled ("")') from None
+        template, args = _csv_message(str(err), limits)
+        raise refuse(template, path, row=row + 1, hint_text=QUOTES_HINT, **args) from None
 
 
-def width_message(values: list[str], header: list[str]) -> str:
-    """What a row of the wrong width lacks (the columns its values stop short of) or has
-    too many of."""
-    said = f"has {len(values)} values; the header names {len(header)} columns"
+def width_problem(values: list[str], header: list[str], path: Path, row: int) -> Problem:
+    """A row of the wrong width, with what it lacks (the columns its values stop short
+    of) or has too many of."""
+    where = {"file": str(path), "row": row, "values": Count(len(values)),
+             "columns": Count(len(header)),
+             "hint": N_("check the commas and quotes of this row")}
     if len(values) < len(header):
-        return f"{said}: no value for {', '.join(header[len(values):])}"
-    return f"{said}: {len(values) - len(header)} value(s) after the last column '{header[-1]}'"
+        return Problem.of(N_("has %(values)s values; the header names %(columns)s columns: no "
+                             "value for %(missing)s"), missing=tuple(header[len(values):]),
+                          **where)
+    return Problem.of(N_("has %(values)s values; the header names %(columns)s columns: "
+                         "%(extra)s value(s) after the last column '%(last)s'"),
+                      extra=Count(len(values) - len(header)), last=header[-1], **where)
 
 
 def first_bad_width(path: Path) -> Problem | None:
@@ -155,45 +170,46 @@ def first_bad_width(path: Path) -> Problem | None:
                     continue
                 row += 1
                 if len(values) != len(header):
-                    return Problem(width_message(values, header), file=str(path), row=row,
-                                   hint="check the commas and quotes of this row")
+                    return width_problem(values, header, path, row)
     except (csv.Error, UnicodeDecodeError):
         return None
     return None
 
 
-def _csv_message(text: str, limits: Limits) -> str:
+def _csv_message(text: str, limits: Limits) -> tuple[str, dict]:
     if "end of data" in text:
-        return "a quoted value is not closed (the quote opens on this row)"
+        return N_("a quoted value is not closed (the quote opens on this row)"), {}
     if "field limit" in text:
-        return f"a value is longer than {csv.field_size_limit():,} characters (limit " \
-               f"{limits.text_chars:,})"
-    return f"cannot be read as CSV: {text}"
+        return N_("a value is longer than %(longest)s characters (limit %(limit)s)"), {
+            "longest": Count(csv.field_size_limit()), "limit": Count(limits.text_chars)}
+    return N_("cannot be read as CSV: %(reason)s"), {"reason": text}
 
 
 def check_header(header: list[str], path: Path, limits: Limits) -> None:
     if len(header) > limits.columns:
-        raise refuse(f"has {len(header):,} columns; at most {limits.columns:,} are accepted",
-                     path, row=1, hint_text=hint("columns"))
+        raise refuse(N_("has %(count)s columns; at most %(limit)s are accepted"), path, row=1,
+                     count=Count(len(header)), limit=Count(limits.columns),
+                     hint_text=LIMIT_HINT, name="columns")
     _check_values(header, header, 1, path, limits)
     seen: dict[str, int] = {}
     for number, name in enumerate(header, 1):
         name = name.strip()
         if name and name in seen:
-            raise refuse(f"names column '{name}' twice (columns {seen[name]} and {number})",
-                         path, row=1, field=name,
-                         hint_text="rename or remove one of them")
+            raise refuse(N_("names column '%(heading)s' twice (columns %(first)s and "
+                            "%(second)s)"), path, row=1, field=name, heading=name,
+                         first=seen[name], second=number,
+                         hint_text=N_("rename or remove one of them"))
         seen[name] = number
 
 
 def _check_count(row: int, width: int, path: Path, limits: Limits) -> None:
     rows = row - 1
     if rows > limits.rows:
-        raise refuse(f"has more than {limits.rows:,} rows", path, row=row,
-                     hint_text="split the file, or " + hint("rows"))
+        raise refuse(N_("has more than %(limit)s rows"), path, row=row,
+                     limit=Count(limits.rows), hint_text=SPLIT_HINT, name="rows")
     if rows * width > limits.cells:
-        raise refuse(f"has more than {limits.cells:,} cells (rows x columns)", path, row=row,
-                     hint_text="split the file, or " + hint("cells"))
+        raise refuse(N_("has more than %(limit)s cells (rows x columns)"), path, row=row,
+                     limit=Count(limits.cells), hint_text=SPLIT_HINT, name="cells")
 
 
 def _check_values(values: list[str], header: list, row: int, path: Path,
@@ -206,12 +222,14 @@ def _check_values(values: list[str], header: list, row: int, path: Path,
 
 def check_cell(value: str, column: str, row: int, path: Path, limits: Limits) -> None:
     if len(value) > limits.text_chars:
-        raise refuse(f"a value of {len(value):,} characters; at most {limits.text_chars:,} "
-                     "are accepted", path, row=row, field=column, hint_text=hint("text_chars"))
+        raise refuse(N_("a value of %(length)s characters; at most %(limit)s are accepted"),
+                     path, row=row, field=column, length=Count(len(value)),
+                     limit=Count(limits.text_chars), hint_text=LIMIT_HINT, name="text_chars")
     bad = control_char(value)
     if bad is not None:
-        raise refuse(f"contains the control character {bad}", path, row=row, field=column,
-                     hint_text="remove it (only tab and line breaks are allowed in text)")
+        raise refuse(N_("contains the control character %(char)s"), path, row=row,
+                     field=column, char=bad,
+                     hint_text=N_("remove it (only tab and line breaks are allowed in text)"))
 
 
 def csv_options(limits: Limits) -> str:
@@ -232,19 +250,22 @@ def excel_rows(path: Path, limits: Limits) -> tuple[list[str], Iterator[tuple]]:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
         sheet = book.worksheets[0]
     except Exception as err:  # a hostile zip can fail in any of openpyxl's layers
-        raise refuse(f"cannot be read as an Excel workbook: {type(err).__name__}: {err}", path,
-                     hint_text="save it from Excel as Excel Workbook (.xlsx)") from err
+        raise refuse(N_("cannot be read as an Excel workbook: %(reason)s"), path,
+                     reason=f"{type(err).__name__}: {err}",
+                     hint_text=N_("save it from Excel as Excel Workbook (.xlsx)")) from err
     declared_rows, declared_columns = sheet.max_row or 0, sheet.max_column or 0
     if declared_columns > limits.columns:
-        raise refuse(f"the sheet is {declared_columns:,} columns wide; at most "
-                     f"{limits.columns:,} are accepted", path, row=1, hint_text=hint("columns"))
+        raise refuse(N_("the sheet is %(count)s columns wide; at most %(limit)s are accepted"),
+                     path, row=1, count=Count(declared_columns), limit=Count(limits.columns),
+                     hint_text=LIMIT_HINT, name="columns")
     if declared_rows:
         _check_count(declared_rows, declared_columns, path, limits)
     rows = sheet.iter_rows(values_only=True)
     first = next(rows, None) or ()
     if len(first) > limits.columns:
-        raise refuse(f"has {len(first):,} columns; at most {limits.columns:,} are accepted",
-                     path, row=1, hint_text=hint("columns"))
+        raise refuse(N_("has %(count)s columns; at most %(limit)s are accepted"), path, row=1,
+                     count=Count(len(first)), limit=Count(limits.columns),
+                     hint_text=LIMIT_HINT, name="columns")
     header = [str(h).strip() for h in first if h is not None]
     check_header(header, path, limits)
     named = [i for i, h in enumerate(first) if h is not None]
@@ -273,8 +294,8 @@ def check_parquet(path: Path, limits: Limits) -> None:
         meta = pq.ParquetFile(path)
         schema, rows = meta.schema_arrow, meta.metadata.num_rows
     except (pa.ArrowException, OSError) as err:
-        raise refuse(f"cannot be read as a Parquet file ({err}); is it complete?", path,
-                     hint_text="export it again") from err
+        raise refuse(N_("cannot be read as a Parquet file (%(reason)s); is it complete?"), path,
+                     reason=str(err), hint_text=N_("export it again")) from err
     names = [field.name for field in schema]
     check_header(names, path, limits)
     _check_count(rows + 1, len(names), path, limits)
@@ -282,9 +303,10 @@ def check_parquet(path: Path, limits: Limits) -> None:
         kind = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
         if pa.types.is_nested(kind) or pa.types.is_binary(kind) \
                 or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind):
-            raise refuse(f"column '{field.name}' holds {field.type} values; only plain values "
-                         "(text, numbers, dates, true/false) can be imported", path, row=1,
-                         field=field.name, hint_text="flatten the column before exporting")
+            raise refuse(N_("column '%(heading)s' holds %(kind)s values; only plain values "
+                            "(text, numbers, dates, true/false) can be imported"), path, row=1,
+                         field=field.name, heading=field.name, kind=str(field.type),
+                         hint_text=N_("flatten the column before exporting"))
 
 
 def check_text_cells(con, raw: str, path: Path, limits: Limits) -> None:

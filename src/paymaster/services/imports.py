@@ -21,8 +21,9 @@ from sqlalchemy.exc import IntegrityError
 
 from paymaster.datafiles import load_table
 from paymaster.duckdb_config import seal
-from paymaster.errors import N_, DataError, Problem
-from paymaster.limits import Limits, hint
+from paymaster.errors import N_, Count, DataError, Problem
+from paymaster.filecheck import LIMIT_HINT
+from paymaster.limits import Limits
 from paymaster.services import audit
 from paymaster.services.inputs import canonical, content_sha, current, row_key
 from paymaster.sqlnames import quote, quote_all
@@ -102,9 +103,10 @@ def import_file(ws: Workspace, program: str, table: str, path: Path, *, actor: s
 def check_size(path: Path, limits: Limits) -> None:
     size = path.stat().st_size  # a missing file: the OSError says so, with its path
     if size > limits.upload_bytes:
-        raise DataError(Problem(
-            f"the file is {size:,} bytes; at most {limits.upload_bytes:,} are accepted",
-            file=str(path), hint=hint("upload_bytes")))
+        raise DataError(Problem.of(
+            N_("the file is %(size)s bytes; at most %(limit)s are accepted"), file=str(path),
+            size=Count(size), limit=Count(limits.upload_bytes), hint=LIMIT_HINT,
+            name="upload_bytes"))
 
 
 def _file_sha(path: Path) -> str:

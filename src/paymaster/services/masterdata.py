@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from paymaster.errors import Problem
+from paymaster.errors import N_, Problem
 from paymaster.services import audit, imports, ledger
 from paymaster.services.inputs import content_sha, current
 from paymaster.services.registrations import WorkflowError
@@ -20,17 +20,21 @@ def remove_partner(ws: Workspace, program: str, partner_id: str, *, reason: str,
     reason, and what is posted to it but not yet paid is cancelled in the ledger, with the
     reason. Returns the number of cancelling entries."""
     if not reason.strip():
-        raise WorkflowError(Problem("a removal needs a reason", hint="give --reason TEXT"))
+        raise WorkflowError(Problem.of(N_("a removal needs a reason"),
+                                       cli_hint="give --reason TEXT",
+                                       hint=N_("write why the partner is removed")))
     on = on or ws.today()
     spec = ws.plan(program).plan.inputs.get("partners")
     if spec is None or "removed_on" not in spec.columns:
-        raise WorkflowError(Problem(f"program {program} has no partner removal",
-                                    hint="its partners table needs removed_on and removal_reason"))
+        raise WorkflowError(Problem.of(
+            N_("program %(program)s has no partner removal"), program=program,
+            hint=N_("its partners table needs removed_on and removal_reason")))
     with ws.store.reading() as session:
         record = next((r for r in current(session, program, "partners").values()
                        if r.data.get("partner_id") == partner_id), None)
         if record is None:
-            raise WorkflowError(Problem(f"unknown partner '{partner_id}'"))
+            raise WorkflowError(Problem.of(N_("unknown partner '%(partner)s'"),
+                                           partner=partner_id))
         row = dict(record.data) | {"removed_on": on.isoformat(), "removal_reason": reason}
     imports.apply_rows(ws, program, "partners", [row], actor=actor, as_of=min(on, ws.today()),
                        snapshot=False, file_name=f"removal of {partner_id}",

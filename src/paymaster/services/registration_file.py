@@ -9,7 +9,7 @@ import datetime as dt
 from pathlib import Path
 
 from paymaster import filecheck
-from paymaster.errors import DataError, Problem
+from paymaster.errors import N_, DataError, Problem
 from paymaster.limits import Limits
 from paymaster.services.registrations import Submission
 
@@ -21,8 +21,9 @@ def read_submissions(path: Path, limits: Limits) -> list[Submission]:
     """The file's rows (row 1 is the header) in order of their submitted_at; rows without
     one come last, in file order (they are submitted now)."""
     if path.suffix.lower() != ".csv":
-        raise DataError(Problem(f"unsupported file type '{path.suffix}'", file=str(path),
-                                hint="give a .csv file with a header row"))
+        raise DataError(Problem.of(N_("unsupported file type '%(suffix)s'"), file=str(path),
+                                   suffix=path.suffix,
+                                   hint=N_("give a .csv file with a header row")))
     filecheck.check_file(path, limits)
     batch, problems = [], []
     with path.open(encoding="utf-8-sig", newline="") as handle:
@@ -47,7 +48,7 @@ def submission_time(values: dict) -> dt.datetime | None:
     try:
         return dt.datetime.fromisoformat(when)
     except ValueError:
-        raise DataError(Problem(f"submitted_at '{when}' is not a date and time",
-                                field="submitted_at",
-                                hint="write it as 2018-04-02 09:00:00, or leave it out to "
-                                     "mean now")) from None
+        raise DataError(Problem.of(N_("submitted_at '%(when)s' is not a date and time"),
+                                   field="submitted_at", when=when,
+                                   hint=N_("write it as 2018-04-02 09:00:00, or leave it out to "
+                                           "mean now"))) from None

@@ -237,11 +237,13 @@ def _refuse_unknown_rows(session: Session, program: str, prepared: list, file: s
     problems = []
     for sub, partner, reg_id, _fields in prepared:
         if partner not in partners:
-            problems.append(_at_row(Problem(
-                f"unknown partner '{partner}'", field="partner_id",
-                hint="import the partner first (paymaster import)"), file, sub.row))
+            problems.append(_at_row(Problem.of(
+                N_("unknown partner '%(partner)s'"), field="partner_id", partner=partner,
+                cli_hint="import the partner first (paymaster import)",
+                hint=N_("import the partner first")), file, sub.row))
         if reg_id in taken:
-            problems.append(_at_row(Problem(f"registration {reg_id} exists already"),
+            problems.append(_at_row(Problem.of(N_("registration %(registration)s exists "
+                                                  "already"), registration=reg_id),
                                     file, sub.row))
         if reg_id:
             taken.add(reg_id)

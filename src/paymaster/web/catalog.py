@@ -22,10 +22,12 @@ WEB = Path(__file__).parent
 EXPLANATIONS = WEB.parent / "explanations.py"
 # Notification e-mails are put in words where they are sent (paymaster.mail_text).
 MAIL_TEXT = WEB.parent / "mail_text.py"
-# Errors a portal user meets are raised below the web: the services, and the checks of
-# text limits (limits.py) and of program names (workspace.py).
+# Errors a portal user meets are raised below the web: the services, the checks of text
+# limits (limits.py) and of program names (workspace.py), and the checks of an imported
+# file (filecheck.py, datafiles.py: its row and column located).
 SERVICES = WEB.parent / "services"
-ERROR_MODULES = (WEB.parent / "limits.py", WEB.parent / "workspace.py")
+ERROR_MODULES = tuple(WEB.parent / name for name in (
+    "limits.py", "workspace.py", "filecheck.py", "datafiles.py"))
 LANGUAGES = ("pl", "zh")
 METHODS = [("templates/**.html", "jinja2"), ("**.py", "python")]
 
