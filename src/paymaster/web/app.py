@@ -39,6 +39,7 @@ from paymaster.web import (
     routes_office_users,
     routes_payee,
     routes_results,
+    validation,
 )
 from paymaster.web.deps import optional_user
 from paymaster.web.errorpages import error_response, wants_json
@@ -220,9 +221,8 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        problems = [Problem(str(e.get("msg")), field=".".join(str(x) for x in e.get("loc", ())))
-                    for e in exc.errors()]
-        return error_response(request, 422, N_("invalid request"), problems)
+        return error_response(request, 422, N_("invalid request"),
+                              validation.problems(list(exc.errors())))
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> Response:
