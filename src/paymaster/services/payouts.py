@@ -64,15 +64,17 @@ def check_target(out: Path) -> str:
 
     fmt = rows_format(out)
     if not out.parent.is_dir():
-        raise UsageError(Problem(
-            f"{out}: folder {out.parent} does not exist", file=str(out),
-            hint="create the folder first; pay does not make folders, so a typo in the "
-                 "path cannot send a payout file somewhere unexpected"))
+        raise UsageError(Problem.of(
+            N_("%(out)s: folder %(folder)s does not exist"), file=str(out), out=str(out),
+            folder=str(out.parent),
+            hint=N_("create the folder first; pay does not make folders, so a typo in the "
+                    "path cannot send a payout file somewhere unexpected")))
     if out.exists() or out.is_symlink():
-        raise UsageError(Problem(
-            f"{out} exists already: a payout file is never overwritten", file=str(out),
-            hint="choose a new file name; an earlier batch is written again with "
-                 "paymaster pay show BATCH --out FILE"))
+        raise UsageError(Problem.of(
+            N_("%(out)s exists already: a payout file is never overwritten"), file=str(out),
+            out=str(out), hint=N_("choose a new file name"),
+            cli_hint="choose a new file name; an earlier batch is written again with "
+                     "paymaster pay show BATCH --out FILE"))
     return fmt
 
 
@@ -236,8 +238,9 @@ def _link(part: Path, out: Path) -> None:
     try:
         os.link(part, out)  # atomic, and fails if `out` appeared meanwhile: no overwrite
     except FileExistsError as err:
-        raise UsageError(Problem(f"{out} exists already: a payout file is never overwritten",
-                                 file=str(out), hint="choose a new file name")) from err
+        raise UsageError(Problem.of(
+            N_("%(out)s exists already: a payout file is never overwritten"), file=str(out),
+            out=str(out), hint=N_("choose a new file name"))) from err
     except OSError:
         if out.exists():  # a filesystem without hard links: the same check, then a rename
             raise

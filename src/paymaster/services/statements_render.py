@@ -18,7 +18,7 @@ from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal, format_percent
 
 from paymaster import cells
-from paymaster.errors import PaymasterError, Problem
+from paymaster.errors import N_, PaymasterError, Problem
 from paymaster.money import minor_units
 from paymaster.services.reason_labels import reason_text
 from paymaster.services.statement_labels import LABELS
@@ -48,11 +48,9 @@ def resolve_locale(locale: str) -> tuple[str, str]:
     """(label language, Babel locale) for an accepted locale, or a PaymasterError."""
     key = locale.replace("-", "_") if isinstance(locale, str) else locale
     if key not in LOCALES:
-        supported = ", ".join(LOCALES)
-        raise PaymasterError(Problem(
-            f"unsupported statement locale {locale!r}",
-            hint=f"use one of: {supported}",
-        ))
+        raise PaymasterError(Problem.of(
+            N_("unsupported statement locale %(locale)s"), locale=repr(locale),
+            supported=tuple(LOCALES), hint=N_("use one of: %(supported)s")))
     return LOCALES[key]
 
 
@@ -298,10 +296,10 @@ def _replace_text(value: Any, old: str, new: str) -> Any:
 
 def _use_font(pdf) -> None:
     if not PDF_FONT.is_file():
-        raise PaymasterError(Problem(
-            f"the PDF font {PDF_FONT} is missing, so statements cannot be rendered as PDF",
-            hint=f"install the Debian package {PDF_FONT_PACKAGE}",
-        ))
+        raise PaymasterError(Problem.of(
+            N_("the PDF font %(font)s is missing, so statements cannot be rendered as PDF"),
+            font=str(PDF_FONT), package=PDF_FONT_PACKAGE,
+            hint=N_("install the Debian package %(package)s")))
     # The font has no bold face; registering it as bold too lets table headings render.
     for style in ("", "B"):
         pdf.add_font("wqy", style, str(PDF_FONT), collection_font_number=0)
