@@ -27,6 +27,7 @@ from paymaster import mail
 from paymaster.errors import N_, Problem, WorkflowError
 from paymaster.mail_config import KINDS, valid_address
 from paymaster.money import plain
+from paymaster.plan.words import word
 from paymaster.services import accounts, audit
 from paymaster.store.models import Dispute, Enrollment, Registration, Run, RunLine, User
 from paymaster.store.outbox_models import OutboxMessage
@@ -106,12 +107,19 @@ def queue(ws: Workspace, session: Session, kind: str, program: str | None, event
         return 0
     seen = set(session.scalars(select(OutboxMessage.dedup_key).where(
         OutboxMessage.dedup_key.in_(list(keys.values())))))
-    title = ws.plan(program).plan.title if program else None
-    messages = [OutboxMessage(
-        dedup_key=keys[u.id], kind=kind, program=program, user_id=u.id,
-        recipient=u.email, locale=_language(ws, u),
-        payload=audit.jsonable(payload | {"program": program, "title": title or program}),
-        created_at=_utcnow(), attempts=0) for u in wanted if keys[u.id] not in seen]
+    plan = ws.plan(program).plan if program else None
+    messages = []
+    for user in wanted:
+        if keys[user.id] in seen:
+            continue
+        language = _language(ws, user)
+        # The program's title in the reader's language where the plan translates it.
+        title = word(plan, plan.title, language) if plan is not None else None
+        messages.append(OutboxMessage(
+            dedup_key=keys[user.id], kind=kind, program=program, user_id=user.id,
+            recipient=user.email, locale=language,
+            payload=audit.jsonable(payload | {"program": program, "title": title or program}),
+            created_at=_utcnow(), attempts=0))
     session.add_all(messages)
     session.flush()
     if after_commit:
