@@ -373,3 +373,40 @@ def test_a_decision_in_the_portal_answers_before_a_slow_mail_server_takes_its_ma
         inbox.release.set()
         controller.stop()
         ws.close()
+
+
+def test_a_mail_names_the_program_by_its_title_in_the_readers_language(demo_workspace) -> None:
+    """A Polish and a Chinese reader are told the program's title as the plan translates
+    it (sales-team's `translations:`), an English reader as the plan writes it."""
+    from types import SimpleNamespace
+
+    from sqlalchemy.orm import Session
+
+    from paymaster.mail_text import render
+    from paymaster.services import notifications
+    from paymaster.store.outbox_models import OutboxMessage
+
+    ws = demo_workspace
+    title = ws.plan(ST).plan.title
+    assert title == "Sales team incentive plan 2025"
+    expected = {"pl": "Plan motywacyjny zespołu sprzedaży 2025", "zh": "2025 年销售团队激励计划",
+                "en": title}
+    readers = [SimpleNamespace(id=_id(ws, name), email=f"{name}@example.com", locale=language,
+                               active=True, notify_off=[])
+               for name, language in (("alfa", "pl"), ("partner-d", "zh"), ("admin", "en"))]
+    payload = {"what": "posted", "period": "2025-Q2", "lines": 3, "total": "10.00",
+               "currency": "CNY", "run_id": 1}
+    session = Session(ws.store.engine)
+    try:  # queued, read back and rolled back: the demo's outbox is left as it was
+        notifications.queue(ws, session, "statement", ST, "title-in-language", payload,
+                            readers, after_commit=False)
+        queued = session.scalars(select(OutboxMessage).where(
+            OutboxMessage.dedup_key.like("statement:title-in-language:%"))).all()
+        said = {m.locale: render(m.kind, m.payload, m.locale)[1] for m in queued}
+    finally:
+        session.rollback()
+        session.close()
+    assert sorted(said) == ["en", "pl", "zh"]
+    for language, text in said.items():
+        assert expected[language] in text, (language, text)
+    assert title not in said["pl"] and title not in said["zh"]

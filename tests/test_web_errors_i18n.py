@@ -120,7 +120,102 @@ def test_a_command_line_hint_stays_off_the_page_and_the_templates_are_translated
         catalog = load(language)
         for message in catalog:
             if message.id and any("services/" in where or where.endswith(
-                    ("limits.py", "workspace.py")) for where, _line in message.locations):
+                    ("limits.py", "workspace.py", "filecheck.py", "datafiles.py",
+                     "validation.py")) for where, _line in message.locations):
                 assert message.string, (language, message.id)
                 assert sorted(re.findall(r"%\(\w+\)s", message.string)) == sorted(
                     re.findall(r"%\(\w+\)s", message.id)), (language, message.id)
+
+
+def _problem_rows(page: str) -> list[tuple[str, str, str]]:
+    """The imports page's problems: (row, column, message) as the reader reads them."""
+    return re.findall(r'<tr class="problem">\s*<td class="num">(\d*)</td>\s*<td>([^<]*)</td>'
+                      r"\s*<td>(.*?)</td>\s*</tr>", page, re.S)
+
+
+def test_a_bad_import_and_a_bad_request_speak_the_readers_language(demo_workspace) -> None:
+    """The office imports a bad file in Polish and in Chinese: each problem is located
+    (row, column) and said in the reader's language with its figures; a request the
+    portal cannot read (a 422), an unknown address and a wrong method likewise, never
+    pydantic's or Starlette's English."""
+    client = TestClient(create_app(demo_workspace))
+    found: list[str] = []
+    header = "partner_id,level,valid_from,valid_to\n"
+
+    token = _as(client, "admin", "pl")
+    page = client.post(f"/office/{TIA}/imports", data={"table": "certifications",
+                                                      "csrf_token": token},
+                       files={"file": ("cert.csv", (header + "D,gold,15.02.2008,2008-12-31\n"
+                                                    "D,,2008-01-01,2008-12-31\n").encode(),
+                                       "text/csv")})
+    assert page.status_code == 400, page.text[:300]
+    assert sorted(_problem_rows(page.text)) == [
+        ("2", "valid_from", "„<code>15.02.2008</code>” nie jest prawidłową datą (wpisuj daty "
+                            "jako RRRR-MM-DD)"),
+        ("3", "level", "jest puste; wartość jest wymagana")]
+    found.extend(reader_problems("pl", "/office/imports (pl)", page.text))
+
+    token = _as(client, "admin", "zh")
+    page = client.post(f"/office/{TIA}/imports", data={"table": "certifications",
+                                                      "csrf_token": token},
+                       files={"file": ("cert.csv", (header + "D,gold\n").encode(), "text/csv")})
+    assert page.status_code == 400, page.text[:300]
+    assert _problem_rows(page.text) == [
+        ("2", "", "有 2 个值；标题行有 4 列：缺少 <code>valid_from</code>, <code>valid_to</code> "
+                  '的值 <span class="muted">(请检查此行的逗号和引号)</span>')]
+    found.extend(reader_problems("zh", "/office/imports (zh)", page.text))
+
+    # Requests the portal cannot read: a page number that is no number, a size below its
+    # least, a form without its table; an unknown address; a wrong method.
+    page = client.get("/office/ledger", params={"page": "abc", "size": "0"})
+    assert page.status_code == 422, page.text[:300]
+    for said in ("请求无效", "字段 <code>page</code> 必须是整数", "字段 <code>size</code> 不得小于 1"):
+        assert said in page.text, (said, page.text)
+    found.extend(reader_problems("zh", "/office/ledger?page=abc", page.text))
+    page = client.post(f"/office/{GL}/imports", data={"csrf_token": token})
+    assert page.status_code == 422 and "字段 <code>table</code> 为必填项" in page.text, page.text
+    found.extend(reader_problems("zh", "/office/imports (no table)", page.text))
+    for method, path, status in (("GET", "/no-such-page", 404), ("DELETE", "/office", 405)):
+        page = client.request(method, path)
+        assert page.status_code == status, (path, page.status_code)
+        found.extend(reader_problems("zh", path, page.text))
+    assert not found, "\n".join(found)
+
+    # The API keeps the English and gives the template with its figures.
+    problem = client.get("/api/office/ledger", params={"size": "0"}
+                         ).json()["error"]["problems"][0]
+    assert (problem["message"], problem["field"]) == ("size must be at least 1", "size")
+    assert problem["args"]["limit"] == 1 and problem["template"] == "%(field)s must be at least " \
+        "%(limit)s"
+
+
+def test_payout_and_statement_refusals_are_templates(tmp_path) -> None:
+    """What a finance user can meet writing a payout file or a statement is said in the
+    reader's language, while the command line keeps its English (and its command)."""
+    import pytest
+
+    from paymaster.errors import PaymasterError
+    from paymaster.services import payouts, statements_render
+    from paymaster.web.i18n import Formatter
+
+    out = tmp_path / "no-folder" / "batch.csv"
+    with pytest.raises(PaymasterError) as refused:
+        payouts.check_target(out)
+    (problem,) = refused.value.problems
+    assert problem.message == f"{out}: folder {out.parent} does not exist"
+    assert Formatter("pl").problem_message(problem) == (
+        f"<code>{out}</code>: folder <code>{out.parent}</code> nie istnieje")
+    taken = tmp_path / "batch.csv"
+    taken.write_text("")
+    with pytest.raises(PaymasterError) as refused:
+        payouts.check_target(taken)
+    (problem,) = refused.value.problems
+    assert "paymaster pay show BATCH --out FILE" in str(problem)
+    assert Formatter("zh").problem(problem) == (
+        f"<code>{taken}</code> 已存在：支付文件从不覆盖（请选择新的文件名）")
+    with pytest.raises(PaymasterError) as refused:
+        statements_render.resolve_locale("xx")
+    (problem,) = refused.value.problems
+    assert problem.message == "unsupported statement locale 'xx'"
+    assert str(Formatter("pl").problem_message(problem)) == \
+        "nieobsługiwany język zestawienia <code>&#39;xx&#39;</code>"
