@@ -565,12 +565,15 @@ def check_groups(con, table: str, file: str, spec: InputTable) -> list[Problem]:
             group = ", ".join(f"{c} {v}" for c, v in zip(check.by, row, strict=False))
             lines = row[-1]
             shown = ", ".join(map(str, lines[:20])) + (" ..." if len(lines) > 20 else "")
-            problems.append(Problem(
-                f"{check.name}: {group}: {check.sum} adds up to {_plain(row[-2])}, "
-                f"not {_plain(check.equals)} (rows {shown})",
-                file=file, row=int(lines[0]), field=check.sum,
-                hint=check.description or f"correct the rows so that {check.sum} adds up to "
-                f"{_plain(check.equals)} for each {', '.join(check.by)}"))
+            correct = N_("correct the rows so that %(sum)s adds up to %(equals)s for each "
+                         "%(by)s")
+            english = {"sum": check.sum, "equals": _plain(check.equals), "by": tuple(check.by)}
+            # The plan's description is the CLI's hint; a page gives the catalog's.
+            problems.append(Problem.of(
+                N_("%(check)s: %(group)s: %(sum)s adds up to %(total)s, not %(equals)s (rows "
+                   "%(rows)s)"), file=file, row=int(lines[0]), field=check.sum,
+                check=check.name, group=group, total=_plain(row[-2]), rows=shown,
+                hint=correct, cli_hint=check.description or None, **english))
     return problems
 
 
