@@ -15,6 +15,7 @@ from paymaster.datafiles import load_table
 from paymaster.errors import DataError, PlanError
 from paymaster.plan import load_plan, parse_plan
 from paymaster.runs import calculate
+from paymaster.web.i18n import Formatter
 
 CATALOG = EXAMPLES / "catalog"
 
@@ -37,6 +38,12 @@ def test_a_split_over_100_percent_is_refused_with_its_rows(tmp_path):
     assert problem.row == 8 and problem.field == "share"
     assert problem.message == ("split_not_100_percent: deal_id D5: share adds up to 1.3, "
                                "not 1 (rows 8, 9)")
+    # On the office's imports page, in the reader's language with its figures.
+    assert Formatter("pl").problem(problem) == (
+        "<code>split_not_100_percent</code>: <code>deal_id D5</code>: suma <code>share</code> "
+        "wynosi <code>1.3</code> zamiast <code>1</code> (wiersze <code>8, 9</code>) (popraw "
+        "wiersze tak, by suma <code>share</code> wynosiła <code>1</code> dla każdego "
+        "<code>deal_id</code>)")
     # An upload of the one file (a workspace import) is refused the same way.
     plan = load_plan(folder / "plan.yaml").plan
     with pytest.raises(DataError, match="deal_id D5: share adds up to 1.3"):

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from pagetext import reader_problems
 from starlette.testclient import TestClient
 
-from paymaster.errors import Problem
-from paymaster.services import registrations
+from paymaster.errors import PaymasterError, Problem
+from paymaster.services import payouts, registrations, statements_render
 from paymaster.services.accounts import DEMO_ACCOUNTS
 from paymaster.web.app import create_app
 from paymaster.web.catalog import LANGUAGES, load
+from paymaster.web.i18n import Formatter
 
 GL, TIA = "generuj-leady", "trade-in-accelerator"
 PASSWORDS = {user: password for user, password, *_ in DEMO_ACCOUNTS}
@@ -109,8 +111,6 @@ def test_every_refusal_speaks_the_readers_language(demo_workspace) -> None:
 def test_a_command_line_hint_stays_off_the_page_and_the_templates_are_translated() -> None:
     """A hint naming a command is for the CLI (and the JSON); every template of the
     services and the web has pl and zh translations with the same placeholders."""
-    from paymaster.web.i18n import Formatter
-
     problem = Problem.of("unknown dispute %(dispute)s", dispute=7,
                          cli_hint="list them with: paymaster dispute list PROGRAM")
     assert str(problem) == "unknown dispute 7 (list them with: paymaster dispute list PROGRAM)"
@@ -192,12 +192,6 @@ def test_a_bad_import_and_a_bad_request_speak_the_readers_language(demo_workspac
 def test_payout_and_statement_refusals_are_templates(tmp_path) -> None:
     """What a finance user can meet writing a payout file or a statement is said in the
     reader's language, while the command line keeps its English (and its command)."""
-    import pytest
-
-    from paymaster.errors import PaymasterError
-    from paymaster.services import payouts, statements_render
-    from paymaster.web.i18n import Formatter
-
     out = tmp_path / "no-folder" / "batch.csv"
     with pytest.raises(PaymasterError) as refused:
         payouts.check_target(out)
