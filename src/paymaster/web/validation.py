@@ -67,7 +67,9 @@ def problem(error: dict) -> Problem:
     template, limit_key = TEMPLATES.get(str(error.get("type")), (INVALID, None))
     ctx: dict[str, Any] = error.get("ctx") or {}
     args: dict[str, Any] = {"reason": str(error.get("msg", ""))}
-    if limit_key is not None and limit_key in ctx:
+    if limit_key is not None:
+        if limit_key not in ctx:  # a figure pydantic did not give: said without it
+            return Problem.of(INVALID, field=field, **args)
         args["limit"] = _figure(ctx[limit_key])
     if "%(expected)s" in template:
         args["expected"] = str(ctx.get("expected", ""))
