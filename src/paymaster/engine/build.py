@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Protocol
 
 import ibis
-import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
 from paymaster.engine.blocks.aggregates import build_aggregate
@@ -22,7 +22,7 @@ from paymaster.engine.blocks.rebate import build_gated_rebate
 from paymaster.engine.blocks.records import build_one_off, build_per_record
 from paymaster.engine.blocks.screening import build_screening
 from paymaster.engine.budget import apply_budgets
-from paymaster.engine.context import BlockResult, Context
+from paymaster.engine.context import BlockResult, Context, is_stored, store_varying
 from paymaster.engine.effect import effect
 from paymaster.engine.roster import with_roster_lines
 from paymaster.engine.lines import (
@@ -226,8 +226,8 @@ def _store(result: BlockResult, name: str, materialize: Materialize) -> None:
     # (One already stored, a block's own stage, is not copied.)
     for attr in ("lines", "titles", "verdicts"):
         table = getattr(result, attr)
-        if table is not None and not isinstance(table.op(), ops.PhysicalTable):
-            setattr(result, attr, materialize(f"{name}__{attr}", table))
+        if table is not None and not is_stored(table):
+            setattr(result, attr, store_varying(materialize, f"{name}__{attr}", table))
 
 
 def _assemble(ctx: Context, materialize: Materialize | None = None,
@@ -240,7 +240,8 @@ def _assemble(ctx: Context, materialize: Materialize | None = None,
     parts = [r.lines for r in results if r.lines is not None] or [memtable({}, ctx.line_schema())]
     lines = apply_budgets(ctx.plan, parts,
                           lambda v, table: ctx.number(v, ctx.namespace(table), ("budgets",)),
-                          stage=materialize if materialize is not None and not all_lines else None)
+                          stage=(partial(store_varying, materialize)
+                                 if materialize is not None and not all_lines else None))
     if materialize is not None and all_lines:
         lines = materialize("lines", lines)
     lines = with_roster_lines(ctx, lines)

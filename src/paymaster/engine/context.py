@@ -37,6 +37,47 @@ FAR_FUTURE = dt.date(9999, 12, 31)
 PARAM_PREFIX = "param__"
 
 
+def store_varying(materialize: Any, name: str, table: ir.Table) -> ir.Table:
+    """Store a stage without its constant columns, put back over the stored table.
+
+    A column that is one literal for every row (a measure's name, its seq, the trace
+    columns it never sets, NULL) is not written: a deal's line stores its ~25 figures, not
+    48 columns mostly empty (writing the wide stage was the largest operator of a run)."""
+    constant = constant_columns(table)
+    if not constant:
+        return materialize(name, table)
+    stored = materialize(name, table.drop(*constant))
+    return stored.select(*[constant[c].name(c) if c in constant else stored[c]
+                           for c in table.columns])
+
+
+def is_stored(table: ir.Table) -> bool:
+    """A stored table, or one `store_varying` gave: its columns and literals over it."""
+    node = table.op()
+    if isinstance(node, ops.PhysicalTable):
+        return True
+    if not isinstance(node, ops.Project) or not isinstance(node.parent, ops.PhysicalTable):
+        return False
+    return all(_literal(value) or (isinstance(value, ops.Field) and value.rel == node.parent)
+               for value in node.values.values())
+
+
+def _literal(value: ops.Value) -> bool:
+    while isinstance(value, ops.Cast):
+        value = value.arg
+    return isinstance(value, ops.Literal)
+
+
+def constant_columns(table: ir.Table) -> dict[str, ir.Value]:
+    """The columns of a projection that are a literal (maybe cast), by name; not all of
+    them (a table needs one stored column)."""
+    node = table.op()
+    if not isinstance(node, ops.Project):
+        return {}
+    constant = {name: value.to_expr() for name, value in node.values.items() if _literal(value)}
+    return constant if len(constant) < len(node.values) else {}
+
+
 @dataclass
 class BlockResult:
     lines: ir.Table | None = None
@@ -58,7 +99,7 @@ class Context:
         """A table several outputs derive from: stored once when the caller allows it."""
         if self.materialize is None or self.compiler.collector:
             return table
-        return self.materialize(name, table)
+        return store_varying(self.materialize, name, table)
 
     def stage_narrow(self, name: str, table: ir.Table, keep: set[str]) -> ir.Table:
         """`stage` with only the columns later steps read: writing and re-reading every
