@@ -233,6 +233,42 @@ def shared_sql_cache(tmp_path_factory, monkeypatch) -> Path:
     return folder
 
 
+# Every test runs with the session's shared SQL cache (and run cache: validated plans, clean
+# input verdicts) on, unless marked `no_sql_cache`: an unchanged plan is compiled once per
+# session, not once per test (most of the suite's CPU was Ibis compiling the same example
+# plans again). The cache is keyed on the plan's validated content, the input columns'
+# types and the engine's source (sqlcache.engine_version: every file of the package), so a
+# hit is the SQL this very code compiles. What it cannot see is a change made at run time:
+# a test that patches or spies on the engine, the plan loader or the input checks, injects a
+# fault, times stages, or tests the caches themselves is marked `no_sql_cache` (its module's
+# `pytestmark`, or the test). PAYMASTER_TEST_SQL_CACHE=off runs every test uncached (to
+# measure, or to rule the cache out).
+TEST_CACHE_SWITCH = "PAYMASTER_TEST_SQL_CACHE"
+
+
+def _cache_wanted(node) -> bool:
+    return (os.environ.get(TEST_CACHE_SWITCH, "").lower() != "off"
+            and node.get_closest_marker("no_sql_cache") is None)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def session_sql_cache_module(request, tmp_path_factory):
+    """On for the module (its module-scoped fixtures run plans too) unless it opts out."""
+    if not _cache_wanted(request.node):
+        yield
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PAYMASTER_SQL_CACHE", str(_shared_root(tmp_path_factory) / "sql-cache"))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def session_sql_cache(request, session_sql_cache_module, monkeypatch):
+    """Off again for a test marked `no_sql_cache` in a module that has it on."""
+    if not _cache_wanted(request.node):
+        monkeypatch.setenv("PAYMASTER_SQL_CACHE", "off")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def demo_in_background(request, tmp_path_factory):
     """When any test of the session needs the demo, its build starts with the session's

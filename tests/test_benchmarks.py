@@ -9,7 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import ROOT
+
+# Without the session's SQL cache (tests/conftest.py): times the stages of a run as a user's
+# first run has them.
+pytestmark = pytest.mark.no_sql_cache
 
 
 def test_harness_prints_ratios_for_each_program_and_all_three(tmp_path: Path) -> None:

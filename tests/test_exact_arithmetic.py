@@ -21,6 +21,10 @@ from paymaster.plan.exact import OPERAND_LIMIT, QUOTIENT_LIMIT, WIDE, divide, mu
 from paymaster.plan.expressions import Compiler, Namespace
 from paymaster.runs import calculate
 
+# Without the session's SQL cache (tests/conftest.py): walks the SQL the engine compiles (a
+# cache hit compiles none).
+pytestmark = pytest.mark.no_sql_cache
+
 ULP = Decimal("0.00000001")
 EXACT = Context(prec=60)
 

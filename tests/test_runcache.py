@@ -19,6 +19,10 @@ from paymaster.errors import DataError
 from paymaster.plan import load_plan
 from paymaster.runs import calculate_into
 
+# Without the session's SQL cache (tests/conftest.py): tests the run cache itself, in
+# folders of its own.
+pytestmark = pytest.mark.no_sql_cache
+
 EXAMPLE = ROOT / "examples" / "trade-in-accelerator"
 
 

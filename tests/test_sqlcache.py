@@ -12,10 +12,16 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from conftest import ROOT
 
 from paymaster.backends import sqlcache
 from paymaster.runs import calculate_into
+
+# Without the session's SQL cache (tests/conftest.py): tests the SQL cache itself, in
+# folders of its own.
+pytestmark = pytest.mark.no_sql_cache
 
 EXAMPLE = ROOT / "examples" / "trade-in-accelerator"
 CACHED = "run the plan's compiled SQL (cached)"

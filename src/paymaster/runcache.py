@@ -226,7 +226,7 @@ def _write(where: Path, key: str, body: bytes) -> None:
 
 def _prune(where: Path) -> None:
     entries = sorted((p for p in where.iterdir() if not p.name.startswith(".")),
-                     key=lambda p: p.stat().st_mtime, reverse=True)
+                     key=sqlcache.written, reverse=True)
     for old in entries[sqlcache.KEEP * 4:]:
         old.unlink(missing_ok=True)
 

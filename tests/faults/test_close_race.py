@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
 from paymaster.services import closes, ledger, programs
@@ -17,6 +18,10 @@ from paymaster.store.models import AuditEvent
 from paymaster.workspace import Workspace
 from test_period_close import LEADS as PROGRAM
 from test_period_close import approved_run
+
+# Without the session's SQL cache (tests/conftest.py): injects faults into the store and
+# services around runs.
+pytestmark = pytest.mark.no_sql_cache
 
 
 def test_close_and_post_at_once_leave_the_closed_total_alone(tmp_path, store_url,

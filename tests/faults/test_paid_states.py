@@ -21,6 +21,10 @@ from paymaster.analytics.accruals import accruals
 from paymaster.services.accounts import DEMO_ACCOUNTS
 from paymaster.web.app import create_app
 
+# Without the session's SQL cache (tests/conftest.py): injects faults into the store and
+# services around runs.
+pytestmark = pytest.mark.no_sql_cache
+
 PASSWORDS = {name: password for name, password, *_ in DEMO_ACCOUNTS}
 LEADS = "generuj-leady"
 STATEMENT = f"/programs/{LEADS}/statement"

@@ -24,6 +24,10 @@ from paymaster.services import ledger
 from paymaster.store.models import LedgerEntry, Payment, PayoutBatch
 from paymaster.workspace import Workspace
 
+# Without the session's SQL cache (tests/conftest.py): injects faults into the store and
+# services around runs.
+pytestmark = pytest.mark.no_sql_cache
+
 PROGRAM = "generuj-leady"
 PAYMASTER = Path(sys.executable).parent / "paymaster"
 ZERO = Decimal("0.00")

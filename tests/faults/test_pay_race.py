@@ -7,12 +7,17 @@ import datetime as dt
 import threading
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
 from paymaster.services import payouts, programs
 from paymaster.services.demo import EXAMPLES
 from paymaster.store.models import LedgerEntry, Payment, PayoutBatch
 from paymaster.workspace import Workspace
+
+# Without the session's SQL cache (tests/conftest.py): injects faults into the store and
+# services around runs.
+pytestmark = pytest.mark.no_sql_cache
 
 PROGRAM = "generuj-leady"
 NOW = dt.datetime(2026, 1, 2, 9, 0)

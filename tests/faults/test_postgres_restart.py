@@ -15,6 +15,10 @@ from paymaster.web.app import create_app
 from paymaster.workspace import Workspace
 from pgserver import TemporaryPostgres
 
+# Without the session's SQL cache (tests/conftest.py): injects faults into the store and
+# services around runs.
+pytestmark = pytest.mark.no_sql_cache
+
 
 @pytest.fixture
 def server():

@@ -24,6 +24,10 @@ from paymaster.store.models import AuditEvent, User
 from paymaster.workspace import Workspace
 from test_registrations import C20, PROGRAM, lead, make_workspace, run_parallel
 
+# Without the session's SQL cache (tests/conftest.py): injects faults into the store and
+# services around runs.
+pytestmark = pytest.mark.no_sql_cache
+
 APRIL_2 = datetime(2018, 4, 2, 9, 0)
 DEADLINE = 20  # seconds a read may take while a writer holds the lock (SQLite waits 60)
 

@@ -124,9 +124,18 @@ def save(entry_key: str, entry: Entry) -> None:
 def _prune(where: Path) -> None:
     """Only the KEEP most recently written entries stay (an edited engine or plan leaves
     its old entries unread for ever)."""
-    entries = sorted(where.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    entries = sorted(where.glob("*.json"), key=written, reverse=True)
     for old in entries[KEEP:]:
         old.unlink(missing_ok=True)
+
+
+def written(path: Path) -> float:
+    """When an entry was written; one another process pruned meanwhile is oldest (a run
+    beside another that shares the folder must not fail on the other's pruning)."""
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
 
 
 def private(path: Path) -> bool:
