@@ -46,6 +46,7 @@ def assert_sealed(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
     assert list(folder.iterdir()) == []
 
 
+@pytest.mark.no_sql_cache  # (reads the compiled outputs' expressions: a cache hit has none)
 def test_a_runs_connection_reads_its_input_and_nothing_else(
         data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "out"
