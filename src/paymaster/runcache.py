@@ -29,7 +29,6 @@ import hashlib
 import io
 import os
 import pickle
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -214,21 +213,8 @@ def _write(where: Path, key: str, body: bytes) -> None:
         return  # a cache that cannot be written is only slower
     if not (sqlcache.private(where.parent) and sqlcache.private(where)):
         return
-    handle, temp = tempfile.mkstemp(dir=where, prefix=".entry-", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(hashlib.sha256(body).hexdigest().encode() + b"\n" + body)
-        os.replace(temp, where / key)
-    finally:
-        Path(temp).unlink(missing_ok=True)
-    _prune(where)
-
-
-def _prune(where: Path) -> None:
-    entries = sorted((p for p in where.iterdir() if not p.name.startswith(".")),
-                     key=sqlcache.written, reverse=True)
-    for old in entries[sqlcache.KEEP * 4:]:
-        old.unlink(missing_ok=True)
+    sqlcache.write_entry(where, key, hashlib.sha256(body).hexdigest().encode() + b"\n" + body,
+                         sqlcache.KEEP * 4)
 
 
 def with_digest(loaded: LoadedPlan) -> CachedPlan:

@@ -111,21 +111,24 @@ def save(entry_key: str, entry: Entry) -> None:
     body = json.dumps({"stages": entry.stages, "outputs": entry.outputs, "figures": entry.figures,
                        "memtables": {n: _text(t) for n, t in entry.memtables.items()}})
     stored = json.dumps({"key": entry_key, "sha256": _hash(body), "body": body})
+    write_entry(where, f"{entry_key}.json", stored.encode(), KEEP, "*.json")
+
+
+def write_entry(where: Path, name: str, data: bytes, keep: int, entries: str = "*") -> None:
+    """`data` as the entry `name` of the private folder `where`, whole or not at all; then
+    only the `keep` most recently written entries (files matching `entries`) stay: an
+    edited engine or plan leaves its old entries unread for ever. The run cache's entries
+    are written the same way."""
     handle, temp = tempfile.mkstemp(dir=where, prefix=".entry-", suffix=".tmp")
     try:
-        with os.fdopen(handle, "w") as out:
-            out.write(stored)
-        os.replace(temp, where / f"{entry_key}.json")  # whole or not at all
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temp, where / name)
     finally:
         Path(temp).unlink(missing_ok=True)
-    _prune(where)
-
-
-def _prune(where: Path) -> None:
-    """Only the KEEP most recently written entries stay (an edited engine or plan leaves
-    its old entries unread for ever)."""
-    entries = sorted(where.glob("*.json"), key=written, reverse=True)
-    for old in entries[KEEP:]:
+    kept = sorted((p for p in where.glob(entries) if not p.name.startswith(".")),
+                  key=written, reverse=True)
+    for old in kept[keep:]:
         old.unlink(missing_ok=True)
 
 

@@ -21,8 +21,6 @@ from paymaster.reasons import reason_label
 from paymaster.services.statement_labels import display_label
 
 
-
-
 # Words the pages show from data (roles, states, ledger kinds, actions, the labels made
 # from column names), marked for the catalogs.
 DATA_WORDS = (
