@@ -116,7 +116,7 @@ def load_folder(plan: Plan, folder: Path, con: duckdb.DuckDBPyConnection, *,
         load_typed(con, item.table, raw, plan.inputs[item.table], raw_types(con, raw),
                keep_raw=keep_raw)
     if not known.clean(None):
-        problems.extend(_check_references(con, plan, files))
+        problems.extend(check_references(con, plan, files))
     for item in files:
         if not known.clean(item.table):
             problems.extend(check_groups(con, item.table, item.name, plan.inputs[item.table]))
@@ -477,11 +477,7 @@ def load_typed(con, table: str, raw: str, spec: InputTable, types: dict[str, str
            keep_raw: bool = False) -> None:
     """The typed table. Over a Parquet view whose columns are all of their declared kind
     (so no parsing) it is a view as well; otherwise a table, parsed once."""
-    columns = ", ".join(
-        _typed_column(c, col, _native(col.type, types[c])) if c in types
-        else f"CAST(NULL AS {SQL_TYPES[col.type]}) AS {quote(c)}"
-        for c, col in spec.columns.items()
-    )
+    columns = typed_columns(spec, types)
     native = all(_native(col.type, types[c]) for c, col in spec.columns.items() if c in types)
     if native and _is_view(con, raw):
         con.execute(f"CREATE OR REPLACE TEMP VIEW {quote(table)} AS SELECT __line, {columns} "
@@ -493,6 +489,16 @@ def load_typed(con, table: str, raw: str, spec: InputTable, types: dict[str, str
         return
     # The raw text is no longer needed once parsed: free its memory.
     con.execute(f'DROP {"VIEW" if _is_view(con, raw) else "TABLE"} IF EXISTS {quote(raw)}')
+
+
+def typed_columns(spec: InputTable, types: dict[str, str]) -> str:
+    """The SELECT list that parses a raw table of `types` into the declared columns (a warm
+    registration check parses its new rows with it: services/warm_screening.py)."""
+    return ", ".join(
+        _typed_column(c, col, _native(col.type, types[c])) if c in types
+        else f"CAST(NULL AS {SQL_TYPES[col.type]}) AS {quote(c)}"
+        for c, col in spec.columns.items()
+    )
 
 
 def _typed_column(column: str, col: ColumnSpec, native: bool = False) -> str:
@@ -524,7 +530,7 @@ def _cleaned(column: str) -> str:
     return f"NULLIF(TRIM(CAST({quote(column)} AS VARCHAR)), '')"
 
 
-def _check_references(con, plan: Plan, files: list[InputFile]) -> list[Problem]:
+def check_references(con, plan: Plan, files: list[InputFile]) -> list[Problem]:
     names = {f.table: f.name for f in files}
     problems = []
     for table, spec in plan.inputs.items():

@@ -17,6 +17,7 @@ one wins, and the winner is the first to commit.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import tempfile
 import threading
@@ -36,7 +37,7 @@ from paymaster.plan import LoadedPlan
 from paymaster.plan.model import Plan, Screening
 from paymaster.plan.narrowing import narrowing
 from paymaster.runcache import CachedPlan, with_digest
-from paymaster.services import audit, engine_pool, notifications, queues
+from paymaster.services import audit, engine_pool, notifications, queues, warm_screening
 from paymaster.services.calc import calculate_exported, export_stored, folder_digest
 from paymaster.services.inputs import DECISION, current, registration_row
 from paymaster.store.models import Opportunity, Registration
@@ -450,6 +451,8 @@ class _Check:
     pending: str | None  # the screening's reason for a record awaiting the owner
     # the screening's plan with its digest (the run cache's key), made once per plan
     cached: CachedPlan | None = None
+    # the name of this program's warm screening state (services/warm_screening.py)
+    warm: str | None = None
 
     @classmethod
     def of(cls, ws: Workspace, program: str, s: Setup) -> _Check:
@@ -457,7 +460,9 @@ class _Check:
         decision = s.measure.decision
         pending = decision.pending_reason if decision and decision.pending_value else None
         cached = _screening_plan(loaded, s.measure)
-        return cls(ws, program, cached.loaded, s.measure.id, pending, cached)
+        # (the store's URL hashed: it may hold a password, and names the workspace)
+        warm = hashlib.sha256(f"{ws.store.url}\0{program}".encode()).hexdigest()
+        return cls(ws, program, cached.loaded, s.measure.id, pending, cached, warm)
 
     def export(self, session: Session, regs: Registration | list[Registration], folder: Path,
                decision: str | None = None) -> str:
@@ -481,7 +486,7 @@ class _Check:
         one engine run."""
         subjects = [reg.registration_id for reg in regs]
         found = engine_pool.run(_screened, self.cached or self.loaded, folder, self.measure,
-                                subjects)
+                                subjects, True, self.warm)
         missing = [subject for subject in subjects if subject not in found]
         if missing:
             raise WorkflowError(Problem(
@@ -492,11 +497,18 @@ class _Check:
 
 
 def _screened(loaded: LoadedPlan | CachedPlan, folder: Path, measure: str,
-              subjects: list[str], narrow: bool = True) -> dict[str, tuple[bool, str | None]]:
+              subjects: list[str], narrow: bool = True,
+              warm: str | None = None) -> dict[str, tuple[bool, str | None]]:
     """(passed, reason) by the screening `measure` on the exported inputs, of each of
     `subjects` the screening gave a verdict (run by engine_pool: in a worker process under
     `paymaster serve`). With `narrow`, only the subjects' groups are screened where the
-    plan's rules allow it (plan/narrowing.py: the same verdicts)."""
+    plan's rules allow it (plan/narrowing.py: the same verdicts); with `warm`, on the warm
+    state of that name where it can answer (services/warm_screening.py: the same
+    verdicts), else by a whole run."""
+    if warm is not None and narrow and isinstance(loaded, CachedPlan):
+        found = warm_screening.screened(loaded, folder, measure, subjects, warm)
+        if found is not None:
+            return found
     plan = loaded.loaded.plan if isinstance(loaded, CachedPlan) else loaded.plan
     narrowed = narrowing(plan, plan.measure(measure), subjects) if narrow else None
     result = calculate_exported(loaded, folder, only=("evaluations",), narrow=narrowed)

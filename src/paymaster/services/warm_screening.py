@@ -1,0 +1,293 @@
+"""A registration check on a warm connection: the screening's tables loaded once, its
+statements prepared once, each check loading only the rows that changed.
+
+A check (services/registrations.py) exports the program's inputs and screens the new
+registration against them. Run from scratch, most of its time is opening a DuckDB
+connection, loading and typing the exported tables, and planning the screening's SQL
+(27 KB for the first stage of Generuj Leady), none of which depends on the new row. So
+the process that runs checks (the engine pool's worker under `paymaster serve`, or the
+process itself) keeps, per (workspace and program, plan digest, master-data digest), a
+connection holding the typed tables, sealed against reading files, with the screening's
+cached SQL (backends/sqlcache.py) prepared: its stage tables created empty, their
+INSERTs and the evaluations' query as prepared statements, which DuckDB plans once and
+re-plans only when the catalog changes (a check changes only rows).
+
+Never stale, by content: the master data (every exported table but the registrations)
+is keyed by the SHA-256 of its files, so an edited file is a new state; the plan by its
+digest. The registrations' file is compared with the rows the state holds, line by
+line: changed, added or removed lines are loaded again (as bound parameters into a raw
+table, checked as `datafiles.load_folder` checks a file, typed by the same SELECT), so
+the state holds exactly the exported file, whatever changed it (this check, another
+process, an import). Then, in a transaction rolled back afterwards, the other groups are
+deleted where the narrowing is proven (plan/narrowing.py), the stages run and the
+verdicts are read.
+
+Whatever the warm path cannot do exactly as a whole run would (no compiled SQL yet, an
+input row that fails a check, a large input whose stages go to disk, a DuckDB error),
+it declines (`screened` returns None) and the caller runs the whole check, which gives
+the verdict or the error as before; a failed state is dropped. One lock per state: the
+portal's threads take turns on its connection.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from paymaster import duckdb_config, runcache
+from paymaster.backends import sqlcache
+from paymaster.backends.duckstages import cache_key, input_rows, typed
+from paymaster.datafiles import (
+    InputFile,
+    check_references,
+    check_table,
+    find_files,
+    load_folder,
+    raw_types,
+    typed_columns,
+)
+from paymaster.errors import DataError
+from paymaster.plan.narrowing import Narrowing, narrowing
+from paymaster.runcache import CachedPlan
+from paymaster.sqlnames import quote
+
+MAX_STATES = 8  # programs (and workspaces) kept warm in one process
+EVALUATIONS = "__warm_evaluations"  # prepared: the evaluations' query
+RAW = "__warm_raw"  # the changed lines of the registrations, as read (text)
+Row = tuple[str | None, ...]
+TYPED = "__warm_typed"  # prepared: the changed lines parsed into the source table
+_states: OrderedDict[str, _State] = OrderedDict()
+_built: dict[str, int] = {}  # name -> states built for it (loaded from the files)
+_guard = threading.Lock()
+
+
+@dataclass
+class _State:
+    key: tuple
+    con: duckdb.DuckDBPyConnection
+    header: list[str]
+    rows: list[Row]                # the source's lines as loaded (line = index + 2)
+    stages: list[str]              # prepared INSERTs of the stages, in order
+    schema: pa.Schema              # the evaluations' Arrow types, as the compiled run's
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def screened(cached: CachedPlan, folder: Path, measure_id: str, subjects: list[str],
+             name: str) -> dict[str, tuple[bool, str | None]] | None:
+    """(passed, reason) of each subject the screening gave a verdict, as the whole check
+    would answer on the exported `folder`; None when the warm path declines (module
+    docstring). `name` tells workspaces and programs apart."""
+    if cached.digest is None:
+        return None
+    plan = cached.loaded.plan
+    measure = plan.measure(measure_id)
+    files = {item.table: item.path for item in find_files(plan, folder)}
+    source = files.get(measure.source)
+    if source is None or source.suffix.lower() != ".csv" or plan.inputs[measure.source].checks:
+        return None
+    key = (cached.digest, _master_digest(files, measure.source))
+    header, rows = _read(source)
+    if header is None:
+        return None
+    with _guard:
+        state = _states.get(name)
+        if state is not None:
+            _states.move_to_end(name)
+    if state is None or state.key != key or state.header != header:
+        _forget(name, state)
+        state = _build(cached, folder, measure.source, files, key, header, rows)
+        if state is None:
+            return None
+        _keep(name, state)
+    with state.lock:
+        try:
+            if not _follow(state, cached, measure.source, source, rows):
+                return None
+            narrowed = narrowing(plan, measure, subjects)
+            return _verdicts(state, narrowed, measure_id, subjects)
+        except duckdb.Error:
+            # The whole check runs next and reports what went wrong as a run does.
+            _forget(name, state)
+            return None
+
+
+def builds(name: str) -> int:
+    """How many states were built for `name` (each loading every file): a check that
+    reused the warm state built none."""
+    with _guard:
+        return _built.get(name, 0)
+
+
+def drop(name: str | None = None) -> None:
+    """Close the state `name` (None: every state)."""
+    with _guard:
+        names = list(_states) if name is None else [name]
+        closing = [_states.pop(n) for n in names if n in _states]
+    for state in closing:
+        with state.lock:
+            state.con.close()
+
+
+def _keep(name: str, state: _State) -> None:
+    with _guard:
+        _states[name] = state
+        _built[name] = _built.get(name, 0) + 1
+        while len(_states) > MAX_STATES:
+            _, old = _states.popitem(last=False)
+            with old.lock:
+                old.con.close()
+
+
+def _forget(name: str, state: _State | None) -> None:
+    if state is None:
+        return
+    with _guard:
+        if _states.get(name) is state:
+            del _states[name]
+    state.con.close()
+
+
+def _master_digest(files: dict[str, Path | None], source: str) -> str:
+    digest = hashlib.sha256()
+    for table, path in sorted(files.items()):
+        if table == source:
+            continue
+        digest.update(table.encode() + b"\0")
+        digest.update(b"-" if path is None else path.name.encode() + b"\0" + path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _read(path: Path) -> tuple[list[str] | None, list[Row]]:
+    """The exported CSV's header and rows, empty cells as NULL (as DuckDB reads them);
+    no header when a row's width differs (the whole run reports such a file)."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        rows = [tuple(cell if cell != "" else None for cell in row) for row in reader]
+    if header is None or any(len(row) != len(header) for row in rows):
+        return None, []
+    return header, rows
+
+
+def _build(cached: CachedPlan, folder: Path, table: str, files: dict[str, Path | None],
+           key: tuple, header: list[str], rows: list[Row]) -> _State | None:
+    """Load the folder as a run does and prepare the screening's cached SQL."""
+    plan = cached.loaded.plan
+    con = duckdb.connect(config=duckdb_config.config())
+    try:
+        try:
+            load_folder(plan, folder, con, verdicts=runcache.Verdicts(cached.digest, files))
+        except DataError:
+            con.close()
+            return None
+        names = list(plan.inputs)
+        views = con.execute("SELECT count(*) FROM duckdb_views() "
+                            "WHERE temporary AND NOT internal").fetchall()
+        entry = None
+        if not views[0][0] and not duckdb_config.stages_on_disk(input_rows(con, names)):
+            entry = sqlcache.load(cache_key(con, cached.digest, names))
+        if entry is None or "evaluations" not in entry.outputs:
+            con.close()  # compiled by the whole check, which records it for the next one
+            return None
+        for memtable, rows_ in entry.memtables.items():
+            con.register(memtable, rows_)
+        con.execute(f"CREATE TEMP TABLE {quote(RAW)} (__line BIGINT, "
+                    + ", ".join(f"{quote(c)} VARCHAR" for c in header) + ")")
+        duckdb_config.seal(con)  # every table is loaded: no file is read again
+        columns = typed_columns(plan.inputs[table], raw_types(con, RAW))
+        _prepare(con, TYPED, f"INSERT INTO {quote(table)} SELECT __line, {columns} "
+                             f"FROM {quote(RAW)}")
+        stages = []
+        for stage in entry.stages:
+            create, *inserts = stage["statements"]
+            if not create.startswith("CREATE TEMP TABLE ") or len(inserts) != 1 \
+                    or not inserts[0].startswith("INSERT INTO "):
+                con.close()
+                return None
+            con.execute(create)
+            stages.append(_prepare(con, f"__warm_stage{len(stages)}", inserts[0]))
+        _prepare(con, EVALUATIONS, entry.outputs["evaluations"]["sql"])
+        return _State(key, con, header, rows, stages,
+                      sqlcache.schema_of(entry.outputs["evaluations"]["arrow"]))
+    except BaseException:
+        con.close()
+        raise
+
+
+def _prepare(con: duckdb.DuckDBPyConnection, name: str, sql: str) -> str:
+    con.execute(f"PREPARE {quote(name)} AS {sql}")
+    return name
+
+
+def _follow(state: _State, cached: CachedPlan, table: str, path: Path, rows: list[Row]) -> bool:
+    """Bring the state's `table` to the file's `rows`: the changed lines parsed and checked
+    as a run checks them. False (the state unchanged) when a changed line fails a check or
+    the change is too large to be worth it (the caller then runs the whole check)."""
+    old = state.rows
+    changed = [i for i, row in enumerate(rows) if i >= len(old) or old[i] != row]
+    removed = list(range(len(rows), len(old)))
+    if not changed and not removed:
+        return True
+    if len(changed) + len(removed) > max(64, len(rows) // 4):
+        return False
+    spec = cached.loaded.plan.inputs[table]
+    if spec.key and not _unique(state.header, rows, spec.key):
+        return False  # the whole run names the duplicate
+    con = state.con
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"DELETE FROM {quote(RAW)}")
+        marks = ", ".join("?" for _ in range(len(state.header) + 1))
+        if changed:
+            con.executemany(f"INSERT INTO {quote(RAW)} VALUES ({marks})",
+                            [[i + 2, *rows[i]] for i in changed])
+        if check_table(con, RAW, InputFile(table, path), spec):
+            con.execute("ROLLBACK")
+            return False
+        lines = [i + 2 for i in changed + removed]
+        con.execute(f"DELETE FROM {quote(table)} WHERE __line IN "
+                    f"(SELECT unnest(?::BIGINT[]))", [lines])
+        con.execute(f"EXECUTE {quote(TYPED)}")
+        files = [InputFile(t, None) for t in cached.loaded.plan.inputs]
+        if check_references(con, cached.loaded.plan, files):
+            con.execute("ROLLBACK")
+            return False
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    state.rows = rows
+    return True
+
+
+def _unique(header: list[str], rows: list[Row], key: list[str]) -> bool:
+    at = [header.index(k) for k in key if k in header]
+    seen = {tuple(row[i] for i in at) for row in rows}
+    return len(seen) == len(rows)
+
+
+def _verdicts(state: _State, narrowed: Narrowing | None, measure_id: str,
+              subjects: list[str]) -> dict[str, tuple[bool, str | None]]:
+    con = state.con
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if narrowed is not None:
+            narrowed.apply(con)
+        for stage in state.stages:
+            con.execute(f"EXECUTE {quote(stage)}")
+        table = typed(con.sql(f"EXECUTE {quote(EVALUATIONS)}").to_arrow_table(), state.schema)
+    finally:
+        con.execute("ROLLBACK")
+    wanted = set(subjects)
+    return {ev["subject"]: (bool(ev["passed"]), ev["reason"])
+            for ev in table.to_pylist()
+            if ev["evaluation"] == measure_id and ev["subject"] in wanted}
+
