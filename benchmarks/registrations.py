@@ -10,6 +10,14 @@ some repeat an opportunity, some fail a check, some are late), then times the co
 a user runs it (`paymaster register generuj-leady --file F`, a fresh process) and, apart,
 the service call alone (`registrations.register_many`, on a second workspace). The
 target (issue 18): 1,000 registrations in under 10 s. Checks that every row was stored.
+
+    python benchmarks/registrations.py --checks 10 [--out FILE.json]
+
+instead times single registrations in one warm process (as in a running portal), the
+warm screening state (services/warm_screening.py) off and on alternating, round by
+round: one registration submitted and checked (`registrations.register`: export, check,
+store) and the check alone on its export (`_Check.verdict`); medians of wall and CPU
+time with the load average. Target (issue 16): a check under 50 ms.
 """
 
 from __future__ import annotations
@@ -19,9 +27,12 @@ import csv
 import datetime as dt
 import json
 import random
+import os
 import resource
 import shutil
+import statistics
 import subprocess
+import tempfile
 import sys
 import time
 from pathlib import Path
@@ -78,14 +89,72 @@ def registrations_file(path: Path, rows: int, seed: int = 18) -> Path:
     return path
 
 
+def check_latency(rounds: int, work: Path) -> dict:
+    """Single registrations and their checks, whole and warm alternating (module
+    docstring); the first round of each warms the process, the caches and the state."""
+    from paymaster.services import registrations as regs
+    from paymaster.services import warm_screening
+
+    ws = workspace(work / "checks", None, False)
+    with registrations_file(work / "checks.csv", 2 * (rounds + 1)).open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    check = regs._Check.of(ws, PROGRAM, regs.setup(ws, PROGRAM))
+    measured: dict[str, list[dict]] = {}
+
+    def timed(name: str, call):
+        load, wall, cpu = os.getloadavg(), time.perf_counter(), time.process_time()
+        value = call()
+        measured.setdefault(name, []).append(
+            {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu,
+             "load_average": load})
+        return value
+
+    for round_ in range(rounds + 1):
+        modes = ("whole", "warm") if round_ % 2 else ("warm", "whole")
+        for mode in modes:
+            warm_screening.ENABLED = mode == "warm"
+            row = rows.pop()
+            fields = {k: v for k, v in row.items()
+                      if k not in ("submitted_at", "decision", "decision_reason")}
+            reg = timed(f"{mode}: submitted and checked (register)",
+                        lambda fields=fields: regs.register(ws, PROGRAM, fields, actor="bench"))
+            with tempfile.TemporaryDirectory() as tmp, ws.store.reading() as session:
+                check.export(session, reg, Path(tmp))
+                timed(f"{mode}: the check alone", lambda tmp=tmp, reg=reg:
+                      check.verdict(Path(tmp), reg))
+        if round_ == 0:
+            measured.clear()
+    warm_screening.ENABLED = True
+    ws.close()
+    result = {"rounds": rounds, "cores": os.cpu_count(), "load_average_at_end": os.getloadavg(),
+              "target_seconds": 0.05, "rows": []}
+    for name, runs in measured.items():
+        wall = statistics.median(m["wall"] for m in runs)
+        cpu = statistics.median(m["cpu"] for m in runs)
+        load = max(m["load_average"][0] for m in runs)
+        result["rows"].append({"name": name, "wall": wall, "cpu": cpu, "load_average_max": load,
+                               "rounds": runs})
+        print(f"{name:40} wall {wall * 1000:7.1f} ms  cpu {cpu * 1000:6.1f} ms  (median of "
+              f"{len(runs)}; load average up to {load:.1f} on {os.cpu_count()} cores)", flush=True)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1000)
+    parser.add_argument("--checks", type=int, metavar="ROUNDS",
+                        help="time single checks, whole and warm alternating (docstring)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/paymaster-registrations"))
     parser.add_argument("--database", help="SQLAlchemy URL (default: SQLite in the workspace)")
     parser.add_argument("--auto-accept", action="store_true")
     parser.add_argument("--out", type=Path, help="write the measurement as JSON here")
     args = parser.parse_args()
+    if args.checks:
+        args.work.mkdir(parents=True, exist_ok=True)
+        result = check_latency(args.checks, args.work)
+        if args.out:
+            args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+        return
 
     from paymaster.services import registrations
     from paymaster.services.registration_file import read_submissions

@@ -63,9 +63,9 @@ def folder(tmp_path_factory):
 @given(added=st.lists(REGISTRATION, min_size=1, max_size=4),
        redecided=st.lists(st.tuples(st.integers(0, 34), st.sampled_from(
            ["", "pending", "rejected", "accepted"])), max_size=3),
-       picks=st.lists(st.integers(0, 60), min_size=1, max_size=3))
+       picks=st.lists(st.integers(0, 60), min_size=1, max_size=3), narrow=st.booleans())
 def test_the_warm_check_answers_what_the_whole_check_answers(folder: Path, added, redecided,
-                                                             picks) -> None:
+                                                             picks, narrow) -> None:
     rows = [dict(row) for row in ROWS]
     for at, decision in redecided:  # a stored registration decided again (a diff in place)
         rows[at]["decision"] = decision
@@ -80,7 +80,9 @@ def test_the_warm_check_answers_what_the_whole_check_answers(folder: Path, added
     subjects = sorted({row["registration_id"] for row in rows[len(ROWS):]}
                       | {rows[p % len(rows)]["registration_id"] for p in picks})
     whole = _screened(CHECK, folder, MEASURE.id, subjects, narrow=False)
-    warm = warm_screening.screened(CHECK, folder, MEASURE.id, subjects, "equivalence")
+    with pytest.MonkeyPatch.context() as patch:  # the subjects' groups alone, or all
+        patch.setattr(warm_screening, "NARROW_FROM", 0 if narrow else 10**9)
+        warm = warm_screening.screened(CHECK, folder, MEASURE.id, subjects, "equivalence")
     assert warm == whole and set(whole) == set(subjects)
     # one state, followed line by line from one file to the next, never loaded again
     assert warm_screening.builds("equivalence") == 1

@@ -19,8 +19,8 @@ line: changed, added or removed lines are loaded again (as bound parameters into
 table, checked as `datafiles.load_folder` checks a file, typed by the same SELECT), so
 the state holds exactly the exported file, whatever changed it (this check, another
 process, an import). Then, in a transaction rolled back afterwards, the other groups are
-deleted where the narrowing is proven (plan/narrowing.py), the stages run and the
-verdicts are read.
+deleted where the narrowing is proven (plan/narrowing.py) and worth it (`NARROW_FROM`),
+the stages run and the verdicts are read.
 
 Whatever the warm path cannot do exactly as a whole run would (no compiled SQL yet, an
 input row that fails a check, a large input whose stages go to disk, a DuckDB error),
@@ -58,7 +58,11 @@ from paymaster.plan.narrowing import Narrowing, narrowing
 from paymaster.runcache import CachedPlan
 from paymaster.sqlnames import quote
 
+ENABLED = True  # False: every check runs whole (benchmarks/registrations.py compares)
 MAX_STATES = 8  # programs (and workspaces) kept warm in one process
+# Narrowed from this many registrations on: deleting the other groups costs about 6 ms of
+# CPU, more than screening a few hundred rows more (the example's 35: 45 ms either way).
+NARROW_FROM = 1000
 EVALUATIONS = "__warm_evaluations"  # prepared: the evaluations' query
 RAW = "__warm_raw"  # the changed lines of the registrations, as read (text)
 Row = tuple[str | None, ...]
@@ -84,7 +88,7 @@ def screened(cached: CachedPlan, folder: Path, measure_id: str, subjects: list[s
     """(passed, reason) of each subject the screening gave a verdict, as the whole check
     would answer on the exported `folder`; None when the warm path declines (module
     docstring). `name` tells workspaces and programs apart."""
-    if cached.digest is None:
+    if cached.digest is None or not ENABLED:
         return None
     plan = cached.loaded.plan
     measure = plan.measure(measure_id)
@@ -110,7 +114,7 @@ def screened(cached: CachedPlan, folder: Path, measure_id: str, subjects: list[s
         try:
             if not _follow(state, cached, measure.source, source, rows):
                 return None
-            narrowed = narrowing(plan, measure, subjects)
+            narrowed = narrowing(plan, measure, subjects) if len(rows) >= NARROW_FROM else None
             return _verdicts(state, narrowed, measure_id, subjects)
         except duckdb.Error:
             # The whole check runs next and reports what went wrong as a run does.
