@@ -124,3 +124,13 @@ def test_an_edited_master_data_file_or_plan_is_a_new_state(folder: Path) -> None
     assert warm_screening.builds(name) == 3
     back, _ = both()  # and back to the first plan and data: as the first answer
     assert back == warm and warm_screening.builds(name) == 4
+    # a line the run would refuse: no warm answer (the whole check reports the row)
+    _write(folder, rows[:-1] + [rows[-1] | {"licences": "three"}])
+    assert warm_screening.screened(CHECK, folder, MEASURE.id, ["R90"], name) is None
+    # many lines changed (a file imported): loaded whole again, not followed line by line
+    many = rows + [dict(ROWS[i % len(ROWS)]) | {"registration_id": f"R{200 + i}",
+                                                 "submitted_at": "2018-06-02 08:00:00"}
+                   for i in range(70)]
+    _write(folder, many)
+    warm, whole = both()
+    assert warm == whole == {"R90": (True, None)} and warm_screening.builds(name) == 5

@@ -77,10 +77,11 @@ class _State:
     key: tuple
     con: duckdb.DuckDBPyConnection
     header: list[str]
-    rows: list[Row]                # the source's lines as loaded (line = index + 2)
+    rows: list[bytes]              # the digests of the source's lines as loaded (line:
+                                   # index + 2), not the lines: a large table stays small
     stages: list[str]              # prepared INSERTs of the stages, in order
     schema: pa.Schema              # the evaluations' Arrow types, as the compiled run's
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.RLock = field(default_factory=threading.RLock)
 
 
 def screened(cached: CachedPlan, folder: Path, measure_id: str, subjects: list[str],
@@ -104,15 +105,16 @@ def screened(cached: CachedPlan, folder: Path, measure_id: str, subjects: list[s
         state = _states.get(name)
         if state is not None:
             _states.move_to_end(name)
-    if state is None or state.key != key or state.header != header:
+    digests = _digests(rows)
+    if state is None or state.key != key or state.header != header or _far(state, digests):
         _forget(name, state)
-        state = _build(cached, folder, measure.source, files, key, header, rows)
+        state = _build(cached, folder, measure.source, files, key, header, digests)
         if state is None:
             return None
         _keep(name, state)
     with state.lock:
         try:
-            if not _follow(state, cached, measure.source, source, rows):
+            if not _follow(state, cached, measure.source, source, rows, digests):
                 return None
             narrowed = narrowing(plan, measure, subjects) if len(rows) >= NARROW_FROM else None
             return _verdicts(state, narrowed, measure_id, subjects)
@@ -135,18 +137,18 @@ def drop(name: str | None = None) -> None:
         names = list(_states) if name is None else [name]
         closing = [_states.pop(n) for n in names if n in _states]
     for state in closing:
-        with state.lock:
-            state.con.close()
+        _close(state)
 
 
 def _keep(name: str, state: _State) -> None:
     with _guard:
+        closing = [_states.pop(name)] if name in _states else []  # a thread built it too
         _states[name] = state
         _built[name] = _built.get(name, 0) + 1
         while len(_states) > MAX_STATES:
-            _, old = _states.popitem(last=False)
-            with old.lock:
-                old.con.close()
+            closing.append(_states.popitem(last=False)[1])
+    for old in closing:
+        _close(old)
 
 
 def _forget(name: str, state: _State | None) -> None:
@@ -155,7 +157,12 @@ def _forget(name: str, state: _State | None) -> None:
     with _guard:
         if _states.get(name) is state:
             del _states[name]
-    state.con.close()
+    _close(state)
+
+
+def _close(state: _State) -> None:
+    with state.lock:  # (reentrant: a failed check forgets its own state)
+        state.con.close()
 
 
 def _master_digest(files: dict[str, Path | None], source: str) -> str:
@@ -182,7 +189,7 @@ def _read(path: Path) -> tuple[list[str] | None, list[Row]]:
 
 
 def _build(cached: CachedPlan, folder: Path, table: str, files: dict[str, Path | None],
-           key: tuple, header: list[str], rows: list[Row]) -> _State | None:
+           key: tuple, header: list[str], digests: list[bytes]) -> _State | None:
     """Load the folder as a run does and prepare the screening's cached SQL."""
     plan = cached.loaded.plan
     con = duckdb.connect(config=duckdb_config.config())
@@ -219,7 +226,7 @@ def _build(cached: CachedPlan, folder: Path, table: str, files: dict[str, Path |
             con.execute(create)
             stages.append(_prepare(con, f"__warm_stage{len(stages)}", inserts[0]))
         _prepare(con, EVALUATIONS, entry.outputs["evaluations"]["sql"])
-        return _State(key, con, header, rows, stages,
+        return _State(key, con, header, digests, stages,
                       sqlcache.schema_of(entry.outputs["evaluations"]["arrow"]))
     except BaseException:
         con.close()
@@ -231,17 +238,14 @@ def _prepare(con: duckdb.DuckDBPyConnection, name: str, sql: str) -> str:
     return name
 
 
-def _follow(state: _State, cached: CachedPlan, table: str, path: Path, rows: list[Row]) -> bool:
+def _follow(state: _State, cached: CachedPlan, table: str, path: Path, rows: list[Row],
+            digests: list[bytes]) -> bool:
     """Bring the state's `table` to the file's `rows`: the changed lines parsed and checked
-    as a run checks them. False (the state unchanged) when a changed line fails a check or
-    the change is too large to be worth it (the caller then runs the whole check)."""
-    old = state.rows
-    changed = [i for i, row in enumerate(rows) if i >= len(old) or old[i] != row]
-    removed = list(range(len(rows), len(old)))
+    as a run checks them. False (the state unchanged) when a changed line fails a check
+    (the caller then runs the whole check, which reports it)."""
+    changed, removed = _changes(state, digests)
     if not changed and not removed:
         return True
-    if len(changed) + len(removed) > max(64, len(rows) // 4):
-        return False
     spec = cached.loaded.plan.inputs[table]
     if spec.key and not _unique(state.header, rows, spec.key):
         return False  # the whole run names the duplicate
@@ -268,8 +272,25 @@ def _follow(state: _State, cached: CachedPlan, table: str, path: Path, rows: lis
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    state.rows = rows
+    state.rows = digests
     return True
+
+
+def _changes(state: _State, digests: list[bytes]) -> tuple[list[int], list[int]]:
+    """The indexes of the changed (or added) lines and of the removed ones."""
+    old = state.rows
+    changed = [i for i, d in enumerate(digests) if i >= len(old) or old[i] != d]
+    return changed, list(range(len(digests), len(old)))
+
+
+def _far(state: _State, digests: list[bytes]) -> bool:
+    """Is the file so changed that loading it whole costs less than following it?"""
+    changed, removed = _changes(state, digests)
+    return len(changed) + len(removed) > max(64, len(digests) // 4)
+
+
+def _digests(rows: list[Row]) -> list[bytes]:
+    return [hashlib.blake2b(repr(row).encode(), digest_size=16).digest() for row in rows]
 
 
 def _unique(header: list[str], rows: list[Row], key: list[str]) -> bool:
