@@ -9,6 +9,8 @@ work (the status pages' calculations), so that work never delays a page or a che
 CLI, the library and the tests start no pool and run the engine in their own process, as
 before. Workers are spawned (not forked: the server has threads) at start and live as
 long as the server: a worker whose server is gone (killed, crashed) exits by itself.
+Living that long, a worker keeps what a check can reuse: each program's warm screening
+state (services/warm_screening.py), built by its first check.
 """
 
 from __future__ import annotations
