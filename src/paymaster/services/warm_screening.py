@@ -63,10 +63,12 @@ MAX_STATES = 8  # programs (and workspaces) kept warm in one process
 # Narrowed from this many registrations on: deleting the other groups costs about 6 ms of
 # CPU, more than screening a few hundred rows more (the example's 35: 45 ms either way).
 NARROW_FROM = 1000
-EVALUATIONS = "__warm_evaluations"  # prepared: the evaluations' query
-RAW = "__warm_raw"  # the changed lines of the registrations, as read (text)
+# Our names on the connection match sqlnames.NAME, so quote() writes them without sqlglot
+# (a name starting with "__" costs it 4 ms a check in check_table's statements).
+EVALUATIONS = "warm_evaluations"  # prepared: the evaluations' query
+RAW = "warm_lines"  # the changed lines of the registrations, as read (text)
 Row = tuple[str | None, ...]
-TYPED = "__warm_typed"  # prepared: the changed lines parsed into the source table
+TYPED = "warm_typed"  # prepared: the changed lines parsed into the source table
 _states: OrderedDict[str, _State] = OrderedDict()
 _built: dict[str, int] = {}  # name -> states built for it (loaded from the files)
 _guard = threading.Lock()
@@ -95,7 +97,8 @@ def screened(cached: CachedPlan, folder: Path, measure_id: str, subjects: list[s
     measure = plan.measure(measure_id)
     files = {item.table: item.path for item in find_files(plan, folder)}
     source = files.get(measure.source)
-    if source is None or source.suffix.lower() != ".csv" or plan.inputs[measure.source].checks:
+    if source is None or source.suffix.lower() != ".csv" or plan.inputs[measure.source].checks \
+            or RAW in plan.inputs:
         return None
     key = (cached.digest, _master_digest(files, measure.source))
     header, rows = _read(source)
@@ -224,7 +227,7 @@ def _build(cached: CachedPlan, folder: Path, table: str, files: dict[str, Path |
                 con.close()
                 return None
             con.execute(create)
-            stages.append(_prepare(con, f"__warm_stage{len(stages)}", inserts[0]))
+            stages.append(_prepare(con, f"warm_stage{len(stages)}", inserts[0]))
         _prepare(con, EVALUATIONS, entry.outputs["evaluations"]["sql"])
         return _State(key, con, header, digests, stages,
                       sqlcache.schema_of(entry.outputs["evaluations"]["arrow"]))
