@@ -15,8 +15,7 @@ re-plans only when the catalog changes (a check changes only rows).
 Never stale, by content: the master data (every exported table but the registrations)
 is keyed by the SHA-256 of its files, so an edited file is a new state; the plan by its
 digest. The registrations' file is compared with the rows the state holds, line by
-line: changed, added or removed lines are loaded again (as bound parameters into a raw
-table, checked as `datafiles.load_folder` checks a file, typed by the same SELECT), so
+line: changed, added or removed lines are loaded again (as Arrow, a raw text table, checked as `datafiles.load_folder` checks a file, typed by the same SELECT), so
 the state holds exactly the exported file, whatever changed it (this check, another
 process, an import). Then, in a transaction rolled back afterwards, the other groups are
 deleted where the narrowing is proven (plan/narrowing.py) and worth it (`NARROW_FROM`),
@@ -54,6 +53,7 @@ from paymaster.datafiles import (
     typed_columns,
 )
 from paymaster.errors import DataError
+from paymaster.plan.model import Plan
 from paymaster.plan.narrowing import Narrowing, narrowing
 from paymaster.runcache import CachedPlan
 from paymaster.sqlnames import quote
@@ -213,8 +213,7 @@ def _build(cached: CachedPlan, folder: Path, table: str, files: dict[str, Path |
             return None
         for memtable, rows_ in entry.memtables.items():
             con.register(memtable, rows_)
-        con.execute(f"CREATE TEMP TABLE {quote(RAW)} (__line BIGINT, "
-                    + ", ".join(f"{quote(c)} VARCHAR" for c in header) + ")")
+        con.register(RAW, _lines(header, [], []))
         duckdb_config.seal(con)  # every table is loaded: no file is read again
         columns = typed_columns(plan.inputs[table], raw_types(con, RAW))
         _prepare(con, TYPED, f"INSERT INTO {quote(table)} SELECT __line, {columns} "
@@ -255,11 +254,9 @@ def _follow(state: _State, cached: CachedPlan, table: str, path: Path, rows: lis
     con = state.con
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(f"DELETE FROM {quote(RAW)}")
-        marks = ", ".join("?" for _ in range(len(state.header) + 1))
-        if changed:
-            con.executemany(f"INSERT INTO {quote(RAW)} VALUES ({marks})",
-                            [[i + 2, *rows[i]] for i in changed])
+        # The changed lines as Arrow (a view replaced each time: DuckDB binds a prepared
+        # statement again on every EXECUTE anyway, so a catalog change costs nothing more).
+        con.register(RAW, _lines(state.header, rows, changed))
         if check_table(con, RAW, InputFile(table, path), spec):
             con.execute("ROLLBACK")
             return False
@@ -268,7 +265,7 @@ def _follow(state: _State, cached: CachedPlan, table: str, path: Path, rows: lis
                     f"(SELECT unnest(?::BIGINT[]))", [lines])
         con.execute(f"EXECUTE {quote(TYPED)}")
         files = [InputFile(t, None) for t in cached.loaded.plan.inputs]
-        if check_references(con, cached.loaded.plan, files):
+        if check_references(con, _touching(cached.loaded.plan, table), files):
             con.execute("ROLLBACK")
             return False
         con.execute("COMMIT")
@@ -277,6 +274,13 @@ def _follow(state: _State, cached: CachedPlan, table: str, path: Path, rows: lis
         raise
     state.rows = digests
     return True
+
+
+def _lines(header: list[str], rows: list[Row], changed: list[int]) -> pa.Table:
+    """The `changed` lines as read from the file: text, and their line numbers."""
+    return pa.table([pa.array([i + 2 for i in changed], pa.int64())]
+                    + [pa.array([rows[i][c] for i in changed], pa.string())
+                       for c in range(len(header))], names=["__line", *header])
 
 
 def _changes(state: _State, digests: list[bytes]) -> tuple[list[int], list[int]]:
@@ -294,6 +298,14 @@ def _far(state: _State, digests: list[bytes]) -> bool:
 
 def _digests(rows: list[Row]) -> list[bytes]:
     return [hashlib.blake2b(repr(row).encode(), digest_size=16).digest() for row in rows]
+
+
+def _touching(plan: Plan, table: str) -> Plan:
+    """The plan with only the tables whose references a change of `table` can break: it,
+    and the tables referring to it (the others were checked when the state was loaded)."""
+    inputs = {name: spec for name, spec in plan.inputs.items() if name == table or any(
+        (col.references or "").partition(".")[0] == table for col in spec.columns.values())}
+    return plan.model_copy(update={"inputs": inputs})
 
 
 def _unique(header: list[str], rows: list[Row], key: list[str]) -> bool:
