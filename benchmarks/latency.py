@@ -1,13 +1,14 @@
 """Interactive latency: `paymaster run` on the three examples, each in a fresh process.
 
     python benchmarks/latency.py [--rounds 5] [--json benchmarks/results/DATE-latency.json]
+                                 [--examples NAME ...] [--runs-only]
 
 For each example, alternating within each round: the run compiling its plan (the SQL
 cache off, PAYMASTER_SQL_CACHE=off) and the run reusing the plan's compiled SQL (a cache
-folder warmed by one run first); and, as the floor under both, the interpreter importing
-what a run needs (`import ibis, duckdb`, `import paymaster.runs` and the command line's
-own `import paymaster.cli`). Prints the medians
-of wall time and of CPU time (user + system: what the run itself costs on a shared
+folder warmed by one run first); and, as the floor under both, the interpreter alone and
+importing what a run needs, library by library (FLOOR: DuckDB, pyarrow, pydantic with the
+plan's models, Typer and Rich, Ibis; `import paymaster.runs`, `import paymaster.cli`).
+Prints the medians of wall time and of CPU time (user + system: what the run itself costs on a shared
 machine) and the load average; --json keeps every round (and the load average at the
 end). Target (issue 16): under 0.5 s wall each. Run it with bytecode written (no
 PYTHONDONTWRITEBYTECODE), as an installed package is.
@@ -15,6 +16,10 @@ PYTHONDONTWRITEBYTECODE), as an installed package is.
 Then, in one warm process (imports done, as in a running portal whose registration check
 runs the engine on the store's tables), `runs.calculate` on each example again and again,
 compiled and cached alternating: what a check or a what-if costs once the server is up.
+
+Then, in the same process, where DuckDB spends a cached run's SQL (`planning`): the stages'
+statements and the outputs' queries parsed, planned (EXPLAIN) and run, each apart: for 31
+lines of input, parsing and planning the statements cost more than running them.
 
 Last, in a workspace of the Generuj Leady example's master data (benchmarks/registrations.py),
 in the same warm process with the SQL cache on: one registration submitted and checked
@@ -53,6 +58,77 @@ def timed(command: list[str], env: dict[str, str]) -> dict:
     if status != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{error}")
     return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "load_average": load}
+
+
+# The floor under a cached run, each in a fresh process: the interpreter, then what a run
+# imports, library by library (each line includes the ones above it that it names).
+FLOOR = {
+    "python -c pass": "pass",
+    "import duckdb": "import duckdb",
+    "import duckdb, pyarrow": "import duckdb, pyarrow",
+    "import pydantic and the plan's models": "import paymaster.plan",
+    "import typer, rich": "import typer, rich.console, rich.table",
+    "import ibis, duckdb": "import ibis, duckdb",
+    "import paymaster.runs": "import paymaster.runs",
+    "import paymaster.cli": "import paymaster.cli",
+}
+
+
+def planning(examples: list[str], rounds: int) -> dict[str, list[dict]]:
+    """Where DuckDB spends a cached run's SQL, in this warm process: each statement parsed
+    alone (`extract_statements`), parsed and planned (EXPLAIN: bound, optimized, physical
+    plan), and run; the stages' statements and the outputs' and figures' queries apart.
+    The SQL cache must hold the examples' entries (`warm` ran first, same folder)."""
+    import duckdb
+
+    from paymaster import duckdb_config, runcache
+    from paymaster.backends import sqlcache
+    from paymaster.backends.duckstages import DuckDBStages, cache_key
+    from paymaster.datafiles import find_files, load_folder
+
+    measured: dict[str, list[dict]] = {}
+    for example in examples:
+        folder = ROOT / "examples" / example
+        cached = runcache.load_plan(folder / "plan.yaml")
+        for _ in range(rounds):
+            con = duckdb.connect(config=duckdb_config.config())
+            files = {item.table: item.path for item in find_files(cached.loaded.plan, folder / "data")}
+            load_folder(cached.loaded.plan, folder / "data", con,
+                        verdicts=runcache.Verdicts(cached.digest, files))
+            names = list(cached.loaded.plan.inputs)
+            entry = sqlcache.load(cache_key(con, cached.digest, names))
+            if entry is None:
+                raise SystemExit(f"{example}: no cached SQL to measure")
+            DuckDBStages().bind(con, names)
+            for name, table in entry.memtables.items():
+                con.register(name, table)
+            for name, parts in _split(con, entry).items():
+                measured.setdefault(f"{example}: {name}", []).append(parts)
+            con.close()
+    return measured
+
+
+def _split(con, entry) -> dict[str, dict]:
+    """One cached run's statements on `con` parsed, planned and run, each apart (`planning`)."""
+    spent: dict[str, dict] = {}
+
+    def timed_sql(name: str, call) -> None:
+        load, wall, cpu = os.getloadavg(), time.perf_counter(), time.process_time()
+        call()
+        parts = spent.setdefault(name, {"wall": 0.0, "cpu": 0.0, "load_average": load})
+        parts["wall"] += time.perf_counter() - wall
+        parts["cpu"] += time.process_time() - cpu
+
+    stages = [sql for stage in entry.stages for sql in stage["statements"]]
+    queries = [query["sql"] for query in (*entry.outputs.values(), *entry.figures.values())]
+    for kind, statements in (("stages", stages), ("outputs and figures", queries)):
+        label = f"the {kind} ({len(statements)}, {sum(map(len, statements)) // 1000} KB)"
+        for sql in statements:
+            timed_sql(f"parse {label}", lambda sql=sql: con.extract_statements(sql))
+            if not sql.startswith("CREATE"):  # (EXPLAIN of a CREATE creates nothing)
+                timed_sql(f"plan {label}", lambda sql=sql: con.execute(f"EXPLAIN {sql}").fetchall())
+            timed_sql(f"run {label}", lambda sql=sql: con.execute(sql).fetchall())
+    return spent
 
 
 def warm(examples: list[str], rounds: int, cache: Path) -> dict[str, list[dict]]:
@@ -125,15 +201,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--examples", nargs="*", default=list(EXAMPLES))
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--runs-only", action="store_true",
+                        help="the fresh processes alone (no warm process, no workspace)")
     args = parser.parse_args()
     runs: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory(prefix="paymaster-latency-") as work:
         cache = Path(work) / "cache"
         plain = {**os.environ, "PAYMASTER_SQL_CACHE": "off"}
         cached = {**os.environ, "PAYMASTER_SQL_CACHE": str(cache)}
-        imports = {"import ibis, duckdb": [sys.executable, "-c", "import ibis, duckdb"],
-                   "import paymaster.runs": [sys.executable, "-c", "import paymaster.runs"],
-                   "import paymaster.cli": [sys.executable, "-c", "import paymaster.cli"]}
+        imports = {name: [sys.executable, "-c", code] for name, code in FLOOR.items()}
         commands = {}
         for example in args.examples:
             folder = ROOT / "examples" / example
@@ -147,9 +223,11 @@ def main() -> None:
                 runs.setdefault(name, []).append(timed(command, plain))
             for name, (command, env) in commands.items():
                 runs.setdefault(name, []).append(timed(command, env))
-        runs.update(warm(args.examples, args.rounds, Path(work) / "warm-cache"))
-        os.environ["PAYMASTER_SQL_CACHE"] = str(Path(work) / "warm-cache")
-        runs.update(workspace_latency(args.rounds, Path(work)))
+        if not args.runs_only:
+            runs.update(warm(args.examples, args.rounds, Path(work) / "warm-cache"))
+            os.environ["PAYMASTER_SQL_CACHE"] = str(Path(work) / "warm-cache")
+            runs.update(planning(args.examples, args.rounds))
+            runs.update(workspace_latency(args.rounds, Path(work)))
     rows = []
     for name, measured in runs.items():
         wall = statistics.median(m["wall"] for m in measured)

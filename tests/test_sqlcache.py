@@ -97,9 +97,11 @@ def test_a_cached_run_imports_neither_ibis_nor_pandas(tmp_path: Path) -> None:
     script = ("import sys\nfrom paymaster.cli import main\ntry:\n    main()\nfinally:\n"
               "    print('imported', sorted({m.split('.')[0] for m in sys.modules} & "
               "{'ibis', 'pandas'}))\n"
-              # nor reads the plan's YAML again, nor sqlglot, nor Parquet for a CSV run
+              # nor reads the plan's YAML again, nor sqlglot, nor Parquet for a CSV run,
+              # nor Babel's catalogs (a run checks its --locale, translates nothing)
               "    print('also', sorted(set(sys.modules) & {'ruamel.yaml', 'sqlglot', "
-              "'paymaster.plan.loader', 'pyarrow.parquet', 'ssl'}))")
+              "'paymaster.plan.loader', 'pyarrow.parquet', 'ssl', 'babel.messages', "
+              "'babel.support'}))")
     command = [sys.executable, "-c", script, "run", str(EXAMPLE / "plan.yaml"), "--data",
                str(EXAMPLE / "data"), "--out"]
     env = {**os.environ, sqlcache.CACHE_ENV: str(cache)}

@@ -33,8 +33,10 @@ from paymaster.sqlnames import literal, quote
 
 
 def input_rows(con: duckdb.DuckDBPyConnection, names: list[str]) -> int:
-    return sum(con.execute(f"SELECT count(*) FROM {quote(name)}").fetchall()[0][0]
-               for name in names)
+    """The input tables' rows, counted in one statement (a statement per table cost a
+    cached run of an example more than the counting)."""
+    counts = " + ".join(f"(SELECT count(*) FROM {quote(name)})" for name in names)
+    return int(con.execute(f"SELECT {counts or 0}").fetchall()[0][0])
 
 
 def cache_key(con: duckdb.DuckDBPyConnection, plan: str, names: list[str]) -> str:
