@@ -234,9 +234,10 @@ def _changed_rows(expr: ir.Table, units: list[tuple[str | None, str | None]],
     first = payee.isin(known) if len(known) <= LITERAL_MAX else payee.isin(
         backend.table(PAYEES)["v"])
     periods = sorted({q for _, q in units if q is not None})
-    when = period.cast("string").isin(periods) if periods else ibis.literal(False)
-    if len(periods) > LITERAL_MAX:
+    if len(periods) > LITERAL_MAX:  # (the keys below still select them exactly)
         when = ibis.literal(True)
+    else:
+        when = period.cast("string").isin(periods) if periods else ibis.literal(False)
     if any(q is None for _, q in units):
         when |= period.isnull()
     key = payee.fill_null(NUL) + SEP + period.cast("string").fill_null(NUL)
@@ -298,7 +299,8 @@ def compute_delta(state, outputs: Outputs, found: Candidates | None, say: Progre
         # before, but a unit's rows are given together, in the table's order).
         say(f"execute {name} of the changed periods")
         expr = getattr(outputs, name)
-        delta.rows[name] = (backend.to_pyarrow(_changed_rows(expr, delta.units, delta.payees, backend))
+        delta.rows[name] = (backend.to_pyarrow(_changed_rows(expr, delta.units, delta.payees,
+                                                             backend))
                             if delta.units else backend.to_pyarrow(expr.limit(0)))
         if delta.units:
             _rewrite(con, name, delta.rows[name], ["payee_id", "period"], delta.payees)
