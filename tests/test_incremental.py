@@ -273,6 +273,40 @@ def test_a_change_recomputes_its_months_and_claim_groups(tmp_path: Path,
     assert len(reports) == len(PERIOD_CHANGES)
 
 
+# S12 (2018-04-01) and S13 (2018-04-22) share a claim group (P2, 5201583809, M365); the
+# first change makes it reach May. A corrected record (keys, date and id the same) changes
+# no claim: only its own month is recomputed, not the other months of its group. A record
+# added, removed or moved reaches its group from its earliest date on: claims go in date
+# order, and no earlier record's claim depends on a later one.
+CLAIM_MONTHS = {
+    "a late line in May joins the group": (lambda f: f.append(
+        "sales", _sale(f, "S13"), sale_id="S43", order_date="2018-05-25"), {"2018-05"}),
+    "the May line corrected": (lambda f: f.update("sales", _sale(f, "S43"), licences=30),
+                               {"2018-05"}),
+    "S13 corrected (its claim stays)": (lambda f: f.update("sales", _sale(f, "S13"),
+                                                           licences=40), {"2018-04"}),
+    "S12 moved to May (before the May line)": (lambda f: f.update(
+        "sales", _sale(f, "S12"), order_date="2018-05-02"), {"2018-04", "2018-05"}),
+}
+
+
+def test_a_corrected_record_recomputes_its_month_only(tmp_path: Path, monkeypatch,
+                                                      generuj_leady_first_run: Path) -> None:
+    """The deals recomputed after each change are P2's months above, and the result is the
+    full run's."""
+    from paymaster.incremental import run
+
+    scopes = []
+    original = run.affected_payees
+    monkeypatch.setattr(run, "affected_payees",
+                        lambda *args: scopes.append(original(*args)) or scopes[-1])
+    changes = {label: change for label, (change, _) in CLAIM_MONTHS.items()}
+    for label, _ in _each_change_matches_a_full_run(tmp_path, generuj_leady_first_run, changes):
+        deal = scopes[-1]["deal"]
+        assert (deal.payees, deal.periods) == (
+            set(), {("P2", month) for month in CLAIM_MONTHS[label][1]}), label
+
+
 # The rows of a changed file are compared line by line with the file's previous hashes
 # when few lines differ, else joined by hash: both must find exactly the changed rows.
 ROW_CHANGES = {

@@ -10,7 +10,14 @@ import pyarrow as pa
 from paymaster.engine.context import Context
 from paymaster.errors import Collector
 from paymaster.incremental.base import GLOBAL, Affected, Fallback, group_key
-from paymaster.incremental.links import analyse, by_group, by_period, global_reads, upstream
+from paymaster.incremental.links import (
+    analyse,
+    by_group,
+    by_period,
+    global_reads,
+    in_date_order,
+    upstream,
+)
 from paymaster.incremental.state import Diff
 from paymaster.plan import LoadedPlan
 from paymaster.plan.expressions import Compiler
@@ -83,6 +90,8 @@ def affected_payees(loaded: LoadedPlan, backend, new: dict[str, ir.Table],
     rows_new = {t: backend.table(f"new_{t}") for t in diffs}
     states = {"both": (both, {t: rows_new[t].select(*new[t].columns).union(
         rows_old[t].select(*new[t].columns)) for t in diffs})}
+    versions = {t: (rows_old[t].select(*new[t].columns), rows_new[t].select(*new[t].columns))
+                for t in changed}
 
     def values(table: str, column: str) -> list:
         out = set()
@@ -108,14 +117,14 @@ def affected_payees(loaded: LoadedPlan, backend, new: dict[str, ir.Table],
             elif name in scopes:  # read by payee: whole payees
                 found.payees |= scopes[name].everyone()
         found.update(_direct(loaded, measure, usages[measure.id], changed, states, values,
-                             fetch))
+                             fetch, versions))
         if found:
             scopes[measure.id] = found
     return {m: p for m, p in scopes.items() if plan.measure(m).type not in GLOBAL}
 
 
 def _direct(loaded: LoadedPlan, measure, usage, changed: set[str], states, values,
-            fetch) -> Affected:
+            fetch, versions) -> Affected:
     """The payees (or payee-periods) of a measure's records that read a changed row, or
     share a coupling key with one."""
     bad = usage.opaque & changed
@@ -132,11 +141,15 @@ def _direct(loaded: LoadedPlan, measure, usage, changed: set[str], states, value
     source = measure.source
     touched: list[tuple[str, ir.Table]] = []
     group_values: dict[str, set] = {}
+    claim_keys: list[pa.Table] = []  # claim groups whose claims may change (by period)
     for state, (tables, rows) in states.items():
         ctx = _context(loaded, tables)
         if source in changed:
-            touched.append((state, _records(_context(loaded, {**tables, source: rows[source]}),
-                                            measure)))
+            touched.append(("source", _records(_context(loaded, {**tables, source: rows[source]}),
+                                               measure)))
+            if by_period(measure) and measure.claim is not None:
+                claim_keys.append(_claims_moved(loaded, measure, tables, *versions[source],
+                                                fetch))
         records = _records(ctx, measure)
         for link in usage.links:
             if link.table not in changed:
@@ -162,11 +175,7 @@ def _direct(loaded: LoadedPlan, measure, usage, changed: set[str], states, value
         return _groups(loaded, measure, group, [frame for _, frame in touched], states, fetch)
     for _, frame in touched:
         found.update(_found(frame, measure, fetch))
-    couplings = list(usage.couplings)
-    if by_period(measure) and measure.claim is not None:
-        # A claim group (its keys carry the payee) may span periods: all of it is recomputed.
-        couplings.append(list(measure.claim.on))
-    for columns in couplings:
+    for columns in usage.couplings:
         keys = [fetch(frame.select(*columns).distinct()) for _, frame in touched]
         if len(columns) == 1 and columns[0] in group_values:
             extra = sorted(group_values[columns[0]], key=str)
@@ -180,6 +189,23 @@ def _direct(loaded: LoadedPlan, measure, usage, changed: set[str], states, value
             records = _records(_context(loaded, tables), measure)
             hit = records.semi_join(wanted, columns)
             found.update(_found(hit, measure, fetch))
+    if by_period(measure) and measure.claim is not None:
+        # A claim group (its keys carry the payee) may span periods: it is recomputed from
+        # the earliest record whose claim inputs changed (`_claims_moved`; a record linked
+        # to a changed row of another table: the whole group). A corrected amount changes
+        # no claim: only its own period is recomputed.
+        on = list(measure.claim.on)
+        linked = [fetch(frame.select(*on, __from=ibis.null("date")).distinct())
+                  for state, frame in touched if state != "source"]
+        keys = [k for k in claim_keys + linked if k.num_rows]
+        if keys:
+            wanted = ibis.memtable(pa.concat_tables(keys, promote_options="permissive")
+                                   .rename_columns([*(f"__w_{c}" for c in on), "__from"]))
+            for tables, _ in states.values():
+                records = _records(_context(loaded, tables), measure)
+                hit = records.inner_join(wanted, [records[c] == wanted[f"__w_{c}"] for c in on])
+                hit = hit.filter(hit["__from"].isnull() | (hit["__date"] >= hit["__from"]))
+                found.update(_found(hit, measure, fetch))
     spec = getattr(measure, "payees_from", None)
     if spec is not None and spec.table in changed:
         for tables, rows in states.values():
@@ -189,6 +215,47 @@ def _direct(loaded: LoadedPlan, measure, usage, changed: set[str], states, value
             payees |= set(fetch(rows[spec.table].select(p=payee))["p"].to_pylist())
     payees.discard(None)
     return found
+
+
+def _claims_moved(loaded: LoadedPlan, measure, tables: dict[str, ir.Table], old: ir.Table,
+                  new: ir.Table, fetch) -> pa.Table:
+    """The claim keys of the changed source rows whose claim inputs differ between their old
+    and new versions. A record's claim depends on the claimants of its keys and, of the
+    records of its keys, only on which are there (the source's filter), their dates and
+    claim order (`order_by`), ids and payee: the old versions and the new ones compared on
+    those as multisets leave the keys of a row added, removed or moved. Everything else of
+    a record (its amount, a rule's column) meets other records only in its period's limit."""
+    ctx = _context(loaded, tables)
+    spec = loaded.plan.inputs[measure.source]
+    claim = measure.claim
+    names = (measure.source,)
+    path = ("measures", measure.id)
+
+    def signature(rows: ir.Table) -> ir.Table:
+        records = _records(_context(loaded, {**tables, measure.source: rows}), measure)
+        ns = ctx.namespace(records, names)
+        kept = (ctx.expr(measure.filter, ns, path + ("filter",), "boolean")
+                if measure.filter is not None else ibis.literal(True))
+        ident = ctx.expr(measure.source_id, ns, path + ("source_id",)).cast("string")
+        columns = {**{f"__k_{c}": records[c] for c in claim.on},
+                   **{f"__o_{c}": records[c] for c in claim.order_by},
+                   "__d": records["__date"], "__i": ident, "__p": records["payee_id"],
+                   "__q": records["period"], "__f": kept.fill_null(False)}
+        return records.select(**columns)
+
+    if any(c.action == "hold" for c in spec.checks):  # a group check reads other rows
+        moved = signature(old).union(signature(new))
+    else:
+        a, b = signature(old), signature(new)
+        moved = a.difference(b, distinct=False).union(b.difference(a, distinct=False))
+    # Claims go in claim order: with that order by date first, a record's claim depends
+    # only on the records before it, and a change reaches the group from its date on.
+    # (A record without a date is numbered last, after every dated one: its whole group.)
+    keys = [moved[f"__k_{c}"].name(c) for c in claim.on]
+    if not in_date_order(loaded, measure):
+        return fetch(moved.select(*keys, __from=ibis.null("date")).distinct())
+    since = ibis.ifelse(moved["__d"].isnull().any(), ibis.null("date"), moved["__d"].min())
+    return fetch(moved.group_by(keys).aggregate(__from=since))
 
 
 def _groups(loaded: LoadedPlan, measure, columns: list[str], frames: list[ir.Table], states,

@@ -224,14 +224,24 @@ def _where_params(found: Candidates | None) -> list[str]:
     return found.everyone()
 
 
-def _changed_rows(expr: ir.Table, payees: list[str | None], backend) -> ir.Table:
-    """The rows of the changed units (keys in UNITS) of an output table."""
-    payee = expr["payee_id"]
+def _changed_rows(expr: ir.Table, units: list[tuple[str | None, str | None]],
+                  payees: list[str | None], backend) -> ir.Table:
+    """The rows of the changed units (keys in UNITS) of an output table. Their payees and
+    periods first, each a filter of its own: a scan of rows stored by payee and period
+    skips the row groups of other payees and of the payees' other periods."""
+    payee, period = expr["payee_id"], expr["period"]
     known = [p for p in payees if p is not None]
     first = payee.isin(known) if len(known) <= LITERAL_MAX else payee.isin(
         backend.table(PAYEES)["v"])
-    key = payee.fill_null(NUL) + SEP + expr["period"].cast("string").fill_null(NUL)
-    return expr.filter((first | payee.isnull()) & key.isin(backend.table(UNITS)["v"]))
+    periods = sorted({q for _, q in units if q is not None})
+    if len(periods) > LITERAL_MAX:  # (the keys below still select them exactly)
+        when = ibis.literal(True)
+    else:
+        when = period.cast("string").isin(periods) if periods else ibis.literal(False)
+    if any(q is None for _, q in units):
+        when |= period.isnull()
+    key = payee.fill_null(NUL) + SEP + period.cast("string").fill_null(NUL)
+    return expr.filter(first | payee.isnull(), when, key.isin(backend.table(UNITS)["v"]))
 
 
 def _temp(con, name: str, values: list[str]) -> None:
@@ -289,15 +299,16 @@ def compute_delta(state, outputs: Outputs, found: Candidates | None, say: Progre
         # before, but a unit's rows are given together, in the table's order).
         say(f"execute {name} of the changed periods")
         expr = getattr(outputs, name)
-        delta.rows[name] = (backend.to_pyarrow(_changed_rows(expr, delta.payees, backend))
+        delta.rows[name] = (backend.to_pyarrow(_changed_rows(expr, delta.units, delta.payees,
+                                                             backend))
                             if delta.units else backend.to_pyarrow(expr.limit(0)))
         if delta.units:
-            _rewrite(con, name, delta.rows[name], ["payee_id", "period"])
+            _rewrite(con, name, delta.rows[name], ["payee_id", "period"], delta.payees)
     say("compare summary")
     delta.rows["summary"] = _summary(con, delta)
     if delta.payees:
         _temp(con, UNITS, [payee_key(p) for p in delta.payees])
-        _rewrite(con, "summary", delta.rows["summary"], ["payee_id"])
+        _rewrite(con, "summary", delta.rows["summary"], ["payee_id"], delta.payees)
     say("execute effect")
     effect = backend.to_pyarrow(outputs.effect)
     con.register("__new", effect)
@@ -341,10 +352,17 @@ def _summary(con, delta: Delta) -> pa.Table:
     return table
 
 
-def _rewrite(con, name: str, rows: pa.Table, by: list[str]) -> None:
-    """The changed ranges (the keys in UNITS) of a stored output replaced by `rows`."""
+def _rewrite(con, name: str, rows: pa.Table, by: list[str], payees: list[str | None]) -> None:
+    """The changed ranges (the keys in UNITS) of a stored output replaced by `rows`. The
+    payees first, as bound values: a scan skips the row groups of other payees instead of
+    building every row's key."""
     stored = quote(out_name(name))
-    con.execute(f"DELETE FROM {stored} WHERE {_sql_key(by)} IN (SELECT v FROM {quote(UNITS)})")
+    known = [p for p in payees if p is not None]
+    first = (f"payee_id IN ({', '.join('?' * len(known))})" if known else "FALSE") \
+        if len(known) <= LITERAL_MAX else f"payee_id IN (SELECT v FROM {quote(PAYEES)})"
+    con.execute(f"DELETE FROM {stored} WHERE ({first} OR payee_id IS NULL) AND "
+                f"{_sql_key(by)} IN (SELECT v FROM {quote(UNITS)})",
+                known if len(known) <= LITERAL_MAX and known else None)
     con.register("__rows", rows)
     con.execute(f"INSERT INTO {stored} BY NAME SELECT * FROM __rows")
     con.unregister("__rows")

@@ -182,6 +182,20 @@ def by_period(measure) -> bool:
             and (measure.limit is None or measure.limit.per == "period"))
 
 
+def in_date_order(loaded: LoadedPlan, measure) -> bool:
+    """Are a per-record measure's claims taken in date order (its `claim.order_by` starts
+    with its date column, of a date type)? Then a record's claim depends only on the
+    claimants and on the records of its keys ordered before it: none dated later."""
+    claim = getattr(measure, "claim", None)
+    if claim is None or not claim.order_by or claim.order_by[0] != measure.date:
+        return False
+    column = loaded.plan.inputs[measure.source].columns.get(measure.date)
+    return (column is not None and column.type in ("date", "timestamp")
+            and measure.date not in measure.fields
+            and not any(measure.date in (lookup.prefix + c for c in lookup.columns)
+                        for lookup in measure.lookups))
+
+
 def by_group(plan, measure) -> list[str] | None:
     """The first-wins key by which a screening can be recomputed group by group (the
     records of the groups its changes touch, of any payee), or None. A record's screening

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from paymaster import duckdb_config
+from paymaster import duckdb_config, runcache
+from paymaster.backends import sqlcache
 from paymaster.datafiles import find_files
 from paymaster.engine import build
 from paymaster.incremental.affected import affected_payees
@@ -78,7 +79,7 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
     clock = StageClock(report.seconds)
     stage = clock.done
 
-    loaded = plan if isinstance(plan, LoadedPlan) else load_plan(plan)
+    loaded = plan if isinstance(plan, LoadedPlan) else _load(Path(plan))
     state = State(Path(state_path), loaded, say)
     try:
         backend = state.backend
@@ -151,6 +152,14 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
                          dict(report.seconds)), report
     finally:
         state.con.close()
+
+
+def _load(path: Path) -> LoadedPlan:
+    """The plan, validated: from the run cache when the file and the engine are unchanged
+    (reading and validating the YAML is most of a small run's fixed cost)."""
+    if sqlcache.folder() is None:
+        return load_plan(path)
+    return runcache.load_plan(path).loaded
 
 
 def _candidates(state: State, scope: Splice) -> Candidates | None:

@@ -9,10 +9,11 @@ import duckdb
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from paymaster.engine.context import BlockResult
 from paymaster.incremental.base import ATTRS, GLOBAL, SEP, Affected, group_key
-from paymaster.incremental.links import analyse, by_group, global_reads, upstream
+from paymaster.incremental.links import analyse, by_group, global_reads, in_date_order, upstream
 from paymaster.incremental.state import IN, Diff, State, table_name
 from paymaster.plan import LoadedPlan
 from paymaster.sqlnames import literal, quote, quote_all
@@ -152,7 +153,8 @@ class Splice:
             # payee, across periods); the extra records are computed and dropped.
             rows = table.filter(self._isin(table["payee_id"], self.payees(measure),
                                            f"__scope_{self._index(measure)}_all"))
-            return self._widened(measure, rows, [list(measure.claim.on)])
+            return self._widened(measure, rows, [list(measure.claim.on)],
+                                 bounded=in_date_order(self.state.loaded, measure))
         couplings = []
         if measure.type == "screening":
             couplings = [r.first_wins.key for r in measure.rules if r.first_wins]
@@ -169,21 +171,32 @@ class Splice:
             return table
         return self.member(measure, table)
 
-    def _widened(self, measure, table: ir.Table, couplings: list[list[str]]) -> ir.Table:
+    def _widened(self, measure, table: ir.Table, couplings: list[list[str]],
+                 bounded: bool = False) -> ir.Table:
         """The part to recompute, widened to whole coupling groups: a window over a group
         needs all of it (its other members' rows are computed and dropped). The groups
         are found first, then given as literals (a cheap filter). A group is compared
-        as the engine's windows and first-wins do: NULL is one value."""
+        as the engine's windows and first-wins do: NULL is one value. `bounded` (claims
+        taken in date order): a claim group's records dated after the part's last one
+        are left out, as no earlier record's claim depends on them."""
         member = self.in_scope(measure, table)
         test = member
         for cols in couplings:
             key = group_key(table, cols)
-            found = self.state.backend.to_pyarrow(
-                table.filter(member).select(k=key).distinct())["k"].to_pylist()
+            part = table.filter(member)
+            rows = self.state.backend.to_pyarrow(
+                part.group_by(k=key).aggregate(d=part["__date"].max()) if bounded
+                else part.select(k=key).distinct())
+            found = rows["k"].to_pylist()
             if len(found) > LITERAL_LIST_MAX:
-                test |= key.isin(ibis.memtable(pa.table({"k": pa.array(found, pa.string())}))["k"])
+                wider = key.isin(ibis.memtable(pa.table({"k": pa.array(found, pa.string())}))["k"])
             else:
-                test |= key.isin(found) if found else ibis.literal(False)
+                wider = key.isin(found) if found else ibis.literal(False)
+            last = pc.max(rows["d"]).as_py() if bounded and rows.num_rows else None
+            if last is not None:
+                wider &= (table["__date"] <= ibis.literal(last, type="date")) \
+                    | table["__date"].isnull()
+            test |= wider
         return table.filter(test)
 
     def tables(self, measure, tables: dict[str, ir.Table]) -> dict[str, ir.Table]:
