@@ -147,7 +147,10 @@ def _cover(ctx: Context, payees: ir.Table, cover: Cover, path: tuple) -> ir.Tabl
                           __pe=payees[PERIOD_PREFIX + "end"])
     joined = pairs.inner_join(intervals, [])
     ns = ctx.namespace(joined, (cover.table,), payee={"payee_id": joined["payee_id"]})
-    match = ctx.expr(cover.match, ns, path + ("match",), "boolean").fill_null(False)
+    # A filter keeps only the rows where `match` is TRUE, NULL or not: left bare, its
+    # `certifications.partner_id = payee.payee_id` is a join key to DuckDB, where wrapped
+    # in COALESCE(..., FALSE) it made every payee meet every interval (payees x intervals).
+    match = ctx.expr(cover.match, ns, path + ("match",), "boolean")
     spans = joined.filter(match).select(
         "payee_id", "period", "__ps", "__pe",
         __from=joined[cover.start].cast("date"), __to=joined[cover.end].cast("date"),
