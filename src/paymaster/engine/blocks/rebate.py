@@ -40,7 +40,7 @@ def build_gated_rebate(ctx: Context, measure: GatedRebate, path: tuple, seq: int
     checks, lines = flags[:-1], lines.mutate(__joins=flags[-1][1])
     reason = first_reason(checks)
     lines = lines.mutate(__reason=reason, __qualifies=reason.isnull())
-    lines = _stage_records(ctx, _at_dates(ctx, lines, measure, path), measure)
+    lines = _stage_records(ctx, lines, measure)
     payees = _population(ctx, lines, measure, path)
     members = payees.select(__mp="payee_id", __mq="period")
     in_population = lines.semi_join(
@@ -65,46 +65,45 @@ def _dates(ctx: Context) -> int:
 
 
 def _at_dates(ctx: Context, lines: ir.Table, measure: GatedRebate, path: tuple) -> ir.Table:
-    """Each qualifying line's `counts_when` (`__c{k}`) and `counts_when AND returned_when`
-    (`__r{k}`) at the k-th evaluation date of its phase, as flags: one pass per line.
-    The conditions are compiled once per date with `as_of` bound to that date of the
-    line's phase (the plan knows how many dates a phase has); pairing every line with
-    every date would write each line once per date. A line that does not qualify is
-    never asked (the conditions were only ever judged on qualifying lines)."""
+    """Each line's `counts_when` (`__c{k}`) and `counts_when AND returned_when` (`__r{k}`)
+    at the k-th evaluation date of its phase, as flags: one pass per line. The conditions
+    are compiled once per date with `as_of` bound to that date of the line's phase (the
+    plan knows how many dates a phase has); pairing every line with every date would
+    write each line once per date."""
     flags: dict[str, ir.Value] = {}
-    no = ibis.literal(False)
     for k in range(_dates(ctx)):
         ns = _at_date(ctx, lines, measure, k)
         counts = ctx.expr(measure.counts_when, ns, path + ("counts_when",), "boolean").fill_null(False)
         returned = ctx.expr(measure.returned_when, ns, path + ("returned_when",),
                             "boolean").fill_null(False)
-        flags[f"__c{k}"] = ibis.ifelse(lines["__qualifies"], counts, no)
-        flags[f"__r{k}"] = ibis.ifelse(lines["__qualifies"], counts & returned, no)
+        flags[f"__c{k}"] = counts
+        flags[f"__r{k}"] = counts & returned
     return lines.mutate(**flags) if flags else lines
 
 
 def _stage_records(ctx: Context, lines: ir.Table, measure: GatedRebate) -> ir.Table:
     """Stored with the columns the population, credits and evaluations read: the gates'
-    conditions are flags by now, so the source columns they read are not kept."""
-    keep = {"payee_id", "period", "source_id", "__value", "__reason", "__qualifies", "__joins",
-            *[f"{p}{k}" for p in ("__c", "__r") for k in range(_dates(ctx))]}
-    return ctx.stage_narrow(f"{measure.id}__records", lines, keep)
+    conditions name a few source columns, the rest would only be written and scanned."""
+    name = f"{measure.id}__records"
+    probe = lines.mutate(as_of=ibis.null().cast("date"), evaluation=ibis.null().cast("int64"))
+    read = ctx.reads(probe, [measure.counts_when, measure.returned_when], (measure.source,))
+    if read is None:
+        return ctx.stage(name, lines)
+    keep = {"payee_id", "period", "source_id", "__value", "__reason", "__qualifies", "__joins"}
+    return ctx.stage_narrow(name, lines, keep | read)
 
 
 def _population(ctx: Context, lines: ir.Table, measure: GatedRebate, path: tuple) -> ir.Table:
     """Payees with a record that joins the population, or listed by `payees_from`, with
     their qualifying (`__q{k}`) and returned (`__t{k}`) value at each evaluation date.
 
-    One aggregate over the records gives both: the gates are judged on these per-payee
-    sums, and the small stage that holds them serves the evaluations and the credits
-    (which would otherwise each find the population among every record again)."""
+    The qualifying lines are read once (their conditions at every date, `_at_dates`,
+    summed per payee in one aggregate); the gates are judged on these per-payee sums, and
+    the small stage that holds them serves the evaluations and the credits (which would
+    otherwise each find the population among every record again)."""
     zero = ibis.literal(0, type=WIDE)
-    sums = {}
-    for k in range(_dates(ctx)):
-        for flag, name in ((f"__c{k}", f"__q{k}"), (f"__r{k}", f"__t{k}")):
-            sums[name] = ibis.ifelse(lines[flag], lines["__value"], zero).sum().cast(WIDE)
-    per_payee = lines.group_by(["payee_id", "period"]).aggregate(__in=lines["__joins"].any(), **sums)
-    found = per_payee.filter(per_payee["__in"]).select("payee_id", "period")
+    joined = lines.group_by(["payee_id", "period"]).aggregate(__in=lines["__joins"].any())
+    found = joined.filter(joined["__in"]).select("payee_id", "period")
     if measure.payees_from is not None:
         spec = measure.payees_from
         table = ctx.tables[spec.table]
@@ -115,8 +114,14 @@ def _population(ctx: Context, lines: ir.Table, measure: GatedRebate, path: tuple
         )
         found = found.union(extra)
     found = found.distinct()
-    if sums:
-        figures = per_payee.select(*sums, __sp="payee_id", __sq="period")
+    if _dates(ctx):
+        at = _at_dates(ctx, lines.filter(lines["__qualifies"]), measure, path)
+        sums = {}
+        for k in range(_dates(ctx)):
+            for flag, name in ((f"__c{k}", f"__q{k}"), (f"__r{k}", f"__t{k}")):
+                sums[name] = ibis.ifelse(at[flag], at["__value"], zero).sum().cast(WIDE)
+        figures = at.group_by(["payee_id", "period"]).aggregate(**sums)
+        figures = figures.rename(__sp="payee_id", __sq="period")
         found = found.left_join(figures, [found["payee_id"] == figures["__sp"],
                                           found["period"] == figures["__sq"]]).drop("__sp", "__sq")
         found = found.mutate(**{name: found[name].fill_null(zero) for name in sums})
