@@ -49,7 +49,7 @@ def build_gated_rebate(ctx: Context, measure: GatedRebate, path: tuple, seq: int
                     value=money(in_population["__value"], ctx.places), counts=in_population["__qualifies"],
                     reason=in_population["__reason"])
     payees = _eligibility(ctx, payees, measure, path)
-    evaluations = ctx.stage(f"{measure.id}__evaluated", _evaluate(ctx, lines, payees, measure, path))
+    evaluations = ctx.stage(f"{measure.id}__evaluated", _evaluate(ctx, payees, measure, path))
     outcome = _outcome(ctx, evaluations, measure, path, seq)
     evaluation_rows = shape(
         evaluations.filter(evaluations["__shown"]), EVALUATION_SCHEMA,
@@ -57,6 +57,28 @@ def build_gated_rebate(ctx: Context, measure: GatedRebate, path: tuple, seq: int
         threshold=money(evaluations["minimum"], ctx.places), template=GATE, missing=None, note=None,
     )
     return BlockResult(lines=outcome, evaluations=evaluation_rows, credits=credits)
+
+
+def _dates(ctx: Context) -> int:
+    """How many evaluation dates the phase with the most has."""
+    return max((len(p.evaluations) for p in ctx.plan.phases), default=0)
+
+
+def _at_dates(ctx: Context, lines: ir.Table, measure: GatedRebate, path: tuple) -> ir.Table:
+    """Each line's `counts_when` (`__c{k}`) and `counts_when AND returned_when` (`__r{k}`)
+    at the k-th evaluation date of its phase, as flags: one pass per line. The conditions
+    are compiled once per date with `as_of` bound to that date of the line's phase (the
+    plan knows how many dates a phase has); pairing every line with every date would
+    write each line once per date."""
+    flags: dict[str, ir.Value] = {}
+    for k in range(_dates(ctx)):
+        ns = _at_date(ctx, lines, measure, k)
+        counts = ctx.expr(measure.counts_when, ns, path + ("counts_when",), "boolean").fill_null(False)
+        returned = ctx.expr(measure.returned_when, ns, path + ("returned_when",),
+                            "boolean").fill_null(False)
+        flags[f"__c{k}"] = counts
+        flags[f"__r{k}"] = counts & returned
+    return lines.mutate(**flags) if flags else lines
 
 
 def _stage_records(ctx: Context, lines: ir.Table, measure: GatedRebate) -> ir.Table:
@@ -72,8 +94,16 @@ def _stage_records(ctx: Context, lines: ir.Table, measure: GatedRebate) -> ir.Ta
 
 
 def _population(ctx: Context, lines: ir.Table, measure: GatedRebate, path: tuple) -> ir.Table:
-    """Payees with a record that joins the population, or listed by `payees_from`."""
-    found = lines.filter(lines["__joins"]).select("payee_id", "period")
+    """Payees with a record that joins the population, or listed by `payees_from`, with
+    their qualifying (`__q{k}`) and returned (`__t{k}`) value at each evaluation date.
+
+    The qualifying lines are read once (their conditions at every date, `_at_dates`,
+    summed per payee in one aggregate); the gates are judged on these per-payee sums, and
+    the small stage that holds them serves the evaluations and the credits (which would
+    otherwise each find the population among every record again)."""
+    zero = ibis.literal(0, type=WIDE)
+    joined = lines.group_by(["payee_id", "period"]).aggregate(__in=lines["__joins"].any())
+    found = joined.filter(joined["__in"]).select("payee_id", "period")
     if measure.payees_from is not None:
         spec = measure.payees_from
         table = ctx.tables[spec.table]
@@ -84,6 +114,18 @@ def _population(ctx: Context, lines: ir.Table, measure: GatedRebate, path: tuple
         )
         found = found.union(extra)
     found = found.distinct()
+    if _dates(ctx):
+        at = _at_dates(ctx, lines.filter(lines["__qualifies"]), measure, path)
+        sums = {}
+        for k in range(_dates(ctx)):
+            for flag, name in ((f"__c{k}", f"__q{k}"), (f"__r{k}", f"__t{k}")):
+                sums[name] = ibis.ifelse(at[flag], at["__value"], zero).sum().cast(WIDE)
+        figures = at.group_by(["payee_id", "period"]).aggregate(**sums)
+        figures = figures.rename(__sp="payee_id", __sq="period")
+        found = found.left_join(figures, [found["payee_id"] == figures["__sp"],
+                                          found["period"] == figures["__sq"]]).drop("__sp", "__sq")
+        found = found.mutate(**{name: found[name].fill_null(zero) for name in sums})
+    found = ctx.stage(f"{measure.id}__payees", found)
     phases = ctx.phases_table()
     return found.inner_join(phases, found["period"] == phases[PERIOD_PREFIX + "id"])
 
@@ -110,7 +152,10 @@ def _cover(ctx: Context, payees: ir.Table, cover: Cover, path: tuple) -> ir.Tabl
                           __pe=payees[PERIOD_PREFIX + "end"])
     joined = pairs.inner_join(intervals, [])
     ns = ctx.namespace(joined, (cover.table,), payee={"payee_id": joined["payee_id"]})
-    match = ctx.expr(cover.match, ns, path + ("match",), "boolean").fill_null(False)
+    # A filter keeps only the rows where `match` is TRUE, NULL or not: left bare, its
+    # `certifications.partner_id = payee.payee_id` is a join key to DuckDB, where wrapped
+    # in COALESCE(..., FALSE) it made every payee meet every interval (payees x intervals).
+    match = ctx.expr(cover.match, ns, path + ("match",), "boolean")
     spans = joined.filter(match).select(
         "payee_id", "period", "__ps", "__pe",
         __from=joined[cover.start].cast("date"), __to=joined[cover.end].cast("date"),
@@ -132,56 +177,29 @@ def _cover(ctx: Context, payees: ir.Table, cover: Cover, path: tuple) -> ir.Tabl
     return out.drop("__cp", "__cq").mutate(__covered=ibis._["__covered"].fill_null(False))
 
 
-def _evaluate(ctx: Context, lines: ir.Table, payees: ir.Table, measure, path: tuple) -> ir.Table:
-    """Qualifying value and returned share per payee, phase and evaluation date.
-
-    One pass over the qualifying lines: `counts_when` and `returned_when` are compiled
-    once per evaluation date with `as_of` bound to that date of the line's phase (the
-    plan knows how many dates a phase has), and summed per payee and phase in one
-    aggregate; pairing every line with every date would write each line once per date."""
+def _evaluate(ctx: Context, payees: ir.Table, measure, path: tuple) -> ir.Table:
+    """Qualifying value and returned value per payee, phase and evaluation date: the
+    payee's sums (`_population`) at the date's number."""
     dates = payees.select("payee_id", "period", __dates=payees[PERIOD_PREFIX + "evaluations"])
     dates = dates.mutate(as_of=dates["__dates"].unnest()).drop("__dates")
     dates = dates.mutate(
         evaluation=(ibis.row_number().over(group_by=["payee_id", "period"], order_by="as_of") + 1)
     )
-    qualifying = lines.filter(lines["__qualifies"])
     zero = ibis.literal(0, type=WIDE)
-    sums: dict[str, ir.Value] = {}
-    flags: dict[str, ir.Value] = {}
-    for k in range(max((len(p.evaluations) for p in ctx.plan.phases), default=0)):
-        ns = _at_date(ctx, qualifying, measure, k)
-        flags[f"__c{k}"] = ctx.expr(measure.counts_when, ns, path + ("counts_when",),
-                                    "boolean").fill_null(False)
-        flags[f"__r{k}"] = ctx.expr(measure.returned_when, ns, path + ("returned_when",),
-                                    "boolean").fill_null(False)
-    at = qualifying.mutate(**flags)
-    for k in range(len(flags) // 2):
-        counts, returned = at[f"__c{k}"], at[f"__r{k}"]
-        sums[f"__q{k}"] = ibis.ifelse(counts, at["__value"], zero).sum().cast(WIDE)
-        sums[f"__t{k}"] = ibis.ifelse(counts & returned, at["__value"], zero).sum().cast(WIDE)
-    if sums:
-        per_payee = at.group_by(["payee_id", "period"]).aggregate(**sums)
-        per_payee = per_payee.rename(__sp="payee_id", __sq="period")
-        evals = dates.left_join(per_payee, [dates["payee_id"] == per_payee["__sp"],
-                                            dates["period"] == per_payee["__sq"]])
-        evals = evals.drop("__sp", "__sq")
-    else:
-        evals = dates.mutate(__q0=zero, __t0=zero)
-    n = len(sums) // 2 or 1
+    n = _dates(ctx)
+    figures = [f"{p}{k}" for p in ("__q", "__t") for k in range(n)]
+    carried = [c for c in payees.columns if c.startswith(PERIOD_PREFIX) or c == "__static"]
+    static = payees.select(*carried, *figures, __pp="payee_id", __pq="period")
+    evals = dates.inner_join(
+        static, [dates["payee_id"] == static["__pp"], dates["period"] == static["__pq"]]
+    ).drop("__pp", "__pq")
     pick = {
-        name: ibis.cases(*((evals["evaluation"] == k + 1, evals[f"{prefix}{k}"]) for k in range(n)),
-                         else_=ibis.null().cast(WIDE))
+        name: (ibis.cases(*((evals["evaluation"] == k + 1, evals[f"{prefix}{k}"]) for k in range(n)),
+                          else_=zero) if n else zero)
         for name, prefix in (("qualifying", "__q"), ("returned", "__t"))
     }
-    evals = evals.mutate(**pick).drop(*[f"{p}{k}" for p in ("__q", "__t") for k in range(n)])
-    carried = [c for c in payees.columns if c.startswith(PERIOD_PREFIX) or c == "__static"]
-    static = payees.select(*carried, __pp="payee_id", __pq="period")
-    evals = evals.inner_join(
-        static, [evals["payee_id"] == static["__pp"], evals["period"] == static["__pq"]]
-    ).drop("__pp", "__pq")
-    evals = evals.mutate(qualifying=evals["qualifying"].fill_null(zero),
-                         returned=evals["returned"].fill_null(zero))
-    return _gates(ctx, evals, measure, path)
+    evals = evals.mutate(**pick)
+    return _gates(ctx, evals.drop(*figures) if figures else evals, measure, path)
 
 
 @dataclass
