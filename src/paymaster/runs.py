@@ -27,7 +27,7 @@ from paymaster import duckdb_config, runcache
 from paymaster.backends import Backend, open_backend, sqlcache
 from paymaster.backends.duckstages import DuckDBStages, ReplayedOutputs, cache_key
 from paymaster.datafiles import find_files, load_folder
-from paymaster.figures import Figures, figures, from_rows, queries
+from paymaster.figures import Figures, figures, from_file, from_rows, queries
 from paymaster.outputs import Staging, check_format
 from paymaster.plan import LoadedPlan
 from paymaster.plan.narrowing import Narrowing
@@ -72,7 +72,7 @@ class WrittenRun:
     loaded: LoadedPlan
     fingerprint: str
     timings: dict[str, float]
-    figures: Figures
+    figures: Figures | None  # (known once the payouts are written)
     rows: dict[str, int] = field(default_factory=dict)
     paths: list[Path] = field(default_factory=list)
 
@@ -166,14 +166,13 @@ def calculate_into(plan: LoadedPlan | CachedPlan | str | Path, data: Path, out: 
             plan, data, say, clock, backend, spark_master,
             writable=staging.folder if backend == "duckdb" else None) as (
             loaded, engine, outputs):
-        say("summarize")
         # The effect is one row: fetched once, printed and written from memory.
         effect = engine.to_pyarrow(outputs.effect)
-        result = WrittenRun(loaded, fingerprint(loaded, Path(data)), clock.timings,
-                            _figures(outputs, effect, engine.to_pyarrow))
-        clock.done("summarize")
+        clock.done("effect")
+        result = WrittenRun(loaded, fingerprint(loaded, Path(data)), clock.timings, None)
         if explanations == "text":  # (imports Ibis: see the module's docstring)
             from paymaster.explanations import EXPLAINED, with_explanations
+        copied = set()
         for name, expr in outputs.tables().items():
             say(f"write {name}")
             with clock.part(f"write {name}"):
@@ -183,6 +182,7 @@ def calculate_into(plan: LoadedPlan | CachedPlan | str | Path, data: Path, out: 
                     query = engine.output_query(expr)  # (no row through Python)
                     rows = staging.copied(f"{name}.{fmt}", fmt, query.sql, query.schema,
                                           engine.write)
+                    copied |= {name} if rows is not None else set()
                 if rows is None:
                     stream = effect if name == "effect" else engine.to_pyarrow_batches(
                         expr, chunk_rows)
@@ -191,6 +191,12 @@ def calculate_into(plan: LoadedPlan | CachedPlan | str | Path, data: Path, out: 
                     rows = staging.table(f"{name}.{fmt}", fmt, stream)
                 result.rows[name] = rows
         clock.done("execute")
+        say("summarize")
+        if "payouts" in copied and fmt == "parquet":  # (what was written: no line again)
+            result.figures = from_file(engine.con, staging.folder / "payouts.parquet", effect)
+        else:
+            result.figures = _figures(outputs, effect, engine.to_pyarrow)
+        clock.done("summarize")
         if metadata is not None:
             staging.metadata(metadata(result))
     result.paths = staging.paths
