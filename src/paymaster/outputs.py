@@ -52,7 +52,8 @@ class Staging:
         self._names: list[str] = []
 
     def __enter__(self) -> Staging:
-        self._made = not self.out.exists()
+        # the folders this makes, deepest first: a failed run removes them again
+        self._made = [f for f in (self.out, *self.out.parents) if not f.exists()]
         self.out.mkdir(parents=True, exist_ok=True)
         self._folder = tempfile.TemporaryDirectory(dir=self.out)
         return self
@@ -65,8 +66,10 @@ class Staging:
                     self.paths.append(self.out / name)
         finally:
             self._folder.cleanup()
-            if kind is not None and self._made and not any(self.out.iterdir()):
-                self.out.rmdir()  # (entered before a run: a failed one leaves no folder)
+            for folder in self._made if kind is not None else ():
+                if any(folder.iterdir()):  # (entered before a run: a failed one leaves
+                    break  # no folder behind)
+                folder.rmdir()
 
     @property
     def folder(self) -> Path:
