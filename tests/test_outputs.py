@@ -231,3 +231,53 @@ def test_the_same_run_writes_the_same_bytes(tmp_path: Path) -> None:
     assert "credits.csv" in written
     for name in written:
         assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes(), name
+
+
+def test_duckdb_writes_the_files_pyarrow_writes_in_the_querys_order(tmp_path: Path) -> None:
+    """A run on DuckDB has DuckDB write its tables (outputs.copy_statement): the same CSV
+    bytes as the Arrow path (header and text quoted, NULL empty, fixed-point numbers,
+    formulas made inert), the same Parquet values and types, in the query's order, over
+    many batches written in parallel (an `IN` list in the statement lost the order)."""
+    import duckdb
+
+    from paymaster.outputs import Staging
+
+    con = duckdb.connect(config={"threads": "4"})
+    con.execute("""CREATE TABLE t AS SELECT range AS n, hash(range) % 100000 AS k,
+        ['=1+1', '-5.00', '+x', '@SUM(A1)', chr(9) || 'tab', 'a "quoted", text',
+         'line' || chr(10) || 'break', '', NULL, 'zażółć 你好', '2018-03', '-', 'S0001']
+            [1 + range % 13] AS s,
+        CAST(range % 7 - 3 AS DECIMAL(18, 2)) / 4 AS amount,
+        CASE WHEN range % 5 = 0 THEN NULL ELSE CAST(range % 3 AS DECIMAL(38, 8)) / 3 END AS rate,
+        DATE '2018-01-01' + CAST(range % 400 AS INTEGER) AS day, range % 2 = 0 AS paid
+        FROM range(300000)""")
+    sql = "SELECT k, s, amount, rate, day, paid, n FROM t ORDER BY k, n"
+    expected = con.sql(sql).to_arrow_table()
+    schema = pa.schema([pa.field("k", pa.int64()), pa.field("s", pa.string()),
+                        pa.field("amount", pa.decimal128(18, 2)),
+                        pa.field("rate", pa.decimal128(38, 8)), pa.field("day", pa.date32()),
+                        pa.field("paid", pa.bool_()), pa.field("n", pa.int64())])
+    expected = expected.cast(schema)
+
+    def write(folder: str, copy: bool) -> None:
+        with Staging(tmp_path / folder) as staging:
+            for fmt in ("csv", "parquet"):
+                if copy:
+                    assert staging.copied(f"t.{fmt}", fmt, sql, schema, lambda statement:
+                                          con.execute(statement).fetchall()[0][0]) == 300000
+                    assert staging.copied(f"none.{fmt}", fmt, sql + " LIMIT 0", schema,
+                                          lambda statement: con.execute(statement)
+                                          .fetchall()[0][0]) == 0
+                else:
+                    staging.table(f"t.{fmt}", fmt, expected)
+                    staging.table(f"none.{fmt}", fmt, expected.slice(0, 0))
+
+    write("arrow", copy=False)
+    write("duckdb", copy=True)
+    for name in ("t.csv", "none.csv"):
+        assert (tmp_path / "duckdb" / name).read_bytes() == (tmp_path / "arrow" / name).read_bytes()
+    assert "'=1+1" in (tmp_path / "duckdb" / "t.csv").read_text()
+    for name in ("t.parquet", "none.parquet"):
+        written = pq.read_table(tmp_path / "duckdb" / name)
+        assert written.schema == schema
+        assert written.equals(pq.read_table(tmp_path / "arrow" / name))

@@ -144,17 +144,24 @@ def out_of_memory(stage: str) -> Iterator[None]:
             f"{advice()}") from err
 
 
-def seal(con: duckdb.DuckDBPyConnection, readable: Iterable[Path | None] = ()) -> None:
+def seal(con: duckdb.DuckDBPyConnection, readable: Iterable[Path | None] = (),
+         writable: Path | None = None) -> None:
     """Once a run's input is read: the connection can reach no file but `readable` (the
-    input files, which Parquet views still read) and what DuckDB keeps for itself (its
-    spill files, a database already attached). A statement that a future bug let a plan
-    or a file shape cannot read `/etc/...`, write a file, ATTACH, INSTALL or LOAD.
+    input files, which Parquet views still read), the folder `writable` (a run's fresh
+    staging folder, outputs.Staging, which DuckDB writes the output files into) and what
+    DuckDB keeps for itself (its spill files, a database already attached). A statement
+    that a future bug let a plan or a file shape cannot read `/etc/...`, write a file
+    elsewhere, ATTACH, INSTALL or LOAD.
 
     DuckDB refuses to turn external access back on, or to change the allowed paths or the
     temp_directory, once it is off; `lock` freezes every other setting as well."""
     paths = sorted({str(Path(p).resolve()) for p in readable if p is not None})
     if paths:
         con.execute(f"SET allowed_paths = [{', '.join(literal(p) for p in paths)}]")
+    if writable is not None:
+        # (the trailing separator: the folder's own files, not a sibling named like it)
+        folder = str(Path(writable).resolve()).rstrip("/") + "/"
+        con.execute(f"SET allowed_directories = [{literal(folder)}]")
     con.execute("SET enable_external_access = false")
     if memory_is_final(con):
         lock(con)

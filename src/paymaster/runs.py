@@ -1,7 +1,8 @@
 """Running a plan on a data folder: load, check, compile, execute, write — timed stages.
 
-`calculate` returns the output tables in memory; `calculate_into` streams each one from
-the backend to its file, so a run of any size holds no more than a batch of rows in Python.
+`calculate` returns the output tables in memory; `calculate_into` has DuckDB write each
+one to its file itself (outputs.copy_statement), or streams it from the backend (Spark,
+Excel), so a run of any size holds no more than a batch of rows in Python.
 
 A plan compiled before on inputs of the same columns runs its cached SQL
 (backends/sqlcache.py) on DuckDB alone: such a run imports neither Ibis nor pandas (0.6 s
@@ -26,7 +27,7 @@ from paymaster import duckdb_config, runcache
 from paymaster.backends import Backend, open_backend, sqlcache
 from paymaster.backends.duckstages import DuckDBStages, ReplayedOutputs, cache_key
 from paymaster.datafiles import find_files, load_folder
-from paymaster.figures import Figures, figures, from_rows, queries
+from paymaster.figures import Figures, figures, from_file, from_rows, queries
 from paymaster.outputs import Staging, check_format
 from paymaster.plan import LoadedPlan
 from paymaster.plan.narrowing import Narrowing
@@ -71,7 +72,7 @@ class WrittenRun:
     loaded: LoadedPlan
     fingerprint: str
     timings: dict[str, float]
-    figures: Figures
+    figures: Figures | None  # (known once the payouts are written)
     rows: dict[str, int] = field(default_factory=dict)
     paths: list[Path] = field(default_factory=list)
 
@@ -160,37 +161,55 @@ def calculate_into(plan: LoadedPlan | CachedPlan | str | Path, data: Path, out: 
     check_format(fmt)
     say = progress or (lambda _stage: None)
     clock = StageClock()
-    with _built(plan, data, say, clock, backend, spark_master) as (loaded, engine, outputs):
-        say("summarize")
+    # The staging folder first: the run's DuckDB may write into it once sealed, nowhere else.
+    with Staging(out) as staging, _built(
+            plan, data, say, clock, backend, spark_master,
+            writable=staging.folder if backend == "duckdb" else None) as (
+            loaded, engine, outputs):
         # The effect is one row: fetched once, printed and written from memory.
         effect = engine.to_pyarrow(outputs.effect)
-        result = WrittenRun(loaded, fingerprint(loaded, Path(data)), clock.timings,
-                            _figures(outputs, effect, engine.to_pyarrow))
-        clock.done("summarize")
+        clock.done("effect")
+        result = WrittenRun(loaded, fingerprint(loaded, Path(data)), clock.timings, None)
         if explanations == "text":  # (imports Ibis: see the module's docstring)
             from paymaster.explanations import EXPLAINED, with_explanations
-        with Staging(out) as staging:
-            for name, expr in outputs.tables().items():
-                say(f"write {name}")
-                with clock.part(f"write {name}"):
+        copied = set()
+        for name, expr in outputs.tables().items():
+            say(f"write {name}")
+            with clock.part(f"write {name}"):
+                explained = explanations == "text" and name in EXPLAINED
+                rows = None
+                if isinstance(engine, DuckDBStages) and name != "effect" and not explained:
+                    query = engine.output_query(expr)  # (no row through Python)
+                    rows = staging.copied(f"{name}.{fmt}", fmt, query.sql, query.schema,
+                                          engine.write)
+                    copied |= {name} if rows is not None else set()
+                if rows is None:
                     stream = effect if name == "effect" else engine.to_pyarrow_batches(
                         expr, chunk_rows)
-                    if explanations == "text" and name in EXPLAINED:
+                    if explained:
                         stream = with_explanations(stream, loaded.plan, name, locale)
-                    result.rows[name] = staging.table(f"{name}.{fmt}", fmt, stream)
-            clock.done("execute")
-            if metadata is not None:
-                staging.metadata(metadata(result))
-        result.paths = staging.paths
+                    rows = staging.table(f"{name}.{fmt}", fmt, stream)
+                result.rows[name] = rows
+        clock.done("execute")
+        say("summarize")
+        if "payouts" in copied and fmt == "parquet":  # (what was written: no line again)
+            result.figures = from_file(engine.con, staging.folder / "payouts.parquet", effect)
+        else:
+            result.figures = _figures(outputs, effect, engine.to_pyarrow)
+        clock.done("summarize")
+        if metadata is not None:
+            staging.metadata(metadata(result))
+    result.paths = staging.paths
     return result
 
 
 @contextmanager
 def _built(plan: LoadedPlan | CachedPlan | str | Path, data: Path, say: Progress, clock: StageClock,
            backend: str, spark_master: str | None, narrow: Narrowing | None = None,
-           ) -> Iterator[tuple[LoadedPlan, Backend, Outputs]]:
+           writable: Path | None = None) -> Iterator[tuple[LoadedPlan, Backend, Outputs]]:
     """Load the plan and the input, build the outputs on an open backend; the backend (and
-    what it stored) closes when the block ends."""
+    what it stored) closes when the block ends. The connection, once it has read the input,
+    reaches no file but the input's and the folder `writable`."""
     stage = clock.done
     cached = _plan(plan)
     loaded = cached.loaded
@@ -221,7 +240,8 @@ def _built(plan: LoadedPlan | CachedPlan | str | Path, data: Path, say: Progress
             engine = DuckDBStages(say) if entry is not None else open_backend(backend, None, say)
         tables = engine.bind(con, names)
         # From here on the connection reads the input files only (its Parquet views).
-        duckdb_config.seal(con, [item.path for item in find_files(loaded.plan, Path(data))])
+        duckdb_config.seal(con, [item.path for item in find_files(loaded.plan, Path(data))],
+                           writable)
         stage("read_input")
 
         if entry is not None:

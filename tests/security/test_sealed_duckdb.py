@@ -163,3 +163,36 @@ def test_an_incremental_runs_connection_is_sealed_once_its_input_is_read(
     second, report = incremental.calculate(PLAN, data, tmp_path / "state.duckdb")
     assert calculated == [True, False] and report.mode == "incremental"
     assert first.tables["payouts"].num_rows == second.tables["payouts"].num_rows
+
+
+@pytest.mark.no_sql_cache  # (the compiled outputs, as the first test)
+def test_a_run_writing_its_outputs_reaches_its_staging_folder_alone(
+        data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DuckDB writes the output files itself (outputs.copy_statement) into the run's fresh
+    staging folder: that folder is writable, nothing else is, not even the output folder
+    around it, a sibling named like it, or a path that climbs out of it."""
+    from paymaster.outputs import Staging
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setenv("PAYMASTER_DUCKDB_MEMORY", "1GB")
+    out = tmp_path / "out"
+    with Staging(out) as staging, _built(PLAN, data, lambda _: None, StageClock(), "duckdb",
+                                         None, writable=staging.folder) as (_, engine, outputs):
+        con = engine.con
+        assert_sealed(con, elsewhere)
+        folder = staging.folder
+        for target in (out / "x.csv", folder / ".." / "x.csv", Path(f"{folder}-x.csv"),
+                       Path(f"{folder}x") / "x.csv"):
+            with pytest.raises(duckdb.PermissionException):
+                con.execute(f"COPY (SELECT 1 AS x) TO '{target}' (FORMAT csv)").fetchall()
+        for statement in ("SET allowed_directories = ['/']", f"SET allowed_directories = "
+                          f"['{folder}/', '{out}/']", "SET enable_external_access = true"):
+            with pytest.raises(duckdb.Error):
+                con.execute(statement).fetchall()
+        query = engine.output_query(outputs.summary)
+        assert staging.copied("summary.csv", "csv", query.sql, query.schema, engine.write) > 0
+        assert [p.name for p in out.iterdir()] == [folder.name]
+    assert sorted(p.name for p in out.iterdir()) == ["summary.csv"]
+    assert list(elsewhere.iterdir()) == []

@@ -13,7 +13,7 @@ import pyarrow as pa
 from ibis.backends.duckdb.converter import DuckDBPyArrowData
 
 from paymaster.backends import arithmetic_errors, sqlcache
-from paymaster.backends.duckstages import DuckDBStages
+from paymaster.backends.duckstages import DuckDBStages, Query
 from paymaster.duckdb_config import out_of_memory
 from paymaster.plan.decorrelate import decorrelate
 from paymaster.sqlnames import quote, quote_all
@@ -72,6 +72,12 @@ class DuckDBBackend(DuckDBStages):
                 for memtable in expr.op().find(ops.InMemoryTable):
                     self.recording.memtables[memtable.name] = memtable.data.to_pyarrow(
                         memtable.schema)
+
+    def output_query(self, expr: ir.Table) -> Query:
+        expr = decorrelate(expr)
+        self.ibis._run_pre_execute_hooks(expr)  # (registers the in-memory tables it reads)
+        return Query(self.ibis.compiler.to_sqlglot(expr).sql(dialect="duckdb"),
+                     expr.schema().to_pyarrow())
 
     def to_pyarrow(self, expr: ir.Table) -> pa.Table:
         with out_of_memory("writing the outputs"), arithmetic_errors("the outputs"):

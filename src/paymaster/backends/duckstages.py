@@ -176,6 +176,15 @@ class DuckDBStages:
 
         return pa.RecordBatchReader.from_batches(query.schema, batches())
 
+    def output_query(self, output: Query) -> Query:
+        """An output's SQL and Arrow schema, for DuckDB to write it itself (`write`)."""
+        return output
+
+    def write(self, statement: str) -> int:
+        """Run a COPY ... TO statement (outputs.copy_statement): the rows it wrote."""
+        with out_of_memory("writing the outputs"), arithmetic_errors("the outputs"):
+            return self.con.execute(statement).fetchall()[0][0]
+
     def close(self) -> None:
         """The connection goes with the run; so does the stages' file."""
         if self.stages is None:
