@@ -6,8 +6,10 @@ row with file, line and column; nothing is loaded unless every table is clean.
 Cost: a Parquet file is never copied. Its raw and typed tables are views over the file
 (line numbers from the file's row numbers), and typed Parquet columns are checked by
 their types. Every per-row check of a table is counted in one pass (conditional
-aggregates); only a check that finds something reads its first bad rows again for the
-messages. CSV and Excel are read once into a table, parsed once into the typed table.
+aggregates; the key's duplicates by hash, the tax ids SQL cannot prove valid); only a
+check that finds something reads its first bad rows again for the messages (the key by
+its values, the tax ids through stdnum). References: one outer join each. CSV and Excel
+are read once into a table, parsed once into the typed table.
 
 The steps of a load (`read_raw` or `empty_raw`, `raw_types`, `check_table`,
 `load_typed`) are public: an incremental run (`paymaster.incremental`) applies them to
