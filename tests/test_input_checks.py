@@ -3,8 +3,6 @@ is not zero, and the very problems the checks always found (issue 16, input)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import duckdb
 import pyarrow as pa
 from hypothesis import given, settings
