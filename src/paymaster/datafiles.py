@@ -6,8 +6,10 @@ row with file, line and column; nothing is loaded unless every table is clean.
 Cost: a Parquet file is never copied. Its raw and typed tables are views over the file
 (line numbers from the file's row numbers), and typed Parquet columns are checked by
 their types. Every per-row check of a table is counted in one pass (conditional
-aggregates); only a check that finds something reads its first bad rows again for the
-messages. CSV and Excel are read once into a table, parsed once into the typed table.
+aggregates; the key's duplicates by hash, the tax ids SQL cannot prove valid); only a
+check that finds something reads its first bad rows again for the messages (the key by
+its values, the tax ids through stdnum). References: one outer join each. CSV and Excel
+are read once into a table, parsed once into the typed table.
 
 The steps of a load (`read_raw` or `empty_raw`, `raw_types`, `check_table`,
 `load_typed`) are public: an incremental run (`paymaster.incremental`) applies them to
@@ -298,16 +300,29 @@ def check_table(con, raw: str, item: InputFile, spec: InputTable) -> list[Proble
                 else N_("add a column '%(heading)s' (%(kind)s)")))
     if problems:
         return problems
-    checks: list[tuple[str, str, str]] = []
+    checks: list[tuple[str, str, str, dict]] = []
     for column, col in spec.columns.items():
         if column in present:
             native = _native(col.type, types[column])
-            checks.extend((column, *check) for check in _column_checks(column, col, native))
-    problems.extend(_run_checks(con, raw, item.name, checks))
-    problems.extend(_check_key(con, raw, item.name, spec))
-    for column, col in spec.columns.items():
-        if col.tax_id and col.invalid_tax_id == "error":
-            problems.extend(_check_tax_ids(con, raw, item.name, column, col.tax_id))
+            text = quote(column) if types[column] == "VARCHAR" else f"CAST({quote(column)} AS VARCHAR)"
+            checks.extend((column, *check) for check in _column_checks(column, col, native, text))
+    # The key's duplicates and the tax ids no SQL can prove valid are counted in the
+    # same pass; each is looked into (exactly, row by row) only when its count is not 0.
+    extra = []
+    if spec.key:
+        # Equal keys have equal hashes: no duplicate hash, no duplicate key.
+        extra.append(f"count(*) - count(DISTINCT hash({quote_all(spec.key)}))")
+    tax_ids = [(column, col.tax_id) for column, col in spec.columns.items()
+               if col.tax_id and col.invalid_tax_id == "error" and column in present]
+    extra.extend(f"count(*) FILTER (WHERE {_tax_id_unproven(column, kind)})"
+                 for column, kind in tax_ids)
+    found, counts = _run_checks(con, raw, item.name, checks, extra)
+    problems.extend(found)
+    if spec.key and counts.pop(0):
+        problems.extend(_check_key(con, raw, item.name, spec))
+    for (column, kind), count in zip(tax_ids, counts, strict=True):
+        if count:
+            problems.extend(_check_tax_ids(con, raw, item.name, column, kind))
     return problems
 
 
@@ -321,6 +336,20 @@ def _nip_surely_valid(text: str, number: str) -> str:
 
 
 SURELY_VALID_TAX_IDS = {"pl.nip": _nip_surely_valid}
+
+
+def _tax_id_unproven(column: str, kind: str) -> str:
+    """True on a row whose tax id SQL cannot prove valid (those `_check_tax_ids` gives
+    stdnum). A value of ten digits as written is its own cleaned text: its checksum is
+    tested first, and only the other values are cleaned."""
+    surely_valid = SURELY_VALID_TAX_IDS.get(kind)
+    value = _cleaned(column)
+    if surely_valid is None:
+        return f"{value} IS NOT NULL"
+    text = f"CAST({quote(column)} AS VARCHAR)"
+    return (f"CASE WHEN coalesce({surely_valid(text, f'TRY_CAST({text} AS BIGINT)')}, FALSE) "
+            f"THEN FALSE ELSE {value} IS NOT NULL AND NOT coalesce("
+            f"{surely_valid(value, f'TRY_CAST({value} AS BIGINT)')}, FALSE) END")
 
 
 def _check_tax_ids(con, raw: str, file: str, column: str, kind: str) -> list[Problem]:
@@ -381,14 +410,18 @@ AT_MOST = N_("'%(value)s' must be at most %(limit)s")
 ONE_OF = N_("'%(value)s' must be one of %(values)s")
 
 
-def _column_checks(column: str, col: ColumnSpec, native: bool = False
+def _column_checks(column: str, col: ColumnSpec, native: bool = False, text: str | None = None
                    ) -> list[tuple[str, str, dict]]:
     """(condition true on a bad row, message template, its figures) for one column, in
-    reporting order."""
+    reporting order. `text` is the column as VARCHAR: a text column's checks test it as
+    written first (a cheap comparison settles almost every row) and clean it only for the
+    rows left."""
+    text = text or f"CAST({quote(column)} AS VARCHAR)"
     value = _cleaned(column) if not native or col.type == "string" else quote(column)
     checks: list[tuple[str, str, dict]] = []
     if not col.optional:
-        checks.append((f"{value} IS NULL", EMPTY[0], {}))
+        checks.append((_blank(text, value) if col.type == "string" else f"{value} IS NULL",
+                       EMPTY[0], {}))
     parsed = f"CAST({value} AS {SQL_TYPES[col.type]})" if native else _parse(value, col.type)
     if not native:
         checks.append((f"{value} IS NOT NULL AND ({parsed}) IS NULL", NOT_VALID[col.type], {}))
@@ -402,33 +435,47 @@ def _column_checks(column: str, col: ColumnSpec, native: bool = False
         checks.append((f"({parsed}) > {col.max}", AT_MOST, {"limit": col.max}))
     if col.values:
         allowed = ", ".join(sql_string(v.lower()) for v in col.values)
-        checks.append((f"{value} IS NOT NULL AND lower({value}) NOT IN ({allowed})", ONE_OF,
-                       {"values": tuple(col.values)}))
+        wrong = f"{value} IS NOT NULL AND lower({value}) NOT IN ({allowed})"
+        if col.type == "string":  # most values are spelled as the plan spells them
+            spelled = ", ".join(sql_string(v) for v in col.values)
+            wrong = f"CASE WHEN {text} IN ({spelled}) THEN FALSE ELSE {wrong} END"
+        checks.append((wrong, ONE_OF, {"values": tuple(col.values)}))
     return checks
 
 
-def _run_checks(con, raw: str, file: str, checks: list[tuple[str, str, str, dict]]
-                ) -> list[Problem]:
-    """Count every check's bad rows in one pass over the table; read the first bad rows
-    (for the messages) only of the checks that found any."""
-    if not checks:
-        return []
-    # Each column's cleaned text is computed once (DuckDB evaluates a repeated expression
-    # once per use), in a subquery the conditions then refer to.
-    cleaned = {_cleaned(column): quote(f"__clean_{i}")
-               for i, column in enumerate(dict.fromkeys(c for c, *_ in checks))}
+def _blank(text: str, cleaned: str) -> str:
+    """True on a blank text: NULL, empty or only spaces (what TRIM removes). A text
+    whose first character sorts after the space cannot be blank; only the others are
+    trimmed (TRIM on every row of a wide table costs as much as reading it)."""
+    return f"CASE WHEN {text} >= '!' THEN FALSE ELSE {cleaned} IS NULL END"
+
+
+def _run_checks(con, raw: str, file: str, checks: list[tuple[str, str, str, dict]],
+                extra: list[str] = ()) -> tuple[list[Problem], list[int]]:
+    """Count every check's bad rows in one pass over the table (with the `extra`
+    aggregates, whose values are returned); read the first bad rows (for the messages)
+    only of the checks that found any."""
+    if not checks and not extra:
+        return [], []
+    # A parsed column's cleaned text is computed once (DuckDB evaluates a repeated
+    # expression once per use), in a subquery the conditions then refer to. (A text
+    # column's checks clean it only on the rows that need it: not here.)
+    cleaned = {_cleaned(column): f"__clean_{i}"
+               for i, column in enumerate(dict.fromkeys(
+                   c for c, condition, *_ in checks if condition.startswith(_cleaned(c))))}
     conditions = []
     for _, condition, *_ in checks:
-        for text, alias in cleaned.items():
-            condition = condition.replace(text, alias)
+        if not condition.startswith("CASE "):
+            for text, alias in cleaned.items():
+                condition = condition.replace(text, alias)
         conditions.append(condition)
-    inner = ", ".join(f"{text} AS {alias}" for text, alias in cleaned.items())
+    inner = "".join(f", {text} AS {alias}" for text, alias in cleaned.items())
     counts = con.execute(
-        "SELECT " + ", ".join(f"count(*) FILTER (WHERE {c})" for c in conditions)
-        + f" FROM (SELECT *, {inner} FROM {quote(raw)})"
+        "SELECT " + ", ".join([f"count(*) FILTER (WHERE {c})" for c in conditions] + list(extra))
+        + f" FROM (SELECT *{inner} FROM {quote(raw)})"
     ).fetchall()[0]
     problems = []
-    for (column, condition, template, args), count in zip(checks, counts, strict=True):
+    for (column, condition, template, args), count in zip(checks, counts, strict=False):
         if not count:
             continue
         rows = con.execute(
@@ -440,7 +487,7 @@ def _run_checks(con, raw: str, file: str, checks: list[tuple[str, str, str, dict
                 template = template.removeprefix("'%(value)s' ")
             problems.append(Problem.of(template, file=file, row=int(line), field=column,
                                        value=shown, **args))
-    return problems
+    return problems, list(counts[len(checks):])
 
 
 def _parse(value: str, kind: str) -> str:
@@ -539,10 +586,14 @@ def check_references(con, plan: Plan, files: list[InputFile]) -> list[Problem]:
                 continue
             ref_table, _, ref_col = col.references.partition(".")
             col_, ref = quote(column), quote(ref_col)
+            # An outer join, not NOT EXISTS: DuckDB may then build its hash table on the
+            # smaller side (a few returns against a million sales). A row without a match
+            # comes out once, whatever the referenced column's duplicates.
             rows = con.execute(
-                f"SELECT __line, {col_} FROM {quote(table)} t WHERE {col_} IS NOT NULL AND NOT EXISTS "
-                f"(SELECT 1 FROM {quote(ref_table)} r WHERE r.{ref} = t.{col_}) "
-                f"ORDER BY __line LIMIT {MAX_PROBLEMS_PER_CHECK}"
+                f"SELECT t.__line, t.{col_} FROM {quote(table)} t LEFT JOIN "
+                f"(SELECT {ref} FROM {quote(ref_table)}) r ON r.{ref} = t.{col_} "
+                f"WHERE t.{col_} IS NOT NULL AND r.{ref} IS NULL "
+                f"ORDER BY t.__line LIMIT {MAX_PROBLEMS_PER_CHECK}"
             ).fetchall()
             for line, value in rows:
                 problems.append(Problem.of(
