@@ -94,6 +94,8 @@ class Context:
     compiler: Compiler
     results: dict[str, BlockResult] = field(default_factory=dict)
     materialize: Any = None  # the caller's (name, table) -> stored table, or None
+    # tables several measures read, by what they are (blocks/totals.py: shared totals)
+    shared: dict[str, ir.Table] = field(default_factory=dict)
 
     def stage(self, name: str, table: ir.Table) -> ir.Table:
         """A table several outputs derive from: stored once when the caller allows it."""

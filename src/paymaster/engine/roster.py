@@ -23,19 +23,14 @@ NO_PREVIOUS = "no_previous_period"
 
 def with_roster_lines(ctx: Context, lines: ir.Table) -> ir.Table:
     """`lines` and the empty lines of every measure with a roster."""
-    wanted = [_wanted(ctx, index, measure) for index, measure in enumerate(ctx.plan.measures)
-              if getattr(measure, "roster", None) is not None
-              and measure.type != "balance"]  # a balance has a line every period already
-    if not wanted:
+    wanted = _wanted(ctx)
+    if wanted is None:
         return lines
-    expected = wanted[0]
-    for table in wanted[1:]:
-        expected = expected.union(table)
     have = lines.select(__m=lines["measure"], __p=lines["payee_id"],
                         __q=lines["period"]).distinct()
-    missing = expected.anti_join(have, [expected["measure"] == have["__m"],
-                                        expected["payee_id"] == have["__p"],
-                                        expected["period"] == have["__q"]])
+    missing = wanted.anti_join(have, [wanted["measure"] == have["__m"],
+                                      wanted["payee_id"] == have["__p"],
+                                      wanted["period"] == have["__q"]])
     zero = money(ibis.literal(0), ctx.places)
     empty = shape(missing, dict(lines.schema().items()), program=ctx.plan.program,
                   source_id="", earned=zero, amount=zero, cut_by_budget=zero,
@@ -44,17 +39,36 @@ def with_roster_lines(ctx: Context, lines: ir.Table) -> ir.Table:
     return lines.union(empty)
 
 
-def _wanted(ctx: Context, index: int, measure) -> ir.Table:
-    """(measure, seq, payee_id, period, reason) for each payee of the roster and period."""
-    roster = measure.roster
-    table = ctx.tables[roster.table]
-    payees = table.select(payee_id=table[roster.column].cast("string"))
-    payees = payees.filter(payees["payee_id"].notnull()).distinct()
-    kind = roster.period or measure.period
-    periods = [(p, roster.reason) for p in scope_periods(ctx.plan, kind)]
-    if getattr(measure, "metric", None) == "growth" and periods:
-        periods[0] = (periods[0][0], NO_PREVIOUS)
-    labels = memtable({"period": [p for p, _ in periods], "reason": [r for _, r in periods]},
-                      {"period": "string", "reason": "string"})
-    return payees.cross_join(labels).mutate(measure=ibis.literal(measure.id),
-                                            seq=ibis.literal(index, type="int64"))
+def _wanted(ctx: Context) -> ir.Table | None:
+    """(payee_id, measure, seq, period, reason) for each payee of a roster and period.
+
+    Measures with the same roster (most of a plan's: every rep) read its payees once,
+    crossed with all their (measure, period) rows: one scan of the roster table, not one
+    per measure, in every output that reads the lines."""
+    rows: dict[tuple[str, str], list[tuple]] = {}
+    for index, measure in enumerate(ctx.plan.measures):
+        roster = getattr(measure, "roster", None)
+        if roster is None or measure.type == "balance":  # a balance has every period
+            continue
+        kind = roster.period or measure.period
+        periods = [(p, roster.reason) for p in scope_periods(ctx.plan, kind)]
+        if getattr(measure, "metric", None) == "growth" and periods:
+            periods[0] = (periods[0][0], NO_PREVIOUS)
+        rows.setdefault((roster.table, roster.column), []).extend(
+            (measure.id, index, period, reason) for period, reason in periods)
+    parts = []
+    for (name, column), labelled in rows.items():
+        table = ctx.tables[name]
+        payees = table.select(payee_id=table[column].cast("string"))
+        payees = payees.filter(payees["payee_id"].notnull()).distinct()
+        labels = memtable({"measure": [r[0] for r in labelled], "seq": [r[1] for r in labelled],
+                           "period": [r[2] for r in labelled], "reason": [r[3] for r in labelled]},
+                          {"measure": "string", "seq": "int64", "period": "string",
+                           "reason": "string"})
+        parts.append(payees.cross_join(labels))
+    if not parts:
+        return None
+    wanted = parts[0]
+    for part in parts[1:]:
+        wanted = wanted.union(part)
+    return wanted

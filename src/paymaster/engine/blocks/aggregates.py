@@ -4,8 +4,10 @@ group totals (a team against its target) and gates."""
 from __future__ import annotations
 
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
+from paymaster.engine.blocks.totals import grouped, records
 from paymaster.engine.context import BlockResult, Context, join_left, reads_period
 from paymaster.engine.lines import CREDIT_SCHEMA, first_reason, money, shape
 from paymaster.plan.expressions import WIDE, multiply
@@ -20,18 +22,19 @@ from paymaster.plan.trace import (
 
 
 def build_aggregate(ctx: Context, measure: Aggregate, path: tuple, seq: int) -> BlockResult:
-    table = ctx.in_scope(ctx.source(measure, path)) if measure.date else ctx.source(measure, path)
-    table = ctx.payee_period(table, measure, path)
+    in_scope = measure.date is not None
+    table = records(ctx, measure, path, in_scope)
     ns = ctx.namespace(table, (measure.source,))
-    table = table.mutate(__value=ctx.expr(measure.value, ns, path + ("value",), "numeric").cast(WIDE))
     keys = ["payee_id", "period", *measure.keys]
     table = table.mutate(source_id=_record_id(ctx, table, measure, ns, path))
-    credits = _credits(ctx, table, measure, keys)
-    lines = table.group_by(keys).aggregate(
-        value=table["__value"].sum().cast(WIDE),
-        count=table.count(),
-        date=table["__date"].max() if measure.date else ibis.null().cast("date"),
-    )
+    if table.op().find(ops.ExistsSubquery):
+        # Records chosen by a subquery (a customer's first order) are chosen once: the
+        # totals and the credits read them stored, not the subquery's join twice.
+        table = ctx.stage_narrow(f"{measure.id}__records", table,
+                                 {*keys, "source_id", "__value", "__date", "__pstart"})
+    groups = grouped(ctx, measure, table, keys, in_scope)
+    credits = _credits(ctx, table, groups, measure, keys)
+    lines = groups.select(*keys, "value", "count", "date")
     if measure.only_positive:
         lines = lines.filter(lines["value"] > 0)
     if measure.target is not None:
@@ -83,12 +86,19 @@ def _record_id(ctx: Context, table: ir.Table, measure: Aggregate, ns, path: tupl
     return parts[0] if len(parts) == 1 else ibis.literal("/").join(parts)
 
 
-def _credits(ctx: Context, table: ir.Table, measure: Aggregate, keys: list[str]) -> ir.Table:
+def _credits(ctx: Context, table: ir.Table, groups: ir.Table, measure: Aggregate,
+             keys: list[str]) -> ir.Table:
     """Every record an aggregate line sums, so a payee sees which deals made the total;
-    with `only_positive`, the records of a total not above zero count for nothing."""
+    with `only_positive`, the records of a total not above zero count for nothing (the
+    total read from the stored totals, not summed again over every record)."""
     counts = ibis.literal(True)
     if measure.only_positive:
-        counts = table["__value"].sum().over(group_by=keys) > 0
+        totals = groups.select(__total=groups["value"],
+                               **{f"__g{i}": groups[key] for i, key in enumerate(keys)})
+        # (NULL keys are a group of their own, as in the GROUP BY that summed them)
+        table = table.left_join(totals, [table[key].identical_to(totals[f"__g{i}"])
+                                         for i, key in enumerate(keys)])
+        counts = table["__total"] > 0
     return shape(table, CREDIT_SCHEMA, program=ctx.plan.program, measure=measure.id,
                  value=money(table["__value"].fill_null(0), ctx.places), counts=counts,
                  reason=ibis.ifelse(counts, ibis.null().cast("string"), "not_above_zero"))

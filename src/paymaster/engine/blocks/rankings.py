@@ -5,6 +5,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from paymaster.engine.blocks.totals import grouped, records
 from paymaster.engine.context import BlockResult, Context
 from paymaster.engine.lines import TITLE_SCHEMA, money, shape
 from paymaster.plan.expressions import WIDE, divide, multiply
@@ -18,16 +19,11 @@ STREAK_INCOMPLETE = "streak_incomplete"
 
 
 def totals(ctx: Context, measure, path: tuple) -> ir.Table:
-    """Each payee's total of `value` per period, over records in the plan's scope."""
-    table = ctx.in_scope(ctx.source(measure, path))
-    table = ctx.payee_period(table, measure, path)
-    ns = ctx.namespace(table, (measure.source,))
-    table = table.mutate(__value=ctx.expr(measure.value, ns, path + ("value",), "numeric").cast(WIDE))
-    out = table.group_by(["payee_id", "period"]).aggregate(
-        value=table["__value"].sum().cast(WIDE),
-        date=table["__date"].max(),
-        __pstart=table["__pstart"].min(),
-    )
+    """Each payee's total of `value` per period, over records in the plan's scope (the
+    totals shared with every measure that sums the same records: blocks/totals.py)."""
+    table = records(ctx, measure, path, in_scope=True)
+    out = grouped(ctx, measure, table, ["payee_id", "period"], in_scope=True)
+    out = out.select("payee_id", "period", "value", "date", "__pstart")
     return out.filter(out["value"] > 0)
 
 
