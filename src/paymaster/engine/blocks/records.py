@@ -201,8 +201,15 @@ def _claim(ctx: Context, table: ir.Table, measure: PerRecord) -> ir.Table:
     # numbered (a window sorting every record was the largest part of the stage); the
     # rest join them unclaimed. (A NULL key matches nothing, as in the joins below.)
     claimed_keys = claimants.select(*[claimants[k].name(f"__ck_{k}") for k in keys]).distinct()
+    # With unique record ids the claims are found on the few columns they read and joined
+    # back to every record by its id (the hand SQL's way): no split of the wide records
+    # into those of a claimed key and the rest, nor a sort carrying every column.
+    unique = _unique_ids(ctx, measure)
+    whole = table
+    if unique:
+        table = table.select(*dict.fromkeys([*keys, "__date", *claim.order_by, "source_id"]))
     same_key = [table[k] == claimed_keys[f"__ck_{k}"] for k in keys]
-    rest = table.anti_join(claimed_keys, same_key)
+    rest = None if unique else table.anti_join(claimed_keys, same_key)
     table = table.semi_join(claimed_keys, same_key)
     records = table.mutate(
         __ridx=ibis.row_number().over(group_by=keys, order_by=natural_order(table, claim.order_by)) + 1
@@ -221,13 +228,27 @@ def _claim(ctx: Context, table: ir.Table, measure: PerRecord) -> ir.Table:
     r = r.mutate(__j=r["__cidx"] + r["__gap"].max().over(window))
     matched = r.select(*[r[k].name(f"__m_{k}") for k in keys], __m_j=r["__j"],
                        __claimed_by=r["__claimant"])
-    joined = join_left(records, matched,
-                       [(k, f"__m_{k}") for k in keys] + [("__ridx", "__m_j")]).drop("__ridx")
-    joined = joined.union(rest.mutate(__claimed_by=ibis.null().cast(joined["__claimed_by"].type()))
-                          .select(*joined.columns))
+    if unique:
+        closed = records.inner_join(
+            matched, [records[k] == matched[f"__m_{k}"] for k in keys]
+            + [records["__ridx"] == matched["__m_j"]],
+        ).select(__cs=records["source_id"], __claimed_by=matched["__claimed_by"])
+        joined = join_left(whole, closed, [("source_id", "__cs")])
+    else:
+        joined = join_left(records, matched,
+                           [(k, f"__m_{k}") for k in keys] + [("__ridx", "__m_j")]).drop("__ridx")
+        joined = joined.union(rest.mutate(__claimed_by=ibis.null().cast(joined["__claimed_by"].type()))
+                              .select(*joined.columns))
     if _explains(claim):
         joined = _why_unclaimed(joined, screened, keys)
     return joined
+
+
+def _unique_ids(ctx: Context, measure: PerRecord) -> bool:
+    """Is the record id the source table's key (one column, unique: the input check
+    refuses duplicates), with no lookup that could repeat a record?"""
+    source = ctx.plan.inputs.get(measure.source)
+    return source is not None and source.key == [measure.source_id] and not measure.lookups
 
 
 def _explains(claim) -> bool:
