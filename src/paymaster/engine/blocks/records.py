@@ -232,15 +232,18 @@ def _claim(ctx: Context, table: ir.Table, measure: PerRecord) -> ir.Table:
         closed = records.inner_join(
             matched, [records[k] == matched[f"__m_{k}"] for k in keys]
             + [records["__ridx"] == matched["__m_j"]],
-        ).select(__cs=records["source_id"], __claimed_by=matched["__claimed_by"])
-        joined = join_left(whole, closed, [("source_id", "__cs")])
+        ).select(*[records[k] for k in keys], __cs=records["source_id"],
+                 __claimed_by=matched["__claimed_by"])
+        joined = join_left(whole, closed.select("__cs", "__claimed_by"), [("source_id", "__cs")])
     else:
         joined = join_left(records, matched,
                            [(k, f"__m_{k}") for k in keys] + [("__ridx", "__m_j")]).drop("__ridx")
         joined = joined.union(rest.mutate(__claimed_by=ibis.null().cast(joined["__claimed_by"].type()))
                               .select(*joined.columns))
     if _explains(claim):
-        joined = _why_unclaimed(joined, screened, keys)
+        # (the claimed records from the narrow claims, not from every record joined again)
+        used = closed.rename(source_id="__cs") if unique else joined
+        joined = _why_unclaimed(joined, screened, keys, used)
     return joined
 
 
@@ -272,7 +275,8 @@ def _claim_checks(table: ir.Table, claim) -> list[tuple[str, ir.Value]]:
     return [*checks, (claim.reason, unclaimed)]
 
 
-def _why_unclaimed(joined: ir.Table, screened: ir.Table, keys: list[str]) -> ir.Table:
+def _why_unclaimed(joined: ir.Table, screened: ir.Table, keys: list[str],
+                   used: ir.Table) -> ir.Table:
     """For each unclaimed record: the latest screened record (in screening order) of the
     same keys dated on or before it, its verdict, and the record it claimed if accepted.
     (An accepted one dated on or before an unclaimed record always claimed an earlier
@@ -297,7 +301,7 @@ def _why_unclaimed(joined: ir.Table, screened: ir.Table, keys: list[str]) -> ir.
                            __via_ok=screened["__accepted"], __via_pending=screened["__pending"],
                            __via_reason=screened["__reason"], __via_note=screened["__note"])
     latest = join_left(latest, info, [(f"__u_{k}", f"__i_{k}") for k in keys] + [("__w", "__wo")])
-    used = joined.filter(joined["__claimed_by"].notnull())
+    used = used.filter(used["__claimed_by"].notnull())
     used = used.select(*[used[k].name(f"__c_{k}") for k in keys],
                        __uc=used["__claimed_by"].cast("string"), __via_sale=used["source_id"])
     latest = join_left(latest, used, [(f"__u_{k}", f"__c_{k}") for k in keys]

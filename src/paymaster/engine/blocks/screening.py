@@ -31,10 +31,9 @@ def build_screening(ctx: Context, measure: Screening, path: tuple, seq: int) -> 
     names = (measure.source,)
     ns = ctx.namespace(table, names)
     table = table.mutate(
-        source_id=ctx.expr(measure.source_id, ns, path + ("source_id",)).cast("string"))
-    within = _order_within(ctx, measure)
-    if within is None:
-        table = table.mutate(__order=_order(table, measure, []))
+        source_id=ctx.expr(measure.source_id, ns, path + ("source_id",)).cast("string"),
+        __order=ibis.row_number().over(order_by=natural_order(table, measure.order_by)),
+    )
     # Tax ids: the cleaned text and its number as columns first, so that the checksum's
     # ten digits do not each clean the text again. A valid one is then compared in that
     # cleaned form: '526-025-09-95' is the customer 5260250995 to every rule, the
@@ -72,17 +71,13 @@ def build_screening(ctx: Context, measure: Screening, path: tuple, seq: int) -> 
     # every record), and would otherwise compute every check twice.
     later = {"payee_id", "period", "source_id", "__date", "__order", "__missing",
              "__candidate", *flag_columns, *_claim_keys(ctx, measure)}
-    for rule in measure.rules:
-        if rule.first_wins is not None:
-            later.update([*rule.first_wins.key, rule.first_wins.other])
     stated = measure.decision.reason_column if measure.decision else None
     if stated:
         later.add(stated)
-    # The order's own columns only until `__order` is numbered on the stage.
-    ordering = [c for c in measure.order_by if c not in later] if within is not None else []
-    table = ctx.stage_narrow(f"{measure.id}__checked", table, later | set(ordering))
-    if within is not None:
-        table = table.mutate(__order=_order(table, measure, within)).drop(*ordering)
+    for rule in measure.rules:
+        if rule.first_wins is not None:
+            later.update([*rule.first_wins.key, rule.first_wins.other])
+    table = ctx.stage_narrow(f"{measure.id}__checked", table, later)
     ordered: list[tuple[str, ir.Value]] = [(name, table[f"__fail_{name}"]) for name, _ in checks]
     for rule in measure.rules:
         if rule.first_wins is not None:
@@ -117,37 +112,6 @@ def build_screening(ctx: Context, measure: Screening, path: tuple, seq: int) -> 
     screened = table.mutate(__claim_date=table["__date"], __claimant=table["source_id"],
                             __pending=is_pending.fill_null(False))
     return BlockResult(evaluations=evaluations, verdicts=screened)
-
-
-def _order(table: ir.Table, measure: Screening, within: list[str]) -> ir.Value:
-    return ibis.row_number().over(group_by=within or None,
-                                  order_by=natural_order(table, measure.order_by))
-
-
-def _order_within(ctx: Context, measure: Screening) -> list[str] | None:
-    """The columns `__order` may be numbered within, or None: number every record at once,
-    before the checks.
-
-    `__order` is only ever compared between records of one first-wins key (the winner)
-    or of one claim key (the claimants' turn, "why unclaimed"), so numbering the records
-    within the columns every such key shares gives the same comparisons as one global
-    number, without sorting every record. Numbered on the narrow checked stage, not the
-    wide source: the key columns' tax ids are then cleaned as the keys compare them. An
-    order column that is a tax id keeps the global number before the checks (the stage
-    holds it cleaned, and the order is the record's own text)."""
-    keys = [list(rule.first_wins.key) for rule in measure.rules if rule.first_wins is not None]
-    claims = _claim_keys_each(ctx, measure)
-    if not keys and not claims:
-        return None
-    shared = [k for k in (keys or claims)[0] if all(k in other for other in keys + claims)]
-    if not shared or set(measure.order_by) & set(measure.tax_ids):
-        return None
-    return shared
-
-
-def _claim_keys_each(ctx: Context, measure: Screening) -> list[list[str]]:
-    return [list(other.claim.on) for other in ctx.plan.measures
-            if getattr(other, "claim", None) is not None and other.claim.screening == measure.id]
 
 
 def _claim_keys(ctx: Context, measure: Screening) -> list[str]:

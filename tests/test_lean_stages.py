@@ -1,9 +1,10 @@
-"""Generuj-leady's stages without their global sorts (issue 16, fifth round).
+"""Generuj-leady's stages without sorting or splitting every wide row (issue 16, fifth
+round).
 
-The screening's order is numbered within the columns its first-wins key and its claims'
-keys share, on the narrow checked stage; a pool's running sum is one window. Both must
-give exactly what one global order gives, for the example and for plans whose keys share
-fewer columns."""
+A claim is found on the few columns it reads and joined back to every record by the
+record's unique id; a pool's running sum is one window. Both must give exactly what the
+general path gives (the records split by claimed key; a plan whose record id is not its
+source's key keeps that path), for the example and for a plan whose claim keys differ."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 
 from paymaster import runs
 from paymaster.backends import sqlcache
-from paymaster.engine.blocks import screening
+from paymaster.engine.blocks import records
 
 pytestmark = pytest.mark.no_sql_cache  # patches the engine, reads the compiled SQL
 
@@ -34,35 +35,33 @@ def _run(plan: Path, folder: Path, monkeypatch) -> tuple[dict, dict[str, str]]:
     return {name: result.tables[name].to_pylist() for name in TABLES}, stages
 
 
-def _global(monkeypatch, plan: Path, folder: Path) -> dict:
-    """The same plan with every record numbered at once, before the checks (the general
-    path, as before this change)."""
+def _general(monkeypatch, plan: Path, folder: Path) -> dict:
+    """The same plan on the general path: the records split by claimed key, numbered
+    with every column (as for record ids that are not unique)."""
     with monkeypatch.context() as patch:
-        patch.setattr(screening, "_order_within", lambda _ctx, _measure: None)
+        patch.setattr(records, "_unique_ids", lambda _ctx, _measure: False)
         tables, stages = _run(plan, folder, patch)
-    assert "ROW_NUMBER() OVER (ORDER BY" in stages["registration__checked"]
+    assert "ANTI" in stages["deal__records"]
     return tables
 
 
-@pytest.mark.parametrize("claim_on, shared", [
-    ("[partner_id, customer_nip, family]", ["customer_nip", "family"]),  # the example
-    ("[partner_id, family]", ["family"]),  # a claim sharing one column with first wins
+@pytest.mark.parametrize("claim_on", [
+    "[partner_id, customer_nip, family]",  # the example
+    "[partner_id, family]",  # a claim on other keys than first wins
 ])
-def test_order_within_shared_keys_equals_one_global_order(tmp_path, monkeypatch, claim_on,
-                                                          shared) -> None:
+def test_claims_by_record_id_equal_the_general_path(tmp_path, monkeypatch, claim_on) -> None:
     plan = tmp_path / "plan.yaml"
     plan.write_text(PLAN.read_text().replace("on: [partner_id, customer_nip, family]",
                                              f"on: {claim_on}"))
     tables, stages = _run(plan, tmp_path / "new", monkeypatch)
-    # no sort of every registration with every column before the checks: the order is
-    # numbered on the checked stage, within the shared key columns
-    assert "ROW_NUMBER" not in stages["registration__checked"]
-    numbered = re.search(r"ROW_NUMBER\(\) OVER \(PARTITION BY ([^)]*?) ORDER BY",
-                         stages["registration__screened"])
-    assert numbered and re.findall(r'"(\w+)"(?=\s*(?:,|$))', numbered.group(1)) == shared
+    # no split of every wide record into those of a claimed key and the rest
+    assert "ANTI" not in stages["deal__records"]
     # the pool's running sum is one window, read by every figure of the charged lines
     assert len(re.findall(r"SUM\([^()]*\) OVER", stages["budget_fund"])) == 1
     if claim_on != "[partner_id, customer_nip, family]":  # (the example: test_golden.py)
-        assert tables == _global(monkeypatch, plan, tmp_path / "old")
+        assert tables == _general(monkeypatch, plan, tmp_path / "old")
     paid = [r for r in tables["payouts"] if r["measure"] == "deal" and r["paid"]]
     assert paid and all(r["claim_status"] == "closed" for r in paid)
+    unclaimed = {r["claim_status"] for r in tables["payouts"] if r["reason"] and
+                 r["reason"].startswith("registration_")}
+    assert unclaimed  # "why unclaimed" still names the registration of the sale's keys
