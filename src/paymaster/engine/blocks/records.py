@@ -201,15 +201,8 @@ def _claim(ctx: Context, table: ir.Table, measure: PerRecord) -> ir.Table:
     # numbered (a window sorting every record was the largest part of the stage); the
     # rest join them unclaimed. (A NULL key matches nothing, as in the joins below.)
     claimed_keys = claimants.select(*[claimants[k].name(f"__ck_{k}") for k in keys]).distinct()
-    # With unique record ids the claims are found on the few columns they read and joined
-    # back to every record by its id (the hand SQL's way): no split of the wide records
-    # into those of a claimed key and the rest, nor a sort carrying every column.
-    unique = _unique_ids(ctx, measure)
-    whole = table
-    if unique:
-        table = table.select(*dict.fromkeys([*keys, "__date", *claim.order_by, "source_id"]))
     same_key = [table[k] == claimed_keys[f"__ck_{k}"] for k in keys]
-    rest = None if unique else table.anti_join(claimed_keys, same_key)
+    rest = table.anti_join(claimed_keys, same_key)
     table = table.semi_join(claimed_keys, same_key)
     records = table.mutate(
         __ridx=ibis.row_number().over(group_by=keys, order_by=natural_order(table, claim.order_by)) + 1
@@ -228,30 +221,13 @@ def _claim(ctx: Context, table: ir.Table, measure: PerRecord) -> ir.Table:
     r = r.mutate(__j=r["__cidx"] + r["__gap"].max().over(window))
     matched = r.select(*[r[k].name(f"__m_{k}") for k in keys], __m_j=r["__j"],
                        __claimed_by=r["__claimant"])
-    if unique:
-        closed = records.inner_join(
-            matched, [records[k] == matched[f"__m_{k}"] for k in keys]
-            + [records["__ridx"] == matched["__m_j"]],
-        ).select(*[records[k] for k in keys], __cs=records["source_id"],
-                 __claimed_by=matched["__claimed_by"])
-        joined = join_left(whole, closed.select("__cs", "__claimed_by"), [("source_id", "__cs")])
-    else:
-        joined = join_left(records, matched,
-                           [(k, f"__m_{k}") for k in keys] + [("__ridx", "__m_j")]).drop("__ridx")
-        joined = joined.union(rest.mutate(__claimed_by=ibis.null().cast(joined["__claimed_by"].type()))
-                              .select(*joined.columns))
+    joined = join_left(records, matched,
+                       [(k, f"__m_{k}") for k in keys] + [("__ridx", "__m_j")]).drop("__ridx")
+    joined = joined.union(rest.mutate(__claimed_by=ibis.null().cast(joined["__claimed_by"].type()))
+                          .select(*joined.columns))
     if _explains(claim):
-        # (the claimed records from the narrow claims, not from every record joined again)
-        used = closed.rename(source_id="__cs") if unique else joined
-        joined = _why_unclaimed(joined, screened, keys, used)
+        joined = _why_unclaimed(joined, screened, keys)
     return joined
-
-
-def _unique_ids(ctx: Context, measure: PerRecord) -> bool:
-    """Is the record id the source table's key (one column, unique: the input check
-    refuses duplicates), with no lookup that could repeat a record?"""
-    source = ctx.plan.inputs.get(measure.source)
-    return source is not None and source.key == [measure.source_id] and not measure.lookups
 
 
 def _explains(claim) -> bool:
@@ -275,8 +251,7 @@ def _claim_checks(table: ir.Table, claim) -> list[tuple[str, ir.Value]]:
     return [*checks, (claim.reason, unclaimed)]
 
 
-def _why_unclaimed(joined: ir.Table, screened: ir.Table, keys: list[str],
-                   used: ir.Table) -> ir.Table:
+def _why_unclaimed(joined: ir.Table, screened: ir.Table, keys: list[str]) -> ir.Table:
     """For each unclaimed record: the latest screened record (in screening order) of the
     same keys dated on or before it, its verdict, and the record it claimed if accepted.
     (An accepted one dated on or before an unclaimed record always claimed an earlier
@@ -301,7 +276,7 @@ def _why_unclaimed(joined: ir.Table, screened: ir.Table, keys: list[str],
                            __via_ok=screened["__accepted"], __via_pending=screened["__pending"],
                            __via_reason=screened["__reason"], __via_note=screened["__note"])
     latest = join_left(latest, info, [(f"__u_{k}", f"__i_{k}") for k in keys] + [("__w", "__wo")])
-    used = used.filter(used["__claimed_by"].notnull())
+    used = joined.filter(joined["__claimed_by"].notnull())
     used = used.select(*[used[k].name(f"__c_{k}") for k in keys],
                        __uc=used["__claimed_by"].cast("string"), __via_sale=used["source_id"])
     latest = join_left(latest, used, [(f"__u_{k}", f"__c_{k}") for k in keys]
