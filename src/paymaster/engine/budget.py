@@ -47,9 +47,11 @@ def _charge(parts: list[ir.Table], pool: str, limit, reason: str,
     (a running sum over every line would sort them all)."""
     passing, charging = [], []
     for part in parts:
-        charged = _charged(part, pool)
-        passing.append(part.filter(~charged))
-        charging.append(part.filter(charged))
+        passing.append(part.filter(~_charged(part, pool)))
+        # The same rows as `_charged`, as plain conjuncts (a filter drops NULL): DuckDB
+        # pushes them into the scan of the stored lines, so only the few charged rows
+        # are read whole.
+        charging.append(part.filter([part["eligible"], part["budget"] == pool, part["earned"] > 0]))
     charging_lines = _union(charging)
     return [*passing, _charge_part(charging_lines, pool, limit(charging_lines), reason, places)]
 
@@ -72,7 +74,11 @@ def _charge_part(lines: ir.Table, pool: str, limit: ir.Value, reason: str,
     charged = _charged(lines, pool)
     order = natural_order(lines, ["date", "source_id", "seq", "payee_id"])
     window = ibis.window(group_by=charged, order_by=order, rows=(None, 0))
-    spent_before = (lines["earned"].sum().over(window) - lines["earned"]).cast(WIDE)
+    # A column first: every figure below reads it, and an expression would be a window
+    # (a sort) of its own each time.
+    lines = lines.mutate(__spent=(lines["earned"].sum().over(window) - lines["earned"]).cast(WIDE))
+    charged = _charged(lines, pool)
+    spent_before = lines["__spent"]
     remaining = ibis.greatest(limit.cast(WIDE) - spent_before, 0).cast(WIDE)
     # What remains of a pool given in fractions of a minor unit (100.005, or a third of
     # a parameter) is cut down to whole minor units, never rounded up: half-up rounding
@@ -90,4 +96,4 @@ def _charge_part(lines: ir.Table, pool: str, limit: ir.Value, reason: str,
         # What the pool had left before this line: its explanation's "pays only the
         # remaining", and an auditor's check that it got min(earned, left).
         budget_left=ibis.ifelse(charged, money(whole_units, places), lines["budget_left"]),
-    )
+    ).drop("__spent")

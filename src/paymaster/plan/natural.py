@@ -59,6 +59,11 @@ def _origin(relation: ops.Relation, name: str) -> tuple[ops.Relation, str]:
     more of them): followed through projections that pass it on (renamed, or cast to text
     from text), filters, sorts and joins; stops at anything that makes new values."""
     while True:
+        if isinstance(relation, ops.Filter) and _stored(relation.parent):
+            # The filtered rows of a stored table are read again cheaply: checking only
+            # those (the few lines a bonus or a pool ranks) beats a regular expression
+            # over every stored id.
+            return relation, name
         if isinstance(relation, PASS_THROUGH):
             relation = relation.parent
             continue
@@ -71,3 +76,15 @@ def _origin(relation: ops.Relation, name: str) -> tuple[ops.Relation, str]:
                 relation, name = value.rel, value.name
                 continue
         return relation, name
+
+
+def _stored(relation: ops.Relation) -> bool:
+    """A table in the database, or its columns and literals (a stage stored without its
+    constant columns, `engine.context.store_varying`): nothing computed when read."""
+    if isinstance(relation, ops.PhysicalTable):
+        return True
+    if not isinstance(relation, ops.Project) or not isinstance(relation.parent, ops.PhysicalTable):
+        return False
+    return all(isinstance(value, ops.Literal | ops.Field)
+               or (isinstance(value, ops.Cast) and isinstance(value.arg, ops.Literal))
+               for value in relation.values.values())
