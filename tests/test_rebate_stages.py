@@ -7,38 +7,17 @@ import json
 
 import duckdb
 
-from conftest import EXAMPLES
+from stage_support import built_example
 
-PLAN = EXAMPLES / "trade-in-accelerator" / "plan.yaml"
 NESTED_LOOPS = {"NESTED_LOOP_JOIN", "BLOCKWISE_NL_JOIN", "CROSS_PRODUCT"}
 
 
 def test_trade_in_stages_read_each_line_once_and_join_payees_to_their_own_intervals() -> None:
-    from paymaster.backends import open_backend, sqlcache
-    from paymaster.datafiles import load_folder
-    from paymaster.engine import build
-    from paymaster.plan import load_plan
-
-    loaded = load_plan(PLAN)
-    con = duckdb.connect()
-    load_folder(loaded.plan, EXAMPLES / "trade-in-accelerator" / "data", con)
-    backend = open_backend("duckdb", None, None)
-    tables = backend.bind(con, list(loaded.plan.inputs))
-    backend.recording = sqlcache.Entry()  # each stage's statements, as it ran them
-    stored: dict[str, list[str]] = {}
-
-    def materialize(name, expr):
-        table = backend.materialize(name, expr)
-        stored[name] = list(table.columns)
-        return table
-
-    outputs = build(loaded, tables, materialize)
-    try:
-        evaluations = backend.to_pyarrow(outputs.tables()["evaluations"]).to_pylist()
-        plans = {stage["name"]: _operators(con, stage["statements"][-1])
-                 for stage in backend.recording.stages}
-    finally:
-        backend.close()
+    with built_example("trade-in-accelerator", record=True) as built:
+        evaluations = built.backend.to_pyarrow(built.outputs.tables()["evaluations"]).to_pylist()
+        plans = {stage["name"]: _operators(built.con, stage["statements"][-1])
+                 for stage in built.backend.recording.stages}
+        stored = built.stored
     # The records keep the columns the gates' conditions read, not every order column;
     # one pass over them gives each payee's sums at every date (the lines paired with no
     # date, the population found in the same aggregate).

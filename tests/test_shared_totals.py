@@ -3,33 +3,14 @@ roster's empty lines read what is stored, not the input again (issue 16, sales-t
 
 from __future__ import annotations
 
-import duckdb
 import ibis
 
-from conftest import EXAMPLES
-
-PLAN = EXAMPLES / "sales-team" / "plan.yaml"
+from stage_support import built_example
 
 
 def test_sales_team_totals_are_stored_once_and_read_by_lines_credits_and_rankings() -> None:
-    from paymaster.backends import open_backend
-    from paymaster.datafiles import load_folder
-    from paymaster.engine import build
-    from paymaster.plan import load_plan
-
-    loaded = load_plan(PLAN)
-    con = duckdb.connect()
-    load_folder(loaded.plan, EXAMPLES / "sales-team" / "data", con)
-    backend = open_backend("duckdb", None, None)
-    tables = backend.bind(con, list(loaded.plan.inputs))
-    stored: list[str] = []
-
-    def materialize(name, expr):
-        stored.append(name)
-        return backend.materialize(name, expr)
-
-    outputs = build(loaded, tables, materialize)
-    try:
+    with built_example("sales-team") as built:
+        stored, backend, outputs = list(built.stored), built.backend, built.outputs
         totals = {name.removesuffix("__totals") for name in stored if name.endswith("__totals")}
         # One grouping per kind of records: the quarterly contest reads the ladder's totals
         # (rep's sales of a quarter), best progress and the streak the champion's (of a
@@ -55,5 +36,3 @@ def test_sales_team_totals_are_stored_once_and_read_by_lines_credits_and_ranking
         assert [c["source_id"] for c in r01] == ["S-R01-01", "S-R01-02", "S-R01-03"]
         assert sum(c["value"] for c in r01) == 180000
         assert all(c["counts"] and c["reason"] is None for c in r01)
-    finally:
-        backend.close()

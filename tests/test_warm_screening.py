@@ -11,23 +11,15 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_registration_narrowing import NIPS, _written
+from test_registration_narrowing import CHECK, EXAMPLE, HEADER, MEASURE, NIPS, ROWS, _written
 
 from paymaster.backends import sqlcache
-from paymaster.plan import load_plan, parse_plan
+from paymaster.plan import parse_plan
 from paymaster.services import warm_screening
 from paymaster.services.registrations import _screened, _screening_plan
 
-EXAMPLE = ROOT / "examples" / "generuj-leady"
-LOADED = load_plan(EXAMPLE / "plan.yaml")
-MEASURE = LOADED.plan.measure("registration")
-CHECK = _screening_plan(LOADED, MEASURE)
-with (EXAMPLE / "data" / "registrations.csv").open(encoding="utf-8") as _handle:
-    ROWS = list(csv.DictReader(_handle))
-HEADER = list(ROWS[0])
 
 REGISTRATION = st.fixed_dictionaries({
     "nip": st.sampled_from(NIPS), "form": st.integers(0, 2),
