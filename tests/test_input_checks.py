@@ -11,7 +11,7 @@ from stdnum.exceptions import ValidationError
 from stdnum.pl import nip
 
 from conftest import EXAMPLES
-from paymaster import datafiles
+from paymaster import datafiles, inputchecks
 from paymaster.plan import load_plan, parse_plan
 
 
@@ -112,7 +112,7 @@ def test_the_fast_checks_find_exactly_what_the_spec_calls_a_problem(rows) -> Non
                                     "code": pa.array(codes, pa.string()),
                                     "nip": pa.array(nips, pa.string())}))
     con.execute('CREATE TEMP TABLE "raw_partners" AS SELECT * FROM cells')
-    problems = datafiles.check_table(con, "raw_partners", datafiles.InputFile("partners", None),
+    problems = inputchecks.check_table(con, "raw_partners", datafiles.InputFile("partners", None),
                                      SPEC)
     got = set()
     for p in problems:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from paymaster import datafiles
+from paymaster import datafiles, inputchecks
 from paymaster.datafiles import find_files
 from paymaster.errors import Collector, DataError, Problem
 from paymaster.incremental.base import Fallback
@@ -65,7 +65,7 @@ def load_changes(state: State, folder: Path) -> dict[str, Diff]:
             datafiles.empty_raw(state.con, raw, spec)
         else:
             datafiles.read_raw(state.con, item.path, raw)
-        types = datafiles.raw_types(state.con, raw)
+        types = inputchecks.raw_types(state.con, raw)
         missing = [c for c in spec.columns if c not in types]
         if any(not spec.columns[c].optional for c in missing) or (missing and item.path
                                                                   and item.path.suffix == ".parquet"):
@@ -93,7 +93,7 @@ def load_changes(state: State, folder: Path) -> dict[str, Diff]:
         state.con.execute(
             f'CREATE OR REPLACE TEMP TABLE {_n("rawchg", table)} AS SELECT r.*, h.__h1, h.__h2 '
             f'FROM {quote(holding)} r JOIN {changed_lines} h USING (__line)')
-        problems.extend(datafiles.check_table(state.con, f"rawchg_{table}", item, spec))
+        problems.extend(inputchecks.check_table(state.con, f"rawchg_{table}", item, spec))
         problems.extend(_check_keys(state, table, item.name))
         datafiles.load_typed(state.con, f"typchg_{table}", f"rawchg_{table}", spec, types,
                          keep_raw=True)

@@ -43,16 +43,9 @@ import pyarrow as pa
 from paymaster import duckdb_config, runcache
 from paymaster.backends import sqlcache
 from paymaster.backends.duckstages import cache_key, input_rows, typed
-from paymaster.datafiles import (
-    InputFile,
-    check_references,
-    check_table,
-    find_files,
-    load_folder,
-    raw_types,
-    typed_columns,
-)
+from paymaster.datafiles import InputFile, find_files, load_folder, typed_columns
 from paymaster.errors import DataError
+from paymaster.inputchecks import check_references, check_table, raw_types
 from paymaster.plan.model import Plan
 from paymaster.plan.narrowing import Narrowing, narrowing
 from paymaster.runcache import CachedPlan

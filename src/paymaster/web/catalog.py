@@ -24,10 +24,10 @@ EXPLANATIONS = WEB.parent / "explanations.py"
 MAIL_TEXT = WEB.parent / "mail_text.py"
 # Errors a portal user meets are raised below the web: the services, the checks of text
 # limits (limits.py) and of program names (workspace.py), and the checks of an imported
-# file (filecheck.py, datafiles.py: its row and column located).
+# file (filecheck.py, datafiles.py, inputchecks.py: its row and column located).
 SERVICES = WEB.parent / "services"
 ERROR_MODULES = tuple(WEB.parent / name for name in (
-    "limits.py", "workspace.py", "filecheck.py", "datafiles.py"))
+    "limits.py", "workspace.py", "filecheck.py", "datafiles.py", "inputchecks.py"))
 LANGUAGES = ("pl", "zh")
 METHODS = [("templates/**.html", "jinja2"), ("**.py", "python")]
 
