@@ -156,7 +156,7 @@ def workspace_latency(rounds: int, work: Path) -> dict[str, list[dict]]:
     process (module docstring)."""
     import csv
 
-    from registrations import PROGRAM, registrations_file, workspace
+    from registrations import PROGRAM, registrations_file, timer, workspace
 
     from paymaster.services import registrations as regs
     from paymaster.services import status
@@ -167,14 +167,7 @@ def workspace_latency(rounds: int, work: Path) -> dict[str, list[dict]]:
     setup = regs.setup(ws, PROGRAM)
     check = regs._Check.of(ws, PROGRAM, setup)
     measured: dict[str, list[dict]] = {}
-
-    def timed_call(name: str, call) -> object:
-        load, wall, cpu = os.getloadavg(), time.perf_counter(), time.process_time()
-        value = call()
-        measured.setdefault(name, []).append(
-            {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu,
-             "load_average": load})
-        return value
+    timed_call = timer(measured)
 
     for i, row in enumerate(rows):
         fields = {k: v for k, v in row.items() if k not in ("submitted_at", "decision",

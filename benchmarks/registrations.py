@@ -89,6 +89,19 @@ def registrations_file(path: Path, rows: int, seed: int = 18) -> Path:
     return path
 
 
+
+def timer(measured: dict[str, list[dict]]):
+    """A call timed (wall, this process's CPU, the load average), its figures kept under
+    its name in `measured`: `timer(measured)(name, call)` returns the call's value."""
+    def timed(name: str, call):
+        load, wall, cpu = os.getloadavg(), time.perf_counter(), time.process_time()
+        value = call()
+        measured.setdefault(name, []).append(
+            {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu,
+             "load_average": load})
+        return value
+    return timed
+
 def check_latency(rounds: int, work: Path) -> dict:
     """Single registrations and their checks, whole and warm alternating (module
     docstring); the first round of each warms the process, the caches and the state."""
@@ -100,14 +113,7 @@ def check_latency(rounds: int, work: Path) -> dict:
         rows = list(csv.DictReader(f))
     check = regs._Check.of(ws, PROGRAM, regs.setup(ws, PROGRAM))
     measured: dict[str, list[dict]] = {}
-
-    def timed(name: str, call):
-        load, wall, cpu = os.getloadavg(), time.perf_counter(), time.process_time()
-        value = call()
-        measured.setdefault(name, []).append(
-            {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu,
-             "load_average": load})
-        return value
+    timed = timer(measured)
 
     for round_ in range(rounds + 1):
         modes = ("whole", "warm") if round_ % 2 else ("warm", "whole")
