@@ -7,6 +7,7 @@ import ibis.expr.types as ir
 
 from decimal import Decimal
 
+from paymaster.engine.context import union_all
 from paymaster.engine.lines import money, natural_order
 from paymaster.money import minor_units
 from paymaster.plan.exact import multiply
@@ -34,7 +35,7 @@ def apply_budgets(plan: Plan, parts: list[ir.Table], number, stage=None) -> ir.T
                         places)
         if stage is not None:
             parts[-1] = stage(f"budget_{budget.id}", parts[-1])
-    lines = _union(parts)
+    lines = union_all(parts)
     return lines.mutate(
         paid=lines["eligible"],
         amount=ibis.ifelse(lines["eligible"], lines["amount"], zero),
@@ -48,25 +49,23 @@ def _charge(parts: list[ir.Table], pool: str, limit, reason: str,
     passing, charging = [], []
     for part in parts:
         passing.append(part.filter(~_charged(part, pool)))
-        # The same rows as `_charged`, as plain conjuncts (a filter drops NULL): DuckDB
-        # pushes them into the scan of the stored lines, so only the few charged rows
-        # are read whole.
-        charging.append(part.filter([part["eligible"], part["budget"] == pool, part["earned"] > 0]))
-    charging_lines = _union(charging)
+        # The charged rows by the conditions themselves, each a filter of its own (a filter
+        # drops NULL): DuckDB pushes them into the scan of the stored lines, so only the
+        # few charged rows are read whole.
+        charging.append(part.filter(_charge_conditions(part, pool)))
+    charging_lines = union_all(charging)
     return [*passing, _charge_part(charging_lines, pool, limit(charging_lines), reason, places)]
 
 
-def _union(parts: list[ir.Table]) -> ir.Table:
-    out = parts[0]
-    for part in parts[1:]:
-        out = out.union(part)
-    return out
+def _charge_conditions(lines: ir.Table, pool: str) -> list[ir.BooleanValue]:
+    """What makes a line charged to `pool`: eligible, in the pool, earning something."""
+    return [lines["eligible"], lines["budget"] == pool, lines["earned"] > 0]
 
 
 def _charged(lines: ir.Table, pool: str) -> ir.BooleanValue:
     """A line in no pool has a NULL budget: it is not charged (NULL would be neither, and
     a NULL flag once made such lines unpaid when their own running sum passed the pool)."""
-    return (lines["eligible"] & (lines["budget"] == pool) & (lines["earned"] > 0)).fill_null(False)
+    return ibis.and_(*_charge_conditions(lines, pool)).fill_null(False)
 
 
 def _charge_part(lines: ir.Table, pool: str, limit: ir.Value, reason: str,

@@ -22,7 +22,7 @@ from paymaster.engine.blocks.rebate import build_gated_rebate
 from paymaster.engine.blocks.records import build_one_off, build_per_record
 from paymaster.engine.blocks.screening import build_screening
 from paymaster.engine.budget import apply_budgets
-from paymaster.engine.context import BlockResult, Context, is_stored, store_varying
+from paymaster.engine.context import BlockResult, Context, is_stored, store_varying, union_all
 from paymaster.engine.effect import effect
 from paymaster.engine.roster import with_roster_lines
 from paymaster.engine.lines import (
@@ -176,7 +176,8 @@ def build(loaded: LoadedPlan, tables: dict[str, ir.Table],
     into the results of an earlier run: the outputs are built over the spliced whole."""
     collector = Collector()
     ctx = _ScopedContext(loaded=loaded, tables=tables, compiler=Compiler(loaded.source, collector),
-                         materialize=materialize, scope=scope)
+                         materialize=materialize, scope=scope,
+                         shared={} if scope is None else None)
     whole: dict[str, BlockResult] = {}
     for index, measure in enumerate(loaded.plan.measures):
         path = ("measures", index)
@@ -284,7 +285,4 @@ def _union(tables: list[ir.Table | None], schema: dict, program: str = "") -> ir
     present = [t for t in tables if t is not None]
     if not present:
         return memtable({}, schema)
-    out = present[0]
-    for table in present[1:]:
-        out = out.union(table)
-    return out
+    return union_all(present)

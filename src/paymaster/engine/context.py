@@ -94,8 +94,9 @@ class Context:
     compiler: Compiler
     results: dict[str, BlockResult] = field(default_factory=dict)
     materialize: Any = None  # the caller's (name, table) -> stored table, or None
-    # tables several measures read, by what they are (blocks/totals.py: shared totals)
-    shared: dict[str, ir.Table] = field(default_factory=dict)
+    # tables several measures read, by what they are (blocks/totals.py: shared totals);
+    # None: nothing shared (a partial recalculation narrows each measure on its own)
+    shared: dict[str, ir.Table] | None = field(default_factory=dict)
 
     def stage(self, name: str, table: ir.Table) -> ir.Table:
         """A table several outputs derive from: stored once when the caller allows it."""
@@ -323,6 +324,14 @@ def join_left(left: ir.Table, right: ir.Table, pairs: list[tuple[str, str]]) -> 
     """Left join keeping the left's columns, plus the right's non-key columns."""
     joined = left.left_join(right, [left[a] == right[b] for a, b in pairs])
     return joined.drop(*[b for _, b in pairs if b in joined.columns and b not in left.columns])
+
+
+def union_all(parts: list[ir.Table]) -> ir.Table:
+    """The rows of every table of `parts` (at least one), duplicates kept, in their order."""
+    out = parts[0]
+    for part in parts[1:]:
+        out = out.union(part)
+    return out
 
 
 def _plain(value: Any) -> Any:

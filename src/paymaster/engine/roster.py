@@ -12,7 +12,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from paymaster.engine.context import Context
+from paymaster.engine.context import Context, union_all
 from paymaster.engine.lines import memtable, money, shape
 from paymaster.plan.periods import scope_periods
 from paymaster.plan.trace import EMPTY
@@ -66,9 +66,4 @@ def _wanted(ctx: Context) -> ir.Table | None:
                           {"measure": "string", "seq": "int64", "period": "string",
                            "reason": "string"})
         parts.append(payees.cross_join(labels))
-    if not parts:
-        return None
-    wanted = parts[0]
-    for part in parts[1:]:
-        wanted = wanted.union(part)
-    return wanted
+    return union_all(parts) if parts else None

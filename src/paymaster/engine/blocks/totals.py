@@ -56,9 +56,8 @@ def grouped(ctx: Context, measure, table: ir.Table, keys: list[str], in_scope: b
 
 
 def _signature(ctx: Context, measure, keys: list[str], in_scope: bool) -> str | None:
-    """The key measures share totals under; None when they may not (a partial
-    recalculation narrows each measure's records on its own)."""
-    if getattr(ctx, "scope", None) is not None:
+    """The key measures share totals under; None when they may not (`ctx.shared` None)."""
+    if ctx.shared is None:
         return None
     spec = measure.model_dump(mode="json", include=set(RECORD_FIELDS))
     return json.dumps([spec, keys, in_scope, bool(measure.date)], sort_keys=True)
