@@ -172,7 +172,7 @@ def calculate_into(plan: LoadedPlan | CachedPlan | str | Path, data: Path, out: 
         result = WrittenRun(loaded, fingerprint(loaded, Path(data)), clock.timings, None)
         if explanations == "text":  # (imports Ibis: see the module's docstring)
             from paymaster.explanations import EXPLAINED, with_explanations
-        copied = set()
+        payouts_copied = False  # (then the printed figures are read from its file)
         for name, expr in outputs.tables().items():
             say(f"write {name}")
             with clock.part(f"write {name}"):
@@ -182,7 +182,7 @@ def calculate_into(plan: LoadedPlan | CachedPlan | str | Path, data: Path, out: 
                     query = engine.output_query(expr)  # (no row through Python)
                     rows = staging.copied(f"{name}.{fmt}", fmt, query.sql, query.schema,
                                           engine.write)
-                    copied |= {name} if rows is not None else set()
+                    payouts_copied |= name == "payouts" and rows is not None
                 if rows is None:
                     stream = effect if name == "effect" else engine.to_pyarrow_batches(
                         expr, chunk_rows)
@@ -192,7 +192,7 @@ def calculate_into(plan: LoadedPlan | CachedPlan | str | Path, data: Path, out: 
                 result.rows[name] = rows
         clock.done("execute")
         say("summarize")
-        if "payouts" in copied and fmt == "parquet":  # (what was written: no line again)
+        if payouts_copied and fmt == "parquet":  # (what was written: no line again)
             result.figures = from_file(engine.con, staging.folder / "payouts.parquet", effect)
         else:
             result.figures = _figures(outputs, effect, engine.to_pyarrow)
@@ -211,7 +211,7 @@ def _built(plan: LoadedPlan | CachedPlan | str | Path, data: Path, say: Progress
     what it stored) closes when the block ends. The connection, once it has read the input,
     reaches no file but the input's and the folder `writable`."""
     stage = clock.done
-    cached = _plan(plan)
+    cached = cached_plan(plan)
     loaded = cached.loaded
     say("load plan")
     stage("load_plan")
@@ -262,8 +262,9 @@ def _built(plan: LoadedPlan | CachedPlan | str | Path, data: Path, say: Progress
         con.close()
 
 
-def _plan(plan: LoadedPlan | CachedPlan | str | Path) -> CachedPlan:
-    """The plan with the digest of its content (None: no cache, nothing to key)."""
+def cached_plan(plan: LoadedPlan | CachedPlan | str | Path) -> CachedPlan:
+    """The plan with the digest of its content (None: no cache, nothing to key); a plan
+    file from the run cache when the file and the engine are unchanged."""
     if isinstance(plan, CachedPlan):
         return plan
     if sqlcache.folder() is None:

@@ -211,17 +211,24 @@ def _where(name: str, columns: list[str], found: Candidates | None) -> str:
         tests.append(f"measure || {literal(SEP)} || payee_id IN (SELECT v FROM {quote(MEASURES)})")
     else:
         tests.append(f"payee_id IN (SELECT v FROM {quote(_measured(name))})")
-    everyone = found.everyone()
-    first = (f"payee_id IN ({', '.join('?' * len(everyone))})" if everyone else "FALSE") \
-        if len(everyone) <= LITERAL_MAX else f"payee_id IN (SELECT v FROM {quote(PAYEES)})"
+    first, _ = _payees_sql(found.everyone())
     return f"({first} OR payee_id IS NULL) AND ({' OR '.join(tests)} OR payee_id IS NULL)"
 
 
 def _where_params(found: Candidates | None) -> list[str]:
     """The bound values of `_where` (the payees, when listed)."""
-    if found is None or len(found.everyone()) > LITERAL_MAX:
-        return []
-    return found.everyone()
+    return [] if found is None else _payees_sql(found.everyone())[1]
+
+
+def _payees_sql(payees: list[str | None]) -> tuple[str, list[str | None]]:
+    """SQL true on a row whose `payee_id` is among `payees`, with its bound values: a list
+    of values when short (a scan skips the row groups of other payees), else the
+    temporary table PAYEES holding them (`_temp`)."""
+    if len(payees) > LITERAL_MAX:
+        return f"payee_id IN (SELECT v FROM {quote(PAYEES)})", []
+    if not payees:
+        return "FALSE", []
+    return f"payee_id IN ({', '.join('?' * len(payees))})", list(payees)
 
 
 def _changed_rows(expr: ir.Table, units: list[tuple[str | None, str | None]],
@@ -231,8 +238,7 @@ def _changed_rows(expr: ir.Table, units: list[tuple[str | None, str | None]],
     skips the row groups of other payees and of the payees' other periods."""
     payee, period = expr["payee_id"], expr["period"]
     known = [p for p in payees if p is not None]
-    first = payee.isin(known) if len(known) <= LITERAL_MAX else payee.isin(
-        backend.table(PAYEES)["v"])
+    first = _in(payee, known, PAYEES, backend)
     periods = sorted({q for _, q in units if q is not None})
     if len(periods) > LITERAL_MAX:  # (the keys below still select them exactly)
         when = ibis.literal(True)
@@ -357,12 +363,9 @@ def _rewrite(con, name: str, rows: pa.Table, by: list[str], payees: list[str | N
     payees first, as bound values: a scan skips the row groups of other payees instead of
     building every row's key."""
     stored = quote(out_name(name))
-    known = [p for p in payees if p is not None]
-    first = (f"payee_id IN ({', '.join('?' * len(known))})" if known else "FALSE") \
-        if len(known) <= LITERAL_MAX else f"payee_id IN (SELECT v FROM {quote(PAYEES)})"
+    first, params = _payees_sql([p for p in payees if p is not None])
     con.execute(f"DELETE FROM {stored} WHERE ({first} OR payee_id IS NULL) AND "
-                f"{_sql_key(by)} IN (SELECT v FROM {quote(UNITS)})",
-                known if len(known) <= LITERAL_MAX and known else None)
+                f"{_sql_key(by)} IN (SELECT v FROM {quote(UNITS)})", params or None)
     con.register("__rows", rows)
     con.execute(f"INSERT INTO {stored} BY NAME SELECT * FROM __rows")
     con.unregister("__rows")

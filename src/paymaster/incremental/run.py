@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from paymaster import duckdb_config, runcache
-from paymaster.backends import sqlcache
+from paymaster import duckdb_config
 from paymaster.datafiles import find_files
 from paymaster.engine import build
 from paymaster.incremental.affected import affected_payees
@@ -24,8 +23,8 @@ from paymaster.incremental.diff import load_changes
 from paymaster.incremental.output import fetch_outputs
 from paymaster.incremental.splice import Splice
 from paymaster.incremental.state import State
-from paymaster.plan import LoadedPlan, load_plan
-from paymaster.runs import RunResult, StageClock, fingerprint
+from paymaster.plan import LoadedPlan
+from paymaster.runs import RunResult, StageClock, cached_plan, fingerprint
 from paymaster.sqlnames import quote
 
 STATE_FILE = ".paymaster-state.duckdb"
@@ -79,7 +78,9 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
     clock = StageClock(report.seconds)
     stage = clock.done
 
-    loaded = plan if isinstance(plan, LoadedPlan) else _load(Path(plan))
+    # (from the run cache when the file is unchanged: reading and validating the YAML is
+    # most of a small run's fixed cost)
+    loaded = plan if isinstance(plan, LoadedPlan) else cached_plan(plan).loaded
     state = State(Path(state_path), loaded, say)
     try:
         backend = state.backend
@@ -152,14 +153,6 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
                          dict(report.seconds)), report
     finally:
         state.con.close()
-
-
-def _load(path: Path) -> LoadedPlan:
-    """The plan, validated: from the run cache when the file and the engine are unchanged
-    (reading and validating the YAML is most of a small run's fixed cost)."""
-    if sqlcache.folder() is None:
-        return load_plan(path)
-    return runcache.load_plan(path).loaded
 
 
 def _candidates(state: State, scope: Splice) -> Candidates | None:
