@@ -60,6 +60,17 @@ def login(browser, base: str, username: str, locale: str = "en-US"):
     return page
 
 
+def choose_language(page, lang: str) -> None:
+    """Pick a language in the header's menu and wait for the page it sends. Waiting on
+    `document.documentElement.lang` alone races the navigation (between documents there
+    is no element to read), so the wait is on the navigation itself."""
+    if not page.evaluate("document.documentElement.lang").startswith(lang):
+        with page.expect_navigation():
+            page.select_option("header select[name=lang]", lang)
+        page.wait_for_load_state()
+    assert page.evaluate("document.documentElement.lang").startswith(lang)
+
+
 def register(page, base: str, username: str) -> str:
     page.goto(f"{base}/programs/{GL}/registrations")
     name, nip = PARTNER[username]
@@ -256,8 +267,7 @@ def test_an_admin_adds_a_user_changes_its_role_resets_its_password_and_deactivat
     all. The users page fits at 1280 and 390 px."""
     base, browser = site
     admin = login(browser, base, "admin", locale="pl-PL")
-    admin.select_option("header select[name=lang]", "pl")
-    admin.wait_for_function("document.documentElement.lang.startsWith('pl')")
+    choose_language(admin, "pl")
     admin.click("a[href='/office/users']")
     admin.wait_for_url(lambda url: url.endswith("/office/users"))
     assert "Użytkownicy" in admin.inner_text("main h1")
@@ -423,8 +433,7 @@ def test_no_page_of_any_role_overflows_its_boxes_at_desktop_and_phone_widths(sit
     # office in English in the journeys above).
     for user, lang in (("admin", "zh"), ("alfa", "pl"), ("partner-d", "zh"), ("rep01", "pl")):
         page = login(browser, base, user)
-        page.select_option("header select[name=lang]", lang)
-        page.wait_for_function(f"document.documentElement.lang.startsWith('{lang}')")
+        choose_language(page, lang)
         visited[user] = check_every_page(page, base, user, problems)
         page.context.close()
     # The crawl reached the pages it must check, a run's page among them.
@@ -443,8 +452,7 @@ def test_a_rep_home_has_a_gauge_and_charts_with_tooltips_and_fits_a_phone(site):
                                 ("viewer", f"/office/{GL}/budget", "PLN")):
         page = login(browser, base, user)
         if user == "rep01":
-            page.select_option("header select[name=lang]", "zh")
-            page.wait_for_function("document.documentElement.lang.startsWith('zh')")
+            choose_language(page, "zh")
         page.set_viewport_size({"width": 390, "height": 900})
         page.goto(base + url)
         page.wait_for_selector(".chart.drawn canvas")
