@@ -9,7 +9,6 @@ caller's transaction, so it sees the caller's own writes).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 import tempfile
 from collections.abc import Collection
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from paymaster.digests import files_digest
 from paymaster.errors import DataError, Problem
 from paymaster.plan import LoadedPlan
 from paymaster.plan.narrowing import Narrowing
@@ -73,12 +73,7 @@ def calculate_exported(loaded: LoadedPlan | CachedPlan, folder: Path,
 
 def folder_digest(folder: Path) -> str:
     """A digest of every exported file (name and bytes): equal digests, equal inputs."""
-    digest = hashlib.sha256()
-    for path in sorted(folder.iterdir()):
-        digest.update(path.name.encode() + b"\0")
-        digest.update(path.read_bytes())
-        digest.update(b"\0")
-    return digest.hexdigest()
+    return files_digest((path.name, path) for path in sorted(folder.iterdir()))
 
 
 def _in_store_terms(problem: Problem, exported: re.Pattern) -> Problem:

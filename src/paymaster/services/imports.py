@@ -9,7 +9,6 @@ version is stamped with the import and its `as_of` date, and nothing is overwrit
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from paymaster.datafiles import load_table
+from paymaster.digests import file_sha256
 from paymaster.duckdb_config import seal
 from paymaster.errors import N_, Count, DataError, Problem
 from paymaster.filecheck import LIMIT_HINT
@@ -83,7 +83,7 @@ def import_file(ws: Workspace, program: str, table: str, path: Path, *, actor: s
             hint=N_("submit them through their own pages, not as an import")))
     as_of = as_of or ws.today()
     check_size(path, ws.config.limits)
-    sha = _file_sha(path)
+    sha = file_sha256(path)
     earlier = _earlier(ws, program, table, sha, as_of, snapshot)
     if earlier is not None:
         return earlier
@@ -107,14 +107,6 @@ def check_size(path: Path, limits: Limits) -> None:
             N_("the file is %(size)s bytes; at most %(limit)s are accepted"), file=str(path),
             size=Count(size), limit=Count(limits.upload_bytes), hint=LIMIT_HINT,
             name="upload_bytes"))
-
-
-def _file_sha(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _earlier(ws: Workspace, program: str, table: str, sha: str, as_of: dt.date,

@@ -44,6 +44,7 @@ from paymaster import duckdb_config, runcache
 from paymaster.backends import sqlcache
 from paymaster.backends.duckstages import cache_key, input_rows, typed
 from paymaster.datafiles import InputFile, find_files, load_folder, typed_columns
+from paymaster.digests import files_digest
 from paymaster.errors import DataError
 from paymaster.inputchecks import check_references, check_table, raw_types
 from paymaster.plan.model import Plan
@@ -162,14 +163,9 @@ def _close(state: _State) -> None:
 
 
 def _master_digest(files: dict[str, Path | None], source: str) -> str:
-    digest = hashlib.sha256()
-    for table, path in sorted(files.items()):
-        if table == source:
-            continue
-        digest.update(table.encode() + b"\0")
-        digest.update(b"-" if path is None else path.name.encode() + b"\0" + path.read_bytes())
-        digest.update(b"\0")
-    return digest.hexdigest()
+    """The master data's files (every input but the screened `source`), by table."""
+    return files_digest((table if path is None else f"{table}\0{path.name}", path)
+                        for table, path in sorted(files.items()) if table != source)
 
 
 def _read(path: Path) -> tuple[list[str] | None, list[Row]]:
