@@ -25,6 +25,7 @@ from sqlglot import exp
 
 from paymaster.errors import Collector, Problem, suggest
 from paymaster.plan.exact import WHERE, WIDE, divide, multiply  # noqa: F401 - re-exported
+from paymaster.plan.exprpositions import ExprError, plan_position
 from paymaster.plan.periods import CALENDAR_KINDS, period_label
 from paymaster.plan.said import argument, parse_error
 from paymaster.plan.yamlsource import Source
@@ -37,30 +38,6 @@ COLUMN_DTYPES: dict[str, dtypes.DataType] = {
     "timestamp": dtypes.timestamp,
     "boolean": dtypes.boolean,
 }
-
-
-class ExprError(Exception):
-    """A problem inside one expression, at a character offset of its text."""
-
-    def __init__(self, message: str, node: exp.Expression | None = None, hint: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.offset = _offset(node)
-        self.hint = hint
-
-
-def _offset(node: exp.Expression | None) -> int | None:
-    if node is None:
-        return None
-    for candidate in [node, *node.find_all(exp.Identifier, exp.Literal)]:
-        meta = getattr(candidate, "meta", None) or {}
-        if "start" in meta:
-            return int(meta["start"])
-        inner = getattr(candidate, "this", None)
-        meta = getattr(inner, "meta", None) or {}
-        if "start" in meta:
-            return int(meta["start"])
-    return None
 
 
 @dataclass
@@ -268,7 +245,7 @@ class Compiler:
             file = self.source.file
             line, col = self.source.where(path)
             if err.offset is not None and line is not None:
-                line, col = _shift(str(text), err.offset, line, col, self.source.styles.get(path))
+                line, col = plan_position(str(text), err.offset, line, col, self.source.styles.get(path))
         self.collector.add(Problem(hide_internal(err.message), file=file, line=line, column=col,
                                    hint=err.hint))
 
@@ -612,15 +589,3 @@ def _ibis_message(err: Exception) -> str:
     if "StringConcat" in first or "coercibles" in first:
         return "wrong types for this operation (text and number mixed?)"
     return first[:300]
-
-
-def _shift(text: str, offset: int, line: int, col: int, style: str | None) -> tuple[int, int]:
-    """Line and column of `offset` in an expression written at (line, col) of the plan."""
-    before = text[:offset]
-    rows = before.count("\n")
-    if style in ("|", ">"):
-        return line + 1 + rows, col + len(before.split("\n")[-1])
-    if rows:
-        return line + rows, len(before.split("\n")[-1]) + 1
-    quote = 1 if style in ("'", '"') else 0
-    return line, col + quote + offset

@@ -13,7 +13,8 @@ from pydantic import BaseModel
 from sqlglot import exp
 
 from paymaster.errors import Problem
-from paymaster.plan.expressions import ExprError, _offset, _shift, parse
+from paymaster.plan.expressions import parse
+from paymaster.plan.exprpositions import ExprError, offset_of, plan_position
 from paymaster.plan.loader import LoadedPlan
 from paymaster.plan.model import Written
 
@@ -47,9 +48,9 @@ def literal_warnings(loaded: LoadedPlan) -> list[Problem]:
                 continue  # an error `paymaster check` reports
             for node, said in _literals(tree, values, dates):
                 line, col = source.where(path)
-                offset = _offset(node)
+                offset = offset_of(node)
                 if offset is not None and line is not None:
-                    line, col = _shift(str(value), offset, line, col, source.styles.get(path))
+                    line, col = plan_position(str(value), offset, line, col, source.styles.get(path))
                 warnings.append(Problem(said[0], source.file, line, col, hint=said[1]))
     return warnings
 
