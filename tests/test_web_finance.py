@@ -18,7 +18,7 @@ from paymaster.services.inputs import content_sha, current
 from paymaster.store.models import LedgerEntry
 
 from conftest import EXAMPLES, golden_total
-from test_web_office import GL, TIA, login
+from office_support import GL, TIA, login
 
 SALES = "sales-team"
 IBAN = "PL61109010140000071219812874"

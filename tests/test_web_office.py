@@ -1,90 +1,39 @@
 """The program office pages: dashboard counts, queues, imports, runs and the ledger,
-disputes, plan versions, budget; and who may read and act (viewer reads, partners
-nothing, every write needs the CSRF token)."""
+disputes, plan versions, budget, the payee directory (who may read and act:
+test_web_office_roles.py)."""
 
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import re
 from decimal import Decimal
 
-from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from paymaster.services import disputes, enrollments, ledger, registrations
-from paymaster.services.accounts import DEMO_ACCOUNTS
 from paymaster.store.models import (
     AuditEvent,
     Dispute,
     Enrollment,
-    ImportBatch,
     LedgerEntry,
     Record,
     Registration,
     Run,
 )
-from paymaster.web.app import create_app
 
 from conftest import EXAMPLES
-
-GL = "generuj-leady"
-TIA = "trade-in-accelerator"
-PASSWORDS = {a[0]: a[1] for a in DEMO_ACCOUNTS}
-
-
-def login(ws, username: str, csrf: bool = True) -> TestClient:
-    client = TestClient(create_app(ws))
-    response = client.post("/api/login", json={"username": username,
-                                               "password": PASSWORDS[username]})
-    assert response.status_code == 200, response.text
-    if csrf:
-        client.headers["X-CSRF-Token"] = response.json()["csrf_token"]
-    return client
-
-
-def nip(prefix: str) -> str:
-    """A valid Polish tax id from 9 digits (the check digit appended)."""
-    weights = (6, 5, 7, 2, 3, 4, 5, 6, 7)
-    check = sum(int(d) * w for d, w in zip(prefix, weights, strict=True)) % 11
-    assert check != 10, "pick another prefix"
-    return prefix + str(check)
-
-
-def new_registration(ws, monkeypatch, customer_nip: str = "5200316762",
-                     name: str = "Client C04") -> Registration:
-    """A lead of P1 for a listed customer nobody registered, inside the promotion."""
-    monkeypatch.setenv("PAYMASTER_TODAY", "2018-05-10T10:00:00")
-    reg = registrations.register(ws, GL, {
-        "partner_id": "P1", "customer_name": name, "customer_address": "Lodz",
-        "customer_nip": customer_nip, "family": "M365", "plan": "E3", "licences": "10",
-        "pcs": "12", "partner_name": "Partner P1", "partner_address": "Warszawa",
-        "partner_nip": "5208710903", "contact_name": "Jan Kowalski",
-        "contact_phone": "+48 600 000 000", "contact_email": "kontakt@partner.pl"},
-        actor="P1")
-    assert reg.status == "submitted", reg.reason
-    return reg
-
-
-def csv_bytes(rows: list[dict]) -> bytes:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue().encode()
-
-
-def example_rows(program: str, table: str) -> list[dict]:
-    with (EXAMPLES / program / "data" / f"{table}.csv").open(encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
-def store_counts(ws) -> tuple[int, int]:
-    with ws.store.session() as session:
-        return (session.scalar(select(func.count()).select_from(ImportBatch)),
-                session.scalar(select(func.count()).select_from(Record)))
-
+from office_support import (
+    GL,
+    TIA,
+    csv_bytes,
+    example_rows,
+    login,
+    new_registration,
+    nip,
+    store_counts,
+    store_snapshot,
+)
 
 # ---------------------------------------------------------------- dashboard
 def test_dashboard_counts_match_the_store(demo_workspace, monkeypatch):
@@ -400,123 +349,6 @@ def test_budget_page_with_the_forecast(demo_workspace):
     assert client.get(f"/office/{GL}/budget/nope.svg").status_code == 404
 
 
-# ---------------------------------------------------------------- who may do what
-READ_PAGES = ["/office", "/api/office"] + [
-    f"{prefix}/office/{program}/{page}" for prefix in ("", "/api")
-    for program in (GL, "trade-in-accelerator", "sales-team")
-    for page in ("registrations", "enrollments", "imports", "runs", "disputes", "plan",
-                 "budget", "registrations.csv", "disputes.csv")] + [
-    "/office/runs/1", "/api/office/runs/1"]
-
-
-def actions(ws, run_id: int, reg_id: str, dispute_id: int) -> list[tuple[str, dict]]:
-    """Every write route, with a body that would pass validation."""
-    upload = {"data": {"table": "partners"},
-              "files": {"file": ("p.csv", b"partner_id\nP1\n", "text/csv")}}
-    resolve = {"data": {"accept": "false", "resolution": "no"}}
-    return [
-        (f"/office/{GL}/registrations/{reg_id}/decision", {"data": {"accept": "true"}}),
-        (f"/api/office/{GL}/registrations/{reg_id}/decision", {"json": {"accept": True}}),
-        (f"/office/{TIA}/enrollments/E-L/decision", {"data": {"accept": "true"}}),
-        (f"/api/office/{TIA}/enrollments/E-L/decision", {"json": {"accept": True}}),
-        (f"/office/{GL}/imports", upload),
-        (f"/api/office/{GL}/imports", upload),
-        (f"/office/{GL}/runs", {"data": {}}),
-        (f"/api/office/{GL}/runs", {"json": {}}),
-        (f"/office/runs/{run_id}/approve", {}),
-        (f"/api/office/runs/{run_id}/approve", {}),
-        (f"/office/runs/{run_id}/post", {}),
-        (f"/api/office/runs/{run_id}/post", {}),
-        (f"/office/{TIA}/disputes/{dispute_id}/resolve", resolve),
-        (f"/api/office/{TIA}/disputes/{dispute_id}/resolve", resolve),
-        (f"/office/{GL}/registrations/bulk", {"data": {"ids": [reg_id], "accept": "false",
-                                                       "reason": "no"}}),
-        (f"/api/office/{GL}/registrations/bulk", {"json": {"ids": [reg_id], "accept": False,
-                                                           "reason": "no"}}),
-        (f"/api/office/{TIA}/enrollments/bulk", {"json": {"ids": ["E-L"], "accept": True}}),
-        (f"/api/office/{TIA}/disputes/bulk", {"json": {"ids": [str(dispute_id)],
-                                                       "accept": False, "reason": "no"}}),
-    ]
-
-
-def _setup_targets(ws, monkeypatch) -> tuple[int, str, int]:
-    reg = new_registration(ws, monkeypatch)
-    monkeypatch.setenv("PAYMASTER_TODAY", "2008-02-10T09:00:00")
-    enrollments.move(ws, TIA, "E-L", "submit", actor="L")
-    monkeypatch.delenv("PAYMASTER_TODAY")
-    case = disputes.open_case(ws, TIA, "A", "missing", actor="A", details={
-        "items": "1", "return_date": "2008-07-01", "rma_number": "R", "tmp_quote": "T",
-        "sales_order": "S"})
-    with ws.store.session() as session:
-        # a preview run, made directly: cheaper than calculating one
-        last = session.scalars(select(Run).where(Run.program == GL)).first()
-        run = Run(program=GL, period=None, as_of=last.as_of, plan_sha=last.plan_sha,
-                  fingerprint=last.fingerprint, ledger_mark=0, status="preview",
-                  created_at=dt.datetime(2026, 1, 1), created_by="test", total=Decimal(0),
-                  timings={}, evaluations={"rows": []}, titles={"rows": []})
-        session.add(run)
-        session.flush()
-        run_id = run.id
-    return run_id, reg.registration_id, case.id
-
-
-def _snapshot(ws) -> tuple:
-    with ws.store.session() as session:
-        state = (
-            sorted((r.registration_id, r.status) for r in session.scalars(select(Registration))),
-            sorted((e.enrollment_id, e.status) for e in session.scalars(select(Enrollment))),
-            sorted((r.id, r.status) for r in session.scalars(select(Run))),
-            sorted((d.id, d.status) for d in session.scalars(select(Dispute))),
-            session.scalar(select(func.count()).select_from(LedgerEntry)),
-        )
-    return state + store_counts(ws)
-
-
-def test_a_viewer_sees_every_page_but_may_not_act(demo_workspace, monkeypatch):
-    ws = demo_workspace
-    run_id, reg_id, dispute_id = _setup_targets(ws, monkeypatch)
-    client = login(ws, "viewer")
-    for path in READ_PAGES + [f"/office/runs/{run_id}"]:
-        answer = client.get(path)
-        assert answer.status_code == 200, (path, answer.text[:300])
-    queue = client.get(f"/office/{GL}/registrations").text
-    assert "<form method=\"post\" action=\"/office/generuj-leady/registrations" not in queue
-    before = _snapshot(ws)
-    for path, body in actions(ws, run_id, reg_id, dispute_id):
-        answer = client.post(path, **body)
-        assert answer.status_code == 403, (path, answer.status_code, answer.text[:300])
-    assert _snapshot(ws) == before
-
-
-def test_a_partner_gets_403_on_every_office_route(demo_workspace, monkeypatch):
-    ws = demo_workspace
-    run_id, reg_id, dispute_id = _setup_targets(ws, monkeypatch)
-    client = login(ws, "alfa")
-    guessed = ["/office/runs/999999", "/api/office/runs/999999", "/office/runs/2",
-               f"/office/{GL}/budget/fund.svg", "/office/nope/runs"]
-    for path in READ_PAGES + guessed:
-        answer = client.get(path)
-        assert answer.status_code == 403, (path, answer.status_code)
-        # alfa reads Polish: "not allowed" (the JSON twin keeps the English title)
-        assert ("not allowed" if path.startswith("/api") else "brak uprawnień") in answer.text
-    before = _snapshot(ws)
-    for path, body in actions(ws, run_id, reg_id, dispute_id) + [
-            ("/api/office/runs/999999/post", {}), ("/office/runs/999999/approve", {})]:
-        assert client.post(path, **body).status_code == 403, path
-    assert _snapshot(ws) == before
-
-
-def test_posting_without_the_csrf_token_is_refused(demo_workspace, monkeypatch):
-    ws = demo_workspace
-    run_id, reg_id, dispute_id = _setup_targets(ws, monkeypatch)
-    client = login(ws, "admin", csrf=False)
-    before = _snapshot(ws)
-    for path, body in actions(ws, run_id, reg_id, dispute_id):
-        answer = client.post(path, **body)
-        assert answer.status_code == 403, (path, answer.status_code)
-    assert _snapshot(ws) == before
-
-
 # ---------------------------------------------------------------- payee directory
 def test_the_payee_directory_finds_payees_by_id_name_or_tax_id_with_their_pages(demo_workspace):
     client = login(demo_workspace, "viewer")
@@ -681,14 +513,14 @@ def test_bulk_decisions_report_rows_decided_meanwhile_and_decide_the_others(
     client = login(ws, "approver")
     url = f"/api/office/{GL}/registrations/bulk"
     # refused whole, nothing changes: no reason for a rejection, or nothing chosen
-    before = _snapshot(ws)
+    before = store_snapshot(ws)
     for body in ({"ids": [first.registration_id, second.registration_id], "accept": False},
                  {"ids": [], "accept": True, "reason": "x"}):
         answer = client.post(url, json=body)
         assert answer.status_code == 400, answer.text
     assert "needs a reason" in client.post(url, json={
         "ids": [first.registration_id], "accept": False, "reason": "  "}).text
-    assert _snapshot(ws) == before
+    assert store_snapshot(ws) == before
     # someone rejects the first meanwhile
     registrations.decide(ws, GL, first.registration_id, accept=False, actor="admin",
                          reason="duplicate")

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from paymaster.services import ledger
 from paymaster.store.models import AuditEvent
-from test_web_office import GL, login
+from office_support import GL, login
 
 
 def test_the_office_closes_a_period_and_a_run_of_it_cannot_post(demo_workspace):
