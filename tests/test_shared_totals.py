@@ -9,17 +9,36 @@ from stage_support import built_example
 
 
 def test_sales_team_totals_are_stored_once_and_read_by_lines_credits_and_rankings() -> None:
-    with built_example("sales-team") as built:
+    with built_example("sales-team", record=True) as built:
         stored, backend, outputs = list(built.stored), built.backend, built.outputs
         totals = {name.removesuffix("__totals") for name in stored if name.endswith("__totals")}
         # One grouping per kind of records: the quarterly contest reads the ladder's totals
-        # (rep's sales of a quarter), best progress and the streak the champion's (of a
-        # month), the elite title the annual bonus's (of the year); the new-product, new-
-        # customer and team measures filter or look up other records.
-        assert totals == {"ladder", "new_product", "new_customer", "team_member",
-                          "team_manager", "monthly_champion", "annual_bonus"}
-        # The first orders (a subquery) are chosen once, then summed and credited.
-        assert "new_customer__records" in stored
+        # (rep's sales of a quarter), the champion, best progress and the streak the
+        # monthly totals of the same sales (`ladder__month`), the elite title the annual
+        # bonus's (of the year); the new-product, new-customer and team measures filter or
+        # look up other records.
+        assert totals == {"ladder", "ladder__month", "new_product", "new_customer",
+                          "team_member", "team_manager", "annual_bonus"}
+        # The quarters' and the year's totals are the months' rolled up: they read the
+        # stored monthly totals, not the sales again.
+        statements = {stage["name"]: " ".join(stage["statements"])
+                      for stage in backend.recording.stages}
+        for name in ("ladder__totals", "annual_bonus__totals"):
+            assert "stage_ladder__month__totals" in statements[name]
+            assert '"sales"' not in statements[name]
+        assert '"sales"' in statements["ladder__month__totals"]
+        # R01 (WORKSHEET.md): 60 000 a month January to June, one sale each; 180 000 in
+        # each quarter, 360 000 in the year, counted from the months' totals.
+        def row(stage, period):
+            return built.con.execute(
+                f'SELECT value, count, CAST(__pstart AS VARCHAR), CAST(date AS VARCHAR) '
+                f'FROM "stage_{stage}" WHERE payee_id = ? AND period = ?', ["R01", period]).fetchall()
+        q1, q2, year = row("ladder__totals", "2025-Q1"), row("ladder__totals", "2025-Q2"), \
+            row("annual_bonus__totals", "2025")
+        assert [r[:3] for r in q1] == [(180000, 3, "2025-01-01")]
+        assert [r[:3] for r in q2] == [(180000, 3, "2025-04-01")]
+        # (the year's last sale is the second quarter's last: R01 sold nothing after June)
+        assert year == [(360000, 6, "2025-01-01", q2[0][3])]
         sql = ibis.to_sql(outputs.credits, dialect="duckdb")
         # "not above zero" is read from the stored totals: no window over every record
         assert " OVER " not in sql.upper()

@@ -4,6 +4,12 @@ Most measures of a plan sum the same records the same way (a sales plan's ladder
 champion, streak and annual measures all total each rep's sales of the plan year): the
 totals of one such grouping are computed and stored once and read by every measure that
 groups the same records by the same keys, and by the measure's own credits.
+
+Calendar periods nest (a month lies in one quarter, a quarter in one year), and a total,
+a count, a last date and a first start add up over the months of a quarter: a measure of
+quarters or years whose records some other measure of the plan totals by month (the
+ladder and the annual bonus beside the monthly champion) reads the stored monthly totals
+rolled up, not its records again.
 """
 
 from __future__ import annotations
@@ -13,8 +19,10 @@ import json
 import ibis
 import ibis.expr.types as ir
 
-from paymaster.engine.context import Context
+from paymaster.engine.context import Context, reads_period
 from paymaster.plan.expressions import WIDE
+from paymaster.plan.model import Aggregate, Ranking, Streak, TitleRank
+from paymaster.plan.periods import CALENDAR_KINDS, period_label, period_start
 
 # What decides a measure's records and their grouping (the rest of a measure reads the
 # totals): two measures alike in all of these have the same totals.
@@ -42,6 +50,18 @@ def grouped(ctx: Context, measure, table: ir.Table, keys: list[str], in_scope: b
     if shared is not None:
         return shared
     before = len(ctx.compiler.collector.problems)
+    finer = _finer(ctx, measure, keys, in_scope)
+    if finer is not None:
+        # (the finer totals under the measure's name and their kind: `ladder__month`)
+        fine = measure.model_copy(update={"period": finer, "id": f"{measure.id}__{finer}"})
+        day = table["__date"].cast("date")
+        base = grouped(ctx, fine, table.mutate(period=period_label(day, finer),
+                                               __pstart=period_start(day, finer)),
+                       keys, in_scope)
+        out = ctx.stage(f"{measure.id}__totals", _rolled_up(base, keys, measure.period))
+        if signature is not None and len(ctx.compiler.collector.problems) == before:
+            ctx.shared[signature] = out
+        return out
     sums = {
         "value": table["__value"].sum().cast(WIDE),
         "count": table.count(),
@@ -53,6 +73,45 @@ def grouped(ctx: Context, measure, table: ir.Table, keys: list[str], in_scope: b
     if signature is not None and len(ctx.compiler.collector.problems) == before:
         ctx.shared[signature] = out
     return out
+
+
+def _rolled_up(fine: ir.Table, keys: list[str], kind: str) -> ir.Table:
+    """Totals of calendar periods of `kind` from the totals of the finer periods they hold."""
+    table = fine.mutate(period=period_label(fine["__pstart"], kind))
+    return table.group_by(keys).aggregate(
+        value=table["value"].sum().cast(WIDE),
+        count=table["count"].sum().cast("int64"),
+        date=table["date"].max(),
+        __pstart=period_start(table["__pstart"].min(), kind),
+    )
+
+
+def _finer(ctx: Context, measure, keys: list[str], in_scope: bool) -> str | None:
+    """The finest calendar period, finer than the measure's own, by which another measure
+    of the plan totals the same records by the same keys; None when there is none, or when
+    periods may not be rolled up: without sharing, without a date, or when an expression
+    of the measure reads its period (`period.days` of a month is not of a quarter)."""
+    kind = measure.period
+    if ctx.shared is None or kind not in CALENDAR_KINDS or not measure.date \
+            or reads_period(measure):
+        return None
+    same = measure.model_dump(mode="json", include=set(RECORD_FIELDS) - {"period"})
+    kinds = [other.period for other in ctx.plan.measures
+             if getattr(other, "period", None) in CALENDAR_KINDS
+             and CALENDAR_KINDS.index(other.period) < CALENDAR_KINDS.index(kind)
+             and _grouping(other) == (keys, in_scope) and not reads_period(other)
+             and other.model_dump(mode="json", include=set(RECORD_FIELDS) - {"period"}) == same]
+    return min(kinds, key=CALENDAR_KINDS.index, default=None)
+
+
+def _grouping(measure) -> tuple[list[str], bool] | None:
+    """The keys and scope a measure's block totals its records by (blocks/aggregates.py,
+    blocks/rankings.py); None for a measure that totals nothing."""
+    if isinstance(measure, Aggregate):
+        return ["payee_id", "period", *measure.keys], measure.date is not None
+    if isinstance(measure, Ranking | Streak | TitleRank):
+        return ["payee_id", "period"], True
+    return None
 
 
 def _signature(ctx: Context, measure, keys: list[str], in_scope: bool) -> str | None:
