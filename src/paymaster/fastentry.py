@@ -34,6 +34,9 @@ from paymaster.sqlnames import literal, quote
 _PLAIN = re.compile(r"(VARCHAR|BIGINT|INTEGER|SMALLINT|HUGEINT|BOOLEAN|DOUBLE|DATE|TIMESTAMP"
                     r"|DECIMAL\(\d+,\d+\))(\[\])?")
 _SENTINEL = Path("/fast-entry-output-path")
+# The outputs a fast run keeps as tables while it writes them: the effect (printed, then
+# written) and the payout lines (written, then counted for the printed figures).
+KEPT = {"payouts": "__fast_payouts", "effect": "__fast_effect"}
 
 
 def record(plan: Path, data: Path, fmt: str) -> None:
@@ -102,27 +105,29 @@ def _compact(con: duckdb.DuckDBPyConnection, entry: sqlcache.Entry) -> dict | No
             return None
         rows = con.execute(f"SELECT * FROM {quote(name)}").fetchall()
         memtables[name] = {"columns": columns, "rows": [[_tagged(v) for v in r] for r in rows]}
+    if not {"payouts", "effect"} <= set(entry.outputs) or "totals" not in entry.figures:
+        return None
     outputs = []
     for name, output in entry.outputs.items():
         schema = sqlcache.schema_of(output["arrow"])
-        statement = copy_statement(output["sql"], schema, _SENTINEL, "csv")
-        parts = None if statement is None else statement.split(literal(str(_SENTINEL)))
-        if parts is None or len(parts) != 2:
+        item = {"name": name, "header": csv_header(schema)}
+        source = output["sql"]
+        if name in KEPT:  # (its rows once, as a table: the figures and the file read it)
+            item["keep"] = f"CREATE TEMP TABLE {quote(KEPT[name])} AS {source}"
+            source = f"SELECT * FROM {quote(KEPT[name])}"
+        statement = copy_statement(source, schema, _SENTINEL, "csv")
+        item["copy"] = None if statement is None else statement.split(literal(str(_SENTINEL)))
+        if item["copy"] is None or len(item["copy"]) != 2:
             return None
-        outputs.append({"name": name, "copy": parts, "header": csv_header(schema)})
-    queries = {"effect": entry.outputs.get("effect"), **entry.figures}
-    if any(query is None for query in queries.values()):
+        outputs.append(item)
+    effect = [(f.name, _sql_type(f.type)) for f in sqlcache.schema_of(
+        entry.outputs["effect"]["arrow"])]
+    total = sqlcache.schema_of(entry.figures["totals"]["arrow"]).field("total").type
+    if any(t is None for _c, t in effect) or _sql_type(total) is None:
         return None
-    typed = {}
-    for name, query in queries.items():
-        schema = sqlcache.schema_of(query["arrow"])
-        columns = [(f.name, _sql_type(f.type)) for f in schema]
-        if any(t is None for _c, t in columns):
-            return None
-        typed[name] = {"sql": query["sql"], "columns": columns}
-    return {"memtables": memtables, "stages": [
-        {"name": s["name"], "statements": s["statements"]} for s in entry.stages],
-        "outputs": outputs, "effect": typed.pop("effect"), "figures": typed}
+    return {"memtables": memtables, "outputs": outputs, "effect": effect,
+            "total": _sql_type(total), "stages": [
+                {"name": s["name"], "statements": s["statements"]} for s in entry.stages]}
 
 
 def _tagged(value):

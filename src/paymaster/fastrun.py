@@ -44,7 +44,7 @@ import duckdb
 from paymaster import __version__, cachefiles, duckdb_config
 from paymaster.sqlnames import literal, quote
 
-FORMAT = 1
+FORMAT = 2  # 2: the payouts and the effect kept as tables while written
 EXTENSIONS = (".csv", ".parquet", ".xlsx")  # datafiles.EXTENSIONS: the first found is read
 # Inputs up to this size: a larger run spends its time calculating, not starting, and
 # may need what the full path adds (stages on disk, a larger memory limit, its retry).
@@ -141,9 +141,11 @@ def run(plan: Path, data: Path, out: Path, fmt: str) -> str:
         names = [f"{name}.{fmt}" for name in rows] + ["run.json"]
         for name in names:
             shutil.move(str(staging / name), out / name)
-    except Exception as err:  # noqa: BLE001 - the full path runs instead, and says it
-        _remove(staging, made)
-        raise Miss from err
+    except BaseException as err:
+        _remove(staging, made)  # (interrupted too: nothing left behind)
+        if isinstance(err, Exception):  # the full path runs instead, and says what is wrong
+            raise Miss from err
+        raise
     shutil.rmtree(staging, ignore_errors=True)
     clock.finish()
     return clock.said + _summary(entry, figures, clock.timings) + (
@@ -208,12 +210,16 @@ def _calculate(entry: dict, files: dict[str, Path], staging: Path, clock: _Clock
                 con.execute(statement).fetchall()
             clock.timings[f"stage {stage['name']}"] = round(time.perf_counter() - started, 4)
         clock.done("calculate")
-        effect = _rows(con, entry["effect"])
-        clock.done("effect")
         rows: dict[str, int] = {}
+        outputs = {output["name"]: output for output in entry["outputs"]}
+        con.execute(outputs["effect"]["keep"])
+        effect = _rows(con, '"__fast_effect"', entry["effect"])
+        clock.done("effect")
         for output in entry["outputs"]:
             clock.say(f"write {output['name']}")
             started = time.perf_counter()
+            if output["name"] == "payouts":
+                con.execute(output["keep"])
             path = staging / f"{output['name']}.csv"
             before, after = output["copy"]
             count = con.execute(before + literal(str(path)) + after).fetchall()[0][0]
@@ -223,25 +229,33 @@ def _calculate(entry: dict, files: dict[str, Path], staging: Path, clock: _Clock
             clock.timings[f"write {output['name']}"] = round(time.perf_counter() - started, 4)
         clock.done("execute")
         clock.say("summarize")
-        totals = _rows(con, entry["figures"]["totals"])[0]
-        reasons = _rows(con, entry["figures"]["reasons"])
-        figures = {"payees": totals["payees"], "lines": totals["lines"],
-                   "paid": totals["paid"] or 0, "total": totals["total"] or Decimal(0),
-                   "unpaid": sum(row["lines"] for row in reasons),
-                   "reasons": [(row["reason"], row["lines"]) for row in reasons],
-                   "effect": effect}
+        figures = _figures(con, entry["total"])
+        figures["effect"] = effect
         clock.say("close")
         return figures, rows
     finally:
         con.close()
 
 
-def _rows(con: duckdb.DuckDBPyConnection, query: dict) -> list[dict]:
-    """A recorded query's rows, each column cast to the type the full path fetches it in."""
-    columns = ", ".join(f"CAST(q.{quote(c)} AS {t}) AS {quote(c)}" for c, t in query["columns"])
-    result = con.execute(f"SELECT {columns} FROM ({query['sql']}) AS q")
-    names = [c for c, _t in query["columns"]]
-    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+def _rows(con: duckdb.DuckDBPyConnection, source: str, columns: list) -> list[dict]:
+    """The rows of `source`, each column cast to the type the full path fetches it in."""
+    cast = ", ".join(f"CAST(q.{quote(c)} AS {t}) AS {quote(c)}" for c, t in columns)
+    names = [c for c, _t in columns]
+    return [dict(zip(names, row, strict=True))
+            for row in con.execute(f"SELECT {cast} FROM {source} AS q").fetchall()]
+
+
+def _figures(con: duckdb.DuckDBPyConnection, total_type: str) -> dict:
+    """What `paymaster run` prints about the payout lines: figures.from_file's queries
+    over the lines kept while they were written (no line calculated again)."""
+    totals = con.execute(
+        f"SELECT count(DISTINCT payee_id), count(*), count(*) FILTER (WHERE paid), "
+        f"CAST(sum(amount) AS {total_type}) FROM __fast_payouts").fetchall()[0]
+    reasons = con.execute("SELECT reason, count(*) AS lines FROM __fast_payouts WHERE NOT paid "
+                          "GROUP BY reason ORDER BY lines DESC, reason").fetchall()
+    return {"payees": totals[0], "lines": totals[1], "paid": totals[2] or 0,
+            "total": totals[3] if totals[3] is not None else Decimal(0),
+            "unpaid": sum(lines for _reason, lines in reasons), "reasons": reasons}
 
 
 def _value(value):
