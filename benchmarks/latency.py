@@ -76,6 +76,7 @@ FLOOR = {
     "import ibis, duckdb": "import ibis, duckdb",
     "import paymaster.runs": "import paymaster.runs",
     "import paymaster.cli": "import paymaster.cli",
+    "import paymaster.fastrun (a fast run's imports)": "import paymaster.fastrun",
 }
 
 
