@@ -20,7 +20,7 @@ torn, or any error while running (the full path then says what is wrong, located
 
 The output files are the very bytes the full path writes (DuckDB's COPY of the same
 queries; the effect's single row too, which the full path writes through Arrow) and the
-printed lines the same text (tests/test_fastrun.py compares both for the three
+printed lines the same text (without the colours Rich adds at a terminal) (tests/test_fastrun.py compares both for the three
 examples). The connection is sealed as the full path's is: it reads the input files and
 writes the staging folder, nothing else. An entry is SQL that runs, so it is trusted
 only as the SQL cache is (cachefiles.py, docs/security.md): a private file of this user
