@@ -30,6 +30,7 @@ in their cache folder whose body matches its hash.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import shutil
@@ -120,15 +121,15 @@ def run(plan: Path, data: Path, out: Path, fmt: str) -> str:
     entry = None if key is None else read_entry(key)
     if entry is None or not data.is_dir():
         raise Miss
-    files = _input_files(entry, data)
+    files, stats = _input_files(entry, data)
     clock.done("load_plan", "load plan")
     made = [f for f in (out, *out.parents) if not f.exists()]
     staging: Path | None = None
     try:
         out.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=out))
-        figures, rows = _calculate(entry, files, staging, clock)
-        fingerprint = _fingerprint(plan, entry, files)
+        figures, rows = _calculate(entry, files, stats, staging, clock)
+        fingerprint = _fingerprint(plan, files)
         clock.timings["summarize"] = clock.done_at("summarize")
         metadata = {
             "program": entry["program"], "plan": str(plan),
@@ -152,9 +153,9 @@ def run(plan: Path, data: Path, out: Path, fmt: str) -> str:
         f"wrote {len(names) - 1} tables and run.json to {out} (fingerprint {fingerprint})\n")
 
 
-def _input_files(entry: dict, data: Path) -> dict[str, Path]:
+def _input_files(entry: dict, data: Path) -> tuple[dict[str, Path], dict[str, tuple]]:
     """Each input table's file (the first of its names found, as datafiles.find_files),
-    checked clean before by its bytes; else Miss."""
+    checked clean before by its bytes, and its state when hashed; else Miss."""
     files: dict[str, Path] = {}
     size = 0
     for table in entry["tables"]:
@@ -168,6 +169,7 @@ def _input_files(entry: dict, data: Path) -> dict[str, Path]:
             .lower() not in ("auto", ""):
         raise Miss
     where = cachefiles.kind_folder("verdicts")
+    stats = {name: _stat(path) for name, path in files.items()}
     digests = {name: cachefiles.file_sha256(path) for name, path in files.items()}
     marks = [(name, [(name, digests[name])], "table") for name in files]
     marks.append((None, sorted(digests.items()), "references"))
@@ -175,11 +177,16 @@ def _input_files(entry: dict, data: Path) -> dict[str, Path]:
         mark = cachefiles.verdict_key(entry["plan_digest"], what, states)
         if cachefiles.read(where, mark) != mark.encode():
             raise Miss
-    entry["_digests"] = digests
-    return files
+    return files, stats
 
 
-def _calculate(entry: dict, files: dict[str, Path], staging: Path, clock: _Clock):
+def _stat(path: Path) -> tuple[int, int, int]:
+    info = path.stat()
+    return (info.st_size, info.st_mtime_ns, info.st_ino)
+
+
+def _calculate(entry: dict, files: dict[str, Path], stats: dict[str, tuple], staging: Path,
+               clock: _Clock) -> tuple[dict, dict[str, int]]:
     con = duckdb.connect(config=duckdb_config.config())
     try:
         clock.say("read and validate input")
@@ -193,6 +200,8 @@ def _calculate(entry: dict, files: dict[str, Path], staging: Path, clock: _Clock
                 raise Miss  # (another shape than the entry's: the full path checks it)
             con.execute(table["typed"])
             con.execute(f"DROP TABLE {raw}")
+        if any(_stat(path) != stats[name] for name, path in files.items()):
+            raise Miss  # (a file rewritten since its hash: its verdict is not for these bytes)
         duckdb_config.seal(con, files.values(), staging)
         clock.done("read_input")
         for name, memtable in entry["memtables"].items():
@@ -273,10 +282,8 @@ def _value(value):
     return value
 
 
-def _fingerprint(plan: Path, entry: dict, files: dict[str, Path]) -> str:
+def _fingerprint(plan: Path, files: dict[str, Path]) -> str:
     """runs.fingerprint: the plan's bytes, then each table's name and its file's bytes."""
-    import hashlib
-
     digest = hashlib.sha256(plan.read_bytes())
     for name, path in files.items():
         digest.update(name.encode())
