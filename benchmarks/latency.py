@@ -1,13 +1,18 @@
 """Interactive latency: `paymaster run` on the three examples, each in a fresh process.
 
     python benchmarks/latency.py [--rounds 5] [--json benchmarks/results/DATE-latency.json]
-                                 [--examples NAME ...] [--runs-only]
+                                 [--examples NAME ...] [--runs-only] [--old SRC]
+                                 [--no-compiled]
 
 For each example, alternating within each round: the run compiling its plan (the SQL
 cache off, PAYMASTER_SQL_CACHE=off) and the run reusing the plan's compiled SQL (a cache
 folder warmed by one run first); and, as the floor under both, the interpreter alone and
 importing what a run needs, library by library (FLOOR: DuckDB, pyarrow, pydantic with the
 plan's models, Typer and Rich, Ibis; `import paymaster.runs`, `import paymaster.cli`).
+With --old SRC (the `src` folder of another checkout, e.g. a detached worktree of main),
+each round also runs that code's cached `paymaster run` (its own cache folder, warmed the
+same way), alternating with this code's: old and new in the same minutes. --no-compiled
+leaves out the runs that compile (10-20 s each on a shared machine).
 Prints the medians of wall time and of CPU time (user + system: what the run itself costs on a shared
 machine) and the load average; --json keeps every round (and the load average at the
 end). Target (issue 16): under 0.5 s wall each. Run it with bytecode written (no
@@ -71,6 +76,7 @@ FLOOR = {
     "import ibis, duckdb": "import ibis, duckdb",
     "import paymaster.runs": "import paymaster.runs",
     "import paymaster.cli": "import paymaster.cli",
+    "import paymaster.fastrun (a fast run's imports)": "import paymaster.fastrun",
 }
 
 
@@ -196,6 +202,10 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--runs-only", action="store_true",
                         help="the fresh processes alone (no warm process, no workspace)")
+    parser.add_argument("--no-compiled", action="store_true",
+                        help="only the cached runs (no run compiling its plan)")
+    parser.add_argument("--old", type=Path, help="the src folder of older code to run "
+                        "alternating with this code (its cached runs)")
     args = parser.parse_args()
     runs: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory(prefix="paymaster-latency-") as work:
@@ -208,9 +218,18 @@ def main() -> None:
             folder = ROOT / "examples" / example
             run = [str(PAYMASTER), "run", str(folder / "plan.yaml"), "--data", str(folder / "data"),
                    "--out", str(Path(work) / example)]
-            commands[f"{example}: compiled"] = (run, plain)
+            if not args.no_compiled:
+                commands[f"{example}: compiled"] = (run, plain)
             commands[f"{example}: cached SQL"] = (run, cached)
             timed(run, cached)  # warms the cache
+            timed(run, cached)  # (and the fast path's entry, written after a cached run)
+            if args.old:
+                old_env = {**os.environ, "PAYMASTER_SQL_CACHE": str(cache) + "-old"}
+                old = [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+                       "from paymaster.cli import main; main()", str(args.old.resolve()),
+                       *run[1:-1], str(Path(work) / f"{example}-old")]
+                commands[f"{example}: cached SQL, old code"] = (old, old_env)
+                timed(old, old_env)
         for _ in range(args.rounds):
             for name, command in imports.items():
                 runs.setdefault(name, []).append(timed(command, plain))

@@ -7,7 +7,7 @@ table) was the largest part of the rest. Both verdicts depend only on bytes we c
 
 - **The validated plan**, kept as a pickle under a key of the plan file's bytes and path,
   the plan limits' settings (PAYMASTER_PLAN_MAX_*) and the engine's code version
-  (`sqlcache.engine_version`), with the digest of its validated content (the SQL cache's
+  (`cachefiles.engine_version`), with the digest of its validated content (the SQL cache's
   key, so a cached run never dumps the model either). Only a plan that loaded without a
   problem is kept.
 - **A clean input table**: a marker under a key of the plan's digest, the table and its
@@ -27,16 +27,14 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
-from paymaster.backends import sqlcache
+from paymaster import cachefiles
+from paymaster.cachefiles import RUN_FORMAT as FORMAT
 from paymaster.plan import LoadedPlan
 
-FORMAT = 1
-LIMITS = ("MAX_BYTES", "MAX_DEPTH", "MAX_NODES")  # plan/yamlsource.py's settings
 # What a pickled plan may name: the plan's own classes and the plain values they hold.
 # No function (getattr, copyreg's helpers) and no module-level name that is not a class
 # defined in our plan modules: either would let a crafted entry reach os or pickle itself.
@@ -64,8 +62,8 @@ def plan_digest(loaded: LoadedPlan) -> str:
 def load_plan(path: str | Path) -> CachedPlan:
     """The plan at `path`, validated: from the cache when its file, its limits and the
     engine are unchanged; else read and validated (and kept for the next run)."""
-    where = _folder("plans")
-    key = _plan_key(Path(path)) if where is not None else None
+    where = cachefiles.kind_folder("plans")
+    key = cachefiles.plan_key(Path(path)) if where is not None else None
     if key is not None:
         cached = _read_plan(where, key)
         if cached is not None:
@@ -75,19 +73,8 @@ def load_plan(path: str | Path) -> CachedPlan:
     loaded = read_and_validate(path)
     cached = CachedPlan(loaded, plan_digest(loaded))
     if key is not None:
-        _write(where, key, pickle.dumps((FORMAT, key, cached), protocol=pickle.HIGHEST_PROTOCOL))
+        cachefiles.write(where, key, pickle.dumps((FORMAT, key, cached), protocol=pickle.HIGHEST_PROTOCOL))
     return cached
-
-
-def _plan_key(path: Path) -> str | None:
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None  # said by the loader, located
-    digest = hashlib.sha256(data)
-    limits = {name: os.environ.get(f"PAYMASTER_PLAN_{name}", "") for name in LIMITS}
-    digest.update(repr((FORMAT, str(path), limits, sqlcache.engine_version())).encode())
-    return digest.hexdigest()
 
 
 class _PlanUnpickler(pickle.Unpickler):
@@ -102,7 +89,7 @@ class _PlanUnpickler(pickle.Unpickler):
 
 
 def _read_plan(where: Path, key: str) -> CachedPlan | None:
-    body = _read(where, key)
+    body = cachefiles.read(where, key)
     if body is None:
         return None
     try:
@@ -123,7 +110,7 @@ class Verdicts:
     digests (the module's docstring); `datafiles.load_folder` asks and reports."""
 
     def __init__(self, digest: str, files: dict[str, Path | None]) -> None:
-        self.where = _folder("verdicts")
+        self.where = cachefiles.kind_folder("verdicts")
         self.digest = digest
         self.files = {table: _file_state(path) for table, path in files.items()}
         self._known: dict[str | None, bool] = {}
@@ -132,22 +119,21 @@ class Verdicts:
         states = [self.files.get(t) for t in tables]
         if self.where is None or any(s is None for s in states):
             return None
-        text = repr((FORMAT, sqlcache.engine_version(), self.digest, what,
-                     [(t, s[0]) for t, s in zip(tables, states, strict=True)]))
-        return hashlib.sha256(text.encode()).hexdigest()
+        return cachefiles.verdict_key(self.digest, what, [
+            (t, s[0]) for t, s in zip(tables, states, strict=True)])
 
     def clean(self, table: str | None) -> bool:
         """Known clean: the table (None: the references between all tables)?"""
         if table not in self._known:
             key = self._key(*self._what(table))
-            self._known[table] = key is not None and _read(self.where, key) == key.encode()
+            self._known[table] = key is not None and cachefiles.read(self.where, key) == key.encode()
         return self._known[table] and self._unchanged(table)
 
     def passed(self, table: str | None) -> None:
         """Every check of the table (None: the references) passed on these files."""
         key = self._key(*self._what(table))
         if key is not None and self._unchanged(table):
-            _write(self.where, key, key.encode())
+            cachefiles.write(self.where, key, key.encode())
 
     def _what(self, table: str | None) -> tuple[str, list[str]]:
         return ("references", sorted(self.files)) if table is None else ("table", [table])
@@ -164,14 +150,11 @@ def _file_state(path: Path | None) -> tuple[str, tuple, Path] | None:
     if path is None:
         return ("", (), Path())
     before = _stat(path)
-    digest = hashlib.sha256()
     try:
-        with path.open("rb") as handle:
-            while piece := handle.read(1 << 20):
-                digest.update(piece)
+        digest = cachefiles.file_sha256(path)
     except OSError:
         return None
-    return (digest.hexdigest(), before, path) if _stat(path) == before else None
+    return (digest, before, path) if _stat(path) == before else None
 
 
 def _stat(path: Path) -> tuple:
@@ -182,39 +165,6 @@ def _stat(path: Path) -> tuple:
     except OSError:
         return ("gone",)
     return (info.st_size, info.st_mtime_ns, info.st_ino)
-
-
-# ------------------------------------------------------------------ entries
-
-
-def _folder(kind: str) -> Path | None:
-    base = sqlcache.folder()
-    return None if base is None else base / kind
-
-
-def _read(where: Path, key: str) -> bytes | None:
-    path = where / key
-    if not (sqlcache.private(where.parent) and sqlcache.private(where) and path.is_file()
-            and sqlcache.private(path)):
-        return None
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    digest, _, body = data.partition(b"\n")
-    return body if digest == hashlib.sha256(body).hexdigest().encode() else None
-
-
-def _write(where: Path, key: str, body: bytes) -> None:
-    try:
-        where.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # (the SQL cache's)
-        where.mkdir(mode=0o700, exist_ok=True)
-    except OSError:
-        return  # a cache that cannot be written is only slower
-    if not (sqlcache.private(where.parent) and sqlcache.private(where)):
-        return
-    sqlcache.write_entry(where, key, hashlib.sha256(body).hexdigest().encode() + b"\n" + body,
-                         sqlcache.KEEP * 4)
 
 
 def with_digest(loaded: LoadedPlan) -> CachedPlan:

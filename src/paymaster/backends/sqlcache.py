@@ -23,23 +23,26 @@ $XDG_CACHE_HOME/paymaster/sql, else ~/.cache/paymaster/sql); `off` disables it.
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import json
-import os
-import stat
-import tempfile
 from dataclasses import dataclass, field
-from importlib.metadata import version
-from pathlib import Path
 
 import pyarrow as pa
 
-CACHE_ENV = "PAYMASTER_SQL_CACHE"
+# Where entries live, the engine's version and how an entry is written: shared with the run
+# cache and the fast path of `paymaster run`, which must not import pyarrow (cachefiles.py).
+from paymaster.cachefiles import (  # noqa: F401 - names of this module's interface
+    CACHE_ENV,
+    KEEP,
+    engine_version,
+    folder,
+    private,
+    write_entry,
+    written,
+)
+
 FORMAT = 3  # 2: input types as DuckDB has them, outputs with Arrow schemas, figures;
 # 3: the plan by the digest of its validated content (runcache.plan_digest)
-KEEP = 256  # entries kept (each plan, input shape and engine version has its own)
-PACKAGE = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -51,36 +54,6 @@ class Entry:
     memtables: dict[str, pa.Table] = field(default_factory=dict)
     outputs: dict[str, dict] = field(default_factory=dict)  # name: {"sql", "arrow"}
     figures: dict[str, dict] = field(default_factory=dict)  # the printed figures' queries
-
-
-def folder() -> Path | None:
-    given = os.environ.get(CACHE_ENV, "")
-    if given.lower() == "off":
-        return None
-    if given:
-        return Path(given)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "paymaster" / "sql"
-
-
-@functools.cache
-def engine_version() -> str:
-    """The code that writes the SQL: every source file of the package (its name, size and
-    modification time: an edited, reinstalled or checked-out file has a new one), and the
-    libraries. Reading and hashing the 2 MB of sources cost a cached run 6 ms of CPU, five
-    times the stat calls; a changed time with unchanged content is only a miss."""
-    digest = hashlib.sha256()
-    for root, folders, files in os.walk(PACKAGE):
-        folders.sort()
-        for name in sorted(files):
-            if name.endswith(".py"):
-                path = os.path.join(root, name)
-                info = os.stat(path)
-                digest.update(f"{os.path.relpath(path, PACKAGE)}:{info.st_size}:"
-                              f"{info.st_mtime_ns}\n".encode())
-    for library in ("ibis-framework", "sqlglot", "duckdb"):
-        digest.update(f"{library}={version(library)}".encode())
-    return digest.hexdigest()
 
 
 def key(plan: str, schemas: dict[str, dict[str, str]], settings: dict) -> str:
@@ -120,42 +93,6 @@ def save(entry_key: str, entry: Entry) -> None:
                        "memtables": {n: _text(t) for n, t in entry.memtables.items()}})
     stored = json.dumps({"key": entry_key, "sha256": _hash(body), "body": body})
     write_entry(where, f"{entry_key}.json", stored.encode(), KEEP, "*.json")
-
-
-def write_entry(where: Path, name: str, data: bytes, keep: int, entries: str = "*") -> None:
-    """`data` as the entry `name` of the private folder `where`, whole or not at all; then
-    only the `keep` most recently written entries (files matching `entries`) stay: an
-    edited engine or plan leaves its old entries unread for ever. The run cache's entries
-    are written the same way."""
-    handle, temp = tempfile.mkstemp(dir=where, prefix=".entry-", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(temp, where / name)
-    finally:
-        Path(temp).unlink(missing_ok=True)
-    kept = sorted((p for p in where.glob(entries) if not p.name.startswith(".")),
-                  key=written, reverse=True)
-    for old in kept[keep:]:
-        old.unlink(missing_ok=True)
-
-
-def written(path: Path) -> float:
-    """When an entry was written; one another process pruned meanwhile is oldest (a run
-    beside another that shares the folder must not fail on the other's pruning)."""
-    try:
-        return path.stat().st_mtime
-    except FileNotFoundError:
-        return 0.0
-
-
-def private(path: Path) -> bool:
-    """Owned by this user, and neither its group nor others may write it."""
-    try:
-        info = path.stat()
-    except OSError:
-        return False
-    return info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
 def _hash(text: str) -> str:

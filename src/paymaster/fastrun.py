@@ -1,0 +1,378 @@
+"""`paymaster run` of a plan run before, on input checked before: DuckDB and SQL text alone.
+
+A cached run of an example used to import 0.5-0.6 s of libraries before reading a byte
+(pyarrow with numpy, pydantic and the plan's 43 models, Typer and Rich) to execute SQL
+the run cache already held. What a hand-written SQL script needs is Python, DuckDB and
+the SQL: so does this path. Its entry (written by `fastentry.record` after a full run of
+the same plan) holds, in plain JSON, everything such a run does: each input table's
+header and the SELECT that types it, the plan's in-memory tables as typed rows, the
+stages' statements, each output's COPY around its file's path, the printed figures'
+queries, and what the summary prints about the plan (program, currency, budget).
+
+The entry is found by the run cache's key of the plan file (its bytes and path, the plan
+limits, the engine's version) and the output format; a run takes this path only when
+every input table is known clean by its file's SHA-256 (the run cache's verdicts) and its
+header is the one the entry was made for. Anything else is a miss and the full path
+runs, from the same argv, before anything is printed or left behind: an option this path
+does not handle (`--backend`, `--incremental`, `--explanations`, another format than
+CSV, `--help`), an input that is not CSV, a large input, an entry absent, foreign or
+torn, or any error while running (the full path then says what is wrong, located).
+
+The output files are the very bytes the full path writes (DuckDB's COPY of the same
+queries; the effect's single row too, which the full path writes through Arrow) and the
+printed lines the same text (without the colours Rich adds at a terminal) (tests/test_fastrun.py compares both for the three
+examples). The connection is sealed as the full path's is: it reads the input files and
+writes the staging folder, nothing else. An entry is SQL that runs, so it is trusted
+only as the SQL cache is (cachefiles.py, docs/security.md): a private file of this user
+in their cache folder whose body matches its hash.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+
+from paymaster import __version__, cachefiles, duckdb_config
+from paymaster.sqlnames import literal, quote
+
+FORMAT = 2  # 2: the payouts and the effect kept as tables while written
+EXTENSIONS = (".csv", ".parquet", ".xlsx")  # datafiles.EXTENSIONS: the first found is read
+# Inputs up to this size: a larger run spends its time calculating, not starting, and
+# may need what the full path adds (stages on disk, a larger memory limit, its retry).
+MAX_INPUT_BYTES = 64 << 20
+CACHED = "run the plan's compiled SQL (cached)"
+
+
+class Miss(Exception):
+    """This run is not one the fast path can make: the full path makes it."""
+
+
+def entry_key(plan: Path, fmt: str) -> str | None:
+    key = cachefiles.plan_key(plan)
+    return None if key is None else f"{key}-{fmt}"
+
+
+def read_entry(key: str) -> dict | None:
+    where = cachefiles.kind_folder("fast")
+    body = None if where is None else cachefiles.read(where, key)
+    if body is None:
+        return None
+    try:
+        entry = json.loads(body)
+    except ValueError:
+        return None
+    return entry if isinstance(entry, dict) and entry.get("format") == FORMAT else None
+
+
+def main(argv: list[str]) -> int | None:
+    """`paymaster run ARGV` on the fast path: its exit code, or None for the full path."""
+    options = _options(argv)
+    if options is None:
+        return None
+    plan, data, out, fmt = options
+    try:
+        printed = run(plan, data, out, fmt)
+    except Miss:
+        return None
+    sys.stdout.write(printed)
+    sys.stdout.flush()
+    return 0
+
+
+def _options(argv: list[str]) -> tuple[Path, Path, Path, str] | None:
+    """PLAN --data DIR --out DIR [--format csv], in any order; anything else: None."""
+    found: dict[str, str] = {}
+    plans: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        name, equals, value = arg.partition("=")
+        if name in ("--data", "--out", "--format") and name not in found:
+            if not equals:
+                value = next(args, None)
+                if value is None:
+                    return None
+            found[name] = value
+        elif arg.startswith("-") or plans:
+            return None
+        else:
+            plans.append(arg)
+    if not plans or "--data" not in found or "--out" not in found:
+        return None
+    if found.get("--format", "csv") != "csv" or not all((*plans, *found.values())):
+        return None
+    return Path(plans[0]), Path(found["--data"]), Path(found["--out"]), "csv"
+
+
+def run(plan: Path, data: Path, out: Path, fmt: str) -> str:
+    """Run the entry of `plan` on `data` into `out`: the text `paymaster run` prints.
+    Miss when the entry does not apply; any error is a Miss too, with nothing left."""
+    clock = _Clock()
+    key = entry_key(plan, fmt)
+    entry = None if key is None else read_entry(key)
+    if entry is None or not data.is_dir():
+        raise Miss
+    files, stats = _input_files(entry, data)
+    clock.done("load_plan", "load plan")
+    made = [f for f in (out, *out.parents) if not f.exists()]
+    staging: Path | None = None
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=out))
+        figures, rows = _calculate(entry, files, stats, staging, clock)
+        fingerprint = _fingerprint(plan, files)
+        clock.timings["summarize"] = clock.done_at("summarize")
+        metadata = {
+            "program": entry["program"], "plan": str(plan),
+            "plan_sha256": cachefiles.file_sha256(plan), "data": str(data),
+            "fingerprint": fingerprint, "backend": "duckdb", "paymaster": __version__,
+            "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "rows": rows, "timings": clock.timings}
+        (staging / "run.json").write_text(json.dumps(metadata, indent=2) + "\n",
+                                          encoding="utf-8")
+        names = [f"{name}.{fmt}" for name in rows] + ["run.json"]
+        for name in names:
+            shutil.move(str(staging / name), out / name)
+    except BaseException as err:
+        _remove(staging, made)  # (interrupted too: nothing left behind)
+        if isinstance(err, Exception):  # the full path runs instead, and says what is wrong
+            raise Miss from err
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
+    clock.finish()
+    return clock.said + _summary(entry, figures, clock.timings) + (
+        f"wrote {len(names) - 1} tables and run.json to {out} (fingerprint {fingerprint})\n")
+
+
+def _input_files(entry: dict, data: Path) -> tuple[dict[str, Path], dict[str, tuple]]:
+    """Each input table's file (the first of its names found, as datafiles.find_files),
+    checked clean before by its bytes, and its state when hashed; else Miss."""
+    files: dict[str, Path] = {}
+    size = 0
+    for table in entry["tables"]:
+        path = next((p for p in (data / f"{table['name']}{ext}" for ext in EXTENSIONS)
+                     if p.is_file()), None)
+        if path is None or path.suffix != ".csv":  # (a missing or another kind of file)
+            raise Miss
+        files[table["name"]] = path
+        size += path.stat().st_size
+    if size > MAX_INPUT_BYTES or os.environ.get("PAYMASTER_DUCKDB_STAGES", "auto").strip()\
+            .lower() not in ("auto", ""):
+        raise Miss
+    where = cachefiles.kind_folder("verdicts")
+    stats = {name: _stat(path) for name, path in files.items()}
+    digests = {name: cachefiles.file_sha256(path) for name, path in files.items()}
+    marks = [(name, [(name, digests[name])], "table") for name in files]
+    marks.append((None, sorted(digests.items()), "references"))
+    for _table, states, what in marks:
+        mark = cachefiles.verdict_key(entry["plan_digest"], what, states)
+        if cachefiles.read(where, mark) != mark.encode():
+            raise Miss
+    return files, stats
+
+
+def _stat(path: Path) -> tuple[int, int, int]:
+    info = path.stat()
+    return (info.st_size, info.st_mtime_ns, info.st_ino)
+
+
+def _calculate(entry: dict, files: dict[str, Path], stats: dict[str, tuple], staging: Path,
+               clock: _Clock) -> tuple[dict, dict[str, int]]:
+    con = duckdb.connect(config=duckdb_config.config())
+    try:
+        clock.say("read and validate input")
+        for table in entry["tables"]:
+            raw = quote(f"raw_{table['name']}")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT row_number() OVER () + 1 "
+                        f"AS __line, * FROM read_csv({literal(str(files[table['name']]))}, "
+                        f"all_varchar = true, header = true)")
+            header = [c[0] for c in con.execute(f"SELECT * FROM {raw} LIMIT 0").description]
+            if header != ["__line", *table["header"]]:
+                raise Miss  # (another shape than the entry's: the full path checks it)
+            con.execute(table["typed"])
+            con.execute(f"DROP TABLE {raw}")
+        if any(_stat(path) != stats[name] for name, path in files.items()):
+            raise Miss  # (a file rewritten since its hash: its verdict is not for these bytes)
+        duckdb_config.seal(con, files.values(), staging)
+        clock.done("read_input")
+        for name, memtable in entry["memtables"].items():
+            columns = ", ".join(f"{quote(c)} {t}" for c, t in memtable["columns"])
+            con.execute(f"CREATE TEMP TABLE {quote(name)} ({columns})")
+            if memtable["rows"]:
+                marks = ", ".join("?" for _ in memtable["columns"])
+                con.executemany(f"INSERT INTO {quote(name)} VALUES ({marks})",
+                                [[_value(v) for v in row] for row in memtable["rows"]])
+        clock.say(CACHED)
+        for stage in entry["stages"]:
+            clock.say(f"calculate {stage['name']}")
+            started = time.perf_counter()
+            for statement in stage["statements"]:
+                con.execute(statement).fetchall()
+            clock.timings[f"stage {stage['name']}"] = round(time.perf_counter() - started, 4)
+        clock.done("calculate")
+        rows: dict[str, int] = {}
+        outputs = {output["name"]: output for output in entry["outputs"]}
+        con.execute(outputs["effect"]["keep"])
+        effect = _rows(con, '"__fast_effect"', entry["effect"])
+        clock.done("effect")
+        for output in entry["outputs"]:
+            clock.say(f"write {output['name']}")
+            started = time.perf_counter()
+            if output["name"] == "payouts":
+                con.execute(output["keep"])
+            path = staging / f"{output['name']}.csv"
+            before, after = output["copy"]
+            count = con.execute(before + literal(str(path)) + after).fetchall()[0][0]
+            if count == 0:  # (the header alone, as outputs.Staging.copied writes it)
+                path.write_text(output["header"] + "\n", encoding="utf-8")
+            rows[output["name"]] = count
+            clock.timings[f"write {output['name']}"] = round(time.perf_counter() - started, 4)
+        clock.done("execute")
+        clock.say("summarize")
+        figures = _figures(con, entry["total"])
+        figures["effect"] = effect
+        clock.say("close")
+        return figures, rows
+    finally:
+        con.close()
+
+
+def _rows(con: duckdb.DuckDBPyConnection, source: str, columns: list) -> list[dict]:
+    """The rows of `source`, each column cast to the type the full path fetches it in."""
+    cast = ", ".join(f"CAST(q.{quote(c)} AS {t}) AS {quote(c)}" for c, t in columns)
+    names = [c for c, _t in columns]
+    return [dict(zip(names, row, strict=True))
+            for row in con.execute(f"SELECT {cast} FROM {source} AS q").fetchall()]
+
+
+def _figures(con: duckdb.DuckDBPyConnection, total_type: str) -> dict:
+    """What `paymaster run` prints about the payout lines: figures.from_file's queries
+    over the lines kept while they were written (no line calculated again)."""
+    totals = con.execute(
+        f"SELECT count(DISTINCT payee_id), count(*), count(*) FILTER (WHERE paid), "
+        f"CAST(sum(amount) AS {total_type}) FROM __fast_payouts").fetchall()[0]
+    reasons = con.execute("SELECT reason, count(*) AS lines FROM __fast_payouts WHERE NOT paid "
+                          "GROUP BY reason ORDER BY lines DESC, reason").fetchall()
+    return {"payees": totals[0], "lines": totals[1], "paid": totals[2] or 0,
+            "total": totals[3] if totals[3] is not None else Decimal(0),
+            "unpaid": sum(lines for _reason, lines in reasons), "reasons": reasons}
+
+
+def _value(value):
+    """A memtable's value as stored by fastentry: tagged where JSON has no type for it."""
+    if isinstance(value, dict):
+        if "list" in value:
+            return [_value(v) for v in value["list"]]
+        if "decimal" in value:
+            return Decimal(value["decimal"])
+        if "date" in value:
+            return dt.date.fromisoformat(value["date"])
+        if "datetime" in value:
+            return dt.datetime.fromisoformat(value["datetime"])
+        raise ValueError(f"unknown value {value}")
+    return value
+
+
+def _fingerprint(plan: Path, files: dict[str, Path]) -> str:
+    """runs.fingerprint: the plan's bytes, then each table's name and its file's bytes."""
+    digest = hashlib.sha256(plan.read_bytes())
+    for name, path in files.items():
+        digest.update(name.encode())
+        with path.open("rb") as handle:
+            while piece := handle.read(1 << 20):
+                digest.update(piece)
+    return digest.hexdigest()[:16]
+
+
+def _remove(staging: Path | None, made: list[Path]) -> None:
+    if staging is not None:
+        shutil.rmtree(staging, ignore_errors=True)
+    for folder in made:  # (deepest first: the folders this run made, while empty)
+        if not folder.is_dir() or any(folder.iterdir()):
+            break
+        folder.rmdir()
+
+
+class _Clock:
+    """runs.StageClock and cli.StageProgress in one: the timings of run.json, and the
+    lines the full path prints as each stage ends (kept until the run succeeded)."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self.said = ""
+        self._last = self._said_at = time.perf_counter()
+        self._current: str | None = None
+
+    def done(self, name: str, say: str | None = None) -> None:
+        self.timings[name] = self.done_at(name)
+        if say is not None:
+            self.say(say)
+
+    def done_at(self, _name: str) -> float:
+        now = time.perf_counter()
+        seconds, self._last = round(now - self._last, 4), now
+        return seconds
+
+    def say(self, stage: str) -> None:
+        self.finish(stage)
+
+    def finish(self, then: str | None = None) -> None:
+        now = time.perf_counter()
+        if self._current is not None:
+            self.said += f"  {self._current}: {now - self._said_at:.2f}s\n"
+        self._current, self._said_at = then, now
+
+
+def _summary(entry: dict, figures: dict, timings: dict[str, float]) -> str:
+    """cli._print_summary's text, as Rich prints it to a file or a pipe."""
+    places = entry["places"]
+    total = figures["total"]
+
+    def amount(value: Decimal) -> str:
+        return f"{Decimal(str(value)):,.{places}f}"
+
+    text = _table(f"{entry['program']} ({entry['currency']})",
+                  ["payees", "lines", "paid", "unpaid", "total"], [True] * 5,
+                  [[str(figures["payees"]), str(figures["lines"]), str(figures["paid"]),
+                    str(figures["unpaid"]), amount(total)]])
+    if entry["budget"] is not None:
+        budget = Decimal(entry["budget"])
+        text += (f"budget {amount(budget)}: spent {amount(total)} ({total / budget:.1%}), "
+                 f"remaining {amount(budget - total)}\n")
+    for row in figures["effect"]:
+        growth = "n/a" if row["growth"] is None else f"{row['growth']:+.1%}"
+        share = "n/a" if row["cost_share"] is None else f"{row['cost_share']:.1%}"
+        text += (f"effect: sales {row['sales']:,.2f}, previous year {row['previous_sales']:,.2f}"
+                 f" ({growth}); incentive cost {share} of sales\n")
+    if figures["reasons"]:
+        text += _table("unpaid by reason", ["reason", "lines"], [False, True],
+                       [[str(reason), str(count)] for reason, count in figures["reasons"]])
+    return text + "stages: " + ", ".join(f"{k} {v:.2f}s" for k, v in timings.items()) + "\n"
+
+
+def _table(title: str, header: list[str], right: list[bool], rows: list[list[str]]) -> str:
+    """A table as Rich draws it (box.HEAVY_HEAD, a cell's padding one space, the title
+    title above) to the command line's console (soft wrap) that is not a terminal."""
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+
+    def line(left: str, fill: str, middle: str, end: str) -> str:
+        return left + middle.join(fill * (w + 2) for w in widths) + end + "\n"
+
+    def cells(values: list[str], edge: str, middle: str) -> str:
+        padded = [(v.rjust(w) if r else v.ljust(w)) for v, w, r in zip(values, widths, right,
+                                                                      strict=True)]
+        return edge + middle.join(f" {v} " for v in padded) + edge + "\n"
+
+    text = title + "\n"  # (soft wrap: Rich centres nothing)
+    text += line("┏", "━", "┳", "┓") + cells(header, "┃", "┃") + line("┡", "━", "╇", "┩")
+    text += "".join(cells(row, "│", "│") for row in rows)
+    return text + line("└", "─", "┴", "┘")

@@ -1,0 +1,133 @@
+"""`paymaster run` of a plan run before, on input checked before, takes the fast path
+(fastrun.py: DuckDB and the cached SQL alone) and gives the very files and printed lines
+the full path gives; a changed plan, input or engine, or an entry not intact, is a miss
+(issue 16: an example's run under 0.5 s)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import ROOT
+
+from paymaster import cachefiles, fastrun
+from paymaster.cli import app
+
+EXAMPLES = ("generuj-leady", "trade-in-accelerator", "sales-team")
+
+
+def _full(plan: Path, data: Path, out: Path) -> str:
+    done = CliRunner().invoke(app, ["run", str(plan), "--data", str(data), "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    return done.output
+
+
+def _timeless(text: str) -> str:
+    return re.sub(r"\d+\.\d\ds", "T", text)
+
+
+def _files(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.name != "run.json"}
+
+
+def _metadata(out: Path) -> dict:
+    data = json.loads((out / "run.json").read_text())
+    data["timings"] = list(data["timings"])  # (the stages timed, in order: not their times)
+    return {k: v for k, v in data.items() if k != "finished_at"}
+
+
+def test_the_fast_path_gives_the_full_paths_files_and_lines(tmp_path: Path) -> None:
+    for example in EXAMPLES:
+        folder = ROOT / "examples" / example
+        plan, data = folder / "plan.yaml", folder / "data"
+        printed = _full(plan, data, tmp_path / example / "full")  # (writes the fast entry)
+        if fastrun.CACHED not in printed:  # (compiled now: the session's cache was cold)
+            printed = _full(plan, data, tmp_path / example / "full")
+        fast = tmp_path / example / "fast" / "deeper"
+        said = fastrun.run(plan, data, fast, "csv")
+        assert _files(fast) == _files(tmp_path / example / "full"), example
+        assert _metadata(fast) == _metadata(tmp_path / example / "full"), example
+        assert _timeless(said) == _timeless(printed).replace("full", "fast/deeper"), example
+        assert said.count(fastrun.CACHED) == 1 and "calculate " in said
+
+
+def test_a_fast_run_imports_no_framework_and_a_failed_one_leaves_nothing(
+        tmp_path: Path) -> None:
+    folder = ROOT / "examples" / "trade-in-accelerator"
+    _full(folder / "plan.yaml", folder / "data", tmp_path / "full")
+    script = ("import atexit, sys\n"
+              "atexit.register(lambda: print('imported', sorted({m.split('.')[0] for m in "
+              "sys.modules} & {'pyarrow', 'numpy', 'pydantic', 'typer', 'rich', 'ibis', "
+              "'sqlglot', 'ruamel'})))\n"
+              "from paymaster.launch import main\nmain()\n")
+    command = [sys.executable, "-c", script, "run", str(folder / "plan.yaml"), "--data",
+               str(folder / "data"), "--out"]
+    done = subprocess.run([*command, str(tmp_path / "fast")], capture_output=True, text=True,
+                          check=False, env=os.environ)
+    assert done.returncode == 0, done.stderr
+    assert "imported []" in done.stdout and fastrun.CACHED in done.stdout
+    assert _files(tmp_path / "fast") == _files(tmp_path / "full")
+    # An option the fast path does not make goes to the full path, which says it.
+    wrong = subprocess.run([*command, str(tmp_path / "x" / "y"), "--format", "pdf"],
+                           capture_output=True, text=True, check=False, env=os.environ)
+    assert wrong.returncode == 2 and "unknown format 'pdf'" in wrong.stdout
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_changed_plan_input_or_engine_or_a_bad_entry_is_a_miss(
+        tmp_path: Path, monkeypatch) -> None:
+    example = tmp_path / "example"
+    shutil.copytree(ROOT / "examples" / "trade-in-accelerator", example,
+                    ignore=shutil.ignore_patterns("expected"))
+    plan, data = example / "plan.yaml", example / "data"
+    with pytest.raises(fastrun.Miss):  # (never run in full: no entry)
+        fastrun.run(plan, data, tmp_path / "none", "csv")
+    assert not (tmp_path / "none").exists()
+    _full(plan, data, tmp_path / "full")
+    fastrun.run(plan, data, tmp_path / "hit", "csv")
+    assert _files(tmp_path / "hit") == _files(tmp_path / "full")
+
+    def misses(why: str) -> None:
+        out = tmp_path / why
+        with pytest.raises(fastrun.Miss):
+            fastrun.run(plan, data, out, "csv")
+        assert not out.exists(), why  # (nothing left behind: the full path runs instead)
+
+    # The engine edited (its version is its sources' sizes and times): another key.
+    with monkeypatch.context() as patch:
+        patch.setattr(cachefiles, "engine_version", lambda: "another engine")
+        misses("engine")
+    # An input file changed: not known clean until a full run checked it.
+    original = (data / "orders.csv").read_bytes()
+    (data / "orders.csv").write_bytes(original + b"\n")
+    misses("input")
+    (data / "orders.csv").write_bytes(original)
+    # The entry edited (its hash no longer matches), or writable by others: never run.
+    entry = cachefiles.kind_folder("fast") / fastrun.entry_key(plan, "csv")
+    stored = entry.read_bytes()
+    entry.write_bytes(stored.replace(b"CREATE", b"CREATE ", 1))
+    misses("edited")
+    entry.write_bytes(stored)
+    os.chmod(entry, 0o664)
+    misses("foreign")
+    os.chmod(entry, 0o600)
+    fastrun.run(plan, data, tmp_path / "again", "csv")
+    # The plan edited (a comment is enough: its bytes key the entry).
+    plan.write_text(plan.read_text() + "\n# edited\n")
+    misses("plan")
+    # The options the fast path makes, and those it leaves to the full path.
+    assert fastrun._options(["p.yaml", "--data", "d", "--out=o"]) == (
+        Path("p.yaml"), Path("d"), Path("o"), "csv")
+    for argv in (["p.yaml", "--data", "d"], ["p.yaml", "--data", "d", "--out", "o", "--help"],
+                 ["p.yaml", "--data", "d", "--out", "o", "--format", "parquet"],
+                 ["p.yaml", "q.yaml", "--data", "d", "--out", "o"],
+                 ["p.yaml", "--data", "d", "--out", "o", "--backend", "duckdb"]):
+        assert fastrun._options(argv) is None, argv
