@@ -1,6 +1,7 @@
 """Generuj-leady's pool and bonus stages read only the rows they charge or rank (issue 16,
-fifth round): the pool's running sum is one window. (Natural order's shape check on the
-filtered rows of a stored table: tests/test_ordering.py.)"""
+fifth round): the pool's running sum is one window; the deals check their ids' shape once
+(sixth round). (Natural order's shape check on the filtered rows of a stored table:
+tests/test_ordering.py.)"""
 
 from __future__ import annotations
 
@@ -28,6 +29,11 @@ def test_pool_sums_once(tmp_path, monkeypatch) -> None:
     # the running sum is one window, read by every figure of the charged lines (each
     # figure was a window of its own)
     assert len(re.findall(r"SUM\([^()]*\) OVER", stages["budget_fund"])) == 1
+    # the deals' two natural orders (the claims' numbering, the monthly cap's slots) share
+    # one shape check of the sale ids: the cap's rows come through the claims' union of
+    # numbered and other records, which has the same ids as the sales (each check was a
+    # regular expression over every sale)
+    assert len(re.findall(r"REGEXP_MATCHES", stages["deal__records"], re.IGNORECASE)) == 1
     # and the payouts are the hand-worked ones (tests/test_golden.py): the pool's lines
     payouts = result.tables["payouts"].to_pylist()
     charged = [r for r in payouts if r["budget_left"] is not None]

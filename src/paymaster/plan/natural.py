@@ -67,6 +67,11 @@ def _origin(relation: ops.Relation, name: str) -> tuple[ops.Relation, str]:
         if isinstance(relation, PASS_THROUGH):
             relation = relation.parent
             continue
+        if isinstance(relation, ops.Union):
+            # Both parts' values from one origin (a split and joined again, as the claims
+            # split the records they number from the rest): the union's are a subset.
+            left, right = _origin(relation.left, name), _origin(relation.right, name)
+            return left if left == right else (relation, name)
         if isinstance(relation, ops.Project | ops.JoinChain | ops.Aggregate):
             values = relation.groups if isinstance(relation, ops.Aggregate) else relation.values
             value = values.get(name)

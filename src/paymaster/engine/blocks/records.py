@@ -207,7 +207,10 @@ def _claim(ctx: Context, table: ir.Table, measure: PerRecord) -> ir.Table:
     records = table.mutate(
         __ridx=ibis.row_number().over(group_by=keys, order_by=natural_order(table, claim.order_by)) + 1
     )
-    r = claimants.mutate(__cidx=ibis.row_number().over(group_by=keys, order_by="__order") + 1)
+    # Only the columns the numbering reads go through its windows and joins: a window
+    # carries every column of its input (the verdicts have some thirty).
+    r = claimants.select(*keys, "__order", "__claim_date", "__claimant")
+    r = r.mutate(__cidx=ibis.row_number().over(group_by=keys, order_by="__order") + 1)
     found = records.select(*[records[k].name(f"__s_{k}") for k in keys],
                            __sdate=records["__date"], __sidx=records["__ridx"])
     pairs = r.inner_join(
