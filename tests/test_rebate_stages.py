@@ -18,6 +18,8 @@ def test_trade_in_stages_read_each_line_once_and_join_payees_to_their_own_interv
         plans = {stage["name"]: _operators(built.con, stage["statements"][-1])
                  for stage in built.backend.recording.stages}
         stored = built.stored
+        records = next(stage["statements"][-1] for stage in built.backend.recording.stages
+                       if stage["name"] == "rebate__records")
         value_type = built.con.execute(
             "SELECT data_type FROM duckdb_columns() WHERE table_name = 'stage_rebate__records' "
             "AND column_name = '__value'").fetchall()
@@ -31,6 +33,9 @@ def test_trade_in_stages_read_each_line_once_and_join_payees_to_their_own_interv
     # ... and each record's value in the order's own DECIMAL(18, 4), not widened to 16
     # bytes: the credits round it in 64 bits (`_narrow`, `_money` below).
     assert value_type == [("DECIMAL(18,4)",)], value_type
+    # TRIM(tmp_quote) (a rule and the population's condition) and TRIM(credit_currency)
+    # (twice in one rule) are each computed once (`rules.shared_parts`), not five times.
+    assert records.count("REGEXP_MATCHES") == 2, records.count("REGEXP_MATCHES")
     assert "stage_rebate__records" in plans["rebate__payees"][1]
     # The evaluations are judged on the per-payee sums: they read neither the lines nor the
     # returns again, and each payee meets only its own certifications (a hash join, not
@@ -73,6 +78,25 @@ def test_a_value_is_kept_narrow_only_where_that_is_exact_and_rounds_half_away_fr
     assert [str(v) for v in got["fils"]] == ["0.005", "0.015", "2.345", "-0.005", "-2.345", "7.000"]
     assert [str(v) for v in got["yen"]] == ["0", "0", "2", "0", "-2", "7"]
     assert got["wide"] == got["cents"]
+
+
+def test_a_repeated_costly_part_is_computed_once_and_a_guarded_one_stays_guarded() -> None:
+    import ibis
+
+    from paymaster.engine.rules import shared_parts
+
+    table = ibis.memtable({"q": [" a", "", None, "7 ", "x"], "n": ["1", "x", None, "2", "y"]})
+    trimmed = table.q.strip()
+    guarded = ibis.ifelse(table.n.re_search("^[0-9]+$"), table.n.cast("int64") > 1, False)
+    values = [trimmed == "", trimmed.upper() != "A", guarded, guarded | table.q.isnull()]
+    wider, rewritten = shared_parts(table, values)
+    # the TRIM is one column now; the cast, which only digits may reach, is not moved out
+    # of its condition (computed on every row it would fail on "x")
+    assert [c for c in wider.columns if c not in table.columns] == ["__part0"]
+    got = ibis.duckdb.connect().to_pyarrow(wider.select(
+        *[value.name(f"v{i}") for i, value in enumerate(rewritten)])).to_pydict()
+    assert got == {"v0": [False, True, None, False, False], "v1": [False, True, None, True, True],
+                   "v2": [False, False, False, True, False], "v3": [False, False, True, True, False]}
 
 
 def _operators(con: duckdb.DuckDBPyConnection, statement: str) -> tuple[set[str], set[str]]:

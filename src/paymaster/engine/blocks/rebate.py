@@ -21,7 +21,7 @@ from paymaster.engine.lines import (
     money,
     shape,
 )
-from paymaster.engine.rules import materialize, rule_checks
+from paymaster.engine.rules import materialize, rule_checks, shared_parts
 from paymaster.money import money_type
 from paymaster.plan.expressions import WIDE, Namespace, divide, multiply
 from paymaster.plan.model import Cover, GatedRebate
@@ -39,7 +39,10 @@ def build_gated_rebate(ctx: Context, measure: GatedRebate, path: tuple, seq: int
     ns = ctx.namespace(lines, (measure.source,))
     joins = ctx.expr(measure.population_when, ns, path + ("population_when",), "boolean")
     checks = rule_checks(ctx, measure.rules, ns, path + ("rules",))
-    lines, flags = materialize(lines, [*checks, ("joins", joins.fill_null(False))], "rule")
+    checks = [*checks, ("joins", joins.fill_null(False))]
+    lines, values = shared_parts(lines, [value for _, value in checks])
+    lines, flags = materialize(lines, [(name, value) for (name, _), value in zip(checks, values, strict=True)],
+                               "rule")
     checks, lines = flags[:-1], lines.mutate(__joins=flags[-1][1])
     # Qualifying is "no rule failed": the flags' OR, not the reason's CASE a second time.
     failed = [flag for _, flag in checks]
