@@ -305,6 +305,9 @@ def test_a_corrected_record_recomputes_its_month_only(tmp_path: Path, monkeypatc
         deal = scopes[-1]["deal"]
         assert (deal.payees, deal.periods) == (
             set(), {("P2", month) for month in CLAIM_MONTHS[label][1]}), label
+        # A corrected record moves no claim: the claims are read from the stored lines
+        # (S13's is the one R21 closed), and the result is still the full run's.
+        assert deal.claims_kept == ("corrected" in label), label
 
 
 # The rows of a changed file are compared line by line with the file's previous hashes

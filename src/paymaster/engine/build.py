@@ -13,6 +13,7 @@ from functools import partial
 from typing import Protocol
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from paymaster.engine.blocks.aggregates import build_aggregate
@@ -132,6 +133,9 @@ class Scope(Protocol):
     def claimed(self, measure, table: ir.Table) -> ir.Table:
         """The records to go on with once their claims are known."""
 
+    def stored_claims(self, measure, table: ir.Table, claimant: dt.DataType) -> ir.Table | None:
+        """The records with their stored claims (`claimant`: the claimant's type), or None."""
+
     def splice(self, measure, result: BlockResult) -> tuple[BlockResult, BlockResult]:
         """Store a measure's (partial) result; returns (the whole result, for the outputs;
         the part later measures read)."""
@@ -153,6 +157,12 @@ class _ScopedContext(Context):
 
     def claimed(self, table: ir.Table, measure) -> ir.Table:
         return table if self.scope is None else self.scope.claimed(measure, table)
+
+    def stored_claims(self, table: ir.Table, measure) -> ir.Table | None:
+        if self.scope is None:
+            return None
+        verdicts = self.results[measure.claim.screening].verdicts
+        return self.scope.stored_claims(measure, table, verdicts["__claimant"].type())
 
     def source(self, measure, path: tuple) -> ir.Table:
         compact = self.scope.compact(measure) if self.scope is not None else None

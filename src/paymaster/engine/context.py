@@ -288,6 +288,11 @@ class Context:
         recalculation drops here the records it only needed for their claims)."""
         return table
 
+    def stored_claims(self, table: ir.Table, measure: MeasureBase) -> ir.Table | None:
+        """A per-record measure's records with the claims an earlier run gave them, when a
+        partial recalculation knows they cannot have changed (None: compute them)."""
+        return None
+
     def payee_period(self, table: ir.Table, measure: MeasureBase, path: tuple) -> ir.Table:
         ns = self.namespace(table, (measure.source,))
         payee = self.expr(measure.payee, ns, path + ("payee",)).cast("string")

@@ -31,6 +31,7 @@ Modules, each importing only those above it:
 - `state`: the state file;
 - `diff`: the changed rows of the input folder;
 - `affected`: what each measure recomputes;
+- `claims`: a per-record measure's claims read back from its stored lines;
 - `splice`: the build's scope and the splicing of results;
 - `budget`: the budgets over the spliced lines;
 - `run`: `calculate`.

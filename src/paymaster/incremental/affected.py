@@ -105,6 +105,7 @@ def affected_payees(loaded: LoadedPlan, backend, new: dict[str, ir.Table],
                 scopes[measure.id] = Affected()  # recomputed whole
             continue
         found = Affected()
+        kept = [False]  # (set by _direct: no claim input of a record moved)
         for name in upstream(measure):
             if plan.measure(name).type in GLOBAL and name in scopes:
                 raise Fallback(f"measure '{measure.id}' reads '{name}', whose inputs changed "
@@ -116,17 +117,21 @@ def affected_payees(loaded: LoadedPlan, backend, new: dict[str, ir.Table],
                 found.update(_claims_of(loaded, measure, scopes[name], states, fetch))
             elif name in scopes:  # read by payee: whole payees
                 found.payees |= scopes[name].everyone()
+        upstream_found = bool(found)
         found.update(_direct(loaded, measure, usages[measure.id], changed, states, values,
-                             fetch, versions))
+                             fetch, versions, kept))
+        found.claims_kept = kept[0] and not upstream_found and not found.payees
         if found:
             scopes[measure.id] = found
     return {m: p for m, p in scopes.items() if plan.measure(m).type not in GLOBAL}
 
 
 def _direct(loaded: LoadedPlan, measure, usage, changed: set[str], states, values,
-            fetch, versions) -> Affected:
+            fetch, versions, kept: list[bool]) -> Affected:
     """The payees (or payee-periods) of a measure's records that read a changed row, or
-    share a coupling key with one."""
+    share a coupling key with one. `kept[0]` is set when the measure claims and only its
+    source changed, none of its records' claim inputs (`_claims_moved`): every record
+    keeps the claim it had."""
     bad = usage.opaque & changed
     if bad:
         raise Fallback(f"table {sorted(bad)[0]} changed and measure '{measure.id}' reads "
@@ -198,6 +203,8 @@ def _direct(loaded: LoadedPlan, measure, usage, changed: set[str], states, value
         linked = [fetch(frame.select(*on, __from=ibis.null("date")).distinct())
                   for state, frame in touched if state != "source"]
         keys = [k for k in claim_keys + linked if k.num_rows]
+        kept[0] = (not keys and bool(claim_keys) and changed == {source}
+                   and loaded.plan.inputs[source].key == [measure.source_id])
         if keys:
             wanted = ibis.memtable(pa.concat_tables(keys, promote_options="permissive")
                                    .rename_columns([*(f"__w_{c}" for c in on), "__from"]))

@@ -29,6 +29,9 @@ class Affected:
     groups: set[str] = field(default_factory=set)  # `group_key`s
     ids: set[str] = field(default_factory=set)  # source ids of the groups' records
     others: set[str] = field(default_factory=set)  # payees of the groups' records
+    # A per-record measure recomputed by period whose claims no change can have moved
+    # (a corrected amount, say): its records keep the claims stored with their lines.
+    claims_kept: bool = False
 
     def __bool__(self) -> bool:
         return bool(self.payees or self.periods or self.groups)

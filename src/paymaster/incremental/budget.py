@@ -19,7 +19,7 @@ from paymaster.engine.budget import apply_budgets
 from paymaster.engine.context import Context
 from paymaster.engine.lines import line_schema, memtable
 from paymaster.errors import Collector
-from paymaster.incremental.splice import Splice, note_changes
+from paymaster.incremental.splice import Splice, note_changes, replace_part
 from paymaster.plan.expressions import Compiler
 from paymaster.plan.trace import trace_columns
 from paymaster.sqlnames import quote
@@ -63,9 +63,13 @@ def budgeted_lines(splice: Splice) -> ir.Table:
     charged = backend.create_table(CHARGED, charge(candidates, loaded.plan), temp=True)
     # The charged lines are kept for the next run's delta: a change can move the budget
     # columns of another payee's charged lines (the pool runs out earlier or later).
+    state.say("keep the charged lines")
     if not splice.full:
         splice.changed = note_changes(state.con, KEPT, CHARGED, splice.changed)
-    state.con.execute(f"CREATE OR REPLACE TABLE {quote(KEPT)} AS SELECT * FROM {quote(CHARGED)}")
+    if splice.full or KEPT not in state.names():
+        state.con.execute(f"CREATE OR REPLACE TABLE {quote(KEPT)} AS SELECT * FROM {quote(CHARGED)}")
+    else:  # (only the lines whose budget columns changed are written)
+        replace_part(state.con, KEPT, CHARGED, "TRUE")
     # No pool touches the other lines: charged with none, they are a projection (with the
     # pools, each line would be split into passing and charged, and read twice).
     unpooled = loaded.plan.model_copy(update={"budgets": []})

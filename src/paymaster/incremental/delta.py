@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 
 from paymaster.engine import Outputs
 from paymaster.incremental.base import Progress
+from paymaster.incremental.state import delete_rows
 from paymaster.sqlnames import literal, quote, quote_all
 
 # The output tables by payee and period (each ordered by them first); `summary` is one
@@ -274,23 +275,14 @@ def compute_delta(state, outputs: Outputs, found: Candidates | None, say: Progre
         for name, values in measured.items():
             _temp(con, name, values)
     delta = Delta(full=False, candidates=-1 if found is None else len(found.everyone()))
+    fetched: dict[str, pa.Table] = {}
     for name in BY_PERIOD:
         say(f"compare {name}")
         expr = getattr(outputs, name)
-        table = backend.to_pyarrow(_member(expr, name, found, backend, measured))
-        con.register("__new", table)
-        columns = quote_all(table.column_names)
-        old_rows = (f"(SELECT {columns} FROM {quote(out_name(name))} "
-                    f"WHERE {_where(name, table.column_names, found)})")
-        new_rows = f"(SELECT {columns} FROM __new)"
-        params = _where_params(found)
-        delta.removed[name] = con.sql(
-            f"SELECT * FROM {old_rows} EXCEPT ALL SELECT * FROM {new_rows}",
-            params=params or None).to_arrow_table()
-        delta.added[name] = con.sql(
-            f"SELECT * FROM {new_rows} EXCEPT ALL SELECT * FROM {old_rows}",
-            params=params or None).to_arrow_table()
-        con.unregister("__new")
+        table = fetched[name] = backend.to_pyarrow(_member(expr, name, found, backend, measured))
+        where = f"({_where(name, table.column_names, found)})"
+        delta.removed[name], delta.added[name] = _differences(
+            con, quote(out_name(name)), where, _where_params(found), table)
     units = set()
     for name in BY_PERIOD:
         for part in (delta.removed[name], delta.added[name]):
@@ -300,16 +292,22 @@ def compute_delta(state, outputs: Outputs, found: Candidates | None, say: Progre
     delta.payees = sorted({p for p, _ in units}, key=lambda p: (p is None, p or ""))
     _temp(con, UNITS, [unit_key(p, q) for p, q in delta.units])
     _temp(con, PAYEES, [p for p in delta.payees if p is not None])
+    keys = pa.array([unit_key(p, q) for p, q in delta.units], pa.string())
+    whole = _covered(found, delta.units)
     for name in BY_PERIOD:
         # The changed units whole (their rows that were no candidates are the same as
-        # before, but a unit's rows are given together, in the table's order).
+        # before, but a unit's rows are given together, in the table's order): when every
+        # changed unit was a candidate whole, its rows are among those fetched already.
         say(f"execute {name} of the changed periods")
         expr = getattr(outputs, name)
-        delta.rows[name] = (backend.to_pyarrow(_changed_rows(expr, delta.units, delta.payees,
-                                                             backend))
-                            if delta.units else backend.to_pyarrow(expr.limit(0)))
-        if delta.units:
-            _rewrite(con, name, delta.rows[name], ["payee_id", "period"], delta.payees)
+        if whole or not delta.units:
+            table = fetched[name]
+            delta.rows[name] = table.filter(pc.is_in(_keys(table, ["payee_id", "period"]),
+                                                     value_set=keys))
+        else:
+            delta.rows[name] = backend.to_pyarrow(_changed_rows(expr, delta.units,
+                                                                delta.payees, backend))
+        _replace_rows(con, name, delta.removed[name], delta.added[name], delta.payees)
     say("compare summary")
     delta.rows["summary"] = _summary(con, delta)
     if delta.payees:
@@ -327,6 +325,57 @@ def compute_delta(state, outputs: Outputs, found: Candidates | None, say: Progre
         con.execute(f"CREATE OR REPLACE TABLE {stored} AS SELECT * FROM __new")
     con.unregister("__new")
     return delta
+
+
+def _differences(con, stored: str, where: str, params: list, table: pa.Table
+                 ) -> tuple[pa.Table, pa.Table]:
+    """The rows of `stored` meeting `where` (with bound `params`) that are not in `table`,
+    and those of `table` not in them, as multisets. The rows are first matched by two
+    64-bit hashes of all their values, numbered among equal ones (narrow tables: far
+    cheaper than a set difference of rows of 40-odd columns); the few left over on either
+    side are then compared exactly, so a row never differs by a hash (two different rows
+    of one candidate set would have to collide in both hashes to seem equal: odds about
+    n^2/2^128, as for the input rows)."""
+    columns = table.column_names
+    cols = quote_all(columns)
+    ident = f"hash({cols}) AS __h1, hash({quote_all(reversed(columns))}, 1) AS __h2"
+
+    def numbered(rows: str) -> str:
+        return (f"SELECT __r, __h1, __h2, row_number() OVER (PARTITION BY __h1, __h2) AS __n "
+                f"FROM ({rows})")
+
+    con.register("__new", table.append_column("__i", pa.array(range(table.num_rows), pa.int64())))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __cmp_old AS "
+                f"{numbered(f'SELECT rowid AS __r, {ident} FROM {stored} WHERE {where}')}",
+                params or None)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __cmp_new AS "
+                f"{numbered(f'SELECT __i AS __r, {ident} FROM __new')}")
+    differ = "SELECT __r FROM {a} a ANTI JOIN {b} b USING (__h1, __h2, __n)"
+    gone = con.sql(f"SELECT {cols} FROM {stored} WHERE {where} AND rowid IN "
+                   f"({differ.format(a='__cmp_old', b='__cmp_new')})",
+                   params=params or None).to_arrow_table()
+    came = con.sql(f"SELECT {cols} FROM __new WHERE __i IN "
+                   f"({differ.format(a='__cmp_new', b='__cmp_old')}) ORDER BY __i").to_arrow_table()
+    con.unregister("__new")
+    con.execute("DROP TABLE __cmp_old; DROP TABLE __cmp_new")
+    if not gone.num_rows or not came.num_rows:
+        return gone, came
+    con.register("__gone", gone)
+    con.register("__came", came)
+    removed = con.sql("SELECT * FROM __gone EXCEPT ALL SELECT * FROM __came").to_arrow_table()
+    added = con.sql("SELECT * FROM __came EXCEPT ALL SELECT * FROM __gone").to_arrow_table()
+    con.unregister("__gone")
+    con.unregister("__came")
+    return removed, added
+
+
+def _covered(found: Candidates | None, units: list[tuple[str | None, str | None]]) -> bool:
+    """Were all rows of each of `units` candidates (a whole payee, a payee-period, or a
+    NULL payee: every row of those is fetched), not only a measure's rows of it?"""
+    if found is None:
+        return True
+    periods = set(found.units())
+    return all(p is None or p in found.payees or unit_key(p, q) in periods for p, q in units)
 
 
 def _summary(con, delta: Delta) -> pa.Table:
@@ -356,6 +405,23 @@ def _summary(con, delta: Delta) -> pa.Table:
     con.unregister("__added")
     con.unregister("__removed")
     return table
+
+
+def _replace_rows(con, name: str, removed: pa.Table, added: pa.Table,
+                  payees: list[str | None]) -> None:
+    """The stored output `name` (a multiset of rows: only compared, never read in order)
+    without the rows `removed` and with those `added`: one corrected line rewrites one
+    row, not every row of its payee's period (writing rows is most of the cost)."""
+    stored = quote(out_name(name))
+    if removed.num_rows:
+        first, params = _payees_sql([p for p in payees if p is not None])
+        con.register("__removed", removed)
+        delete_rows(con, stored, "__removed", f"{first} OR payee_id IS NULL", params)
+        con.unregister("__removed")
+    if added.num_rows:
+        con.register("__rows", added)
+        con.execute(f"INSERT INTO {stored} BY NAME SELECT * FROM __rows")
+        con.unregister("__rows")
 
 
 def _rewrite(con, name: str, rows: pa.Table, by: list[str], payees: list[str | None]) -> None:

@@ -7,11 +7,13 @@ import re
 
 import duckdb
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from paymaster.engine.context import BlockResult
+from paymaster.incremental.claims import with_stored_claims
 from paymaster.incremental.base import ATTRS, GLOBAL, SEP, Affected, group_key
 from paymaster.incremental.links import analyse, by_group, global_reads, in_date_order, upstream
 from paymaster.incremental.state import IN, Diff, State, table_name
@@ -148,6 +150,8 @@ class Splice:
             return table.filter(ibis.literal(False))  # none of its inputs changed
         if affected.groups:  # whole first-wins groups
             return self.member(measure, table)
+        if affected.claims_kept:  # its claims are read from its stored lines: no widening
+            return self.member(measure, table)
         if measure.type == "per_record" and measure.claim is not None and affected.partial():
             # Some periods of a payee: their records' claim groups, whole (all within the
             # payee, across periods); the extra records are computed and dropped.
@@ -163,6 +167,14 @@ class Splice:
         if not couplings:
             return self.member(measure, table)
         return self._widened(measure, table, couplings)
+
+    def stored_claims(self, measure, table: ir.Table, claimant: dt.DataType) -> ir.Table | None:
+        """The part's records with the claims their stored lines show, when no claim can
+        have moved (`Affected.claims_kept`); None: computed."""
+        if self.full or not self.scope(measure).claims_kept:
+            return None
+        lines = self.state.backend.table(f"st_{measure.id}__lines")
+        return with_stored_claims(table, self.member(measure, lines), measure.claim, claimant)
 
     def claimed(self, measure, table: ir.Table) -> ir.Table:
         """Records taken only for their claim groups (see `narrow`) are dropped once the
@@ -301,15 +313,39 @@ class Splice:
             # (Recomputed by groups, every row is part of them: nothing was widened.)
             rows = table if affected.groups else self.member(measure, table)
             part = backend.create_table(f"part_{measure.id}__{attr}", _clustered(rows), temp=True)
-            con.execute(f"DELETE FROM {quote(name)} WHERE {self.scope_sql(measure, attr)}")
-            con.execute(f"INSERT INTO {quote(name)} BY NAME SELECT * FROM "
-                        f"{quote(f'part_{measure.id}__{attr}')}")
+            replace_part(con, name, f"part_{measure.id}__{attr}", self.scope_sql(measure, attr))
             stored = backend.table(name)
             setattr(whole, attr, stored)
             # Its readers recompute its payees and maybe more (of other measures they read).
             setattr(view, attr, part if set(readers) <= affected.payees
                     else self.member(measure, stored, readers))
         return whole, view
+
+
+def replace_part(con, name: str, part: str, scope: str) -> None:
+    """The stored rows of the part (`scope`, SQL) replaced by the table `part`: only the
+    rows that differ are deleted and inserted (a corrected record rewrites its line, not
+    every line of its payee's month: writing rows is what a rewrite costs). Rows are
+    matched by two 64-bit hashes of all their values, numbered among equal ones (a
+    multiset difference); equal rows always match, two different rows of one part could
+    only match by a collision of both hashes (odds about n^2/2^128, as the input rows')."""
+    stored, fresh = quote(name), quote(part)
+    columns = [r[0] for r in con.execute(f"DESCRIBE {stored}").fetchall()]
+    cols = quote_all(columns)
+    ident = f"hash({cols}) AS __h1, hash({quote_all(reversed(columns))}, 1) AS __h2"
+
+    def numbered(table: str, where: str) -> str:
+        return (f"SELECT __r, __h1, __h2, row_number() OVER (PARTITION BY __h1, __h2) AS __n "
+                f"FROM (SELECT rowid AS __r, {ident} FROM {table} WHERE {where})")
+
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __part_old AS {numbered(stored, f'({scope})')}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __part_new AS {numbered(fresh, 'TRUE')}")
+    differ = "SELECT __r FROM {a} a ANTI JOIN {b} b USING (__h1, __h2, __n)"
+    con.execute(f"DELETE FROM {stored} WHERE ({scope}) AND rowid IN "
+                f"({differ.format(a='__part_old', b='__part_new')})")
+    con.execute(f"INSERT INTO {stored} ({cols}) SELECT {cols} FROM {fresh} WHERE rowid IN "
+                f"({differ.format(a='__part_new', b='__part_old')})")
+    con.execute("DROP TABLE __part_old; DROP TABLE __part_new")
 
 
 def note_changes(con, old: str, new: str, changed: set | None) -> set | None:

@@ -212,3 +212,22 @@ def _plan_hash(loaded: LoadedPlan) -> str:
     text = path.read_bytes() if path.is_file() else loaded.plan.model_dump_json().encode()
     return hashlib.sha256(text).hexdigest()
 
+
+
+def delete_rows(con, table: str, gone: str, where: str = "TRUE", params=None) -> None:
+    """Delete from the stored `table` the rows equal to those of the relation `gone` (its
+    columns, NULL equal to NULL), as many of each as `gone` holds: a multiset difference,
+    by rowid among equal rows. `where` (SQL with bound `params`) narrows the stored rows
+    looked at (e.g. to some payees: a scan skips the other payees' row groups). Writing
+    rows is most of the cost of a rewrite: deleting and inserting only the rows that
+    differ keeps a one-line change one row, not every row of its payee's period."""
+    columns = [r[0] for r in con.execute(f"DESCRIBE {gone}").fetchall()]
+    cols = quote_all(columns)
+    same = " AND ".join(f"s.{c} IS NOT DISTINCT FROM g.{c}" for c in map(quote, columns))
+    con.execute(
+        f"DELETE FROM {table} WHERE rowid IN (SELECT __rowid FROM ("
+        f"SELECT __rowid, {cols}, row_number() OVER (PARTITION BY {cols}) AS __n FROM ("
+        f"SELECT rowid AS __rowid, {cols} FROM {table} s WHERE ({where})"
+        f" AND EXISTS (SELECT 1 FROM {gone} g WHERE {same}))) s"
+        f" WHERE EXISTS (SELECT 1 FROM (SELECT {cols}, count(*) AS __k FROM {gone}"
+        f" GROUP BY ALL) g WHERE {same} AND s.__n <= g.__k))", params or None)

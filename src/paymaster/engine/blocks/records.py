@@ -36,7 +36,8 @@ def build_per_record(ctx: Context, measure: PerRecord, path: tuple, seq: int) ->
     # A row of a group that fails a `hold` check: first of all reasons.
     table, checks = held(ctx, table, measure.source)
     if measure.claim is not None:
-        table = ctx.claimed(_claim(ctx, table, measure), measure)
+        stored = ctx.stored_claims(table, measure)  # (a partial recalculation's, or None)
+        table = ctx.claimed(_claim(ctx, table, measure) if stored is None else stored, measure)
         checks += _claim_checks(table, measure.claim)
     table = _attach_refers(ctx, table, measure, path)
     refer_names = {r.measure: _refer_columns(table, r.measure) for r in measure.refers}
