@@ -29,11 +29,13 @@ def test_pool_sums_once(tmp_path, monkeypatch) -> None:
     # the running sum is one window, read by every figure of the charged lines (each
     # figure was a window of its own)
     assert len(re.findall(r"SUM\([^()]*\) OVER", stages["budget_fund"])) == 1
-    # the deals' two natural orders (the claims' numbering, the monthly cap's slots) share
-    # one shape check of the sale ids: the cap's rows come through the claims' union of
-    # numbered and other records, which has the same ids as the sales (each check was a
-    # regular expression over every sale)
-    assert len(re.findall(r"REGEXP_MATCHES", stages["deal__records"], re.IGNORECASE)) == 1
+    # the deals' two natural orders (the claims' numbering, the monthly cap's slots) both
+    # check the shape of the sale ids as they are in `sales`: the cap's rows come through
+    # the claims' union of numbered and other records, whose ids are the sales' (its check
+    # was a regular expression over every row of that union)
+    checks = re.findall(r"REGEXP_MATCHES\([^()]*\) AS BOOLEAN\)\) AS \"__shaped\" FROM (\S+)",
+                        stages["deal__records"], re.IGNORECASE)
+    assert checks and set(checks) == {'"sales"'}, checks
     # and the payouts are the hand-worked ones (tests/test_golden.py): the pool's lines
     payouts = result.tables["payouts"].to_pylist()
     charged = [r for r in payouts if r["budget_left"] is not None]
