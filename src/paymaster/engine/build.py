@@ -255,7 +255,13 @@ def _assemble(ctx: Context, materialize: Materialize | None = None,
                                  if materialize is not None and not all_lines else None))
     if materialize is not None and all_lines:
         lines = materialize("lines", lines)
-    lines = with_roster_lines(ctx, lines)
+    rostered = with_roster_lines(ctx, lines)
+    if rostered is not lines and materialize is not None and not all_lines:
+        # A roster's empty lines are an anti-join against every line, and the payouts, the
+        # summary, the effect and the printed totals each read the lines: stored once, they
+        # read one table, not each the whole union again (sales-team: 8 queries of 35 KB).
+        rostered = materialize("payout_lines", rostered)
+    lines = rostered
     # Ties (one sale paid under two measures) broken by the plan's measure order, so the
     # same inputs always give the same files, row for row.
     places = ctx.places
