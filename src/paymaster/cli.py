@@ -27,6 +27,7 @@ from paymaster.cli_common import (
     print_problems,
     print_table,
 )
+from paymaster import fastentry
 from paymaster.errors import PaymasterError, Problem
 
 # The command modules register themselves on `app` when imported (above); this module adds
@@ -156,9 +157,7 @@ def run(
                 explanations=explanations, locale=locale)
             paths, figures = result.paths, result.figures
             if backend == "duckdb" and explanations == "none":
-                from paymaster.fastentry import record
-
-                record(plan, data, fmt)  # (the next run of it takes the fast path)
+                fastentry.record(plan, data, fmt)  # (the next run of it takes the fast path)
     except BaseException:
         # A refused plan or input leaves nothing behind: not even the folders made for it.
         if made is not None:
