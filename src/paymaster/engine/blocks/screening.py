@@ -91,8 +91,13 @@ def build_screening(ctx: Context, measure: Screening, path: tuple, seq: int) -> 
     if pending is not None:
         ordered.append((measure.decision.pending_reason, table["__fail_pending"]))
     reason = first_reason(ordered)
-    table = ctx.stage(f"{measure.id}__screened",
-                      table.mutate(__reason=reason, __accepted=reason.isnull()))
+    # Stored with what the evaluations and the claims read: not the flags the reason was
+    # chosen from (nor a column the evaluations' shape would not take from the table).
+    claim_keys = _claim_keys(ctx, measure)
+    read = {"payee_id", "period", "source_id", "__date", "__order", "__missing", "__reason",
+            "__accepted", *claim_keys, *([stated] if stated else []), *EVALUATION_SCHEMA}
+    table = ctx.stage_narrow(f"{measure.id}__screened",
+                             table.mutate(__reason=reason, __accepted=reason.isnull()), read)
     # The owner's stated reason for a rejection (their words, data): shown with it.
     note = ibis.null().cast("string")
     if stated:
@@ -106,11 +111,15 @@ def build_screening(ctx: Context, measure: Screening, path: tuple, seq: int) -> 
         reason=table["__reason"], template=SCREENING, missing=table["__missing"],
         note=table["__note"],
     )
+    if not _claimed(ctx, measure):  # nothing reads the verdicts: none are stored
+        return BlockResult(evaluations=evaluations)
     # Every record, not only the accepted ones (the claimants): a record left unclaimed
-    # is told which registration of its keys was rejected, or already used.
+    # is told which registration of its keys was rejected, or already used. Only the
+    # columns the claims read (`records._claim`, `_why_unclaimed`).
     is_pending = (table["__reason"] == measure.decision.pending_reason if pending is not None
                   else ibis.literal(False))
-    screened = table.mutate(__claim_date=table["__date"], __claimant=table["source_id"],
+    screened = table.select(*dict.fromkeys(claim_keys), "__order", "__accepted", "__reason",
+                            "__note", __claim_date=table["__date"], __claimant=table["source_id"],
                             __pending=is_pending.fill_null(False))
     return BlockResult(evaluations=evaluations, verdicts=screened)
 
@@ -153,6 +162,12 @@ def _never_null(plan: Plan, measure: Screening) -> set[str]:
     spec = plan.inputs.get(measure.source)
     return {name for name, column in (spec.columns.items() if spec else ())
             if not column.optional and name not in measure.fields}
+
+
+def _claimed(ctx: Context, measure: Screening) -> bool:
+    """Does a measure claim this screening's records?"""
+    return any(getattr(other, "claim", None) is not None and other.claim.screening == measure.id
+               for other in ctx.plan.measures)
 
 
 def _claim_keys(ctx: Context, measure: Screening) -> list[str]:
