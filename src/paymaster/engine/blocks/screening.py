@@ -115,11 +115,14 @@ def build_screening(ctx: Context, measure: Screening, path: tuple, seq: int) -> 
         return BlockResult(evaluations=evaluations)
     # Every record, not only the accepted ones (the claimants): a record left unclaimed
     # is told which registration of its keys was rejected, or already used. Only the
-    # columns the claims read (`records._claim`, `_why_unclaimed`).
+    # columns the claims read (`records._claim`, `_why_unclaimed`), and the record's
+    # payee, period, id and date (a partial recalculation splices the verdicts by them).
     is_pending = (table["__reason"] == measure.decision.pending_reason if pending is not None
                   else ibis.literal(False))
-    screened = table.select(*dict.fromkeys(claim_keys), "__order", "__accepted", "__reason",
-                            "__note", __claim_date=table["__date"], __claimant=table["source_id"],
+    screened = table.select(*dict.fromkeys(["payee_id", "period", "source_id", "__date",
+                                            *claim_keys]),
+                            "__order", "__accepted", "__reason", "__note",
+                            __claim_date=table["__date"], __claimant=table["source_id"],
                             __pending=is_pending.fill_null(False))
     return BlockResult(evaluations=evaluations, verdicts=screened)
 
