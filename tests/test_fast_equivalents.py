@@ -7,7 +7,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paymaster.engine.blocks.screening import BLANK
+from paymaster.engine.blocks.screening import BLANK, _blank
 from paymaster.engine.lines import memtable
 from paymaster.figures import unordered, figures
 from paymaster.plan.expressions import Compiler, Namespace
@@ -15,18 +15,30 @@ from property_support import connection
 
 # whitespace TRIM strips, whitespace it does not (NBSP, NEL, line separator), and text
 ALPHABET = " \t\n\r\x0b\x0c\xa0\x85\u2028\u3000ax0-"
+# and characters around "!", where the blank check's cheap comparison draws its line
+MARKS = ALPHABET + "!\x01\x1f\"~"
 
 
-@given(st.lists(st.text(ALPHABET, max_size=6), min_size=1, max_size=30))
+@given(st.lists(st.none() | st.text(MARKS, max_size=6), min_size=1, max_size=30))
 @settings(max_examples=30, deadline=None)
-def test_blank_check_is_strip_then_empty(values: list[str]) -> None:
-    """A required field is missing when it is only whitespace as `strip()` sees it (space,
-    tab, LF, CR, VT, FF): the regular expression says so exactly when TRIM leaves ''."""
-    table = memtable({"v": values}, {"v": "string"})
+def test_blank_check_is_strip_then_empty(values: list[str | None]) -> None:
+    """A required field is missing when it is NULL or only whitespace as `strip()` sees it
+    (space, tab, LF, CR, VT, FF): the regular expression says so exactly when TRIM leaves
+    '', and the screening's check (`_blank`: the expression only on text before "!") says
+    what both say. A number or date is blank only when NULL."""
+    texts = [v for v in values if v is not None] or [""]
+    table = memtable({"v": texts}, {"v": "string"})
     rows = connection().to_pyarrow(table.select(
         fast=table.v.re_search(BLANK), slow=table.v.strip() == "")).to_pylist()
-    assert [r["fast"] for r in rows] == [r["slow"] for r in rows], values
-    assert [r["fast"] for r in rows] == [v.strip(" \t\n\r\x0b\x0c") == "" for v in values]
+    assert [r["fast"] for r in rows] == [r["slow"] for r in rows], texts
+    assert [r["fast"] for r in rows] == [v.strip(" \t\n\r\x0b\x0c") == "" for v in texts]
+    numbers = [None if v is None else len(v) for v in values]
+    table = memtable({"v": values, "n": numbers}, {"v": "string", "n": "int64"})
+    rows = connection().to_pyarrow(table.select(
+        blank=_blank(table.v), none=_blank(table.n))).to_pylist()
+    assert [r["blank"] for r in rows] == [v is None or v.strip(" \t\n\r\x0b\x0c") == ""
+                                          for v in values], values
+    assert [r["none"] for r in rows] == [v is None for v in values]
 
 
 def test_totals_do_not_sort_the_payout_lines() -> None:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from paymaster.engine.lines import memtable
 from paymaster.plan.expressions import _id_before, natural_key
-from paymaster.plan.natural import _origin, natural_sort_key
+from paymaster.plan.natural import _origin, natural_sort_key, value_order
 from property_support import DAY0, connection, header, payouts
 
 
@@ -122,3 +122,49 @@ def test_natural_sort_key_orders_as_the_structured_key(data) -> None:
     # with no id at all (every one NULL) both keys are NULL: "plain" cannot tell them apart
     assert plain[0] == one_shape or not shaped, ids
     assert plain[1] or not one_shape, ids  # (a subset of ids of one shape has one shape)
+
+
+@given(st.data())
+@settings(max_examples=20, deadline=None)
+def test_value_order_numbers_as_the_row_number(data) -> None:
+    """The screening's order as a value (`value_order`, no sort of every record): a struct
+    of each column's NULL flag and natural sort key, unique per row with the key. Ordering
+    by it, and its least per group, agree with a row number over the natural order (NULLs
+    last) for ids of any shape, NULL times and ids included; with a column known never
+    NULL the flag is left out and the order is the same; ties of the order's columns are
+    broken by the unique key, so every row has its own place."""
+    ids = list(dict.fromkeys(_ids(data.draw)))  # a key: each id once (NULL once at most)
+    days = data.draw(st.lists(st.none() | st.integers(0, 3), min_size=len(ids), max_size=len(ids)))
+    times = [None if d is None else dt.datetime(2026, 1, 1) + dt.timedelta(hours=d) for d in days]
+    groups = data.draw(st.lists(st.integers(0, 2), min_size=len(ids), max_size=len(ids)))
+    table = memtable({"id": ids, "at": times, "g": groups},
+                     {"id": "string", "at": "timestamp", "g": "int64"})
+    con = connection()
+    exact = ibis.row_number().over(order_by=[table.at, natural_key(table.id)])
+    value = value_order(table, ["at", "id"], ["id"])
+    assert set(value.type().names) == {"n0", "v0", "n1", "v1"}
+    rows = con.to_pyarrow(table.select(
+        "g", exact=exact, fast=ibis.row_number().over(order_by=value))).to_pylist()
+    assert [r["fast"] for r in rows] == [r["exact"] for r in rows], (ids, times)
+    # the least per group is the first row of the group in that order
+    ranked = table.mutate(exact=exact, value=value)
+    least = ranked.group_by("g").aggregate(first=ranked.exact.min(), least=ranked.value.min())
+    back = ranked.select(g2=ranked.g, value2=ranked.value, exact2=ranked.exact)
+    joined = least.inner_join(back, [least.g == back.g2, least.least == back.value2])
+    pairs = con.to_pyarrow(joined.select("first", "exact2")).to_pylist()
+    assert len(pairs) == len(set(groups)) and all(p["first"] == p["exact2"] for p in pairs)
+    # the order's only column may tie: the key breaks the ties, the order stays
+    by_time = value_order(table, ["at"], ["id"])
+    rows = con.to_pyarrow(table.select("at", place=ibis.rank().over(order_by=by_time))
+                          .order_by("place")).to_pylist()
+    assert [r["place"] for r in rows] == list(range(len(ids)))  # (ibis ranks from 0)
+    seen = [r["at"] for r in rows]
+    assert seen == sorted(seen, key=lambda t: (t is None, t or dt.datetime.min))
+    # never NULL: no flag, the same order
+    if None not in times:
+        plain = value_order(table, ["at", "id"], ["id"], never_null={"at"})
+        assert "n0" not in plain.type().names
+        rows = con.to_pyarrow(table.select(exact=exact, fast=ibis.row_number().over(
+            order_by=plain))).to_pylist()
+        assert [r["fast"] for r in rows] == [r["exact"] for r in rows]
+    assert value_order(table, ["at", "id"], None) is None  # no unique key: not a value

@@ -11,7 +11,11 @@ incremental recalculation, Spark) decides again.
 
 from __future__ import annotations
 
+import datetime
+from decimal import Decimal
+
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
@@ -48,6 +52,44 @@ def natural_sort_key(table: ir.Table, name: str) -> ir.Value:
         __one=(facts["__short"] == facts["__long"]) & facts["__shaped"]
         & (_prefix(facts["__lo"]) == _prefix(facts["__hi"]))).as_scalar()
     return ibis.ifelse(one_shape.fill_null(False), value, natural_key(value))
+
+
+def value_order(table: ir.Table, columns: list[str], unique: list[str] | None,
+                never_null: set[str] = frozenset()) -> ir.Value | None:
+    """Natural order of `columns` as one value, unique per row: a struct of, per column,
+    whether it is NULL (unless it is in `never_null`) and its sort key (`natural_sort_key`
+    for text; NULL given a stand-in of its type, so no field is ever NULL), then the
+    columns of `unique` not among `columns` (values unique per row, in any order: only
+    ties need them).
+
+    Structs compare field by field, so two rows compare as a row number over
+    `columns` (ascending, NULLs last) numbers them, and the struct can be compared, taken
+    the least of per key and joined on, with no sort of every row. None when `unique` is
+    None (no columns known unique per row) or a column's type has no stand-in."""
+    if unique is None:
+        return None
+    fields: dict[str, ir.Value] = {}
+    for i, name in enumerate([*columns, *[c for c in unique if c not in columns]]):
+        value = table[name]
+        key = natural_sort_key(table, name) if name in columns and value.type().is_string() else value
+        stand_in = _stand_in(key.type())
+        if stand_in is None:
+            return None
+        if name not in never_null:
+            fields[f"n{i}"] = value.isnull()
+        fields[f"v{i}"] = key.fill_null(stand_in)
+    return ibis.struct(fields)
+
+
+def _stand_in(dtype: dt.DataType) -> ir.Value | None:
+    """A value of `dtype` for NULL in `value_order` (its flag orders it; any value does)."""
+    for test, value in ((dtype.is_string, ""), (dtype.is_boolean, False),
+                        (dtype.is_integer, 0), (dtype.is_floating, 0.0),
+                        (dtype.is_decimal, Decimal(0)), (dtype.is_date, datetime.date(1970, 1, 1)),
+                        (dtype.is_timestamp, datetime.datetime(1970, 1, 1))):
+        if test():
+            return ibis.literal(value, type=dtype)
+    return None
 
 
 def _prefix(text: ir.StringValue) -> ir.StringValue:

@@ -20,7 +20,8 @@ from paymaster.engine.lines import (
     shape,
 )
 from paymaster.engine.rules import TAX_ID_PARTS, rule_checks
-from paymaster.plan.model import Rule, Screening
+from paymaster.plan.model import Plan, Rule, Screening
+from paymaster.plan.natural import value_order
 from paymaster.plan.trace import SCREENING
 
 
@@ -32,7 +33,7 @@ def build_screening(ctx: Context, measure: Screening, path: tuple, seq: int) -> 
     ns = ctx.namespace(table, names)
     table = table.mutate(
         source_id=ctx.expr(measure.source_id, ns, path + ("source_id",)).cast("string"),
-        __order=ibis.row_number().over(order_by=natural_order(table, measure.order_by)),
+        __order=screening_order(ctx, measure, table),
     )
     # Tax ids: the cleaned text and its number as columns first, so that the checksum's
     # ten digits do not each clean the text again. A valid one is then compared in that
@@ -90,8 +91,13 @@ def build_screening(ctx: Context, measure: Screening, path: tuple, seq: int) -> 
     if pending is not None:
         ordered.append((measure.decision.pending_reason, table["__fail_pending"]))
     reason = first_reason(ordered)
-    table = ctx.stage(f"{measure.id}__screened",
-                      table.mutate(__reason=reason, __accepted=reason.isnull()))
+    # Stored with what the evaluations and the claims read: not the flags the reason was
+    # chosen from (nor a column the evaluations' shape would not take from the table).
+    claim_keys = _claim_keys(ctx, measure)
+    read = {"payee_id", "period", "source_id", "__date", "__order", "__missing", "__reason",
+            "__accepted", *claim_keys, *([stated] if stated else []), *EVALUATION_SCHEMA}
+    table = ctx.stage_narrow(f"{measure.id}__screened",
+                             table.mutate(__reason=reason, __accepted=reason.isnull()), read)
     # The owner's stated reason for a rejection (their words, data): shown with it.
     note = ibis.null().cast("string")
     if stated:
@@ -105,13 +111,66 @@ def build_screening(ctx: Context, measure: Screening, path: tuple, seq: int) -> 
         reason=table["__reason"], template=SCREENING, missing=table["__missing"],
         note=table["__note"],
     )
+    if not _claimed(ctx, measure):  # nothing reads the verdicts: none are stored
+        return BlockResult(evaluations=evaluations)
     # Every record, not only the accepted ones (the claimants): a record left unclaimed
-    # is told which registration of its keys was rejected, or already used.
+    # is told which registration of its keys was rejected, or already used. Only the
+    # columns the claims read (`records._claim`, `_why_unclaimed`), and the record's
+    # payee, period, id and date (a partial recalculation splices the verdicts by them).
     is_pending = (table["__reason"] == measure.decision.pending_reason if pending is not None
                   else ibis.literal(False))
-    screened = table.mutate(__claim_date=table["__date"], __claimant=table["source_id"],
+    screened = table.select(*dict.fromkeys(["payee_id", "period", "source_id", "__date",
+                                            *claim_keys]),
+                            "__order", "__accepted", "__reason", "__note",
+                            __claim_date=table["__date"], __claimant=table["source_id"],
                             __pending=is_pending.fill_null(False))
     return BlockResult(evaluations=evaluations, verdicts=screened)
+
+
+def screening_order(ctx: Context, measure: Screening, table: ir.Table) -> ir.Value:
+    """Each record's place in the screening order, compared only within a first-wins key
+    and within a claim's keys: a value, so that no sort of every record is needed.
+
+    When each record is one row of its source's key (`unique_key`), its natural order's
+    sort keys and that key are a struct ordering the records as a row number over them
+    would, and unique (`natural.value_order`). Otherwise a row number over the natural
+    order (a sort of every record): ties among equal sort keys broken as the sort meets
+    them."""
+    value = value_order(table, measure.order_by, unique_key(ctx.plan, measure),
+                        _never_null(ctx.plan, measure))
+    if value is not None:
+        return value
+    return ibis.row_number().over(order_by=natural_order(table, measure.order_by))
+
+
+def unique_key(plan: Plan, measure: Screening) -> list[str] | None:
+    """Columns unique per record of the screening: its source's key, when the input's check
+    proves it unique (a duplicate key stops the run), no field of the measure recomputes
+    it, and every lookup meets its table's key (one row each, so no record repeats; the
+    versions' date ranges do not overlap). None when that cannot be shown."""
+    key = plan.inputs[measure.source].key if measure.source in plan.inputs else []
+    if not key or any(k in measure.fields for k in key):
+        return None
+    for lookup in measure.lookups:
+        theirs = plan.inputs[lookup.table].key if lookup.table in plan.inputs else []
+        if (not theirs or not set(theirs) <= set(lookup.on)
+                or any(lookup.prefix + c in key for c in lookup.columns)):
+            return None
+    return list(key)
+
+
+def _never_null(plan: Plan, measure: Screening) -> set[str]:
+    """Source columns the input's check proves present in every row (not optional), and
+    that no field of the measure recomputes."""
+    spec = plan.inputs.get(measure.source)
+    return {name for name, column in (spec.columns.items() if spec else ())
+            if not column.optional and name not in measure.fields}
+
+
+def _claimed(ctx: Context, measure: Screening) -> bool:
+    """Does a measure claim this screening's records?"""
+    return any(getattr(other, "claim", None) is not None and other.claim.screening == measure.id
+               for other in ctx.plan.measures)
 
 
 def _claim_keys(ctx: Context, measure: Screening) -> list[str]:
@@ -125,17 +184,28 @@ def _claim_keys(ctx: Context, measure: Screening) -> list[str]:
 # VT, FF): a regular expression is ~6x faster than TRIM with a set of characters in DuckDB.
 # (\z, not $: Spark's Java regular expressions let $ match before a final line break.)
 BLANK = r"^[ \t\n\r\x0b\x0c]*\z"
+# Every character BLANK matches sorts before "!" (0x09-0x0d, 0x20): a blank text is empty
+# or starts with one of them, so it is less than "!" (text compares byte by byte), and
+# the regular expression runs only on the few texts that are.
+BEFORE_ANY_MARK = "!"
 
 
 def _missing(table: ir.Table, required: list[str]) -> ir.Value:
     parts = [
-        ibis.ifelse(
-            table[c].isnull() | table[c].cast("string").re_search(BLANK),
-            ibis.literal(c), ibis.null().cast("string"),
-        )
+        ibis.ifelse(_blank(table[c]), ibis.literal(c), ibis.null().cast("string"))
         for c in required
     ]
     return join_text(parts, ", ")
+
+
+def _blank(value: ir.Value) -> ir.Value:
+    """NULL, or text of whitespace only. A number, date, time or truth value written as
+    text is never blank: for those only NULL is."""
+    kind = value.type()
+    if kind.is_numeric() or kind.is_temporal() or kind.is_boolean():
+        return value.isnull()
+    text = value.cast("string")
+    return value.isnull() | ibis.ifelse(text < BEFORE_ANY_MARK, text.re_search(BLANK), False)
 
 
 def _decision(table: ir.Table, measure: Screening, value: str | None) -> ir.Value | None:
@@ -154,27 +224,22 @@ def _any(values: list[ir.Value]) -> ir.Value:
 
 
 def _first_wins(table: ir.Table, rule: Rule) -> ir.Table:
-    """Per key, the first candidate (lowest `__order`, unique) wins; later records of the key
-    by another payee are blocked. A group-by over the narrow candidate rows joined back
-    (NULL keys match each other, as in one group), rather than windows that would sort
-    every column of every record."""
+    """Per key, the first candidate (least `__order`, unique) wins; later records of the key
+    by another payee are blocked. One group-by over the narrow candidate rows, the least
+    of (order, payee) per key (the payee goes with its order, NULL or not), joined back
+    (NULL keys match each other, as in one group): no window over every record, no second
+    join to find the winner's payee."""
     spec = rule.first_wins
-    other = table[spec.other].cast("string")
+    keys = [f"__wk{i}" for i in range(len(spec.key))]
     candidates = table.filter(table["__candidate"]).select(
-        *[table[k].name(f"__wk{i}") for i, k in enumerate(spec.key)],
-        __wo=table["__order"], __wp=other)
-    first = candidates.group_by([f"__wk{i}" for i in range(len(spec.key))]).aggregate(
-        __win_order=candidates["__wo"].min())
-    winners = first.inner_join(
-        candidates,
-        [first[f"__wk{i}"].identical_to(candidates[f"__wk{i}"]) for i in range(len(spec.key))]
-        + [first["__win_order"] == candidates["__wo"]],
-    ).select(*[first[f"__wk{i}"] for i in range(len(spec.key))], first["__win_order"],
-             __win_payee=candidates["__wp"])
+        *[table[k].name(w) for k, w in zip(spec.key, keys, strict=True)],
+        __w=ibis.struct({"order": table["__order"], "payee": table[spec.other].cast("string")}))
+    winners = candidates.group_by(keys).aggregate(__win=candidates["__w"].min())
+    winners = winners.select(*keys, __win_order=winners["__win"]["order"],
+                             __win_payee=winners["__win"]["payee"])
     joined = table.left_join(
-        winners, [table[k].identical_to(winners[f"__wk{i}"]) for i, k in enumerate(spec.key)])
-    joined = joined.drop(*[f"__wk{i}" for i in range(len(spec.key))
-                           if f"__wk{i}" in joined.columns])
+        winners, [table[k].identical_to(winners[w]) for k, w in zip(spec.key, keys, strict=True)])
+    joined = joined.drop(*[w for w in keys if w in joined.columns])
     blocked = (
         joined["__win_order"].notnull()
         & (joined["__win_order"] < joined["__order"])
