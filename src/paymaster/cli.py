@@ -27,7 +27,6 @@ from paymaster.cli_common import (
     print_problems,
     print_table,
 )
-from paymaster import fastentry
 from paymaster.errors import PaymasterError, Problem
 
 # The command modules register themselves on `app` when imported (above); this module adds
@@ -157,7 +156,11 @@ def run(
                 explanations=explanations, locale=locale)
             paths, figures = result.paths, result.figures
             if backend == "duckdb" and explanations == "none":
-                fastentry.record(plan, data, fmt)  # (the next run of it takes the fast path)
+                # (imported here as the command's other engine modules are: the CLI's
+                # other commands start without DuckDB's and Arrow's imports)
+                from paymaster.fastentry import record
+
+                record(plan, data, fmt)  # (the next run of it takes the fast path)
     except BaseException:
         # A refused plan or input leaves nothing behind: not even the folders made for it.
         if made is not None:
