@@ -17,7 +17,6 @@ from rich.table import Table
 
 from paymaster import cli_analytics, cli_notify, cli_registrations, cli_users, cli_workspace
 from paymaster.cli_common import (
-    amount,
     app,
     check_locale,
     check_outputs,
@@ -28,6 +27,8 @@ from paymaster.cli_common import (
     print_table,
 )
 from paymaster.errors import PaymasterError, Problem
+from paymaster.money import minor_units
+from paymaster.runsummary import summary_text
 
 # The command modules register themselves on `app` when imported (above); this module adds
 # the calculation commands and is the entry point.
@@ -274,31 +275,12 @@ def _write_delta(delta, folder: Path, fmt: str, write_tables) -> None:
 
 
 def _print_summary(result, figures) -> None:
-    table = Table(title=f"{result.program} ({result.loaded.plan.currency})")
-    for column in ("payees", "lines", "paid", "unpaid", "total"):
-        table.add_column(column, justify="right")
-    total, currency = figures.total, result.loaded.plan.currency
-    table.add_row(str(figures.payees), str(figures.lines), str(figures.paid),
-                  str(figures.unpaid), amount(total, currency))
-    print_table(table)
-    budget = result.loaded.plan.annual_budget
-    if budget:
-        console.print(f"budget {amount(budget, currency)}: spent {amount(total, currency)} "
-                      f"({total / budget:.1%}), remaining {amount(budget - total, currency)}")
-    for row in figures.effect:
-        growth = "n/a" if row["growth"] is None else f"{row['growth']:+.1%}"
-        share = "n/a" if row["cost_share"] is None else f"{row['cost_share']:.1%}"
-        console.print(f"effect: sales {row['sales']:,.2f}, previous year {row['previous_sales']:,.2f}"
-                      f" ({growth}); incentive cost {share} of sales")
-    if figures.unpaid_by_reason:
-        reasons = Table(title="unpaid by reason")
-        reasons.add_column("reason")
-        reasons.add_column("lines", justify="right")
-        for reason, count in figures.unpaid_by_reason:
-            reasons.add_row(str(reason), str(count))
-        print_table(reasons)
-    timings = ", ".join(f"{k} {v:.2f}s" for k, v in result.timings.items())
-    console.print(f"stages: {timings}", style="dim")
+    currency = result.loaded.plan.currency
+    console.print(summary_text(
+        program=result.program, currency=currency, places=minor_units(currency),
+        payees=figures.payees, lines=figures.lines, paid=figures.paid, unpaid=figures.unpaid,
+        total=figures.total, budget=result.loaded.plan.annual_budget, effect=figures.effect,
+        reasons=figures.unpaid_by_reason, timings=result.timings), end="", highlight=False)
 
 
 @app.command()

@@ -20,8 +20,8 @@ torn, or any error while running (the full path then says what is wrong, located
 
 The output files are the very bytes the full path writes (DuckDB's COPY of the same
 queries; the effect's single row too, which the full path writes through Arrow) and the
-printed lines the same text (without the colours Rich adds at a terminal) (tests/test_fastrun.py compares both for the three
-examples). The connection is sealed as the full path's is: it reads the input files and
+printed lines the same text (runsummary.py draws the summary for both paths;
+tests/test_fastrun.py compares files and lines for the three examples). The connection is sealed as the full path's is: it reads the input files and
 writes the staging folder, nothing else. An entry is SQL that runs, so it is trusted
 only as the SQL cache is (cachefiles.py, docs/security.md): a private file of this user
 in their cache folder whose body matches its hash.
@@ -43,6 +43,7 @@ from pathlib import Path
 import duckdb
 
 from paymaster import __version__, cachefiles, duckdb_config
+from paymaster.runsummary import summary_text
 from paymaster.sqlnames import literal, quote
 
 FORMAT = 2  # 2: the payouts and the effect kept as tables while written
@@ -149,7 +150,12 @@ def run(plan: Path, data: Path, out: Path, fmt: str) -> str:
         raise
     shutil.rmtree(staging, ignore_errors=True)
     clock.finish()
-    return clock.said + _summary(entry, figures, clock.timings) + (
+    return clock.said + summary_text(
+        program=entry["program"], currency=entry["currency"], places=entry["places"],
+        payees=figures["payees"], lines=figures["lines"], paid=figures["paid"],
+        unpaid=figures["unpaid"], total=figures["total"],
+        budget=None if entry["budget"] is None else Decimal(entry["budget"]),
+        effect=figures["effect"], reasons=figures["reasons"], timings=clock.timings) + (
         f"wrote {len(names) - 1} tables and run.json to {out} (fingerprint {fingerprint})\n")
 
 
@@ -330,49 +336,3 @@ class _Clock:
         if self._current is not None:
             self.said += f"  {self._current}: {now - self._said_at:.2f}s\n"
         self._current, self._said_at = then, now
-
-
-def _summary(entry: dict, figures: dict, timings: dict[str, float]) -> str:
-    """cli._print_summary's text, as Rich prints it to a file or a pipe."""
-    places = entry["places"]
-    total = figures["total"]
-
-    def amount(value: Decimal) -> str:
-        return f"{Decimal(str(value)):,.{places}f}"
-
-    text = _table(f"{entry['program']} ({entry['currency']})",
-                  ["payees", "lines", "paid", "unpaid", "total"], [True] * 5,
-                  [[str(figures["payees"]), str(figures["lines"]), str(figures["paid"]),
-                    str(figures["unpaid"]), amount(total)]])
-    if entry["budget"] is not None:
-        budget = Decimal(entry["budget"])
-        text += (f"budget {amount(budget)}: spent {amount(total)} ({total / budget:.1%}), "
-                 f"remaining {amount(budget - total)}\n")
-    for row in figures["effect"]:
-        growth = "n/a" if row["growth"] is None else f"{row['growth']:+.1%}"
-        share = "n/a" if row["cost_share"] is None else f"{row['cost_share']:.1%}"
-        text += (f"effect: sales {row['sales']:,.2f}, previous year {row['previous_sales']:,.2f}"
-                 f" ({growth}); incentive cost {share} of sales\n")
-    if figures["reasons"]:
-        text += _table("unpaid by reason", ["reason", "lines"], [False, True],
-                       [[str(reason), str(count)] for reason, count in figures["reasons"]])
-    return text + "stages: " + ", ".join(f"{k} {v:.2f}s" for k, v in timings.items()) + "\n"
-
-
-def _table(title: str, header: list[str], right: list[bool], rows: list[list[str]]) -> str:
-    """A table as Rich draws it (box.HEAVY_HEAD, a cell's padding one space, the title
-    title above) to the command line's console (soft wrap) that is not a terminal."""
-    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
-
-    def line(left: str, fill: str, middle: str, end: str) -> str:
-        return left + middle.join(fill * (w + 2) for w in widths) + end + "\n"
-
-    def cells(values: list[str], edge: str, middle: str) -> str:
-        padded = [(v.rjust(w) if r else v.ljust(w)) for v, w, r in zip(values, widths, right,
-                                                                      strict=True)]
-        return edge + middle.join(f" {v} " for v in padded) + edge + "\n"
-
-    text = title + "\n"  # (soft wrap: Rich centres nothing)
-    text += line("┏", "━", "┳", "┓") + cells(header, "┃", "┃") + line("┡", "━", "╇", "┩")
-    text += "".join(cells(row, "│", "│") for row in rows)
-    return text + line("└", "─", "┴", "┘")
