@@ -106,14 +106,6 @@ def verdict_key(plan_digest: str, what: str, files: list[tuple[str, str]]) -> st
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while piece := handle.read(1 << 20):  # (in pieces: a file may be larger than memory)
-            digest.update(piece)
-    return digest.hexdigest()
-
-
 def private(path: Path) -> bool:
     """Owned by this user, and neither its group nor others may write it."""
     try:

@@ -1,5 +1,7 @@
-"""SHA-256 digests of files, read in pieces: one way to say "the same bytes" for the
-import batches, the registration check's exported inputs and its warm state."""
+"""SHA-256 digests of files, read in pieces (an input file can be larger than the memory
+a run may use): one way to say "the same bytes" for the import batches, the registration
+check's exported inputs and its warm state, the caches' verdicts and a run's fingerprint.
+The standard library alone: the fast path (fastrun.py) uses it too."""
 
 from __future__ import annotations
 
@@ -35,3 +37,13 @@ def files_digest(files: Iterable[tuple[str, Path | None]]) -> str:
             _feed(digest, path)
         digest.update(b"\0")
     return digest.hexdigest()
+
+
+def run_fingerprint(plan: Path, inputs: Iterable[tuple[str, Path]]) -> str:
+    """A run's fingerprint: the plan file's bytes, then each input table's name and its
+    file's bytes; the same fingerprint means the same result."""
+    digest = hashlib.sha256(plan.read_bytes() if plan.is_file() else b"")
+    for table, path in inputs:
+        digest.update(table.encode())
+        _feed(digest, path)
+    return digest.hexdigest()[:16]

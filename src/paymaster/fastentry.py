@@ -22,6 +22,7 @@ import pyarrow as pa
 from paymaster import cachefiles, duckdb_config, fastrun, runcache
 from paymaster.backends import sqlcache
 from paymaster.backends.duckstages import cache_key
+from paymaster.digests import file_sha256
 from paymaster.errors import PaymasterError
 from paymaster.datafiles import find_files, load_folder, read_raw, typed_columns
 from paymaster.inputchecks import raw_types
@@ -61,7 +62,7 @@ def _record(plan: Path, data: Path, fmt: str) -> None:
     if cached.digest is None or any(f.path is None or f.path.suffix != ".csv" for f in files):
         return
     known = fastrun.read_entry(key)
-    digests = {f.table: cachefiles.file_sha256(f.path) for f in files}
+    digests = {f.table: file_sha256(f.path) for f in files}
     if known is not None and known.get("recorded") == digests:
         return  # (made from these very files: nothing to read)
     con = duckdb.connect(config=duckdb_config.config())

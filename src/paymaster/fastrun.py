@@ -30,7 +30,6 @@ in their cache folder whose body matches its hash.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import shutil
@@ -43,6 +42,7 @@ from pathlib import Path
 import duckdb
 
 from paymaster import __version__, cachefiles, duckdb_config
+from paymaster.digests import file_sha256, run_fingerprint
 from paymaster.runsummary import summary_text
 from paymaster.sqlnames import literal, quote
 
@@ -130,11 +130,11 @@ def run(plan: Path, data: Path, out: Path, fmt: str) -> str:
         out.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=out))
         figures, rows = _calculate(entry, files, stats, staging, clock)
-        fingerprint = _fingerprint(plan, files)
+        fingerprint = run_fingerprint(plan, files.items())
         clock.timings["summarize"] = clock.done_at("summarize")
         metadata = {
             "program": entry["program"], "plan": str(plan),
-            "plan_sha256": cachefiles.file_sha256(plan), "data": str(data),
+            "plan_sha256": file_sha256(plan), "data": str(data),
             "fingerprint": fingerprint, "backend": "duckdb", "paymaster": __version__,
             "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "rows": rows, "timings": clock.timings}
@@ -176,7 +176,7 @@ def _input_files(entry: dict, data: Path) -> tuple[dict[str, Path], dict[str, tu
         raise Miss
     where = cachefiles.kind_folder("verdicts")
     stats = {name: _stat(path) for name, path in files.items()}
-    digests = {name: cachefiles.file_sha256(path) for name, path in files.items()}
+    digests = {name: file_sha256(path) for name, path in files.items()}
     marks = [(name, [(name, digests[name])], "table") for name in files]
     marks.append((None, sorted(digests.items()), "references"))
     for _table, states, what in marks:
@@ -286,17 +286,6 @@ def _value(value):
             return dt.datetime.fromisoformat(value["datetime"])
         raise ValueError(f"unknown value {value}")
     return value
-
-
-def _fingerprint(plan: Path, files: dict[str, Path]) -> str:
-    """runs.fingerprint: the plan's bytes, then each table's name and its file's bytes."""
-    digest = hashlib.sha256(plan.read_bytes())
-    for name, path in files.items():
-        digest.update(name.encode())
-        with path.open("rb") as handle:
-            while piece := handle.read(1 << 20):
-                digest.update(piece)
-    return digest.hexdigest()[:16]
 
 
 def _remove(staging: Path | None, made: list[Path]) -> None:

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from paymaster import cachefiles
 from paymaster.cachefiles import RUN_FORMAT as FORMAT
+from paymaster.digests import file_sha256
 from paymaster.plan import LoadedPlan
 
 # What a pickled plan may name: the plan's own classes and the plain values they hold.
@@ -151,7 +152,7 @@ def _file_state(path: Path | None) -> tuple[str, tuple, Path] | None:
         return ("", (), Path())
     before = _stat(path)
     try:
-        digest = cachefiles.file_sha256(path)
+        digest = file_sha256(path)
     except OSError:
         return None
     return (digest, before, path) if _stat(path) == before else None

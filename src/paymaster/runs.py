@@ -12,7 +12,6 @@ explanations are imported where a run needs them, not here.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
@@ -27,6 +26,7 @@ from paymaster import duckdb_config, runcache
 from paymaster.backends import Backend, open_backend, sqlcache
 from paymaster.backends.duckstages import DuckDBStages, ReplayedOutputs, cache_key
 from paymaster.datafiles import find_files, load_folder
+from paymaster.digests import run_fingerprint
 from paymaster.figures import Figures, figures, from_file, from_rows, queries
 from paymaster.outputs import Staging, check_format
 from paymaster.plan import LoadedPlan
@@ -83,19 +83,9 @@ class WrittenRun:
 
 def fingerprint(loaded: LoadedPlan, folder: Path) -> str:
     """Plan text + input files' bytes: the same fingerprint means the same result."""
-    digest = hashlib.sha256(Path(loaded.path).read_bytes() if Path(loaded.path).is_file() else b"")
-    for item in find_files(loaded.plan, folder):
-        if item.path is not None:
-            digest.update(item.table.encode())
-            _hash_file(digest, item.path)
-    return digest.hexdigest()[:16]
-
-
-def _hash_file(digest, path: Path) -> None:
-    # In pieces: an input file can be larger than the memory a run may use.
-    with path.open("rb") as handle:
-        while piece := handle.read(1 << 20):
-            digest.update(piece)
+    return run_fingerprint(Path(loaded.path), ((item.table, item.path)
+                                               for item in find_files(loaded.plan, folder)
+                                               if item.path is not None))
 
 
 class StageClock:
