@@ -29,6 +29,7 @@ from paymaster.cli_common import (
 from paymaster.errors import PaymasterError, Problem
 from paymaster.money import minor_units
 from paymaster.runsummary import summary_text
+from paymaster.stageclock import StageLines
 
 # The command modules register themselves on `app` when imported (above); this module adds
 # the calculation commands and is the entry point.
@@ -211,24 +212,15 @@ class StageProgress:
     stage with its time, so a slow stage is visible while it runs and afterwards."""
 
     def __init__(self, status, to: Console = console) -> None:
-        import time
-
-        self._clock = time.perf_counter
         self._status = status
-        self._to = to
-        self._current: str | None = None
-        self._started = self._clock()
+        self._lines = StageLines(lambda line: to.print(line, style="dim"))
 
     def __call__(self, stage: str) -> None:
-        self.finish()
-        self._current, self._started = stage, self._clock()
+        self._lines(stage)
         self._status.update(f"{stage} ...")
 
     def finish(self) -> None:
-        if self._current is not None:
-            self._to.print(f"  {self._current}: {self._clock() - self._started:.2f}s",
-                           style="dim")
-            self._current = None
+        self._lines.finish()
 
 
 def _calculate(plan: Path, data: Path, to: Console = console, **backend):

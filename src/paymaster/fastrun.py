@@ -35,7 +35,6 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -45,6 +44,7 @@ from paymaster import __version__, cachefiles, duckdb_config
 from paymaster.digests import file_sha256, run_fingerprint
 from paymaster.runsummary import summary_text
 from paymaster.sqlnames import literal, quote
+from paymaster.stageclock import StageClock, StageLines
 
 FORMAT = 2  # 2: the payouts and the effect kept as tables while written
 EXTENSIONS = (".csv", ".parquet", ".xlsx")  # datafiles.EXTENSIONS: the first found is read
@@ -117,21 +117,22 @@ def _options(argv: list[str]) -> tuple[Path, Path, Path, str] | None:
 def run(plan: Path, data: Path, out: Path, fmt: str) -> str:
     """Run the entry of `plan` on `data` into `out`: the text `paymaster run` prints.
     Miss when the entry does not apply; any error is a Miss too, with nothing left."""
-    clock = _Clock()
+    clock, said = StageClock(), StageLines()
     key = entry_key(plan, fmt)
     entry = None if key is None else read_entry(key)
     if entry is None or not data.is_dir():
         raise Miss
     files, stats = _input_files(entry, data)
-    clock.done("load_plan", "load plan")
+    clock.done("load_plan")
+    said("load plan")
     made = [f for f in (out, *out.parents) if not f.exists()]
     staging: Path | None = None
     try:
         out.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=out))
-        figures, rows = _calculate(entry, files, stats, staging, clock)
+        figures, rows = _calculate(entry, files, stats, staging, clock, said)
         fingerprint = run_fingerprint(plan, files.items())
-        clock.timings["summarize"] = clock.done_at("summarize")
+        clock.done("summarize")
         metadata = {
             "program": entry["program"], "plan": str(plan),
             "plan_sha256": file_sha256(plan), "data": str(data),
@@ -149,8 +150,8 @@ def run(plan: Path, data: Path, out: Path, fmt: str) -> str:
             raise Miss from err
         raise
     shutil.rmtree(staging, ignore_errors=True)
-    clock.finish()
-    return clock.said + summary_text(
+    said.finish()
+    return said.text + summary_text(
         program=entry["program"], currency=entry["currency"], places=entry["places"],
         payees=figures["payees"], lines=figures["lines"], paid=figures["paid"],
         unpaid=figures["unpaid"], total=figures["total"],
@@ -192,10 +193,10 @@ def _stat(path: Path) -> tuple[int, int, int]:
 
 
 def _calculate(entry: dict, files: dict[str, Path], stats: dict[str, tuple], staging: Path,
-               clock: _Clock) -> tuple[dict, dict[str, int]]:
+               clock: StageClock, said: StageLines) -> tuple[dict, dict[str, int]]:
     con = duckdb.connect(config=duckdb_config.config())
     try:
-        clock.say("read and validate input")
+        said("read and validate input")
         for table in entry["tables"]:
             raw = quote(f"raw_{table['name']}")
             con.execute(f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT row_number() OVER () + 1 "
@@ -217,13 +218,12 @@ def _calculate(entry: dict, files: dict[str, Path], stats: dict[str, tuple], sta
                 marks = ", ".join("?" for _ in memtable["columns"])
                 con.executemany(f"INSERT INTO {quote(name)} VALUES ({marks})",
                                 [[_value(v) for v in row] for row in memtable["rows"]])
-        clock.say(CACHED)
+        said(CACHED)
         for stage in entry["stages"]:
-            clock.say(f"calculate {stage['name']}")
-            started = time.perf_counter()
-            for statement in stage["statements"]:
-                con.execute(statement).fetchall()
-            clock.timings[f"stage {stage['name']}"] = round(time.perf_counter() - started, 4)
+            said(f"calculate {stage['name']}")
+            with clock.part(f"stage {stage['name']}"):
+                for statement in stage["statements"]:
+                    con.execute(statement).fetchall()
         clock.done("calculate")
         rows: dict[str, int] = {}
         outputs = {output["name"]: output for output in entry["outputs"]}
@@ -231,22 +231,21 @@ def _calculate(entry: dict, files: dict[str, Path], stats: dict[str, tuple], sta
         effect = _rows(con, '"__fast_effect"', entry["effect"])
         clock.done("effect")
         for output in entry["outputs"]:
-            clock.say(f"write {output['name']}")
-            started = time.perf_counter()
-            if output["name"] == "payouts":
-                con.execute(output["keep"])
-            path = staging / f"{output['name']}.csv"
-            before, after = output["copy"]
-            count = con.execute(before + literal(str(path)) + after).fetchall()[0][0]
-            if count == 0:  # (the header alone, as outputs.Staging.copied writes it)
-                path.write_text(output["header"] + "\n", encoding="utf-8")
-            rows[output["name"]] = count
-            clock.timings[f"write {output['name']}"] = round(time.perf_counter() - started, 4)
+            said(f"write {output['name']}")
+            with clock.part(f"write {output['name']}"):
+                if output["name"] == "payouts":
+                    con.execute(output["keep"])
+                path = staging / f"{output['name']}.csv"
+                before, after = output["copy"]
+                count = con.execute(before + literal(str(path)) + after).fetchall()[0][0]
+                if count == 0:  # (the header alone, as outputs.Staging.copied writes it)
+                    path.write_text(output["header"] + "\n", encoding="utf-8")
+                rows[output["name"]] = count
         clock.done("execute")
-        clock.say("summarize")
+        said("summarize")
         figures = _figures(con, entry["total"])
         figures["effect"] = effect
-        clock.say("close")
+        said("close")
         return figures, rows
     finally:
         con.close()
@@ -295,33 +294,3 @@ def _remove(staging: Path | None, made: list[Path]) -> None:
         if not folder.is_dir() or any(folder.iterdir()):
             break
         folder.rmdir()
-
-
-class _Clock:
-    """runs.StageClock and cli.StageProgress in one: the timings of run.json, and the
-    lines the full path prints as each stage ends (kept until the run succeeded)."""
-
-    def __init__(self) -> None:
-        self.timings: dict[str, float] = {}
-        self.said = ""
-        self._last = self._said_at = time.perf_counter()
-        self._current: str | None = None
-
-    def done(self, name: str, say: str | None = None) -> None:
-        self.timings[name] = self.done_at(name)
-        if say is not None:
-            self.say(say)
-
-    def done_at(self, _name: str) -> float:
-        now = time.perf_counter()
-        seconds, self._last = round(now - self._last, 4), now
-        return seconds
-
-    def say(self, stage: str) -> None:
-        self.finish(stage)
-
-    def finish(self, then: str | None = None) -> None:
-        now = time.perf_counter()
-        if self._current is not None:
-            self.said += f"  {self._current}: {now - self._said_at:.2f}s\n"
-        self._current, self._said_at = then, now

@@ -12,7 +12,6 @@ explanations are imported where a run needs them, not here.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from paymaster.outputs import Staging, check_format
 from paymaster.plan import LoadedPlan
 from paymaster.plan.narrowing import Narrowing
 from paymaster.runcache import CachedPlan
+from paymaster.stageclock import StageClock
 
 if TYPE_CHECKING:
     from paymaster.engine import Outputs
@@ -86,35 +86,6 @@ def fingerprint(loaded: LoadedPlan, folder: Path) -> str:
     return run_fingerprint(Path(loaded.path), ((item.table, item.path)
                                                for item in find_files(loaded.plan, folder)
                                                if item.path is not None))
-
-
-class StageClock:
-    """Seconds per stage of a run: `done(name)` records the time since the previous stage
-    ended; each stored pipeline stage is also timed on its own (`stage <name>`)."""
-
-    def __init__(self, timings: dict[str, float] | None = None) -> None:
-        self.timings = {} if timings is None else timings
-        self._last = time.perf_counter()
-
-    def done(self, name: str) -> None:
-        now = time.perf_counter()
-        self.timings[name] = round(now - self._last, 4)
-        self._last = now
-
-    @contextmanager
-    def part(self, name: str) -> Iterator[None]:
-        """Time a part of the current stage on its own, as `name`."""
-        started = time.perf_counter()
-        yield
-        self.timings[name] = round(time.perf_counter() - started, 4)
-
-    def materializer(self, store: Callable, say: Progress) -> Callable:
-        """The engine's `materialize` callback: store a stage, say so, time it."""
-        def materialize(name: str, expr):
-            say(f"calculate {name}")
-            with self.part(f"stage {name}"):
-                return store(name, expr)
-        return materialize
 
 
 def calculate(plan: LoadedPlan | CachedPlan | str | Path, data: Path, progress: Progress | None = None, *,

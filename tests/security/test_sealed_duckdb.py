@@ -16,7 +16,8 @@ import pytest
 
 from conftest import EXAMPLES
 from paymaster import duckdb_config
-from paymaster.runs import StageClock, _built
+from paymaster.runs import _built
+from paymaster.stageclock import StageClock
 
 PLAN = EXAMPLES / "generuj-leady" / "plan.yaml"
 

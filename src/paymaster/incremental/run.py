@@ -24,7 +24,8 @@ from paymaster.incremental.output import fetch_outputs
 from paymaster.incremental.splice import Splice
 from paymaster.incremental.state import State
 from paymaster.plan import LoadedPlan
-from paymaster.runs import RunResult, StageClock, cached_plan, fingerprint
+from paymaster.runs import RunResult, cached_plan, fingerprint
+from paymaster.stageclock import StageClock
 from paymaster.sqlnames import quote
 
 STATE_FILE = ".paymaster-state.duckdb"
