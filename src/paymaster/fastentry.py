@@ -61,6 +61,8 @@ def _record(plan: Path, data: Path, fmt: str) -> None:
     files = find_files(spec, data)
     if cached.digest is None or any(f.path is None or f.path.suffix != ".csv" for f in files):
         return
+    if sum(f.path.stat().st_size for f in files) > fastrun.MAX_INPUT_BYTES:
+        return  # (the fast path takes no such run: hashing and reading it all again is waste)
     known = fastrun.read_entry(key)
     digests = {f.table: file_sha256(f.path) for f in files}
     if known is not None and known.get("recorded") == digests:
