@@ -26,6 +26,7 @@ class Built:
 def built_example(program: str, *, record: bool = False) -> Iterator[Built]:
     """The example `program` built, its backend open until the block ends; with `record`,
     `backend.recording.stages` holds each stage's statements as they ran."""
+    from paymaster import asof
     from paymaster.backends import open_backend, sqlcache
     from paymaster.datafiles import load_folder
     from paymaster.engine import build
@@ -35,7 +36,7 @@ def built_example(program: str, *, record: bool = False) -> Iterator[Built]:
     con = duckdb.connect()
     load_folder(loaded.plan, EXAMPLES / program / "data", con)
     backend = open_backend("duckdb", None, None)
-    tables = backend.bind(con, list(loaded.plan.inputs))
+    tables = backend.bind(con, list(loaded.plan.inputs) + asof.register(con, loaded.plan, None))
     if record:
         backend.recording = sqlcache.Entry()
     stored: dict[str, list[str]] = {}

@@ -109,6 +109,7 @@ def _bound_to_tiny_memory(data: Path, progress=None, spill: Path | None = None):
     first stored stage is refused memory by DuckDB itself."""
     import duckdb
 
+    from paymaster import asof
     from paymaster.backends import open_backend
     from paymaster.datafiles import load_folder
     from paymaster.plan import load_plan
@@ -117,7 +118,7 @@ def _bound_to_tiny_memory(data: Path, progress=None, spill: Path | None = None):
     con = duckdb.connect(config={"temp_directory": str(spill)} if spill else {})
     load_folder(loaded.plan, data, con)
     backend = open_backend("duckdb", None, progress)
-    tables = backend.bind(con, list(loaded.plan.inputs))
+    tables = backend.bind(con, list(loaded.plan.inputs) + asof.register(con, loaded.plan, None))
     con.execute("SET memory_limit = '2MB'")
     return loaded, backend, tables, con
 

@@ -89,6 +89,10 @@ class Case:
         self.sale(f"S{n}", pid, cust, day, **sale)
 
     def run(self, folder: Path, plan: Path = PLAN):
+        return calculate(plan, self.write(folder))
+
+    def write(self, folder: Path) -> Path:
+        """The scenario's input tables as CSV files in `folder`."""
         tables = {"partners": list(self.partners.values()),
                   "customers": list(self.customers.values()), "holdings": self.holdings,
                   "vendor_registry": self.vendor, "registrations": self.regs,
@@ -104,7 +108,7 @@ class Case:
                 writer = csv.DictWriter(out, fieldnames=fields)
                 writer.writeheader()
                 writer.writerows(rows)
-        return calculate(plan, folder)
+        return folder
 
 
 def lines(result) -> dict[tuple[str, str], tuple[str, bool, str | None]]:

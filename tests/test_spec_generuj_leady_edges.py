@@ -218,10 +218,6 @@ def test_confirmation_deadline_is_five_polish_business_days():
                    "2018-05-28": dt.date(2018, 6, 5), "2018-08-10": dt.date(2018, 8, 20)}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "pending registration: explanation 'not accepted yet: awaiting_decision' (no "
-    "longer 'rejected'), but a run has no as-of day to call it overdue (the workspace's "
-    "queue does) vs spec 'an unanswered registration past that is overdue and shows so'"))
 def test_unanswered_registration_shows_overdue_not_rejected(tmp_path):
     """Spec "Lead registration" and "What a partner sees": R01 (2018-04-03 Tue) is still
     unanswered; due 5 business days later = 2018-04-10; the payout run (July-August 2018)

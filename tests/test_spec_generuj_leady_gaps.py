@@ -74,8 +74,9 @@ def test_unclaimed_sale_names_its_registration_and_the_registrations_reason(tmp_
     - R08 (P2, C8, 04-02) takes S08 (04-03), 240.00; P2 registers C8 again, R09 (04-05),
       and the owner rejects it; S09 (04-07): its latest registration is R09 ->
       registration_rejected naming R09 (rejected_by_owner).
-    - S10 (P2, C10): R10 still waits for the owner -> registration_pending,
-      "registration R10 not accepted yet: awaiting_decision"."""
+    - S10 (P2, C10): R10 (2018-04-02, Easter Monday) still waits for the owner, due 5
+      Polish business days later (04-03..04-06, 04-09) and the run is long past that ->
+      registration_pending, "registration R10 not accepted yet: overdue" (not rejected)."""
     c = Case()
     c.partner("P3", country="DE")
     c.reg("R01", "P1", "2018-04-02 09:00:00", "C1", licences=2)
@@ -123,7 +124,7 @@ def test_unclaimed_sale_names_its_registration_and_the_registrations_reason(tmp_
     assert said["S03"].startswith("registration R03 rejected: rejected_by_owner (duplicate); ")
     assert said["S05"].startswith("registration R04 already used by S04; ")
     assert said["S09"].startswith("registration R09 rejected: rejected_by_owner; ")
-    assert said["S10"].startswith("registration R10 not accepted yet: awaiting_decision; ")
+    assert said["S10"].startswith("registration R10 not accepted yet: overdue; ")
     assert not said["S06"].startswith("registration") and not said["S07"].startswith("registration")
     # The earned figure is still shown: what the sale would have paid.
     assert str(payout(result, "deal", "S05")["earned"]) == "240.00"

@@ -15,6 +15,7 @@ from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
+import holidays
 from common import natural, read
 
 START, END = dt.date(2018, 3, 27), dt.date(2018, 6, 27)
@@ -56,9 +57,21 @@ def rate(family: str, billing: str, licences: int) -> Decimal:
     return Decimal("0.20") if family == "M365" else Decimal("0.15")
 
 
-def screen(folder: Path) -> tuple[dict[str, str | None], list[dict], list[dict]]:
+def due(submitted: dt.date) -> dt.date:
+    """The owner's last day to answer: 5 Polish business days after the submission day
+    (that day not counted; no weekends, no Polish public holidays)."""
+    day_, left = submitted, 5
+    while left:
+        day_ += dt.timedelta(days=1)
+        if day_.weekday() < 5 and day_ not in holidays.Poland(years=day_.year):
+            left -= 1
+    return day_
+
+
+def screen(folder: Path, as_of: dt.date) -> tuple[dict[str, str | None], list[dict], list[dict]]:
     """Reason per registration (None = accepted), the accepted ones in order, and every
-    registration in order (NIP in its canonical form)."""
+    registration in order (NIP in its canonical form). An unanswered registration is
+    overdue once `as_of` is past its due date, else awaiting the owner's decision."""
     partners = {p["partner_id"]: p for p in read(folder, "partners")}
     listed = {c["nip"] for c in read(folder, "customers")
               if c["country"] == "PL" and c["segment"].lower() == "commercial_smb"}
@@ -96,6 +109,8 @@ def screen(folder: Path) -> tuple[dict[str, str | None], list[dict], list[dict]]
             ("in_vendor_registry", any(d <= submitted for d in registry[key])),
             ("outside_promotion_period", not START <= submitted <= END),
             ("rejected_by_owner", (r.get("decision") or "").strip().lower() == "rejected"),
+            ("overdue", (r.get("decision") or "").strip().lower() == "pending"
+             and due(submitted) < as_of),
             ("awaiting_decision", (r.get("decision") or "").strip().lower() == "pending"),
         ]
         reasons[r["registration_id"]] = next((name for name, failed in checks if failed), None)
@@ -121,13 +136,15 @@ def unclaimed_reason(sale: dict, everyone: list[dict], reasons: dict, claimed: d
     if reason is None:
         assert latest[-1]["registration_id"] in claimed.values()  # it took an earlier sale
         return "registration_already_used"
-    return "registration_pending" if reason == "awaiting_decision" else "registration_rejected"
+    return ("registration_pending" if reason in ("awaiting_decision", "overdue")
+            else "registration_rejected")
 
 
-def run(folder: Path) -> dict[str, list[dict]]:
+def run(folder: Path, as_of: dt.date | None = None) -> dict[str, list[dict]]:
+    """The payouts and evaluations; what is overdue judged on `as_of` (default today)."""
     folder = Path(folder)
     partners = {p["partner_id"]: p for p in read(folder, "partners")}
-    reasons, accepted, everyone = screen(folder)
+    reasons, accepted, everyone = screen(folder, as_of or dt.date.today())
     sales = sorted(read(folder, "sales"), key=lambda s: (s["order_date"], natural(s["sale_id"])))
     candidates = defaultdict(list)  # sales per (partner, customer, family), in order
     for s in sales:

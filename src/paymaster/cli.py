@@ -5,6 +5,7 @@ Every command maps our errors to located messages and exit code 1 in one place.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import sys
@@ -110,6 +111,9 @@ def run(
     explanations: str = typer.Option("none", "--explanations", help="none (the trace "
                                      "columns only) or text (adds each line's explanation)"),
     locale: str = typer.Option("en", "--locale", help="with --explanations text: en, pl or zh"),
+    as_of: dt.datetime | None = typer.Option(
+        None, "--as-of", formats=["%Y-%m-%d"], help="the day the run judges what is overdue "
+        "on (a screening's answer_within), YYYY-MM-DD; default today"),
 ) -> None:
     """Calculate a program on a data folder and write payouts, summary, titles, evaluations,
     credits and effect."""
@@ -130,6 +134,7 @@ def run(
         console.print("[red]error[/red]: --incremental keeps its state in DuckDB; "
                       "it cannot be combined with --backend spark", markup=True)
         raise typer.Exit(2)
+    day = as_of.date() if as_of is not None else None
     # The topmost folder this run makes (None: OUT exists), so a refused run removes all it made.
     made = next((p for p in (*reversed(out.parents), out) if not p.exists()), None)
     out.mkdir(parents=True, exist_ok=True)  # a folder that cannot be made: said before calculating
@@ -139,7 +144,7 @@ def run(
             from paymaster.figures import in_memory
             from paymaster.outputs import write_tables
 
-            result, delta = _calculate_incremental(plan, data, out)
+            result, delta = _calculate_incremental(plan, data, out, day)
             tables = result.tables
             if explanations == "text":
                 tables = {name: with_explanations(table, result.loaded.plan, name, locale)
@@ -155,7 +160,7 @@ def run(
             result = _calculate_into(
                 plan, data, out, fmt, backend=backend, spark_master=spark_master,
                 metadata=lambda done: run_metadata(done, data, backend, spark_master),
-                explanations=explanations, locale=locale)
+                explanations=explanations, locale=locale, as_of=day)
             paths, figures = result.paths, result.figures
             if backend == "duckdb" and explanations == "none":
                 # (imported here as the command's other engine modules are: the CLI's
@@ -199,6 +204,8 @@ def run_metadata(result, data: Path, backend: str = "duckdb",
         if plan_path.is_file() else None,
         "data": str(data),
         "fingerprint": result.fingerprint,
+        # (the day what is overdue was judged on: part of what the result was made from)
+        **({"as_of": result.as_of.isoformat()} if result.as_of else {}),
         "backend": backend if spark_master is None else f"{backend} ({spark_master})",
         "paymaster": __version__,
         "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -243,12 +250,12 @@ def _calculate_into(plan: Path, data: Path, out: Path, fmt: str, **options):
         return result
 
 
-def _calculate_incremental(plan: Path, data: Path, out: Path):
+def _calculate_incremental(plan: Path, data: Path, out: Path, as_of: dt.date | None = None):
     from paymaster.incremental import STATE_FILE, calculate
 
     with console.status("starting") as status:
         progress = StageProgress(status)
-        result, report = calculate(plan, data, out / STATE_FILE, progress=progress)
+        result, report = calculate(plan, data, out / STATE_FILE, progress=progress, as_of=as_of)
         progress.finish()
     for line in report.lines():
         console.print(line, markup=False, highlight=False)

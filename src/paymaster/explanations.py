@@ -26,9 +26,10 @@ from babel.numbers import (
 )
 from sqlglot import exp
 
+from paymaster import asof
 from paymaster.messages import LOCALES, translations
 from paymaster.plan.expressions import parse
-from paymaster.plan.model import Aggregate, PerRecord, Plan, Screening, Streak
+from paymaster.plan.model import Aggregate, AnswerWithin, PerRecord, Plan, Screening, Streak
 from paymaster.plan import trace as t
 from paymaster.plan.words import word
 from paymaster.reasons import reason_words
@@ -510,6 +511,9 @@ def _screening(speak: Speaker, plan: Plan, row: dict) -> str:
     decision = measure.decision if isinstance(measure, Screening) else None
     if not reason:
         parts.append(speak.say(_("accepted: passes every check")))
+    elif decision is not None and decision.answer_within is not None \
+            and reason == decision.overdue_reason:
+        parts.append(_overdue(speak, plan, decision.answer_within, row))
     elif decision is not None and decision.pending_value is not None \
             and reason == decision.pending_reason:
         parts.append(speak.say(_("not accepted yet: %(reason)s"), reason=_why(speak, plan, reason)))
@@ -519,6 +523,18 @@ def _screening(speak: Speaker, plan: Plan, row: dict) -> str:
     else:
         parts.append(speak.say(_("rejected: %(reason)s"), reason=_why(speak, plan, reason)))
     return SEP.join(parts)
+
+
+def _overdue(speak: Speaker, plan: Plan, within: AnswerWithin, row: dict) -> str:
+    """Waiting for the owner past its due date: not rejected, and when it was due."""
+    values = dict(reason=_why(speak, plan, row["reason"]), days=within.business_days)
+    day = row.get("as_of")
+    if day is None:
+        return speak.say(_("not accepted yet: %(reason)s (no answer within %(days)s business "
+                           "days)"), **values)
+    day = day if isinstance(day, dt.date) else dt.date.fromisoformat(str(day)[:10])
+    return speak.say(_("not accepted yet: %(reason)s (no answer within %(days)s business days, "
+                       "due %(due)s)"), due=speak.day(asof.due_on(day, within, plan)), **values)
 
 
 def _budget(speak: Speaker, plan: Plan, row: dict) -> list[str]:

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from paymaster.plan.model import Plan
 
-# The reasons of the empty lines a measure's `roster` writes (docs/plan-language.md).
+# The reasons of the empty lines a measure's `roster` writes, and a screening's default
+# for a record waiting for the owner past its due date (docs/plan-language.md).
 REASONS: dict[str, dict[str, str]] = {
     "no_sales": {"en": "no sales in the period", "pl": "brak sprzedaży w okresie",
                  "zh": "本期无销售"},
@@ -38,6 +39,9 @@ REASONS: dict[str, dict[str, str]] = {
                            "zh": "上一周期销售额低于参评门槛"},
     "not_in_top_5": {"en": "not in the top five", "pl": "poza pierwszą piątką",
                      "zh": "未进入前五名"},
+    # A screening's waiting record past its `answer_within` (plan/model.py Decision).
+    "overdue": {"en": "overdue: the owner did not answer in time",
+                "pl": "po terminie: brak odpowiedzi w terminie", "zh": "逾期：未在期限内答复"},
     "streak_incomplete": {"en": "in the top places, but no run completed this period",
                           "pl": "w czołówce, ale bez ukończonej serii w tym okresie",
                           "zh": "位列前茅，但本期未完成连续周期"},

@@ -12,6 +12,7 @@ explanations are imported where a run needs them, not here.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import pyarrow as pa
 
-from paymaster import duckdb_config, runcache
+from paymaster import asof, duckdb_config, runcache
 from paymaster.backends import Backend, open_backend, sqlcache
 from paymaster.backends.duckstages import DuckDBStages, ReplayedOutputs, cache_key
 from paymaster.datafiles import find_files, load_folder
@@ -45,6 +46,7 @@ class RunResult:
     tables: dict[str, pa.Table]
     fingerprint: str
     timings: dict[str, float] = field(default_factory=dict)
+    as_of: dt.date | None = None  # (set when the result depends on it: asof.py)
 
     @property
     def program(self) -> str:
@@ -75,34 +77,40 @@ class WrittenRun:
     figures: Figures | None  # (known once the payouts are written)
     rows: dict[str, int] = field(default_factory=dict)
     paths: list[Path] = field(default_factory=list)
+    as_of: dt.date | None = None  # (set when the result depends on it: asof.py)
 
     @property
     def program(self) -> str:
         return self.loaded.plan.program
 
 
-def fingerprint(loaded: LoadedPlan, folder: Path) -> str:
-    """Plan text + input files' bytes: the same fingerprint means the same result."""
-    return run_fingerprint(Path(loaded.path), ((item.table, item.path)
-                                               for item in find_files(loaded.plan, folder)
-                                               if item.path is not None))
+def fingerprint(loaded: LoadedPlan, folder: Path, as_of: dt.date | None = None) -> str:
+    """Plan text + input files' bytes (+ the as-of day, for a plan whose result depends on
+    it: asof.py): the same fingerprint means the same result."""
+    found = run_fingerprint(Path(loaded.path), ((item.table, item.path)
+                                                for item in find_files(loaded.plan, folder)
+                                                if item.path is not None))
+    return asof.fingerprint(found, asof.resolve(as_of) if asof.needed(loaded.plan) else None)
 
 
 def calculate(plan: LoadedPlan | CachedPlan | str | Path, data: Path, progress: Progress | None = None, *,
               backend: str = "duckdb", spark_master: str | None = None,
               only: Collection[str] | None = None,
-              narrow: Narrowing | None = None) -> RunResult:
+              narrow: Narrowing | None = None, as_of: dt.date | None = None) -> RunResult:
     """Run `plan` on the input folder `data`, on DuckDB (the default) or Spark, and fetch
     every output table into memory (`only` those named: a registration check reads the
     evaluations alone; `narrow`: of its source table the records its subjects' verdicts
-    depend on, plan/narrowing.py)."""
+    depend on, plan/narrowing.py; `as_of`: the day what is overdue is judged on, today
+    when not given: asof.py)."""
     say = progress or (lambda _stage: None)
     clock = StageClock()
-    with _built(plan, data, say, clock, backend, spark_master, narrow) as (
+    as_of = asof.resolve(as_of)
+    with _built(plan, data, say, clock, backend, spark_master, narrow, as_of=as_of) as (
             loaded, engine, outputs):
         results = execute(outputs, engine.to_pyarrow, say, only)
         clock.done("execute")
-    return RunResult(loaded, results, fingerprint(loaded, Path(data)), clock.timings)
+    return RunResult(loaded, results, fingerprint(loaded, Path(data), as_of), clock.timings,
+                     as_of if asof.needed(loaded.plan) else None)
 
 
 CHUNK_ROWS = 100_000  # rows per batch written: a few tens of MB of payout lines
@@ -113,24 +121,26 @@ def calculate_into(plan: LoadedPlan | CachedPlan | str | Path, data: Path, out: 
                    spark_master: str | None = None,
                    metadata: Callable[[WrittenRun], dict] | None = None,
                    chunk_rows: int = CHUNK_ROWS, explanations: str = "none",
-                   locale: str = "en") -> WrittenRun:
+                   locale: str = "en", as_of: dt.date | None = None) -> WrittenRun:
     """Run `plan` on `data` and write each output table to `out` in `fmt` as it streams
     from the backend, all or nothing (outputs.Staging). `metadata(result)`, called once the
     tables are written (their rows and times known), goes beside them as run.json.
     `explanations="text"` adds each payout line's and evaluation's explanation, rendered
-    from its trace in `locale` (the trace alone otherwise)."""
+    from its trace in `locale` (the trace alone otherwise); `as_of` as `calculate` has it."""
     check_format(fmt)
     say = progress or (lambda _stage: None)
     clock = StageClock()
+    as_of = asof.resolve(as_of)
     # The staging folder first: the run's DuckDB may write into it once sealed, nowhere else.
     with Staging(out) as staging, _built(
             plan, data, say, clock, backend, spark_master,
-            writable=staging.folder if backend == "duckdb" else None) as (
+            writable=staging.folder if backend == "duckdb" else None, as_of=as_of) as (
             loaded, engine, outputs):
         # The effect is one row: fetched once, printed and written from memory.
         effect = engine.to_pyarrow(outputs.effect)
         clock.done("effect")
-        result = WrittenRun(loaded, fingerprint(loaded, Path(data)), clock.timings, None)
+        result = WrittenRun(loaded, fingerprint(loaded, Path(data), as_of), clock.timings, None,
+                            as_of=as_of if asof.needed(loaded.plan) else None)
         if explanations == "text":  # (imports Ibis: see the module's docstring)
             from paymaster.explanations import EXPLAINED, with_explanations
         payouts_copied = False  # (then the printed figures are read from its file)
@@ -167,7 +177,8 @@ def calculate_into(plan: LoadedPlan | CachedPlan | str | Path, data: Path, out: 
 @contextmanager
 def _built(plan: LoadedPlan | CachedPlan | str | Path, data: Path, say: Progress, clock: StageClock,
            backend: str, spark_master: str | None, narrow: Narrowing | None = None,
-           writable: Path | None = None) -> Iterator[tuple[LoadedPlan, Backend, Outputs]]:
+           writable: Path | None = None, as_of: dt.date | None = None,
+           ) -> Iterator[tuple[LoadedPlan, Backend, Outputs]]:
     """Load the plan and the input, build the outputs on an open backend; the backend (and
     what it stored) closes when the block ends. The connection, once it has read the input,
     reaches no file but the input's and the folder `writable`."""
@@ -192,7 +203,8 @@ def _built(plan: LoadedPlan | CachedPlan | str | Path, data: Path, say: Progress
             load_folder(loaded.plan, Path(data), con, verdicts=verdicts)
         if narrow is not None and narrow.apply(con):
             say(f"screen {narrow.table} of {', '.join(narrow.subjects)}'s groups alone")
-        names = list(loaded.plan.inputs)
+        # (the as-of day a value in a table beside the input's: the SQL is the same each day)
+        names = list(loaded.plan.inputs) + asof.register(con, loaded.plan, as_of)
         key = entry = None
         if backend == "duckdb":
             key = cache_key(con, cached.digest, names) if cached.digest else None

@@ -16,6 +16,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
+from paymaster import asof
 from paymaster.engine.blocks.aggregates import build_aggregate
 from paymaster.engine.blocks.balances import build_balance
 from paymaster.engine.blocks.rankings import build_ranking, build_streak, build_title
@@ -104,6 +105,8 @@ def check(loaded: LoadedPlan) -> None:
     """Compile every expression against the declared input schema, reading no data.
     Raises PlanError with every problem found."""
     tables = {name: ibis.table(schema, name=name) for name, schema in input_schemas(loaded).items()}
+    tables |= {name: ibis.table(columns, name=name)  # (the run's as-of day: asof.py)
+               for name, columns in asof.schemas(loaded.plan).items()}
     try:
         build(loaded, tables)
     except PlanError as err:

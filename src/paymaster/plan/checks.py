@@ -28,6 +28,7 @@ def check_names(plan: Plan, source: Source) -> list[Problem]:
     for index in range(len(plan.measures)):
         problems += _measure_names(plan, source, index)
         problems += _whole_numbers(plan, source, index)
+        problems += _answer_within(plan, source, index)
     return problems
 
 
@@ -227,6 +228,35 @@ def _tax_id_kinds(source: Source, path: tuple, tax_ids: dict[str, str]) -> list[
                 path + ("tax_ids", column), f"'{kind}' is not a tax id kind a screening checks",
                 suggest(kind, SCREENING_TAX_IDS)
                 or f"use {', '.join(SCREENING_TAX_IDS)} (other kinds: a column's `tax_id`)"))
+    return problems
+
+
+def _answer_within(plan: Plan, source: Source, index: int) -> list[Problem]:
+    """A screening's `answer_within` counts business days from each record's `date`, in a
+    country whose public holidays are known."""
+    decision = getattr(plan.measures[index], "decision", None)
+    within = decision.answer_within if decision is not None else None
+    if within is None:
+        return []
+    import holidays  # (~90 ms to import: only for a plan that counts business days)
+
+    path = ("measures", index, "decision", "answer_within")
+    problems = []
+    if plan.measures[index].date is None:
+        problems.append(source.problem(
+            path, "`answer_within` counts from each record's day, but the screening has no "
+            "`date`", "give the screening a `date` (say CAST(submitted_at AS DATE))"))
+    country = within.country or plan.country
+    if not country:
+        problems.append(source.problem(
+            path, "`answer_within` needs a country (whose public holidays are not business "
+            "days)", "give it a `country` (say PL), or the plan one"))
+    elif country not in holidays.list_supported_countries():
+        problems.append(source.problem(
+            path + (("country",) if within.country else ()),
+            f"'{country}' is not a country whose public holidays are known",
+            suggest(country, list(holidays.list_supported_countries()))
+            or "use a two-letter ISO country code (say PL)"))
     return problems
 
 

@@ -331,6 +331,15 @@ class OneOff(Strict):
     budget: Name | None = None
 
 
+class AnswerWithin(Strict):
+    """How long the owner has to answer a record waiting for it."""
+
+    business_days: int = Field(ge=1, description="business days after the record's day "
+                               "(that day not counted); unanswered past the last: overdue")
+    country: str = Field("", pattern=r"^([A-Z]{2})?$", description="whose weekends and "
+                         "public holidays are not business days (empty: the plan's `country`)")
+
+
 class Decision(Strict):
     column: Name
     rejected_value: str = "rejected"
@@ -339,8 +348,20 @@ class Decision(Strict):
         None, description="a record whose decision column holds this value is still waiting "
         "for the owner: not accepted (reason `pending_reason`) and blocks no later record")
     pending_reason: Reason = "awaiting_decision"
+    answer_within: AnswerWithin | None = Field(
+        None, description="with `pending_value`: a record still waiting after this many "
+        "business days (from its `date`, to the run's as-of day) fails with `overdue_reason` "
+        "instead; like a pending one it is not accepted and blocks no later record")
+    overdue_reason: Reason = "overdue"
     reason_column: Name | None = Field(
         None, description="the column with the owner's stated reason, shown with a rejection")
+
+    @model_validator(mode="after")
+    def _overdue_needs_pending(self) -> Decision:
+        if self.answer_within is not None and self.pending_value is None:
+            raise ValueError("`answer_within` needs `pending_value`: only a record waiting "
+                             "for the owner can be overdue")
+        return self
 
 
 class Screening(MeasureBase):

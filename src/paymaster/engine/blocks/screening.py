@@ -11,6 +11,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from paymaster import asof
 from paymaster.engine.context import BlockResult, Context
 from paymaster.engine.lines import (
     EVALUATION_SCHEMA,
@@ -65,6 +66,9 @@ def build_screening(ctx: Context, measure: Screening, path: tuple, seq: int) -> 
     if pending is not None:
         flag_columns["__fail_pending"] = pending
     table = table.mutate(__missing=missing, **flag_columns)
+    overdue = _overdue(ctx, measure, table)
+    if overdue is not None:
+        table = overdue
     if helpers:
         table = table.drop(*helpers, *[f"{h}{suffix}" for h in helpers for suffix in ("n", "ok")])
     table = table.mutate(__candidate=~_any([table[c] for c in flag_columns]))
@@ -72,6 +76,8 @@ def build_screening(ctx: Context, measure: Screening, path: tuple, seq: int) -> 
     # every record), and would otherwise compute every check twice.
     later = {"payee_id", "period", "source_id", "__date", "__order", "__missing",
              "__candidate", *flag_columns, *_claim_keys(ctx, measure)}
+    if overdue is not None:
+        later.add("__fail_overdue")
     stated = measure.decision.reason_column if measure.decision else None
     if stated:
         later.add(stated)
@@ -88,6 +94,8 @@ def build_screening(ctx: Context, measure: Screening, path: tuple, seq: int) -> 
             ordered.append((rule.name, table[f"__fail_{rule.name}"]))
     if decision is not None:
         ordered.append((measure.decision.reason, table["__fail_decision"]))
+    if overdue is not None:  # (a waiting record past its due date: overdue, not pending)
+        ordered.append((measure.decision.overdue_reason, table["__fail_overdue"]))
     if pending is not None:
         ordered.append((measure.decision.pending_reason, table["__fail_pending"]))
     reason = first_reason(ordered)
@@ -117,7 +125,10 @@ def build_screening(ctx: Context, measure: Screening, path: tuple, seq: int) -> 
     # is told which registration of its keys was rejected, or already used. Only the
     # columns the claims read (`records._claim`, `_why_unclaimed`), and the record's
     # payee, period, id and date (a partial recalculation splices the verdicts by them).
-    is_pending = (table["__reason"] == measure.decision.pending_reason if pending is not None
+    # Overdue is still waiting for the owner: its sale stays pending, not rejected.
+    waiting = [measure.decision.pending_reason] + (
+        [measure.decision.overdue_reason] if overdue is not None else [])
+    is_pending = (table["__reason"].isin(waiting) if pending is not None
                   else ibis.literal(False))
     screened = table.select(*dict.fromkeys(["payee_id", "period", "source_id", "__date",
                                             *claim_keys]),
@@ -214,6 +225,21 @@ def _decision(table: ir.Table, measure: Screening, value: str | None) -> ir.Valu
         return None
     column = table[measure.decision.column]
     return (column.strip().lower() == value.lower()).fill_null(False)
+
+
+def _overdue(ctx: Context, measure: Screening, table: ir.Table) -> ir.Table | None:
+    """With `answer_within`: the table with `__fail_overdue`, a waiting record of the run's
+    last overdue record day or earlier. That day is the run table's one row (a value of
+    the run, not of the SQL: asof.py), joined to every record."""
+    if "__fail_pending" not in table.columns or measure.decision.answer_within is None:
+        return None
+    run = ctx.tables.get(asof.RUN_TABLE)
+    if run is None:
+        raise ValueError(f"screening '{measure.id}' has `answer_within`, but the run was given "
+                         "no as-of day (asof.register)")
+    table = table.cross_join(run.select(__overdue_through=run[asof.column(measure.id)]))
+    late = table["__fail_pending"] & (table["__date"] <= table["__overdue_through"]).fill_null(False)
+    return table.mutate(__fail_overdue=late).drop("__overdue_through")
 
 
 def _any(values: list[ir.Value]) -> ir.Value:
