@@ -57,8 +57,8 @@ class ProgramConfig(BaseModel):
         "Unset: no payout date is shown")
     clock: dt.date | None = Field(
         None, description="demo clock: the program's workflows (registrations, enrollments, "
-        "disputes, their deadlines) take this date, with the real time of day, as today; "
-        "runs, imports and the ledger keep the real date")
+        "disputes, their deadlines, what a run calls overdue) take this date, with the real "
+        "time of day, as today; runs, imports and the ledger otherwise keep the real date")
 
 
 class Config(BaseModel):

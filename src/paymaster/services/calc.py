@@ -35,7 +35,15 @@ def fingerprint_stored(ws: Workspace, session: Session, program: str,
     """The fingerprint a run on the store's data as of a date would have, without running."""
     loaded = ws.plan(program)
     with tempfile.TemporaryDirectory(prefix="paymaster-") as tmp:
-        return fingerprint(loaded, export_inputs(ws, session, program, as_of, Path(tmp)))
+        return fingerprint(loaded, export_inputs(ws, session, program, as_of, Path(tmp)),
+                           overdue_as_of(ws, program, as_of))
+
+
+def overdue_as_of(ws: Workspace, program: str, as_of: dt.date | None) -> dt.date:
+    """The day a run on the store's data judges what is overdue on: the day of the state
+    it runs on, else the workspace's today (the program's demo clock, when it has one: the
+    day its registration queue counts due dates to)."""
+    return as_of if as_of is not None else ws.today(program)
 
 
 def calculate_stored(ws: Workspace, session: Session, program: str, as_of: dt.date | None, *,
@@ -46,7 +54,8 @@ def calculate_stored(ws: Workspace, session: Session, program: str, as_of: dt.da
     with tempfile.TemporaryDirectory(prefix="paymaster-") as tmp:
         folder = export_stored(ws, session, program, as_of, Path(tmp), plan=plan,
                                overrides=overrides)
-        return calculate_exported(plan or ws.plan(program), folder, progress)
+        return calculate_exported(plan or ws.plan(program), folder, progress,
+                                  as_of=overdue_as_of(ws, program, as_of))
 
 
 def export_stored(ws: Workspace, session: Session, program: str, as_of: dt.date | None,
@@ -61,11 +70,12 @@ def export_stored(ws: Workspace, session: Session, program: str, as_of: dt.date 
 def calculate_exported(loaded: LoadedPlan | CachedPlan, folder: Path,
                        progress: Progress | None = None,
                        only: Collection[str] | None = None,
-                       narrow: Narrowing | None = None) -> RunResult:
+                       narrow: Narrowing | None = None,
+                       as_of: dt.date | None = None) -> RunResult:
     """The engine on inputs `export_stored` wrote (`only` these output tables fetched,
-    `narrow`: runs.calculate); no transaction is needed, or held."""
+    `narrow`, `as_of`: runs.calculate); no transaction is needed, or held."""
     try:
-        return calculate(loaded, folder, progress, only=only, narrow=narrow)
+        return calculate(loaded, folder, progress, only=only, narrow=narrow, as_of=as_of)
     except DataError as err:
         exported = re.compile(re.escape(str(folder)) + r"/([\w-]+)\.csv")
         raise DataError([_in_store_terms(p, exported) for p in err.problems]) from err

@@ -30,6 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from paymaster import asof
 from paymaster.calendar import add_business_days
 from paymaster.errors import N_, Word, Problem, WorkflowError, suggest
 from paymaster.limits import check_text
@@ -130,8 +131,24 @@ def new_registration(ws: Workspace, program: str, s: Setup, partner: str, reg_id
         program=program, registration_id=reg_id, partner_id=partner,
         opportunity="|".join(str(fields.get(k) or "") for k in s.key),
         submitted_at=submitted, data=fields, status="submitted",
-        due_on=add_business_days(submitted.date(), ws.program(program).confirm_within_days,
-                                 s.country))
+        due_on=due_on(ws, program, s, submitted.date()))
+
+
+def due_on(ws: Workspace, program: str, s: Setup, submitted: dt.date) -> dt.date:
+    """The owner's last day to answer: by the plan's `answer_within` (what a run calls
+    overdue), else by the workspace's confirm_within_days in the plan's country."""
+    within = s.measure.decision.answer_within if s.measure.decision else None
+    if within is not None:
+        return asof.due_on(submitted, within, ws.plan(program).plan)
+    return add_business_days(submitted, ws.program(program).confirm_within_days, s.country)
+
+
+def confirm_within_days(ws: Workspace, program: str) -> int:
+    """Business days the owner has to answer (the plan's, else the workspace's)."""
+    decision = setup(ws, program).measure.decision
+    if decision is not None and decision.answer_within is not None:
+        return decision.answer_within.business_days
+    return ws.program(program).confirm_within_days
 
 
 def _register(ws: Workspace, program: str, s: Setup, check: _Check,
@@ -448,7 +465,7 @@ class _Check:
     program: str
     loaded: LoadedPlan
     measure: str
-    pending: str | None  # the screening's reason for a record awaiting the owner
+    pending: tuple[str, ...]  # the screening's reasons for a record awaiting the owner
     # the screening's plan with its digest (the run cache's key), made once per plan
     cached: CachedPlan | None = None
     # the name of this program's warm screening state (services/warm_screening.py)
@@ -458,7 +475,8 @@ class _Check:
     def of(cls, ws: Workspace, program: str, s: Setup) -> _Check:
         loaded = ws.plan(program)
         decision = s.measure.decision
-        pending = decision.pending_reason if decision and decision.pending_value else None
+        pending = ((decision.pending_reason, decision.overdue_reason)
+                   if decision and decision.pending_value else ())
         cached = _screening_plan(loaded, s.measure)
         # (the store's URL hashed: it may hold a password, and names the workspace)
         warm = hashlib.sha256(f"{ws.store.url}\0{program}".encode()).hexdigest()
@@ -492,7 +510,7 @@ class _Check:
             raise WorkflowError(Problem(
                 f"the screening produced no verdict for {', '.join(missing)}",
                 hint="is the registration inside the program's scope?"))
-        return [None if passed or reason == self.pending else reason
+        return [None if passed or reason in self.pending else reason
                 for passed, reason in (found[subject] for subject in subjects)]
 
 

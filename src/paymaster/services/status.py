@@ -9,6 +9,7 @@ the data or the plan changed.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import tempfile
@@ -91,7 +92,8 @@ def live(ws: Workspace, program: str, *, wait: bool = False,
     with tempfile.TemporaryDirectory(prefix="paymaster-") as tmp:
         with ws.store.reading() as session:
             folder = export_stored(ws, session, program, None, Path(tmp))
-        key = (str(ws.folder.resolve()), program, run_fingerprint(loaded, folder),
+        day = ws.today(program)  # (what is overdue: the day is part of the result's key)
+        key = (str(ws.folder.resolve()), program, run_fingerprint(loaded, folder, day),
                ws.plan_sha(program))
         where = key[:2]
         with _LOCK:
@@ -110,7 +112,7 @@ def live(ws: Workspace, program: str, *, wait: bool = False,
                 threading.Thread(target=_refresh, args=(ws, program, where), daemon=True,
                                  name=f"status {program}").start()
             return replace(older, fresh=False)
-        hit = engine_pool.run(_calculated, loaded, folder, key[2], background=background)
+        hit = engine_pool.run(_calculated, loaded, folder, key[2], day, background=background)
     with _LOCK:
         # Older results of this program can never be asked for again: drop them.
         for old in [k for k in _CACHE if k[:2] == where]:
@@ -138,11 +140,13 @@ def _refresh(ws: Workspace, program: str, where: tuple[str, str]) -> None:
             _REFRESHING.discard(where)
 
 
-def _calculated(loaded: LoadedPlan, folder: Path, fingerprint: str) -> Live:
+def _calculated(loaded: LoadedPlan, folder: Path, fingerprint: str,
+                as_of: dt.date | None = None) -> Live:
     """The engine on the exported inputs, as the rows the status pages read (run by
-    engine_pool: in a worker process under `paymaster serve`)."""
+    engine_pool: in a worker process under `paymaster serve`), overdue as of `as_of`."""
     result = calculate_exported(loaded, folder,
-                                only=("payouts", "evaluations", "titles", "credits"))
+                                only=("payouts", "evaluations", "titles", "credits"),
+                                as_of=as_of)
     tables = {name: result.tables[name].to_pylist() for name in ("payouts", "evaluations",
                                                                   "titles")}
     # Only the gated rebates' credits: the ones that count hold RMAs outstanding, the

@@ -40,7 +40,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from paymaster import duckdb_config, runcache
+from paymaster import asof, duckdb_config, runcache
 from paymaster.backends import sqlcache
 from paymaster.backends.duckstages import cache_key, input_rows, typed
 from paymaster.datafiles import InputFile, find_files, load_folder, typed_columns
@@ -191,7 +191,8 @@ def _build(cached: CachedPlan, folder: Path, table: str, files: dict[str, Path |
         except DataError:
             con.close()
             return None
-        names = list(plan.inputs)
+        # (today's: a check screens undecided registrations, which are never overdue)
+        names = list(plan.inputs) + asof.register(con, plan, None)
         views = con.execute("SELECT count(*) FROM duckdb_views() "
                             "WHERE temporary AND NOT internal").fetchall()
         entry = None

@@ -175,7 +175,7 @@ def registrations_data(ws: Workspace, user: Principal, program: str,
             for r in registrations.listing(ws, program, partner)]
     return program_info(ws, program) | {
         "payee_id": partner, "today": today, "registrations": rows,
-        "confirm_within_days": ws.program(program).confirm_within_days,
+        "confirm_within_days": registrations.confirm_within_days(ws, program),
         "fields": registration_form(ws, program),
     }
 
