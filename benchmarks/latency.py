@@ -87,7 +87,7 @@ def planning(examples: list[str], rounds: int) -> dict[str, list[dict]]:
     The SQL cache must hold the examples' entries (`warm` ran first, same folder)."""
     import duckdb
 
-    from paymaster import duckdb_config, runcache
+    from paymaster import asof, duckdb_config, runcache
     from paymaster.backends import sqlcache
     from paymaster.backends.duckstages import DuckDBStages, cache_key
     from paymaster.datafiles import find_files, load_folder
@@ -101,7 +101,8 @@ def planning(examples: list[str], rounds: int) -> dict[str, list[dict]]:
             files = {item.table: item.path for item in find_files(cached.loaded.plan, folder / "data")}
             load_folder(cached.loaded.plan, folder / "data", con,
                         verdicts=runcache.Verdicts(cached.digest, files))
-            names = list(cached.loaded.plan.inputs)
+            # (and the run's as-of day, for a plan that depends on it: asof.py)
+            names = list(cached.loaded.plan.inputs) + asof.register(con, cached.loaded.plan, None)
             entry = sqlcache.load(cache_key(con, cached.digest, names))
             if entry is None:
                 raise SystemExit(f"{example}: no cached SQL to measure")

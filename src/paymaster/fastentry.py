@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from paymaster import cachefiles, duckdb_config, fastrun, runcache
+from paymaster import asof, cachefiles, duckdb_config, fastrun, runcache
 from paymaster.backends import sqlcache
 from paymaster.backends.duckstages import cache_key
 from paymaster.digests import file_sha256
@@ -77,7 +77,8 @@ def _record(plan: Path, data: Path, fmt: str) -> None:
             con.execute(f"DROP TABLE {quote('raw_' + f.table)}")
         verdicts = runcache.Verdicts(cached.digest, {f.table: f.path for f in files})
         load_folder(spec, data, con, verdicts=verdicts)
-        entry = sqlcache.load(cache_key(con, cached.digest, list(spec.inputs)))
+        names = list(spec.inputs) + asof.register(con, spec, None)  # (as the full path: runs.py)
+        entry = sqlcache.load(cache_key(con, cached.digest, names))
         compact = None if entry is None else _compact(con, entry)
     finally:
         con.close()
@@ -88,6 +89,7 @@ def _record(plan: Path, data: Path, fmt: str) -> None:
                    recorded=digests,
                    program=spec.program, currency=spec.currency,
                    places=minor_units(spec.currency),
+                   clocks=asof.clocks(spec),  # (the run table's: fastrun makes it each run)
                    budget=str(budget) if budget else None)
     cachefiles.write(where, key, json.dumps(compact).encode())
 

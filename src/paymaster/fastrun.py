@@ -40,7 +40,7 @@ from pathlib import Path
 
 import duckdb
 
-from paymaster import __version__, cachefiles, duckdb_config
+from paymaster import __version__, asof, cachefiles, duckdb_config
 from paymaster.digests import file_sha256, run_fingerprint
 from paymaster.runsummary import summary_text
 from paymaster.sqlnames import literal, quote
@@ -130,13 +130,15 @@ def run(plan: Path, data: Path, out: Path, fmt: str) -> str:
     try:
         out.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=out))
-        figures, rows = _calculate(entry, files, stats, staging, clock, said)
-        fingerprint = run_fingerprint(plan, files.items())
+        day = dt.date.today() if entry.get("clocks") else None  # (as_of: asof.py)
+        figures, rows = _calculate(entry, files, stats, staging, clock, said, day)
+        fingerprint = asof.fingerprint(run_fingerprint(plan, files.items()), day)
         clock.done("summarize")
         metadata = {
             "program": entry["program"], "plan": str(plan),
             "plan_sha256": file_sha256(plan), "data": str(data),
-            "fingerprint": fingerprint, "backend": "duckdb", "paymaster": __version__,
+            "fingerprint": fingerprint, **({"as_of": day.isoformat()} if day else {}),
+            "backend": "duckdb", "paymaster": __version__,
             "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "rows": rows, "timings": clock.timings}
         (staging / "run.json").write_text(json.dumps(metadata, indent=2) + "\n",
@@ -193,7 +195,8 @@ def _stat(path: Path) -> tuple[int, int, int]:
 
 
 def _calculate(entry: dict, files: dict[str, Path], stats: dict[str, tuple], staging: Path,
-               clock: StageClock, said: StageLines) -> tuple[dict, dict[str, int]]:
+               clock: StageClock, said: StageLines,
+               day: dt.date | None = None) -> tuple[dict, dict[str, int]]:
     con = duckdb.connect(config=duckdb_config.config())
     try:
         said("read and validate input")
@@ -218,6 +221,7 @@ def _calculate(entry: dict, files: dict[str, Path], stats: dict[str, tuple], sta
                 marks = ", ".join("?" for _ in memtable["columns"])
                 con.executemany(f"INSERT INTO {quote(name)} VALUES ({marks})",
                                 [[_value(v) for v in row] for row in memtable["rows"]])
+        asof.create(con, entry.get("clocks") or [], day)  # (the day as a value, as runs.py)
         said(CACHED)
         for stage in entry["stages"]:
             said(f"calculate {stage['name']}")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from paymaster import duckdb_config
+from paymaster import asof, duckdb_config
 from paymaster.datafiles import find_files
 from paymaster.engine import build
 from paymaster.incremental.affected import affected_payees
@@ -67,7 +68,7 @@ class Report:
 
 def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
               progress: Progress | None = None, full: bool = False,
-              outputs: str = "all") -> tuple[RunResult, Report]:
+              outputs: str = "all", as_of: dt.date | None = None) -> tuple[RunResult, Report]:
     """Calculate `plan` on `data`, incrementally against the state at `state_path` when it
     can (else in full), and leave the new state there. `Report.delta` says which output
     rows changed; with `outputs="delta"` an incremental run returns only that (the
@@ -85,6 +86,8 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
     state = State(Path(state_path), loaded, say)
     try:
         backend = state.backend
+        day = asof.resolve(as_of) if asof.needed(loaded.plan) else None
+        state.as_of = day.isoformat() if day else ""
         reason = "asked for a full run" if full else state.usable()
         diffs = None
         scopes: dict[str, Affected] = {}
@@ -99,7 +102,7 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
             report.changed = {t: (d.old_count, d.new_count) for t, d in diffs.items()
                               if d.old_count or d.new_count}
             report.read = {t: d.read_rows for t, d in diffs.items() if d.read_rows}
-            new = {name: backend.table(name) for name in loaded.plan.inputs}
+            new = _tables(state, loaded, day)
             try:
                 scopes = affected_payees(loaded, backend, new, diffs)
             except Fallback as err:
@@ -109,7 +112,7 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
             say("read and validate input")
             state.load_all(Path(data))
             stage("read_input")
-            new = {name: backend.table(name) for name in loaded.plan.inputs}
+            new = _tables(state, loaded, day)
             report.mode, report.reason = "full", reason
             diffs = None
         else:
@@ -150,10 +153,17 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
         state.mark(complete=True)
         state.con.execute("CHECKPOINT")
         stage("store_state")
-        return RunResult(loaded, results, fingerprint(loaded, Path(data)),
-                         dict(report.seconds)), report
+        return RunResult(loaded, results, fingerprint(loaded, Path(data), day),
+                         dict(report.seconds), day), report
     finally:
         state.con.close()
+
+
+def _tables(state: State, loaded: LoadedPlan, day: dt.date | None) -> dict:
+    """The input tables, and the run's as-of day beside them when the plan depends on it
+    (a value in a table, as runs.py gives it)."""
+    names = list(loaded.plan.inputs) + asof.register(state.con, loaded.plan, day)
+    return {name: state.backend.table(name) for name in names}
 
 
 def _candidates(state: State, scope: Splice) -> Candidates | None:

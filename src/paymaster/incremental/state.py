@@ -72,6 +72,7 @@ class State:
         self.plan_hash = _plan_hash(loaded)
         self.digests: dict[Path | None, str] = {}
         self.groups: dict[Path, list[RowGroup]] = {}
+        self.as_of = ""  # the run's as-of day, when the plan depends on it (asof.py)
 
     def names(self) -> set[str]:
         return {r[0] for r in self.con.execute(
@@ -90,6 +91,8 @@ class State:
             return "the plan changed"
         if meta.get("complete") != "yes":
             return "the previous run did not finish"
+        if meta.get("as_of", "") != self.as_of:  # (what is overdue: in untouched records too)
+            return "the as-of day changed"
         missing = [t for t in self.loaded.plan.inputs if f"in_{t}" not in names]
         return f"no stored input {missing[0]}" if missing else None
 
@@ -97,7 +100,7 @@ class State:
         self.con.execute("CREATE OR REPLACE TABLE pm_meta (key VARCHAR, value VARCHAR)")
         self.con.executemany("INSERT INTO pm_meta VALUES (?, ?)", [
             ("version", STATE_VERSION), ("plan", self.plan_hash),
-            ("complete", "yes" if complete else "no")])
+            ("complete", "yes" if complete else "no"), ("as_of", self.as_of)])
 
     def columns(self, table: str) -> list[str]:
         return list(self.loaded.plan.inputs[table].columns)
