@@ -4,6 +4,7 @@ or a machine without Java."""
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 from pathlib import Path
@@ -23,12 +24,13 @@ pytestmark = pytest.mark.spark
 MASTER = SPARK_MASTER  # the session fixture `spark` is in conftest, shared by modules
 
 
-def _same_on_both(plan: Path, data: Path) -> None:
-    expected = calculate(plan, data)
-    actual = calculate(plan, data, backend="spark", spark_master=MASTER)
+def _same_on_both(plan: Path, data: Path, as_of: dt.date | None = None):
+    expected = calculate(plan, data, as_of=as_of)
+    actual = calculate(plan, data, backend="spark", spark_master=MASTER, as_of=as_of)
     assert compare_backends.differences(expected.tables, actual.tables) == []
     assert actual.fingerprint == expected.fingerprint
     assert expected.tables["payouts"].num_rows > 0
+    return actual
 
 
 # sales-team (the longest on Spark) is compared table by table in the streamed-run test below
@@ -47,6 +49,19 @@ def test_minor_units_equal_duckdb(spark, case: str) -> None:
 def test_generated_case_equals_duckdb(spark, tmp_path: Path) -> None:
     data = generate.generate("generuj-leady", 3000, tmp_path / "data", seed=11)
     _same_on_both(EXAMPLES / "generuj-leady" / "plan.yaml", data)
+
+
+def test_overdue_registrations_equal_duckdb(spark, tmp_path: Path) -> None:
+    """The run's as-of day (a one-row table beside the input: asof.py) reaches Spark as it
+    does DuckDB. On 2018-05-09 (tests/test_overdue.py, worked by hand): R01 (due 04-09) and
+    R03 (due 04-10) overdue, R02 due that very day still awaiting the owner."""
+    from test_overdue import scenario
+
+    actual = _same_on_both(EXAMPLES / "generuj-leady" / "plan.yaml", scenario(tmp_path),
+                           dt.date(2018, 5, 9))
+    assert {r["subject"]: r["reason"] for r in actual.tables["evaluations"].to_pylist()} == {
+        "R01": "overdue", "R02": "awaiting_decision", "R03": "overdue", "R04": None,
+        "R05": None}
 
 
 def test_streamed_run_writes_the_tables_duckdb_returns(spark, tmp_path: Path) -> None:

@@ -15,8 +15,6 @@ import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-
 from paymaster.calendar import add_business_days
 from test_spec_generuj_leady import PAID, PLAN, UNPAID, Case, lines, verdicts
 
