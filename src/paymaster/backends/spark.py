@@ -122,7 +122,9 @@ class SparkBackend:
     def bind(self, con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, ir.Table]:
         tables = {}
         for name in names:
-            path = self.staging / f"{name}.parquet"
+            # (named input_*: Spark skips a file whose name starts with "_" or ".", as the
+            # run's as-of table __run does: asof.py)
+            path = self.staging / f"input_{name}.parquet"
             con.execute(f"COPY {quote(name)} TO {literal(str(path))} (FORMAT parquet)")
             tables[name] = self._view(name, self.spark.read.parquet(str(path)))
         return tables
