@@ -64,6 +64,11 @@ def test_the_fast_path_gives_the_full_paths_files_and_lines(tmp_path: Path) -> N
         assert _metadata(fast) == _metadata(tmp_path / example / "full"), example
         assert _timeless(said) == _timeless(printed).replace("full", "fast/deeper"), example
         assert said.count(fastrun.CACHED) == 1 and "calculate " in said
+        # Each text cell made inert by one macro, not its expression written out per column.
+        entry = fastrun.read_entry(fastrun.entry_key(plan, "csv"))
+        copies = [" ".join(output["copy"]) for output in entry["outputs"]]
+        assert all("__fast_inert(CAST(q." in copy and "regexp_matches" not in copy
+                   for copy in copies), example
 
 
 def test_a_fast_run_imports_no_framework_and_a_failed_one_leaves_nothing(

@@ -49,7 +49,7 @@ from paymaster.runsummary import summary_text
 from paymaster.sqlnames import literal, quote
 from paymaster.stageclock import StageClock, StageLines
 
-FORMAT = 2  # 2: the payouts and the effect kept as tables while written
+FORMAT = 3  # 2: the payouts and the effect kept as tables while written; 3: macros
 EXTENSIONS = (".csv", ".parquet", ".xlsx")  # datafiles.EXTENSIONS: the first found is read
 # Inputs up to this size: a larger run spends its time calculating, not starting, and
 # may need what the full path adds (stages on disk, a larger memory limit, its retry).
@@ -232,6 +232,8 @@ def _calculate(entry: dict, files: dict[str, Path], stats: dict[str, tuple], sta
                     con.execute(statement).fetchall()
         clock.done("calculate")
         rows: dict[str, int] = {}
+        for macro in entry["macros"]:
+            con.execute(macro)
         outputs = {output["name"]: output for output in entry["outputs"]}
         con.execute(outputs["effect"]["keep"])
         effect = _rows(con, '"__fast_effect"', entry["effect"])
