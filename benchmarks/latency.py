@@ -11,7 +11,10 @@ importing what a run needs, library by library (FLOOR: DuckDB, pyarrow, pydantic
 plan's models, Typer and Rich, Ibis; `import paymaster.runs`, `import paymaster.cli`).
 With --old SRC (the `src` folder of another checkout, e.g. a detached worktree of main),
 each round also runs that code's cached `paymaster run` (its own cache folder, warmed the
-same way), alternating with this code's: old and new in the same minutes. --no-compiled
+same way, through its `paymaster` entry point: launch.py where it has one, else the command
+line), alternating with this code's: old and new in the same minutes. Each example's
+floor is measured beside them: the interpreter, DuckDB's engine module and the example's
+CSV files read into tables, with none of the plan's SQL. --no-compiled
 leaves out the runs that compile (10-20 s each on a shared machine).
 Prints the medians of wall time and of CPU time (user + system: what the run itself costs on a shared
 machine) and the load average; --json keeps every round (and the load average at the
@@ -69,6 +72,7 @@ def timed(command: list[str], env: dict[str, str]) -> dict:
 # imports, library by library (each line includes the ones above it that it names).
 FLOOR = {
     "python -c pass": "pass",
+    "import _duckdb (the engine module alone)": "import _duckdb",
     "import duckdb": "import duckdb",
     "import duckdb, pyarrow": "import duckdb, pyarrow",
     "import pydantic and the plan's models": "import paymaster.plan",
@@ -78,6 +82,19 @@ FLOOR = {
     "import paymaster.cli": "import paymaster.cli",
     "import paymaster.fastrun (a fast run's imports)": "import paymaster.fastrun",
 }
+
+
+# The floor under an example's fast run, in a fresh process: the interpreter, DuckDB's
+# engine module, a connection as a small fast run makes it, and the example's CSV files
+# read into tables as the fast path reads them (`python FLOOR_READ FOLDER`); no plan SQL.
+FLOOR_READ = """
+import sys, pathlib, _duckdb
+con = _duckdb.connect(config={"threads": "1", "async_threads": "0"})
+for i, path in enumerate(sorted(pathlib.Path(sys.argv[1]).glob("*.csv"))):
+    con.execute(f"CREATE TEMP TABLE t{i} AS SELECT row_number() OVER () + 1 AS __line, * "
+                "FROM read_csv(?, all_varchar = true, header = true)", [str(path)])
+con.close()
+"""
 
 
 def planning(examples: list[str], rounds: int) -> dict[str, list[dict]]:
@@ -224,13 +241,18 @@ def main() -> None:
             commands[f"{example}: cached SQL"] = (run, cached)
             timed(run, cached)  # warms the cache
             timed(run, cached)  # (and the fast path's entry, written after a cached run)
+            imports[f"{example}: floor (python, _duckdb, its CSVs read, no plan SQL)"] = [
+                sys.executable, "-c", FLOOR_READ, str(folder / "data")]
             if args.old:
                 old_env = {**os.environ, "PAYMASTER_SQL_CACHE": str(cache) + "-old"}
+                # (its `paymaster` entry point: the fast path's launcher where it has one)
+                entry = "launch" if (args.old / "paymaster" / "launch.py").exists() else "cli"
                 old = [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv.pop(1)); "
-                       "from paymaster.cli import main; main()", str(args.old.resolve()),
+                       f"from paymaster.{entry} import main; main()", str(args.old.resolve()),
                        *run[1:-1], str(Path(work) / f"{example}-old")]
                 commands[f"{example}: cached SQL, old code"] = (old, old_env)
                 timed(old, old_env)
+                timed(old, old_env)  # (its fast entry too, as for this code)
         for _ in range(args.rounds):
             for name, command in imports.items():
                 runs.setdefault(name, []).append(timed(command, plain))

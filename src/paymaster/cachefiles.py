@@ -17,7 +17,6 @@ import os
 import stat
 import sys
 import tempfile
-from importlib.metadata import version
 from pathlib import Path
 
 CACHE_ENV = "PAYMASTER_SQL_CACHE"
@@ -75,6 +74,10 @@ def library_version(name: str) -> str:
             return found[0][len(prefix):-len(".dist-info")]
         if found:
             break  # (two versions side by side: the installer's own answer)
+    # (imported here, where it is needed, which a fast run never is: importlib.metadata
+    # brings the email package with it, 15 ms of a fast run's imports)
+    from importlib.metadata import version
+
     return version(name)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -38,6 +39,7 @@ _SENTINEL = Path("/fast-entry-output-path")
 # The outputs a fast run keeps as tables while it writes them: the effect (printed, then
 # written) and the payout lines (written, then counted for the printed figures).
 KEPT = {"payouts": "__fast_payouts", "effect": "__fast_effect"}
+INERT = "__fast_inert"  # the macro of a CSV cell made inert (_inert_cell)
 
 
 def record(plan: Path, data: Path, fmt: str) -> None:
@@ -117,6 +119,7 @@ def _compact(con: duckdb.DuckDBPyConnection, entry: sqlcache.Entry) -> dict | No
     if not {"payouts", "effect"} <= set(entry.outputs) or "totals" not in entry.figures:
         return None
     outputs = []
+    inert = _inert_cell()
     for name, output in entry.outputs.items():
         schema = sqlcache.schema_of(output["arrow"])
         item = {"name": name, "header": csv_header(schema)}
@@ -125,6 +128,10 @@ def _compact(con: duckdb.DuckDBPyConnection, entry: sqlcache.Entry) -> dict | No
             item["keep"] = f"CREATE TEMP TABLE {quote(KEPT[name])} AS {source}"
             source = f"SELECT * FROM {quote(KEPT[name])}"
         statement = copy_statement(source, schema, _SENTINEL, "csv")
+        if statement is not None and inert is not None:
+            for field in schema:
+                value = f"CAST(q.{quote(field.name)} AS VARCHAR)"
+                statement = statement.replace(inert[1](value), f"{INERT}({value})")
         item["copy"] = None if statement is None else statement.split(literal(str(_SENTINEL)))
         if item["copy"] is None or len(item["copy"]) != 2:
             return None
@@ -135,8 +142,27 @@ def _compact(con: duckdb.DuckDBPyConnection, entry: sqlcache.Entry) -> dict | No
     if any(t is None for _c, t in effect) or _sql_type(total) is None:
         return None
     return {"memtables": memtables, "outputs": outputs, "effect": effect,
+            "macros": [] if inert is None else [inert[0]],
             "total": _sql_type(total), "stages": [
                 {"name": s["name"], "statements": s["statements"]} for s in entry.stages]}
+
+
+def _inert_cell() -> tuple[str, Callable[[str], str]] | None:
+    """A CSV output's text cell made inert (outputs.copy_statement's expression, the same
+    for every text column) as one macro, and the expression it stands for, given a
+    column's value: a COPY naming the macro once per column is a fifth of the text DuckDB
+    parses (parsing the repeated expression was half of writing an example's outputs).
+    None when the expression cannot be found in copy_statement's text."""
+    probe = copy_statement("SELECT 1", pa.schema([("v", pa.string())]), _SENTINEL, "csv")
+    value = 'CAST(q."v" AS VARCHAR)'
+    start, end = "COPY (SELECT ", ' AS "v" FROM (SELECT 1) AS q)'
+    if probe is None or not probe.startswith(start) or end not in probe:
+        return None
+    template = probe[len(start):probe.index(end)]
+    if value not in template:
+        return None
+    return (f"CREATE TEMP MACRO {INERT}(v) AS {template.replace(value, 'v')}",
+            lambda column: template.replace(value, column))
 
 
 def _tagged(value):

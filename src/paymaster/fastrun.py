@@ -38,7 +38,10 @@ import tempfile
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
+# DuckDB's engine module itself, which the `duckdb` package re-exports: importing the
+# package's Python layer (relations, expressions, types, its version from METADATA) cost
+# a fast run 0.1 s of CPU, three times the engine's own import, for nothing it calls.
+import _duckdb as duckdb
 
 from paymaster import __version__, asof, cachefiles, duckdb_config
 from paymaster.digests import file_sha256, run_fingerprint
@@ -46,12 +49,19 @@ from paymaster.runsummary import summary_text
 from paymaster.sqlnames import literal, quote
 from paymaster.stageclock import StageClock, StageLines
 
-FORMAT = 2  # 2: the payouts and the effect kept as tables while written
+FORMAT = 3  # 2: the payouts and the effect kept as tables while written; 3: macros
 EXTENSIONS = (".csv", ".parquet", ".xlsx")  # datafiles.EXTENSIONS: the first found is read
 # Inputs up to this size: a larger run spends its time calculating, not starting, and
 # may need what the full path adds (stages on disk, a larger memory limit, its retry).
 MAX_INPUT_BYTES = 64 << 20
+# Inputs up to this size run on one thread with DuckDB's optimizer off. For an example's
+# 31-42 lines, optimizing 50-100 KB of nested stage SQL cost more than it saved (10-15% of
+# the run's CPU) and a second thread only its hand-offs; at 3,000 and 30,000 lines (up to
+# 4.4 MB of CSV) both settings measured the same CPU as the defaults. The outputs are the
+# same: every output is sorted by its own keys (docs/performance.md, seventh round).
+SMALL_INPUT_BYTES = 1 << 20
 CACHED = "run the plan's compiled SQL (cached)"
+MEMTABLE_ROWS = 500  # rows of a plan's in-memory table per INSERT statement
 
 
 class Miss(Exception):
@@ -164,7 +174,8 @@ def run(plan: Path, data: Path, out: Path, fmt: str) -> str:
 
 def _input_files(entry: dict, data: Path) -> tuple[dict[str, Path], dict[str, tuple]]:
     """Each input table's file (the first of its names found, as datafiles.find_files),
-    checked clean before by its bytes, and its state when hashed; else Miss."""
+    checked clean before by its bytes, and its state when hashed (size, time, inode);
+    else Miss."""
     files: dict[str, Path] = {}
     size = 0
     for table in entry["tables"]:
@@ -197,7 +208,7 @@ def _stat(path: Path) -> tuple[int, int, int]:
 def _calculate(entry: dict, files: dict[str, Path], stats: dict[str, tuple], staging: Path,
                clock: StageClock, said: StageLines,
                day: dt.date | None = None) -> tuple[dict, dict[str, int]]:
-    con = duckdb.connect(config=duckdb_config.config())
+    con = _connect(sum(state[0] for state in stats.values()) <= SMALL_INPUT_BYTES)
     try:
         said("read and validate input")
         for table in entry["tables"]:
@@ -215,12 +226,7 @@ def _calculate(entry: dict, files: dict[str, Path], stats: dict[str, tuple], sta
         duckdb_config.seal(con, files.values(), staging)
         clock.done("read_input")
         for name, memtable in entry["memtables"].items():
-            columns = ", ".join(f"{quote(c)} {t}" for c, t in memtable["columns"])
-            con.execute(f"CREATE TEMP TABLE {quote(name)} ({columns})")
-            if memtable["rows"]:
-                marks = ", ".join("?" for _ in memtable["columns"])
-                con.executemany(f"INSERT INTO {quote(name)} VALUES ({marks})",
-                                [[_value(v) for v in row] for row in memtable["rows"]])
+            _memtable(con, name, memtable["columns"], memtable["rows"])
         asof.create(con, entry.get("clocks") or [], day)  # (the day as a value, as runs.py)
         said(CACHED)
         for stage in entry["stages"]:
@@ -230,6 +236,8 @@ def _calculate(entry: dict, files: dict[str, Path], stats: dict[str, tuple], sta
                     con.execute(statement).fetchall()
         clock.done("calculate")
         rows: dict[str, int] = {}
+        for macro in entry["macros"]:
+            con.execute(macro)
         outputs = {output["name"]: output for output in entry["outputs"]}
         con.execute(outputs["effect"]["keep"])
         effect = _rows(con, '"__fast_effect"', entry["effect"])
@@ -253,6 +261,31 @@ def _calculate(entry: dict, files: dict[str, Path], stats: dict[str, tuple], sta
         return figures, rows
     finally:
         con.close()
+
+
+def _connect(small: bool) -> duckdb.DuckDBPyConnection:
+    """The run's connection (duckdb_config's settings); for a small input, one thread
+    unless told otherwise, no I/O threads and no optimizer (SMALL_INPUT_BYTES)."""
+    settings = duckdb_config.config()
+    if small:
+        settings.setdefault("threads", "1")
+        settings["async_threads"] = "0"  # (DuckDB 2.0 starts 8 for asynchronous I/O)
+    con = duckdb.connect(config=settings)
+    if small:
+        con.execute("PRAGMA disable_optimizer")
+    return con
+
+
+def _memtable(con: duckdb.DuckDBPyConnection, name: str, columns: list, rows: list) -> None:
+    """A plan's in-memory table from its entry: its rows in one INSERT of bound values,
+    each cast to its column's type (a statement per row cost sales-team's 73 rows 0.03 s)."""
+    con.execute(f"CREATE TEMP TABLE {quote(name)} ("
+                f"{', '.join(f'{quote(c)} {t}' for c, t in columns)})")
+    row = "(" + ", ".join(f"CAST(? AS {t})" for _c, t in columns) + ")"
+    for start in range(0, len(rows), MEMTABLE_ROWS):
+        part = rows[start:start + MEMTABLE_ROWS]
+        con.execute(f"INSERT INTO {quote(name)} VALUES {', '.join(row for _ in part)}",
+                    [_value(v) for values in part for v in values])
 
 
 def _rows(con: duckdb.DuckDBPyConnection, source: str, columns: list) -> list[dict]:
