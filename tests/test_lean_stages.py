@@ -1,6 +1,7 @@
 """Generuj-leady's pool and bonus stages read only the rows they charge or rank (issue 16,
 fifth round): the pool's running sum is one window; the deals check their ids' shape once
-(sixth round). (Natural order's shape check on the filtered rows of a stored table:
+(sixth round), stored once for both windows, and write each line's figures once (seventh
+round). (Natural order's shape check on the filtered rows of a stored table:
 tests/test_ordering.py.)"""
 
 from __future__ import annotations
@@ -33,9 +34,23 @@ def test_pool_sums_once(tmp_path, monkeypatch) -> None:
     # check the shape of the sale ids as they are in `sales`: the cap's rows come through
     # the claims' union of numbered and other records, whose ids are the sales' (its check
     # was a regular expression over every row of that union)
+    # (seventh round) and compute that check once: it is a one-row stage both windows
+    # read (Ibis wrote its scalar subquery into each window, and DuckDB ran each copy, a
+    # regular expression over every sale id)
+    deals = stages["deal__records"]
+    assert "REGEXP_MATCHES" not in deals.upper()
+    (once,) = set(re.findall(r'"stage_(once_\d+)"', deals))
+    assert len(re.findall(f'"stage_{once}"', deals)) == 2
     checks = re.findall(r"REGEXP_MATCHES\([^()]*\) AS BOOLEAN\)\) AS \"__shaped\" FROM (\S+)",
-                        stages["deal__records"], re.IGNORECASE)
-    assert checks and set(checks) == {'"sales"'}, checks
+                        stages[once], re.IGNORECASE)
+    assert checks == ['"sales"'], checks
+    # the line's figures are columns the next step reads, each written once (seventh
+    # round): the rate table's conditions (the band's number), the base's product
+    # (unit price x 12 x paid licences), the claim's reasons; they were written in the
+    # rate, the band, the raw and the earned amount, the reason and the eligibility
+    assert deals.count("'M365'") == 1
+    assert deals.count("* 12") == 1
+    assert deals.count("'registration_already_used'") == 2  # the reason; the cancellation's
     # and the payouts are the hand-worked ones (tests/test_golden.py): the pool's lines
     payouts = result.tables["payouts"].to_pylist()
     charged = [r for r in payouts if r["budget_left"] is not None]

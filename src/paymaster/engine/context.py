@@ -97,12 +97,25 @@ class Context:
     # tables several measures read, by what they are (blocks/totals.py: shared totals);
     # None: nothing shared (a partial recalculation narrows each measure on its own)
     shared: dict[str, ir.Table] | None = field(default_factory=dict)
+    # `once`'s stored tables, by the expression they store
+    stored_once: dict[Any, ir.Table] = field(default_factory=dict)
 
     def stage(self, name: str, table: ir.Table) -> ir.Table:
         """A table several outputs derive from: stored once when the caller allows it."""
         if self.materialize is None or self.compiler.collector:
             return table
         return store_varying(self.materialize, name, table)
+
+    def once(self, table: ir.Table) -> ir.Table:
+        """A small table several windows read (natural order's shape check of a column),
+        stored once per run and the same stage for every reader: unstored in a partial
+        recalculation, where nothing is shared."""
+        if self.shared is None:
+            return table
+        done = self.stored_once
+        if table.op() not in done:
+            done[table.op()] = self.stage(f"once_{len(done) + 1}", table)
+        return done[table.op()]
 
     def stage_narrow(self, name: str, table: ir.Table, keep: set[str]) -> ir.Table:
         """`stage` with only the columns later steps read: writing and re-reading every

@@ -10,7 +10,7 @@ import ibis.expr.types as ir
 
 from paymaster.money import MONEY_TYPE, money_type
 from paymaster.plan.expressions import WIDE
-from paymaster.plan.natural import natural_sort_key
+from paymaster.plan.natural import Once, natural_sort_key
 
 LINE_SCHEMA: dict[str, Any] = {
     "program": "string",
@@ -159,14 +159,15 @@ def join_text(parts: list[ir.Value], sep: str = "; ") -> ir.Value:
     return joined.nullif("")
 
 
-def natural_order(table: ir.Table, columns: list[str]) -> list[ir.Value]:
+def natural_order(table: ir.Table, columns: list[str], once: Once | None = None) -> list[ir.Value]:
     """Sort keys where an id's trailing number sorts as a number: 9 before 10, S9 before
     S10 (`plan.expressions.natural_key`, as `id_before` compares ids).
 
     "Ties by sale id" must not depend on whether the ids happen to be written as numbers,
     nor on how many digits they were given. Ids of one shape sort as they are
-    (`plan.natural.natural_sort_key`): the same order without a regular expression per row."""
-    return [natural_sort_key(table, name) if table[name].type().is_string() else table[name]
+    (`plan.natural.natural_sort_key`): the same order without a regular expression per row;
+    `once` stores that check where several windows read it (`Context.once`)."""
+    return [natural_sort_key(table, name, once) if table[name].type().is_string() else table[name]
             for name in columns]
 
 

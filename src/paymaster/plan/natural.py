@@ -12,6 +12,7 @@ incremental recalculation, Spark) decides again.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from decimal import Decimal
 
 import ibis
@@ -20,6 +21,9 @@ import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
 from paymaster.plan.expressions import natural_key
+
+# Stores a one-row table and returns the stored table (`natural_sort_key`'s `once`).
+Once = Callable[[ir.Table], ir.Table]
 
 # An id of one shape: text without digits, then its number. (\z, not $: Spark's Java
 # regular expressions let $ match before a final line break.)
@@ -30,7 +34,7 @@ PASS_THROUGH = (ops.Filter, ops.Sort, ops.Limit, ops.Distinct, ops.DropNull, ops
                 ops.SelfReference, ops.JoinReference)
 
 
-def natural_sort_key(table: ir.Table, name: str) -> ir.Value:
+def natural_sort_key(table: ir.Table, name: str, once: Once | None = None) -> ir.Value:
     """A sort key for `table[name]` (text) ordering as `natural_key` does: the id itself
     when every id has one shape, else `natural_key`.
 
@@ -41,16 +45,24 @@ def natural_sort_key(table: ir.Table, name: str) -> ir.Value:
     subset of those, so a stage's window does not compute its input twice; and one shape
     is proved from the least and greatest id: every id lies between them as text, so
     shares their prefix P, and a character other than a digit right after P would put it
-    outside them."""
+    outside them.
+
+    `once`, when given, stores the check's one row (a stage) and returns it: Ibis writes
+    a scalar subquery again in every window that reads it, and DuckDB computes each
+    copy (a regular expression over every id of the origin); stored, every window of
+    the stage reads one row."""
     value = table[name]
     relation, column = _origin(table.op(), name)
     ids = relation.to_expr()[column]
     facts = relation.to_expr().aggregate(
         __lo=ids.min(), __hi=ids.max(), __short=ids.length().min(), __long=ids.length().max(),
         __shaped=ids.re_search(SHAPED).all())
-    one_shape = facts.select(
+    check = facts.select(
         __one=(facts["__short"] == facts["__long"]) & facts["__shaped"]
-        & (_prefix(facts["__lo"]) == _prefix(facts["__hi"]))).as_scalar()
+        & (_prefix(facts["__lo"]) == _prefix(facts["__hi"])))
+    if once is not None:
+        check = once(check)
+    one_shape = check.select("__one").as_scalar()
     return ibis.ifelse(one_shape.fill_null(False), value, natural_key(value))
 
 

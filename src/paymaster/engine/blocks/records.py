@@ -54,14 +54,20 @@ def build_per_record(ctx: Context, measure: PerRecord, path: tuple, seq: int) ->
     checks += rules
     table = _apply_caps(ctx, table, measure, names, path, refer_names)
     ns = ctx.namespace(table, names, **refer_names)
+    # The line's figures in steps, each a column the next reads: DuckDB evaluates an
+    # expression again wherever it is written, and the rate's CASE was written in the
+    # raw amount, the earned amount, the reason (twice) and the cancellation, the raw
+    # amount's 128-bit product twice, the reason's CASE twice. (Names of our own until
+    # the last step: a source may have a column called `rate` that a rule reads.)
     if measure.amount is not None:
         raw = ctx.expr(measure.amount, ns, path + ("amount",), "numeric").cast(WIDE)
-        base, rate, band = ibis.null().cast(WIDE), ibis.null().cast(WIDE), ibis.null().cast("string")
+        table = table.mutate(__raw=raw, __base=ibis.null().cast(WIDE),
+                             __rate=ibis.null().cast(WIDE), __bandl=ibis.null().cast("string"))
     else:
         base = ctx.expr(measure.base, ns, path + ("base",), "numeric").cast(WIDE)
-        rate, band = _rate(ctx, measure.rate, ns, path + ("rate",))
-        raw = multiply(base, rate)
-        checks.append(("no_band", rate.isnull()))
+        table = _rate(ctx, table, measure.rate, ns, path + ("rate",), base)
+        table = table.mutate(__raw=multiply(table["__base"], table["__rate"]))
+        checks.append(("no_band", table["__rate"].isnull()))
     failed = first_reason(checks)
     # Closed but cancelled: every check passes but a cancelling rule (kept on record with
     # its reason; a bonus on the record is too).
@@ -69,9 +75,12 @@ def build_per_record(ctx: Context, measure: PerRecord, path: tuple, seq: int) ->
     others = first_reason([c for c in checks if not any(c is x for x in cancels)])
     cancelled = (ibis.ifelse(others.isnull(), first_reason(cancels), ibis.null().cast("string"))
                  if cancels else ibis.null().cast("string"))
+    table = table.mutate(__reason=failed, __cancelled=cancelled)
     table = table.mutate(
-        raw=raw, earned=money(raw.fill_null(0), ctx.places), base=base, rate=rate, band=band,
-        reason=failed, eligible=failed.isnull(), cancelled=cancelled,
+        raw=table["__raw"], earned=money(table["__raw"].fill_null(0), ctx.places),
+        base=table["__base"], rate=table["__rate"], band=table["__bandl"],
+        reason=table["__reason"], eligible=table["__reason"].isnull(),
+        cancelled=table["__cancelled"],
         date=table["__date"] if measure.date else ibis.null().cast("date"),
     )
     if measure.limit is not None:
@@ -136,17 +145,27 @@ def _claim_trace(table: ir.Table, claim) -> dict[str, ir.Value]:
     }
 
 
-def _rate(ctx: Context, rate: object, ns, path: tuple) -> tuple[ir.Value, ir.Value]:
-    """The rate, and its band's label."""
+def _rate(ctx: Context, table: ir.Table, rate: object, ns, path: tuple,
+          base: ir.Value) -> ir.Table:
+    """The base (`__base`), the rate (`__rate`) and its band's label (`__bandl`): the
+    bands' conditions are evaluated once, as the band's number (`__band`), which the
+    rate and the label read."""
     if not isinstance(rate, RateTable):
-        return ctx.number(rate, ns, path).cast(WIDE), ibis.null().cast("string")
-    cases, labels = [], []
+        return table.mutate(__base=base, __rate=ctx.number(rate, ns, path).cast(WIDE),
+                            __bandl=ibis.null().cast("string"))
+    whens, rates = [], []
     for i, band in enumerate(rate.bands):
         when = ctx.expr(band.when, ns, path + ("bands", i, "when"), "boolean").fill_null(False)
-        cases.append((when, ctx.number(band.rate, ns, path + ("bands", i, "rate")).cast(WIDE)))
-        labels.append((when, ibis.literal(band.label)))
-    return (ibis.cases(*cases, else_=ibis.null().cast(WIDE)),
-            ibis.cases(*labels, else_=ibis.null().cast("string")))
+        whens.append((when, ibis.literal(i, type="int16")))
+        rates.append(ctx.number(band.rate, ns, path + ("bands", i, "rate")).cast(WIDE))
+    table = table.mutate(__base=base, __band=ibis.cases(*whens, else_=ibis.null().cast("int16")))
+    number = table["__band"]
+    labels = [ibis.literal(b.label) for b in rate.bands]
+    return table.mutate(
+        __rate=ibis.cases(*[(number == i, r) for i, r in enumerate(rates)],
+                          else_=ibis.null().cast(WIDE)),
+        __bandl=ibis.cases(*[(number == i, label) for i, label in enumerate(labels)],
+                           else_=ibis.null().cast("string")))
 
 
 def _apply_caps(ctx: Context, table: ir.Table, measure: PerRecord, names, path, refers):
@@ -177,7 +196,7 @@ def _limit(ctx: Context, table: ir.Table, measure: PerRecord, ns, path: tuple):
     table = table.mutate(__count=count)
     counted = table.filter(table["eligible"])
     counted = counted.mutate(__slot=ibis.row_number().over(
-        group_by=group, order_by=natural_order(counted, limit.order_by)) + 1)
+        group_by=group, order_by=natural_order(counted, limit.order_by, ctx.once)) + 1)
     others = table.filter(~table["eligible"])
     ranked = counted.union(others.mutate(__slot=ibis.null().cast("int64")))
     over = ranked["eligible"] & (ranked["__slot"] > ranked["__count"])
@@ -206,7 +225,7 @@ def _claim(ctx: Context, table: ir.Table, measure: PerRecord) -> ir.Table:
     rest = table.anti_join(claimed_keys, same_key)
     table = table.semi_join(claimed_keys, same_key)
     records = table.mutate(
-        __ridx=ibis.row_number().over(group_by=keys, order_by=natural_order(table, claim.order_by)) + 1
+        __ridx=ibis.row_number().over(group_by=keys, order_by=natural_order(table, claim.order_by, ctx.once)) + 1
     )
     # Only the columns the numbering reads go through its windows and joins: a window
     # carries every column of its input (the verdicts have some thirty).
