@@ -168,3 +168,60 @@ def test_value_order_numbers_as_the_row_number(data) -> None:
             order_by=plain))).to_pylist()
         assert [r["fast"] for r in rows] == [r["exact"] for r in rows]
     assert value_order(table, ["at", "id"], None) is None  # no unique key: not a value
+
+
+TWO_MEASURES = header() + """
+measures:
+  - id: deal
+    type: per_record
+    source: sales
+    payee: rep
+    source_id: sale_id
+    date: day
+    period: month
+    amount: amount
+  - id: echo
+    type: per_record
+    source: sales
+    payee: rep
+    source_id: sale_id
+    date: day
+    period: month
+    amount: amount
+"""
+
+# Ids a person may type: both cases, digits, accents and other scripts, spaces and
+# punctuation, one a prefix of another ("S1", "S10", "S1 "), and the empty id.
+_ID_TEXT = st.text(st.sampled_from(list("aAzZ09_- .é\u00c9\u017c\u4e2d\U0001f600")), max_size=4)
+
+
+def _utf8(text: str | None) -> tuple[bool, bytes]:
+    return (text is None, (text or "").encode())
+
+
+@given(st.lists(st.tuples(_ID_TEXT, _ID_TEXT, st.integers(0, 70)), min_size=1, max_size=10))
+@settings(max_examples=15, deadline=None)
+def test_the_files_order_is_the_utf8_byte_order_nulls_last(drawn) -> None:
+    """The order the payouts promise (payee, period, date, source id, the plan's measure
+    order) compares text by its UTF-8 bytes, never by case or by language (DuckDB's
+    binary collation, and Spark's), with a missing value after every other: what a
+    narrower sort key would have to reproduce exactly (docs/performance.md, "Seventh
+    round (sort6 branch)")."""
+    rows = [{"sale_id": sale_id, "rep": rep, "amount": Decimal("1.00"),
+             "day": DAY0 + dt.timedelta(days=day)} for rep, sale_id, day in drawn]
+    lines = payouts(TWO_MEASURES, rows)
+    got = [(r["payee_id"], r["period"], r["date"], r["source_id"], r["measure"]) for r in lines]
+    expected = sorted(
+        ((r["rep"], r["day"].strftime("%Y-%m"), r["day"], r["sale_id"], measure)
+         for r in rows for measure in ("deal", "echo")),
+        key=lambda k: (_utf8(k[0]), k[1], k[2], _utf8(k[3]), k[4]))
+    assert got == expected
+    # a missing date or id (a roster's empty line has no date) after every other, as the
+    # outputs' `order_by` compiles for DuckDB
+    ids = [r["sale_id"] for r in rows] + [None]
+    table = memtable({"id": ids, "day": [r["day"] for r in rows] + [None]},
+                     {"id": "string", "day": "date"})
+    ordered = connection().to_pyarrow(table.order_by(["day", "id"])).to_pylist()
+    assert [r["id"] for r in ordered] == [
+        r[1] for r in sorted(zip([r["day"] for r in rows] + [None], ids, strict=True),
+                             key=lambda r: (r[0] is None, r[0] or DAY0, _utf8(r[1])))]
