@@ -11,9 +11,11 @@ import functools
 import ibis
 import pyarrow as pa
 import pytest
+import sqlglot
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlglot import expressions as exp
 
 from conftest import EXAMPLES
 from paymaster.plan.decorrelate import decorrelate
@@ -227,6 +229,11 @@ def test_sales_team_new_customer_is_read_from_the_least_values() -> None:
     # one-shape check (plan/natural.py), not the least of every row's natural key (a
     # `<` of two natural keys read as a plain comparison: five regexes per sale)
     assert "[^0-9]*[0-9]+" in sql
+    # Each level reads its own columns of the sales: the least date per customer reads
+    # no sale id, and no table of every sale with its id is shared by the two levels (a
+    # CTE DuckDB stores: the million sales' ids copied once more, issue 16).
+    shared = [cte.sql("duckdb") for cte in sqlglot.parse_one(sql, read="duckdb").find_all(exp.CTE)]
+    assert shared and not any('"sale_id"' in text or '"o1"' in text for text in shared)
 
 
 def test_exists_over_the_same_rows_share_one_join() -> None:

@@ -3,8 +3,14 @@ roster's empty lines read what is stored, not the input again (issue 16, sales-t
 
 from __future__ import annotations
 
-import ibis
+import csv
+import re
+from decimal import Decimal
 
+import ibis
+import pyarrow as pa
+
+from conftest import EXAMPLES
 from stage_support import built_example
 
 
@@ -58,3 +64,58 @@ def test_sales_team_totals_are_stored_once_and_read_by_lines_credits_and_ranking
         assert [c["source_id"] for c in r01] == ["S-R01-01", "S-R01-02", "S-R01-03"]
         assert sum(c["value"] for c in r01) == 180000
         assert all(c["counts"] and c["reason"] is None for c in r01)
+
+
+def test_sales_team_records_are_summed_and_credited_in_their_own_type_by_period_start() -> None:
+    """The sales' amounts (DECIMAL(18, 4)) are summed and rounded as they are, not cast to
+    DECIMAL(38, 8) for every record first; the totals are grouped by each period's first
+    day and labelled once per total, and the credits take the label from their total: no
+    record's period is built as text (issue 16, seventh round)."""
+    with built_example("sales-team", record=True) as built:
+        statements = {stage["name"]: " ".join(stage["statements"])
+                      for stage in built.backend.recording.stages}
+        credits = ibis.to_sql(built.outputs.credits, dialect="duckdb")
+        effect = ibis.to_sql(built.outputs.effect, dialect="duckdb")
+        for name, sql in [*statements.items(), ("credits", credits), ("effect", effect)]:
+            assert not re.search(r'CAST\("t\d+"\."amount" AS DECIMAL\(38, 8\)\)', sql), name
+        # grouped by the period's first day, labelled from it (once per total)
+        for name in ("ladder__month__totals", "new_product__totals", "team_member__totals",
+                     "team_manager__totals"):
+            label = r'(STRFTIME\(|EXTRACT\(year FROM )"t\d+"\."__pstart"'
+            assert re.search(label, statements[name]), name
+        # the credits of the ladder, new-product, team and annual measures: each label is
+        # their total's
+        assert credits.count('"__gperiod"') >= 5
+        rows = built.backend.to_pyarrow(built.outputs.credits).to_pylist()
+        effect_row = built.backend.to_pyarrow(built.outputs.effect).to_pylist()[0]
+        # WORKSHEET.md: R01 sold 60 000 a month January to June (S-R01-01 .. -06); the
+        # annual bonus credits them in 2025, the team commission in their quarters.
+        r01 = sorted((c["measure"], c["period"], c["source_id"], c["value"]) for c in rows
+                     if c["payee_id"] == "R01" and c["measure"] in ("team_member", "annual_bonus"))
+        assert [r[:2] for r in r01] == [("annual_bonus", "2025")] * 6 + \
+            [("team_member", "2025-Q1")] * 3 + [("team_member", "2025-Q2")] * 3
+        assert all(r[3] == 60000 for r in r01)
+    # Every sale of the example's 2025, summed in the effect: the sales file's own total.
+    with open(EXAMPLES / "sales-team" / "data" / "sales.csv", newline="") as handle:
+        sold = [r for r in csv.DictReader(handle) if r["order_date"].startswith("2025")]
+    total = sum(Decimal(r["amount"]) for r in sold)
+    assert effect_row["sales"] == total.quantize(Decimal("0.01"))
+
+
+def test_exact_money_rounds_half_up_in_the_values_own_type() -> None:
+    """A DECIMAL(18, 4) value rounded to cents in its own type: half away from zero, as
+    `lines.money` rounds a DECIMAL(38, 8) (hand-worked: 0.125 -> 0.13, -0.125 -> -0.13,
+    1.2345 -> 1.23, 2.5 -> 2.50; an integer is its own amount; yen: 2.5 -> 3)."""
+    from paymaster.engine.blocks.totals import exact_money, exact_value
+
+    values = [Decimal("0.125"), Decimal("-0.125"), Decimal("1.2345"), Decimal("2.5"), None]
+    table = ibis.memtable(pa.table({"v": pa.array(values, pa.decimal128(18, 4))}))
+    value = exact_value(table["v"])
+    assert value.type() == table["v"].type()  # (not cast to DECIMAL(38, 8))
+    cents = ibis.duckdb.connect().to_pyarrow(
+        table.select(c=exact_money(value.fill_null(0), 2), y=exact_money(value, 0),
+                     n=exact_money(ibis.literal(7, type="int8"), 2)))
+    assert cents["c"].to_pylist() == [Decimal("0.13"), Decimal("-0.13"), Decimal("1.23"),
+                                      Decimal("2.50"), Decimal("0.00")]
+    assert cents["y"].to_pylist() == [Decimal("0"), Decimal("-0"), Decimal("1"), Decimal("3"), None]
+    assert cents["n"].to_pylist() == [Decimal("7.00")] * 5

@@ -7,6 +7,7 @@ import datetime as dt
 import ibis
 import ibis.expr.types as ir
 
+from paymaster.engine.blocks.totals import exact_value
 from paymaster.engine.context import Context
 from paymaster.engine.lines import EFFECT_SCHEMA, memtable, money
 from paymaster.plan.expressions import WIDE, divide
@@ -23,16 +24,17 @@ def effect(ctx: Context, payouts: ir.Table) -> ir.Table:
     ns = ctx.namespace(table, (spec.source,))
     path = ("effect",)
     day = ctx.expr(spec.date, ns, path + ("date",), "date").cast("date")
-    value = ctx.expr(spec.value, ns, path + ("value",), "numeric").cast(WIDE)
+    # (summed in its own type when exact, then cast: blocks/totals.py, exact_value)
+    value = exact_value(ctx.expr(spec.value, ns, path + ("value",), "numeric"))
     start, end = plan.scope.start, plan.scope.end
     before = (_year_earlier(start), _year_earlier(end))
     span = end - start
     prior = (start - span - dt.timedelta(days=1), start - dt.timedelta(days=1))
-    zero = ibis.literal(0, type=WIDE)
+    zero = ibis.literal(0, type=value.type())
     sums = table.aggregate(
-        sales=ibis.ifelse(day.between(start, end), value, zero).sum(),
-        previous_sales=ibis.ifelse(day.between(*before), value, zero).sum(),
-        prior_sales=ibis.ifelse(day.between(*prior), value, zero).sum(),
+        sales=ibis.ifelse(day.between(start, end), value, zero).sum().cast(WIDE),
+        previous_sales=ibis.ifelse(day.between(*before), value, zero).sum().cast(WIDE),
+        prior_sales=ibis.ifelse(day.between(*prior), value, zero).sum().cast(WIDE),
     )
     cost = payouts.aggregate(incentive_cost=payouts["amount"].sum().cast(WIDE))
     row = sums.cross_join(cost)

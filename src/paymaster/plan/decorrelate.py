@@ -304,16 +304,32 @@ def _id_before_args(cond: ops.Value) -> tuple[ops.Value, ops.Value] | None:
 def _first_in_order(inner, equal, steps: list[_Step], local) -> _Probe:
     """Per group of the inner rows' equal keys, the least (or, for `>`, the greatest)
     value of each order column among the rows that tie on the columns before it."""
-    rows = inner.to_expr()
+    source = inner.to_expr()
     if local:
-        rows = rows.filter(*[c.to_expr() for c in local])
+        source = source.filter(*[c.to_expr() for c in local])
     keys = [f"k{i}" for i in range(len(equal))]
-    rows = rows.select(**{k: i_side.to_expr() for k, (i_side, _) in zip(keys, equal, strict=True)},
-                       **{f"o{j}": step.inner.to_expr() for j, step in enumerate(steps)})
-    if keys:
-        rows = rows.filter(*[rows[k].notnull() for k in keys])  # a NULL key never matches
+
+    def columns(upto: int) -> ir.Table:
+        # The keys and the order columns up to `upto` only: each level reads its own
+        # projection of the inner rows, so that no one table of every inner row and
+        # every order column is shared by all levels (a CTE that DuckDB stores: a
+        # million sales' ids copied to be read once more).
+        picked = source.select(
+            **{k: i_side.to_expr() for k, (i_side, _) in zip(keys, equal, strict=True)},
+            **{f"o{j}": step.inner.to_expr() for j, step in enumerate(steps[:upto + 1])})
+        if keys:
+            picked = picked.filter(*[picked[k].notnull() for k in keys])  # a NULL key never matches
+        return picked
+
     bounds = None
+    levels: list[ir.Table] = []
     for j, step in enumerate(steps):
+        rows = columns(j)
+        for i, level in enumerate(levels):
+            # The next column only breaks ties among the rows at the least (greatest)
+            # value of each column before it.
+            rows = rows.semi_join(level, [*[rows[k] == level[k] for k in keys],
+                                          rows[f"o{i}"] == level[f"m{i}"]])
         column = rows[f"o{j}"]
         if step.op == ID_BEFORE:
             # The id with the least natural key: no other id of the group comes
@@ -327,17 +343,13 @@ def _first_in_order(inner, equal, steps: list[_Step], local) -> _Probe:
         else:
             least = {f"m{j}": column.max()}
         level = rows.group_by(keys).aggregate(**least) if keys else rows.aggregate(**least)
+        levels.append(level)
         if bounds is None:
             bounds = level
         else:
             joined = bounds.left_join(level, [bounds[k] == level[k] for k in keys])
             bounds = joined.select(*[bounds[c] for c in bounds.columns],
                                    *[level[c] for c in least])
-        if j < len(steps) - 1:
-            # The next column only breaks ties among the rows at this one's least
-            # (greatest) value.
-            rows = rows.semi_join(level, [*[rows[k] == level[k] for k in keys],
-                                          rows[f"o{j}"] == level[f"m{j}"]])
     return _Probe(bounds, [(o_side, f"k{i}", False) for i, (_, o_side) in enumerate(equal)],
                   reads=[step.outer for step in steps],
                   flag=lambda hits, mine: _comes_first(steps, hits, mine))

@@ -7,7 +7,7 @@ import ibis
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
-from paymaster.engine.blocks.totals import grouped, records
+from paymaster.engine.blocks.totals import by_start, exact_money, grouped, records
 from paymaster.engine.context import BlockResult, Context, join_left, reads_period
 from paymaster.engine.lines import CREDIT_SCHEMA, first_reason, money, shape
 from paymaster.plan.expressions import WIDE, multiply
@@ -92,16 +92,25 @@ def _credits(ctx: Context, table: ir.Table, groups: ir.Table, measure: Aggregate
     with `only_positive`, the records of a total not above zero count for nothing (the
     total read from the stored totals, not summed again over every record)."""
     counts = ibis.literal(True)
+    labelled = {}
     if measure.only_positive:
-        totals = groups.select(__total=groups["value"],
-                               **{f"__g{i}": groups[key] for i, key in enumerate(keys)})
+        # Matched on a calendar period's first day, the label read from the total: every
+        # record is in a total (the totals are of these records), and a label is text
+        # built for each of millions of records, a date is not.
+        on = keys
+        if by_start(measure, table, keys) and "__pstart" in groups.columns:
+            on = ["__pstart" if key == "period" else key for key in keys]
+            labelled = {"__gperiod": groups["period"]}
+        totals = groups.select(__total=groups["value"], **labelled,
+                               **{f"__g{i}": groups[key] for i, key in enumerate(on)})
         # (NULL keys are a group of their own, as in the GROUP BY that summed them)
         table = table.left_join(totals, [table[key].identical_to(totals[f"__g{i}"])
-                                         for i, key in enumerate(keys)])
+                                         for i, key in enumerate(on)])
         counts = table["__total"] > 0
     return shape(table, CREDIT_SCHEMA, program=ctx.plan.program, measure=measure.id,
-                 value=money(table["__value"].fill_null(0), ctx.places), counts=counts,
-                 reason=ibis.ifelse(counts, ibis.null().cast("string"), "not_above_zero"))
+                 value=exact_money(table["__value"].fill_null(0), ctx.places), counts=counts,
+                 reason=ibis.ifelse(counts, ibis.null().cast("string"), "not_above_zero"),
+                 **({"period": table["__gperiod"]} if labelled else {}))
 
 
 def _with_target(ctx: Context, lines: ir.Table, spec: TargetLookup, name: str,

@@ -20,6 +20,8 @@ import ibis
 import ibis.expr.types as ir
 
 from paymaster.engine.context import Context, reads_period
+from paymaster.engine.lines import money
+from paymaster.money import money_type
 from paymaster.plan.expressions import WIDE
 from paymaster.plan.model import Aggregate, Ranking, Streak, TitleRank
 from paymaster.plan.periods import CALENDAR_KINDS, period_label, period_start
@@ -37,8 +39,36 @@ def records(ctx: Context, measure, path: tuple, in_scope: bool) -> ir.Table:
         table = ctx.in_scope(table)
     table = ctx.payee_period(table, measure, path)
     ns = ctx.namespace(table, (measure.source,))
-    value = ctx.expr(measure.value, ns, path + ("value",), "numeric").cast(WIDE)
-    return table.mutate(__value=value)
+    value = ctx.expr(measure.value, ns, path + ("value",), "numeric")
+    return table.mutate(__value=exact_value(value))
+
+
+def exact_value(value: ir.Value) -> ir.Value:
+    """A record's value in its own type when WIDE holds every value of it (an integer, a
+    decimal of at most WIDE's places and integer digits: an input's DECIMAL(18, 4)),
+    else cast to WIDE. Summed, then cast, the totals are the same figures; but a sum
+    or a rounding of a DECIMAL(18, 4) is an order of magnitude cheaper than of the
+    DECIMAL(38, 8) it would be cast to first (0.15 s of CPU per million credits)."""
+    dtype = value.type()
+    if dtype.is_integer():
+        return value
+    if dtype.is_decimal() and dtype.scale is not None and dtype.precision is not None \
+            and dtype.scale <= WIDE.scale \
+            and dtype.precision - dtype.scale <= WIDE.precision - WIDE.scale:
+        return value
+    return value.cast(WIDE)
+
+
+def exact_money(value: ir.Value, places: int) -> ir.Value:
+    """`lines.money` of a value from `exact_value`: rounded half-up to `places` in its own
+    type (no rounding at all when it has no more places), the same amount."""
+    dtype = value.type()
+    if dtype.is_integer() or (dtype.is_decimal() and dtype.scale is not None
+                              and dtype.scale <= places):
+        return value.cast(money_type(places))
+    if dtype.is_decimal() and value.type() != WIDE:
+        return value.round(places).cast(money_type(places))
+    return money(value, places)
 
 
 def grouped(ctx: Context, measure, table: ir.Table, keys: list[str], in_scope: bool) -> ir.Table:
@@ -67,12 +97,28 @@ def grouped(ctx: Context, measure, table: ir.Table, keys: list[str], in_scope: b
         "count": table.count(),
         "date": table["__date"].max() if measure.date else ibis.null().cast("date"),
     }
-    if "__pstart" in table.columns:
-        sums["__pstart"] = table["__pstart"].min()
-    out = ctx.stage(f"{measure.id}__totals", table.group_by(keys).aggregate(**sums))
+    if by_start(measure, table, keys):
+        # Grouped by the period's first day, labelled once per total: a calendar
+        # period's label is text built for every record (0.08 s of CPU per million).
+        by = ["__pstart" if key == "period" else key for key in keys]
+        out = table.group_by(by).aggregate(**sums)
+        out = out.mutate(period=period_label(out["__pstart"], measure.period))
+        out = out.select(*keys, *sums, "__pstart")
+    else:
+        if "__pstart" in table.columns:
+            sums["__pstart"] = table["__pstart"].min()
+        out = table.group_by(keys).aggregate(**sums)
+    out = ctx.stage(f"{measure.id}__totals", out)
     if signature is not None and len(ctx.compiler.collector.problems) == before:
         ctx.shared[signature] = out
     return out
+
+
+def by_start(measure, table: ir.Table, keys: list[str]) -> bool:
+    """Are the records' periods calendar periods, each named by its first day `__pstart`
+    (one label per start, one start per label)?"""
+    return (measure.period in CALENDAR_KINDS and "period" in keys
+            and "__pstart" in table.columns)
 
 
 def _rolled_up(fine: ir.Table, keys: list[str], kind: str) -> ir.Table:
