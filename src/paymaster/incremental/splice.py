@@ -63,6 +63,10 @@ class Splice:
             for name in upstream(measure):
                 self.readers.setdefault(name, set()).update(self.scope(measure).everyone())
         self.lines: list[str] = []  # the stored lines tables, in plan order
+        # How each stored lines table changed this run, for the kept budget candidates
+        # (budget.py): (scope SQL, table of the part's new rows), or None: written whole.
+        # A table not named here is as it was.
+        self.rewritten: dict[str, tuple[str, str] | None] = {}
         self.lists: dict[str, list[str]] = {}  # long lists of values, as temp tables
         for index, measure in enumerate(plan.measures):
             affected = self.scope(measure)
@@ -299,6 +303,7 @@ class Splice:
                     stored = backend.create_table(name, _clustered(table))
                 else:
                     stored = self._replaced(name, table)
+                self.rewritten[name] = None
                 setattr(whole, attr, stored)
                 setattr(view, attr, stored)
                 continue
@@ -313,7 +318,9 @@ class Splice:
             # (Recomputed by groups, every row is part of them: nothing was widened.)
             rows = table if affected.groups else self.member(measure, table)
             part = backend.create_table(f"part_{measure.id}__{attr}", _clustered(rows), temp=True)
-            replace_part(con, name, f"part_{measure.id}__{attr}", self.scope_sql(measure, attr))
+            scope = self.scope_sql(measure, attr)
+            replace_part(con, name, f"part_{measure.id}__{attr}", scope)
+            self.rewritten[name] = (scope, f"part_{measure.id}__{attr}")
             stored = backend.table(name)
             setattr(whole, attr, stored)
             # Its readers recompute its payees and maybe more (of other measures they read).
