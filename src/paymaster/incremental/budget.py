@@ -113,12 +113,22 @@ def budgeted_lines(splice: Splice) -> ir.Table:
     # The charged lines are kept for the next run's delta: a change can move the budget
     # columns of another payee's charged lines (the pool runs out earlier or later).
     state.say("keep the charged lines")
-    if not splice.full:
-        splice.changed = note_changes(state.con, KEPT, CHARGED, splice.changed)
-    if splice.full or KEPT not in state.names():
+    columns = [r[0] for r in state.con.execute(f"DESCRIBE {quote(CHARGED)}").fetchall()]
+    before = ([r[0] for r in state.con.execute(f"DESCRIBE {quote(KEPT)}").fetchall()]
+              if not splice.full and KEPT in state.names() else None)
+    if before == columns and "payee_id" in columns:
+        # Only the lines whose budget columns changed are written, and their payee-periods
+        # noted for the delta, both from one comparison by row hashes (an exact set
+        # difference of ~60,000 rows of 50 columns each way was 1.2 s of CPU at 10M).
+        found = replace_part(state.con, KEPT, CHARGED, "TRUE", note=True)
+        if splice.changed is not None and any(payee is None for payee, _ in found):
+            splice.changed = None
+        elif splice.changed is not None:
+            splice.changed = splice.changed | set(found)
+    else:
+        if not splice.full:
+            splice.changed = note_changes(state.con, KEPT, CHARGED, splice.changed)
         state.con.execute(f"CREATE OR REPLACE TABLE {quote(KEPT)} AS SELECT * FROM {quote(CHARGED)}")
-    else:  # (only the lines whose budget columns changed are written)
-        replace_part(state.con, KEPT, CHARGED, "TRUE")
     # No pool touches the other lines: charged with none, they are a projection (with the
     # pools, each line would be split into passing and charged, and read twice).
     unpooled = loaded.plan.model_copy(update={"budgets": []})
