@@ -95,6 +95,7 @@ def main() -> None:
     full = calculate(plan, data)
     full_seconds, full_cpu = time.perf_counter() - started, _cpu() - cpu
     rows = full.tables["payouts"].num_rows
+    full_load = list(os.getloadavg())
     print(f"{args.program}, {args.lines:,} lines: full run {full_seconds:.2f} s, "
           f"{full_cpu:.1f} s CPU ({rows:,} payout lines); stages: {full.timings}", flush=True)
     del full
@@ -103,9 +104,9 @@ def main() -> None:
     first, report = incremental.calculate(plan, data, state)
     applied = first.tables if args.verify else None
     del first
-    seconds = time.perf_counter() - started
-    print(f"first incremental run (full + state): {seconds:.2f} s "
-          f"({seconds / full_seconds:.0%} of full)", flush=True)
+    first_seconds = time.perf_counter() - started
+    print(f"first incremental run (full + state): {first_seconds:.2f} s "
+          f"({first_seconds / full_seconds:.0%} of full)", flush=True)
 
     folder = Folder(data, seed=args.seed)
     results = []
@@ -123,12 +124,15 @@ def main() -> None:
         if applied is not None:
             applied = report.delta.apply(applied)
         delta = {k: v.num_rows for k, v in report.delta.lines().items()}
+        timed = [(step, round(after - at, 2), round(cpu_after - cpu_at, 2))
+                 for (at, cpu_at, step), (after, cpu_after, _) in zip(steps, steps[1:], strict=False)]
         results.append({"change": kind, "what": what, "seconds": round(seconds, 2),
                         "ratio": round(ratio, 4), "cpu_seconds": round(cpu, 2),
                         "cpu_ratio": round(cpu / full_cpu, 4), "mode": report.mode,
                         "affected": len(report.affected), "payees": report.payees,
                         "delta_payees": len(report.delta.payees), "delta_lines": delta,
-                        "stages": report.seconds})
+                        "stages": report.seconds, "load_average": list(os.getloadavg()),
+                        "steps": [list(t) for t in timed if t[1] >= 0.2 or t[2] >= 0.1]})
         print(f"{kind}: {seconds:.2f} s = {ratio:.1%} of full; {cpu:.1f} s CPU = "
               f"{cpu / full_cpu:.1%} of full; {what}", flush=True)
         for line in report.lines():
@@ -136,9 +140,8 @@ def main() -> None:
         print(f"    stages: {report.seconds}", flush=True)
         if args.steps:  # (CPU seconds: on a shared machine the wall clock is mostly waiting)
             print("    steps (wall, CPU): " + ", ".join(
-                f"{step} {after - at:.1f} s, {cpu_after - cpu_at:.2f} s CPU"
-                for (at, cpu_at, step), (after, cpu_after, _) in zip(steps, steps[1:], strict=False)
-                if after - at >= 0.2 or cpu_after - cpu_at >= 0.1), flush=True)
+                f"{step} {wall:.1f} s, {cpu:.2f} s CPU" for step, wall, cpu in results[-1]["steps"]),
+                flush=True)
     if applied is not None and results:
         got = _fingerprints(applied)
         del applied
@@ -147,6 +150,7 @@ def main() -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
     found = {"program": args.program, "lines": args.lines, "outputs": args.outputs,
              "full_seconds": round(full_seconds, 2), "full_cpu_seconds": round(full_cpu, 2),
+             "full_load_average": full_load, "first_seconds": round(first_seconds, 2),
              "peak_gib": round(peak, 2), "load_average": list(os.getloadavg()),
              "changes": results}
     print(json.dumps(found))

@@ -9,11 +9,14 @@ import shutil
 import sys
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
 
 from paymaster import incremental
 from paymaster.changes import CHANGES, Folder
+from paymaster.incremental.budget import candidate_sql
+from paymaster.plan import load_plan
 from paymaster.runs import calculate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -204,6 +207,21 @@ def test_budget_changes_before_and_after_its_exhaustion(tmp_path: Path,
     for label, report in _each_change_matches_a_full_run(tmp_path, generuj_leady_first_run,
                                                          BUDGET_CHANGES):
         assert report.changed == {"sales": report.changed["sales"]}, label
+        # The kept candidates followed the splice: those of each stored lines table are
+        # exactly its lines a pool can charge (found by scanning it).
+        con = duckdb.connect(str(tmp_path / incremental.STATE_FILE), read_only=True)
+        may = candidate_sql([b.id for b in load_plan(
+            ROOT / "examples" / "generuj-leady" / "plan.yaml").plan.budgets])
+        tables = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables")
+                  .fetchall() if r[0].startswith("st_") and r[0].endswith("__lines")
+                  and r[0] != "st___charged_lines"]
+        assert "st_deal__lines" in tables, label
+        for name in tables:
+            kept = f"SELECT * EXCLUDE (__st) FROM st___candidate_lines WHERE __st = '{name}'"
+            scan = f"SELECT * FROM {name} WHERE {may}"
+            assert con.execute(f"SELECT count(*) FROM ((({kept}) EXCEPT ALL ({scan})) UNION ALL "
+                               f"(({scan}) EXCEPT ALL ({kept})))").fetchall() == [(0,)], label
+        con.close()
 
 
 def test_a_measure_whose_inputs_did_not_change_is_not_recomputed(

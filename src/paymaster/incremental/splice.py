@@ -63,6 +63,10 @@ class Splice:
             for name in upstream(measure):
                 self.readers.setdefault(name, set()).update(self.scope(measure).everyone())
         self.lines: list[str] = []  # the stored lines tables, in plan order
+        # How each stored lines table changed this run, for the kept budget candidates
+        # (budget.py): (scope SQL, table of the part's new rows), or None: written whole.
+        # A table not named here is as it was.
+        self.rewritten: dict[str, tuple[str, str] | None] = {}
         self.lists: dict[str, list[str]] = {}  # long lists of values, as temp tables
         for index, measure in enumerate(plan.measures):
             affected = self.scope(measure)
@@ -299,6 +303,7 @@ class Splice:
                     stored = backend.create_table(name, _clustered(table))
                 else:
                     stored = self._replaced(name, table)
+                self.rewritten[name] = None
                 setattr(whole, attr, stored)
                 setattr(view, attr, stored)
                 continue
@@ -313,7 +318,9 @@ class Splice:
             # (Recomputed by groups, every row is part of them: nothing was widened.)
             rows = table if affected.groups else self.member(measure, table)
             part = backend.create_table(f"part_{measure.id}__{attr}", _clustered(rows), temp=True)
-            replace_part(con, name, f"part_{measure.id}__{attr}", self.scope_sql(measure, attr))
+            scope = self.scope_sql(measure, attr)
+            replace_part(con, name, f"part_{measure.id}__{attr}", scope)
+            self.rewritten[name] = (scope, f"part_{measure.id}__{attr}")
             stored = backend.table(name)
             setattr(whole, attr, stored)
             # Its readers recompute its payees and maybe more (of other measures they read).
@@ -322,13 +329,15 @@ class Splice:
         return whole, view
 
 
-def replace_part(con, name: str, part: str, scope: str) -> None:
+def replace_part(con, name: str, part: str, scope: str, note: bool = False
+                 ) -> list[tuple] | None:
     """The stored rows of the part (`scope`, SQL) replaced by the table `part`: only the
     rows that differ are deleted and inserted (a corrected record rewrites its line, not
     every line of its payee's month: writing rows is what a rewrite costs). Rows are
     matched by two 64-bit hashes of all their values, numbered among equal ones (a
     multiset difference); equal rows always match, two different rows of one part could
-    only match by a collision of both hashes (odds about n^2/2^128, as the input rows')."""
+    only match by a collision of both hashes (odds about n^2/2^128, as the input rows').
+    `note`: also return the (payee_id, period) of the rows deleted and inserted."""
     stored, fresh = quote(name), quote(part)
     columns = [r[0] for r in con.execute(f"DESCRIBE {stored}").fetchall()]
     cols = quote_all(columns)
@@ -341,11 +350,20 @@ def replace_part(con, name: str, part: str, scope: str) -> None:
     con.execute(f"CREATE OR REPLACE TEMP TABLE __part_old AS {numbered(stored, f'({scope})')}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE __part_new AS {numbered(fresh, 'TRUE')}")
     differ = "SELECT __r FROM {a} a ANTI JOIN {b} b USING (__h1, __h2, __n)"
+    found = None
+    if note:
+        period = "period" if "period" in columns else "NULL"
+        found = con.execute(
+            f"SELECT DISTINCT payee_id, {period} FROM {stored} WHERE ({scope}) AND rowid IN "
+            f"({differ.format(a='__part_old', b='__part_new')}) UNION "
+            f"SELECT DISTINCT payee_id, {period} FROM {fresh} WHERE rowid IN "
+            f"({differ.format(a='__part_new', b='__part_old')})").fetchall()
     con.execute(f"DELETE FROM {stored} WHERE ({scope}) AND rowid IN "
                 f"({differ.format(a='__part_old', b='__part_new')})")
     con.execute(f"INSERT INTO {stored} ({cols}) SELECT {cols} FROM {fresh} WHERE rowid IN "
                 f"({differ.format(a='__part_new', b='__part_old')})")
     con.execute("DROP TABLE __part_old; DROP TABLE __part_new")
+    return found
 
 
 def note_changes(con, old: str, new: str, changed: set | None) -> set | None:
