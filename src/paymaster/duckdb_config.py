@@ -56,6 +56,10 @@ def config() -> dict[str, str]:
 
 
 STAGES = ("auto", "memory", "disk")
+# From this many input rows a cached run writes each output as soon as the stages it reads
+# are stored (runs._early), so that what only it read is dropped before the later stages:
+# at 10M lines the registrations' stages held ~2 GiB the deal records then spilled for.
+EARLY_OUTPUT_ROWS = 2_000_000
 # From this many input rows a run is large: its stages go to disk, its memory limit up.
 LARGE_INPUT_ROWS = 20_000_000
 

@@ -10,8 +10,9 @@ compiled.
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,16 @@ from paymaster.duckdb_config import (
 )
 from paymaster.errors import ResourceError
 from paymaster.sqlnames import literal, quote
+
+# A stage's table as the compiled SQL names it ("stage_<name>", quoted, its quotes doubled).
+_STAGE_TABLE = re.compile(r'"stage_((?:[^"]|"")+)"')
+FIGURES = "figures"  # the reader that is the printed figures' queries (run last)
+
+
+def stages_read(sql: str) -> set[str]:
+    """The stages a statement reads, by name. A name that only looks like a stage's keeps
+    that stage longer, never shorter."""
+    return {name.replace('""', '"') for name in _STAGE_TABLE.findall(sql)}
 
 
 def input_rows(con: duckdb.DuckDBPyConnection, names: list[str]) -> int:
@@ -92,11 +103,17 @@ class DuckDBStages:
         self.retried: dict[str, float] = {}
         # the database file the stages are stored in, when not in memory
         self.stages: Path | None = None
+        # stage -> the readers (later stages, outputs, FIGURES) that have not run yet: a
+        # stored stage is dropped once it has none left (`read`)
+        self.readers: dict[str, set[str]] = {}
+        self.created: list[str] = []  # the stages stored so far
+        self.dropped: list[str] = []  # (in the order they were dropped)
+        self.input_rows = 0
 
     def bind(self, con: duckdb.DuckDBPyConnection, names: list[str]):
         """Where the stages go and the memory limit, from the input's size."""
         self.con = con
-        rows = input_rows(con, names)
+        rows = self.input_rows = input_rows(con, names)
         if stages_on_disk(rows):
             temp = con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0]
             self.stages = stages_file(temp)
@@ -119,7 +136,9 @@ class DuckDBStages:
         started = time.perf_counter()
         try:
             with out_of_memory(f"calculating {name}"), arithmetic_errors(name):
-                return create()
+                stored = create()
+            self.created.append(name)
+            return stored
         except ResourceError:
             if larger is None or self._limit() >= memory_bytes(larger):
                 raise
@@ -135,7 +154,38 @@ class DuckDBStages:
                  f"now {larger} (PAYMASTER_DUCKDB_MEMORY_MAX)")
         with out_of_memory(f"calculating {name} with the memory limit raised to {larger}"), \
                 arithmetic_errors(name):
-            return create()
+            stored = create()
+        self.created.append(name)
+        return stored
+
+    # ------------------------------------------------------ stages' last readers
+
+    def expect(self, readers: Iterable[tuple[str, str]]) -> None:
+        """The readers still to run, as (reader, its SQL): each stage its SQL names is kept
+        until all of them have `read` it. A stored stage of 10M rows holds gigabytes of
+        DuckDB's memory (temporary tables are kept uncompressed); kept to the end of the
+        run, the stages made the later ones spill under the memory limit."""
+        for reader, sql in readers:
+            for stage in stages_read(sql) - {reader.removeprefix("stage ")}:
+                self.readers.setdefault(stage, set()).add(reader)
+        # A stored stage nothing reads any more (the compiled run's stages, read by later
+        # stages alone, when its outputs are known): dropped now.
+        for stage in self.created:
+            if not self.readers.get(stage) and stage not in self.dropped:
+                self._drop(stage)
+
+    def read(self, reader: str) -> None:
+        """`reader` has run: drop each stage it was the last reader of."""
+        for stage, pending in self.readers.items():
+            if reader in pending:
+                pending.discard(reader)
+                if not pending:
+                    self._drop(stage)
+
+    def _drop(self, stage: str) -> None:
+        where = "temp" if self.stages is None else "stages"
+        self.con.execute(f"DROP TABLE IF EXISTS {where}.main.{quote(f'stage_{stage}')}").fetchall()
+        self.dropped.append(stage)
 
     def _external_access(self) -> bool:
         return bool(self.con.execute(
@@ -147,20 +197,23 @@ class DuckDBStages:
     # ------------------------------------------------------------- the SQL cache
 
     def replay(self, entry: sqlcache.Entry,
-               store: Callable[[str, Callable[[], object]], object]) -> ReplayedOutputs:
+               store: Callable[[str, Callable[[], object]], object],
+               stored: Callable[[str], None] | None = None) -> ReplayedOutputs:
         """Run a cached entry's stages (each through `store`, which times it); its outputs'
-        queries."""
+        queries. Each stage is dropped once no later stage, output or figure reads it; an
+        output the caller writes must be `read` by it (`readers`). `stored(name)` is called
+        after each stage is stored (before the stages it was the last reader of are
+        dropped): the caller may write an output whose stages are all there."""
         for name, table in entry.memtables.items():
             self.con.register(name, table)
+        self.expect(readers(entry))
         for stage in entry.stages:
             store(stage["name"], lambda stage=stage: self._stored(
                 stage["name"], lambda: self._run(stage["statements"])))
-
-        def queries(recorded: dict[str, dict]) -> dict[str, Query]:
-            return {name: Query(output["sql"], sqlcache.schema_of(output["arrow"]))
-                    for name, output in recorded.items()}
-
-        return ReplayedOutputs(queries(entry.outputs), queries(entry.figures))
+            if stored is not None:
+                stored(stage["name"])
+            self.read(f"stage {stage['name']}")
+        return replayed_outputs(entry)
 
     def to_pyarrow(self, query: Query) -> pa.Table:
         with out_of_memory("writing the outputs"), arithmetic_errors("the outputs"):
@@ -193,6 +246,39 @@ class DuckDBStages:
         for path in (self.stages, self.stages.with_name(self.stages.name + ".wal")):
             path.unlink(missing_ok=True)
         self.stages = None
+
+
+def replayed_outputs(entry: sqlcache.Entry) -> ReplayedOutputs:
+    """A cached entry's outputs' and figures' queries."""
+    def queries(recorded: dict[str, dict]) -> dict[str, Query]:
+        return {name: Query(output["sql"], sqlcache.schema_of(output["arrow"]))
+                for name, output in recorded.items()}
+
+    return ReplayedOutputs(queries(entry.outputs), queries(entry.figures))
+
+
+def readers(entry: sqlcache.Entry) -> list[tuple[str, str]]:
+    """A cached run's readers of stages and their SQL: each stage ("stage NAME"), each
+    output ("output NAME") and the printed figures (FIGURES)."""
+    found = [(f"stage {stage['name']}", "\n".join(stage["statements"][1:]))
+             for stage in entry.stages]
+    found += [(f"output {name}", output["sql"]) for name, output in entry.outputs.items()]
+    found += [(FIGURES, output["sql"]) for output in entry.figures.values()]
+    return found
+
+
+def ready_outputs(entry: sqlcache.Entry) -> dict[str, list[str]]:
+    """Stage -> the outputs whose stages are all stored once it is, for the stages before
+    the last (an output written there lets the stages only it reads go early)."""
+    order = [stage["name"] for stage in entry.stages]
+    ready: dict[str, list[str]] = {}
+    for name, output in entry.outputs.items():
+        needed = stages_read(output["sql"]) & set(order)
+        if needed:
+            last = max(order.index(stage) for stage in needed)
+            if last < len(order) - 1:
+                ready.setdefault(order[last], []).append(name)
+    return ready
 
 
 def typed(table: pa.Table, schema: pa.Schema) -> pa.Table:
