@@ -27,12 +27,14 @@ def test_stages_go_after_their_last_reader(tmp_path, monkeypatch, shared_sql_cac
                        '"stages_d"') == {'a"b', "c"}
     # (the session's SQL cache: the spy below watches the stages, changes no SQL)
     stored: list[tuple[str, set[str]]] = []  # (stage about to be stored, stages there)
+    compressed: set[str] = set()  # (the stages seen stored in the attached file)
     store = DuckDBStages._stored
 
     def watched(self, name, create):
-        there = {row[0].removeprefix("stage_") for row in self.con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'stage%'").fetchall()}
-        stored.append((name, there))
+        there = self.con.execute("SELECT database_name, table_name FROM duckdb_tables() "
+                                 "WHERE table_name LIKE 'stage%'").fetchall()
+        stored.append((name, {table.removeprefix("stage_") for _db, table in there}))
+        compressed.update(table.removeprefix("stage_") for db, table in there if db == "stages")
         return store(self, name, create)
 
     monkeypatch.setattr(DuckDBStages, "_stored", watched)
@@ -44,6 +46,7 @@ def test_stages_go_after_their_last_reader(tmp_path, monkeypatch, shared_sql_cac
     cached = list(stored)
     stored.clear()
     monkeypatch.setattr(duckdb_config, "EARLY_OUTPUT_ROWS", 0)  # (as a large input)
+    monkeypatch.setenv("PAYMASTER_DUCKDB_TEMP", str(tmp_path / "spill"))
     runs.calculate_into(plan, data, tmp_path / "early", progress=said["early"].append)
 
     # The plan: the registrations are checked, screened (read by the verdicts and the
@@ -56,8 +59,10 @@ def test_stages_go_after_their_last_reader(tmp_path, monkeypatch, shared_sql_cac
     assert before["deal__records"] == {"registration__screened", "registration__verdicts"}
     assert before["new_partner_bonus__lines"] == {"registration__screened", "deal__records"}
     # Written as soon as the screening is stored: the evaluations, then the screened
-    # registrations dropped with the verdicts stored, before the deal records.
+    # registrations dropped with the verdicts stored, before the deal records; the stages
+    # the payouts read, kept to the end, stored compressed in a file.
     early = dict(stored)
+    assert compressed == {"deal__records", "new_partner_bonus__lines"}  # (seen before the pool)
     assert early["deal__records"] == {"registration__verdicts"}
     assert early["budget_fund"] == {"deal__records", "new_partner_bonus__lines"}
     lines = [line for line in said["early"] if line.startswith(("write", "calculate"))]
@@ -65,6 +70,7 @@ def test_stages_go_after_their_last_reader(tmp_path, monkeypatch, shared_sql_cac
                          "write evaluations", "calculate registration__verdicts"]
     assert sorted(lines) == sorted(line for line in said["cached"]
                                    if line.startswith(("write", "calculate")))
+    assert list(tmp_path.glob("*stages*")) == []  # (the file went with the run)
     # the same files, byte for byte, whichever way
     assert _files(tmp_path / "early") == _files(tmp_path / "cached") == _files(
         tmp_path / "compiled")

@@ -20,6 +20,7 @@ import duckdb
 import pyarrow as pa
 
 from paymaster.backends import arithmetic_errors, sqlcache
+from paymaster import duckdb_config
 from paymaster.duckdb_config import (
     large_input_limit,
     lock,
@@ -109,16 +110,22 @@ class DuckDBStages:
         self.created: list[str] = []  # the stages stored so far
         self.dropped: list[str] = []  # (in the order they were dropped)
         self.input_rows = 0
+        # the attached file the stages kept to the outputs go to, when not all of them do
+        self.file: Path | None = None
+        self.compressed: set[str] = set()  # the stages stored in `file`, a view in temp
 
     def bind(self, con: duckdb.DuckDBPyConnection, names: list[str]):
         """Where the stages go and the memory limit, from the input's size."""
         self.con = con
         rows = self.input_rows = input_rows(con, names)
-        if stages_on_disk(rows):
+        every = stages_on_disk(rows)
+        if every or rows >= duckdb_config.EARLY_OUTPUT_ROWS:  # (attached now: the run is sealed later)
             temp = con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0]
-            self.stages = stages_file(temp)
-            self.stages.unlink(missing_ok=True)
-            con.execute(f"ATTACH {literal(str(self.stages))} AS stages")
+            self.file = stages_file(temp)
+            self.file.unlink(missing_ok=True)
+            con.execute(f"ATTACH {literal(str(self.file))} AS stages")
+        if every:
+            self.stages = self.file
             self.say(f"stages stored compressed in {self.stages} ({rows:,} input rows)")
         larger = large_input_limit(rows)
         if larger is not None and memory_bytes(larger) > self._limit():
@@ -145,8 +152,7 @@ class DuckDBStages:
         # The table is created before it is filled: the failed one is dropped. The larger
         # limit stays for the rest of the run (later stages and outputs read this one).
         self.retried[name] = round(time.perf_counter() - started, 4)
-        where = "temp" if self.stages is None else "stages"
-        self.con.execute(f"DROP TABLE IF EXISTS {where}.main.{quote(f'stage_{name}')}").fetchall()
+        self._drop(name, dropped=False)
         self.con.execute(f"SET memory_limit = {literal(larger)}").fetchall()
         if not self._external_access():  # sealed by the run: the limit is final now, so
             lock(self.con)  # nothing needs to change a setting again (duckdb_config.seal)
@@ -182,10 +188,29 @@ class DuckDBStages:
                 if not pending:
                     self._drop(stage)
 
-    def _drop(self, stage: str) -> None:
-        where = "temp" if self.stages is None else "stages"
-        self.con.execute(f"DROP TABLE IF EXISTS {where}.main.{quote(f'stage_{stage}')}").fetchall()
-        self.dropped.append(stage)
+    def _drop(self, stage: str, dropped: bool = True) -> None:
+        table = quote(f"stage_{stage}")
+        if stage in self.compressed:
+            self.con.execute(f"DROP VIEW IF EXISTS temp.main.{table}").fetchall()
+        where = "temp" if self.stages is None and stage not in self.compressed else "stages"
+        self.con.execute(f"DROP TABLE IF EXISTS {where}.main.{table}").fetchall()
+        if dropped:
+            self.dropped.append(stage)
+
+    def _compress(self, name: str, statements: list[str]) -> list[str]:
+        """A cached stage's statements storing it compressed in the attached file, read
+        through a temporary view of its name (the later statements name it in temp);
+        as they are when not the CREATE TEMP TABLE and INSERT this module compiles."""
+        table = quote(f"stage_{name}")
+        create, insert = f"CREATE TEMP TABLE {table} ", f"INSERT INTO {table} "
+        if (self.file is None or self.stages is not None or len(statements) != 2
+                or not statements[0].startswith(create) or not statements[1].startswith(insert)):
+            return statements
+        self.compressed.add(name)
+        stored = f"stages.main.{table}"
+        return [f"CREATE TABLE {stored} {statements[0][len(create):]}",
+                f"INSERT INTO {stored} {statements[1][len(insert):]}",
+                f"CREATE TEMP VIEW {table} AS SELECT * FROM {stored}"]
 
     def _external_access(self) -> bool:
         return bool(self.con.execute(
@@ -207,9 +232,12 @@ class DuckDBStages:
         for name, table in entry.memtables.items():
             self.con.register(name, table)
         self.expect(readers(entry))
+        kept = kept_to_the_outputs(entry) if self.input_rows >= duckdb_config.EARLY_OUTPUT_ROWS else set()
         for stage in entry.stages:
-            store(stage["name"], lambda stage=stage: self._stored(
-                stage["name"], lambda: self._run(stage["statements"])))
+            statements = (self._compress(stage["name"], stage["statements"])
+                          if stage["name"] in kept else stage["statements"])
+            store(stage["name"], lambda stage=stage, statements=statements: self._stored(
+                stage["name"], lambda: self._run(statements)))
             if stored is not None:
                 stored(stage["name"])
             self.read(f"stage {stage['name']}")
@@ -240,12 +268,14 @@ class DuckDBStages:
 
     def close(self) -> None:
         """The connection goes with the run; so does the stages' file."""
-        if self.stages is None:
+        if self.file is None:
             return
+        for view in self.compressed:
+            self.con.execute(f"DROP VIEW IF EXISTS temp.main.{quote(f'stage_{view}')}")
         self.con.execute("DETACH stages")
-        for path in (self.stages, self.stages.with_name(self.stages.name + ".wal")):
+        for path in (self.file, self.file.with_name(self.file.name + ".wal")):
             path.unlink(missing_ok=True)
-        self.stages = None
+        self.stages = self.file = None
 
 
 def replayed_outputs(entry: sqlcache.Entry) -> ReplayedOutputs:
@@ -279,6 +309,17 @@ def ready_outputs(entry: sqlcache.Entry) -> dict[str, list[str]]:
             if last < len(order) - 1:
                 ready.setdefault(order[last], []).append(name)
     return ready
+
+
+def kept_to_the_outputs(entry: sqlcache.Entry) -> set[str]:
+    """The stages of a cached run read by an output written once every stage is stored,
+    or by the printed figures: kept through the outputs' sorts, which they would make
+    spill (a temporary table is kept uncompressed), they are stored compressed in a file
+    for a large input. The others go before the outputs, and are cheaper in memory."""
+    early = {name for names in ready_outputs(entry).values() for name in names}
+    late = [output["sql"] for name, output in entry.outputs.items() if name not in early]
+    late += [output["sql"] for output in entry.figures.values()]
+    return set().union(*(stages_read(sql) for sql in late))
 
 
 def typed(table: pa.Table, schema: pa.Schema) -> pa.Table:
