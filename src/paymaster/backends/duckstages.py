@@ -20,13 +20,13 @@ import duckdb
 import pyarrow as pa
 
 from paymaster.backends import arithmetic_errors, sqlcache
-from paymaster import duckdb_config
 from paymaster.duckdb_config import (
     large_input_limit,
     lock,
     memory_bytes,
     out_of_memory,
     retry_limit,
+    some_stages_on_disk,
     stages_file,
     stages_on_disk,
 )
@@ -119,7 +119,7 @@ class DuckDBStages:
         self.con = con
         rows = self.input_rows = input_rows(con, names)
         every = stages_on_disk(rows)
-        if every or rows >= duckdb_config.EARLY_OUTPUT_ROWS:  # (attached now: the run is sealed later)
+        if every or some_stages_on_disk(rows):  # (attached now: the run is sealed later)
             temp = con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0]
             self.file = stages_file(temp)
             self.file.unlink(missing_ok=True)
@@ -232,7 +232,7 @@ class DuckDBStages:
         for name, table in entry.memtables.items():
             self.con.register(name, table)
         self.expect(readers(entry))
-        kept = kept_to_the_outputs(entry) if self.input_rows >= duckdb_config.EARLY_OUTPUT_ROWS else set()
+        kept = kept_to_the_outputs(entry) if self.file is not None else set()
         for stage in entry.stages:
             statements = (self._compress(stage["name"], stage["statements"])
                           if stage["name"] in kept else stage["statements"])
