@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import pytest
 
 from paymaster import duckdb_config, runs
 from paymaster.backends.duckstages import DuckDBStages, stages_read
@@ -74,3 +73,13 @@ def test_stages_go_after_their_last_reader(tmp_path, monkeypatch, shared_sql_cac
     # the same files, byte for byte, whichever way
     assert _files(tmp_path / "early") == _files(tmp_path / "cached") == _files(
         tmp_path / "compiled")
+
+
+def test_which_runs_store_some_stages_compressed(monkeypatch) -> None:
+    from paymaster.duckdb_config import EARLY_OUTPUT_ROWS, some_stages_on_disk
+
+    monkeypatch.delenv("PAYMASTER_DUCKDB_STAGES", raising=False)
+    assert not some_stages_on_disk(EARLY_OUTPUT_ROWS - 1)
+    assert some_stages_on_disk(EARLY_OUTPUT_ROWS)
+    monkeypatch.setenv("PAYMASTER_DUCKDB_STAGES", "memory")  # (every stage where it says)
+    assert not some_stages_on_disk(100 * EARLY_OUTPUT_ROWS)
