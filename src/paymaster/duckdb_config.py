@@ -15,7 +15,9 @@ lines finish on a 24 GiB machine and 10M lines stay under a few GiB.
     PAYMASTER_DUCKDB_STAGES   where the stored stages are kept: "memory" (temporary tables,
                               spilled uncompressed when they outgrow the limit), "disk" (a
                               compressed DuckDB file beside the spill folder, deleted with
-                              the run) or "auto" (the default: disk from 20,000,000 input rows)
+                              the run) or "auto" (the default: disk from 20,000,000 input
+                              rows; from 2,000,000 the stages a cached run keeps to its last
+                              outputs on disk, the others in memory)
 """
 
 from __future__ import annotations
@@ -56,8 +58,23 @@ def config() -> dict[str, str]:
 
 
 STAGES = ("auto", "memory", "disk")
+# From this many input rows a cached run writes each output as soon as the stages it reads
+# are stored (runs._early), so that what only it read is dropped before the later stages:
+# at 10M lines the registrations' stages held ~2 GiB the deal records then spilled for.
+EARLY_OUTPUT_ROWS = 2_000_000
 # From this many input rows a run is large: its stages go to disk, its memory limit up.
 LARGE_INPUT_ROWS = 20_000_000
+
+
+def stages_setting() -> str:
+    """PAYMASTER_DUCKDB_STAGES, checked: auto, memory or disk."""
+    chosen = (os.environ.get("PAYMASTER_DUCKDB_STAGES") or "auto").strip().lower()
+    if chosen not in STAGES:
+        raise PaymasterError(Problem(
+            f"PAYMASTER_DUCKDB_STAGES is not one of {', '.join(STAGES)}: "
+            f"'{os.environ['PAYMASTER_DUCKDB_STAGES']}'",
+            hint="leave it unset (auto), or set memory or disk"))
+    return chosen
 
 
 def stages_on_disk(input_rows: int) -> bool:
@@ -67,15 +84,17 @@ def stages_on_disk(input_rows: int) -> bool:
     generuj-leady filled 71 GB of disk. A database file stores the same rows compressed
     (about a third of that at 10M) but costs a small run 15-25% of its time, so only
     large inputs use one unless told."""
-    chosen = (os.environ.get("PAYMASTER_DUCKDB_STAGES") or "auto").strip().lower()
-    if chosen not in STAGES:
-        raise PaymasterError(Problem(
-            f"PAYMASTER_DUCKDB_STAGES is not one of {', '.join(STAGES)}: "
-            f"'{os.environ['PAYMASTER_DUCKDB_STAGES']}'",
-            hint="leave it unset (auto), or set memory or disk"))
+    chosen = stages_setting()
     if chosen == "auto":
         return input_rows >= LARGE_INPUT_ROWS
     return chosen == "disk"
+
+
+def some_stages_on_disk(input_rows: int) -> bool:
+    """Whether a run over `input_rows` input rows stores the stages its last outputs read
+    in a database file, the others in memory (backends/duckstages.py): from
+    EARLY_OUTPUT_ROWS input rows unless PAYMASTER_DUCKDB_STAGES says where they all go."""
+    return stages_setting() == "auto" and input_rows >= EARLY_OUTPUT_ROWS
 
 
 def large_input_limit(input_rows: int) -> str | None:

@@ -24,7 +24,14 @@ import pyarrow as pa
 
 from paymaster import asof, duckdb_config, runcache
 from paymaster.backends import Backend, open_backend, sqlcache
-from paymaster.backends.duckstages import DuckDBStages, ReplayedOutputs, cache_key
+from paymaster.backends.duckstages import (
+    FIGURES,
+    DuckDBStages,
+    ReplayedOutputs,
+    cache_key,
+    ready_outputs,
+    replayed_outputs,
+)
 from paymaster.datafiles import find_files, load_folder
 from paymaster.digests import run_fingerprint
 from paymaster.figures import Figures, figures, from_file, from_rows, queries
@@ -132,56 +139,94 @@ def calculate_into(plan: LoadedPlan | CachedPlan | str | Path, data: Path, out: 
     clock = StageClock()
     as_of = asof.resolve(as_of)
     # The staging folder first: the run's DuckDB may write into it once sealed, nowhere else.
-    with Staging(out) as staging, _built(
-            plan, data, say, clock, backend, spark_master,
-            writable=staging.folder if backend == "duckdb" else None, as_of=as_of) as (
-            loaded, engine, outputs):
-        # The effect is one row: fetched once, printed and written from memory.
-        effect = engine.to_pyarrow(outputs.effect)
-        clock.done("effect")
-        result = WrittenRun(loaded, fingerprint(loaded, Path(data), as_of), clock.timings, None,
-                            as_of=as_of if asof.needed(loaded.plan) else None)
-        if explanations == "text":  # (imports Ibis: see the module's docstring)
-            from paymaster.explanations import EXPLAINED, with_explanations
-        payouts_copied = False  # (then the printed figures are read from its file)
-        for name, expr in outputs.tables().items():
-            say(f"write {name}")
-            with clock.part(f"write {name}"):
-                explained = explanations == "text" and name in EXPLAINED
-                rows = None
-                if isinstance(engine, DuckDBStages) and name != "effect" and not explained:
-                    query = engine.output_query(expr)  # (no row through Python)
-                    rows = staging.copied(f"{name}.{fmt}", fmt, query.sql, query.schema,
-                                          engine.write)
-                    payouts_copied |= name == "payouts" and rows is not None
-                if rows is None:
-                    stream = effect if name == "effect" else engine.to_pyarrow_batches(
-                        expr, chunk_rows)
-                    if explained:
-                        stream = with_explanations(stream, loaded.plan, name, locale)
-                    rows = staging.table(f"{name}.{fmt}", fmt, stream)
-                result.rows[name] = rows
-        clock.done("execute")
-        say("summarize")
-        if payouts_copied and fmt == "parquet":  # (what was written: no line again)
-            result.figures = from_file(engine.con, staging.folder / "payouts.parquet", effect)
-        else:
-            result.figures = _figures(outputs, effect, engine.to_pyarrow)
-        clock.done("summarize")
-        if metadata is not None:
-            staging.metadata(metadata(result))
+    with Staging(out) as staging:
+        writer = _Writer(staging, fmt, clock, say, chunk_rows, explanations, locale)
+        with _built(plan, data, say, clock, backend, spark_master,
+                    writable=staging.folder if backend == "duckdb" else None,
+                    writer=writer, as_of=as_of) as (loaded, engine, outputs):
+            # The effect is one row: fetched once, printed and written from memory.
+            effect = engine.to_pyarrow(outputs.effect)
+            clock.done("effect")
+            if isinstance(engine, DuckDBStages) and not isinstance(outputs, ReplayedOutputs):
+                engine.expect(_compiled_readers(engine, outputs))
+            result = WrittenRun(loaded, fingerprint(loaded, Path(data), as_of), clock.timings, None,
+                                as_of=as_of if asof.needed(loaded.plan) else None)
+            for name, expr in outputs.tables().items():
+                if name not in writer.rows:  # (unless written as soon as it could be)
+                    writer.write(name, expr, effect)
+            result.rows = {name: writer.rows[name] for name in outputs.tables()}
+            clock.done("execute")
+            say("summarize")
+            if writer.payouts_copied and fmt == "parquet":  # (what was written: no line again)
+                result.figures = from_file(engine.con, staging.folder / "payouts.parquet", effect)
+            else:
+                result.figures = _figures(outputs, effect, engine.to_pyarrow)
+            clock.done("summarize")
+            if metadata is not None:
+                staging.metadata(metadata(result))
     result.paths = staging.paths
     return result
+
+
+class _Writer:
+    """Writes an output table to the staging folder: by DuckDB itself (outputs.copy_statement)
+    when it can, else streamed through Arrow; an output whose stages are all stored may be
+    written before the later stages run (`_built`), so that what only it read is dropped."""
+
+    def __init__(self, staging: Staging, fmt: str, clock: StageClock, say: Progress,
+                 chunk_rows: int, explanations: str, locale: str) -> None:
+        self.staging, self.fmt, self.clock, self.say = staging, fmt, clock, say
+        self.chunk_rows, self.explanations, self.locale = chunk_rows, explanations, locale
+        self.loaded: LoadedPlan | None = None
+        self.engine: Backend | None = None
+        self.rows: dict[str, int] = {}
+        self.payouts_copied = False  # (then the printed figures are read from its file)
+
+    def write(self, name: str, expr, effect: pa.Table | None = None) -> None:
+        engine, fmt = self.engine, self.fmt
+        self.say(f"write {name}")
+        with self.clock.part(f"write {name}"):
+            explained = False
+            if self.explanations == "text":  # (imports Ibis: see the module's docstring)
+                from paymaster.explanations import EXPLAINED, with_explanations
+
+                explained = name in EXPLAINED
+            rows = None
+            if isinstance(engine, DuckDBStages) and name != "effect" and not explained:
+                query = engine.output_query(expr)  # (no row through Python)
+                rows = self.staging.copied(f"{name}.{fmt}", fmt, query.sql, query.schema,
+                                           engine.write)
+                self.payouts_copied |= name == "payouts" and rows is not None
+            if rows is None:
+                stream = effect if name == "effect" else engine.to_pyarrow_batches(
+                    expr, self.chunk_rows)
+                if explained:
+                    stream = with_explanations(stream, self.loaded.plan, name, self.locale)
+                rows = self.staging.table(f"{name}.{fmt}", fmt, stream)
+            self.rows[name] = rows
+        if isinstance(engine, DuckDBStages):
+            engine.read(f"output {name}")  # (drops the stages only it still read)
+
+
+def _compiled_readers(engine: DuckDBStages, outputs: Outputs) -> list[tuple[str, str]]:
+    """The outputs' and the printed figures' SQL, for the stages of a run compiled now to
+    be dropped as soon as their last reader is written."""
+    found = [(f"output {name}", engine.output_query(expr).sql)
+             for name, expr in outputs.tables().items()]
+    found += [(FIGURES, engine.output_query(expr).sql)
+              for expr in queries(_totals(outputs)).values()]
+    return found
 
 
 @contextmanager
 def _built(plan: LoadedPlan | CachedPlan | str | Path, data: Path, say: Progress, clock: StageClock,
            backend: str, spark_master: str | None, narrow: Narrowing | None = None,
-           writable: Path | None = None, as_of: dt.date | None = None,
-           ) -> Iterator[tuple[LoadedPlan, Backend, Outputs]]:
+           writable: Path | None = None, writer: _Writer | None = None,
+           as_of: dt.date | None = None) -> Iterator[tuple[LoadedPlan, Backend, Outputs]]:
     """Load the plan and the input, build the outputs on an open backend; the backend (and
     what it stored) closes when the block ends. The connection, once it has read the input,
-    reaches no file but the input's and the folder `writable`."""
+    reaches no file but the input's and the folder `writable`. A cached run over a large
+    input has `writer` write each output as soon as the stages it reads are stored."""
     stage = clock.done
     cached = cached_plan(plan)
     loaded = cached.loaded
@@ -212,6 +257,8 @@ def _built(plan: LoadedPlan | CachedPlan | str | Path, data: Path, say: Progress
             # The plan's cached SQL needs no expressions, hence no Ibis (DuckDBStages).
             engine = DuckDBStages(say) if entry is not None else open_backend(backend, None, say)
         tables = engine.bind(con, names)
+        if writer is not None:
+            writer.loaded, writer.engine = loaded, engine
         # From here on the connection reads the input files only (its Parquet views).
         duckdb_config.seal(con, [item.path for item in find_files(loaded.plan, Path(data))],
                            writable)
@@ -219,7 +266,8 @@ def _built(plan: LoadedPlan | CachedPlan | str | Path, data: Path, say: Progress
 
         if entry is not None:
             say("run the plan's compiled SQL (cached)")
-            outputs = engine.replay(entry, clock.materializer(lambda _name, run: run(), say))
+            outputs = engine.replay(entry, clock.materializer(lambda _name, run: run(), say),
+                                    _early(entry, engine, writer))
         else:
             outputs = _outputs(loaded, engine, tables, clock, say, key)
         stage("calculate")
@@ -233,6 +281,20 @@ def _built(plan: LoadedPlan | CachedPlan | str | Path, data: Path, say: Progress
         if engine is not None:
             engine.close()
         con.close()
+
+
+def _early(entry: sqlcache.Entry, engine: DuckDBStages, writer: _Writer | None) -> Callable[[str], None] | None:
+    """What writes, once a stage is stored, the outputs that need no later stage (for a
+    large input: this changes the order of the printed lines, which the fast path of a
+    small one keeps as it is)."""
+    if writer is None or engine.input_rows < duckdb_config.EARLY_OUTPUT_ROWS:
+        return None
+    ready, replayed = ready_outputs(entry), replayed_outputs(entry)
+
+    def stored(stage: str) -> None:
+        for name in ready.get(stage, ()):
+            writer.write(name, replayed.queries[name])
+    return stored
 
 
 def cached_plan(plan: LoadedPlan | CachedPlan | str | Path) -> CachedPlan:
