@@ -55,14 +55,15 @@ def test_stages_go_after_their_last_reader(tmp_path, monkeypatch, shared_sql_cac
     assert before["registration__screened"] == {"registration__checked"}
     assert before["registration__verdicts"] == {"registration__screened"}  # (checked: gone)
     # the screened registrations stay for the evaluations, written after the stages
-    assert before["deal__records"] == {"registration__screened", "registration__verdicts"}
+    # (and the sale ids' shape check, stored once for the deal records' two windows)
+    assert before["deal__records"] == {"registration__screened", "registration__verdicts", "once_1"}
     assert before["new_partner_bonus__lines"] == {"registration__screened", "deal__records"}
     # Written as soon as the screening is stored: the evaluations, then the screened
     # registrations dropped with the verdicts stored, before the deal records; the stages
     # the payouts read, kept to the end, stored compressed in a file.
     early = dict(stored)
     assert compressed == {"deal__records", "new_partner_bonus__lines"}  # (seen before the pool)
-    assert early["deal__records"] == {"registration__verdicts"}
+    assert early["deal__records"] == {"registration__verdicts", "once_1"}
     assert early["budget_fund"] == {"deal__records", "new_partner_bonus__lines"}
     lines = [line for line in said["early"] if line.startswith(("write", "calculate"))]
     assert lines[:4] == ["calculate registration__checked", "calculate registration__screened",
