@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from conftest import EXAMPLES
-from paymaster import duckdb_config
+from paymaster import asof, duckdb_config
 from paymaster.runs import _built
 from paymaster.stageclock import StageClock
 
@@ -78,7 +78,8 @@ def test_a_stage_out_of_memory_still_gets_its_larger_limit_then_the_lock(
     con = duckdb.connect(config=duckdb_config.config())
     load_folder(loaded.plan, data, con)
     backend = open_backend("duckdb")
-    tables = backend.bind(con, list(loaded.plan.inputs))
+    # (the plan's screening has `answer_within`: the run's as-of day is a table too)
+    tables = backend.bind(con, list(loaded.plan.inputs) + asof.register(con, loaded.plan, None))
     con.execute("SET memory_limit = '2MB'")
     duckdb_config.seal(con, [f.path for f in find_files(loaded.plan, data)])
     con.execute("SET threads = 1")  # not locked yet: the limit may still be raised

@@ -126,10 +126,11 @@ def build_screening(ctx: Context, measure: Screening, path: tuple, seq: int) -> 
     # columns the claims read (`records._claim`, `_why_unclaimed`), and the record's
     # payee, period, id and date (a partial recalculation splices the verdicts by them).
     # Overdue is still waiting for the owner: its sale stays pending, not rejected.
-    waiting = [measure.decision.pending_reason] + (
-        [measure.decision.overdue_reason] if overdue is not None else [])
-    is_pending = (table["__reason"].isin(waiting) if pending is not None
-                  else ibis.literal(False))
+    # (`decision` is optional: read only where the screening waits for one)
+    is_pending = (table["__reason"].isin(
+        [measure.decision.pending_reason]
+        + ([measure.decision.overdue_reason] if overdue is not None else []))
+        if pending is not None else ibis.literal(False))
     screened = table.select(*dict.fromkeys(["payee_id", "period", "source_id", "__date",
                                             *claim_keys]),
                             "__order", "__accepted", "__reason", "__note",
