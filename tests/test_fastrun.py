@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from conftest import ROOT
 
-from paymaster import cachefiles, fastrun
+from paymaster import asof, cachefiles, fastrun
 from paymaster.cli import app
 
 EXAMPLES = ("generuj-leady", "trade-in-accelerator", "sales-team")
@@ -74,13 +74,14 @@ def test_the_fast_path_gives_the_full_paths_files_and_lines(tmp_path: Path) -> N
 def test_a_fast_run_imports_no_framework_and_a_failed_one_leaves_nothing(
         tmp_path: Path) -> None:
     # (nor the duckdb package's Python layer, only its engine module _duckdb, nor
-    # importlib.metadata with the email package: 0.1 s of a fast run's imports)
-    folder = ROOT / "examples" / "trade-in-accelerator"
+    # importlib.metadata with the email package: 0.1 s of a fast run's imports; nor the
+    # holidays package for generuj-leady's as-of day: the entry knows its days)
+    folder = ROOT / "examples" / "generuj-leady"
     _full_cached(folder / "plan.yaml", folder / "data", tmp_path / "full")
     script = ("import atexit, sys\n"
               "atexit.register(lambda: print('imported', sorted({m.split('.')[0] for m in "
               "sys.modules} & {'pyarrow', 'numpy', 'pydantic', 'typer', 'rich', 'ibis', "
-              "'sqlglot', 'ruamel', 'duckdb', 'email'})))\n"
+              "'sqlglot', 'ruamel', 'duckdb', 'email', 'holidays'})))\n"
               "from paymaster.launch import main\nmain()\n")
     command = [sys.executable, "-c", script, "run", str(folder / "plan.yaml"), "--data",
                str(folder / "data"), "--out"]
@@ -94,6 +95,31 @@ def test_a_fast_run_imports_no_framework_and_a_failed_one_leaves_nothing(
                            capture_output=True, text=True, check=False, env=os.environ)
     assert wrong.returncode == 2 and "unknown format 'pdf'" in wrong.stdout
     assert not (tmp_path / "x").exists()
+
+
+def test_an_entry_past_its_as_of_days_is_a_miss_and_made_again(tmp_path: Path, monkeypatch) -> None:
+    """generuj-leady's run depends on its as-of day (overdue registrations): the entry
+    holds the run table's row for a schedule of days from the day it was made; a day
+    past it goes to the full path, which makes the entry again."""
+    folder = tmp_path / "example"  # (a plan of its own path: an entry no other test makes)
+    shutil.copytree(ROOT / "examples" / "generuj-leady", folder,
+                    ignore=shutil.ignore_patterns("expected"))
+    plan, data = folder / "plan.yaml", folder / "data"
+    with monkeypatch.context() as patch:
+        patch.setattr(asof, "SCHEDULE_DAYS", 0)  # (an entry whose days have all passed)
+        _full_cached(plan, data, tmp_path / "full")
+        with pytest.raises(fastrun.Miss):
+            fastrun.run(plan, data, tmp_path / "past", "csv")
+    _full(plan, data, tmp_path / "again")  # (made again, with today's schedule)
+    fastrun.run(plan, data, tmp_path / "fast", "csv")
+    assert _files(tmp_path / "fast") == _files(tmp_path / "full")
+    today = dt.date.today()
+    entry = fastrun.read_entry(fastrun.entry_key(plan, "csv"))
+    assert [d for d in entry["schedule"]][:2] == [
+        today.isoformat(), (today + dt.timedelta(days=1)).isoformat()]
+    # the row as counted with the holidays package: the same days
+    assert entry["schedule"][today.isoformat()] == [
+        asof.overdue_through(today, n, where).isoformat() for _c, n, where in entry["clocks"]]
 
 
 def test_a_changed_plan_input_or_engine_or_a_bad_entry_is_a_miss(

@@ -8,7 +8,7 @@ from sqlglot import exp
 from paymaster.sqlnames import literal, quote
 
 DIALECTS = st.sampled_from(["duckdb", "postgres", "sqlite", "spark"])
-NAMES = st.one_of(st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,62}", fullmatch=True), st.text())
+NAMES = st.one_of(st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,62}", fullmatch=True), st.text())
 
 
 @settings(max_examples=150)

@@ -66,6 +66,9 @@ def _record(plan: Path, data: Path, fmt: str) -> None:
     if sum(f.path.stat().st_size for f in files) > fastrun.MAX_INPUT_BYTES:
         return  # (the fast path takes no such run: hashing and reading it all again is waste)
     known = fastrun.read_entry(key)
+    if known is not None and known.get("clocks") and (
+            dt.date.today().isoformat() not in known.get("schedule", {})):
+        known = None  # (its as-of days run out: made again, with today's schedule)
     digests = {f.table: file_sha256(f.path) for f in files}
     if known is not None and known.get("recorded") == digests:
         return  # (made from these very files: nothing to read)
@@ -87,11 +90,13 @@ def _record(plan: Path, data: Path, fmt: str) -> None:
     if compact is None:
         return
     budget = spec.annual_budget
+    clocks = asof.clocks(spec)
     compact.update(format=fastrun.FORMAT, plan_digest=cached.digest, tables=tables,
                    recorded=digests,
                    program=spec.program, currency=spec.currency,
                    places=minor_units(spec.currency),
-                   clocks=asof.clocks(spec),  # (the run table's: fastrun makes it each run)
+                   clocks=clocks,  # (the run table's: fastrun makes it each run)
+                   schedule=asof.schedule(clocks, dt.date.today()) if clocks else {},
                    budget=str(budget) if budget else None)
     cachefiles.write(where, key, json.dumps(compact).encode())
 

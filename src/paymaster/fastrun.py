@@ -141,6 +141,8 @@ def run(plan: Path, data: Path, out: Path, fmt: str) -> str:
         out.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=out))
         day = dt.date.today() if entry.get("clocks") else None  # (as_of: asof.py)
+        if day is not None and day.isoformat() not in entry.get("schedule", {}):
+            raise Miss  # (a day past the entry's schedule: the full path records a new one)
         figures, rows = _calculate(entry, files, stats, staging, clock, said, day)
         fingerprint = asof.fingerprint(run_fingerprint(plan, files.items()), day)
         clock.done("summarize")
@@ -227,7 +229,8 @@ def _calculate(entry: dict, files: dict[str, Path], stats: dict[str, tuple], sta
         clock.done("read_input")
         for name, memtable in entry["memtables"].items():
             _memtable(con, name, memtable["columns"], memtable["rows"])
-        asof.create(con, entry.get("clocks") or [], day)  # (the day as a value, as runs.py)
+        clocks = entry.get("clocks") or []  # (the day as a value, as runs.py)
+        asof.create(con, clocks, day, entry["schedule"][day.isoformat()] if clocks else None)
         said(CACHED)
         for stage in entry["stages"]:
             said(f"calculate {stage['name']}")

@@ -24,17 +24,20 @@ def is_name(text: str) -> bool:
 
 # Where sqlglot's quoting of a plain name or text is known without asking it: importing
 # sqlglot costs 0.15-0.3 s, more than a cached run of an example (docs/performance.md).
-# For these dialects it writes a name that matches NAME between double quotes, and text
+# For these dialects it writes a name that matches NAME (or starts with an underscore
+# instead of a letter) between double quotes, and text
 # without a quote, a backslash or a control character between single quotes, as is (the
 # same output, property-tested against sqlglot in tests/test_sqlnames.py); anything else
 # is quoted by sqlglot itself.
 _PLAIN_DIALECTS = ("duckdb", "postgres", "sqlite")
+# A name as NAME, or one of the engine's own ("__run"): written alike.
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _PLAIN_TEXT = re.compile(r"[^'\\\x00-\x1f\x7f]*")
 
 
 def quote(name: str, dialect: str = "duckdb") -> str:
     """`name` as a quoted SQL identifier, any embedded quote escaped by sqlglot."""
-    if dialect in _PLAIN_DIALECTS and NAME.fullmatch(name):
+    if dialect in _PLAIN_DIALECTS and _PLAIN_NAME.fullmatch(name):
         return f'"{name}"'
     from sqlglot import exp  # (cost: see _PLAIN_DIALECTS)
 
