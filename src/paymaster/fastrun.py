@@ -44,7 +44,7 @@ from pathlib import Path
 import _duckdb as duckdb
 
 from paymaster import __version__, asof, cachefiles, duckdb_config
-from paymaster.digests import file_sha256, run_fingerprint
+from paymaster.digests import file_sha256, file_state, run_fingerprint
 from paymaster.runsummary import summary_text
 from paymaster.sqlnames import literal, quote
 from paymaster.stageclock import StageClock, StageLines
@@ -191,7 +191,7 @@ def _input_files(entry: dict, data: Path) -> tuple[dict[str, Path], dict[str, tu
             .lower() not in ("auto", ""):
         raise Miss
     where = cachefiles.kind_folder("verdicts")
-    stats = {name: _stat(path) for name, path in files.items()}
+    stats = {name: file_state(path) for name, path in files.items()}
     digests = {name: file_sha256(path) for name, path in files.items()}
     marks = [(name, [(name, digests[name])], "table") for name in files]
     marks.append((None, sorted(digests.items()), "references"))
@@ -200,11 +200,6 @@ def _input_files(entry: dict, data: Path) -> tuple[dict[str, Path], dict[str, tu
         if cachefiles.read(where, mark) != mark.encode():
             raise Miss
     return files, stats
-
-
-def _stat(path: Path) -> tuple[int, int, int]:
-    info = path.stat()
-    return (info.st_size, info.st_mtime_ns, info.st_ino)
 
 
 def _calculate(entry: dict, files: dict[str, Path], stats: dict[str, tuple], staging: Path,
@@ -223,7 +218,7 @@ def _calculate(entry: dict, files: dict[str, Path], stats: dict[str, tuple], sta
                 raise Miss  # (another shape than the entry's: the full path checks it)
             con.execute(table["typed"])
             con.execute(f"DROP TABLE {raw}")
-        if any(_stat(path) != stats[name] for name, path in files.items()):
+        if any(file_state(path) != stats[name] for name, path in files.items()):
             raise Miss  # (a file rewritten since its hash: its verdict is not for these bytes)
         duckdb_config.seal(con, files.values(), staging)
         clock.done("read_input")

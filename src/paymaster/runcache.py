@@ -33,7 +33,7 @@ from pathlib import Path
 
 from paymaster import cachefiles
 from paymaster.cachefiles import RUN_FORMAT as FORMAT
-from paymaster.digests import file_sha256
+from paymaster.digests import file_sha256, file_state
 from paymaster.plan import LoadedPlan
 
 # What a pickled plan may name: the plan's own classes and the plain values they hold.
@@ -162,10 +162,9 @@ def _stat(path: Path) -> tuple:
     if path == Path():
         return ()
     try:
-        info = path.stat()
+        return file_state(path)
     except OSError:
         return ("gone",)
-    return (info.st_size, info.st_mtime_ns, info.st_ino)
 
 
 def with_digest(loaded: LoadedPlan) -> CachedPlan:
