@@ -104,7 +104,7 @@ def planning(examples: list[str], rounds: int) -> dict[str, list[dict]]:
     The SQL cache must hold the examples' entries (`warm` ran first, same folder)."""
     import duckdb
 
-    from paymaster import asof, duckdb_config, runcache
+    from paymaster import asof, credits, duckdb_config, runcache
     from paymaster.backends import sqlcache
     from paymaster.backends.duckstages import DuckDBStages, cache_key
     from paymaster.datafiles import find_files, load_folder
@@ -120,7 +120,7 @@ def planning(examples: list[str], rounds: int) -> dict[str, list[dict]]:
                         verdicts=runcache.Verdicts(cached.digest, files))
             # (and the run's as-of day, for a plan that depends on it: asof.py)
             names = list(cached.loaded.plan.inputs) + asof.register(con, cached.loaded.plan, None)
-            entry = sqlcache.load(cache_key(con, cached.digest, names))
+            entry = sqlcache.load(cache_key(con, cached.digest, names, credits.DEFAULT))
             if entry is None:
                 raise SystemExit(f"{example}: no cached SQL to measure")
             DuckDBStages().bind(con, names)

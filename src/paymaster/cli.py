@@ -114,12 +114,18 @@ def run(
     as_of: dt.datetime | None = typer.Option(
         None, "--as-of", formats=["%Y-%m-%d"], help="the day the run judges what is overdue "
         "on (a screening's answer_within), YYYY-MM-DD; default today"),
+    credits: str = typer.Option(
+        "records", "--credits", help="records (default: the credits of per-record measures "
+        "and rebates) or all (also every record an aggregate summed: one row per record "
+        "and aggregate measure, a large file for a plan of sales totals)"),
 ) -> None:
     """Calculate a program on a data folder and write payouts, summary, titles, evaluations,
     credits and effect."""
     from paymaster.backends import check_choice
+    from paymaster.credits import check as check_credits
     from paymaster.outputs import FORMATS
 
+    check_credits(credits)
     check_choice(backend, spark_master)
     if fmt not in FORMATS:
         console.print(f"[red]error[/red]: unknown format '{escape(fmt)}'; use one of "
@@ -144,7 +150,7 @@ def run(
             from paymaster.figures import in_memory
             from paymaster.outputs import write_tables
 
-            result, delta = _calculate_incremental(plan, data, out, day)
+            result, delta = _calculate_incremental(plan, data, out, day, credits)
             tables = result.tables
             if explanations == "text":
                 tables = {name: with_explanations(table, result.loaded.plan, name, locale)
@@ -160,14 +166,14 @@ def run(
             result = _calculate_into(
                 plan, data, out, fmt, backend=backend, spark_master=spark_master,
                 metadata=lambda done: run_metadata(done, data, backend, spark_master),
-                explanations=explanations, locale=locale, as_of=day)
+                explanations=explanations, locale=locale, as_of=day, credits=credits)
             paths, figures = result.paths, result.figures
             if backend == "duckdb" and explanations == "none":
                 # (imported here as the command's other engine modules are: the CLI's
                 # other commands start without DuckDB's and Arrow's imports)
                 from paymaster.fastentry import record
 
-                record(plan, data, fmt)  # (the next run of it takes the fast path)
+                record(plan, data, fmt, credits)  # (the next run of it takes the fast path)
     except BaseException:
         # A refused plan or input leaves nothing behind: not even the folders made for it.
         if made is not None:
@@ -207,6 +213,7 @@ def run_metadata(result, data: Path, backend: str = "duckdb",
         # (the day what is overdue was judged on: part of what the result was made from)
         **({"as_of": result.as_of.isoformat()} if result.as_of else {}),
         "backend": backend if spark_master is None else f"{backend} ({spark_master})",
+        "credits": result.credits,  # (which credits credits.csv holds: paymaster.credits)
         "paymaster": __version__,
         "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "rows": result.rows,
@@ -250,12 +257,14 @@ def _calculate_into(plan: Path, data: Path, out: Path, fmt: str, **options):
         return result
 
 
-def _calculate_incremental(plan: Path, data: Path, out: Path, as_of: dt.date | None = None):
+def _calculate_incremental(plan: Path, data: Path, out: Path, as_of: dt.date | None = None,
+                           credits: str = "records"):
     from paymaster.incremental import STATE_FILE, calculate
 
     with console.status("starting") as status:
         progress = StageProgress(status)
-        result, report = calculate(plan, data, out / STATE_FILE, progress=progress, as_of=as_of)
+        result, report = calculate(plan, data, out / STATE_FILE, progress=progress, as_of=as_of,
+                                   credits=credits)
         progress.finish()
     for line in report.lines():
         console.print(line, markup=False, highlight=False)

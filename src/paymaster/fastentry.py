@@ -42,20 +42,21 @@ KEPT = {"payouts": "__fast_payouts", "effect": "__fast_effect"}
 INERT = "__fast_inert"  # the macro of a CSV cell made inert (_inert_cell)
 
 
-def record(plan: Path, data: Path, fmt: str) -> None:
-    """After a full run of `plan` on `data` in `fmt`: its fast entry, unless it has one
+def record(plan: Path, data: Path, fmt: str, choice: str) -> None:
+    """After a full run of `plan` on `data` in `fmt` with the credits `choice`
+    (paymaster.credits): its fast entry, unless it has one
     for these inputs' headers already (or the run has no plain form). A cache that cannot
     be written, or input that changed since the run read it, leaves no entry: the run's
     outputs stand, and the next run takes the full path (and says what is wrong)."""
     try:
-        _record(plan, data, fmt)
+        _record(plan, data, fmt, choice)
     except (OSError, duckdb.Error, PaymasterError):
         return
 
 
-def _record(plan: Path, data: Path, fmt: str) -> None:
+def _record(plan: Path, data: Path, fmt: str, choice: str) -> None:
     where = cachefiles.kind_folder("fast")
-    key = fastrun.entry_key(plan, fmt)
+    key = fastrun.entry_key(plan, fmt, choice)
     if where is None or key is None or fmt != "csv":
         return
     cached = runcache.load_plan(plan)  # (from the run cache: the full run just kept it)
@@ -83,7 +84,7 @@ def _record(plan: Path, data: Path, fmt: str) -> None:
         verdicts = runcache.Verdicts(cached.digest, {f.table: f.path for f in files})
         load_folder(spec, data, con, verdicts=verdicts)
         names = list(spec.inputs) + asof.register(con, spec, None)  # (as the full path: runs.py)
-        entry = sqlcache.load(cache_key(con, cached.digest, names))
+        entry = sqlcache.load(cache_key(con, cached.digest, names, choice))
         compact = None if entry is None else _compact(con, entry)
     finally:
         con.close()

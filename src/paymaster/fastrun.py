@@ -43,7 +43,7 @@ from pathlib import Path
 # a fast run 0.1 s of CPU, three times the engine's own import, for nothing it calls.
 import _duckdb as duckdb
 
-from paymaster import __version__, asof, cachefiles, duckdb_config
+from paymaster import __version__, asof, cachefiles, credits, duckdb_config
 from paymaster.digests import file_sha256, file_state, run_fingerprint
 from paymaster.runsummary import summary_text
 from paymaster.sqlnames import literal, quote
@@ -68,9 +68,11 @@ class Miss(Exception):
     """This run is not one the fast path can make: the full path makes it."""
 
 
-def entry_key(plan: Path, fmt: str) -> str | None:
+def entry_key(plan: Path, fmt: str, choice: str) -> str | None:
+    """The entry of `plan` written as `fmt` with the credits `choice` (paymaster.credits:
+    each choice runs its own SQL)."""
     key = cachefiles.plan_key(plan)
-    return None if key is None else f"{key}-{fmt}"
+    return None if key is None else f"{key}-{fmt}-{choice}"
 
 
 def read_entry(key: str) -> dict | None:
@@ -90,9 +92,9 @@ def main(argv: list[str]) -> int | None:
     options = _options(argv)
     if options is None:
         return None
-    plan, data, out, fmt = options
+    plan, data, out, fmt, choice = options
     try:
-        printed = run(plan, data, out, fmt)
+        printed = run(plan, data, out, fmt, choice)
     except Miss:
         return None
     sys.stdout.write(printed)
@@ -100,14 +102,15 @@ def main(argv: list[str]) -> int | None:
     return 0
 
 
-def _options(argv: list[str]) -> tuple[Path, Path, Path, str] | None:
-    """PLAN --data DIR --out DIR [--format csv], in any order; anything else: None."""
+def _options(argv: list[str]) -> tuple[Path, Path, Path, str, str] | None:
+    """PLAN --data DIR --out DIR [--format csv] [--credits records|all], in any order;
+    anything else (an unknown credits choice too: the full path says what is wrong): None."""
     found: dict[str, str] = {}
     plans: list[str] = []
     args = iter(argv)
     for arg in args:
         name, equals, value = arg.partition("=")
-        if name in ("--data", "--out", "--format") and name not in found:
+        if name in ("--data", "--out", "--format", "--credits") and name not in found:
             if not equals:
                 value = next(args, None)
                 if value is None:
@@ -119,16 +122,19 @@ def _options(argv: list[str]) -> tuple[Path, Path, Path, str] | None:
             plans.append(arg)
     if not plans or "--data" not in found or "--out" not in found:
         return None
-    if found.get("--format", "csv") != "csv" or not all((*plans, *found.values())):
+    choice = found.get("--credits", credits.DEFAULT)
+    if found.get("--format", "csv") != "csv" or choice not in credits.CHOICES \
+            or not all((*plans, *found.values())):
         return None
-    return Path(plans[0]), Path(found["--data"]), Path(found["--out"]), "csv"
+    return Path(plans[0]), Path(found["--data"]), Path(found["--out"]), "csv", choice
 
 
-def run(plan: Path, data: Path, out: Path, fmt: str) -> str:
-    """Run the entry of `plan` on `data` into `out`: the text `paymaster run` prints.
-    Miss when the entry does not apply; any error is a Miss too, with nothing left."""
+def run(plan: Path, data: Path, out: Path, fmt: str, choice: str = credits.DEFAULT) -> str:
+    """Run the entry of `plan` on `data` into `out` with the credits `choice`: the text
+    `paymaster run` prints. Miss when the entry does not apply; any error is a Miss too,
+    with nothing left."""
     clock, said = StageClock(), StageLines()
-    key = entry_key(plan, fmt)
+    key = entry_key(plan, fmt, choice)
     entry = None if key is None else read_entry(key)
     if entry is None or not data.is_dir():
         raise Miss
@@ -150,7 +156,7 @@ def run(plan: Path, data: Path, out: Path, fmt: str) -> str:
             "program": entry["program"], "plan": str(plan),
             "plan_sha256": file_sha256(plan), "data": str(data),
             "fingerprint": fingerprint, **({"as_of": day.isoformat()} if day else {}),
-            "backend": "duckdb", "paymaster": __version__,
+            "backend": "duckdb", "credits": choice, "paymaster": __version__,
             "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "rows": rows, "timings": clock.timings}
         (staging / "run.json").write_text(json.dumps(metadata, indent=2) + "\n",

@@ -32,6 +32,8 @@ from paymaster.backends.duckstages import (
     ready_outputs,
     replayed_outputs,
 )
+from paymaster.credits import DEFAULT as DEFAULT_CREDITS
+from paymaster.credits import check as _check_credits
 from paymaster.datafiles import find_files, load_folder
 from paymaster.digests import run_fingerprint
 from paymaster.figures import Figures, figures, from_file, from_rows, queries
@@ -54,6 +56,7 @@ class RunResult:
     fingerprint: str
     timings: dict[str, float] = field(default_factory=dict)
     as_of: dt.date | None = None  # (set when the result depends on it: asof.py)
+    credits: str = DEFAULT_CREDITS  # which credits it holds (paymaster.credits)
 
     @property
     def program(self) -> str:
@@ -85,6 +88,7 @@ class WrittenRun:
     rows: dict[str, int] = field(default_factory=dict)
     paths: list[Path] = field(default_factory=list)
     as_of: dt.date | None = None  # (set when the result depends on it: asof.py)
+    credits: str = DEFAULT_CREDITS  # which credits were written (paymaster.credits)
 
     @property
     def program(self) -> str:
@@ -103,21 +107,24 @@ def fingerprint(loaded: LoadedPlan, folder: Path, as_of: dt.date | None = None) 
 def calculate(plan: LoadedPlan | CachedPlan | str | Path, data: Path, progress: Progress | None = None, *,
               backend: str = "duckdb", spark_master: str | None = None,
               only: Collection[str] | None = None,
-              narrow: Narrowing | None = None, as_of: dt.date | None = None) -> RunResult:
+              narrow: Narrowing | None = None, as_of: dt.date | None = None,
+              credits: str = DEFAULT_CREDITS) -> RunResult:
     """Run `plan` on the input folder `data`, on DuckDB (the default) or Spark, and fetch
     every output table into memory (`only` those named: a registration check reads the
     evaluations alone; `narrow`: of its source table the records its subjects' verdicts
     depend on, plan/narrowing.py; `as_of`: the day what is overdue is judged on, today
-    when not given: asof.py)."""
+    when not given: asof.py; `credits`: `all` for every record an aggregate summed too,
+    paymaster.credits)."""
+    _check_credits(credits)
     say = progress or (lambda _stage: None)
     clock = StageClock()
     as_of = asof.resolve(as_of)
-    with _built(plan, data, say, clock, backend, spark_master, narrow, as_of=as_of) as (
-            loaded, engine, outputs):
+    with _built(plan, data, say, clock, backend, spark_master, narrow, as_of=as_of,
+                credits=credits) as (loaded, engine, outputs):
         results = execute(outputs, engine.to_pyarrow, say, only)
         clock.done("execute")
     return RunResult(loaded, results, fingerprint(loaded, Path(data), as_of), clock.timings,
-                     as_of if asof.needed(loaded.plan) else None)
+                     as_of if asof.needed(loaded.plan) else None, credits)
 
 
 CHUNK_ROWS = 100_000  # rows per batch written: a few tens of MB of payout lines
@@ -128,13 +135,16 @@ def calculate_into(plan: LoadedPlan | CachedPlan | str | Path, data: Path, out: 
                    spark_master: str | None = None,
                    metadata: Callable[[WrittenRun], dict] | None = None,
                    chunk_rows: int = CHUNK_ROWS, explanations: str = "none",
-                   locale: str = "en", as_of: dt.date | None = None) -> WrittenRun:
+                   locale: str = "en", as_of: dt.date | None = None,
+                   credits: str = DEFAULT_CREDITS) -> WrittenRun:
     """Run `plan` on `data` and write each output table to `out` in `fmt` as it streams
     from the backend, all or nothing (outputs.Staging). `metadata(result)`, called once the
     tables are written (their rows and times known), goes beside them as run.json.
     `explanations="text"` adds each payout line's and evaluation's explanation, rendered
-    from its trace in `locale` (the trace alone otherwise); `as_of` as `calculate` has it."""
+    from its trace in `locale` (the trace alone otherwise); `as_of` and `credits` as
+    `calculate` has them."""
     check_format(fmt)
+    _check_credits(credits)
     say = progress or (lambda _stage: None)
     clock = StageClock()
     as_of = asof.resolve(as_of)
@@ -143,14 +153,15 @@ def calculate_into(plan: LoadedPlan | CachedPlan | str | Path, data: Path, out: 
         writer = _Writer(staging, fmt, clock, say, chunk_rows, explanations, locale)
         with _built(plan, data, say, clock, backend, spark_master,
                     writable=staging.folder if backend == "duckdb" else None,
-                    writer=writer, as_of=as_of) as (loaded, engine, outputs):
+                    writer=writer, as_of=as_of, credits=credits) as (loaded, engine, outputs):
             # The effect is one row: fetched once, printed and written from memory.
             effect = engine.to_pyarrow(outputs.effect)
             clock.done("effect")
             if isinstance(engine, DuckDBStages) and not isinstance(outputs, ReplayedOutputs):
                 engine.expect(_compiled_readers(engine, outputs))
             result = WrittenRun(loaded, fingerprint(loaded, Path(data), as_of), clock.timings, None,
-                                as_of=as_of if asof.needed(loaded.plan) else None)
+                                as_of=as_of if asof.needed(loaded.plan) else None,
+                                credits=credits)
             for name, expr in outputs.tables().items():
                 if name not in writer.rows:  # (unless written as soon as it could be)
                     writer.write(name, expr, effect)
@@ -222,7 +233,8 @@ def _compiled_readers(engine: DuckDBStages, outputs: Outputs) -> list[tuple[str,
 def _built(plan: LoadedPlan | CachedPlan | str | Path, data: Path, say: Progress, clock: StageClock,
            backend: str, spark_master: str | None, narrow: Narrowing | None = None,
            writable: Path | None = None, writer: _Writer | None = None,
-           as_of: dt.date | None = None) -> Iterator[tuple[LoadedPlan, Backend, Outputs]]:
+           as_of: dt.date | None = None,
+           credits: str = DEFAULT_CREDITS) -> Iterator[tuple[LoadedPlan, Backend, Outputs]]:
     """Load the plan and the input, build the outputs on an open backend; the backend (and
     what it stored) closes when the block ends. The connection, once it has read the input,
     reaches no file but the input's and the folder `writable`. A cached run over a large
@@ -252,7 +264,7 @@ def _built(plan: LoadedPlan | CachedPlan | str | Path, data: Path, say: Progress
         names = list(loaded.plan.inputs) + asof.register(con, loaded.plan, as_of)
         key = entry = None
         if backend == "duckdb":
-            key = cache_key(con, cached.digest, names) if cached.digest else None
+            key = cache_key(con, cached.digest, names, credits) if cached.digest else None
             entry = sqlcache.load(key) if key else None
             # The plan's cached SQL needs no expressions, hence no Ibis (DuckDBStages).
             engine = DuckDBStages(say) if entry is not None else open_backend(backend, None, say)
@@ -269,7 +281,7 @@ def _built(plan: LoadedPlan | CachedPlan | str | Path, data: Path, say: Progress
             outputs = engine.replay(entry, clock.materializer(lambda _name, run: run(), say),
                                     _early(entry, engine, writer))
         else:
-            outputs = _outputs(loaded, engine, tables, clock, say, key)
+            outputs = _outputs(loaded, engine, tables, clock, say, key, credits)
         stage("calculate")
         for name, seconds in engine.retried.items():
             clock.timings[f"stage {name} ran out of memory"] = seconds
@@ -314,7 +326,7 @@ def cached_plan(plan: LoadedPlan | CachedPlan | str | Path) -> CachedPlan:
 
 
 def _outputs(loaded: LoadedPlan, engine: Backend, tables: dict, clock: StageClock,
-             say: Progress, key: str | None) -> Outputs:
+             say: Progress, key: str | None, credits: str) -> Outputs:
     """The plan's outputs built from Ibis expressions; on DuckDB (`key`), the SQL it
     executed recorded for the next run of the same plan on inputs of the same columns
     (backends/sqlcache.py)."""
@@ -322,7 +334,8 @@ def _outputs(loaded: LoadedPlan, engine: Backend, tables: dict, clock: StageCloc
 
     if key:
         engine.recording = sqlcache.Entry()
-    outputs: Outputs = build(loaded, tables, clock.materializer(engine.materialize, say))
+    outputs: Outputs = build(loaded, tables, clock.materializer(engine.materialize, say),
+                             credits=credits)
     if key:
         engine.record_outputs(outputs.tables(), queries(_totals(outputs)))
         sqlcache.save(key, engine.recording)

@@ -51,16 +51,19 @@ def input_rows(con: duckdb.DuckDBPyConnection, names: list[str]) -> int:
     return int(con.execute(f"SELECT {counts or 0}").fetchall()[0][0])
 
 
-def cache_key(con: duckdb.DuckDBPyConnection, plan: str, names: list[str]) -> str:
+def cache_key(con: duckdb.DuckDBPyConnection, plan: str, names: list[str],
+              credits: str) -> str:
     """The key of a run's SQL (backends/sqlcache.py): the plan (the digest of its validated
     content, runcache.plan_digest), the input columns' DuckDB types (Ibis's follow from
-    them), where the stages are kept."""
+    them), where the stages are kept, which credits the run writes (paymaster.credits:
+    `all` compiles stages and a query that `records` does not)."""
     schemas = {}
     for name in names:
         relation = con.table(quote(name))
         schemas[name] = {c: str(t) for c, t in zip(relation.columns, relation.types, strict=True)}
     return sqlcache.key(plan, schemas,
-                        {"stages_on_disk": stages_on_disk(input_rows(con, names))})
+                        {"stages_on_disk": stages_on_disk(input_rows(con, names)),
+                         "credits": credits})
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,9 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from paymaster import asof
+from paymaster.credits import ALL as ALL_CREDITS
+from paymaster.credits import DEFAULT as DEFAULT_CREDITS
+from paymaster.credits import check as check_credits
 from paymaster.engine.blocks.aggregates import build_aggregate
 from paymaster.engine.blocks.balances import build_balance
 from paymaster.engine.blocks.rankings import build_ranking, build_streak, build_title
@@ -108,7 +111,7 @@ def check(loaded: LoadedPlan) -> None:
     tables |= {name: ibis.table(columns, name=name)  # (the run's as-of day: asof.py)
                for name, columns in asof.schemas(loaded.plan).items()}
     try:
-        build(loaded, tables)
+        build(loaded, tables, credits=ALL_CREDITS)  # (every expression, the credits' too)
     except PlanError as err:
         if not loaded.problems:
             raise
@@ -179,18 +182,24 @@ class _ScopedContext(Context):
 
 
 def build(loaded: LoadedPlan, tables: dict[str, ir.Table],
-          materialize: Materialize | None = None, scope: Scope | None = None) -> Outputs:
+          materialize: Materialize | None = None, scope: Scope | None = None,
+          credits: str = DEFAULT_CREDITS) -> Outputs:
     """Compose the pipeline. `materialize`, when given by the caller, turns each stage's
     table into a stored one (a temp table on the backend) and returns a reference to it:
     the engine stays free of I/O, while a run executes stage by stage with progress and
     keeps the generated SQL small.
 
     `scope` (with `materialize`) recalculates only part of each measure and splices it
-    into the results of an earlier run: the outputs are built over the spliced whole."""
+    into the results of an earlier run: the outputs are built over the spliced whole.
+
+    `credits` (paymaster.credits): `all` adds every record an aggregate summed to the
+    credits; `records` builds none of them."""
+    check_credits(credits)
     collector = Collector()
     ctx = _ScopedContext(loaded=loaded, tables=tables, compiler=Compiler(loaded.source, collector),
                          materialize=materialize, scope=scope,
-                         shared={} if scope is None else None)
+                         shared={} if scope is None else None,
+                         aggregate_credits=credits == ALL_CREDITS)
     whole: dict[str, BlockResult] = {}
     for index, measure in enumerate(loaded.plan.measures):
         path = ("measures", index)

@@ -99,6 +99,9 @@ class Context:
     shared: dict[str, ir.Table] | None = field(default_factory=dict)
     # `once`'s stored tables, by the expression they store
     stored_once: dict[Any, ir.Table] = field(default_factory=dict)
+    # an aggregate's credits (every record it summed) built too: `--credits all`
+    # (paymaster.credits); otherwise neither they nor what only they read are built
+    aggregate_credits: bool = True
 
     def stage(self, name: str, table: ir.Table) -> ir.Table:
         """A table several outputs derive from: stored once when the caller allows it."""

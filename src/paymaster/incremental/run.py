@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from paymaster import asof, duckdb_config
+from paymaster.credits import DEFAULT as DEFAULT_CREDITS
+from paymaster.credits import check as check_credits
 from paymaster.datafiles import find_files
 from paymaster.engine import build
 from paymaster.incremental.affected import affected_payees
@@ -68,13 +70,16 @@ class Report:
 
 def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
               progress: Progress | None = None, full: bool = False,
-              outputs: str = "all", as_of: dt.date | None = None) -> tuple[RunResult, Report]:
+              outputs: str = "all", as_of: dt.date | None = None,
+              credits: str = DEFAULT_CREDITS) -> tuple[RunResult, Report]:
     """Calculate `plan` on `data`, incrementally against the state at `state_path` when it
     can (else in full), and leave the new state there. `Report.delta` says which output
     rows changed; with `outputs="delta"` an incremental run returns only that (the
-    RunResult's tables are empty: `delta.apply(previous tables)` gives them)."""
+    RunResult's tables are empty: `delta.apply(previous tables)` gives them). `credits`
+    as runs.calculate has it: a state kept with the other choice is run again in full."""
     if outputs not in ("all", "delta"):
         raise ValueError(f"outputs must be 'all' or 'delta', not {outputs!r}")
+    check_credits(credits)
     say = progress or (lambda _stage: None)
     report = Report()
     clock = StageClock(report.seconds)
@@ -88,6 +93,7 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
         backend = state.backend
         day = asof.resolve(as_of) if asof.needed(loaded.plan) else None
         state.as_of = day.isoformat() if day else ""
+        state.credits = credits
         reason = "asked for a full run" if full else state.usable()
         diffs = None
         scopes: dict[str, Affected] = {}
@@ -132,7 +138,7 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
                 return backend.create_table(f"stage_{name}", schema=expr.schema(), temp=True)
             return backend.create_table(f"stage_{name}", expr, temp=True)
 
-        built = build(loaded, new, clock.materializer(store, say), scope=scope)
+        built = build(loaded, new, clock.materializer(store, say), scope=scope, credits=credits)
         stage("calculate")
         if diffs is None:
             results = fetch_outputs(built, backend, say)
@@ -154,7 +160,7 @@ def calculate(plan: LoadedPlan | str | Path, data: Path, state_path: Path,
         state.con.execute("CHECKPOINT")
         stage("store_state")
         return RunResult(loaded, results, fingerprint(loaded, Path(data), day),
-                         dict(report.seconds), day), report
+                         dict(report.seconds), day, credits), report
     finally:
         state.con.close()
 

@@ -12,6 +12,7 @@ import ibis
 import pyarrow.parquet as pq
 
 from paymaster import duckdb_config
+from paymaster.credits import DEFAULT as DEFAULT_CREDITS
 from paymaster.datafiles import find_files, load_folder
 from paymaster.incremental.base import Progress
 from paymaster.plan import LoadedPlan
@@ -73,6 +74,7 @@ class State:
         self.digests: dict[Path | None, str] = {}
         self.groups: dict[Path, list[RowGroup]] = {}
         self.as_of = ""  # the run's as-of day, when the plan depends on it (asof.py)
+        self.credits = DEFAULT_CREDITS  # which credits the run writes (paymaster.credits)
 
     def names(self) -> set[str]:
         return {r[0] for r in self.con.execute(
@@ -93,6 +95,9 @@ class State:
             return "the previous run did not finish"
         if meta.get("as_of", "") != self.as_of:  # (what is overdue: in untouched records too)
             return "the as-of day changed"
+        if meta.get("credits") != self.credits:  # (the stored credits are of the other choice)
+            return (f"the credits asked for changed (the state holds --credits "
+                    f"{meta.get('credits')}, this run --credits {self.credits})")
         missing = [t for t in self.loaded.plan.inputs if f"in_{t}" not in names]
         return f"no stored input {missing[0]}" if missing else None
 
@@ -100,7 +105,8 @@ class State:
         self.con.execute("CREATE OR REPLACE TABLE pm_meta (key VARCHAR, value VARCHAR)")
         self.con.executemany("INSERT INTO pm_meta VALUES (?, ?)", [
             ("version", STATE_VERSION), ("plan", self.plan_hash),
-            ("complete", "yes" if complete else "no"), ("as_of", self.as_of)])
+            ("complete", "yes" if complete else "no"), ("as_of", self.as_of),
+            ("credits", self.credits)])
 
     def columns(self, table: str) -> list[str]:
         return list(self.loaded.plan.inputs[table].columns)

@@ -40,7 +40,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from paymaster import asof, duckdb_config, runcache
+from paymaster import asof, credits, duckdb_config, runcache
 from paymaster.backends import sqlcache
 from paymaster.backends.duckstages import cache_key, input_rows, typed
 from paymaster.datafiles import InputFile, find_files, load_folder, typed_columns
@@ -197,7 +197,8 @@ def _build(cached: CachedPlan, folder: Path, table: str, files: dict[str, Path |
                             "WHERE temporary AND NOT internal").fetchall()
         entry = None
         if not views[0][0] and not duckdb_config.stages_on_disk(input_rows(con, names)):
-            entry = sqlcache.load(cache_key(con, cached.digest, names))
+            entry = sqlcache.load(cache_key(con, cached.digest, names,
+                                                credits.DEFAULT))
         if entry is None or "evaluations" not in entry.outputs:
             con.close()  # compiled by the whole check, which records it for the next one
             return None

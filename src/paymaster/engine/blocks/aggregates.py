@@ -26,14 +26,18 @@ def build_aggregate(ctx: Context, measure: Aggregate, path: tuple, seq: int) -> 
     table = records(ctx, measure, path, in_scope)
     ns = ctx.namespace(table, (measure.source,))
     keys = ["payee_id", "period", *measure.keys]
-    table = table.mutate(source_id=_record_id(ctx, table, measure, ns, path))
-    if table.op().find(ops.ExistsSubquery):
-        # Records chosen by a subquery (a customer's first order) are chosen once: the
-        # totals and the credits read them stored, not the subquery's join twice.
-        table = ctx.stage_narrow(f"{measure.id}__records", table,
-                                 {*keys, "source_id", "__value", "__date", "__pstart"})
+    # (compiled either way: a plan's `source_id` is checked whatever a run writes)
+    record_id = _record_id(ctx, table, measure, ns, path)
+    if ctx.aggregate_credits:
+        table = table.mutate(source_id=record_id)
+        if table.op().find(ops.ExistsSubquery):
+            # Records chosen by a subquery (a customer's first order) are chosen once: the
+            # totals and the credits read them stored, not the subquery's join twice.
+            # (Without the credits the totals alone read them: nothing is stored.)
+            table = ctx.stage_narrow(f"{measure.id}__records", table,
+                                     {*keys, "source_id", "__value", "__date", "__pstart"})
     groups = grouped(ctx, measure, table, keys, in_scope)
-    credits = _credits(ctx, table, groups, measure, keys)
+    credits = _credits(ctx, table, groups, measure, keys) if ctx.aggregate_credits else None
     lines = groups.select(*keys, "value", "count", "date")
     if measure.only_positive:
         lines = lines.filter(lines["value"] > 0)
