@@ -23,9 +23,11 @@ class Built:
 
 
 @contextmanager
-def built_example(program: str, *, record: bool = False) -> Iterator[Built]:
+def built_example(program: str, *, record: bool = False,
+                  credits: str = "records") -> Iterator[Built]:
     """The example `program` built, its backend open until the block ends; with `record`,
-    `backend.recording.stages` holds each stage's statements as they ran."""
+    `backend.recording.stages` holds each stage's statements as they ran; `credits` as
+    `paymaster run --credits` has it."""
     from paymaster import asof
     from paymaster.backends import open_backend, sqlcache
     from paymaster.datafiles import load_folder
@@ -47,7 +49,7 @@ def built_example(program: str, *, record: bool = False) -> Iterator[Built]:
         return table
 
     try:
-        outputs = build(loaded, tables, materialize)
+        outputs = build(loaded, tables, materialize, credits=credits)
         yield Built(con, backend, outputs, stored)
     finally:
         backend.close()

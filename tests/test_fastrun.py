@@ -5,6 +5,7 @@ the full path gives; a changed plan, input or engine, or an entry not intact, is
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 import os
@@ -65,10 +66,33 @@ def test_the_fast_path_gives_the_full_paths_files_and_lines(tmp_path: Path) -> N
         assert _timeless(said) == _timeless(printed).replace("full", "fast/deeper"), example
         assert said.count(fastrun.CACHED) == 1 and "calculate " in said
         # Each text cell made inert by one macro, not its expression written out per column.
-        entry = fastrun.read_entry(fastrun.entry_key(plan, "csv"))
+        entry = fastrun.read_entry(fastrun.entry_key(plan, "csv", "records"))
         copies = [" ".join(output["copy"]) for output in entry["outputs"]]
         assert all("__fast_inert(CAST(q." in copy and "regexp_matches" not in copy
                    for copy in copies), example
+
+
+def test_each_credits_choice_has_its_own_entry(tmp_path: Path) -> None:
+    """`--credits all` runs other SQL than the default: each choice's fast run gives the
+    files of a full run with the same choice (sales-team's aggregates' credits in one,
+    not in the other), and run.json says which."""
+    folder = ROOT / "examples" / "sales-team"
+    plan, data = folder / "plan.yaml", folder / "data"
+    for choice in ("all", "records"):
+        argv = ["run", str(plan), "--data", str(data), "--credits", choice, "--out"]
+        for out in ("full", "full-cached"):  # (the second from cached SQL: writes the entry)
+            done = CliRunner().invoke(app, [*argv, str(tmp_path / choice / out)])
+            assert done.exit_code == 0, done.output
+        options = fastrun._options([*argv[1:], str(tmp_path / choice / "fast")])
+        fastrun.run(*options)
+        assert _files(tmp_path / choice / "fast") == _files(tmp_path / choice / "full")
+        assert _metadata(tmp_path / choice / "fast")["credits"] == choice
+    summed = {"ladder", "new_product", "new_customer", "team_member", "team_manager",
+              "annual_bonus"}  # (the plan's aggregates)
+    for choice in ("all", "records"):
+        with (tmp_path / choice / "fast" / "credits.csv").open(encoding="utf-8") as handle:
+            measures = {row["measure"] for row in csv.DictReader(handle)}
+        assert (measures & summed == summed) if choice == "all" else not measures & summed
 
 
 def test_a_fast_run_imports_no_framework_and_a_failed_one_leaves_nothing(
@@ -114,7 +138,7 @@ def test_an_entry_past_its_as_of_days_is_a_miss_and_made_again(tmp_path: Path, m
     fastrun.run(plan, data, tmp_path / "fast", "csv")
     assert _files(tmp_path / "fast") == _files(tmp_path / "full")
     today = dt.date.today()
-    entry = fastrun.read_entry(fastrun.entry_key(plan, "csv"))
+    entry = fastrun.read_entry(fastrun.entry_key(plan, "csv", "records"))
     assert [d for d in entry["schedule"]][:2] == [
         today.isoformat(), (today + dt.timedelta(days=1)).isoformat()]
     # the row as counted with the holidays package: the same days
@@ -151,7 +175,7 @@ def test_a_changed_plan_input_or_engine_or_a_bad_entry_is_a_miss(
     misses("input")
     (data / "orders.csv").write_bytes(original)
     # The entry edited (its hash no longer matches), or writable by others: never run.
-    entry = cachefiles.kind_folder("fast") / fastrun.entry_key(plan, "csv")
+    entry = cachefiles.kind_folder("fast") / fastrun.entry_key(plan, "csv", "records")
     stored = entry.read_bytes()
     entry.write_bytes(stored.replace(b"CREATE", b"CREATE ", 1))
     misses("edited")
@@ -165,9 +189,12 @@ def test_a_changed_plan_input_or_engine_or_a_bad_entry_is_a_miss(
     misses("plan")
     # The options the fast path makes, and those it leaves to the full path.
     assert fastrun._options(["p.yaml", "--data", "d", "--out=o"]) == (
-        Path("p.yaml"), Path("d"), Path("o"), "csv")
+        Path("p.yaml"), Path("d"), Path("o"), "csv", "records")
+    assert fastrun._options(["p.yaml", "--credits", "all", "--data", "d", "--out=o"]) == (
+        Path("p.yaml"), Path("d"), Path("o"), "csv", "all")
     for argv in (["p.yaml", "--data", "d"], ["p.yaml", "--data", "d", "--out", "o", "--help"],
                  ["p.yaml", "--data", "d", "--out", "o", "--format", "parquet"],
+                 ["p.yaml", "--data", "d", "--out", "o", "--credits", "some"],
                  ["p.yaml", "q.yaml", "--data", "d", "--out", "o"],
                  ["p.yaml", "--data", "d", "--out", "o", "--backend", "duckdb"]):
         assert fastrun._options(argv) is None, argv

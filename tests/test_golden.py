@@ -35,18 +35,22 @@ OWN_PLAN_CASES = [
     for expected in sorted(base.glob("expected*"))
     for expected_file in sorted(expected.glob("*.csv"))
 ]
-PLAN_FOR = {"expected": "plan.yaml", "expected-rate-change": "rate-change.yaml"}
+PLAN_FOR = {"expected": "plan.yaml", "expected-rate-change": "rate-change.yaml",
+            "expected-credits-all": "plan.yaml"}
+# The credits a run writes (`paymaster run --credits`) for what a folder expects: every
+# record an aggregate summed in `expected-credits-all`, else the default's.
+CREDITS_FOR = {"expected-credits-all": "all"}
 FORMATS = {"amount": "0.01", "value": "0.01", "cut_by_limit": "0.01", "cut_by_budget": "0.01",
            "ratio": "0.0001", "growth": "0.0001", "cost_share": "0.0001", "budget_used": "0.0001"}
 
 _cache: dict[tuple[Path, str], object] = {}
 
 
-def _result(program: str, base: Path, plan_file: str):
-    key = (base, plan_file)
+def _result(program: str, base: Path, plan_file: str, credits: str = "records"):
+    key = (base, plan_file, credits)
     if key not in _cache:
         plan = base / plan_file if (base / plan_file).is_file() else EXAMPLES / program / plan_file
-        _cache[key] = calculate(plan, base / "data")
+        _cache[key] = calculate(plan, base / "data", credits=credits)
     return _cache[key]
 
 
@@ -54,7 +58,7 @@ def _result(program: str, base: Path, plan_file: str):
                          ids=[f"{b.parent.name}/{b.name}/{f}/{t}" for p, b, f, t in CASES])
 def test_matches_hand_calculation(program: str, base: Path, folder: str, table: str) -> None:
     columns, expected = read_expected(base / folder / f"{table}.csv")
-    result = _result(program, base, PLAN_FOR[folder])
+    result = _result(program, base, PLAN_FOR[folder], CREDITS_FOR.get(folder, "records"))
     actual = project(result.tables[table], columns, FORMATS)
     missing = sorted(set(expected) - set(actual))
     extra = sorted(set(actual) - set(expected))
@@ -63,15 +67,17 @@ def test_matches_hand_calculation(program: str, base: Path, folder: str, table: 
 
 CATALOG = EXAMPLES / "catalog"
 # The catalog of common plans: each folder has its own plan.yaml, data/ and expected/.
-CATALOG_CASES = [(plan.parent, table.stem) for plan in sorted(CATALOG.glob("*/plan.yaml"))
-                 for table in sorted((plan.parent / "expected").glob("*.csv"))]
+CATALOG_CASES = [(plan.parent, expected.name, table.stem)
+                 for plan in sorted(CATALOG.glob("*/plan.yaml"))
+                 for expected in sorted(plan.parent.glob("expected*"))
+                 for table in sorted(expected.glob("*.csv"))]
 
 
-@pytest.mark.parametrize(("folder", "table"), CATALOG_CASES,
-                         ids=[f"catalog/{f.name}/{t}" for f, t in CATALOG_CASES])
-def test_catalog_matches_hand_calculation(folder: Path, table: str) -> None:
-    columns, expected = read_expected(folder / "expected" / f"{table}.csv")
-    result = _result(folder.name, folder, "plan.yaml")
+@pytest.mark.parametrize(("folder", "expected_in", "table"), CATALOG_CASES,
+                         ids=[f"catalog/{f.name}/{e}/{t}" for f, e, t in CATALOG_CASES])
+def test_catalog_matches_hand_calculation(folder: Path, expected_in: str, table: str) -> None:
+    columns, expected = read_expected(folder / expected_in / f"{table}.csv")
+    result = _result(folder.name, folder, "plan.yaml", CREDITS_FOR.get(expected_in, "records"))
     actual = project(result.tables[table], columns, FORMATS)
     missing = sorted(set(expected) - set(actual))
     extra = sorted(set(actual) - set(expected))
@@ -90,7 +96,8 @@ def test_catalog_has_every_plan_worked_by_hand() -> None:
 def test_own_plan_case_matches_hand_calculation(case: str, base: Path, folder: str,
                                                 table: str) -> None:
     columns, expected = read_expected(base / folder / f"{table}.csv")
-    actual = project(_result(case, base, PLAN_FOR[folder]).tables[table], columns)
+    actual = project(_result(case, base, PLAN_FOR[folder], CREDITS_FOR.get(folder, "records"))
+                     .tables[table], columns)
     assert actual == expected, _diff(columns, sorted(set(expected) - set(actual)),
                                      sorted(set(actual) - set(expected)))
 

@@ -15,7 +15,7 @@ from stage_support import built_example
 
 
 def test_sales_team_totals_are_stored_once_and_read_by_lines_credits_and_rankings() -> None:
-    with built_example("sales-team", record=True) as built:
+    with built_example("sales-team", record=True, credits="all") as built:
         stored, backend, outputs = list(built.stored), built.backend, built.outputs
         totals = {name.removesuffix("__totals") for name in stored if name.endswith("__totals")}
         # One grouping per kind of records: the quarterly contest reads the ladder's totals
@@ -71,7 +71,7 @@ def test_sales_team_records_are_summed_and_credited_in_their_own_type_by_period_
     DECIMAL(38, 8) for every record first; the totals are grouped by each period's first
     day and labelled once per total, and the credits take the label from their total: no
     record's period is built as text (issue 16, seventh round)."""
-    with built_example("sales-team", record=True) as built:
+    with built_example("sales-team", record=True, credits="all") as built:
         statements = {stage["name"]: " ".join(stage["statements"])
                       for stage in built.backend.recording.stages}
         credits = ibis.to_sql(built.outputs.credits, dialect="duckdb")
