@@ -52,12 +52,15 @@ def _folder(tmp_path: Path, program: str, generated: int | None) -> Path:
 # Generated data of 1000 lines (2000 until the suite had to fit in 15 minutes): still four
 # row groups of 250 sales lines, and many payees.
 GENERATED = 1000
-CASES = [(p, None) for p in CHANGES] + [(p, GENERATED) for p in CHANGES]
+# (and sales-team's example with every aggregate's credits: `--credits all`)
+CASES = [(p, None, "records") for p in CHANGES] + [(p, GENERATED, "records") for p in CHANGES] \
+    + [("sales-team", None, "all")]
 
 
-@pytest.mark.parametrize(("program", "generated"), CASES,
-                         ids=[f"{p}-{'generated' if g else 'example'}" for p, g in CASES])
-def test_each_change_matches_a_full_run(tmp_path: Path, program: str, generated,
+@pytest.mark.parametrize(("program", "generated", "credits"), CASES,
+                         ids=[f"{p}-{'generated' if g else 'example'}"
+                              + ("" if c == "records" else f"-credits-{c}") for p, g, c in CASES])
+def test_each_change_matches_a_full_run(tmp_path: Path, program: str, generated, credits: str,
                                         monkeypatch) -> None:
     plan = ROOT / "examples" / program / "plan.yaml"
     data = _folder(tmp_path, program, generated)
@@ -68,9 +71,9 @@ def test_each_change_matches_a_full_run(tmp_path: Path, program: str, generated,
         for path in data.glob("*.parquet"):
             changes.write(data, path.stem, *changes.read(data, path.stem))
     state = tmp_path / "out" / incremental.STATE_FILE
-    first, report = incremental.calculate(plan, data, state)
+    first, report = incremental.calculate(plan, data, state, credits=credits)
     assert report.mode == "full" and report.reason == "no stored state"
-    assert_same(first.tables, calculate(plan, data).tables, "first run")
+    assert_same(first.tables, calculate(plan, data, credits=credits).tables, "first run")
     # The seed the 2000-line cases had: the same three kinds are drawn.
     folder = Folder(data, seed=len(program) + (2000 if generated else 0))
     kinds = list(CHANGES[program])
@@ -78,11 +81,11 @@ def test_each_change_matches_a_full_run(tmp_path: Path, program: str, generated,
         kinds = folder.rng.sample(kinds, 3)
     for kind in kinds:
         what = CHANGES[program][kind](folder)
-        got, report = incremental.calculate(plan, data, state)
+        got, report = incremental.calculate(plan, data, state, credits=credits)
         label = f"{program} {kind}: {what}"
         assert report.mode == "incremental", f"{label}: fell back ({report.reason})"
         assert report.changed, label
-        assert_same(got.tables, calculate(plan, data).tables, label)
+        assert_same(got.tables, calculate(plan, data, credits=credits).tables, label)
 
 
 def test_a_stale_splice_is_detected(tmp_path: Path, monkeypatch) -> None:
@@ -122,6 +125,31 @@ def test_no_state_plan_change_and_unlinked_table_fall_back(tmp_path: Path) -> No
     got, report = incremental.calculate(other, data, state)
     assert report.mode == "full" and "another version of Paymaster" in report.reason
     assert_same(got.tables, calculate(other, data).tables, "upgrade")
+
+
+def test_a_state_of_the_other_credits_choice_runs_in_full(tmp_path: Path) -> None:
+    """The state keeps the credits of the choice it was made with: a run asking for the
+    other is made in full (and says why), equal to a full run of its own choice."""
+    plan = ROOT / "examples" / "sales-team" / "plan.yaml"
+    data = _folder(tmp_path, "sales-team", None)
+    state = tmp_path / incremental.STATE_FILE
+    first, _ = incremental.calculate(plan, data, state)
+    for choice, then in (("all", "records"), ("records", "all")):
+        got, report = incremental.calculate(plan, data, state, credits=choice)
+        assert report.mode == "full", choice
+        assert report.reason == (f"the credits asked for changed (the state holds --credits "
+                                 f"{then}, this run --credits {choice})")
+        assert_same(got.tables, calculate(plan, data, credits=choice).tables, choice)
+    # (the aggregates' credits are what differs: the default's are a part of them)
+    aggregates = {m.id for m in load_plan(plan).plan.measures if m.type == "aggregate"}
+    kept = first.tables["credits"].to_pylist()
+    every = got.tables["credits"].to_pylist()
+    assert kept == [row for row in every if row["measure"] not in aggregates]
+    assert len(every) > len(kept) and not {row["measure"] for row in kept} & aggregates
+    _, report = incremental.calculate(plan, data, state, credits="all")
+    assert report.mode == "incremental"
+    with pytest.raises(ValueError, match="unknown credits choice 'some'; use records or all"):
+        incremental.calculate(plan, data, state, credits="some")
 
 
 def test_cli_run_incremental_says_what_it_recomputed(tmp_path: Path) -> None:

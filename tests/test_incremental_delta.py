@@ -31,17 +31,18 @@ def first_runs(tmp_path_factory):
     once and copied for each example."""
     from generate import generate
 
-    made: dict[str, tuple[Path, dict[str, pa.Table]]] = {}
+    made: dict[tuple[str, str], tuple[Path, dict[str, pa.Table]]] = {}
 
-    def first(program: str) -> tuple[Path, dict[str, pa.Table]]:
-        if program not in made:
+    def first(program: str, credits: str) -> tuple[Path, dict[str, pa.Table]]:
+        if (program, credits) not in made:
             base = tmp_path_factory.mktemp(program)
             generate(program, 300, base / "data", seed=5)
             result, report = incremental.calculate(_plan(program), base / "data",
-                                                   base / "out" / incremental.STATE_FILE)
+                                                   base / "out" / incremental.STATE_FILE,
+                                                   credits=credits)
             assert report.mode == "full" and report.delta.full
-            made[program] = (base, result.tables)
-        return made[program]
+            made[program, credits] = (base, result.tables)
+        return made[program, credits]
 
     return first
 
@@ -59,19 +60,21 @@ def _by_payee(table: pa.Table) -> dict:
 
 @settings(max_examples=2, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(which=st.sampled_from(KINDS), seed=st.integers(0, 2**16))
+@given(which=st.sampled_from(KINDS), seed=st.integers(0, 2**16),
+       credits=st.sampled_from(["records", "all"]))
 def test_the_delta_applied_to_the_previous_result_is_a_full_run(first_runs, tmp_path_factory,
-                                                                which, seed) -> None:
+                                                                which, seed, credits) -> None:
     program, kind = which
-    base, previous = first_runs(program)
+    base, previous = first_runs(program, credits)
     work = tmp_path_factory.mktemp("change")
     shutil.copytree(base, work, dirs_exist_ok=True)
     what = CHANGES[program][kind](Folder(work / "data", seed=seed))
     _, report = incremental.calculate(_plan(program), work / "data",
-                                      work / "out" / incremental.STATE_FILE, outputs="delta")
-    label = f"{program} {kind} (seed {seed}): {what}"
+                                      work / "out" / incremental.STATE_FILE, outputs="delta",
+                                      credits=credits)
+    label = f"{program} {kind} (seed {seed}, --credits {credits}): {what}"
     assert report.mode == "incremental", f"{label}: {report.reason}"
-    want = calculate(_plan(program), work / "data").tables
+    want = calculate(_plan(program), work / "data", credits=credits).tables
     got = report.delta.apply(previous)
     assert set(got) == set(want)
     for name, table in want.items():  # every row, to the cent, in the full run's order
