@@ -152,10 +152,10 @@ def test_an_incremental_runs_connection_is_sealed_once_its_input_is_read(
     calculated = []
     build = incremental.build
 
-    def sealed_build(loaded, tables, materialize, scope):
+    def sealed_build(loaded, tables, materialize, scope, credits):
         assert_sealed(scope.state.con, out)  # (then calculated as ever)
         calculated.append(scope.full)
-        return build(loaded, tables, materialize, scope=scope)
+        return build(loaded, tables, materialize, scope=scope, credits=credits)
 
     monkeypatch.setattr(incremental, "build", sealed_build)
     first, _ = incremental.calculate(PLAN, data, tmp_path / "state.duckdb")
