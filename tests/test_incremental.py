@@ -13,6 +13,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from conftest import AS_OF
 from paymaster import incremental
 from paymaster.changes import CHANGES, Folder
 from paymaster.incremental.budget import candidate_sql
@@ -21,6 +22,16 @@ from paymaster.runs import calculate
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def _incremental(plan, data: Path, state: Path, **options):
+    """An incremental run on the tests' one as-of day (conftest.AS_OF): its state's day."""
+    return incremental.calculate(plan, data, state, as_of=AS_OF, **options)
+
+
+def _full(plan, data: Path, **options):
+    """A full run on the same as-of day, to compare with."""
+    return calculate(plan, data, as_of=AS_OF, **options)
 
 
 def _sorted(table: pa.Table) -> pa.Table:
@@ -71,9 +82,9 @@ def test_each_change_matches_a_full_run(tmp_path: Path, program: str, generated,
         for path in data.glob("*.parquet"):
             changes.write(data, path.stem, *changes.read(data, path.stem))
     state = tmp_path / "out" / incremental.STATE_FILE
-    first, report = incremental.calculate(plan, data, state, credits=credits)
+    first, report = _incremental(plan, data, state, credits=credits)
     assert report.mode == "full" and report.reason == "no stored state"
-    assert_same(first.tables, calculate(plan, data, credits=credits).tables, "first run")
+    assert_same(first.tables, _full(plan, data, credits=credits).tables, "first run")
     # The seed the 2000-line cases had: the same three kinds are drawn.
     folder = Folder(data, seed=len(program) + (2000 if generated else 0))
     kinds = list(CHANGES[program])
@@ -81,11 +92,11 @@ def test_each_change_matches_a_full_run(tmp_path: Path, program: str, generated,
         kinds = folder.rng.sample(kinds, 3)
     for kind in kinds:
         what = CHANGES[program][kind](folder)
-        got, report = incremental.calculate(plan, data, state, credits=credits)
+        got, report = _incremental(plan, data, state, credits=credits)
         label = f"{program} {kind}: {what}"
         assert report.mode == "incremental", f"{label}: fell back ({report.reason})"
         assert report.changed, label
-        assert_same(got.tables, calculate(plan, data, credits=credits).tables, label)
+        assert_same(got.tables, _full(plan, data, credits=credits).tables, label)
 
 
 def test_a_stale_splice_is_detected(tmp_path: Path, monkeypatch) -> None:
@@ -94,13 +105,13 @@ def test_a_stale_splice_is_detected(tmp_path: Path, monkeypatch) -> None:
     plan = ROOT / "examples" / program / "plan.yaml"
     data = _folder(tmp_path, program, None)
     state = tmp_path / incremental.STATE_FILE
-    incremental.calculate(plan, data, state)
+    _incremental(plan, data, state)
     CHANGES[program]["ranking place"](Folder(data, seed=3))
     monkeypatch.setattr(incremental.run, "affected_payees", lambda *args: {})
-    got, report = incremental.calculate(plan, data, state)
+    got, report = _incremental(plan, data, state)
     assert report.mode == "incremental"
     with pytest.raises(AssertionError, match="differs"):
-        assert_same(got.tables, calculate(plan, data).tables, "stale")
+        assert_same(got.tables, _full(plan, data).tables, "stale")
 
 
 def test_no_state_plan_change_and_unlinked_table_fall_back(tmp_path: Path) -> None:
@@ -108,23 +119,23 @@ def test_no_state_plan_change_and_unlinked_table_fall_back(tmp_path: Path) -> No
     plan = ROOT / "examples" / program / "plan.yaml"
     data = _folder(tmp_path, program, None)
     state = tmp_path / incremental.STATE_FILE
-    _, report = incremental.calculate(plan, data, state)
+    _, report = _incremental(plan, data, state)
     assert report.mode == "full"
-    _, report = incremental.calculate(plan, data, state)
+    _, report = _incremental(plan, data, state)
     assert report.mode == "incremental" and not report.changed and not report.affected
     other = tmp_path / "plan.yaml"
     other.write_text(plan.read_text().replace("new_customer_bonus: 500", "new_customer_bonus: 600"))
-    got, report = incremental.calculate(other, data, state)
+    got, report = _incremental(other, data, state)
     assert report.mode == "full" and "plan changed" in report.reason
-    assert_same(got.tables, calculate(other, data).tables, "plan change")
+    assert_same(got.tables, _full(other, data).tables, "plan change")
     # A state written by other code (an upgrade that changes a stored stage's shape) is
     # never spliced with this code's stages.
     import duckdb
     with duckdb.connect(str(state)) as con:
         con.execute("UPDATE pm_meta SET value = '3-older' WHERE key = 'version'")
-    got, report = incremental.calculate(other, data, state)
+    got, report = _incremental(other, data, state)
     assert report.mode == "full" and "another version of Paymaster" in report.reason
-    assert_same(got.tables, calculate(other, data).tables, "upgrade")
+    assert_same(got.tables, _full(other, data).tables, "upgrade")
 
 
 def test_a_state_of_the_other_credits_choice_runs_in_full(tmp_path: Path) -> None:
@@ -201,7 +212,7 @@ def generuj_leady_first_run(tmp_path_factory) -> Path:
     module: each test changes a copy (`_generuj_leady_state`)."""
     folder = tmp_path_factory.mktemp("generuj-leady-first-run")
     data = _folder(folder, "generuj-leady", None)
-    _, report = incremental.calculate(ROOT / "examples" / "generuj-leady" / "plan.yaml", data,
+    _, report = _incremental(ROOT / "examples" / "generuj-leady" / "plan.yaml", data,
                                       folder / incremental.STATE_FILE)
     assert report.mode == "full"
     return folder
@@ -222,9 +233,9 @@ def _each_change_matches_a_full_run(tmp_path: Path, first_run: Path, changes: di
     plan, data, state, folder = _generuj_leady_state(tmp_path, first_run)
     for label, change in changes.items():
         change(folder)
-        got, report = incremental.calculate(plan, data, state)
+        got, report = _incremental(plan, data, state)
         assert report.mode == "incremental", f"{label}: fell back ({report.reason})"
-        assert_same(got.tables, calculate(plan, data).tables, label)
+        assert_same(got.tables, _full(plan, data).tables, label)
         yield label, report
 
 
@@ -270,10 +281,10 @@ def test_a_measure_whose_inputs_did_not_change_is_not_recomputed(
         return original(self, measure, result)
 
     monkeypatch.setattr(splice.Splice, "splice", spy)
-    got, report = incremental.calculate(plan, data, state)
+    got, report = _incremental(plan, data, state)
     assert report.mode == "incremental" and report.affected == ["P2"]
     assert recalculated == ["deal", "new_partner_bonus"]
-    assert_same(got.tables, calculate(plan, data).tables, "sales line")
+    assert_same(got.tables, _full(plan, data).tables, "sales line")
 
 
 def _registration(folder: Folder, registration_id: str) -> int:
@@ -393,11 +404,11 @@ def test_changed_rows_are_found_by_position_or_by_hash(tmp_path: Path, monkeypat
     for label, (change, rows) in ROW_CHANGES.items():
         change(folder)
         used.clear()
-        got, report = incremental.calculate(plan, data, state)
+        got, report = _incremental(plan, data, state)
         assert report.mode == "incremental", f"{label}: fell back ({report.reason})"
         assert report.changed == {"sales": rows}, label
         assert used[0] == ("_by_position", by_position), label
-        assert_same(got.tables, calculate(plan, data).tables, label)
+        assert_same(got.tables, _full(plan, data).tables, label)
 
 
 def test_payouts_fetched_a_range_of_payees_at_a_time_keep_their_order(tmp_path: Path,
@@ -416,9 +427,9 @@ def test_payouts_fetched_a_range_of_payees_at_a_time_keep_their_order(tmp_path: 
     monkeypatch.setattr(output, "by_payee_ranges", spy)
     plan = ROOT / "examples" / "generuj-leady" / "plan.yaml"
     data = _folder(tmp_path, "generuj-leady", None)
-    got, _ = incremental.calculate(plan, data, tmp_path / incremental.STATE_FILE)
+    got, _ = _incremental(plan, data, tmp_path / incremental.STATE_FILE)
     assert ranges and ranges[0] > 1  # several ranges of payees
-    assert_same(got.tables, calculate(plan, data).tables, "payouts by ranges")
+    assert_same(got.tables, _full(plan, data).tables, "payouts by ranges")
     keys = got.tables["payouts"].select(["payee_id", "period", "date", "source_id"]).to_pylist()
     order = [(k["payee_id"], k["period"], k["date"] or dt.date.max, k["source_id"]) for k in keys]
     assert order == sorted(order)
@@ -442,36 +453,36 @@ def test_a_parquet_file_is_read_only_in_the_row_groups_that_differ(tmp_path: Pat
     rows = pq.read_metadata(path).num_rows
     assert pq.read_metadata(path).num_row_groups >= 4
     state = tmp_path / incremental.STATE_FILE
-    _, report = incremental.calculate(plan, data, state)
+    _, report = _incremental(plan, data, state)
     assert report.mode == "full"
 
     orders = pq.read_table(path).to_pylist()
     index = group * 2 + 17  # in the third row group
     orders[index]["trade_in_credit"] += 1
     rewrite(pa.Table.from_pylist(orders, schema=pq.read_schema(path)))
-    got, report = incremental.calculate(plan, data, state)
+    got, report = _incremental(plan, data, state)
     assert report.mode == "incremental", report.reason
     assert report.changed == {"orders": (1, 1)}
     assert report.read == {"orders": group}
-    assert_same(got.tables, calculate(plan, data).tables, "a corrected order")
+    assert_same(got.tables, _full(plan, data).tables, "a corrected order")
 
     orders.append({**orders[5], "line_id": "LATE-1", "rma_number": "RMA-LATE-1"})
     rewrite(pa.Table.from_pylist(orders, schema=pq.read_schema(path)))
-    got, report = incremental.calculate(plan, data, state)
+    got, report = _incremental(plan, data, state)
     assert report.changed == {"orders": (0, 1)}
     assert report.read["orders"] <= group  # the last group only
-    assert_same(got.tables, calculate(plan, data).tables, "an order appended")
+    assert_same(got.tables, _full(plan, data).tables, "an order appended")
     assert rows + 1 == pq.read_metadata(path).num_rows
 
     # A row of a table without a key repeated in a later group: both copies are new rows
     # of the changed hash, although one of them sits in a group that was not read.
     path = data / "returns.parquet"
     rewrite(pq.read_table(path))
-    incremental.calculate(plan, data, state)
+    _incremental(plan, data, state)
     returns = pq.read_table(path).to_pylist()
     returns.insert(group * 3 + 5, returns[3])
     rewrite(pa.Table.from_pylist(returns, schema=pq.read_schema(path)))
-    got, report = incremental.calculate(plan, data, state)
+    got, report = _incremental(plan, data, state)
     assert report.changed == {"returns": (1, 2)}
     assert report.read["returns"] == len(returns) - group * 3
-    assert_same(got.tables, calculate(plan, data).tables, "a repeated return")
+    assert_same(got.tables, _full(plan, data).tables, "a repeated return")

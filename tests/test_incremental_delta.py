@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import AS_OF
 from paymaster import incremental
 from paymaster.changes import CHANGES, Folder
 from paymaster.incremental.delta import BY_PAYEE
@@ -39,7 +40,7 @@ def first_runs(tmp_path_factory):
             generate(program, 300, base / "data", seed=5)
             result, report = incremental.calculate(_plan(program), base / "data",
                                                    base / "out" / incremental.STATE_FILE,
-                                                   credits=credits)
+                                                   credits=credits, as_of=AS_OF)
             assert report.mode == "full" and report.delta.full
             made[program, credits] = (base, result.tables)
         return made[program, credits]
@@ -71,10 +72,10 @@ def test_the_delta_applied_to_the_previous_result_is_a_full_run(first_runs, tmp_
     what = CHANGES[program][kind](Folder(work / "data", seed=seed))
     _, report = incremental.calculate(_plan(program), work / "data",
                                       work / "out" / incremental.STATE_FILE, outputs="delta",
-                                      credits=credits)
+                                      credits=credits, as_of=AS_OF)
     label = f"{program} {kind} (seed {seed}, --credits {credits}): {what}"
     assert report.mode == "incremental", f"{label}: {report.reason}"
-    want = calculate(_plan(program), work / "data", credits=credits).tables
+    want = calculate(_plan(program), work / "data", credits=credits, as_of=AS_OF).tables
     got = report.delta.apply(previous)
     assert set(got) == set(want)
     for name, table in want.items():  # every row, to the cent, in the full run's order

@@ -16,9 +16,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from paymaster import asof
+from paymaster.calendar import add_business_days
 from paymaster.services import imports, programs, registrations
 from paymaster.services.registrations import WorkflowError
 from paymaster.store.models import AuditEvent, Registration
+from paymaster.web.routes_payee import registrations_data
+from paymaster.web.security import Principal
 from paymaster.workspace import Workspace
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -498,3 +502,56 @@ def test_concurrent_registrations_of_different_leads_all_stored(crowd):
     regs = registrations.listing(crowd, PROGRAM)
     assert {(r.status, r.reason) for r in regs} == {("submitted", None)}
     assert len(regs) == len(customers)
+
+
+# ----------------------------------------------------------------- 4b. one notion of due
+ANSWER_WITHIN = "answer_within: {business_days: 5, country: PL}, "
+
+
+def _workspace_with_plan(tmp_path: Path, store_url: str, answer_within: str) -> Workspace:
+    """The example program with its plan's `answer_within` written as given ('' : none)."""
+    text = (EXAMPLES / "generuj-leady/plan.yaml").read_text(encoding="utf-8")
+    assert ANSWER_WITHIN in text
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(text.replace(ANSWER_WITHIN, answer_within), encoding="utf-8")
+    ws = Workspace.init(tmp_path / "ws", database=store_url)
+    programs.add_program(ws, plan, "admin", registrations="registrations")
+    for table in ["partners", "customers", "holdings", "vendor_registry", "sales"]:
+        imports.import_file(ws, PROGRAM, table, DATA / f"{table}.csv", actor="admin",
+                            as_of=date(2018, 7, 1))
+    return ws
+
+
+@pytest.mark.parametrize(("answer_within", "due", "days"), [
+    # 3 German business days from Wed 9 May 2018: Thu 10 is Ascension Day (a German
+    # holiday, not a Polish one): Fri 11 (1), Mon 14 (2), Tue 15 (3).
+    ("answer_within: {business_days: 3, country: DE}, ", date(2018, 5, 15), 3),
+    # No `answer_within`: the workspace's 5 days (confirm_within_days) in the plan's
+    # country, Poland: Thu 10 (1), Fri 11, Mon 14, Tue 15, Wed 16 (5).
+    ("", date(2018, 5, 16), 5),
+])
+def test_queue_page_and_run_agree_on_when_an_answer_is_due(tmp_path, store_url, monkeypatch,
+                                                           answer_within, due, days):
+    """The registration's due date, the days the payee's page says are left, the days it
+    says the owner has, and the run's overdue day: one count, in one country."""
+    monkeypatch.delenv("PAYMASTER_DATABASE_URL", raising=False)
+    monkeypatch.setenv("PAYMASTER_TODAY", "2018-05-09T10:00:00")
+    ws = _workspace_with_plan(tmp_path, store_url, answer_within)
+    try:
+        reg = registrations.register(ws, PROGRAM, lead("P1", C01), actor="P1",
+                                     at=datetime(2018, 5, 9, 9, 0))
+        assert reg.status == "submitted" and reg.due_on == due
+        office = Principal(1, "owner", "admin", None, "Owner", "en")
+        data = registrations_data(ws, office, PROGRAM, "P1")
+        (row,) = [r for r in data["registrations"] if r["registration_id"] == reg.registration_id]
+        assert data["confirm_within_days"] == days
+        assert row["sla"] == {"overdue": False, "business_days": days}
+        plan = ws.plan(PROGRAM).plan
+        for screening in asof.timed(plan):  # the run's notion, where the plan has one
+            assert asof.due_on(reg.submitted_at.date(), screening.decision.answer_within,
+                               plan) == due
+        if not answer_within:
+            assert not asof.timed(plan)
+            assert add_business_days(date(2018, 5, 9), 5, "PL") == due
+    finally:
+        ws.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, ROOT, SPARK_MASTER
+from conftest import AS_OF, EXAMPLES, ROOT, SPARK_MASTER
 from paymaster.backends import BackendError, check_choice
 from paymaster.runs import calculate, calculate_into
 
@@ -24,7 +24,9 @@ pytestmark = pytest.mark.spark
 MASTER = SPARK_MASTER  # the session fixture `spark` is in conftest, shared by modules
 
 
-def _same_on_both(plan: Path, data: Path, as_of: dt.date | None = None):
+def _same_on_both(plan: Path, data: Path, as_of: dt.date = AS_OF):
+    """Both backends on one as-of day (conftest.AS_OF unless given): the same cents, the
+    same fingerprint."""
     expected = calculate(plan, data, as_of=as_of)
     actual = calculate(plan, data, backend="spark", spark_master=MASTER, as_of=as_of)
     assert compare_backends.differences(expected.tables, actual.tables) == []

@@ -6,11 +6,13 @@ records spill under DuckDB's memory limit)."""
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
 
 from paymaster import duckdb_config, runs
 from paymaster.backends.duckstages import DuckDBStages, stages_read
+from paymaster.outputs import Staging
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "generuj-leady"
@@ -84,3 +86,49 @@ def test_which_runs_store_some_stages_compressed(monkeypatch) -> None:
     assert some_stages_on_disk(EARLY_OUTPUT_ROWS)
     monkeypatch.setenv("PAYMASTER_DUCKDB_STAGES", "memory")  # (every stage where it says)
     assert not some_stages_on_disk(100 * EARLY_OUTPUT_ROWS)
+
+
+def test_only_a_stage_stored_in_it_attaches_the_stages_file(tmp_path, monkeypatch) -> None:
+    """From EARLY_OUTPUT_ROWS input rows a cached run stores the stages its last outputs
+    read compressed in a file; the run compiling the plan keeps its stages in memory, so
+    it attaches no such file. An output the cached run writes early is a write in the
+    run's timings (run.json's): its seconds are `execute`'s, not `calculate`'s."""
+    monkeypatch.setattr(duckdb_config, "EARLY_OUTPUT_ROWS", 0)  # (as a large input)
+    monkeypatch.setenv("PAYMASTER_SQL_CACHE", str(tmp_path / "sql-cache"))  # (compiled here)
+    monkeypatch.setenv("PAYMASTER_DUCKDB_TEMP", str(tmp_path / "spill"))
+    attached: dict[str, set[str]] = {"compiled": set(), "cached": set()}
+    run = "compiled"
+    store = DuckDBStages._stored
+
+    def watched(self, name, create):
+        attached[run].update(row[0] for row in self.con.execute(
+            "SELECT database_name FROM duckdb_databases() WHERE NOT internal").fetchall())
+        return store(self, name, create)
+
+    monkeypatch.setattr(DuckDBStages, "_stored", watched)
+    plan, data = EXAMPLE / "plan.yaml", EXAMPLE / "data"
+    said: list[str] = []
+    compiled = runs.calculate_into(plan, data, tmp_path / "compiled", progress=said.append)
+    assert "run the plan's compiled SQL (cached)" not in said  # (it compiled the plan)
+    run, said = "cached", []
+    # The evaluations, written as soon as the screening is stored, take half a second more.
+    copied = Staging.copied
+    pause = 0.5
+
+    def slow(self, name, *args, **kwargs):
+        if name.startswith("evaluations."):
+            time.sleep(pause)
+        return copied(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(Staging, "copied", slow)
+    cached = runs.calculate_into(plan, data, tmp_path / "cached", progress=said.append)
+    assert "run the plan's compiled SQL (cached)" in said
+    assert said.index("write evaluations") < said.index("calculate registration__verdicts")
+    assert "stages" not in attached["compiled"] and "stages" in attached["cached"]
+    assert "write evaluations" in compiled.timings
+    timings = cached.timings
+    assert timings["write evaluations"] >= pause
+    assert timings["execute"] >= timings["write evaluations"]
+    # (what the stages took is `calculate`'s: each is within it)
+    assert timings["calculate"] >= sum(v for k, v in timings.items() if k.startswith("stage "))
+    assert list(tmp_path.glob("*stages*")) == []

@@ -26,6 +26,7 @@ from paymaster.errors import N_, Collector, DataError, Problem, suggest
 from paymaster.limits import DEFAULT, Limits
 from paymaster.money import plain
 from paymaster.plan.model import ColumnSpec, InputTable, Plan
+from paymaster.plan.taxids import TAX_ID_SEPARATORS
 from paymaster.inputchecks import (
     SQL_TYPES,
     SURELY_VALID_TAX_IDS,
@@ -303,9 +304,10 @@ def _tax_id_cleaned(column: str, kind: str) -> str:
     """A valid tax id without its spaces and dashes ('526-025-09-95' is 5260250995 in every
     join and rule); anything else as written."""
     text = f"CAST({quote(column)} AS VARCHAR)"
-    digits = f"""regexp_replace({text}, '[\\s-]', '', 'g')"""
+    separators = sql_string(TAX_ID_SEPARATORS)
+    digits = f"regexp_replace({text}, {separators}, '', 'g')"
     valid = SURELY_VALID_TAX_IDS[kind](digits, f"TRY_CAST({digits} AS BIGINT)")
     # Most values have nothing to clean: they skip the cleaning and the checksum.
-    return (f"CASE WHEN NOT regexp_matches({text}, '[\\s-]') THEN {text} "
+    return (f"CASE WHEN NOT regexp_matches({text}, {separators}) THEN {text} "
             f"WHEN coalesce({valid}, FALSE) THEN {digits} ELSE {text} END")
 

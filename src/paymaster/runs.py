@@ -193,10 +193,13 @@ class _Writer:
         self.rows: dict[str, int] = {}
         self.payouts_copied = False  # (then the printed figures are read from its file)
 
-    def write(self, name: str, expr, effect: pa.Table | None = None) -> None:
+    def write(self, name: str, expr, effect: pa.Table | None = None,
+              early: bool = False) -> None:
+        """Write output `name`; `early`: while the stages are still calculated (its time is
+        the `execute` stage's all the same)."""
         engine, fmt = self.engine, self.fmt
         self.say(f"write {name}")
-        with self.clock.part(f"write {name}"):
+        with self.clock.part(f"write {name}", counted_in="execute" if early else None):
             explained = False
             if self.explanations == "text":  # (imports Ibis: see the module's docstring)
                 from paymaster.explanations import EXPLAINED, with_explanations
@@ -267,7 +270,8 @@ def _built(plan: LoadedPlan | CachedPlan | str | Path, data: Path, say: Progress
             key = cache_key(con, cached.digest, names, credits) if cached.digest else None
             entry = sqlcache.load(key) if key else None
             # The plan's cached SQL needs no expressions, hence no Ibis (DuckDBStages).
-            engine = DuckDBStages(say) if entry is not None else open_backend(backend, None, say)
+            engine = (DuckDBStages(say, entry) if entry is not None
+                      else open_backend(backend, None, say))
         tables = engine.bind(con, names)
         if writer is not None:
             writer.loaded, writer.engine = loaded, engine
@@ -305,7 +309,7 @@ def _early(entry: sqlcache.Entry, engine: DuckDBStages, writer: _Writer | None) 
 
     def stored(stage: str) -> None:
         for name in ready.get(stage, ()):
-            writer.write(name, replayed.queries[name])
+            writer.write(name, replayed.queries[name], early=True)
     return stored
 
 

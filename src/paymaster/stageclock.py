@@ -16,18 +16,26 @@ class StageClock:
     def __init__(self, timings: dict[str, float] | None = None) -> None:
         self.timings = {} if timings is None else timings
         self._last = time.perf_counter()
+        self._moved: dict[str, float] = {}  # later stage -> seconds counted in it (`part`)
 
     def done(self, name: str) -> None:
         now = time.perf_counter()
-        self.timings[name] = round(now - self._last, 4)
+        self.timings[name] = round(now - self._last + self._moved.pop(name, 0.0), 4)
         self._last = now
 
     @contextmanager
-    def part(self, name: str) -> Iterator[None]:
-        """Time a part of the current stage on its own, as `name`."""
+    def part(self, name: str, counted_in: str | None = None) -> Iterator[None]:
+        """Time a part of the current stage on its own, as `name`. With `counted_in`, its
+        seconds belong to that later stage, not the current one (an output written while
+        the stages are still calculated is a write, of `execute`): the stages still add up
+        to the run's time."""
         started = time.perf_counter()
         yield
-        self.timings[name] = round(time.perf_counter() - started, 4)
+        seconds = time.perf_counter() - started
+        self.timings[name] = round(seconds, 4)
+        if counted_in is not None:
+            self._moved[counted_in] = self._moved.get(counted_in, 0.0) + seconds
+            self._last += seconds
 
     def materializer(self, store: Callable, say: Callable[[str], None]) -> Callable:
         """The engine's `materialize` callback: store a stage, say so, time it."""

@@ -100,7 +100,8 @@ class DuckDBStages:
 
     name = "duckdb"
 
-    def __init__(self, progress: Callable[[str], None] | None = None) -> None:
+    def __init__(self, progress: Callable[[str], None] | None = None,
+                 entry: sqlcache.Entry | None = None) -> None:
         self.con: duckdb.DuckDBPyConnection | None = None
         self.say = progress or (lambda _message: None)
         # seconds spent on a stage before it ran out of memory, by stage (run metadata)
@@ -116,13 +117,17 @@ class DuckDBStages:
         # the attached file the stages kept to the outputs go to, when not all of them do
         self.file: Path | None = None
         self.compressed: set[str] = set()  # the stages stored in `file`, a view in temp
+        # The cached run's stages kept to its outputs, stored in `file` for a large input:
+        # known before `bind`, which attaches a file only for a stage stored in it (a run
+        # compiled now keeps its stages in memory, unless all go to disk).
+        self.kept = kept_to_the_outputs(entry) if entry is not None else set()
 
     def bind(self, con: duckdb.DuckDBPyConnection, names: list[str]):
         """Where the stages go and the memory limit, from the input's size."""
         self.con = con
         rows = self.input_rows = input_rows(con, names)
         every = stages_on_disk(rows)
-        if every or some_stages_on_disk(rows):  # (attached now: the run is sealed later)
+        if every or (some_stages_on_disk(rows) and self.kept):  # (now: the run is sealed later)
             temp = con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0]
             self.file = stages_file(temp)
             self.file.unlink(missing_ok=True)
@@ -235,7 +240,7 @@ class DuckDBStages:
         for name, table in entry.memtables.items():
             self.con.register(name, table)
         self.expect(readers(entry))
-        kept = kept_to_the_outputs(entry) if self.file is not None else set()
+        kept = self.kept if self.file is not None else set()
         for stage in entry.stages:
             statements = (self._compress(stage["name"], stage["statements"])
                           if stage["name"] in kept else stage["statements"])

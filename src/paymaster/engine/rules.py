@@ -10,6 +10,7 @@ import ibis.expr.types as ir
 
 from paymaster.plan.expressions import Namespace
 from paymaster.plan.model import Rule
+from paymaster.plan.taxids import TAX_ID_SEPARATORS
 
 
 def materialize(table: ir.Table, checks: list[tuple[str, ir.Value]], tag: str):
@@ -92,8 +93,8 @@ def rule_checks(ctx, rules: list[Rule], ns: Namespace, path: tuple) -> list[tupl
 
 
 def nip_digits(value: ir.Value) -> ir.Value:
-    """The NIP as written, without spaces and dashes."""
-    return value.cast("string").re_replace(r"[\s-]", "")
+    """The NIP as written, without spaces and dashes (plan.taxids: the same on both backends)."""
+    return value.cast("string").re_replace(TAX_ID_SEPARATORS, "")
 
 
 def nip_valid_digits(digits: ir.Value, number: ir.Value) -> ir.Value:

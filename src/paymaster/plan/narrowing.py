@@ -26,7 +26,8 @@ import re
 from dataclasses import dataclass
 
 from paymaster.plan.model import Plan, Screening
-from paymaster.sqlnames import NAME, quote
+from paymaster.plan.taxids import TAX_ID_SEPARATORS
+from paymaster.sqlnames import NAME, literal, quote
 
 _CROSS_ROW = re.compile(r"\b(over|window|qualify)\b", re.IGNORECASE)
 
@@ -59,7 +60,8 @@ class Narrowing:
 
 
 def _coarse(column: str) -> str:
-    return f"regexp_replace(lower(CAST({column} AS VARCHAR)), '[\\s-]', '', 'g')"
+    return (f"regexp_replace(lower(CAST({column} AS VARCHAR)), {literal(TAX_ID_SEPARATORS)}, "
+            "'', 'g')")
 
 
 def narrowing(plan: Plan, measure: Screening, subjects: list[str]) -> Narrowing | None:

@@ -67,7 +67,8 @@ class Setup:
     measure: Screening
     key: list[str]          # the opportunity: the first-wins rule's key
     first_wins_rule: str
-    country: str
+    country: str            # whose business days the owner's answer is due in (answer_time)
+    answer_days: int        # how many of them
 
 
 def setup(ws: Workspace, program: str) -> Setup:
@@ -85,8 +86,20 @@ def setup(ws: Workspace, program: str) -> Setup:
             f"program '{program}' has no screening measure on '{config.registrations}'"))
     rule = next((r for r in measure.rules if r.first_wins is not None), None)
     key = list(rule.first_wins.key) if rule else [measure.source_id]
-    return Setup(config.registrations, measure, key, rule.name if rule else "",
-                 plan.country or "PL")
+    days, country = answer_time(plan, measure, config.confirm_within_days)
+    return Setup(config.registrations, measure, key, rule.name if rule else "", country, days)
+
+
+def answer_time(plan: Plan, measure: Screening, workspace_days: int) -> tuple[int, str]:
+    """How many business days the owner has to answer a registration, and whose business
+    days they are: the one notion of "due" of the queues, the payee's page, the reminders
+    and the runs. The plan's `answer_within` (what a run calls overdue, in its country,
+    else the plan's: asof.country), else the workspace's `confirm_within_days` in the
+    plan's country, else Poland's (the lead programs' "5 Polish business days")."""
+    within = measure.decision.answer_within if measure.decision else None
+    if within is not None:
+        return within.business_days, asof.country(plan, within)
+    return workspace_days, plan.country or "PL"
 
 
 def register(ws: Workspace, program: str, fields: dict[str, str | None], *, actor: str,
@@ -131,24 +144,17 @@ def new_registration(ws: Workspace, program: str, s: Setup, partner: str, reg_id
         program=program, registration_id=reg_id, partner_id=partner,
         opportunity="|".join(str(fields.get(k) or "") for k in s.key),
         submitted_at=submitted, data=fields, status="submitted",
-        due_on=due_on(ws, program, s, submitted.date()))
+        due_on=due_on(s, submitted.date()))
 
 
-def due_on(ws: Workspace, program: str, s: Setup, submitted: dt.date) -> dt.date:
-    """The owner's last day to answer: by the plan's `answer_within` (what a run calls
-    overdue), else by the workspace's confirm_within_days in the plan's country."""
-    within = s.measure.decision.answer_within if s.measure.decision else None
-    if within is not None:
-        return asof.due_on(submitted, within, ws.plan(program).plan)
-    return add_business_days(submitted, ws.program(program).confirm_within_days, s.country)
+def due_on(s: Setup, submitted: dt.date) -> dt.date:
+    """The owner's last day to answer a registration of `submitted` (answer_time)."""
+    return add_business_days(submitted, s.answer_days, s.country)
 
 
 def confirm_within_days(ws: Workspace, program: str) -> int:
-    """Business days the owner has to answer (the plan's, else the workspace's)."""
-    decision = setup(ws, program).measure.decision
-    if decision is not None and decision.answer_within is not None:
-        return decision.answer_within.business_days
-    return ws.program(program).confirm_within_days
+    """Business days the owner has to answer (answer_time)."""
+    return setup(ws, program).answer_days
 
 
 def _register(ws: Workspace, program: str, s: Setup, check: _Check,

@@ -3,7 +3,8 @@
 
 The deadlines the workflows keep:
 - a submitted lead registration is due for the owner's decision on its `due_on`
-  (`confirm_within_days` business days of the program's country): to the office;
+  (registrations.answer_time: the plan's `answer_within`, else `confirm_within_days`
+  business days of the program's country): to the office;
 - a submitted enrollment is due for approval on its `due_on` (`approve_within_days` in the
   partner's country): to the office;
 - a phase's `enrollment_deadline` (plan): to each partner's users whose partner has not
@@ -21,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from paymaster.calendar import business_days_between
-from paymaster.services import notifications
+from paymaster.services import notifications, registrations
 from paymaster.services.inputs import current_rows
 from paymaster.store.models import Enrollment, Registration, User
 
@@ -52,7 +53,6 @@ def _near(today: dt.date, deadline: dt.date, country: str, days: int) -> bool:
 def _decisions(ws: Workspace, session: Session, program: str, today: dt.date,
                office: list[User]) -> int:
     days = ws.config.notifications.remind_days
-    plan = ws.plan(program).plan
     countries = {r.get("partner_id"): r.get("country") or "US"
                  for r in current_rows(session, program, "partners")}
     queued = 0
@@ -61,8 +61,9 @@ def _decisions(ws: Workspace, session: Session, program: str, today: dt.date,
         for item in session.scalars(select(model).where(
                 model.program == program, model.status == "submitted",
                 model.due_on >= today)):
-            # Registrations are due in the program's country, enrollments in the partner's.
-            country = (plan.country or "PL") if model is Registration \
+            # Registrations are due where their due date was counted (registrations.
+            # answer_time), enrollments in the partner's country.
+            country = registrations.setup(ws, program).country if model is Registration \
                 else countries.get(item.partner_id, "US")
             if _near(today, item.due_on, country, days):
                 key = f"{program}:{what}:{getattr(item, ident)}:{item.due_on}"
