@@ -144,24 +144,24 @@ def test_a_state_of_the_other_credits_choice_runs_in_full(tmp_path: Path) -> Non
     plan = ROOT / "examples" / "sales-team" / "plan.yaml"
     data = _folder(tmp_path, "sales-team", None)
     state = tmp_path / incremental.STATE_FILE
-    first, _ = incremental.calculate(plan, data, state)
+    first, _ = _incremental(plan, data, state)
     got = {}
     for choice, then in (("all", "records"), ("records", "all")):
-        got[choice], report = incremental.calculate(plan, data, state, credits=choice)
+        got[choice], report = _incremental(plan, data, state, credits=choice)
         assert report.mode == "full", choice
         assert report.reason == (f"the credits asked for changed (the state holds --credits "
                                  f"{then}, this run --credits {choice})")
-        assert_same(got[choice].tables, calculate(plan, data, credits=choice).tables, choice)
+        assert_same(got[choice].tables, _full(plan, data, credits=choice).tables, choice)
     # (the aggregates' credits are what differs: the default's are a part of them)
     aggregates = {m.id for m in load_plan(plan).plan.measures if m.type == "aggregate"}
     kept = first.tables["credits"].to_pylist()
     every = got["all"].tables["credits"].to_pylist()
     assert kept == [row for row in every if row["measure"] not in aggregates]
     assert len(every) > len(kept) and not {row["measure"] for row in kept} & aggregates
-    _, report = incremental.calculate(plan, data, state)  # (the state's own: records)
+    _, report = _incremental(plan, data, state)  # (the state's own: records)
     assert report.mode == "incremental"
     with pytest.raises(ValueError, match="unknown credits choice 'some'; use records or all"):
-        incremental.calculate(plan, data, state, credits="some")
+        _incremental(plan, data, state, credits="some")
 
 
 def test_cli_run_incremental_says_what_it_recomputed(tmp_path: Path) -> None:
