@@ -69,7 +69,7 @@ class Applied:
         """The rows of `sql` (reading the table's file) as the table's new file, in its
         schema (DuckDB's Arrow types cast back to the run's), batch by batch."""
         new = self.folder / f"{name}.new.parquet"
-        reader = self.con.execute(sql, params or []).to_arrow_reader(100_000)
+        reader = self.con.sql(sql, params=params or []).to_arrow_reader(100_000)
         with pq.ParquetWriter(new, self.schemas[name]) as writer:
             for batch in reader:
                 writer.write_table(pa.Table.from_batches([batch]).cast(self.schemas[name]))
