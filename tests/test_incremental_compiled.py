@@ -143,9 +143,19 @@ def test_fill_never_reads_a_value_put_in_as_a_marker() -> None:
         f"SELECT 1 WHERE a IN ('{marker}') AND b IN ('x')")
 
 
-def test_an_expression_with_an_in_memory_table_is_compiled_uncached(backends) -> None:
+def test_in_memory_tables_are_named_in_the_cached_statement_per_run(backends) -> None:
+    """An in-memory table's name is made per process: the entry marks it, and a run with
+    another table of the same columns (another name, other rows) fills in its own."""
     cached, plain, cache = backends
-    table = ibis.memtable(pa.table({"payee_id": ["P1"]}))
-    expr = cached.table("lines").semi_join(table, "payee_id")
-    assert cached.to_pyarrow(expr).num_rows == 1
-    assert _entries(cache) == 0
+    for payees in (["P1"], ["P2", "P3", "P9"]):
+        table = ibis.memtable(pa.table({"payee_id": payees}))
+        expr = cached.table("lines").semi_join(table, "payee_id")
+        assert cached.compile(expr) == plain.compile(
+            plain.table("lines").semi_join(table, "payee_id"))
+        assert sorted(cached.to_pyarrow(expr)["payee_id"].to_pylist()) == [
+            p for p in ["P1", "P2", "P3"] if p in payees]
+    assert _entries(cache) == 1
+    other = ibis.memtable(pa.table({"payee_id": [1]}))  # other columns: another entry
+    cached.compile(cached.table("lines").filter(
+        cached.table("lines").amount.cast("int64").isin(other["payee_id"])))
+    assert _entries(cache) == 2

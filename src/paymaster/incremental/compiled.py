@@ -18,8 +18,9 @@ literals, not temporary tables: DuckDB prunes a scan's row groups by a literal l
 The digest covers every node of the expression (its type, its arguments: names, types,
 schemas, other literal values), the engine (cachefiles.engine_version: our sources and
 the versions of Ibis, sqlglot and DuckDB) and the list markers' positions. An expression
-holding anything it cannot digest the same in every process (an in-memory table, whose
-name is made per process; an object of an unknown kind) is compiled as before, uncached.
+holding anything it cannot digest the same in every process (an object of an unknown
+kind) is compiled as before, uncached; an in-memory table (its name made per process) is
+digested by its columns and marked by number, as a list is.
 Entries live in the SQL cache's folder, trusted as the run cache's are (private folder
 and files, the body matching its hash: cachefiles.read/write); PAYMASTER_SQL_CACHE=off
 turns it off.
@@ -51,6 +52,9 @@ FORMAT = 1
 # (plain text: rendered alike by sqlglot and sqlnames.literal; the suffix keeps a value
 # from being taken for one).
 MARK = re.compile(r"'paymaster-list-([0-9]+)-6c1f0e'")
+# An in-memory table's name (made per process) is marked alike, as a quoted identifier.
+TABLE = "table"
+TABLE_MARK = re.compile(r'"paymaster-table-([0-9]+)-6c1f0e"')
 PLAIN = (str, int, float, bool, type(None), decimal.Decimal, dt.date, dt.datetime, dt.time,
          dt.timedelta, bytes)
 
@@ -67,6 +71,7 @@ class Shape:
     def __init__(self, node: Node):
         self.lists: list[list[str]] = []
         self.marked: dict[Node, int] = {}
+        self.tables: dict[Node, int] = {}  # in-memory tables, numbered as lists are
         self._seen: dict[Node, str] = {}
         self.digest = self._node(node)
 
@@ -78,8 +83,13 @@ class Shape:
             node, ready = stack.pop()
             if node in self._seen:
                 continue
-            if isinstance(node, ops.InMemoryTable):
-                raise Uncacheable("in-memory table")
+            if isinstance(node, ops.InMemoryTable):  # by its columns: its name is per process
+                if node not in self.tables:
+                    self.tables[node] = len(self.tables)
+                self._seen[node] = hashlib.sha256(
+                    f"InMemoryTable(table {self.tables[node]}, {node.schema!r})".encode()
+                ).hexdigest()
+                continue
             if not ready:
                 stack.append((node, True))
                 stack.extend((child, False) for child in reversed(_children(node.__args__)))
@@ -103,12 +113,19 @@ class Shape:
 
         def marked(node: Node, children: dict | None) -> Node:
             new = node.__recreate__(children) if children else node
+            if node in self.tables:
+                return ops.InMemoryTable(name=_marker(self.tables[node], TABLE),
+                                         schema=node.schema, data=node.data)
             number = self.marked.get(node)
             if number is None:
                 return new
             return ops.InValues(new.value, (ops.Literal(_marker(number), dtypes.string),))
 
-        return root.replace(marked) if self.marked else root
+        return root.replace(marked) if self.marked or self.tables else root
+
+    def names(self) -> list[str]:
+        """The in-memory tables' names of this process, by number."""
+        return [node.name for node, _ in sorted(self.tables.items(), key=lambda kv: kv[1])]
 
     def _value(self, value) -> str:
         if isinstance(value, Node):
@@ -158,8 +175,8 @@ def _strings(node: Node) -> list[str] | None:
     return values
 
 
-def _marker(number: int) -> str:
-    return f"paymaster-list-{number}-6c1f0e"
+def _marker(number: int, kind: str = "list") -> str:
+    return f"paymaster-{kind}-{number}-6c1f0e"
 
 
 class CachingBackend(Backend):
@@ -184,7 +201,7 @@ class CachingBackend(Backend):
                 cachefiles.write(where, key, text.encode())
         else:
             text = body.decode()
-        return fill(text, shape.lists)
+        return fill(text, shape.lists, shape.names())
 
     def create_table(self, name: str, /, obj=None, *, schema=None, database=None,
                      temp: bool = False, overwrite: bool = False):
@@ -203,9 +220,10 @@ class CachingBackend(Backend):
         return self.table(name, database=("temp", "main") if temp else None)
 
 
-def fill(text: str, lists: list[list[str]]) -> str:
-    """The compiled SQL with each list's marker replaced by its values (in one pass: a
-    value put in is never read as a marker)."""
+def fill(text: str, lists: list[list[str]], tables: list[str] = ()) -> str:
+    """The compiled SQL with each list's marker replaced by its values and each in-memory
+    table's by its name (in one pass each: a value put in is never read as a marker)."""
+    text = TABLE_MARK.sub(lambda found: quote(tables[int(found[1])]), text)
     return MARK.sub(lambda found: ", ".join(literal(v) for v in lists[int(found[1])]), text)
 
 
