@@ -12,7 +12,9 @@ ratio to the full run. Each incremental run returns only its delta (`outputs="de
 threads): on a shared machine they vary less than the wall clock. With --verify, the
 first run's tables with every delta applied are compared with a fresh full run, table by
 table: same schema, same number of rows and the same sum of row hashes (as multisets: the
-order of rows aside), which needs no sorted copies of tables of millions of rows.
+order of rows aside). The applied tables are kept as Parquet files and each delta applied
+by DuckDB under a memory limit (`Applied`), so at 10M lines the harness holds no table
+beside the runs' own.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import time
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -39,19 +43,98 @@ from paymaster.changes import CHANGES, Folder  # noqa: E402
 from paymaster.runs import calculate  # noqa: E402
 
 
-def _fingerprints(tables: dict) -> dict[str, tuple]:
-    """Per table: its schema, row count and the sum of its rows' hashes (exact values,
-    decimals included), computed by DuckDB over the Arrow tables without copying them."""
-    con = duckdb.connect()
-    found = {}
-    for name, table in tables.items():
-        con.register("t", table)
-        columns = ", ".join(f'"{c}"' for c in table.column_names)
-        found[name] = (table.schema, *con.execute(
-            f"SELECT count(*), sum(hash({columns})::HUGEINT) FROM t").fetchall()[0])
-        con.unregister("t")
-    con.close()
-    return found
+class Applied:
+    """The first run's tables with every delta applied so far, kept as Parquet files in
+    `folder` (one per table) and updated by DuckDB under a memory limit: at 10M lines the
+    tables no longer fit in memory as Arrow beside the runs (the harness was killed at
+    18.7 GB applying deltas to sorted Arrow copies). Rows are multisets here, as the
+    comparison is: a delta's changed payee-periods are dropped (an anti-join) and its
+    new rows appended, in no particular order."""
+
+    def __init__(self, folder: Path, tables: dict):
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        self.folder = folder
+        self.schemas = {}
+        for name, table in tables.items():
+            self.schemas[name] = table.schema
+            pq.write_table(table, self._path(name))
+        self.con = duckdb.connect(config={"memory_limit": "1GB", "threads": "2",
+                                          "temp_directory": str(folder / "spill")})
+
+    def _path(self, name: str) -> Path:
+        return self.folder / f"{name}.parquet"
+
+    def _write(self, name: str, sql: str, params: list | None = None) -> None:
+        """The rows of `sql` (reading the table's file) as the table's new file, in its
+        schema (DuckDB's Arrow types cast back to the run's), batch by batch."""
+        new = self.folder / f"{name}.new.parquet"
+        reader = self.con.sql(sql, params=params or []).to_arrow_reader(100_000)
+        with pq.ParquetWriter(new, self.schemas[name]) as writer:
+            for batch in reader:
+                writer.write_table(pa.Table.from_batches([batch]).cast(self.schemas[name]))
+        new.replace(self._path(name))
+
+    def apply(self, delta) -> None:
+        if delta.full:
+            for name, table in delta.rows.items():
+                self.schemas[name] = table.schema
+                pq.write_table(table, self._path(name))
+            return
+        units = pa.table({"payee": pa.array([p for p, _ in delta.units], pa.string()),
+                          "period": pa.array([q for _, q in delta.units], pa.string())})
+        payees = pa.table({"payee": pa.array(list(delta.payees), pa.string())})
+        self.con.register("units", units)
+        self.con.register("payees", payees)
+        for name in self.schemas:
+            path = str(self._path(name))
+            if name == "effect":
+                if delta.effect is not None:
+                    pq.write_table(delta.effect.cast(self.schemas[name]), path)
+                continue
+            if name not in delta.rows:
+                continue
+            self.con.register("rows", delta.rows[name])
+            # (payee and period compared as text, NULL equal to NULL: Delta.apply's keys)
+            if name == "summary":
+                gone = ("SELECT 1 FROM payees u WHERE "
+                        "CAST(t.payee_id AS VARCHAR) IS NOT DISTINCT FROM u.payee")
+            else:
+                gone = ("SELECT 1 FROM units u WHERE "
+                        "CAST(t.payee_id AS VARCHAR) IS NOT DISTINCT FROM u.payee "
+                        "AND CAST(t.period AS VARCHAR) IS NOT DISTINCT FROM u.period")
+            self._write(name, f"SELECT * FROM read_parquet(?) t WHERE NOT EXISTS ({gone}) "
+                              "UNION ALL BY NAME SELECT * FROM rows", [path])
+            self.con.unregister("rows")
+        self.con.unregister("units")
+        self.con.unregister("payees")
+
+    def same_as(self, tables: dict) -> dict[str, bool]:
+        """Per table: the same schema, number of rows and sum of row hashes (exact values,
+        decimals included) as `tables` (a full run's), each written to a file first and
+        dropped, so that no two sets of tables are in memory at once."""
+        found = {}
+        for name in list(tables):
+            other = self.folder / f"{name}.full.parquet"
+            pq.write_table(tables.pop(name), other)
+            mine = self._path(name)
+            found[name] = (pq.read_schema(mine) == pq.read_schema(other)
+                           and _fingerprint(self.con, mine) == _fingerprint(self.con, other))
+            other.unlink()
+        return found
+
+    def close(self) -> None:
+        self.con.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _fingerprint(con, path: Path) -> tuple:
+    """A Parquet file's row count and the sum of its rows' hashes (a multiset's digest)."""
+    columns = [r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?)",
+                                         [str(path)]).fetchall()]
+    listed = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
+    return con.execute(f"SELECT count(*), sum(hash({listed})::HUGEINT) FROM read_parquet(?)",
+                       [str(path)]).fetchone()
 
 
 def _recorder(steps: list[tuple[float, float, str]]):
@@ -102,7 +185,8 @@ def main() -> None:
 
     started = time.perf_counter()
     first, report = incremental.calculate(plan, data, state)
-    applied = first.tables if args.verify else None
+    applied = Applied(args.work / f"{args.program}-{args.lines}-verify",
+                      first.tables) if args.verify else None
     del first
     first_seconds = time.perf_counter() - started
     print(f"first incremental run (full + state): {first_seconds:.2f} s "
@@ -122,7 +206,7 @@ def main() -> None:
         steps.append((time.perf_counter(), _cpu(), "end"))
         ratio = seconds / full_seconds
         if applied is not None:
-            applied = report.delta.apply(applied)
+            applied.apply(report.delta)
         delta = {k: v.num_rows for k, v in report.delta.lines().items()}
         timed = [(step, round(after - at, 2), round(cpu_after - cpu_at, 2))
                  for (at, cpu_at, step), (after, cpu_after, _) in zip(steps, steps[1:], strict=False)]
@@ -142,17 +226,22 @@ def main() -> None:
             print("    steps (wall, CPU): " + ", ".join(
                 f"{step} {wall:.1f} s, {cpu:.2f} s CPU" for step, wall, cpu in results[-1]["steps"]),
                 flush=True)
+    verified = None
     if applied is not None and results:
-        got = _fingerprints(applied)
-        del applied
-        same = got == _fingerprints(calculate(plan, data).tables)
-        print(f"verify: first run + every delta == full for every table: {same}")
+        tables = calculate(plan, data).tables
+        same = applied.same_as(tables)
+        del tables
+        verified = same
+        print(f"verify: first run + every delta == full for every table: "
+              f"{all(same.values())} {same}", flush=True)
+    if applied is not None:
+        applied.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
     found = {"program": args.program, "lines": args.lines, "outputs": args.outputs,
              "full_seconds": round(full_seconds, 2), "full_cpu_seconds": round(full_cpu, 2),
              "full_load_average": full_load, "first_seconds": round(first_seconds, 2),
              "peak_gib": round(peak, 2), "load_average": list(os.getloadavg()),
-             "changes": results}
+             "verified": verified, "changes": results}
     print(json.dumps(found))
     if args.json:
         args.json.write_text(json.dumps(found, indent=1) + "\n")

@@ -28,6 +28,7 @@ Modules, each importing only those above it:
 
 - `base`: the fallback, the measure kinds, the part of a measure to recompute;
 - `links`: the plan's links and couplings (`analyse`);
+- `compiled`: the runs' compiled SQL, kept between runs (any payees' scope);
 - `state`: the state file;
 - `diff`: the changed rows of the input folder;
 - `affected`: what each measure recomputes;

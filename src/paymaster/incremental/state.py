@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import ibis
 import pyarrow.parquet as pq
 
 from paymaster import duckdb_config
 from paymaster.credits import DEFAULT as DEFAULT_CREDITS
 from paymaster.datafiles import find_files, load_folder
+from paymaster.incremental import compiled
 from paymaster.incremental.base import Progress
 from paymaster.plan import LoadedPlan
 from paymaster.sqlnames import quote, quote_all
@@ -69,7 +69,7 @@ class State:
         self.say = progress
         path.parent.mkdir(parents=True, exist_ok=True)
         self.con = duckdb.connect(str(path), config=duckdb_config.config())
-        self.backend = ibis.duckdb.from_connection(self.con)
+        self.backend = compiled.connect(self.con)  # (its SQL kept between runs)
         self.plan_hash = _plan_hash(loaded)
         self.digests: dict[Path | None, str] = {}
         self.groups: dict[Path, list[RowGroup]] = {}
