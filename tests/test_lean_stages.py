@@ -55,3 +55,32 @@ def test_pool_sums_once(tmp_path, monkeypatch) -> None:
     payouts = result.tables["payouts"].to_pylist()
     charged = [r for r in payouts if r["budget_left"] is not None]
     assert charged and all(r["amount"] == min(r["earned"], r["budget_left"]) for r in charged)
+
+
+def test_claims_number_narrow_rows(tmp_path, monkeypatch) -> None:
+    """(eighth round) The claims' numbering sorts only the columns the claims read (keys,
+    day, order, the sale's id), not every column of every sale, and the claimed and other
+    sales are no union to store: each sale meets its claim by its key (`sales.sale_id`),
+    joined back once. At 10M both carried every column and spilled under the memory limit."""
+    import sqlglot
+    from sqlglot import exp
+
+    monkeypatch.setenv("PAYMASTER_SQL_CACHE", str(tmp_path / "sql"))
+    runs.calculate(PLAN, CASE)
+    (entry_file,) = (tmp_path / "sql").glob("*.json")
+    deals = next(stage["statements"] for stage in sqlcache.load(entry_file.stem).stages
+                 if stage["name"] == "deal__records")
+    insert = sqlglot.parse_one(deals[-1], read="duckdb")
+    claim_keys = {"partner_id", "customer_nip", "family"}
+    numbering = [w for w in insert.find_all(exp.Window)
+                 if {c.name for c in w.args.get("partition_by") or []} == claim_keys
+                 and isinstance(w.this, exp.RowNumber)]
+    assert numbering, "the claims' numbering of the sales is gone"
+    for window in numbering:
+        select = window.find_ancestor(exp.Select)
+        columns = {e.alias_or_name for e in select.expressions}
+        # the registrations' numbering reads five columns of the verdicts; the sales' the
+        # keys, the day, the order and the id: no price, plan or billing of a sale
+        assert not columns & {"unit_price", "billing", "plan", "licences"}, columns
+    # one split and union left: the monthly cap's eligible lines and the others
+    assert len(list(insert.find_all(exp.Union))) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from paymaster.engine.blocks.screening import unique_key
 from paymaster.engine.context import BlockResult, Context, join_left
 from paymaster.engine.groupchecks import held
 from paymaster.engine.lines import CREDIT_SCHEMA, first_reason, money, natural_order, shape
@@ -221,12 +222,78 @@ def _claim(ctx: Context, table: ir.Table, measure: PerRecord) -> ir.Table:
     # numbered (a window sorting every record was the largest part of the stage); the
     # rest join them unclaimed. (A NULL key matches nothing, as in the joins below.)
     claimed_keys = claimants.select(*[claimants[k].name(f"__ck_{k}") for k in keys]).distinct()
+    ids = _record_id(ctx, measure)
+    if ids is not None:
+        return _claim_narrow(ctx, table, measure, claimants, claimed_keys, ids)
     same_key = [table[k] == claimed_keys[f"__ck_{k}"] for k in keys]
     rest = table.anti_join(claimed_keys, same_key)
     table = table.semi_join(claimed_keys, same_key)
     records = table.mutate(
         __ridx=ibis.row_number().over(group_by=keys, order_by=natural_order(table, claim.order_by, ctx.once)) + 1
     )
+    matched = _matched(claimants, records, keys)
+    joined = join_left(records, matched,
+                       [(k, f"__m_{k}") for k in keys] + [("__ridx", "__m_j")]).drop("__ridx")
+    joined = joined.union(rest.mutate(__claimed_by=ibis.null().cast(joined["__claimed_by"].type()))
+                          .select(*joined.columns))
+    if _explains(claim):
+        joined = _why_unclaimed(joined, screened, keys)
+    return joined
+
+
+def _record_id(ctx: Context, measure: PerRecord) -> list[str] | None:
+    """Columns naming one record of the measure's source: its key, when the input's check
+    proves it unique (`screening.unique_key`) and present in every row (not optional: a
+    NULL would match nothing in a join). None when that cannot be shown."""
+    key = unique_key(ctx.plan, measure)
+    spec = ctx.plan.inputs.get(measure.source)
+    if key is None or spec is None:
+        return None
+    columns = spec.columns
+    if any(k not in columns or getattr(columns[k], "optional", False) for k in key):
+        return None
+    return key
+
+
+def _claim_narrow(ctx: Context, table: ir.Table, measure: PerRecord, claimants: ir.Table,
+                  claimed_keys: ir.Table, ids: list[str]) -> ir.Table:
+    """The claims over narrow rows, the records' other columns joined back once.
+
+    At 10M records the numbering's window, and the union of numbered and other records
+    that "why unclaimed" read three times, carried every column of every record and
+    spilled under the memory limit. With a column set naming one record (`ids`), only the
+    columns the claims read are numbered and matched; each record then meets its claim
+    (few rows) by its id, and the latest registration before it by its keys and day:
+    the wide rows go through two hash joins and nothing else."""
+    claim = measure.claim
+    keys = claim.on
+    wanted = {*keys, *ids, *claim.order_by, "__date", "source_id"}
+    narrow = table.select(*[c for c in table.columns if c in wanted])
+    candidates = narrow.semi_join(claimed_keys, [narrow[k] == claimed_keys[f"__ck_{k}"] for k in keys])
+    records = candidates.mutate(__ridx=ibis.row_number().over(
+        group_by=keys, order_by=natural_order(candidates, claim.order_by, ctx.once)) + 1)
+    matched = _matched(claimants, records, keys)
+    pairs = records.inner_join(matched, [records[k] == matched[f"__m_{k}"] for k in keys]
+                               + [records["__ridx"] == matched["__m_j"]])
+    claims = pairs.select(*[pairs[i].name(f"__id_{i}") for i in ids],
+                          *[pairs[k].name(f"__c_{k}") for k in keys],
+                          __claimed_by=pairs["__claimed_by"], __via_sale=pairs["source_id"])
+    joined = join_left(table, claims.drop(*[f"__c_{k}" for k in keys], "__via_sale"),
+                       [(i, f"__id_{i}") for i in ids])
+    if not _explains(claim):
+        return joined
+    screened = ctx.results[claim.screening].verdicts
+    # The unclaimed records' keys and days: every record but the claimed ones, narrow.
+    open_ = narrow.anti_join(claims, [narrow[i] == claims[f"__id_{i}"] for i in ids])
+    used = claims.select(*[claims[f"__c_{k}"] for k in keys],
+                         __uc=claims["__claimed_by"].cast("string"), __via_sale=claims["__via_sale"])
+    latest = _latest_before(open_, used, screened, keys)
+    return join_left(joined, latest, [(k, f"__u_{k}") for k in keys] + [("__date", "__u_date")])
+
+
+def _matched(claimants: ir.Table, records: ir.Table, keys: list[str]) -> ir.Table:
+    """Each claimant's record number (`__m_j`) among its keys' numbered records
+    (`__ridx`), beside its keys (`__m_<key>`) and itself (`__claimed_by`)."""
     # Only the columns the numbering reads go through its windows and joins: a window
     # carries every column of its input (the verdicts have some thirty).
     r = claimants.select(*keys, "__order", "__claim_date", "__claimant")
@@ -242,15 +309,8 @@ def _claim(ctx: Context, table: ir.Table, measure: PerRecord) -> ir.Table:
     r = r.mutate(__gap=r["__f"].fill_null(big) - r["__cidx"])
     window = ibis.window(group_by=keys, order_by="__cidx", rows=(None, 0))
     r = r.mutate(__j=r["__cidx"] + r["__gap"].max().over(window))
-    matched = r.select(*[r[k].name(f"__m_{k}") for k in keys], __m_j=r["__j"],
-                       __claimed_by=r["__claimant"])
-    joined = join_left(records, matched,
-                       [(k, f"__m_{k}") for k in keys] + [("__ridx", "__m_j")]).drop("__ridx")
-    joined = joined.union(rest.mutate(__claimed_by=ibis.null().cast(joined["__claimed_by"].type()))
-                          .select(*joined.columns))
-    if _explains(claim):
-        joined = _why_unclaimed(joined, screened, keys)
-    return joined
+    return r.select(*[r[k].name(f"__m_{k}") for k in keys], __m_j=r["__j"],
+                    __claimed_by=r["__claimant"])
 
 
 def _explains(claim) -> bool:
@@ -285,6 +345,18 @@ def _why_unclaimed(joined: ir.Table, screened: ir.Table, keys: list[str]) -> ir.
     key with a claimant are numbered). A claimed record of the same key and day gets the
     same columns; they are read only where the record is unclaimed."""
     open_ = joined.filter(joined["__claimed_by"].isnull())
+    used = joined.filter(joined["__claimed_by"].notnull())
+    used = used.select(*[used[k].name(f"__c_{k}") for k in keys],
+                       __uc=used["__claimed_by"].cast("string"), __via_sale=used["source_id"])
+    latest = _latest_before(open_, used, screened, keys)
+    return join_left(joined, latest, [(k, f"__u_{k}") for k in keys] + [("__date", "__u_date")])
+
+
+def _latest_before(open_: ir.Table, used: ir.Table, screened: ir.Table, keys: list[str]) -> ir.Table:
+    """Per keys and day of the unclaimed records (`open_`), the latest screened record
+    dated on or before it, its verdict, and the record it claimed (`used`: keys as
+    `__c_<key>`, the claimant as `__uc`, the record as `__via_sale`); keyed `__u_<key>`,
+    `__u_date`."""
     open_ = open_.select(*[open_[k].name(f"__u_{k}") for k in keys], __u_date=open_["__date"])
     regs = screened.select(*[screened[k].name(f"__g_{k}") for k in keys],
                            __g_order=screened["__order"], __g_date=screened["__claim_date"])
@@ -299,12 +371,8 @@ def _why_unclaimed(joined: ir.Table, screened: ir.Table, keys: list[str]) -> ir.
                            __via_ok=screened["__accepted"], __via_pending=screened["__pending"],
                            __via_reason=screened["__reason"], __via_note=screened["__note"])
     latest = join_left(latest, info, [(f"__u_{k}", f"__i_{k}") for k in keys] + [("__w", "__wo")])
-    used = joined.filter(joined["__claimed_by"].notnull())
-    used = used.select(*[used[k].name(f"__c_{k}") for k in keys],
-                       __uc=used["__claimed_by"].cast("string"), __via_sale=used["source_id"])
-    latest = join_left(latest, used, [(f"__u_{k}", f"__c_{k}") for k in keys]
-                       + [("__via", "__uc")]).drop("__w")
-    return join_left(joined, latest, [(k, f"__u_{k}") for k in keys] + [("__date", "__u_date")])
+    return join_left(latest, used, [(f"__u_{k}", f"__c_{k}") for k in keys]
+                     + [("__via", "__uc")]).drop("__w")
 
 
 def _attach_refers(ctx: Context, table: ir.Table, measure: PerRecord, path: tuple) -> ir.Table:
