@@ -91,6 +91,19 @@ def test_the_issue_quotients_are_exact_on_duckdb() -> None:
     assert got[-1] is None  # x / 0 is NULL, the engine's rule, never an error mid-run
 
 
+def test_a_quotient_of_expressions_keeps_their_precedence() -> None:
+    # (a - b) / (c - d), signs of every kind: each operand is scaled to an integer as a
+    # whole, (a - b) x 10^8, never a - b x 10^8 (DuckDB's quotient works on signed
+    # integers, its operands written out without a function around them).
+    rows = [("1288000", "1000", "1000", "0"), ("-7", "0", "5", "3"), ("7", "14", "0", "3"),
+            ("0.00000001", "0", "0", "-3"), ("-1", "1", "-4", "-1")]
+    table = ibis.memtable({k: [Decimal(r[i]) for r in rows] for i, k in enumerate("abcd")},
+                          schema={k: WIDE for k in "abcd"})
+    got = table.mutate(q=divide(table.a - table.b, table.c - table.d)).execute()["q"].tolist()
+    assert got == [exact_quotient(Decimal(a) - Decimal(b), Decimal(c) - Decimal(d))
+                   for a, b, c, d in rows]
+
+
 def test_a_product_is_cut_not_rounded() -> None:
     # 0.1234 x 0.5678 x 0.0999 = 0.006999645348 has 12 places: the engine cuts it at
     # the 8th (0.00699964), as it cuts a quotient; it used to round (0.00699965).

@@ -12,7 +12,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 from ibis.backends.duckdb.converter import DuckDBPyArrowData
 
-from paymaster.backends import arithmetic_errors, sqlcache
+from paymaster.backends import arithmetic_errors, duckunions, sqlcache
 from paymaster.backends.duckstages import DuckDBStages, Query
 from paymaster.duckdb_config import out_of_memory
 from paymaster.plan.decorrelate import decorrelate
@@ -37,7 +37,8 @@ class DuckDBBackend(DuckDBStages):
         table = f"stage_{name}"
         target = quote(table) if self.stages is None else f"stages.main.{quote(table)}"
         self.ibis._run_pre_execute_hooks(expr)  # (registers the in-memory tables it reads)
-        query = self.ibis.compiler.to_sqlglot(expr).sql(dialect="duckdb")
+        # (a union's typed NULL padding left out: into typed columns, the same rows)
+        query = duckunions.compact(self.ibis.compiler.to_sqlglot(expr)).sql(dialect="duckdb")
         columns = ", ".join(c.sql(dialect="duckdb")
                             for c in expr.schema().to_sqlglot_column_defs("duckdb"))
         statements = [f"CREATE {'TEMP ' if self.stages is None else ''}TABLE {target} ({columns})",
