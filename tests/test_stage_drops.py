@@ -50,26 +50,28 @@ def test_stages_go_after_their_last_reader(tmp_path, monkeypatch, shared_sql_cac
     monkeypatch.setenv("PAYMASTER_DUCKDB_TEMP", str(tmp_path / "spill"))
     runs.calculate_into(plan, data, tmp_path / "early", progress=said["early"].append)
 
-    # The plan: the registrations are checked, screened (read by the verdicts and the
-    # evaluations output), reduced to verdicts (read by the deal records alone); the deal
-    # records, the bonus lines and the pool are read by the payouts.
+    # The plan: the registrations are checked, then screened (read by the evaluations
+    # output and, as the verdicts, a projection of its columns, by the deal records: no
+    # copy of it is stored); the deal records, the bonus lines and the pool are read by
+    # the payouts.
     before = dict(cached)
     assert before["registration__screened"] == {"registration__checked"}
-    assert before["registration__verdicts"] == {"registration__screened"}  # (checked: gone)
+    assert "registration__verdicts" not in before
     # the screened registrations stay for the evaluations, written after the stages
     # (and the sale ids' shape check, stored once for the deal records' two windows)
-    assert before["deal__records"] == {"registration__screened", "registration__verdicts", "once_1"}
+    assert before["deal__records"] == {"registration__screened", "once_1"}
     assert before["new_partner_bonus__lines"] == {"registration__screened", "deal__records"}
-    # Written as soon as the screening is stored: the evaluations, then the screened
-    # registrations dropped with the verdicts stored, before the deal records; the stages
-    # the payouts read, kept to the end, stored compressed in a file.
+    # Written as soon as the screening is stored: the evaluations, then the checked
+    # registrations dropped before the deal records, the screened ones (the verdicts)
+    # after them; the stages the payouts read, kept to the end, stored compressed in a file.
     early = dict(stored)
     assert compressed == {"deal__records", "new_partner_bonus__lines"}  # (seen before the pool)
-    assert early["deal__records"] == {"registration__verdicts", "once_1"}
+    assert early["deal__records"] == {"registration__screened", "once_1"}
+    assert early["new_partner_bonus__lines"] == {"deal__records"}
     assert early["budget_fund"] == {"deal__records", "new_partner_bonus__lines"}
     lines = [line for line in said["early"] if line.startswith(("write", "calculate"))]
-    assert lines[:4] == ["calculate registration__checked", "calculate registration__screened",
-                         "write evaluations", "calculate registration__verdicts"]
+    assert lines[:3] == ["calculate registration__checked", "calculate registration__screened",
+                         "write evaluations"]
     assert sorted(lines) == sorted(line for line in said["cached"]
                                    if line.startswith(("write", "calculate")))
     assert list(tmp_path.glob("*stages*")) == []  # (the file went with the run)

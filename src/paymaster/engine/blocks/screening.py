@@ -99,43 +99,48 @@ def build_screening(ctx: Context, measure: Screening, path: tuple, seq: int) -> 
     if pending is not None:
         ordered.append((measure.decision.pending_reason, table["__fail_pending"]))
     reason = first_reason(ordered)
-    # Stored with what the evaluations and the claims read: not the flags the reason was
-    # chosen from (nor a column the evaluations' shape would not take from the table).
-    claim_keys = _claim_keys(ctx, measure)
-    read = {"payee_id", "period", "source_id", "__date", "__order", "__missing", "__reason",
-            "__accepted", *claim_keys, *([stated] if stated else []), *EVALUATION_SCHEMA}
-    table = ctx.stage_narrow(f"{measure.id}__screened",
-                             table.mutate(__reason=reason, __accepted=reason.isnull()), read)
+    claimed = _claimed(ctx, measure)
     # The owner's stated reason for a rejection (their words, data): shown with it.
     note = ibis.null().cast("string")
     if stated:
         said = table[stated].cast("string").strip()
-        note = ibis.ifelse((table["__reason"] == measure.decision.reason) & (said.length() > 0),
+        note = ibis.ifelse((reason == measure.decision.reason) & (said.length() > 0),
                            said, ibis.null().cast("string"))
-    table = table.mutate(__note=note)
+    # Overdue is still waiting for the owner: its sale stays pending, not rejected.
+    # (`decision` is optional: read only where the screening waits for one)
+    is_pending = (reason.isin(
+        [measure.decision.pending_reason]
+        + ([measure.decision.overdue_reason] if overdue is not None else []))
+        if pending is not None else ibis.literal(False))
+    # Stored with what the evaluations and the claims read: not the flags the reason was
+    # chosen from (nor a column the evaluations' shape would not take from the table).
+    # The note and the pending flag are computed here, with the reason, so that the
+    # verdicts the claims read are columns of this stage, not a copy of it.
+    claim_keys = _claim_keys(ctx, measure)
+    read = {"payee_id", "period", "source_id", "__date", "__order", "__missing", "__reason",
+            "__accepted", "__note", *claim_keys, *EVALUATION_SCHEMA,
+            *(["__pending"] if claimed else [])}
+    table = ctx.stage_narrow(f"{measure.id}__screened",
+                             table.mutate(__reason=reason, __accepted=reason.isnull(), __note=note,
+                                          __pending=is_pending.fill_null(False)), read)
     evaluations = shape(
         table, EVALUATION_SCHEMA, program=ctx.plan.program, subject=table["source_id"],
         evaluation=measure.id, as_of=table["__date"], passed=table["__accepted"],
         reason=table["__reason"], template=SCREENING, missing=table["__missing"],
         note=table["__note"],
     )
-    if not _claimed(ctx, measure):  # nothing reads the verdicts: none are stored
+    if not claimed:  # nothing reads the verdicts: none are stored
         return BlockResult(evaluations=evaluations)
     # Every record, not only the accepted ones (the claimants): a record left unclaimed
     # is told which registration of its keys was rejected, or already used. Only the
     # columns the claims read (`records._claim`, `_why_unclaimed`), and the record's
     # payee, period, id and date (a partial recalculation splices the verdicts by them).
-    # Overdue is still waiting for the owner: its sale stays pending, not rejected.
-    # (`decision` is optional: read only where the screening waits for one)
-    is_pending = (table["__reason"].isin(
-        [measure.decision.pending_reason]
-        + ([measure.decision.overdue_reason] if overdue is not None else []))
-        if pending is not None else ibis.literal(False))
+    # Columns of the stored screened stage, renamed: not stored again (`build._store`).
     screened = table.select(*dict.fromkeys(["payee_id", "period", "source_id", "__date",
                                             *claim_keys]),
                             "__order", "__accepted", "__reason", "__note",
                             __claim_date=table["__date"], __claimant=table["source_id"],
-                            __pending=is_pending.fill_null(False))
+                            __pending=table["__pending"])
     return BlockResult(evaluations=evaluations, verdicts=screened)
 
 
