@@ -125,7 +125,7 @@ def test_only_a_stage_stored_in_it_attaches_the_stages_file(tmp_path, monkeypatc
     monkeypatch.setattr(Staging, "copied", slow)
     cached = runs.calculate_into(plan, data, tmp_path / "cached", progress=said.append)
     assert "run the plan's compiled SQL (cached)" in said
-    assert said.index("write evaluations") < said.index("calculate registration__verdicts")
+    assert said.index("write evaluations") < said.index("calculate deal__records")
     assert "stages" not in attached["compiled"] and "stages" in attached["cached"]
     assert "write evaluations" in compiled.timings
     timings = cached.timings
