@@ -270,7 +270,8 @@ def _assemble(ctx: Context, materialize: Materialize | None = None,
         # A roster's empty lines are an anti-join against every line, and the payouts, the
         # summary, the effect and the printed totals each read the lines: stored once, they
         # read one table, not each the whole union again (sales-team: 8 queries of 35 KB).
-        rostered = materialize("payout_lines", rostered)
+        # (without the columns that are one literal on every line: the payouts sort them not)
+        rostered = store_varying(materialize, "payout_lines", rostered)
     lines = rostered
     # Ties (one sale paid under two measures) broken by the plan's measure order, so the
     # same inputs always give the same files, row for row.

@@ -82,7 +82,8 @@ def literal_columns(table: ir.Table) -> dict[str, ir.Value]:
     itself, dropping other columns, a union whose parts all have the same literal): the
     union of a plan's lines has a literal where no measure sets a trace column (a deal's
     `place`, NULL on every line) and where every measure sets the same one (the program's
-    name). Anything else (a join, an aggregate, a stored table) is taken to vary."""
+    name); a join's own literals too (a roster's empty lines). Anything else (a joined
+    table's column, an aggregate, a stored table) is taken to vary."""
     found = _literals(table.op(), {})
     return {name: found[name].to_expr() for name in table.columns if name in found}
 
@@ -107,6 +108,8 @@ def _literals(node: ops.Relation, seen: dict) -> dict[str, ops.Value]:
                     found[name] = below[value.name]
     elif isinstance(node, _KEEPING):
         found = _literals(node.parent, seen)
+    elif isinstance(node, ops.JoinChain):  # (its own projection: a roster's empty lines)
+        found = {name: value for name, value in node.values.items() if _literal(value)}
     elif isinstance(node, ops.DropColumns):
         found = {name: value for name, value in _literals(node.parent, seen).items()
                  if name in node.schema}
