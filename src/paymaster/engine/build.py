@@ -27,7 +27,14 @@ from paymaster.engine.blocks.rebate import build_gated_rebate
 from paymaster.engine.blocks.records import build_one_off, build_per_record
 from paymaster.engine.blocks.screening import build_screening
 from paymaster.engine.budget import apply_budgets
-from paymaster.engine.context import BlockResult, Context, is_stored, store_varying, union_all
+from paymaster.engine.context import (
+    BlockResult,
+    Context,
+    is_stored,
+    literal_columns,
+    store_varying,
+    union_all,
+)
 from paymaster.engine.effect import effect
 from paymaster.engine.roster import with_roster_lines
 from paymaster.engine.lines import (
@@ -272,13 +279,14 @@ def _assemble(ctx: Context, materialize: Materialize | None = None,
         # A roster's empty lines are an anti-join against every line, and the payouts, the
         # summary, the effect and the printed totals each read the lines: stored once, they
         # read one table, not each the whole union again (sales-team: 8 queries of 35 KB).
-        rostered = materialize("payout_lines", rostered)
+        # (without the columns that are one literal on every line: the payouts sort them not)
+        rostered = store_varying(materialize, "payout_lines", rostered)
     lines = rostered
     # Ties (one sale paid under two measures) broken by the plan's measure order, so the
     # same inputs always give the same files, row for row.
     places = ctx.places
-    payouts = lines.order_by(["payee_id", "period", "date", "source_id", "seq"]).select(
-        *payout_columns(ctx.plan))
+    payouts = sorted_lines(lines, ["payee_id", "period", "date", "source_id", "seq"],
+                           payout_columns(ctx.plan))
     summary = lines.group_by(["program", "payee_id"]).aggregate(
         lines=lines.count(),
         paid_lines=lines["paid"].sum().cast("int64"),
@@ -298,6 +306,22 @@ def _assemble(ctx: Context, materialize: Materialize | None = None,
                              places).order_by(["payee_id", "period", "measure", "source_id"]),
         effect=_in_currency(effect(ctx, lines), places),
     )
+
+
+def sorted_lines(lines: ir.Table, keys: list[str], columns: list[str]) -> ir.Table:
+    """`columns` of `lines` in the order of `keys`. A column that is one literal on every
+    line (a trace column no measure of the plan sets, the program's name) is put back over
+    the sorted rows, not carried through the sort: a sort stores every carried column of
+    every row (and at 10M lines spills them), where a literal costs nothing. The same
+    rows, values and order as sorting every column."""
+    constant = {name: value for name, value in literal_columns(lines).items()
+                if name in columns and name not in keys}
+    carried = lines.select(*dict.fromkeys([*(c for c in columns if c not in constant), *keys]))
+    # (a view: Ibis would otherwise compute the literals in the sorted query's own SELECT,
+    # which DuckDB sorts with the rest)
+    ordered = carried.order_by(keys).view()
+    return ordered.select(*[constant[c].name(c) if c in constant else ordered[c]
+                            for c in columns])
 
 
 def _in_currency(table: ir.Table, places: int) -> ir.Table:

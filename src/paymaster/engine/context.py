@@ -69,13 +69,56 @@ def _literal(value: ops.Value) -> bool:
 
 
 def constant_columns(table: ir.Table) -> dict[str, ir.Value]:
-    """The columns of a projection that are a literal (maybe cast), by name; not all of
-    them (a table needs one stored column)."""
-    node = table.op()
-    if not isinstance(node, ops.Project):
-        return {}
-    constant = {name: value.to_expr() for name, value in node.values.items() if _literal(value)}
-    return constant if len(constant) < len(node.values) else {}
+    """The columns that are one literal (maybe cast) on every row, by name (`literal_columns`);
+    not all of them (a table needs one stored column)."""
+    constant = literal_columns(table)
+    return constant if len(constant) < len(table.columns) else {}
+
+
+def literal_columns(table: ir.Table) -> dict[str, ir.Value]:
+    """Every column of `table` that is one literal (maybe cast) on every row, by name.
+
+    Seen through what keeps a column's values (a filter, a sort, a projection of the column
+    itself, dropping other columns, a union whose parts all have the same literal): the
+    union of a plan's lines has a literal where no measure sets a trace column (a deal's
+    `place`, NULL on every line) and where every measure sets the same one (the program's
+    name); a join's own literals too (a roster's empty lines). Anything else (a joined
+    table's column, an aggregate, a stored table) is taken to vary."""
+    found = _literals(table.op(), {})
+    return {name: found[name].to_expr() for name in table.columns if name in found}
+
+
+_KEEPING = (ops.Filter, ops.Sort, ops.Limit, ops.SelfReference, ops.Distinct)
+
+
+def _literals(node: ops.Relation, seen: dict) -> dict[str, ops.Value]:
+    # (`seen`: a part read by two branches, as a budget's charged and passing lines are,
+    # is looked at once)
+    if node in seen:
+        return seen[node]
+    found: dict[str, ops.Value] = {}
+    if isinstance(node, ops.Project):
+        below = None
+        for name, value in node.values.items():
+            if _literal(value):
+                found[name] = value
+            elif isinstance(value, ops.Field) and value.rel == node.parent:
+                below = _literals(node.parent, seen) if below is None else below
+                if value.name in below:
+                    found[name] = below[value.name]
+    elif isinstance(node, _KEEPING):
+        found = _literals(node.parent, seen)
+    elif isinstance(node, ops.JoinChain):  # (its own projection: a roster's empty lines)
+        found = {name: value for name, value in node.values.items() if _literal(value)}
+    elif isinstance(node, ops.DropColumns):
+        found = {name: value for name, value in _literals(node.parent, seen).items()
+                 if name in node.schema}
+    elif isinstance(node, ops.Union):
+        left, right = _literals(node.left, seen), _literals(node.right, seen)
+        found = {name: value for name, value in left.items()
+                 if name in right and right[name].equals(value)}
+    seen[node] = found
+    return found
 
 
 @dataclass
