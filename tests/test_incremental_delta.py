@@ -104,7 +104,7 @@ def test_the_benchmarks_verifier_applies_deltas_on_disk_and_finds_a_missed_one(
     from incremental import Applied
 
     program = "generuj-leady"
-    base, previous = first_runs(program)
+    base, previous = first_runs(program, "records")
     work = tmp_path_factory.mktemp("verifier")
     shutil.copytree(base, work, dirs_exist_ok=True)
     folder, state = Folder(work / "data", seed=3), work / "out" / incremental.STATE_FILE
@@ -112,12 +112,13 @@ def test_the_benchmarks_verifier_applies_deltas_on_disk_and_finds_a_missed_one(
     missed = Applied(work / "missed", previous)
     for kind in ("corrected record", "late line"):
         CHANGES[program][kind](folder)
-        _, report = incremental.calculate(_plan(program), work / "data", state, outputs="delta")
+        _, report = incremental.calculate(_plan(program), work / "data", state, outputs="delta",
+                                          credits="records", as_of=AS_OF)
         assert report.mode == "incremental" and report.delta.units
         applied.apply(report.delta)
         if kind == "corrected record":
             missed.apply(report.delta)
-    want = calculate(_plan(program), work / "data").tables
+    want = calculate(_plan(program), work / "data", credits="records", as_of=AS_OF).tables
     assert applied.same_as(dict(want)) == {name: True for name in want}
     differ = {name for name, same in missed.same_as(dict(want)).items() if not same}
     assert differ and differ <= set(report.delta.rows) | {"effect"}
