@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from paymaster import runs
+from paymaster import duckdb_config, runs
 from paymaster.backends import sqlcache
 
 pytestmark = pytest.mark.no_sql_cache  # reads the SQL this run compiles
@@ -61,11 +61,13 @@ def test_claims_number_narrow_rows(tmp_path, monkeypatch) -> None:
     """(eighth round) The claims' numbering sorts only the columns the claims read (keys,
     day, order, the sale's id), not every column of every sale, and the claimed and other
     sales are no union to store: each sale meets its claim by its key (`sales.sale_id`),
-    joined back once. At 10M both carried every column and spilled under the memory limit."""
+    joined back once. At 10M both carried every column and spilled under the memory limit.
+    (A DuckDB run takes them from duckdb_config.NARROW_CLAIMS_ROWS input rows: here from 0.)"""
     import sqlglot
     from sqlglot import exp
 
     monkeypatch.setenv("PAYMASTER_SQL_CACHE", str(tmp_path / "sql"))
+    monkeypatch.setattr(duckdb_config, "NARROW_CLAIMS_ROWS", 0)
     runs.calculate(PLAN, CASE)
     (entry_file,) = (tmp_path / "sql").glob("*.json")
     deals = next(stage["statements"] for stage in sqlcache.load(entry_file.stem).stages
@@ -84,6 +86,34 @@ def test_claims_number_narrow_rows(tmp_path, monkeypatch) -> None:
         assert not columns & {"unit_price", "billing", "plan", "licences"}, columns
     # one split and union left: the monthly cap's eligible lines and the others
     assert len(list(insert.find_all(exp.Union))) == 1
+
+def test_small_inputs_take_the_wide_claims_large_ones_the_narrow(tmp_path, monkeypatch) -> None:
+    """A DuckDB run chooses the claims' SQL by its input's size: under NARROW_CLAIMS_ROWS the
+    wide windows (at 1M lines nothing spills and the join back costs more than it saves),
+    from it the narrow rows. The two are separate entries of the SQL cache (its key says
+    which) and write the same bytes."""
+    cache = tmp_path / "sql"
+    monkeypatch.setenv("PAYMASTER_SQL_CACHE", str(cache))
+
+    def deals_sql() -> str:
+        (entry_file,) = [f for f in cache.glob("*.json") if f.stem not in seen]
+        seen.add(entry_file.stem)
+        return " ".join(next(stage["statements"] for stage in sqlcache.load(entry_file.stem).stages
+                             if stage["name"] == "deal__records"))
+
+    seen: set[str] = set()
+    runs.calculate_into(PLAN, CASE, tmp_path / "wide")
+    wide = deals_sql()
+    monkeypatch.setattr(duckdb_config, "NARROW_CLAIMS_ROWS", 0)
+    runs.calculate_into(PLAN, CASE, tmp_path / "narrow")
+    narrow = deals_sql()  # (a second entry: the first one's key said wide)
+    assert "__id_sale_id" in narrow and "__id_sale_id" not in wide
+    files = sorted(p.name for p in (tmp_path / "wide").iterdir() if p.name != "run.json")
+    assert files and files == sorted(p.name for p in (tmp_path / "narrow").iterdir()
+                                     if p.name != "run.json")
+    for name in files:
+        assert (tmp_path / "wide" / name).read_bytes() == (tmp_path / "narrow" / name).read_bytes(), name
+
 
 def test_verdicts_are_columns_of_the_screened_stage(tmp_path, monkeypatch) -> None:
     """The claims read the screening's verdicts as columns of its stored screened stage

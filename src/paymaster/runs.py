@@ -338,8 +338,10 @@ def _outputs(loaded: LoadedPlan, engine: Backend, tables: dict, clock: StageCloc
 
     if key:
         engine.recording = sqlcache.Entry()
+    # (DuckDB chooses by the input's size, as its SQL cache key does; other backends narrow)
+    narrow = engine.name != "duckdb" or duckdb_config.narrow_claims(engine.input_rows)
     outputs: Outputs = build(loaded, tables, clock.materializer(engine.materialize, say),
-                             credits=credits)
+                             credits=credits, narrow_claims=narrow)
     if key:
         engine.record_outputs(outputs.tables(), queries(_totals(outputs)))
         sqlcache.save(key, engine.recording)

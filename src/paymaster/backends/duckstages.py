@@ -24,6 +24,7 @@ from paymaster.duckdb_config import (
     large_input_limit,
     lock,
     memory_bytes,
+    narrow_claims,
     out_of_memory,
     retry_limit,
     some_stages_on_disk,
@@ -56,14 +57,16 @@ def cache_key(con: duckdb.DuckDBPyConnection, plan: str, names: list[str],
     """The key of a run's SQL (backends/sqlcache.py): the plan (the digest of its validated
     content, runcache.plan_digest), the input columns' DuckDB types (Ibis's follow from
     them), where the stages are kept, which credits the run writes (paymaster.credits:
-    `all` compiles stages and a query that `records` does not)."""
+    `all` compiles stages and a query that `records` does not), and whether the claims are
+    numbered over narrow rows (duckdb_config.narrow_claims: other SQL)."""
     schemas = {}
     for name in names:
         relation = con.table(quote(name))
         schemas[name] = {c: str(t) for c, t in zip(relation.columns, relation.types, strict=True)}
+    rows = input_rows(con, names)
     return sqlcache.key(plan, schemas,
-                        {"stages_on_disk": stages_on_disk(input_rows(con, names)),
-                         "credits": credits})
+                        {"stages_on_disk": stages_on_disk(rows), "credits": credits,
+                         "narrow_claims": narrow_claims(rows)})
 
 
 @dataclass(frozen=True)

@@ -190,7 +190,7 @@ class _ScopedContext(Context):
 
 def build(loaded: LoadedPlan, tables: dict[str, ir.Table],
           materialize: Materialize | None = None, scope: Scope | None = None,
-          credits: str = DEFAULT_CREDITS) -> Outputs:
+          credits: str = DEFAULT_CREDITS, narrow_claims: bool = True) -> Outputs:
     """Compose the pipeline. `materialize`, when given by the caller, turns each stage's
     table into a stored one (a temp table on the backend) and returns a reference to it:
     the engine stays free of I/O, while a run executes stage by stage with progress and
@@ -200,13 +200,18 @@ def build(loaded: LoadedPlan, tables: dict[str, ir.Table],
     into the results of an earlier run: the outputs are built over the spliced whole.
 
     `credits` (paymaster.credits): `all` adds every record an aggregate summed to the
-    credits; `records` builds none of them."""
+    credits; `records` builds none of them.
+
+    `narrow_claims`: a per-record measure with claims numbers them over narrow rows and
+    joins the records back by their key, where the key names one record (the same
+    results, other SQL: cheaper where the wide windows would spill)."""
     check_credits(credits)
     collector = Collector()
     ctx = _ScopedContext(loaded=loaded, tables=tables, compiler=Compiler(loaded.source, collector),
                          materialize=materialize, scope=scope,
                          shared={} if scope is None else None,
-                         aggregate_credits=credits == ALL_CREDITS)
+                         aggregate_credits=credits == ALL_CREDITS,
+                         narrow_claims=narrow_claims)
     whole: dict[str, BlockResult] = {}
     for index, measure in enumerate(loaded.plan.measures):
         path = ("measures", index)

@@ -145,6 +145,9 @@ class Context:
     # an aggregate's credits (every record it summed) built too: `--credits all`
     # (paymaster.credits); otherwise neither they nor what only they read are built
     aggregate_credits: bool = True
+    # claims numbered over narrow rows, the records joined back by their key (for large
+    # inputs, where the wide windows spill: duckdb_config.narrow_claims)
+    narrow_claims: bool = True
 
     def stage(self, name: str, table: ir.Table) -> ir.Table:
         """A table several outputs derive from: stored once when the caller allows it."""

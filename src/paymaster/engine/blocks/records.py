@@ -223,7 +223,7 @@ def _claim(ctx: Context, table: ir.Table, measure: PerRecord) -> ir.Table:
     # rest join them unclaimed. (A NULL key matches nothing, as in the joins below.)
     claimed_keys = claimants.select(*[claimants[k].name(f"__ck_{k}") for k in keys]).distinct()
     ids = _record_id(ctx, measure)
-    if ids is not None:
+    if ids is not None and ctx.narrow_claims:
         return _claim_narrow(ctx, table, measure, claimants, claimed_keys, ids)
     same_key = [table[k] == claimed_keys[f"__ck_{k}"] for k in keys]
     rest = table.anti_join(claimed_keys, same_key)
