@@ -41,6 +41,7 @@ from generate import PROGRAMS, generate  # noqa: E402
 from paymaster import incremental  # noqa: E402
 from paymaster.changes import CHANGES, Folder  # noqa: E402
 from paymaster.runs import calculate  # noqa: E402
+from paymaster.sqlnames import quote_all  # noqa: E402
 
 
 class Applied:
@@ -132,8 +133,8 @@ def _fingerprint(con, path: Path) -> tuple:
     """A Parquet file's row count and the sum of its rows' hashes (a multiset's digest)."""
     columns = [r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?)",
                                          [str(path)]).fetchall()]
-    listed = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
-    return con.execute(f"SELECT count(*), sum(hash({listed})::HUGEINT) FROM read_parquet(?)",
+    return con.execute(f"SELECT count(*), sum(hash({quote_all(columns)})::HUGEINT) "
+                       "FROM read_parquet(?)",
                        [str(path)]).fetchone()
 
 
